@@ -1,0 +1,111 @@
+"""Settings (DESIGN §7): read once from the environment (and `.env`) and passed down."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DISCORD_MEDIA_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
+SLACK_MEDIA_HOSTS = ("files.slack.com",)
+
+
+def check_base_url(value: str | None) -> str | None:
+    """https anywhere; plain http only for loopback (tests, a local proxy)."""
+    if value is None or value == "":
+        return None
+    parts = urlsplit(value)
+    if parts.scheme == "https" and parts.hostname:
+        return value.rstrip("/")
+    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+        return value.rstrip("/")
+    raise ValueError(f"{value!r} must be an https URL (http is allowed for loopback only)")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # secrets: environment only
+    fal_key: SecretStr | None = Field(default=None, alias="FAL_KEY")
+    discord_token: SecretStr | None = Field(default=None, alias="DISCORD_TOKEN")
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+
+    database: str = Field(default="sqlite:///data/falbot.db", alias="FALBOT_DATABASE")
+    max_concurrency: int = Field(default=10, ge=1, le=1000, alias="FALBOT_MAX_CONCURRENCY")
+    max_waiting: int = Field(default=10_000, ge=1, alias="FALBOT_MAX_WAITING")
+    max_jobs_in_flight_per_user: int = Field(default=4, ge=1, alias="FALBOT_MAX_JOBS_PER_USER")
+    progress_interval: float = Field(default=1.5, ge=0.1, alias="FALBOT_PROGRESS_INTERVAL")
+    credit_usd: Decimal = Field(default=Decimal("0.01"), gt=0, alias="FALBOT_CREDIT_USD")
+    quota_capacity: Decimal = Field(default=Decimal(100), ge=0, alias="FALBOT_QUOTA_CAPACITY")
+    quota_refill_per_hour: Decimal = Field(
+        default=Decimal(50), ge=0, alias="FALBOT_QUOTA_REFILL_PER_HOUR"
+    )
+    max_input_bytes: int = Field(default=20 * 1024 * 1024, ge=1, alias="FALBOT_MAX_INPUT_BYTES")
+    max_output_bytes: int = Field(default=100 * 1024 * 1024, ge=1, alias="FALBOT_MAX_OUTPUT_BYTES")
+    job_timeout: float = Field(default=1800.0, gt=0, alias="FALBOT_JOB_TIMEOUT")
+    public_url: str | None = Field(default=None, alias="FALBOT_PUBLIC_URL")
+    http_port: int = Field(default=8080, ge=0, le=65535, alias="FALBOT_HTTP_PORT")
+    debug: bool = Field(default=False, alias="FALBOT_DEBUG")
+    admin_role: str | None = Field(default=None, alias="FALBOT_ADMIN_ROLE")
+    admin_user_ids: str = Field(default="", alias="FALBOT_ADMIN_USER_IDS")
+    discord_message_content: bool = Field(default=False, alias="FALBOT_DISCORD_MESSAGE_CONTENT")
+
+    # base URLs of every outside endpoint (unset: the platform's real host)
+    discord_api_url: str | None = Field(default=None, alias="FALBOT_DISCORD_API_URL")
+    discord_gateway_url: str | None = Field(default=None, alias="FALBOT_DISCORD_GATEWAY_URL")
+    slack_api_url: str | None = Field(default=None, alias="FALBOT_SLACK_API_URL")
+    fal_queue_url: str | None = Field(default=None, alias="FALBOT_FAL_QUEUE_URL")
+    fal_rest_url: str | None = Field(default=None, alias="FALBOT_FAL_REST_URL")
+    fal_cdn_url: str | None = Field(default=None, alias="FALBOT_FAL_CDN_URL")
+    media_hosts: str = Field(
+        default=",".join(DISCORD_MEDIA_HOSTS + SLACK_MEDIA_HOSTS), alias="FALBOT_MEDIA_HOSTS"
+    )
+
+    @field_validator(
+        "discord_api_url",
+        "slack_api_url",
+        "fal_queue_url",
+        "fal_rest_url",
+        "fal_cdn_url",
+        "public_url",
+    )
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        return check_base_url(value)
+
+    @field_validator("discord_gateway_url")
+    @classmethod
+    def _gateway_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if parts.scheme == "wss" or (parts.scheme == "ws" and loopback):
+            return value.rstrip("/")
+        raise ValueError(f"{value!r} must be a wss URL (ws is allowed for loopback only)")
+
+    @property
+    def database_path(self) -> Path:
+        prefix = "sqlite:///"
+        if not self.database.startswith(prefix):
+            raise ValueError("FALBOT_DATABASE must look like sqlite:///path/to/file.db")
+        return Path(self.database.removeprefix(prefix))
+
+    @property
+    def media_host_list(self) -> tuple[str, ...]:
+        return tuple(h.strip().lower() for h in self.media_hosts.split(",") if h.strip())
+
+    @property
+    def admin_user_id_set(self) -> frozenset[str]:
+        return frozenset(u.strip() for u in self.admin_user_ids.split(",") if u.strip())
+
+    def secrets(self) -> list[str]:
+        """Every secret value that is set, for the log filter that masks them."""
+        values = [self.fal_key, self.discord_token, self.slack_bot_token]
+        values += [self.slack_signing_secret, self.slack_app_token]
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]

@@ -1,0 +1,256 @@
+"""Job types and their states: plain, frozen values shared by core and every adapter."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from core.errors import BotError, ErrorCode
+
+
+class JobKind(StrEnum):
+    IMAGE = "image"
+    EDIT = "edit"
+    UPSCALE = "upscale"
+    VIDEO = "video"
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        return self in FINAL_STATES
+
+    @property
+    def at_fal(self) -> bool:
+        return self in (JobState.SUBMITTED, JobState.RUNNING)
+
+
+FINAL_STATES = frozenset({JobState.DELIVERED, JobState.FAILED, JobState.CANCELLED})
+
+# The one place job transitions live. Failed and cancelled are reachable from every live state.
+_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    JobState.QUEUED: frozenset({JobState.SUBMITTING}),
+    JobState.SUBMITTING: frozenset({JobState.SUBMITTED}),
+    JobState.SUBMITTED: frozenset({JobState.RUNNING, JobState.COMPLETED}),
+    JobState.RUNNING: frozenset({JobState.COMPLETED}),
+    JobState.COMPLETED: frozenset({JobState.DELIVERED}),
+    JobState.DELIVERED: frozenset(),
+    JobState.FAILED: frozenset(),
+    JobState.CANCELLED: frozenset(),
+}
+
+
+def can_move(src: JobState, dst: JobState) -> bool:
+    if src.final:
+        return False
+    if dst in (JobState.FAILED, JobState.CANCELLED):
+        return True
+    return dst in _TRANSITIONS[src]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks: a user of a workspace (a Discord guild, a Slack team, the console)."""
+
+    platform: str
+    workspace_id: str
+    user_id: str
+    roles: tuple[str, ...] = ()
+    is_admin: bool = False
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class InputImage:
+    """An input image: validated bytes to upload, or a URL fal can already read (its own CDN)."""
+
+    content_type: str
+    data: bytes | None = None
+    url: str | None = None
+    width: int = 0
+    height: int = 0
+
+    def __post_init__(self) -> None:
+        if (self.data is None) == (self.url is None):
+            raise ValueError("InputImage needs exactly one of data or url")
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What an adapter hands core: the model's short name and the user's raw options."""
+
+    actor: Actor
+    model: str
+    params: Mapping[str, Any]
+    images: tuple[InputImage, ...] = ()
+    reply_ref: Mapping[str, Any] = field(default_factory=dict)
+    parent_job_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Output:
+    """One produced file as fal reported it."""
+
+    url: str
+    content_type: str
+    width: int | None = None
+    height: int | None = None
+    file_name: str | None = None
+    file_size: int | None = None
+    nsfw: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Output:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {k: v for k, v in data.items() if k in known}
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a finished job produced and what it cost."""
+
+    outputs: tuple[Output, ...]
+    cost_usd: Decimal
+    seed: int | None = None
+    inference_s: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "outputs": [o.to_dict() for o in self.outputs],
+            "cost_usd": str(self.cost_usd),
+            "seed": self.seed,
+            "inference_s": self.inference_s,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JobResult:
+        return cls(
+            outputs=tuple(Output.from_dict(o) for o in data.get("outputs", [])),
+            cost_usd=Decimal(str(data.get("cost_usd", "0"))),
+            seed=data.get("seed"),
+            inference_s=data.get("inference_s"),
+        )
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job as persisted. Changed only through `moved_to` and `replace`."""
+
+    id: str
+    platform: str
+    workspace_id: str
+    user_id: str
+    model: str
+    kind: JobKind
+    endpoint: str
+    arguments: Mapping[str, Any]
+    estimate_usd: Decimal
+    credits: Decimal
+    state: JobState
+    created_at: datetime
+    updated_at: datetime
+    reply_ref: Mapping[str, Any] = field(default_factory=dict)
+    input_count: int = 0
+    request_id: str | None = None
+    result: JobResult | None = None
+    error: BotError | None = None
+    credits_settled: bool = False
+    parent_job_id: str | None = None
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:8]
+
+    def moved_to(self, state: JobState, *, at: datetime, **changes: Any) -> Job:
+        if not can_move(self.state, state):
+            raise BotError(
+                ErrorCode.INTERNAL,
+                f"job {self.short_id} cannot move from {self.state} to {state}",
+            )
+        return dataclasses.replace(self, state=state, updated_at=at, **changes)
+
+    def replace(self, **changes: Any) -> Job:
+        return dataclasses.replace(self, **changes)
+
+
+class Stage(StrEnum):
+    QUEUED = "queued"
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    UPLOADING = "uploading"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class ProgressView:
+    """The latest thing to show on a job's reply message."""
+
+    job_id: str
+    model: str
+    stage: Stage
+    position: int | None = None  # our own line: n of m
+    line_size: int | None = None
+    fal_position: int | None = None
+    elapsed_s: float | None = None
+    last_log: str | None = None
+
+    def text(self) -> str:
+        """A one-line rendering every adapter can use as it is."""
+        if self.stage is Stage.QUEUED:
+            if self.position is not None and self.line_size:
+                return f"queued (position {self.position} of {self.line_size})"
+            return "queued"
+        if self.stage is Stage.SUBMITTED:
+            if self.fal_position is not None:
+                return f"submitted to fal (fal queue position {self.fal_position})"
+            return "submitted to fal"
+        if self.stage is Stage.RUNNING:
+            parts = ["running"]
+            if self.elapsed_s is not None:
+                parts.append(f"{self.elapsed_s:.0f} s")
+            text = " · ".join(parts)
+            return f"{text} · {self.last_log}" if self.last_log else text
+        return self.stage.value
+
+
+@dataclass(frozen=True)
+class DeliveredFile:
+    """An output ready for a chat platform: its bytes, or None when over the size cap."""
+
+    output: Output
+    data: bytes | None
+    file_name: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    job: Job
+    result: JobResult
+    files: tuple[DeliveredFile, ...]
+    elapsed_s: float
+
+    def footer(self) -> str:
+        """`nano-banana/edit · $0.039 · 12.4 s · seed 1234 · job 7f3a`"""
+        parts = [self.job.model, f"${self.result.cost_usd.normalize():f}", f"{self.elapsed_s:.1f} s"]
+        if self.result.seed is not None:
+            parts.append(f"seed {self.result.seed}")
+        parts.append(f"job {self.job.short_id}")
+        return " · ".join(parts)

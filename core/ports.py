@@ -1,0 +1,198 @@
+"""The ports core talks through. Adapters implement them; tests fake them by hand."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+from core.errors import BotError
+from core.jobs import Delivery, InputImage, Job, ProgressView
+from core.quota import (
+    Admission,
+    BucketKey,
+    BucketLimits,
+    BucketState,
+    Budget,
+    LedgerEntry,
+    Quotas,
+    QuotaScope,
+)
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+
+    def now(self) -> datetime:
+        """Time-zone-aware wall time (UTC)."""
+        ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class FalStatus:
+    """One status of a request at fal."""
+
+    state: Literal["queued", "in_progress", "completed"]
+    queue_position: int | None = None
+    logs: tuple[str, ...] = ()
+    error: str | None = None
+    error_type: str | None = None
+    inference_s: float | None = None
+
+
+class FalGateway(Protocol):
+    """fal's queue. Every failure is raised as a `BotError` (provider_rejected, _unavailable, timeout)."""
+
+    async def submit(
+        self, endpoint: str, arguments: Mapping[str, Any], *, webhook_url: str | None = None
+    ) -> str:
+        """Queue a request and return fal's request id. Never retried: it may have reached fal."""
+        ...
+
+    def watch(self, endpoint: str, request_id: str) -> AsyncIterator[FalStatus]:
+        """Statuses as they change, ending after `completed` (status stream or adaptive polling)."""
+        ...
+
+    async def status(self, endpoint: str, request_id: str) -> FalStatus: ...
+
+    async def result(self, endpoint: str, request_id: str) -> dict[str, Any]:
+        """The model's output; a failed request raises the mapped `BotError`."""
+        ...
+
+    async def cancel(self, endpoint: str, request_id: str) -> bool:
+        """Ask fal to cancel; False when the request had already completed."""
+        ...
+
+    async def upload(self, data: bytes, content_type: str) -> str:
+        """Put a file in fal storage and return a URL fal can read."""
+        ...
+
+    async def download(self, url: str, *, max_bytes: int) -> bytes:
+        """Fetch an output file; `invalid_input` past `max_bytes`, read while streaming."""
+        ...
+
+
+class Reply(Protocol):
+    """The one message a job is shown in, made by the adapter that took the request."""
+
+    async def progress(self, view: ProgressView) -> None: ...
+
+    async def deliver(self, delivery: Delivery) -> None: ...
+
+    async def fail(self, job: Job, error: BotError, *, credits_returned: bool) -> None: ...
+
+
+class ReplyFactory(Protocol):
+    """Rebuilds a job's `Reply` from its persisted `reply_ref` (after a restart)."""
+
+    platform: str
+
+    def rebuild(self, job: Job) -> Reply: ...
+
+
+@dataclass(frozen=True)
+class JobSettlement:
+    """The money side of a job reaching completed, failed or cancelled, applied at most once."""
+
+    credits_delta: Decimal  # given back to the bucket (negative takes more)
+    limits: BucketLimits
+    ledger: LedgerEntry | None = None
+
+
+@dataclass(frozen=True)
+class UsageFilter:
+    workspace_id: str
+    since: datetime
+    user_id: str | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class QuotaRow:
+    scope: QuotaScope
+    target_id: str
+    limits: BucketLimits
+
+
+@dataclass(frozen=True)
+class WorkspacePolicy:
+    denied_models: frozenset[str] = field(default_factory=frozenset)
+    budget: Budget = field(default_factory=Budget)
+
+
+class Store(Protocol):
+    """Persistence. Every method is one transaction; nothing here leaks SQL."""
+
+    # jobs
+    async def admit(self, job: Job, *, images: Sequence[InputImage], admission: Admission) -> None:
+        """Atomically: take `job.credits` from the bucket, check the user's in-flight cap and the
+        workspace budget, insert the job and its input images. Refusals raise `BotError`
+        (quota_exhausted with retry_after, budget_exhausted) and change nothing."""
+        ...
+
+    async def get_job(self, job_id: str) -> Job | None: ...
+
+    async def save_job(self, job: Job) -> None:
+        """Persist a job's state and fields (not its settlement)."""
+        ...
+
+    async def settle_job(self, job: Job, settlement: JobSettlement) -> bool:
+        """Save `job` (completed, failed or cancelled) and, unless this job was settled before,
+        apply the settlement: bucket delta and ledger entry. Returns whether it was applied."""
+        ...
+
+    async def job_inputs(self, job_id: str) -> list[InputImage]: ...
+
+    async def drop_job_inputs(self, job_id: str) -> None: ...
+
+    async def unfinished_jobs(self) -> list[Job]:
+        """Every job not delivered, failed or cancelled, oldest first."""
+        ...
+
+    async def user_jobs(self, workspace_id: str, user_id: str, *, limit: int) -> list[Job]:
+        """A user's newest jobs first."""
+        ...
+
+    # buckets
+    async def bucket(self, key: BucketKey, limits: BucketLimits, now: datetime) -> BucketState: ...
+
+    async def give_credits(
+        self, key: BucketKey, amount: Decimal, limits: BucketLimits, now: datetime
+    ) -> BucketState: ...
+
+    # quotas, budgets, model policy, bans
+    async def set_quota(
+        self, workspace_id: str, scope: QuotaScope, target_id: str, limits: BucketLimits | None
+    ) -> None:
+        """Set (or with None remove) one quota override."""
+        ...
+
+    async def quotas(self, workspace_id: str, user_id: str, roles: Sequence[str]) -> Quotas: ...
+
+    async def quota_rows(self, workspace_id: str) -> list[QuotaRow]: ...
+
+    async def set_budget(self, workspace_id: str, budget: Budget) -> None: ...
+
+    async def set_model_denied(self, workspace_id: str, model: str, denied: bool) -> None: ...
+
+    async def policy(self, workspace_id: str) -> WorkspacePolicy: ...
+
+    async def set_banned(self, workspace_id: str, user_id: str, banned: bool) -> None: ...
+
+    async def is_banned(self, workspace_id: str, user_id: str) -> bool: ...
+
+    # ledger and dedupe
+    async def ledger(self, usage: UsageFilter) -> list[LedgerEntry]: ...
+
+    async def refund(self, entry: LedgerEntry, *, bucket: BucketKey, limits: BucketLimits) -> bool:
+        """Append a refund entry (negative cost) once per job and return its credits to the
+        bucket. False when the job was refunded before."""
+        ...
+
+    async def claim(self, key: str, now: datetime) -> bool:
+        """Record a dedupe key; False when it was seen before."""
+        ...
