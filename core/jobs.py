@@ -249,7 +249,11 @@ class Delivery:
 
     def footer(self) -> str:
         """`nano-banana/edit · $0.039 · 12.4 s · seed 1234 · job 7f3a`"""
-        parts = [self.job.model, f"${self.result.cost_usd.normalize():f}", f"{self.elapsed_s:.1f} s"]
+        parts = [
+            self.job.model,
+            f"${self.result.cost_usd.normalize():f}",
+            f"{self.elapsed_s:.1f} s",
+        ]
         if self.result.seed is not None:
             parts.append(f"seed {self.result.seed}")
         parts.append(f"job {self.job.short_id}")

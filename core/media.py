@@ -10,7 +10,12 @@ from PIL import Image, UnidentifiedImageError
 from core.errors import invalid
 from core.jobs import InputImage
 
-ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
+ALLOWED_FORMATS = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+}
 MAX_PIXELS = 40_000_000  # 40 MP: well above any model's input, far below a bomb
 MAX_SIDE = 12_000
 
@@ -37,7 +42,9 @@ def validate_image(data: bytes, *, max_bytes: int, max_pixels: int = MAX_PIXELS)
                 fmt = img.format or ""
                 width, height = img.size
                 if fmt not in ALLOWED_FORMATS:
-                    raise invalid(f"That file is a {fmt or 'unknown'} file, not a supported image.", _HINT)
+                    raise invalid(
+                        f"That file is a {fmt or 'unknown'} file, not a supported image.", _HINT
+                    )
                 # Size is known from the header: refuse before decoding a single pixel.
                 if width * height > max_pixels or max(width, height) > MAX_SIDE:
                     raise invalid(

@@ -45,7 +45,7 @@ class FalStatus:
 
 
 class FalGateway(Protocol):
-    """fal's queue. Every failure is raised as a `BotError` (provider_rejected, _unavailable, timeout)."""
+    """fal's queue. Every failure is raised as a `BotError`."""
 
     async def submit(
         self, endpoint: str, arguments: Mapping[str, Any], *, webhook_url: str | None = None

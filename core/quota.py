@@ -48,7 +48,9 @@ def refill(state: BucketState | None, limits: BucketLimits, now: datetime) -> Bu
         return BucketState(limits.capacity, now)
     elapsed = Decimal(max(0.0, (now - state.updated_at).total_seconds()))
     gained = elapsed * limits.refill_per_hour / Decimal(3600)
-    level = min(limits.capacity, state.level + gained) if state.level < limits.capacity else state.level
+    level = (
+        min(limits.capacity, state.level + gained) if state.level < limits.capacity else state.level
+    )
     return BucketState(level, now)
 
 
@@ -66,7 +68,9 @@ def take(
     return TakeResult(False, current, float(math.ceil(seconds)))
 
 
-def give(state: BucketState | None, limits: BucketLimits, amount: Decimal, now: datetime) -> BucketState:
+def give(
+    state: BucketState | None, limits: BucketLimits, amount: Decimal, now: datetime
+) -> BucketState:
     """Return credits (or, with a negative amount, take more); a return never overfills."""
     current = refill(state, limits, now)
     level = current.level + amount

@@ -1,0 +1,117 @@
+"""Fetching user media from the platforms' own file hosts, and nothing else."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+
+from core.errors import BotError, ErrorCode, invalid
+from core.jobs import InputImage
+from core.media import validate_image
+
+log = logging.getLogger(__name__)
+
+_MAX_REDIRECTS = 3
+
+
+class MediaFetcher:
+    """Downloads an attachment from an allowed host, capped while streaming, then validates it.
+
+    Redirects are followed by hand so that each hop is checked against the allowed hosts.
+    """
+
+    def __init__(
+        self,
+        *,
+        allowed_hosts: Sequence[str],
+        max_bytes: int,
+        session: aiohttp.ClientSession | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self._hosts = tuple(h.lower() for h in allowed_hosts)
+        self._max_bytes = max_bytes
+        self._session = session
+        self._own_session = session is None
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    def allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme not in ("https", "http"):
+            return False
+        if parts.scheme == "http" and host not in ("127.0.0.1", "localhost", "::1"):
+            return False
+        netloc = parts.netloc.lower().rsplit("@", 1)[-1]
+        return host in self._hosts or netloc in self._hosts
+
+    async def fetch(self, url: str, *, headers: Mapping[str, str] | None = None) -> bytes:
+        """The raw bytes at `url`, or a `BotError` a user can act on."""
+        session = self._session_or_new()
+        for _ in range(_MAX_REDIRECTS + 1):
+            if not self.allowed(url):
+                log.warning("refused media fetch from host %s", urlsplit(url).hostname)
+                raise invalid(
+                    "That file is not on a host I fetch from.",
+                    "Attach the image to your message instead of linking it.",
+                )
+            try:
+                async with session.get(
+                    url, headers=dict(headers or {}), allow_redirects=False, timeout=self._timeout
+                ) as resp:
+                    if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
+                        url = urljoin(url, resp.headers["Location"])
+                        continue
+                    if resp.status != 200:
+                        raise invalid(
+                            f"I could not download that file (HTTP {resp.status}).",
+                            "Upload it again and retry.",
+                        )
+                    ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                    if ctype.startswith("text/html"):
+                        # Slack answers a private file fetched without the bot token with a
+                        # login page: never hand that to Pillow as if it were an image.
+                        raise invalid(
+                            "I was not allowed to download that file.",
+                            "Make sure the app is in this channel and has the files:read scope.",
+                        )
+                    declared = resp.content_length
+                    if declared is not None and declared > self._max_bytes:
+                        raise self._too_big(declared)
+                    data = bytearray()
+                    async for chunk in resp.content.iter_chunked(64 * 1024):
+                        data += chunk
+                        if len(data) > self._max_bytes:
+                            raise self._too_big(len(data))
+                    return bytes(data)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise BotError(
+                    ErrorCode.PROVIDER_UNAVAILABLE,
+                    "I could not download that file.",
+                    hint="Try again in a moment.",
+                ) from exc
+        raise invalid("That file redirects too many times.", "Upload it again and retry.")
+
+    async def fetch_image(
+        self, url: str, *, headers: Mapping[str, str] | None = None
+    ) -> InputImage:
+        return validate_image(await self.fetch(url, headers=headers), max_bytes=self._max_bytes)
+
+    def _too_big(self, size: int) -> BotError:
+        return invalid(
+            f"That file is over the {self._max_bytes / 1_048_576:.0f} MiB limit"
+            f" ({size / 1_048_576:.1f} MiB or more).",
+            "Send a smaller image.",
+        )
+
+    def _session_or_new(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+            self._own_session = True
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._own_session and self._session is not None:
+            await self._session.close()
