@@ -1,0 +1,181 @@
+"""Admin commands. The adapter says whether the caller is an admin; every method checks it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from core.engine import Engine
+from core.errors import BotError, ErrorCode, invalid
+from core.jobs import Actor, JobState
+from core.ports import Clock
+from core.pricing import format_usd
+from core.quota import BucketKey, BucketLimits, Budget, LedgerEntry, QuotaScope, resolve
+from core.usage import UsageReport
+
+MAX_CREDITS = Decimal(1_000_000)
+MAX_USD = Decimal(1_000_000)
+_OFF = {"none", "off", "unlimited", "-"}
+
+
+@dataclass(frozen=True)
+class AdminResult:
+    text: str
+
+
+def parse_amount(value: str | int | float | Decimal, *, name: str, limit: Decimal) -> Decimal:
+    """A non-negative, finite number no larger than `limit`, from whatever the admin typed."""
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise invalid(f"`{name}` must be a number, not `{str(value)[:20]}`.") from None
+    if not amount.is_finite() or amount < 0 or amount > limit:
+        raise invalid(f"`{name}` must be a number from 0 to {limit:,}.", "For example 100.")
+    return amount.quantize(Decimal("0.0001"))
+
+
+def _target_id(target: str) -> str:
+    cleaned = target.strip().removeprefix("<@").removeprefix("&").removeprefix("!").rstrip(">")
+    if not cleaned or len(cleaned) > 64 or not cleaned.replace("-", "").replace("_", "").isalnum():
+        raise invalid(
+            f"`{target[:40]}` is not a user or role I recognise.",
+            "Mention the user or role, or give its id.",
+        )
+    return cleaned
+
+
+class AdminService:
+    def __init__(self, *, engine: Engine, clock: Clock) -> None:
+        self._engine = engine
+        self._store = engine.store
+        self._clock = clock
+
+    @staticmethod
+    def _check(actor: Actor) -> None:
+        if not actor.is_admin:
+            raise BotError(
+                ErrorCode.NOT_ALLOWED,
+                "Only falbot admins can do that.",
+                hint="Ask someone who manages this workspace.",
+            )
+
+    async def quota_set(
+        self,
+        actor: Actor,
+        target: str,
+        capacity: str | int | Decimal,
+        refill_per_hour: str | int | Decimal,
+        scope: QuotaScope = QuotaScope.USER,
+    ) -> AdminResult:
+        self._check(actor)
+        limits = BucketLimits(
+            parse_amount(capacity, name="capacity", limit=MAX_CREDITS),
+            parse_amount(refill_per_hour, name="refill_per_hour", limit=MAX_CREDITS),
+        )
+        target_id = actor.workspace_id if scope is QuotaScope.WORKSPACE else _target_id(target)
+        await self._store.set_quota(actor.workspace_id, scope, target_id, limits)
+        who = "everyone here" if scope is QuotaScope.WORKSPACE else f"{scope.value} {target_id}"
+        return AdminResult(
+            f"Quota for {who}: {limits.capacity.normalize():f} credits, "
+            f"refilling {limits.refill_per_hour.normalize():f} an hour."
+        )
+
+    async def quota_show(
+        self, actor: Actor, target: str, roles: tuple[str, ...] = ()
+    ) -> AdminResult:
+        self._check(actor)
+        user_id = _target_id(target)
+        quotas = await self._store.quotas(actor.workspace_id, user_id, roles)
+        limits = resolve(quotas, self._engine.config.default_limits)
+        state = await self._store.bucket(
+            BucketKey(actor.workspace_id, user_id), limits, self._clock.now()
+        )
+        source = (
+            "own override"
+            if quotas.user
+            else "role"
+            if quotas.roles
+            else ("workspace default" if quotas.workspace else "global default")
+        )
+        return AdminResult(
+            f"User {user_id}: {state.level.quantize(Decimal('0.01'))} of "
+            f"{limits.capacity.normalize():f} credits, refilling "
+            f"{limits.refill_per_hour.normalize():f} an hour ({source})."
+        )
+
+    async def budget_set(
+        self, actor: Actor, daily_usd: str | Decimal | None, monthly_usd: str | Decimal | None
+    ) -> AdminResult:
+        self._check(actor)
+
+        def parse(value: str | Decimal | None, name: str) -> Decimal | None:
+            if value is None or str(value).strip().lower() in _OFF:
+                return None
+            return parse_amount(value, name=name, limit=MAX_USD)
+
+        budget = Budget(parse(daily_usd, "daily_usd"), parse(monthly_usd, "monthly_usd"))
+        await self._store.set_budget(actor.workspace_id, budget)
+        daily = format_usd(budget.daily_usd) if budget.daily_usd is not None else "no limit"
+        monthly = format_usd(budget.monthly_usd) if budget.monthly_usd is not None else "no limit"
+        return AdminResult(f"Budget: {daily} a day, {monthly} a month.")
+
+    async def models_allow(self, actor: Actor, model: str) -> AdminResult:
+        self._check(actor)
+        spec = self._engine.catalog.get(model)
+        await self._store.set_model_denied(actor.workspace_id, spec.name, False)
+        return AdminResult(f"{spec.name} is allowed here.")
+
+    async def models_deny(self, actor: Actor, model: str) -> AdminResult:
+        self._check(actor)
+        spec = self._engine.catalog.get(model)
+        await self._store.set_model_denied(actor.workspace_id, spec.name, True)
+        return AdminResult(f"{spec.name} is no longer allowed here.")
+
+    async def ban(self, actor: Actor, user_id: str) -> AdminResult:
+        self._check(actor)
+        target = _target_id(user_id)
+        if target == actor.user_id:
+            raise invalid("You cannot ban yourself.")
+        await self._store.set_banned(actor.workspace_id, target, True)
+        return AdminResult(f"User {target} can no longer use falbot here.")
+
+    async def unban(self, actor: Actor, user_id: str) -> AdminResult:
+        self._check(actor)
+        target = _target_id(user_id)
+        await self._store.set_banned(actor.workspace_id, target, False)
+        return AdminResult(f"User {target} can use falbot here again.")
+
+    async def usage(self, actor: Actor, days: int = 30) -> UsageReport:
+        self._check(actor)
+        return await self._engine.usage(actor, days=days, everyone=True)
+
+    async def refund(self, actor: Actor, job_ref: str) -> AdminResult:
+        """Give a finished job's cost back to its user, once."""
+        self._check(actor)
+        job = await self._engine.find_job(actor, job_ref)
+        if job.state not in (JobState.DELIVERED, JobState.COMPLETED) or job.result is None:
+            raise invalid(
+                f"Job {job.short_id} was not charged ({job.state.value}).",
+                "Failed and cancelled jobs return their credits by themselves.",
+            )
+        charged = self._engine.credits_for(job.result.cost_usd)
+        entry = LedgerEntry(
+            job.id,
+            job.workspace_id,
+            job.user_id,
+            job.model,
+            -job.result.cost_usd,
+            charged,
+            self._clock.now(),
+            kind="refund",
+        )
+        owner = Actor(job.platform, job.workspace_id, job.user_id)
+        limits = await self._engine.limits_for(owner)
+        if not await self._store.refund(
+            entry, bucket=BucketKey(job.workspace_id, job.user_id), limits=limits
+        ):
+            raise invalid(f"Job {job.short_id} was refunded before.")
+        return AdminResult(
+            f"Refunded {format_usd(job.result.cost_usd)} ({charged.normalize():f}"
+            f" credits) for job {job.short_id} to user {job.user_id}."
+        )

@@ -1,0 +1,40 @@
+"""Structured job events: one log record each, with the fields as `extra`, formatted by `bot`."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from core.jobs import Job
+
+log = logging.getLogger("falbot.events")
+
+JOB_QUEUED = "job_queued"
+JOB_STARTED = "job_started"
+JOB_PROGRESS = "job_progress"
+JOB_SUCCEEDED = "job_succeeded"
+JOB_FAILED = "job_failed"
+
+
+def redact(prompt: str) -> dict[str, Any]:
+    """A prompt as logs carry it when debug is off: its length and a short hash."""
+    return {
+        "prompt_len": len(prompt),
+        "prompt_sha": hashlib.sha256(prompt.encode()).hexdigest()[:12],
+    }
+
+
+def emit(event: str, job: Job, *, level: int = logging.INFO, **fields: Any) -> None:
+    data: dict[str, Any] = {
+        "event": event,
+        "job_id": job.id,
+        "model": job.model,
+        "workspace_id": job.workspace_id,
+        "user_id": job.user_id,
+        "state": job.state.value,
+    }
+    if job.request_id:
+        data["fal_request_id"] = job.request_id
+    data.update(fields)
+    log.log(level, event, extra={"falbot": data})
