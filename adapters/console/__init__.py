@@ -1,0 +1,6 @@
+"""A terminal chat for the demo and end-to-end tests."""
+
+from adapters.console.reply import ConsoleReply, ConsoleReplyFactory
+from adapters.console.session import ConsoleSession, parse
+
+__all__ = ["ConsoleReply", "ConsoleReplyFactory", "ConsoleSession", "parse"]

@@ -1,0 +1,70 @@
+"""The console's replies: a progress line that updates in place, results saved under ./out."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TextIO
+
+from core.errors import BotError
+from core.jobs import Delivery, Job, ProgressView
+from core.render import render_error
+
+
+class ConsoleReply:
+    def __init__(self, *, job_label: str, out: TextIO, out_dir: Path, done: asyncio.Event) -> None:
+        self.label = job_label
+        self._out = out
+        self._out_dir = out_dir
+        self._tty = out.isatty()
+        self.done = done
+        self.failed: BotError | None = None
+        self.saved: list[Path] = []
+        self.progress_shown: list[ProgressView] = []
+
+    def _line(self, text: str, *, final: bool) -> None:
+        if self._tty:
+            self._out.write(f"\r\033[K[{self.label}] {text}" + ("\n" if final else ""))
+        else:
+            self._out.write(f"[{self.label}] {text}\n")
+        self._out.flush()
+
+    async def progress(self, view: ProgressView) -> None:
+        self.progress_shown.append(view)
+        self._line(view.text(), final=False)
+
+    async def deliver(self, delivery: Delivery) -> None:
+        self._out_dir.mkdir(parents=True, exist_ok=True)
+        shown = []
+        for file in delivery.files:
+            if file.data is None:
+                shown.append(file.output.url)
+                continue
+            path = self._out_dir / file.file_name
+            path.write_bytes(file.data)
+            self.saved.append(path)
+            shown.append(str(path))
+        self._line(f"done: {', '.join(shown)}", final=True)
+        self._line(delivery.footer(), final=True)
+        self.done.set()
+
+    async def fail(self, job: Job, error: BotError, *, credits_returned: bool) -> None:
+        self.failed = error
+        text = render_error(error, credits_returned=credits_returned).replace("\n", " ")
+        self._line(f"job {job.short_id} {job.state.value}: {text}", final=True)
+        self.done.set()
+
+
+class ConsoleReplyFactory:
+    """After a restart, jobs of the console come back on the same terminal."""
+
+    platform = "console"
+
+    def __init__(self, *, out: TextIO, out_dir: Path) -> None:
+        self._out = out
+        self._out_dir = out_dir
+
+    def rebuild(self, job: Job) -> ConsoleReply:
+        return ConsoleReply(
+            job_label=job.short_id, out=self._out, out_dir=self._out_dir, done=asyncio.Event()
+        )

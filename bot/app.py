@@ -1,0 +1,91 @@
+"""The composition root: the one place that builds objects and connects them."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.fal.gateway import FalClientGateway
+from adapters.fal.hosts import point_fal_client_at
+from adapters.media_fetch import MediaFetcher
+from adapters.sqlite.store import SqliteStore
+from bot.clock import SystemClock
+from bot.settings import Settings
+from core.admin import AdminService
+from core.catalog import build_catalog
+from core.engine import Engine, EngineConfig
+from core.ports import Clock
+from core.quota import BucketLimits
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    """Everything one falbot process runs, closed in reverse order of opening."""
+
+    settings: Settings
+    clock: Clock
+    store: SqliteStore
+    fal: FalClientGateway
+    engine: Engine
+    admin: AdminService
+    fetcher: MediaFetcher
+    extras: dict[str, Any] = field(default_factory=dict)
+    _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    webhook = f"{settings.public_url}/fal/webhook" if settings.public_url else None
+    return EngineConfig(
+        default_limits=BucketLimits(settings.quota_capacity, settings.quota_refill_per_hour),
+        max_concurrency=settings.max_concurrency,
+        max_waiting=settings.max_waiting,
+        max_in_flight_per_user=settings.max_jobs_in_flight_per_user,
+        progress_interval=settings.progress_interval,
+        credit_usd=settings.credit_usd,
+        max_output_bytes=settings.max_output_bytes,
+        job_timeout=settings.job_timeout,
+        webhook_url=webhook,
+        debug=settings.debug,
+    )
+
+
+async def build_app(settings: Settings, *, clock: Clock | None = None) -> App:
+    """Open the store, point fal-client at its hosts and build the engine (not started)."""
+    if settings.fal_key is None:
+        raise ValueError("FAL_KEY is not set")
+    clock = clock or SystemClock()
+    stack = AsyncExitStack()
+    try:
+        point_fal_client_at(
+            queue_url=settings.fal_queue_url,
+            rest_url=settings.fal_rest_url,
+            cdn_url=settings.fal_cdn_url,
+        )
+        store = await SqliteStore.open(settings.database_path)
+        stack.push_async_callback(store.close)
+        fal = FalClientGateway(key=settings.fal_key.get_secret_value())
+        stack.push_async_callback(fal.aclose)
+        fetcher = MediaFetcher(
+            allowed_hosts=settings.media_host_list, max_bytes=settings.max_input_bytes
+        )
+        stack.push_async_callback(fetcher.aclose)
+        engine = Engine(
+            store=store,
+            fal=fal,
+            clock=clock,
+            catalog=build_catalog(),
+            config=engine_config(settings),
+        )
+        stack.push_async_callback(engine.stop)
+        admin = AdminService(engine=engine, clock=clock)
+    except BaseException:
+        await stack.aclose()
+        raise
+    return App(settings, clock, store, fal, engine, admin, fetcher, _stack=stack)

@@ -1,0 +1,104 @@
+"""`falbot demo`: the whole flow in a terminal, on the fal simulator, with no credentials."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from adapters.console import ConsoleReplyFactory, ConsoleSession
+from adapters.fal.simulator import FalSimulator
+from bot.app import build_app
+from bot.settings import Settings
+
+TOUR = """\
+/models
+/imagine --model flux-schnell --aspect 16:9 a lighthouse on a cliff at dawn, oil painting
+/wait
+/edit {last} make it a stormy night
+/upscale {last}
+/video --model wan-2.5 --duration 5 waves crashing against the lighthouse
+/wait
+/quota
+/usage
+!/imagine --count 99 too many
+/admin usage
+"""
+
+
+async def run_demo(
+    *,
+    script: list[str] | None,
+    interactive: bool,
+    data_dir: Path = Path("data"),
+    out_dir: Path = Path("out"),
+    out: TextIO = sys.stdout,
+    latency: float = 0.3,
+) -> int:
+    """Run the tour (or `script`), then, when `interactive`, read commands. Returns an exit code."""
+    key = secrets.token_urlsafe(24)  # the simulator's own key; never a real one
+    simulator = FalSimulator(key=key)
+    simulator.latency = latency
+    await simulator.start()
+    settings = Settings(
+        FAL_KEY=key,
+        FALBOT_DATABASE=f"sqlite:///{data_dir / 'demo.db'}",
+        FALBOT_FAL_QUEUE_URL=simulator.queue_url,
+        FALBOT_FAL_REST_URL=simulator.rest_url,
+        FALBOT_FAL_CDN_URL=simulator.cdn_url,
+        FALBOT_PROGRESS_INTERVAL=0.5,
+    )
+    app = await build_app(settings)
+    try:
+        app.engine.add_reply_factory(ConsoleReplyFactory(out=out, out_dir=out_dir))
+        await app.engine.start()
+        session = ConsoleSession(
+            engine=app.engine,
+            admin=app.admin,
+            out=out,
+            out_dir=out_dir,
+            max_input_bytes=settings.max_input_bytes,
+        )
+        ok = await _run_lines(session, script if script is not None else TOUR.splitlines(), out)
+        ok = await session.wait() and ok
+        if interactive:
+            await _interactive(session, out)
+        return 0 if ok else 1
+    finally:
+        await app.close()
+        await simulator.close()
+
+
+async def _run_lines(session: ConsoleSession, lines: list[str], out: TextIO) -> bool:
+    ok = True
+    for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "{last}" in line:
+            await session.wait()
+            saved = [p for r in session.replies for p in r.saved if p.suffix != ".mp4"]
+            if not saved:
+                out.write(f"skipped `{line}`: no image made yet\n")
+                ok = False
+                continue
+            line = line.replace("{last}", str(saved[-1]))
+        out.write(f"> {line}\n")
+        ok = await session.handle(line) and ok
+    return ok
+
+
+async def _interactive(session: ConsoleSession, out: TextIO) -> None:
+    out.write("\nYour turn: type /help for the commands, /quit to leave.\n")
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            line = await loop.run_in_executor(None, input, "falbot> ")
+        except EOFError:
+            break
+        if line.strip() in ("/quit", "/exit"):
+            break
+        await session.handle(line)
+    await session.wait()

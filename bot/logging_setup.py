@@ -1,0 +1,74 @@
+"""Logging for the whole process: one JSON line per record, secrets masked."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+MASK = "***"
+
+
+class SecretFilter(logging.Filter):
+    """Replaces every known secret value in a record's message and fields with `***`."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self._secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+
+    def mask(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._secrets:
+            record.msg = self.mask(record.getMessage())
+            record.args = None
+            if record.exc_info and record.exc_info[1] is not None:
+                record.exc_text = self.mask(logging.Formatter().formatException(record.exc_info))
+                record.exc_info = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, mask: SecretFilter | None = None) -> None:
+        super().__init__()
+        self._mask = mask
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        fields = getattr(record, "falbot", None)
+        if isinstance(fields, dict):
+            data.update(fields)
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            data["exc"] = record.exc_text
+        line = json.dumps(data, default=str, ensure_ascii=False)
+        return self._mask.mask(line) if self._mask else line
+
+
+def configure_logging(
+    *, secrets: Iterable[str], debug: bool = False, stream: TextIO | None = None
+) -> None:
+    """Configure the root logger once, at the entry point."""
+    mask = SecretFilter(secrets)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(mask)
+    handler.setFormatter(JsonFormatter(mask))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    for noisy in ("httpx", "httpcore", "aiosqlite", "discord.http", "discord.gateway"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
