@@ -1,0 +1,244 @@
+"""`MemoryStore`: the `Store` port in dicts, for core's unit tests. Same contract as SQLite's."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from adapters.sqlite.admission import bucket_refusal, check_budget, check_in_flight
+from adapters.sqlite.codec import from_micros, to_micros
+from core.errors import BotError, ErrorCode
+from core.jobs import InputImage, Job
+from core.ports import JobSettlement, QuotaRow, UsageFilter, WorkspacePolicy
+from core.quota import (
+    Admission,
+    BucketKey,
+    BucketLimits,
+    BucketState,
+    Budget,
+    LedgerEntry,
+    Quotas,
+    QuotaScope,
+    give,
+    refill,
+    take,
+)
+
+_SCOPE_ORDER = {QuotaScope.USER: 0, QuotaScope.ROLE: 1, QuotaScope.WORKSPACE: 2}
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self.jobs: dict[str, Job] = {}  # in insertion order, the tie-break for equal times
+        self.inputs: dict[str, list[InputImage]] = {}
+        self.buckets: dict[BucketKey, BucketState] = {}
+        self.entries: list[LedgerEntry] = []
+        self.quota_table: dict[tuple[str, QuotaScope, str], BucketLimits] = {}
+        self.budgets: dict[str, Budget] = {}
+        self.denied: set[tuple[str, str]] = set()
+        self.bans: set[tuple[str, str]] = set()
+        self.seen: dict[str, datetime] = {}
+
+    # jobs
+
+    async def admit(self, job: Job, *, images: Sequence[InputImage], admission: Admission) -> None:
+        async with self._lock:
+            live = [j for j in self.jobs.values() if not j.state.final]
+            mine = [
+                j for j in live if (j.workspace_id, j.user_id) == (job.workspace_id, job.user_id)
+            ]
+            check_in_flight(len(mine), admission.max_in_flight)
+            if (budget := admission.budget) is not None:
+                check_budget(
+                    budget,
+                    spent_day=self._spent(job.workspace_id, budget.day_start),
+                    spent_month=self._spent(job.workspace_id, budget.month_start),
+                    pending=sum(
+                        (
+                            j.estimate_usd
+                            for j in live
+                            if j.workspace_id == job.workspace_id and not j.credits_settled
+                        ),
+                        Decimal(0),
+                    ),
+                    estimate=job.estimate_usd,
+                    now=admission.now,
+                )
+            taken = take(
+                self.buckets.get(admission.bucket), admission.limits, job.credits, admission.now
+            )
+            if not taken.ok:
+                raise bucket_refusal(taken, amount=job.credits, limits=admission.limits)
+            if job.id in self.jobs:
+                raise BotError(ErrorCode.INTERNAL, f"job {job.short_id} exists already")
+            self.jobs[job.id] = _utc(job).replace(credits_settled=False)
+            self.inputs[job.id] = list(images)
+            self.buckets[admission.bucket] = taken.state
+
+    def _spent(self, workspace_id: str, since: datetime) -> Decimal:
+        return sum(
+            (e.cost_usd for e in self.entries if e.workspace_id == workspace_id and e.at >= since),
+            Decimal(0),
+        )
+
+    async def get_job(self, job_id: str) -> Job | None:
+        return self.jobs.get(job_id)
+
+    async def save_job(self, job: Job) -> None:
+        async with self._lock:
+            self._save(job)
+
+    def _save(self, job: Job) -> Job:
+        if job.id not in self.jobs:
+            raise BotError(ErrorCode.NOT_FOUND, f"There is no job {job.short_id}.")
+        saved = _utc(job).replace(credits_settled=self.jobs[job.id].credits_settled)
+        self.jobs[job.id] = saved
+        return saved
+
+    async def settle_job(self, job: Job, settlement: JobSettlement) -> bool:
+        async with self._lock:
+            saved = self._save(job)
+            if saved.credits_settled:
+                return False
+            key = BucketKey(job.workspace_id, job.user_id)
+            self.buckets[key] = give(
+                self.buckets.get(key), settlement.limits, settlement.credits_delta, job.updated_at
+            )
+            if settlement.ledger is not None:
+                self._append(settlement.ledger)
+            self.jobs[job.id] = saved.replace(credits_settled=True)
+            return True
+
+    async def job_inputs(self, job_id: str) -> list[InputImage]:
+        return list(self.inputs.get(job_id, []))
+
+    async def drop_job_inputs(self, job_id: str) -> None:
+        self.inputs.pop(job_id, None)
+
+    async def unfinished_jobs(self) -> list[Job]:
+        return sorted(
+            (j for j in self.jobs.values() if not j.state.final), key=lambda j: j.created_at
+        )
+
+    async def user_jobs(self, workspace_id: str, user_id: str, *, limit: int) -> list[Job]:
+        mine = [
+            j for j in self.jobs.values() if (j.workspace_id, j.user_id) == (workspace_id, user_id)
+        ]
+        mine.reverse()  # newest inserted first among equal times; the sort below is stable
+        return sorted(mine, key=lambda j: j.created_at, reverse=True)[:limit]
+
+    # buckets
+
+    async def bucket(self, key: BucketKey, limits: BucketLimits, now: datetime) -> BucketState:
+        return refill(self.buckets.get(key), limits, now)
+
+    async def give_credits(
+        self, key: BucketKey, amount: Decimal, limits: BucketLimits, now: datetime
+    ) -> BucketState:
+        async with self._lock:
+            self.buckets[key] = give(self.buckets.get(key), limits, amount, now)
+            return self.buckets[key]
+
+    # quotas, budgets, model policy, bans
+
+    async def set_quota(
+        self, workspace_id: str, scope: QuotaScope, target_id: str, limits: BucketLimits | None
+    ) -> None:
+        for key in list(self.quota_table):
+            # A workspace has one default, whatever target id it was set under.
+            same_target = scope is QuotaScope.WORKSPACE or key[2] == target_id
+            if key[:2] == (workspace_id, scope) and same_target:
+                del self.quota_table[key]
+        if limits is not None:
+            self.quota_table[(workspace_id, scope, target_id)] = limits
+
+    async def quotas(self, workspace_id: str, user_id: str, roles: Sequence[str]) -> Quotas:
+        table = self.quota_table
+        defaults = [v for (w, s, _), v in table.items() if (w, s) == (workspace_id, "workspace")]
+        return Quotas(
+            user=table.get((workspace_id, QuotaScope.USER, user_id)),
+            roles=tuple(
+                table[(workspace_id, QuotaScope.ROLE, r)]
+                for r in dict.fromkeys(roles)
+                if (workspace_id, QuotaScope.ROLE, r) in table
+            ),
+            workspace=defaults[0] if defaults else None,
+        )
+
+    async def quota_rows(self, workspace_id: str) -> list[QuotaRow]:
+        rows = [QuotaRow(s, t, v) for (w, s, t), v in self.quota_table.items() if w == workspace_id]
+        return sorted(rows, key=lambda r: (_SCOPE_ORDER[r.scope], r.target_id))
+
+    async def set_budget(self, workspace_id: str, budget: Budget) -> None:
+        self.budgets[workspace_id] = budget
+
+    async def set_model_denied(self, workspace_id: str, model: str, denied: bool) -> None:
+        (self.denied.add if denied else self.denied.discard)((workspace_id, model))
+
+    async def policy(self, workspace_id: str) -> WorkspacePolicy:
+        return WorkspacePolicy(
+            frozenset(m for w, m in self.denied if w == workspace_id),
+            self.budgets.get(workspace_id, Budget()),
+        )
+
+    async def set_banned(self, workspace_id: str, user_id: str, banned: bool) -> None:
+        (self.bans.add if banned else self.bans.discard)((workspace_id, user_id))
+
+    async def is_banned(self, workspace_id: str, user_id: str) -> bool:
+        return (workspace_id, user_id) in self.bans
+
+    # ledger and dedupe
+
+    async def ledger(self, usage: UsageFilter) -> list[LedgerEntry]:
+        found = [
+            e
+            for e in self.entries
+            if e.workspace_id == usage.workspace_id
+            and e.at >= usage.since
+            and (usage.until is None or e.at < usage.until)
+            and (usage.user_id is None or e.user_id == usage.user_id)
+        ]
+        return sorted(found, key=lambda e: e.at)
+
+    def _append(self, entry: LedgerEntry) -> bool:
+        """Add a ledger entry unless this job has one of that kind; money to the micro-dollar."""
+        if any((e.job_id, e.kind) == (entry.job_id, entry.kind) for e in self.entries):
+            return False
+        cost = from_micros(to_micros(entry.cost_usd))
+        self.entries.append(replace(entry, cost_usd=cost, at=entry.at.astimezone(UTC)))
+        return True
+
+    async def refund(self, entry: LedgerEntry, *, bucket: BucketKey, limits: BucketLimits) -> bool:
+        async with self._lock:
+            negative = replace(
+                entry, cost_usd=-abs(entry.cost_usd), credits=-abs(entry.credits), kind="refund"
+            )
+            if not self._append(negative):
+                return False
+            self.buckets[bucket] = give(
+                self.buckets.get(bucket), limits, abs(entry.credits), entry.at
+            )
+            return True
+
+    async def claim(self, key: str, now: datetime) -> bool:
+        if key in self.seen:
+            return False
+        self.seen[key] = now
+        return True
+
+    async def prune_dedupe(self, older_than: datetime) -> int:
+        old = [k for k, at in self.seen.items() if at < older_than]
+        for key in old:
+            del self.seen[key]
+        return len(old)
+
+
+def _utc(job: Job) -> Job:
+    """Times come back in UTC, as from a database."""
+    return job.replace(
+        created_at=job.created_at.astimezone(UTC), updated_at=job.updated_at.astimezone(UTC)
+    )
