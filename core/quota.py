@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
@@ -46,7 +46,8 @@ def refill(state: BucketState | None, limits: BucketLimits, now: datetime) -> Bu
     """The bucket as it stands at `now`: a new bucket starts full; refill is lazy and capped."""
     if state is None:
         return BucketState(limits.capacity, now)
-    elapsed = Decimal(max(0.0, (now - state.updated_at).total_seconds()))
+    micros = max(0, (now - state.updated_at) // timedelta(microseconds=1))
+    elapsed = Decimal(micros) / Decimal(1_000_000)
     gained = elapsed * limits.refill_per_hour / Decimal(3600)
     level = (
         min(limits.capacity, state.level + gained) if state.level < limits.capacity else state.level

@@ -15,7 +15,6 @@ from typing import Any
 
 import aiosqlite
 
-from adapters.sqlite.admission import bucket_refusal, check_budget, check_in_flight
 from adapters.sqlite.codec import (
     from_micros,
     from_us,
@@ -43,6 +42,7 @@ from core.quota import (
     refill,
     take,
 )
+from core.refusals import bucket_refusal, check_budget, check_in_flight
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from adapters.sqlite.admission import bucket_refusal, check_budget, check_in_flight
 from adapters.sqlite.codec import from_micros, to_micros
 from core.errors import BotError, ErrorCode
 from core.jobs import InputImage, Job
@@ -26,6 +25,7 @@ from core.quota import (
     refill,
     take,
 )
+from core.refusals import bucket_refusal, check_budget, check_in_flight
 
 _SCOPE_ORDER = {QuotaScope.USER: 0, QuotaScope.ROLE: 1, QuotaScope.WORKSPACE: 2}
 

@@ -1,0 +1,143 @@
+"""`FakeFal`: the `FalGateway` port by hand, for core's unit tests. Requests finish when told."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from core.errors import BotError, ErrorCode
+from core.ports import FalStatus
+
+
+def png_bytes(width: int = 8, height: int = 8, color: str = "blue") -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@dataclass
+class FakeRequest:
+    endpoint: str
+    arguments: Mapping[str, Any]
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    error: BotError | None = None
+    cancelled: bool = False
+
+
+class FakeFal:
+    """Every request sits IN_PROGRESS until `finish` (or `auto_finish`), then completes."""
+
+    def __init__(self, *, auto_finish: bool = True) -> None:
+        self.auto_finish = auto_finish
+        self.requests: dict[str, FakeRequest] = {}
+        self.submits: list[tuple[str, Mapping[str, Any]]] = []
+        self.uploads: list[bytes] = []
+        self.submit_error: BotError | None = None
+        self.submit_gate: asyncio.Event | None = None  # when set up, submits wait for it
+        self.submit_calls = 0
+        self.result_error: BotError | None = None
+        self.at_fal = 0
+        self.peak_at_fal = 0
+        self._ids = itertools.count(1)
+        self._submitted = asyncio.Condition()
+
+    async def submit(
+        self, endpoint: str, arguments: Mapping[str, Any], *, webhook_url: str | None = None
+    ) -> str:
+        self.submit_calls += 1
+        if self.submit_gate is not None:
+            await self.submit_gate.wait()
+        if self.submit_error is not None:
+            raise self.submit_error
+        request_id = f"req-{next(self._ids)}"
+        self.requests[request_id] = FakeRequest(endpoint, dict(arguments))
+        self.at_fal += 1
+        self.peak_at_fal = max(self.peak_at_fal, self.at_fal)
+        async with self._submitted:
+            self.submits.append((endpoint, dict(arguments)))
+            self._submitted.notify_all()
+        return request_id
+
+    async def wait_for_submits(self, count: int, timeout: float = 5.0) -> None:
+        async with asyncio.timeout(timeout), self._submitted:
+            await self._submitted.wait_for(lambda: len(self.submits) >= count)
+
+    def finish(self, request_id: str | None = None, *, error: BotError | None = None) -> None:
+        """Let one request (by default the oldest unfinished) complete, optionally failing."""
+        pending = [r for r, req in self.requests.items() if not req.release.is_set()]
+        rid = request_id or pending[0]
+        self.requests[rid].error = error
+        self.requests[rid].release.set()
+
+    async def watch(self, endpoint: str, request_id: str) -> AsyncIterator[FalStatus]:
+        req = self.requests[request_id]
+        yield FalStatus("queued", queue_position=0)
+        yield FalStatus("in_progress", logs=("step 1 of 2",))
+        if not self.auto_finish:
+            await req.release.wait()
+        if self.at_fal > 0:
+            self.at_fal -= 1
+        yield FalStatus("completed", inference_s=1.0)
+
+    async def status(self, endpoint: str, request_id: str) -> FalStatus:
+        done = self.requests[request_id].release.is_set() or self.auto_finish
+        return FalStatus("completed" if done else "in_progress")
+
+    async def result(self, endpoint: str, request_id: str) -> dict[str, Any]:
+        req = self.requests[request_id]
+        error = req.error or self.result_error
+        if error is not None:
+            raise error
+        if req.cancelled:
+            raise BotError(ErrorCode.CANCELLED, "cancelled at fal", request_id=request_id)
+        if "video" in endpoint or "veo" in endpoint:
+            return {
+                "video": {"url": f"https://fal.media/{request_id}.mp4", "content_type": "video/mp4"}
+            }
+        if "esrgan" in endpoint:
+            return {
+                "image": {
+                    "url": f"https://fal.media/{request_id}.png",
+                    "width": 16,
+                    "height": 16,
+                    "content_type": "image/png",
+                }
+            }
+        count = int(req.arguments.get("num_images", 1))
+        return {
+            "images": [
+                {
+                    "url": f"https://fal.media/{request_id}-{i}.png",
+                    "width": 1024,
+                    "height": 1024,
+                    "content_type": "image/png",
+                }
+                for i in range(count)
+            ],
+            "seed": 42,
+            "has_nsfw_concepts": [False] * count,
+        }
+
+    async def cancel(self, endpoint: str, request_id: str) -> bool:
+        req = self.requests[request_id]
+        if req.release.is_set():
+            return False
+        req.cancelled = True
+        req.release.set()
+        return True
+
+    async def upload(self, data: bytes, content_type: str) -> str:
+        self.uploads.append(data)
+        return f"https://fal.media/upload-{len(self.uploads)}"
+
+    async def download(self, url: str, *, max_bytes: int) -> bytes:
+        data = png_bytes()
+        if len(data) > max_bytes:
+            raise BotError(ErrorCode.INVALID_INPUT, "too big")
+        return data

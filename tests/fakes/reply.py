@@ -1,0 +1,46 @@
+"""`RecordingReply`: the `Reply` port by hand; remembers what a job showed, and when it ended."""
+
+from __future__ import annotations
+
+import asyncio
+
+from core.errors import BotError
+from core.jobs import Delivery, Job, ProgressView
+
+
+class RecordingReply:
+    def __init__(self) -> None:
+        self.views: list[ProgressView] = []
+        self.delivery: Delivery | None = None
+        self.error: BotError | None = None
+        self.credits_returned: bool | None = None
+        self.ended = asyncio.Event()
+        self.block_delivery: asyncio.Event | None = None
+
+    async def progress(self, view: ProgressView) -> None:
+        self.views.append(view)
+
+    async def deliver(self, delivery: Delivery) -> None:
+        if self.block_delivery is not None:
+            await self.block_delivery.wait()
+        self.delivery = delivery
+        self.ended.set()
+
+    async def fail(self, job: Job, error: BotError, *, credits_returned: bool) -> None:
+        self.error = error
+        self.credits_returned = credits_returned
+        self.ended.set()
+
+    async def wait(self, timeout: float = 5.0) -> None:
+        await asyncio.wait_for(self.ended.wait(), timeout)
+
+
+class RecordingReplyFactory:
+    """Rebuilds replies after a restart and keeps them by job id for the test to read."""
+
+    def __init__(self, platform: str = "console") -> None:
+        self.platform = platform
+        self.replies: dict[str, RecordingReply] = {}
+
+    def rebuild(self, job: Job) -> RecordingReply:
+        return self.replies.setdefault(job.id, RecordingReply())

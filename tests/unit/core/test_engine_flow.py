@@ -1,0 +1,149 @@
+"""A job's whole way through the engine, on fakes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from core.engine import Engine
+from core.errors import BotError, ErrorCode
+from core.jobs import JobState, Stage
+from core.ports import UsageFilter
+from core.quota import BucketKey, BucketLimits
+from tests.fakes.clock import START
+from tests.fakes.fal import FakeFal
+from tests.fakes.memory_store import MemoryStore
+from tests.fakes.reply import RecordingReply
+from tests.unit.core.conftest import ALICE, request
+
+pytestmark = pytest.mark.usefixtures("ticking")
+
+
+async def test_image_job_is_delivered_with_its_cost(
+    engine: Engine, store: MemoryStore, fal: FakeFal
+) -> None:
+    reply = RecordingReply()
+    job = await engine.submit(request(num_images=2), reply)
+    await reply.wait()
+
+    assert reply.error is None and reply.delivery is not None
+    assert [f.data is not None for f in reply.delivery.files] == [True, True]
+    # flux-schnell: 2 images of 1024×1024 at $0.003 per megapixel
+    assert reply.delivery.result.cost_usd == Decimal("0.006")
+    assert "flux-schnell · $0.006" in reply.delivery.footer()
+    assert f"job {job.short_id}" in reply.delivery.footer()
+    assert fal.submits == [
+        (
+            "fal-ai/flux/schnell",
+            {"prompt": "a lighthouse at dawn", "num_images": 2, "image_size": "square_hd"},
+        )
+    ]
+    stored = await store.get_job(job.id)
+    assert stored is not None and stored.state is JobState.DELIVERED
+    ledger = await store.ledger(UsageFilter("w1", START))
+    assert [(e.job_id, e.cost_usd, e.credits) for e in ledger] == [
+        (job.id, Decimal("0.006"), Decimal("0.6"))
+    ]
+    bucket = await store.bucket(
+        BucketKey("w1", "alice"), BucketLimits(Decimal(100), Decimal(0)), START
+    )
+    assert bucket.level == Decimal("99.4")
+    assert reply.views[0].stage is Stage.QUEUED
+
+
+async def test_estimate_is_reconciled_with_the_actual_cost(
+    engine: Engine, store: MemoryStore, fal: FakeFal
+) -> None:
+    # 16:9 is estimated at 1024×576, but fal returns 1024×1024: the bucket pays the difference.
+    reply = RecordingReply()
+    job = await engine.submit(request(aspect_ratio="16:9"), reply)
+    assert job.credits == Decimal("0.171")  # 0.57 MP × $0.003 = $0.00171
+    await reply.wait()
+    bucket = await store.bucket(
+        BucketKey("w1", "alice"), BucketLimits(Decimal(100), Decimal(0)), START
+    )
+    assert bucket.level == Decimal("99.7")
+
+
+async def test_fal_failure_returns_the_credits(
+    engine: Engine, store: MemoryStore, fal: FakeFal
+) -> None:
+    fal.result_error = BotError(ErrorCode.PROVIDER_UNAVAILABLE, "runner failed")
+    reply = RecordingReply()
+    job = await engine.submit(request(), reply)
+    await reply.wait()
+    assert reply.error is not None and reply.error.code is ErrorCode.PROVIDER_UNAVAILABLE
+    assert reply.credits_returned is True
+    stored = await store.get_job(job.id)
+    assert stored is not None and stored.state is JobState.FAILED
+    assert stored.error is not None and stored.error.request_id == "req-1"
+    assert await store.ledger(UsageFilter("w1", START)) == []
+    bucket = await store.bucket(
+        BucketKey("w1", "alice"), BucketLimits(Decimal(100), Decimal(0)), START
+    )
+    assert bucket.level == Decimal(100)
+
+
+async def test_edit_uploads_large_inputs_and_inlines_small_ones(
+    engine: Engine, fal: FakeFal
+) -> None:
+    from core.media import validate_image
+    from tests.fakes.fal import png_bytes
+
+    small = validate_image(png_bytes(8, 8), max_bytes=10**7)
+    reply = RecordingReply()
+    await engine.submit(
+        request(model="nano-banana-edit", prompt="make it red").__class__(
+            ALICE, "nano-banana-edit", {"prompt": "make it red"}, (small,)
+        ),
+        reply,
+    )
+    await reply.wait()
+    args = fal.submits[0][1]
+    assert args["image_urls"][0].startswith("data:image/png;base64,")
+    assert fal.uploads == []
+
+
+async def test_cancel_a_waiting_job_returns_its_credits(
+    make_engine: object, store: MemoryStore, fal: FakeFal
+) -> None:
+    fal.auto_finish = False
+    engine = await make_engine(max_concurrency=1)  # type: ignore[operator]
+    first, second = RecordingReply(), RecordingReply()
+    await engine.submit(request(), first)
+    waiting = await engine.submit(request(), second)
+    await fal.wait_for_submits(1)
+    cancelled = await engine.cancel(ALICE, waiting.short_id)
+    assert cancelled.state is JobState.CANCELLED
+    await second.wait()
+    assert second.error is not None and second.error.code is ErrorCode.CANCELLED
+    assert second.credits_returned is True
+    fal.finish()
+    await first.wait()
+    assert len(fal.submits) == 1
+
+
+async def test_cancel_a_job_at_fal_cancels_it_there(engine: Engine, fal: FakeFal) -> None:
+    fal.auto_finish = False
+    reply = RecordingReply()
+    job = await engine.submit(request(), reply)
+    await fal.wait_for_submits(1)
+    await engine.cancel(ALICE, job.id)
+    await reply.wait()
+    assert fal.requests["req-1"].cancelled
+    assert reply.error is not None and reply.error.code is ErrorCode.CANCELLED
+    assert reply.credits_returned is True
+
+
+async def test_nobody_else_can_cancel_or_see_a_job(engine: Engine, fal: FakeFal) -> None:
+    from core.jobs import Actor
+
+    fal.auto_finish = False
+    job = await engine.submit(request(), RecordingReply())
+    bob = Actor("console", "w1", "bob")
+    other_workspace_admin = Actor("console", "w2", "root", is_admin=True)
+    for actor in (bob, other_workspace_admin):
+        with pytest.raises(BotError) as err:
+            await engine.cancel(actor, job.id)
+        assert err.value.code is ErrorCode.NOT_FOUND
