@@ -1,0 +1,65 @@
+"""`/admin …`: parsed here, checked and done by core's `AdminService`; answers are ephemeral."""
+
+from __future__ import annotations
+
+from adapters.slack.context import Origin
+from adapters.slack.deps import Deps
+from adapters.slack.options import parse_days, slack_id, unescape, usage_error
+from core.admin import AdminResult
+from core.jobs import Actor
+from core.quota import QuotaScope
+from core.render import render_admin, render_usage
+
+ADMIN_USAGE = "\n".join(
+    [
+        "`/admin quota set <@user|workspace> <capacity> <refill_per_hour>`",
+        "`/admin quota show <@user>`",
+        "`/admin budget set <daily_usd|none> <monthly_usd|none>`",
+        "`/admin models allow|deny <model>`",
+        "`/admin ban|unban <@user>`",
+        "`/admin usage [days]`",
+        "`/admin refund <job id>`",
+    ]
+)
+_WORKSPACE = frozenset({"workspace", "everyone", "default", "all"})
+
+
+async def admin(deps: Deps, origin: Origin, text: str) -> None:
+    words = unescape(text).split()
+    actor = await deps.identities.actor(origin)  # admin rights are looked up on every call
+    if words[:1] == ["usage"]:
+        days = parse_days(" ".join(words[1:]), usage=ADMIN_USAGE)
+        report = await deps.admin.usage(actor, days=days)
+        await deps.answers.text(origin, render_usage(report))
+        return
+    result = await _run(deps, actor, words)
+    await deps.answers.text(origin, render_admin(result))
+
+
+async def _run(deps: Deps, actor: Actor, words: list[str]) -> AdminResult:
+    service = deps.admin
+    match words:
+        case ["quota", "set", target, capacity, refill]:
+            if target.lower() in _WORKSPACE:
+                return await service.quota_set(
+                    actor, actor.workspace_id, capacity, refill, scope=QuotaScope.WORKSPACE
+                )
+            return await service.quota_set(actor, slack_id(target), capacity, refill)
+        case ["quota", "show", target]:
+            return await service.quota_show(actor, slack_id(target))
+        case ["budget", "set", daily, monthly]:
+            return await service.budget_set(actor, daily, monthly)
+        case ["models", "allow", model]:
+            return await service.models_allow(actor, model)
+        case ["models", "deny", model]:
+            return await service.models_deny(actor, model)
+        case ["ban", user]:
+            return await service.ban(actor, slack_id(user))
+        case ["unban", user]:
+            return await service.unban(actor, slack_id(user))
+        case ["refund", job]:
+            return await service.refund(actor, job.strip("`"))
+    problem = (
+        "Which admin command?" if not words else f"I don't know `/admin {' '.join(words)[:60]}`."
+    )
+    raise usage_error(problem, "\n" + ADMIN_USAGE)

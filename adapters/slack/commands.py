@@ -1,0 +1,97 @@
+"""Slash commands: text with `--options` → core requests; core answers → (ephemeral) messages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from adapters.slack.admin_commands import admin
+from adapters.slack.context import Origin
+from adapters.slack.deps import Deps
+from adapters.slack.options import parse, parse_days, usage_error
+from core.jobs import JobRequest
+from core.render import render_jobs, render_models, render_quota, render_usage
+
+Handler = Callable[[Deps, Origin, str], Awaitable[None]]
+
+IMAGINE_USAGE = "`/imagine <prompt> [--model flux-dev] [--aspect 16:9] [--count 1-4] [--seed n]`"
+VIDEO_USAGE = (
+    "`/video <prompt> [--model wan-2.5] [--duration 5] [--aspect 16:9] [--resolution 720p]"
+    " [--seed n] [--audio]`"
+)
+USAGE_USAGE = "`/usage [days]`, for example `/usage 7`"
+CANCEL_USAGE = "`/cancel <job id>` (see `/jobs` for the ids)"
+
+IMAGE_OPTIONS = frozenset({"model", "aspect_ratio", "num_images", "seed"})
+VIDEO_OPTIONS = frozenset(
+    {"model", "duration", "aspect_ratio", "resolution", "seed", "generate_audio"}
+)
+
+
+async def imagine(deps: Deps, origin: Origin, text: str) -> None:
+    await _generate(deps, origin, text, kind="image", allowed=IMAGE_OPTIONS, usage=IMAGINE_USAGE)
+
+
+async def video(deps: Deps, origin: Origin, text: str) -> None:
+    await _generate(deps, origin, text, kind="video", allowed=VIDEO_OPTIONS, usage=VIDEO_USAGE)
+
+
+async def _generate(
+    deps: Deps, origin: Origin, text: str, *, kind: str, allowed: frozenset[str], usage: str
+) -> None:
+    parsed = parse(text, allowed=allowed, usage=usage)
+    if not parsed.prompt:
+        raise usage_error("Tell me what to make.", usage)
+    actor = await deps.identities.actor(origin)
+    model = str(parsed.options.get("model", ""))
+    params = {k: v for k, v in parsed.options.items() if k != "model"}
+    params |= {"kind": kind, "prompt": parsed.prompt}
+    await deps.starter.start(
+        actor=actor,
+        channel=origin.channel_id,
+        thread_ts=origin.thread_ts,
+        prompt=parsed.prompt,
+        what=model or kind,
+        build=lambda ref: JobRequest(actor=actor, model=model, params=params, reply_ref=ref),
+    )
+
+
+async def models(deps: Deps, origin: Origin, text: str) -> None:
+    specs = await deps.engine.models(origin.team_id)
+    await deps.answers.text(origin, "Models you can use here:\n" + render_models(specs))
+
+
+async def quota(deps: Deps, origin: Origin, text: str) -> None:
+    view = await deps.engine.quota(await deps.identities.actor(origin))
+    await deps.answers.text(origin, render_quota(view))
+
+
+async def usage(deps: Deps, origin: Origin, text: str) -> None:
+    days = parse_days(text, usage=USAGE_USAGE)
+    report = await deps.engine.usage(await deps.identities.actor(origin), days=days)
+    await deps.answers.text(origin, render_usage(report))
+
+
+async def jobs(deps: Deps, origin: Origin, text: str) -> None:
+    found = await deps.engine.jobs(await deps.identities.actor(origin), limit=10)
+    await deps.answers.text(origin, render_jobs(found))
+
+
+async def cancel(deps: Deps, origin: Origin, text: str) -> None:
+    words = text.split()
+    if len(words) != 1:
+        raise usage_error("Tell me which job to cancel.", CANCEL_USAGE)
+    job = await deps.engine.cancel(await deps.identities.actor(origin), words[0].strip("`"))
+    done = "Cancelled" if job.state.final else "Cancelling"
+    await deps.answers.text(origin, f"{done} job `{job.short_id}` ({job.model}).")
+
+
+COMMANDS: dict[str, Handler] = {
+    "/imagine": imagine,
+    "/video": video,
+    "/models": models,
+    "/quota": quota,
+    "/usage": usage,
+    "/jobs": jobs,
+    "/cancel": cancel,
+    "/admin": admin,
+}

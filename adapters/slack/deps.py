@@ -1,0 +1,25 @@
+"""What the Slack handlers share: built once by `SlackAdapter`, passed to each handler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.context import Answers
+from adapters.slack.files import SlackFiles
+from adapters.slack.identity import Identities
+from adapters.slack.submit import Starter
+from core.admin import AdminService
+from core.engine import Engine
+
+
+@dataclass(frozen=True)
+class Deps:
+    client: AsyncWebClient
+    engine: Engine
+    admin: AdminService
+    identities: Identities
+    answers: Answers
+    files: SlackFiles
+    starter: Starter

@@ -1,0 +1,74 @@
+"""`@falbot make it blue` in a thread with an image: an edit; `@falbot upscale`: an upscale."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from adapters.slack.context import Origin
+from adapters.slack.deps import Deps
+from adapters.slack.options import parse, usage_error
+from core.jobs import JobRequest
+
+MENTION_USAGE = (
+    "mention me in a thread with an image: `@falbot <what to change> [--model nano-banana-edit]"
+    " [--aspect 16:9] [--count n] [--seed n]`, or `@falbot upscale [--scale 2-4]`"
+)
+EDIT_OPTIONS = frozenset({"model", "aspect_ratio", "num_images", "seed", "quality", "resolution"})
+UPSCALE_OPTIONS = frozenset({"model", "scale"})
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+
+def mention_text(text: str, bot_user_id: str | None) -> str:
+    """The mention's text without the bot's own mention (or, unknown, a leading one)."""
+    if bot_user_id:
+        text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text)
+    else:
+        text = _MENTION.sub(" ", text, count=1)
+    return " ".join(text.split())
+
+
+async def on_mention(
+    deps: Deps, origin: Origin, event: dict[str, Any], bot_user_id: str | None
+) -> None:
+    text = mention_text(str(event.get("text", "")), bot_user_id)
+    first = text.split(maxsplit=1)[0].lower() if text else ""
+    upscale = first == "upscale"
+    if upscale:
+        parsed = parse(
+            text.split(maxsplit=1)[1] if " " in text else "",
+            allowed=UPSCALE_OPTIONS,
+            usage=MENTION_USAGE,
+        )
+        if parsed.words:
+            raise usage_error("`upscale` takes only `--scale`.", MENTION_USAGE)
+        kind = "upscale"
+    else:
+        parsed = parse(text, allowed=EDIT_OPTIONS, usage=MENTION_USAGE)
+        if not parsed.prompt:
+            raise usage_error("Tell me what to change.", MENTION_USAGE)
+        kind = "edit"
+    model = str(parsed.options.get("model", ""))
+    spec = deps.engine.catalog.resolve(model, kind)  # an unknown model fails before any download
+
+    ts = str(event.get("ts", ""))
+    thread_ts = event.get("thread_ts")
+    files = deps.files.images(event.get("files") or [])
+    if not files and thread_ts:
+        files = await deps.files.in_thread(origin.channel_id, str(thread_ts), before=ts)
+    images = await deps.files.fetch(files, limit=spec.max_input_images)
+
+    actor = await deps.identities.actor(origin)
+    params = {k: v for k, v in parsed.options.items() if k != "model"} | {"kind": kind}
+    if not upscale:
+        params["prompt"] = parsed.prompt
+    await deps.starter.start(
+        actor=actor,
+        channel=origin.channel_id,
+        thread_ts=str(thread_ts or ts),
+        prompt=parsed.prompt if not upscale else "",
+        what=model or kind,
+        build=lambda ref: JobRequest(
+            actor=actor, model=model, params=params, images=images, reply_ref=ref
+        ),
+    )

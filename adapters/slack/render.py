@@ -1,0 +1,223 @@
+"""Core results → Slack messages: mrkdwn text and Block Kit blocks."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from core.catalog import ModelSpec
+from core.errors import BotError
+from core.jobs import Delivery, Job, JobKind, ProgressView, Stage
+from core.render import render_error
+
+Block = dict[str, Any]
+
+# Action ids of the buttons under a result. Their value carries the job id: the job itself lives
+# in the store, so the buttons work after a restart.
+RERUN = "falbot_rerun"
+UPSCALE = "falbot_upscale"
+EDIT = "falbot_edit"
+DELETE = "falbot_delete"
+RESULT_ACTIONS = (RERUN, UPSCALE, EDIT, DELETE)
+
+EDIT_SHORTCUT = "edit_image"  # the message shortcut's callback id (manifest.yaml)
+EDIT_MODAL = "falbot_edit_modal"  # the modal's callback id
+PROMPT_BLOCK, PROMPT_INPUT = "prompt", "prompt_input"
+MODEL_BLOCK, MODEL_INPUT = "model", "model_input"
+
+_SECTION_MAX = 3000
+_STAGE_ICONS = {
+    Stage.QUEUED: ":hourglass_flowing_sand:",
+    Stage.SUBMITTED: ":hourglass_flowing_sand:",
+    Stage.RUNNING: ":art:",
+    Stage.UPLOADING: ":outbox_tray:",
+    Stage.DONE: ":white_check_mark:",
+}
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters, so user text never becomes a mention or a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mrkdwn(text: str) -> str:
+    """Core's plain text (with `**bold**`) → Slack mrkdwn (`*bold*`), escaped."""
+    return re.sub(r"\*\*(.+?)\*\*", r"*\1*", escape(text))
+
+
+def _section(text: str) -> Block:
+    if len(text) > _SECTION_MAX:
+        text = text[: _SECTION_MAX - 1] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:_SECTION_MAX]}]}
+
+
+def _headline(user_id: str, prompt: str) -> str:
+    who = f"<@{user_id}>" if user_id else "Someone"
+    if not prompt:
+        return f"{who} asked for"
+    short = prompt if len(prompt) <= 300 else prompt[:299] + "…"
+    return f"{who}: _{escape(short)}_"
+
+
+def text_blocks(text: str) -> list[Block]:
+    """A plain answer (account, admin, errors) as one or more sections."""
+    chunks, current = [], ""
+    for line in mrkdwn(text).split("\n"):
+        if len(current) + len(line) + 1 > _SECTION_MAX and current:
+            chunks.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    chunks.append(current or " ")
+    return [_section(c) for c in chunks[:45]]
+
+
+def starting(user_id: str, prompt: str, what: str) -> tuple[str, list[Block]]:
+    """The message posted before admission, so its ts can be part of the job's reply_ref."""
+    line = f":hourglass_flowing_sand: {what} · starting…"
+    return line, [_section(_headline(user_id, prompt)), _context(line)]
+
+
+def progress(
+    view: ProgressView, *, user_id: str, prompt: str, model: str
+) -> tuple[str, list[Block]]:
+    icon = _STAGE_ICONS.get(view.stage, ":hourglass_flowing_sand:")
+    name = view.model or model
+    line = f"{icon} *{escape(name)}* · {escape(view.text())} · job `{view.job_id[:8]}`"
+    return line, [_section(_headline(user_id, prompt)), _context(line)]
+
+
+def result(
+    delivery: Delivery,
+    *,
+    user_id: str,
+    links: Sequence[tuple[str, str]],
+    file_ids: Sequence[str],
+) -> tuple[str, list[Block]]:
+    """The final message: what was asked, the footer, links to files over the size cap, buttons."""
+    job = delivery.job
+    footer = escape(delivery.footer())
+    blocks = [_section(_headline(user_id, _prompt(job))), _context(f":white_check_mark: {footer}")]
+    if links:
+        listed = "\n".join(f"<{escape(url)}|{escape(name)}>" for name, url in links)
+        blocks.append(_section(f"Not uploaded here (too big, or the upload failed):\n{listed}"))
+    if any(f.output.nsfw for f in delivery.files):
+        blocks.append(_context(":warning: fal flagged an output as possibly NSFW."))
+    blocks.append(_actions(job, file_ids))
+    return f"Done · {delivery.footer()}", blocks
+
+
+def _actions(job: Job, file_ids: Sequence[str]) -> Block:
+    has_image = job.result is not None and any(
+        o.content_type.startswith("image/") for o in job.result.outputs
+    )
+    buttons = [_button("Rerun", RERUN, job.id)]
+    if has_image:
+        buttons.append(_button("Upscale", UPSCALE, job.id))
+        buttons.append(_button("Edit", EDIT, job.id))
+    delete_value = json.dumps({"job": job.id, "files": list(file_ids)}, separators=(",", ":"))
+    buttons.append(
+        {
+            **_button("Delete", DELETE, delete_value),
+            "style": "danger",
+            "confirm": {
+                "title": {"type": "plain_text", "text": "Delete this result?"},
+                "text": {"type": "plain_text", "text": "The message and its files are removed."},
+                "confirm": {"type": "plain_text", "text": "Delete"},
+                "deny": {"type": "plain_text", "text": "Keep"},
+            },
+        }
+    )
+    return {"type": "actions", "block_id": f"falbot_result_{job.short_id}", "elements": buttons}
+
+
+def _button(label: str, action_id: str, value: str) -> Block:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label},
+        "action_id": action_id,
+        "value": value,
+    }
+
+
+def failure(
+    job: Job, error: BotError, *, credits_returned: bool, user_id: str
+) -> tuple[str, list[Block]]:
+    text = render_error(error, credits_returned=credits_returned)
+    blocks = [
+        _section(_headline(user_id, _prompt(job))),
+        _section(f":x: {mrkdwn(text)}"),
+        _context(f"*{escape(job.model)}* · job `{job.short_id}`"),
+    ]
+    return f"Failed · {error.message}", blocks
+
+
+def error(err: BotError) -> tuple[str, list[Block]]:
+    """A refusal or a mistake, for an ephemeral answer."""
+    text = render_error(err)
+    return err.message, [_section(f":warning: {mrkdwn(text)}")]
+
+
+def _prompt(job: Job) -> str:
+    prompt = job.arguments.get("prompt")
+    if job.kind is JobKind.UPSCALE or not prompt:
+        return f"upscale ×{job.arguments.get('scale', 2)}" if job.kind is JobKind.UPSCALE else ""
+    return str(prompt)
+
+
+def edit_modal(
+    models: Sequence[ModelSpec], *, default: str, metadata: dict[str, Any], prompt: str = ""
+) -> dict[str, Any]:
+    """The modal behind the **Edit image** shortcut and the **Edit** button: prompt and model."""
+    options = [
+        {
+            "text": {"type": "plain_text", "text": spec.name[:75]},
+            "description": {"type": "plain_text", "text": spec.price_text[:75]},
+            "value": spec.name,
+        }
+        for spec in models[:100]
+    ]
+    select: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": MODEL_INPUT,
+        "options": options,
+    }
+    initial = next((o for o in options if o["value"] == default), None)
+    if initial is not None:
+        select["initial_option"] = initial
+    prompt_input: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": PROMPT_INPUT,
+        "multiline": True,
+        "max_length": 2000,
+        "placeholder": {"type": "plain_text", "text": "What should change?"},
+    }
+    if prompt:
+        prompt_input["initial_value"] = prompt[:2000]
+    return {
+        "type": "modal",
+        "callback_id": EDIT_MODAL,
+        "private_metadata": json.dumps(metadata, separators=(",", ":")),
+        "title": {"type": "plain_text", "text": "Edit image"},
+        "submit": {"type": "plain_text", "text": "Edit"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": PROMPT_BLOCK,
+                "label": {"type": "plain_text", "text": "Prompt"},
+                "element": prompt_input,
+            },
+            {
+                "type": "input",
+                "block_id": MODEL_BLOCK,
+                "label": {"type": "plain_text", "text": "Model"},
+                "element": select,
+            },
+        ],
+    }

@@ -1,0 +1,201 @@
+"""A job's reply in Slack: one message edited with progress, results uploaded into its thread."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import render
+from core.errors import BotError
+from core.jobs import Delivery, Job, ProgressView
+
+log = logging.getLogger(__name__)
+
+_TRANSPORT_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError)
+# The progress message can no longer be edited: say it in a new message instead.
+_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+
+
+@dataclass(frozen=True)
+class ReplyRef:
+    """What a job's `reply_ref` holds: enough to find its message again after a restart."""
+
+    channel: str
+    thread_ts: str  # the thread results go to
+    message_ts: str  # the progress message ("" when there is none yet)
+    user_id: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "channel": self.channel,
+            "thread_ts": self.thread_ts,
+            "message_ts": self.message_ts,
+            "user_id": self.user_id,
+        }
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> ReplyRef:
+        return cls(
+            channel=str(data.get("channel", "")),
+            thread_ts=str(data.get("thread_ts") or data.get("message_ts") or ""),
+            message_ts=str(data.get("message_ts") or ""),
+            user_id=str(data.get("user_id", "")),
+        )
+
+
+class SlackReply:
+    """Implements core's `Reply`. Progress edits may be lost (429s); the final message is not."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        ref: ReplyRef,
+        *,
+        prompt: str = "",
+        model: str = "",
+        final_attempts: int = 5,
+        max_wait: float = 30.0,
+    ) -> None:
+        self._client = client
+        self._ref = ref
+        self._ts = ref.message_ts
+        self._prompt = prompt
+        self._model = model
+        self._attempts = final_attempts
+        self._max_wait = max_wait
+        self._uploaded: tuple[list[str], list[tuple[str, str]]] | None = None
+
+    @property
+    def ref(self) -> ReplyRef:
+        return self._ref
+
+    async def progress(self, view: ProgressView) -> None:
+        text, blocks = render.progress(
+            view, user_id=self._ref.user_id, prompt=self._prompt, model=self._model
+        )
+        try:
+            if self._ts:
+                await self._client.chat_update(
+                    channel=self._ref.channel, ts=self._ts, text=text, blocks=blocks
+                )
+            else:
+                await self._post(text, blocks)
+        except _TRANSPORT_ERRORS as exc:
+            # A lost progress edit is harmless: a later one, or the final message, replaces it.
+            log.warning("progress edit for job %s failed: %s", view.job_id[:8], _reason(exc))
+
+    async def deliver(self, delivery: Delivery) -> None:
+        if self._uploaded is None:  # a retried delivery does not upload twice
+            self._uploaded = await self._upload(delivery)
+        file_ids, links = self._uploaded
+        text, blocks = render.result(
+            delivery, user_id=self._ref.user_id, links=links, file_ids=file_ids
+        )
+        await self._final(text, blocks)
+
+    async def fail(self, job: Job, error: BotError, *, credits_returned: bool) -> None:
+        text, blocks = render.failure(
+            job, error, credits_returned=credits_returned, user_id=self._ref.user_id
+        )
+        await self._final(text, blocks)
+
+    async def _upload(self, delivery: Delivery) -> tuple[list[str], list[tuple[str, str]]]:
+        """Upload what has bytes (files_upload_v2, into the thread); link the rest."""
+        uploads: list[dict[str, Any]] = []
+        links: list[tuple[str, str]] = []
+        for f in delivery.files:
+            if f.data is None:
+                links.append((f.file_name, f.output.url))
+                continue
+            item: dict[str, Any] = {"file": f.data, "filename": f.file_name, "title": f.file_name}
+            if f.output.content_type.startswith("image/") and self._prompt:
+                item["alt_txt"] = self._prompt[:1000]
+            uploads.append(item)
+        if not uploads:
+            return [], links
+        try:
+            resp = await self._client.files_upload_v2(
+                file_uploads=uploads,
+                channel=self._ref.channel,
+                thread_ts=self._ref.thread_ts or None,
+                initial_comment=delivery.footer(),
+            )
+        except _TRANSPORT_ERRORS as exc:
+            log.warning("upload for job %s failed: %s", delivery.job.short_id, _reason(exc))
+            return [], [(f.file_name, f.output.url) for f in delivery.files]
+        return [str(f["id"]) for f in resp.get("files") or []], links
+
+    async def _final(self, text: str, blocks: list[dict[str, Any]]) -> None:
+        """Edit the progress message into the final one, waiting out rate limits; when it
+        cannot be edited, post the final message in the thread instead."""
+        for attempt in range(1, self._attempts + 1):
+            if not self._ts:
+                break
+            try:
+                await self._client.chat_update(
+                    channel=self._ref.channel, ts=self._ts, text=text, blocks=blocks
+                )
+                return
+            except SlackApiError as exc:
+                error = str(exc.response.get("error", ""))
+                if exc.response.status_code == 429 or error == "ratelimited":
+                    wait = _retry_after(exc)
+                    log.info("chat.update rate limited; retrying in %.0f s", wait)
+                    await asyncio.sleep(min(wait, self._max_wait))
+                    continue
+                log.warning("final edit failed (%s); posting instead", error or "unknown")
+                break
+            except _TRANSPORT_ERRORS as exc:
+                log.warning("final edit failed (%s), attempt %d", _reason(exc), attempt)
+                await asyncio.sleep(min(2.0**attempt, self._max_wait))
+        await self._post(text, blocks)
+
+    async def _post(self, text: str, blocks: list[dict[str, Any]]) -> None:
+        resp = await self._client.chat_postMessage(
+            channel=self._ref.channel,
+            thread_ts=self._ref.thread_ts or None,
+            text=text,
+            blocks=blocks,
+        )
+        self._ts = str(resp.get("ts") or "")
+
+
+def _retry_after(exc: SlackApiError) -> float:
+    headers = exc.response.headers or {}
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return max(0.0, float(value)) if value is not None else 1.0
+    except ValueError:
+        return 1.0
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error", "error"))
+    return type(exc).__name__
+
+
+class SlackReplyFactory:
+    """Rebuilds a job's reply from its `reply_ref` after a restart (core's `ReplyFactory`)."""
+
+    platform = "slack"
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+
+    def rebuild(self, job: Job) -> SlackReply:
+        return SlackReply(
+            self._client,
+            ReplyRef.from_mapping(job.reply_ref),
+            prompt=str(job.arguments.get("prompt") or ""),
+            model=job.model,
+        )

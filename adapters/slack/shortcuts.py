@@ -1,0 +1,102 @@
+"""The **Edit image** message shortcut and the edit modal (also opened by a result's Edit)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from adapters.slack import render
+from adapters.slack.context import Origin
+from adapters.slack.deps import Deps
+from core.errors import invalid
+from core.jobs import JobKind, JobRequest
+
+
+async def open_edit_modal(
+    deps: Deps, origin: Origin, *, trigger_id: str, metadata: dict[str, Any]
+) -> None:
+    specs = [s for s in await deps.engine.models(origin.team_id) if s.kind is JobKind.EDIT]
+    if not specs:
+        raise invalid("No edit model is allowed in this workspace.", "Ask an admin.")
+    default = deps.engine.catalog.default_for(JobKind.EDIT).name
+    view = render.edit_modal(specs, default=default, metadata=metadata)
+    await deps.client.views_open(trigger_id=trigger_id, view=view)
+
+
+async def on_edit_shortcut(deps: Deps, origin: Origin, body: dict[str, Any]) -> None:
+    """A message's **Edit image**: check it has an image, then ask for the prompt and model."""
+    message = body.get("message") or {}
+    files = deps.files.images(message.get("files") or [])
+    if not files:
+        raise invalid("That message has no image.", "Use **Edit image** on a message with one.")
+    metadata = {
+        "c": origin.channel_id,
+        "t": str(message.get("thread_ts") or message.get("ts") or ""),
+        "f": [
+            {"u": f.get("url_private_download") or f.get("url_private"), "m": f.get("mimetype")}
+            for f in files[:14]
+        ],
+    }
+    await open_edit_modal(deps, origin, trigger_id=str(body["trigger_id"]), metadata=metadata)
+
+
+def modal_metadata(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        meta = None
+    return meta if isinstance(meta, dict) else {}
+
+
+def modal_origin(body: dict[str, Any]) -> Origin:
+    """A modal submission has no channel of its own: the modal's metadata names it."""
+    meta = modal_metadata(body.get("view") or {})
+    user = body.get("user") or {}
+    return Origin(
+        team_id=str((body.get("team") or {}).get("id") or user.get("team_id") or ""),
+        user_id=str(user.get("id", "")),
+        channel_id=str(meta.get("c", "")),
+        thread_ts=str(meta.get("t") or "") or None,
+        user_name=str(user.get("username") or user.get("name") or ""),
+    )
+
+
+async def on_edit_submitted(deps: Deps, origin: Origin, view: dict[str, Any]) -> None:
+    """The modal's prompt and model → an edit of the shortcut's image or of a result."""
+    values = (view.get("state") or {}).get("values") or {}
+    prompt = str(
+        (values.get(render.PROMPT_BLOCK, {}).get(render.PROMPT_INPUT) or {}).get("value") or ""
+    ).strip()
+    chosen = values.get(render.MODEL_BLOCK, {}).get(render.MODEL_INPUT) or {}
+    model = str((chosen.get("selected_option") or {}).get("value") or "")
+    meta = modal_metadata(view)
+    channel, thread_ts = origin.channel_id, origin.thread_ts
+    actor = await deps.identities.actor(origin)
+
+    if meta.get("job"):  # the Edit button of a result
+        job = await deps.engine.find_job(actor, str(meta["job"]))
+
+        def build(ref: Any) -> JobRequest:
+            return deps.engine.follow_up(
+                job, action="edit", actor=actor, reply_ref=ref, prompt=prompt, model=model or None
+            )
+
+    else:
+        spec = deps.engine.catalog.resolve(model, "edit")
+        files = [
+            {"url_private_download": f["u"], "mimetype": f.get("m")} for f in meta.get("f", [])
+        ]
+        images = await deps.files.fetch(files, limit=spec.max_input_images)
+        params = {"kind": "edit", "prompt": prompt}
+
+        def build(ref: Any) -> JobRequest:
+            return JobRequest(actor=actor, model=model, params=params, images=images, reply_ref=ref)
+
+    await deps.starter.start(
+        actor=actor,
+        channel=channel,
+        thread_ts=thread_ts,
+        prompt=prompt,
+        what=model or "edit",
+        build=build,
+    )
