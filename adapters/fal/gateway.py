@@ -1,0 +1,421 @@
+"""The `FalGateway` on fal's official client, `fal_client.AsyncClient`.
+
+Submit, status, cancel and upload go through fal-client itself. Watching uses fal's status
+stream (Server-Sent Events) on fal-client's own authenticated HTTP client, so a 20 s job costs
+three requests (submit, stream, result) instead of fal-client's poll every 0.1 s; when the stream
+is refused it falls back to polling that starts at 0.5 s and slows to 5 s. The result is fetched
+directly from the request's response URL (fal-client's `result()` polls the status first).
+
+Every failure leaves as a `BotError` (see `errors.classify`). The fal key is only ever in
+fal-client's Authorization header: no message or log line here contains it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from fal_client import AsyncClient, AsyncRequestHandle, FalClientHTTPError
+
+from adapters.fal.attempts import RetryRefused, attempt_budget, install_attempt_hooks
+from adapters.fal.errors import classify
+from adapters.fal.statuses import sse_data, status_from_client, status_from_json
+from core.errors import BotError, ErrorCode, invalid
+from core.ports import FalStatus
+
+log = logging.getLogger(__name__)
+
+_IDEMPOTENT_ATTEMPTS = 4  # status, cancel: fal-client's own retries, bounded
+_SUBMIT_ATTEMPTS = 3  # resent only after fal said 408/409/429 (nothing was queued)
+_STREAM_FAILURES = 3  # consecutive stream failures before polling for the rest of a watch
+_POLL_FAILURES = 3  # consecutive failed polls a watch rides out
+_RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
+_RETRY_HINT = "Try again in a minute; your credits were returned."
+
+
+class _NoStream(Exception):
+    """fal answered the status stream with something other than an event stream."""
+
+
+class FalClientGateway:
+    """fal's queue, storage and CDN through fal-client; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        key: str,
+        timeout: float = 60.0,
+        stream_idle_timeout: float = 120.0,
+        poll_interval: tuple[float, float] = (0.5, 5.0),
+        use_stream: bool = True,
+        retry_delay: float = 0.2,
+    ) -> None:
+        if not key:
+            raise ValueError("a fal key is needed")
+        self._client = AsyncClient(key=key, default_timeout=timeout)
+        self._timeout = timeout
+        self._stream_timeout = httpx.Timeout(timeout, read=stream_idle_timeout)
+        self._poll_min, self._poll_max = poll_interval
+        self._use_stream = use_stream
+        self._retry_delay = retry_delay
+        # Outputs are public CDN files: fetched without fal's Authorization header.
+        self._downloads = httpx.AsyncClient(timeout=timeout, follow_redirects=True, max_redirects=5)
+        self._http: httpx.AsyncClient | None = None
+
+    async def aclose(self) -> None:
+        """Close fal-client's HTTP client and ours."""
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        await self._downloads.aclose()
+
+    # -- queue -----------------------------------------------------------------------------
+
+    async def submit(
+        self, endpoint: str, arguments: Mapping[str, Any], *, webhook_url: str | None = None
+    ) -> str:
+        """Queue a request; sent once unless fal refused it outright (so never queued twice)."""
+        await self._handle(endpoint, "-")
+        try:
+            with attempt_budget(_SUBMIT_ATTEMPTS, only_after_refusal=True) as budget:
+                handle = await self._client.submit(
+                    endpoint, dict(arguments), webhook_url=webhook_url
+                )
+        except RetryRefused as exc:
+            if exc.answered:
+                raise classify(exc.last_status, None, None) from None
+            raise BotError(
+                ErrorCode.PROVIDER_UNAVAILABLE,
+                "fal did not answer the request in time; it may or may not have been queued.",
+                hint=_RETRY_HINT,
+            ) from None
+        except FalClientHTTPError as exc:
+            raise _http_error(exc) from None
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, "submit") from None
+        except (KeyError, ValueError) as exc:
+            raise _unreadable("submit", exc) from None
+        log.info(
+            "fal submit %s: request %s (%d attempt(s))",
+            endpoint,
+            handle.request_id,
+            budget.attempts,
+        )
+        return handle.request_id
+
+    async def status(self, endpoint: str, request_id: str) -> FalStatus:
+        """One status, with logs."""
+        await self._handle(endpoint, request_id)
+        try:
+            with attempt_budget(_IDEMPOTENT_ATTEMPTS):
+                raw = await self._client.status(endpoint, request_id, with_logs=True)
+            return status_from_client(raw)
+        except RetryRefused as exc:
+            raise _refused(exc, request_id) from None
+        except FalClientHTTPError as exc:
+            raise _http_error(exc, request_id) from None
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, "status", request_id) from None
+        except (KeyError, ValueError) as exc:
+            raise _unreadable("status", exc, request_id) from None
+
+    async def watch(self, endpoint: str, request_id: str) -> AsyncIterator[FalStatus]:
+        """Statuses as they change, ending with `completed`.
+
+        The status stream first; a stream that drops is opened again, one that is refused (or
+        keeps failing) gives way to adaptive polling. Close the iterator (`aclosing`) when
+        leaving early.
+        """
+        handle = await self._handle(endpoint, request_id)
+        last: FalStatus | None = None
+        stream_failures = 0 if self._use_stream else _STREAM_FAILURES
+        while stream_failures < _STREAM_FAILURES:
+            try:
+                async with aclosing(self._stream(handle)) as events:
+                    async for status in events:
+                        stream_failures = 0
+                        if status != last:
+                            last = status
+                            yield status
+                        if status.state == "completed":
+                            return
+                stream_failures += 1
+                log.info("fal status stream of %s closed early; reopening", request_id)
+            except _NoStream as exc:
+                log.info("fal status stream of %s refused (%s); polling", request_id, exc)
+                stream_failures = _STREAM_FAILURES
+            except (httpx.HTTPError, ValueError) as exc:
+                stream_failures += 1
+                log.info("fal status stream of %s failed (%s)", request_id, type(exc).__name__)
+            if 1 < stream_failures < _STREAM_FAILURES:
+                await asyncio.sleep(self._poll_min * (stream_failures - 1))
+        async for status in self._poll(endpoint, request_id, last):
+            yield status
+
+    async def result(self, endpoint: str, request_id: str) -> dict[str, Any]:
+        """The output of a completed request, or its failure as a `BotError`."""
+        handle = await self._handle(endpoint, request_id)
+        response = await self._get_with_retries(handle.client, handle.response_url, request_id)
+        if response.status_code != 200:
+            raise _response_error(response, request_id)
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise _unreadable("result", exc, request_id) from None
+        if not isinstance(data, dict):
+            raise _unreadable("result", TypeError(type(data).__name__), request_id)
+        return data
+
+    async def cancel(self, endpoint: str, request_id: str) -> bool:
+        """True when fal took the cancellation; False when the request had already completed."""
+        await self._handle(endpoint, request_id)
+        try:
+            with attempt_budget(_IDEMPOTENT_ATTEMPTS):
+                await self._client.cancel(endpoint, request_id)
+        except RetryRefused as exc:
+            raise _refused(exc, request_id) from None
+        except FalClientHTTPError as exc:
+            if exc.status_code == 400 and "ALREADY_COMPLETED" in exc.response.text:
+                return False
+            raise _http_error(exc, request_id) from None
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, "cancel", request_id) from None
+        log.info("fal cancel of %s requested", request_id)
+        return True
+
+    # -- storage ---------------------------------------------------------------------------
+
+    async def upload(self, data: bytes, content_type: str) -> str:
+        """Put `data` in fal storage (CDN token flow, initiate+PUT as fallback); its URL."""
+        await self._handle("fal-ai/storage", "-")
+        try:
+            async with asyncio.timeout(self._timeout):
+                with attempt_budget(_IDEMPOTENT_ATTEMPTS):
+                    return await self._client.upload(data, content_type)
+        except TimeoutError:
+            raise BotError(
+                ErrorCode.TIMEOUT, "Uploading the image to fal took too long.", hint=_RETRY_HINT
+            ) from None
+        except (RetryRefused, FalClientHTTPError, httpx.HTTPError, KeyError, ValueError) as exc:
+            log.warning("fal upload failed: %s", type(exc).__name__)
+            raise BotError(
+                ErrorCode.PROVIDER_UNAVAILABLE,
+                "I could not upload the image to fal.",
+                hint=_RETRY_HINT,
+            ) from None
+
+    async def download(self, url: str, *, max_bytes: int) -> bytes:
+        """An output file, read while streaming; `invalid_input` once it passes `max_bytes`."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise invalid("fal gave an output address I will not fetch.")
+        for attempt in range(1, _IDEMPOTENT_ATTEMPTS + 1):
+            try:
+                return await self._download_once(url, max_bytes)
+            except _Retry as exc:
+                if attempt == _IDEMPOTENT_ATTEMPTS:
+                    raise BotError(
+                        ErrorCode.PROVIDER_UNAVAILABLE,
+                        f"I could not download fal's output ({exc}).",
+                        hint=_RETRY_HINT,
+                    ) from None
+                await self._backoff(attempt)
+        raise AssertionError("unreachable")
+
+    async def _download_once(self, url: str, max_bytes: int) -> bytes:
+        try:
+            async with self._downloads.stream("GET", url) as response:
+                if response.status_code in _RETRYABLE:
+                    raise _Retry(f"HTTP {response.status_code}")
+                if response.status_code != 200:
+                    raise BotError(
+                        ErrorCode.PROVIDER_UNAVAILABLE,
+                        f"fal's output is not available (HTTP {response.status_code}).",
+                    )
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise _too_big(max_bytes)
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > max_bytes:
+                        raise _too_big(max_bytes)
+                return bytes(body)
+        except httpx.HTTPError as exc:
+            raise _Retry(type(exc).__name__) from None
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _handle(self, endpoint: str, request_id: str) -> AsyncRequestHandle:
+        """fal-client's handle for a request (no network), with our hooks on its client."""
+        try:
+            handle = await self._client.get_handle(endpoint, request_id)
+        except ValueError:
+            raise invalid(f"`{endpoint[:80]}` is not a fal endpoint id.") from None
+        if self._http is None:
+            self._http = handle.client
+            install_attempt_hooks(handle.client)
+        return handle
+
+    async def _stream(self, handle: AsyncRequestHandle) -> AsyncIterator[FalStatus]:
+        async with handle.client.stream(
+            "GET",
+            handle.status_url + "/stream",
+            params={"logs": "1"},
+            headers={"Accept": "text/event-stream"},
+            timeout=self._stream_timeout,
+        ) as response:
+            kind = response.headers.get("content-type", "")
+            if response.status_code != 200 or not kind.startswith("text/event-stream"):
+                raise _NoStream(f"HTTP {response.status_code}, {kind or 'no content type'}")
+            async with aclosing(sse_data(response.aiter_lines())) as events:
+                async for data in events:
+                    yield status_from_json(json.loads(data))
+
+    async def _poll(
+        self, endpoint: str, request_id: str, last: FalStatus | None
+    ) -> AsyncIterator[FalStatus]:
+        delay = self._poll_min
+        failures = 0
+        while True:
+            try:
+                status = await self.status(endpoint, request_id)
+                failures = 0
+            except BotError as exc:
+                failures += 1
+                retryable = exc.code in (ErrorCode.PROVIDER_UNAVAILABLE, ErrorCode.TIMEOUT)
+                if not retryable or failures >= _POLL_FAILURES:
+                    raise
+                log.info("fal status of %s failed (%s); polling on", request_id, exc.code)
+            else:
+                if status != last:
+                    last = status
+                    delay = self._poll_min
+                    yield status
+                if status.state == "completed":
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.6, self._poll_max)
+
+    async def _get_with_retries(
+        self, http: httpx.AsyncClient, url: str, request_id: str
+    ) -> httpx.Response:
+        """GET an idempotent URL, retrying transport errors, 408/429 and ingress 5xx."""
+        for attempt in range(1, _IDEMPOTENT_ATTEMPTS + 1):
+            last = attempt == _IDEMPOTENT_ATTEMPTS
+            try:
+                response = await http.get(url, timeout=self._timeout)
+            except httpx.HTTPError as exc:
+                if last:
+                    raise _transport_error(exc, "result", request_id) from None
+            else:
+                if last or not _worth_retrying(response):
+                    return response
+            await self._backoff(attempt)
+        raise AssertionError("unreachable")
+
+    async def _backoff(self, attempt: int) -> None:
+        await asyncio.sleep(self._retry_delay * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
+
+
+class _Retry(Exception):
+    """A download try that failed in a way worth trying again."""
+
+
+def _worth_retrying(response: httpx.Response) -> bool:
+    if response.status_code in (408, 429):
+        return True
+    # fal's own answers (x-fal-request-id) are final; only an ingress hiccup is retried.
+    return response.status_code in (502, 503, 504) and "x-fal-request-id" not in response.headers
+
+
+def _http_error(exc: FalClientHTTPError, request_id: str | None = None) -> BotError:
+    headers = {k.lower(): v for k, v in exc.response_headers.items()}
+    return classify(
+        exc.status_code,
+        exc.error_type,
+        exc.message,
+        request_id=request_id or headers.get("x-fal-request-id"),
+        retry_after=_retry_after(headers.get("retry-after")),
+    )
+
+
+def _response_error(response: httpx.Response, request_id: str) -> BotError:
+    detail: Any = response.text
+    error_type = None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        detail = body.get("detail", response.text)
+        error_type = body.get("error_type")
+    error_type = error_type or response.headers.get("x-fal-error-type")
+    return classify(
+        response.status_code,
+        error_type,
+        detail,
+        request_id=request_id,
+        retry_after=_retry_after(response.headers.get("retry-after")),
+    )
+
+
+def _refused(exc: RetryRefused, request_id: str) -> BotError:
+    if exc.answered:
+        return classify(exc.last_status, None, None, request_id=request_id)
+    return BotError(
+        ErrorCode.PROVIDER_UNAVAILABLE,
+        "fal did not answer.",
+        hint=_RETRY_HINT,
+        request_id=request_id,
+    )
+
+
+def _transport_error(exc: httpx.HTTPError, what: str, request_id: str | None = None) -> BotError:
+    # Only the exception's class: its text may carry URLs, and nothing here needs them.
+    log.warning("fal %s failed: %s", what, type(exc).__name__)
+    if isinstance(exc, httpx.TimeoutException):
+        return BotError(
+            ErrorCode.TIMEOUT,
+            "fal did not answer in time.",
+            hint=_RETRY_HINT,
+            request_id=request_id,
+        )
+    return BotError(
+        ErrorCode.PROVIDER_UNAVAILABLE,
+        "I could not reach fal.",
+        hint=_RETRY_HINT,
+        request_id=request_id,
+    )
+
+
+def _unreadable(what: str, exc: Exception, request_id: str | None = None) -> BotError:
+    log.warning("fal %s answer unreadable: %s", what, type(exc).__name__)
+    return BotError(
+        ErrorCode.PROVIDER_UNAVAILABLE,
+        f"fal sent a {what} answer I could not read.",
+        hint=_RETRY_HINT,
+        request_id=request_id,
+    )
+
+
+def _too_big(max_bytes: int) -> BotError:
+    return invalid(
+        f"The output is larger than {max_bytes / 1_048_576:.1f} MiB, the most I fetch.",
+        "Ask for a smaller size or a shorter video.",
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 <= seconds < 86_400 else None

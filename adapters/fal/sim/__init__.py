@@ -1,0 +1,1 @@
+"""The parts of the fal simulator; `adapters.fal.simulator` puts them together."""

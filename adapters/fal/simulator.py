@@ -1,0 +1,401 @@
+"""A fal simulator: an aiohttp server on loopback that speaks fal's queue, status stream,
+storage and CDN protocol (DESIGN §3), for tests, benchmarks and the demo.
+
+    sim = FalSimulator(key="sim-key")
+    await sim.start()
+    point_fal_client_at(queue_url=sim.queue_url, rest_url=sim.rest_url, cdn_url=sim.cdn_url)
+    ...
+    await sim.close()
+
+One server serves all three hosts under path prefixes: `/queue` (submit, status, status
+stream, result, cancel), `/rest` (storage token, initiate upload), `/cdn` (upload, files),
+plus `/gcs` (the signed PUT of the initiate flow). Queue and REST calls need
+`Authorization: Key <key>` (401 otherwise); CDN uploads need a token from `/rest`.
+
+Outputs are real: PNGs drawn with Pillow (size from `image_size`, `aspect_ratio` and
+`resolution`; `num_images` of them; different for every request), esrgan's input ×`scale`, and
+a small H.264 MP4 for video endpoints. Edit and upscale inputs are read from the simulator's own
+CDN or `data:` URIs; anything else fails the request with a 422.
+
+Test controls (plain attributes and methods; all take effect at once):
+
+- `queue_wait`, `run_time`: seconds a request spends IN_QUEUE and IN_PROGRESS (real time, 0 by
+  default). `log_lines`: the log messages emitted while running, spread over `run_time`.
+- `hold_queue` / `admit(request_id | None)`: while set, requests stay IN_QUEUE until admitted.
+  `hold` / `release(request_id | None)`: while set, requests stay IN_PROGRESS (all their logs
+  emitted) until released. `None` means every request held now. Deterministic, no sleeps.
+- `max_running`: at most this many IN_PROGRESS at once (others wait IN_QUEUE, like an account's
+  concurrency limit). `queue_ahead`: phantom requests counted in every `queue_position`.
+- `fail_next(fault, count=1)`, `fail_endpoint(endpoint, fault | None)`: the next submits, or every
+  submit to an endpoint, end with a `Fault` (`Fault.validation`, `.content_policy`,
+  `.server_error(error_type)`, `.timeout`, `.completed_error`; `at_submit=True` refuses the
+  submit itself).
+- `inject(route, HttpFault, count=1)`: answer the next requests to a route (`ROUTES`: submit,
+  status, stream, result, cancel, token, cdn_upload, initiate, put, cdn_get) with an HTTP error,
+  an ingress error page, a 429, a delay, or a dropped connection (a stream drops after its first
+  event).
+- `stream_enabled`: False answers the status stream with 404 (clients must poll).
+  `stream_keepalive`: seconds between `: keepalive` comments on an idle stream (None: none).
+- `nsfw_marker`: a prompt containing it gets `has_nsfw_concepts: true`.
+- `endpoint_kinds`: endpoint → image | edit | upscale | video (defaults: DESIGN §2's table).
+- `on_completed`: async callbacks run (as owned tasks) when a request completes — the place to
+  deliver webhooks from (`SimRequest.webhook_url`).
+
+Records: `submits` (endpoint, arguments) in order; `requests` by id (`SimRequest`);
+`in_flight` and `peak_in_flight` (submitted, not completed); `http_total`, `http_by_route`,
+`http_by_request[request_id]` (a Counter by route: the submit, status, stream, result and
+cancel calls of that request; `sum(...values())` is its total);
+`files` on the CDN. Waits: `await wait_for_submits(n)`, `wait_for_state(request_id, state)`,
+`wait_for(predicate)`, each giving up with TimeoutError after `within` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from aiohttp import web
+
+from adapters.fal.sim.faults import ROUTES, Fault, HttpFault
+from adapters.fal.sim.media import parse_data_uri
+from adapters.fal.sim.outputs import DEFAULT_KINDS, InputError, Kind, kind_of, plan
+from adapters.fal.sim.state import SimRequest, State, StoredFile
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ROUTES", "FalSimulator", "Fault", "HttpFault", "SimRequest", "StoredFile"]
+
+
+class FalSimulator:
+    """See the module docstring for the protocol, the controls and the records."""
+
+    def __init__(self, *, key: str = "sim-key") -> None:
+        self.key = key
+        # timing and shape
+        self.queue_wait = 0.0
+        self.run_time = 0.0
+        self.max_running: int | None = None
+        self.queue_ahead = 0
+        self.log_lines: list[str] = ["Loading the model", "Generating", "Encoding the output"]
+        self.stream_enabled = True
+        self.stream_keepalive: float | None = None
+        self.video_fps = 2
+        self.nsfw_marker: str | None = "nsfw"
+        self.endpoint_kinds: dict[str, Kind] = dict(DEFAULT_KINDS)
+        self.on_completed: list[Callable[[SimRequest], Coroutine[Any, Any, None]]] = []
+        self._hold_queue = False
+        self._hold = False
+        # failures
+        self._next_faults: deque[Fault] = deque()
+        self._endpoint_faults: dict[str, Fault] = {}
+        self._http_faults: dict[str, deque[HttpFault]] = defaultdict(deque)
+        # records
+        self.submits: list[tuple[str, dict[str, Any]]] = []
+        self.requests: dict[str, SimRequest] = {}
+        self.peak_in_flight = 0
+        self.http_total = 0
+        self.http_by_route: Counter[str] = Counter()
+        self.http_by_request: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.files: dict[str, StoredFile] = {}
+        # machinery
+        self.tokens: set[str] = set()
+        self.pending_puts: dict[str, tuple[str, str, str]] = {}  # id → (signature, path, type)
+        self._changed = asyncio.Event()
+        self._lifecycles: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: web.AppRunner | None = None
+        self._base_url = ""
+        self.closing = False
+
+    # -- server ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen on 127.0.0.1 on a free port."""
+        from adapters.fal.sim.routes import build_app
+
+        self._runner = web.AppRunner(build_app(self), access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self._base_url = f"http://127.0.0.1:{port}"
+        log.info("fal simulator listening on %s", self._base_url)
+
+    async def close(self) -> None:
+        """Stop every request's task, end open streams, and close the server."""
+        self.closing = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        self._notify()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FalSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    @property
+    def base_url(self) -> str:
+        if not self._base_url:
+            raise RuntimeError("the simulator is not started")
+        return self._base_url
+
+    @property
+    def queue_url(self) -> str:
+        return f"{self.base_url}/queue"
+
+    @property
+    def rest_url(self) -> str:
+        return f"{self.base_url}/rest"
+
+    @property
+    def cdn_url(self) -> str:
+        return f"{self.base_url}/cdn"
+
+    # -- controls --------------------------------------------------------------------------
+
+    @property
+    def hold(self) -> bool:
+        return self._hold
+
+    @hold.setter
+    def hold(self, value: bool) -> None:
+        self._hold = value
+        self._notify()
+
+    @property
+    def hold_queue(self) -> bool:
+        return self._hold_queue
+
+    @hold_queue.setter
+    def hold_queue(self, value: bool) -> None:
+        self._hold_queue = value
+        self._notify()
+
+    def release(self, request_id: str | None = None) -> None:
+        """Let a held IN_PROGRESS request (None: every request so far) complete."""
+        for req in self._matching(request_id):
+            req.released = True
+        self._notify()
+
+    def admit(self, request_id: str | None = None) -> None:
+        """Let a request held IN_QUEUE (None: every request so far) start."""
+        for req in self._matching(request_id):
+            req.admitted = True
+        self._notify()
+
+    def fail_next(self, fault: Fault, count: int = 1) -> None:
+        self._next_faults.extend([fault] * count)
+
+    def fail_endpoint(self, endpoint: str, fault: Fault | None) -> None:
+        if fault is None:
+            self._endpoint_faults.pop(endpoint, None)
+        else:
+            self._endpoint_faults[endpoint] = fault
+
+    def inject(self, route: str, fault: HttpFault, count: int = 1) -> None:
+        if route not in ROUTES:
+            raise ValueError(f"unknown route {route!r}; one of {', '.join(ROUTES)}")
+        self._http_faults[route].extend([fault] * count)
+
+    def store_file(self, data: bytes, content_type: str, name: str = "file.bin") -> str:
+        """Put a file on the simulated CDN (as an upload would) and return its URL."""
+        path = f"up/{uuid.uuid4().hex}/{name}"
+        self.files[path] = StoredFile(content_type, data=data)
+        return self.file_url(path)
+
+    def file_url(self, path: str) -> str:
+        return f"{self.cdn_url}/files/{path}"
+
+    # -- records and waits -----------------------------------------------------------------
+
+    @property
+    def in_flight(self) -> int:
+        return sum(1 for r in self.requests.values() if r.state != "COMPLETED")
+
+    @property
+    def running(self) -> int:
+        return sum(1 for r in self.requests.values() if r.state == "IN_PROGRESS")
+
+    def http_requests(self, request_id: str) -> int:
+        """Every HTTP request made about one fal request (submit included)."""
+        return sum(self.http_by_request[request_id].values())
+
+    def position_of(self, req: SimRequest) -> int:
+        ahead = sum(1 for r in self.requests.values() if r.state == "IN_QUEUE" and r.seq < req.seq)
+        return self.queue_ahead + ahead
+
+    async def wait_for(self, predicate: Callable[[], bool], within: float | None = 5.0) -> None:
+        """Return once `predicate()` holds; TimeoutError after `within` seconds (None: never)."""
+        async with asyncio.timeout(within):
+            while not predicate():
+                await self._changed.wait()
+
+    async def wait_for_submits(self, count: int, within: float = 5.0) -> None:
+        await self.wait_for(lambda: len(self.submits) >= count, within)
+
+    async def wait_for_state(self, request_id: str, state: State, within: float = 5.0) -> None:
+        order = ("IN_QUEUE", "IN_PROGRESS", "COMPLETED")
+
+        def reached() -> bool:
+            req = self.requests.get(request_id)
+            return req is not None and order.index(req.state) >= order.index(state)
+
+        await self.wait_for(reached, within)
+
+    # -- used by the routes ----------------------------------------------------------------
+
+    @property
+    def changed(self) -> asyncio.Event:
+        """Set (and replaced) at every change of any request."""
+        return self._changed
+
+    def authorized(self, header: str | None) -> bool:
+        return header == f"Key {self.key}"
+
+    def take_http_fault(self, route: str) -> HttpFault | None:
+        queue = self._http_faults.get(route)
+        return queue.popleft() if queue else None
+
+    def count(self, route: str, request_id: str | None = None) -> None:
+        self.http_by_route[route] += 1
+        if request_id is not None:
+            self.http_by_request[request_id][route] += 1
+
+    def submit(
+        self, endpoint: str, arguments: dict[str, Any], webhook_url: str | None
+    ) -> SimRequest | Fault:
+        """Queue a request, or return the fault that refuses it."""
+        fault = self._next_faults.popleft() if self._next_faults else None
+        fault = fault or self._endpoint_faults.get(endpoint)
+        if fault is not None and fault.at_submit:
+            return fault
+        parts = endpoint.split("/")
+        loop = asyncio.get_running_loop()
+        req = SimRequest(
+            id=str(uuid.uuid4()),
+            endpoint=endpoint,
+            app="/".join(parts[:2]),
+            arguments=arguments,
+            webhook_url=webhook_url,
+            seq=len(self.submits),
+            submitted_at=loop.time(),
+            fault=fault,
+        )
+        self.requests[req.id] = req
+        self.submits.append((endpoint, arguments))
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        self._lifecycles[req.id] = self._own(self._lifecycle(req), f"fal-sim {req.id}")
+        self._notify()
+        return req
+
+    def cancel(self, req: SimRequest) -> bool:
+        """Cancel a request not yet completed; False if it had completed."""
+        if req.state == "COMPLETED":
+            return False
+        req.cancelled_while = req.state
+        task = self._lifecycles.pop(req.id, None)
+        if task is not None:
+            task.cancel()
+        self._complete(req, Fault.cancelled())
+        return True
+
+    def fetch_input(self, url: str) -> bytes:
+        """An input file fal would download: our CDN's files and data: URIs only."""
+        if url.startswith("data:"):
+            return parse_data_uri(url)[1]
+        prefix = f"{self.cdn_url}/files/"
+        if url.startswith(prefix) and url[len(prefix) :] in self.files:
+            return self.files[url[len(prefix) :]].read_sync()
+        raise ValueError("not a file this simulator can read")
+
+    # -- a request's life ------------------------------------------------------------------
+
+    async def _lifecycle(self, req: SimRequest) -> None:
+        loop = asyncio.get_running_loop()
+        if self.queue_wait > 0:
+            await asyncio.sleep(self.queue_wait)
+        await self.wait_for(lambda: self._may_start(req), within=None)
+        req.state = "IN_PROGRESS"
+        req.started_at = loop.time()
+        lines = list(self.log_lines)
+        if lines:
+            req.add_log(lines[0])
+        self._notify()
+        try:
+            output, files = await asyncio.to_thread(
+                plan,
+                kind_of(req.endpoint, self.endpoint_kinds),
+                req.arguments,
+                request_id=req.id,
+                fetch=self.fetch_input,
+                url_for=lambda name: self.file_url(f"out/{req.id}/{name}"),
+                video_fps=self.video_fps,
+                nsfw_marker=self.nsfw_marker,
+            )
+        except InputError as exc:
+            self._complete(req, exc.fault)
+            return
+        step = self.run_time / max(1, len(lines))
+        for line in lines[1:]:
+            if step > 0:
+                await asyncio.sleep(step)
+            req.add_log(line)
+            self._notify()
+        if step > 0:
+            await asyncio.sleep(step)
+        await self.wait_for(lambda: not self._hold or req.released, within=None)
+        if req.fault is None:
+            for file in files:
+                self.files[f"out/{req.id}/{file.name}"] = StoredFile(
+                    file.content_type, render=file.render
+                )
+            req.output = output
+        self._complete(req, req.fault)
+
+    def _may_start(self, req: SimRequest) -> bool:
+        if self._hold_queue and not req.admitted:
+            return False
+        return self.max_running is None or self.running < self.max_running
+
+    def _complete(self, req: SimRequest, fault: Fault | None) -> None:
+        req.state = "COMPLETED"
+        req.fault = fault
+        req.completed_at = asyncio.get_running_loop().time()
+        self._lifecycles.pop(req.id, None)
+        self._notify()
+        for callback in self.on_completed:
+            self._own(callback(req), f"fal-sim on_completed {req.id}")
+
+    def _matching(self, request_id: str | None) -> list[SimRequest]:
+        if request_id is None:
+            return list(self.requests.values())
+        req = self.requests.get(request_id)
+        if req is None:
+            raise KeyError(f"no request {request_id}")
+        return [req]
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _own(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("fal simulator task %s failed", task.get_name(), exc_info=task.exception())
