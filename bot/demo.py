@@ -40,7 +40,9 @@ async def run_demo(
     """Run the tour (or `script`), then, when `interactive`, read commands. Returns an exit code."""
     key = secrets.token_urlsafe(24)  # the simulator's own key; never a real one
     simulator = FalSimulator(key=key)
-    simulator.latency = latency
+    simulator.queue_wait = latency / 3
+    simulator.run_time = latency
+    simulator.log_lines = ["loading model", "denoising 50%", "denoising 100%"]
     await simulator.start()
     settings = Settings(
         FAL_KEY=key,

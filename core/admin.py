@@ -8,8 +8,8 @@ from decimal import Decimal, InvalidOperation
 from core.engine import Engine
 from core.errors import BotError, ErrorCode, invalid
 from core.jobs import Actor, JobState
+from core.money import format_usd
 from core.ports import Clock
-from core.pricing import format_usd
 from core.quota import BucketKey, BucketLimits, Budget, LedgerEntry, QuotaScope, resolve
 from core.usage import UsageReport
 

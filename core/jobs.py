@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from core.errors import BotError, ErrorCode
+from core.money import format_usd
 
 
 class JobKind(StrEnum):
@@ -251,7 +252,7 @@ class Delivery:
         """`nano-banana/edit · $0.039 · 12.4 s · seed 1234 · job 7f3a`"""
         parts = [
             self.job.model,
-            f"${self.result.cost_usd.normalize():f}",
+            format_usd(self.result.cost_usd),
             f"{self.elapsed_s:.1f} s",
         ]
         if self.result.seed is not None:

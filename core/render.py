@@ -8,7 +8,7 @@ from core.admin import AdminResult
 from core.catalog import ModelSpec
 from core.errors import BotError, ErrorCode
 from core.jobs import Job
-from core.pricing import format_usd
+from core.money import format_usd
 from core.usage import QuotaView, UsageReport
 
 _TITLES = {

@@ -16,9 +16,18 @@ class RecordingReply:
         self.credits_returned: bool | None = None
         self.ended = asyncio.Event()
         self.block_delivery: asyncio.Event | None = None
+        self._viewed = asyncio.Condition()
 
     async def progress(self, view: ProgressView) -> None:
-        self.views.append(view)
+        async with self._viewed:
+            self.views.append(view)
+            self._viewed.notify_all()
+
+    async def wait_for_stage(self, stage: str, timeout: float = 5.0) -> ProgressView:
+        """The first view shown at `stage`, waiting for it if need be."""
+        async with asyncio.timeout(timeout), self._viewed:
+            await self._viewed.wait_for(lambda: any(v.stage == stage for v in self.views))
+        return next(v for v in self.views if v.stage == stage)
 
     async def deliver(self, delivery: Delivery) -> None:
         if self.block_delivery is not None:

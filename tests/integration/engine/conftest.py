@@ -1,0 +1,79 @@
+"""The engine on its real adapters: fal-client against the simulator, and SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.fal.gateway import FalClientGateway
+from adapters.fal.hosts import point_fal_client_at
+from adapters.fal.simulator import FalSimulator
+from adapters.sqlite.store import SqliteStore
+from bot.clock import SystemClock
+from core.catalog import build_catalog
+from core.engine import Engine, EngineConfig
+from core.quota import BucketLimits
+from tests.fakes.reply import RecordingReplyFactory
+
+KEY = "sim-test-key-1234"
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[FalSimulator]:
+    sim = FalSimulator(key=KEY)
+    await sim.start()
+    point_fal_client_at(queue_url=sim.queue_url, rest_url=sim.rest_url, cdn_url=sim.cdn_url)
+    yield sim
+    point_fal_client_at(queue_url=None, rest_url=None, cdn_url=None)
+    await sim.close()
+
+
+@pytest.fixture
+async def gateway(simulator: FalSimulator) -> AsyncIterator[FalClientGateway]:
+    fal = FalClientGateway(key=KEY)
+    yield fal
+    await fal.aclose()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "falbot.db"
+
+
+EngineFactory = Callable[..., Awaitable[Engine]]
+
+
+@pytest.fixture
+async def make_engine(gateway: FalClientGateway, db_path: Path) -> AsyncIterator[EngineFactory]:
+    """Engines on one database; each gets its own store connection, all closed at the end."""
+    opened: list[tuple[Engine, SqliteStore]] = []
+
+    async def build(*, factory: RecordingReplyFactory | None = None, **overrides: Any) -> Engine:
+        values: dict[str, Any] = {
+            "default_limits": BucketLimits(Decimal(1000), Decimal(0)),
+            "max_concurrency": 4,
+            "max_in_flight_per_user": 100,
+            "progress_interval": 0.1,
+        }
+        values.update(overrides)
+        store = await SqliteStore.open(db_path)
+        engine = Engine(
+            store=store,
+            fal=gateway,
+            clock=SystemClock(),
+            catalog=build_catalog(),
+            config=EngineConfig(**values),
+        )
+        engine.add_reply_factory(factory or RecordingReplyFactory())
+        await engine.start()
+        opened.append((engine, store))
+        return engine
+
+    yield build
+    for engine, store in reversed(opened):
+        await engine.stop()
+        await store.close()
