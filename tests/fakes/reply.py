@@ -16,6 +16,7 @@ class RecordingReply:
         self.credits_returned: bool | None = None
         self.ended = asyncio.Event()
         self.block_delivery: asyncio.Event | None = None
+        self.delivery_started = asyncio.Event()
         self._viewed = asyncio.Condition()
 
     async def progress(self, view: ProgressView) -> None:
@@ -30,6 +31,7 @@ class RecordingReply:
         return next(v for v in self.views if v.stage == stage)
 
     async def deliver(self, delivery: Delivery) -> None:
+        self.delivery_started.set()
         if self.block_delivery is not None:
             await self.block_delivery.wait()
         self.delivery = delivery

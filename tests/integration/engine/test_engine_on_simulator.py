@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from PIL import Image
 
-from adapters.fal.simulator import Fault, FalSimulator
+from adapters.fal.simulator import FalSimulator, Fault
 from core.errors import ErrorCode
 from core.jobs import Actor, JobRequest, JobState
 from core.media import validate_image

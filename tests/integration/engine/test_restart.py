@@ -51,12 +51,6 @@ class GatedGateway:
         return await self.inner.download(url, max_bytes=max_bytes)
 
 
-async def until_state(engine: Any, job_id: str, states: set[JobState]) -> None:
-    async with asyncio.timeout(10):
-        while (job := await engine.store.get_job(job_id)) is None or job.state not in states:
-            await asyncio.sleep(0.01)
-
-
 async def test_abrupt_restart_ends_every_job_once(
     make_engine: EngineFactory, simulator: FalSimulator, gateway: FalClientGateway
 ) -> None:
@@ -71,11 +65,12 @@ async def test_abrupt_restart_ends_every_job_once(
     stuck = RecordingReply()
     stuck.block_delivery = asyncio.Event()
     completed = await first.submit(ask(users[0], "completed"), stuck)
-    await until_state(first, completed.id, {JobState.COMPLETED})
+    await asyncio.wait_for(stuck.delivery_started.wait(), 10)  # completed is saved before
     # at fal, held running
     simulator.hold = True
-    running = await first.submit(ask(users[1], "running"), RecordingReply())
-    await until_state(first, running.id, {JobState.RUNNING})
+    running_reply = RecordingReply()
+    running = await first.submit(ask(users[1], "running"), running_reply)
+    await running_reply.wait_for_stage("running")  # shown only once saved as running
     # on its way to fal
     first._fal = gated  # the one job submitted from here on waits at the gate
     submitting = await first.submit(ask(users[2], "submitting"), RecordingReply())
