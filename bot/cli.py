@@ -52,11 +52,14 @@ def main(argv: list[str] | None = None) -> int:
         interactive = script is None and sys.stdin.isatty()
         return asyncio.run(run_demo(script=script, interactive=interactive, latency=args.latency))
     if args.command == "run":
-        from bot.run import run
-
         if not settings.discord_token and not settings.slack_bot_token:
             print(PLATFORM_HELP, file=sys.stderr)
             return 2
+        if settings.fal_key is None:
+            print("FAL_KEY is not set: falbot cannot run jobs without it.", file=sys.stderr)
+            return 2
+        from bot.run import run
+
         return asyncio.run(run(settings))
     if args.command == "sync-commands":
         from bot.run import sync_commands
