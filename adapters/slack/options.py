@@ -20,6 +20,8 @@ _CANONICAL = {
     "audio": "generate_audio",
     "generate_audio": "generate_audio",
 }
+# How options are shown back to users: the short names the usage lines use.
+_SHOWN = {"aspect_ratio": "aspect", "num_images": "count", "generate_audio": "audio"}
 # Options that need no value: `--audio` alone means yes.
 _FLAGS = frozenset({"generate_audio"})
 # Slack clients (and macOS) turn a typed `--` into an em or en dash: accept those too.
@@ -63,8 +65,10 @@ def parse(text: str, *, allowed: Collection[str], usage: str) -> Parsed:
         typed = match.group(1).lower().replace("-", "_")
         name = _CANONICAL.get(typed, typed)
         if name not in allowed:
-            known = ", ".join(f"--{o.replace('_', '-')}" for o in sorted(allowed)) or "none"
-            raise usage_error(f"I don't know the option `--{typed}` (options: {known}).", usage)
+            known = ", ".join(sorted(f"--{_SHOWN.get(o, o).replace('_', '-')}" for o in allowed))
+            raise usage_error(
+                f"I don't know the option `--{typed}` (options: {known or 'none'}).", usage
+            )
         value: str | bool | None = match.group(2)
         if value is None:
             if i < len(tokens) and _OPTION.match(tokens[i]) is None:

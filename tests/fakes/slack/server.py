@@ -42,6 +42,7 @@ class HostedFile:
     mimetype: str
     data: bytes
     served_type: str
+    login_only: bool = False  # as if the app lacked files:read: always the login page
 
     def info(self, base: str, team_id: str) -> dict[str, Any]:
         url = f"{base}/files-pri/{team_id}-{self.id}/{self.name}"
@@ -147,7 +148,13 @@ class FakeSlack:
         }
 
     def add_file(
-        self, data: bytes, *, name: str, mimetype: str, served_type: str | None = None
+        self,
+        data: bytes,
+        *,
+        name: str,
+        mimetype: str,
+        served_type: str | None = None,
+        login_only: bool = False,
     ) -> dict[str, Any]:
         """Host a private file; returns its Slack file object (as in a message's `files`)."""
         file = HostedFile(
@@ -156,6 +163,7 @@ class FakeSlack:
             mimetype=mimetype,
             data=data,
             served_type=served_type or mimetype,
+            login_only=login_only,
         )
         self.files[file.id] = file
         return file.info(self.base, self.team_id)
@@ -426,7 +434,7 @@ class FakeSlack:
         )
         if file is None:
             return web.Response(status=404, text="file not found")
-        if not authorised:
+        if not authorised or file.login_only:
             # What Slack does for a private file fetched without the bot token.
             return web.Response(text=LOGIN_PAGE, content_type="text/html")
         return web.Response(body=file.data, content_type=file.served_type)

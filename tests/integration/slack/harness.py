@@ -35,7 +35,7 @@ CHANNEL = "C0001"
 ANN = "UANN"  # an ordinary member
 BOSS = "UBOSS"  # a Slack workspace admin (users.info is_admin)
 CONFIGURED = "UCFG"  # an admin by FALBOT_ADMIN_USER_IDS
-MAX_INPUT_BYTES = 256 * 1024
+MAX_INPUT_BYTES = 1024 * 1024
 
 Mode = Literal["http", "socket"]
 
@@ -136,6 +136,11 @@ class SlackStack:
         await self.engine.stop()
         await self.fetcher.aclose()
         await self.store.close()
+
+    async def quiesce(self) -> None:
+        """Stop the adapter once its running work is done; the engine and store stay readable.
+        What was not started by now never will be."""
+        await self.adapter.close()
 
     # ---- what users do
 

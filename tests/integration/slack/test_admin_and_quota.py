@@ -1,0 +1,97 @@
+"""Admin commands need a Slack admin or owner, or a configured admin id, on every call; an
+exhausted quota says when to retry."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from core.quota import Budget
+from tests.fakes.fal import FakeFal
+from tests.fakes.slack import Call, FakeSlack
+from tests.integration.slack.harness import ANN, BOSS, CONFIGURED, TEAM, SlackStack
+
+
+def shown(call: Call) -> str:
+    return "\n".join(b["text"]["text"] for b in call.params["blocks"] if b["type"] == "section")
+
+
+async def answer_to(stack: SlackStack, fake: FakeSlack, command: str, text: str, user: str) -> Call:
+    before = len(fake.calls_to("response_url"))
+    await stack.command(command, text, user=user)
+    answer = await fake.wait_for("response_url", count=before + 1)
+    assert answer.params["response_type"] == "ephemeral"
+    return answer
+
+
+async def test_admin_command_refused_for_a_member(stack: SlackStack, fake: FakeSlack) -> None:
+    answer = await answer_to(stack, fake, "/admin", "budget set 5 100", ANN)
+    assert "Only falbot admins" in shown(answer)
+    assert (await stack.store.policy(TEAM)).budget == Budget()
+    info = fake.calls_to("users.info")
+    assert [c.params["user"] for c in info] == [ANN]  # looked up, not assumed
+
+
+async def test_admin_command_accepted_for_a_workspace_admin(
+    stack: SlackStack, fake: FakeSlack
+) -> None:
+    answer = await answer_to(stack, fake, "/admin", "budget set 5 100", BOSS)
+    assert "Budget: $5" in shown(answer)
+    budget = (await stack.store.policy(TEAM)).budget
+    assert budget == Budget(Decimal(5), Decimal(100))
+
+
+async def test_admin_rights_are_checked_on_every_call(stack: SlackStack, fake: FakeSlack) -> None:
+    first = await answer_to(stack, fake, "/admin", "models deny veo3", BOSS)
+    assert "no longer allowed" in shown(first)
+    fake.users[BOSS]["is_admin"] = False  # demoted in Slack
+    second = await answer_to(stack, fake, "/admin", "models allow veo3", BOSS)
+    assert "Only falbot admins" in shown(second)
+    assert "veo3" in (await stack.store.policy(TEAM)).denied_models
+
+
+async def test_configured_admin_sets_and_shows_a_users_quota(
+    stack: SlackStack, fake: FakeSlack
+) -> None:
+    await answer_to(stack, fake, "/admin", f"quota set <@{ANN}|ann> 10 5", CONFIGURED)
+    answer = await answer_to(stack, fake, "/admin", f"quota show <@{ANN}|ann>", CONFIGURED)
+    assert f"User {ANN}: 10" in shown(answer)
+    assert "refilling 5 an hour" in shown(answer)
+    assert not [c for c in fake.calls_to("users.info") if c.params["user"] == CONFIGURED]
+
+
+async def test_unknown_admin_command_shows_usage(stack: SlackStack, fake: FakeSlack) -> None:
+    answer = await answer_to(stack, fake, "/admin", "quota frobnicate", BOSS)
+    text = shown(answer)
+    assert "I don't know `/admin quota frobnicate`" in text
+    assert "/admin quota set" in text
+
+
+async def test_exhausted_quota_says_when_to_retry(
+    stack: SlackStack, fake: FakeSlack, fal: FakeFal
+) -> None:
+    await answer_to(stack, fake, "/admin", f"quota set <@{ANN}> 5 60", BOSS)
+    await stack.command("/imagine", "a red fox --model nano-banana")  # 3.9 credits of 5
+    await fake.wait_for("chat.update", lambda c: str(c.params["text"]).startswith("Done"))
+    left = await stack.credits_of(ANN)
+
+    answer = await answer_to(stack, fake, "/imagine", "another fox --model nano-banana", ANN)
+    text = shown(answer)
+    assert "Out of credits" in text
+    assert "Try again in 3 min" in text  # 2.8 credits short at 60 an hour
+    await stack.quiesce()
+    refused_post = fake.calls_to("chat.postMessage")[-1]
+    deleted = fake.calls_to("chat.delete")
+    assert [c.params["ts"] for c in deleted] == [refused_post.answer["ts"]]
+    assert len(await stack.jobs_of(ANN)) == 1
+    assert await stack.credits_of(ANN) - left < Decimal("0.1")  # only the refill since
+    assert len(fal.submits) == 1
+
+
+async def test_usage_error_on_a_bad_option(stack: SlackStack, fake: FakeSlack) -> None:
+    answer = await answer_to(stack, fake, "/imagine", "a fox --colour red", ANN)
+    text = shown(answer)
+    assert "I don't know the option `--colour`" in text
+    assert "(options: --aspect, --count, --model, --seed)" in text
+    assert "Usage: `/imagine &lt;prompt&gt;" in text  # escaped for Slack, shown as <prompt>
+    await stack.quiesce()
+    assert not fake.calls_to("chat.postMessage")
