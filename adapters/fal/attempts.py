@@ -5,7 +5,7 @@ timeout, up to 10 times with backoff (about a minute for a server that keeps ans
 For a submit that is worse than slow: after a read timeout or a dropped connection the first
 POST may already be queued at fal, and a resend would run (and bill) the job twice.
 
-`attempt_budget()` sets, for the calls made inside it, how many times a request may be sent, and
+`attempt_budget()` sets, for the calls made inside it, how many requests may be sent in all, and
 whether a resend is allowed only after fal explicitly refused the previous try (408/409/429, so
 nothing was queued). Two httpx event hooks on fal-client's own HTTP client enforce it: a resend
 past the budget raises `RetryRefused`, which fal-client does not catch.
@@ -94,5 +94,9 @@ async def _before_request(request: httpx.Request) -> None:
 
 async def _after_response(response: httpx.Response) -> None:
     budget = _current.get()
-    if budget is not None:
-        budget.last_status = response.status_code
+    if budget is None:
+        return
+    budget.last_status = response.status_code
+    if response.status_code in REFUSED_STATUSES and budget.attempts >= budget.limit:
+        # fal-client would back off and try again; the budget is spent, so stop now.
+        raise RetryRefused(budget)

@@ -78,8 +78,11 @@ class _Routes:
 
     async def _enter(
         self, request: web.Request, route: str, *, auth: bool = True
-    ) -> web.StreamResponse | None:
-        """Count the call, check the key, and apply an injected fault; a response ends it."""
+    ) -> web.StreamResponse | HttpFault | None:
+        """Count the call, check the key, and apply an injected fault; a response ends it.
+
+        A stream's `drop` fault is handed back for the stream to apply after its first event.
+        """
         self.sim.count(route, request.match_info.get("request_id"))
         if auth and not self.sim.authorized(request.headers.get("Authorization")):
             return _json({"detail": "No user found for Key ID and Secret"}, status=401)
@@ -90,14 +93,19 @@ class _Routes:
             await asyncio.sleep(fault.delay)
         if fault.drop:
             if route == "stream":
-                request["drop_after_first_event"] = True
-                return None
+                return fault
             if request.transport is not None:
                 request.transport.close()
             return web.Response(status=500)
         if fault.status is None:
             return None
         return _http_fault_response(fault)
+
+    async def _gate(
+        self, request: web.Request, route: str, *, auth: bool = True
+    ) -> web.StreamResponse | None:
+        early = await self._enter(request, route, auth=auth)
+        return early if isinstance(early, web.StreamResponse) else None
 
     def _find(self, request: web.Request) -> SimRequest | None:
         req = self.sim.requests.get(request.match_info["request_id"])
@@ -110,7 +118,7 @@ class _Routes:
     # -- queue -----------------------------------------------------------------------------
 
     async def submit(self, request: web.Request) -> web.StreamResponse:
-        if early := await self._enter(request, "submit"):
+        if (early := await self._gate(request, "submit")) is not None:
             return early
         endpoint = request.match_info["endpoint"].strip("/")
         if endpoint.count("/") < 1:
@@ -146,7 +154,7 @@ class _Routes:
         )
 
     async def status(self, request: web.Request) -> web.StreamResponse:
-        if early := await self._enter(request, "status"):
+        if (early := await self._gate(request, "status")) is not None:
             return early
         req = self._find(request)
         if req is None:
@@ -155,8 +163,10 @@ class _Routes:
         return _json(self._status_body(req, request), status=status)
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
-        if early := await self._enter(request, "stream"):
+        early = await self._enter(request, "stream")
+        if isinstance(early, web.StreamResponse):
             return early
+        drop = isinstance(early, HttpFault)
         req = self._find(request)
         if req is None or not self.sim.stream_enabled:
             return _json({"detail": "Not Found"}, status=404)
@@ -171,7 +181,7 @@ class _Routes:
             if body != last:
                 await response.write(f"data: {json.dumps(body)}\n\n".encode())
                 last = body
-                if request.get("drop_after_first_event") and request.transport is not None:
+                if drop and request.transport is not None:
                     request.transport.close()
                     return response
             if req.state == "COMPLETED":
@@ -184,7 +194,7 @@ class _Routes:
         return response
 
     async def result(self, request: web.Request) -> web.StreamResponse:
-        if early := await self._enter(request, "result"):
+        if (early := await self._gate(request, "result")) is not None:
             return early
         req = self._find(request)
         if req is None:
@@ -196,7 +206,7 @@ class _Routes:
         return _json(req.output, headers={"x-fal-request-id": req.id})
 
     async def cancel(self, request: web.Request) -> web.StreamResponse:
-        if early := await self._enter(request, "cancel"):
+        if (early := await self._gate(request, "cancel")) is not None:
             return early
         req = self._find(request)
         if req is None:
@@ -208,7 +218,7 @@ class _Routes:
     # -- storage ---------------------------------------------------------------------------
 
     async def token(self, request: web.Request) -> web.StreamResponse:
-        if early := await self._enter(request, "token"):
+        if (early := await self._gate(request, "token")) is not None:
             return early
         if request.query.get("storage_type") != "fal-cdn-v3":
             return _json({"detail": "Unsupported storage type"}, status=400)
@@ -224,7 +234,7 @@ class _Routes:
         return _json(body)
 
     async def cdn_upload(self, request: web.Request) -> web.StreamResponse:
-        if early := await self._enter(request, "cdn_upload", auth=False):
+        if (early := await self._gate(request, "cdn_upload", auth=False)) is not None:
             return early
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme != "Bearer" or token not in self.sim.tokens:
@@ -236,7 +246,7 @@ class _Routes:
         return _json({"access_url": url, "content_type": content_type, "file_name": name})
 
     async def initiate(self, request: web.Request) -> web.StreamResponse:
-        if early := await self._enter(request, "initiate"):
+        if (early := await self._gate(request, "initiate")) is not None:
             return early
         try:
             body = await request.json()
@@ -257,7 +267,7 @@ class _Routes:
         )
 
     async def put(self, request: web.Request) -> web.StreamResponse:
-        if early := await self._enter(request, "put", auth=False):
+        if (early := await self._gate(request, "put", auth=False)) is not None:
             return early
         pending = self.sim.pending_puts.get(request.match_info["file_id"])
         if pending is None or request.query.get("signature") != pending[0]:
@@ -267,7 +277,7 @@ class _Routes:
         return web.Response(status=200)
 
     async def cdn_get(self, request: web.Request) -> web.StreamResponse:
-        if early := await self._enter(request, "cdn_get", auth=False):
+        if (early := await self._gate(request, "cdn_get", auth=False)) is not None:
             return early
         stored = self.sim.files.get(request.match_info["path"])
         if stored is None:
