@@ -1,0 +1,132 @@
+"""/admin: quotas, budgets, model policy, bans, usage, refunds. Whether the caller is an admin is
+decided on every call (Manage Server, or the configured admin role) and checked by core."""
+
+from __future__ import annotations
+
+import io
+
+import discord
+from discord import app_commands
+
+from adapters.discord import render
+from adapters.discord.account import PERIODS, say_privately
+from adapters.discord.chart import usage_chart
+from adapters.discord.commands import model_choice
+from adapters.discord.flows import answering
+from adapters.discord.identity import interaction_actor
+from adapters.discord.services import Services
+from core.jobs import Actor
+from core.quota import QuotaScope
+from core.render import render_admin, render_usage
+
+AMOUNT = app_commands.Range[str, 1, 20]
+
+
+def admin_group(services: Services) -> app_commands.Group:
+    admin = services.admin
+    root = app_commands.Group(
+        name="admin", description="falbot settings for this server (admins only)", guild_only=True
+    )
+    quota = app_commands.Group(name="quota", description="Credit quotas", parent=root)
+    budget = app_commands.Group(name="budget", description="Spend limits", parent=root)
+    models = app_commands.Group(name="models", description="Which models are allowed", parent=root)
+
+    def actor(interaction: discord.Interaction) -> Actor:
+        return interaction_actor(interaction, services.rule)
+
+    @quota.command(name="set", description="Set a quota for a member, a role, or @everyone")
+    @app_commands.describe(
+        target="A member, a role, or @everyone (the server's default)",
+        capacity="Most credits one can hold (the burst)",
+        refill_per_hour="Credits added back each hour",
+    )
+    async def quota_set(
+        interaction: discord.Interaction,
+        target: discord.User | discord.Role,
+        capacity: AMOUNT,
+        refill_per_hour: AMOUNT,
+    ) -> None:
+        async with answering(interaction):
+            if isinstance(target, discord.Role):
+                scope = QuotaScope.WORKSPACE if target.is_default() else QuotaScope.ROLE
+            else:
+                scope = QuotaScope.USER
+            result = await admin.quota_set(
+                actor(interaction), str(target.id), capacity, refill_per_hour, scope
+            )
+            await say_privately(interaction, render_admin(result))
+
+    @quota.command(name="show", description="A member's quota and credits")
+    async def quota_show(interaction: discord.Interaction, target: discord.User) -> None:
+        async with answering(interaction):
+            roles = (
+                tuple(str(r.id) for r in target.roles if not r.is_default())
+                if isinstance(target, discord.Member)
+                else ()
+            )
+            result = await admin.quota_show(actor(interaction), str(target.id), roles)
+            await say_privately(interaction, render_admin(result))
+
+    @budget.command(
+        name="set", description="Daily and monthly spend limits in USD ('none': no limit)"
+    )
+    async def budget_set(
+        interaction: discord.Interaction, daily_usd: AMOUNT, monthly_usd: AMOUNT
+    ) -> None:
+        async with answering(interaction):
+            result = await admin.budget_set(actor(interaction), daily_usd, monthly_usd)
+            await say_privately(interaction, render_admin(result))
+
+    @models.command(name="allow", description="Allow a model here")
+    async def models_allow(interaction: discord.Interaction, model: str) -> None:
+        async with answering(interaction):
+            result = await admin.models_allow(actor(interaction), model)
+            await say_privately(interaction, render_admin(result))
+
+    @models.command(name="deny", description="Stop a model being used here")
+    async def models_deny(interaction: discord.Interaction, model: str) -> None:
+        async with answering(interaction):
+            result = await admin.models_deny(actor(interaction), model)
+            await say_privately(interaction, render_admin(result))
+
+    async def any_model(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        typed = current.strip().lower()
+        specs = services.engine.catalog.all()
+        return [model_choice(s) for s in specs if typed in s.name][:25]
+
+    models_allow.autocomplete("model")(any_model)
+    models_deny.autocomplete("model")(any_model)
+
+    @root.command(name="ban", description="Stop a member using falbot here")
+    async def ban(interaction: discord.Interaction, user: discord.User) -> None:
+        async with answering(interaction):
+            result = await admin.ban(actor(interaction), str(user.id))
+            await say_privately(interaction, render_admin(result))
+
+    @root.command(name="unban", description="Let a member use falbot here again")
+    async def unban(interaction: discord.Interaction, user: discord.User) -> None:
+        async with answering(interaction):
+            result = await admin.unban(actor(interaction), str(user.id))
+            await say_privately(interaction, render_admin(result))
+
+    @root.command(name="usage", description="Spend by everyone here, with a chart")
+    @app_commands.choices(period=PERIODS)
+    async def usage(interaction: discord.Interaction, period: int = 30) -> None:
+        async with answering(interaction):
+            report = await admin.usage(actor(interaction), days=period)
+            chart = usage_chart(report)
+            files = [discord.File(io.BytesIO(chart), filename="usage.png")] if chart else []
+            await interaction.response.send_message(
+                render.block(render_usage(report)), files=files, ephemeral=True
+            )
+
+    @root.command(name="refund", description="Give a job's cost back to its user")
+    @app_commands.describe(job="The job's id")
+    async def refund(interaction: discord.Interaction, job: app_commands.Range[str, 4, 64]) -> None:
+        async with answering(interaction):
+            result = await admin.refund(actor(interaction), job)
+            await say_privately(interaction, render_admin(result))
+
+    return root

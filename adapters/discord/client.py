@@ -1,0 +1,231 @@
+"""The Discord adapter: a discord.py client with falbot's commands, buttons and mention handler,
+started and stopped by the composition root."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Collection
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from adapters.discord.account import account_commands
+from adapters.discord.admin import admin_group
+from adapters.discord.buttons import ResultButton
+from adapters.discord.commands import job_commands
+from adapters.discord.context_menu import edit_image_menu
+from adapters.discord.flows import send_error
+from adapters.discord.hosts import point_discord_at
+from adapters.discord.identity import AdminRule
+from adapters.discord.mentions import on_mention
+from adapters.discord.reply import DiscordReplyFactory, TokenPolicy
+from adapters.discord.results import ResultButtons
+from adapters.discord.services import Services, WallClock
+from adapters.discord.webhooks import NO_MENTIONS
+from core.errors import BotError, ErrorCode
+from core.ports import Clock
+
+if TYPE_CHECKING:
+    from adapters.media_fetch import MediaFetcher
+    from bot.settings import Settings
+    from core.admin import AdminService
+    from core.engine import Engine
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_INPUT_BYTES = 20 * 1024 * 1024
+
+
+def intents_for(*, message_content: bool) -> discord.Intents:
+    """Guilds, guild and DM messages; message content only when enabled (it is privileged)."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.dm_messages = True
+    intents.message_content = message_content
+    return intents
+
+
+class FalbotClient(discord.Client):
+    def __init__(
+        self, *, services: Services, ready: asyncio.Event, guild_ready_timeout: float
+    ) -> None:
+        super().__init__(
+            intents=intents_for(message_content=services.message_content),
+            allowed_mentions=NO_MENTIONS,
+            guild_ready_timeout=guild_ready_timeout,
+        )
+        self.services = services
+        self.tree = app_commands.CommandTree(self)
+        self.result_buttons = ResultButtons(services)
+        self._ready_event = ready
+        self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
+
+    async def setup_hook(self) -> None:
+        for command in [*job_commands(self.services), *account_commands(self.services)]:
+            self.tree.add_command(command)
+        self.tree.add_command(admin_group(self.services))
+        self.tree.add_command(edit_image_menu(self.services))
+        self.add_dynamic_items(ResultButton)
+
+    async def on_ready(self) -> None:
+        log.info("discord: ready as %s in %d guild(s)", self.user, len(self.guilds))
+        self._ready_event.set()
+
+    async def on_message(self, message: discord.Message) -> None:
+        await on_mention(self.services, self, message)
+
+    async def _on_tree_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        cause = error.__cause__ if isinstance(error, app_commands.CommandInvokeError) else error
+        if isinstance(cause, BotError):
+            await send_error(interaction, cause)
+            return
+        log.error("command failed", exc_info=error)
+        await send_error(
+            interaction, BotError(ErrorCode.INTERNAL, "Something went wrong on my side.")
+        )
+
+
+class DiscordAdapter:
+    """`start()` logs in and connects (returns once ready); `close()` disconnects.
+
+    Wire `reply_factory` into the engine before the engine starts, so jobs left running by a
+    previous process report back here.
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        admin: AdminService,
+        fetcher: MediaFetcher,
+        token: str,
+        clock: Clock | None = None,
+        api_url: str | None = None,
+        gateway_url: str | None = None,
+        admin_role: str | None = None,
+        admin_user_ids: Collection[str] = (),
+        message_content: bool = False,
+        max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
+        token_lifetime: timedelta = timedelta(minutes=15),
+        token_margin: timedelta | None = None,
+        guild_ready_timeout: float = 2.0,
+        connect_timeout: float = 60.0,
+    ) -> None:
+        margin = (
+            token_margin
+            if token_margin is not None
+            else min(timedelta(minutes=1), token_lifetime / 10)
+        )
+        tokens = TokenPolicy(lifetime=token_lifetime, margin=margin)
+        clock = clock or WallClock()
+        self.services = Services(
+            engine=engine,
+            admin=admin,
+            fetcher=fetcher,
+            clock=clock,
+            rule=AdminRule(role=admin_role, user_ids=frozenset(admin_user_ids)),
+            tokens=tokens,
+            max_input_bytes=max_input_bytes,
+            message_content=message_content,
+        )
+        self._token = token
+        self._api_url = api_url
+        self._gateway_url = gateway_url
+        self._connect_timeout = connect_timeout
+        self._ready = asyncio.Event()
+        self.client = FalbotClient(
+            services=self.services, ready=self._ready, guild_ready_timeout=guild_ready_timeout
+        )
+        self.reply_factory = DiscordReplyFactory(
+            client=self.client, clock=clock, tokens=tokens, ready=self._ready
+        )
+        self._runner: asyncio.Task[None] | None = None
+        self._logged_in = False
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        engine: Engine,
+        admin: AdminService,
+        fetcher: MediaFetcher,
+        clock: Clock | None = None,
+        **overrides: Any,
+    ) -> DiscordAdapter:
+        if settings.discord_token is None:
+            raise ValueError("DISCORD_TOKEN is not set")
+        values: dict[str, Any] = {
+            "token": settings.discord_token.get_secret_value(),
+            "api_url": settings.discord_api_url,
+            "gateway_url": settings.discord_gateway_url,
+            "admin_role": settings.admin_role,
+            "admin_user_ids": settings.admin_user_id_set,
+            "message_content": settings.discord_message_content,
+            "max_input_bytes": settings.max_input_bytes,
+        }
+        values.update(overrides)
+        return cls(engine=engine, admin=admin, fetcher=fetcher, clock=clock, **values)
+
+    def __repr__(self) -> str:
+        return f"<DiscordAdapter ready={self._ready.is_set()}>"
+
+    async def _login(self) -> None:
+        if not self._logged_in:
+            point_discord_at(api_url=self._api_url, gateway_url=self._gateway_url)
+            await self.client.login(self._token)
+            self._logged_in = True
+
+    async def start(self) -> None:
+        """Log in, connect to the gateway and return once Discord says the bot is ready."""
+        await self._login()
+        self._runner = asyncio.create_task(self._connect(), name="discord-gateway")
+        ready = asyncio.create_task(self._ready.wait(), name="discord-ready")
+        try:
+            done, _ = await asyncio.wait(
+                {ready, self._runner},
+                timeout=self._connect_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            ready.cancel()
+        if self._runner in done:
+            self._runner.result()  # raises what stopped the connection
+            raise ConnectionError("the Discord gateway connection ended before it was ready")
+        if not self._ready.is_set():
+            raise TimeoutError("Discord did not become ready in time")
+
+    async def _connect(self) -> None:
+        try:
+            await self.client.connect(reconnect=True)
+        except Exception:
+            log.exception("the Discord gateway connection failed")
+            raise
+
+    async def close(self) -> None:
+        await self.client.close()
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            try:
+                await runner
+            except Exception:
+                log.debug("the gateway task ended with an error at close", exc_info=True)
+        self._ready.clear()
+
+    async def sync_commands(self, guild_id: int | str | None = None) -> list[str]:
+        """Register the slash commands and the Edit image menu, globally or in one guild
+        (guild commands appear at once; global ones can take up to an hour)."""
+        await self._login()
+        guild = discord.Object(id=int(guild_id)) if guild_id else None
+        if guild is not None:
+            self.client.tree.copy_global_to(guild=guild)
+        synced = await self.client.tree.sync(guild=guild)
+        where = f"to guild {guild_id}" if guild else "globally"
+        log.info("synced %d command(s) %s", len(synced), where)
+        return [c.name for c in synced]

@@ -1,0 +1,155 @@
+"""The job slash commands: /imagine, /edit, /upscale, /video, with model autocomplete."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, get_args
+
+import discord
+from discord import app_commands
+
+from adapters.discord.flows import answering, plain_request, start_job
+from adapters.discord.identity import workspace_of
+from adapters.discord.services import Services
+from core.catalog import ImageAspect, ModelSpec
+from core.jobs import JobKind
+
+log = logging.getLogger(__name__)
+
+Autocomplete = Callable[[discord.Interaction, str], Awaitable[list[app_commands.Choice[str]]]]
+IMAGE_ASPECTS = [app_commands.Choice(name=a, value=a) for a in get_args(ImageAspect)]
+VIDEO_ASPECTS = [app_commands.Choice(name=a, value=a) for a in ("16:9", "9:16", "1:1")]
+SEED = app_commands.Range[int, 0, 2**32 - 1]
+COUNT = app_commands.Range[int, 1, 4]
+PROMPT = app_commands.Range[str, 1, 2000]
+
+
+def model_choice(spec: ModelSpec) -> app_commands.Choice[str]:
+    label = f"{spec.name} · {spec.price_text} · {spec.description}"
+    return app_commands.Choice(name=label[:100], value=spec.name)
+
+
+def model_autocomplete(services: Services, *kinds: JobKind) -> Autocomplete:
+    """The catalog's models of these kinds that this guild allows, matching what is typed."""
+
+    async def complete(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        workspace = workspace_of(interaction.guild_id, interaction.user.id)
+        typed = current.strip().lower()
+        specs = await services.engine.models(workspace)
+        return [
+            model_choice(s) for s in specs if (not kinds or s.kind in kinds) and typed in s.name
+        ][:25]
+
+    return complete
+
+
+def job_commands(services: Services) -> list[app_commands.Command[Any, Any, Any]]:
+    @app_commands.command(name="imagine", description="Make images from a text prompt")
+    @app_commands.describe(
+        prompt="What to draw",
+        model="Which model (default: the workspace's image default)",
+        aspect="Aspect ratio",
+        count="How many images (1–4)",
+        seed="Seed, to make a result repeatable",
+    )
+    @app_commands.choices(aspect=IMAGE_ASPECTS)
+    async def imagine(
+        interaction: discord.Interaction,
+        *,
+        prompt: PROMPT,
+        model: str | None = None,
+        aspect: str | None = None,
+        count: COUNT | None = None,
+        seed: SEED | None = None,
+    ) -> None:
+        params = {
+            "kind": "image",
+            "prompt": prompt,
+            "aspect_ratio": aspect,
+            "num_images": count,
+            "seed": seed,
+        }
+        async with answering(interaction):
+            await start_job(services, interaction, plain_request(model or "", params))
+
+    @app_commands.command(name="edit", description="Edit an image with a text instruction")
+    @app_commands.describe(
+        prompt="What to change",
+        image="The image to edit",
+        image2="Another image (for models that combine several)",
+        image3="Another image",
+        model="Which edit model",
+        aspect="Aspect ratio of the result",
+        count="How many results (1–4)",
+        seed="Seed, to make a result repeatable",
+    )
+    @app_commands.choices(aspect=IMAGE_ASPECTS)
+    async def edit(
+        interaction: discord.Interaction,
+        *,
+        prompt: PROMPT,
+        image: discord.Attachment,
+        image2: discord.Attachment | None = None,
+        image3: discord.Attachment | None = None,
+        model: str | None = None,
+        aspect: str | None = None,
+        count: COUNT | None = None,
+        seed: SEED | None = None,
+    ) -> None:
+        params = {
+            "kind": "edit",
+            "prompt": prompt,
+            "aspect_ratio": aspect,
+            "num_images": count,
+            "seed": seed,
+        }
+        attachments = [a for a in (image, image2, image3) if a is not None]
+        async with answering(interaction):
+            await start_job(
+                services, interaction, plain_request(model or "", params), attachments=attachments
+            )
+
+    @app_commands.command(name="upscale", description="Upscale an image")
+    @app_commands.describe(image="The image to upscale", scale="How much larger", model="Model")
+    @app_commands.choices(scale=[app_commands.Choice(name=f"×{n}", value=n) for n in (2, 3, 4)])
+    async def upscale(
+        interaction: discord.Interaction,
+        *,
+        image: discord.Attachment,
+        scale: int | None = None,
+        model: str | None = None,
+    ) -> None:
+        params = {"kind": "upscale", "scale": scale}
+        async with answering(interaction):
+            await start_job(
+                services, interaction, plain_request(model or "", params), attachments=[image]
+            )
+
+    @app_commands.command(name="video", description="Make a short video from a text prompt")
+    @app_commands.describe(
+        prompt="What happens in the video",
+        model="Which video model",
+        duration="Seconds (each model offers its own lengths; see /models)",
+        aspect="Aspect ratio",
+    )
+    @app_commands.choices(aspect=VIDEO_ASPECTS)
+    async def video(
+        interaction: discord.Interaction,
+        *,
+        prompt: PROMPT,
+        model: str | None = None,
+        duration: app_commands.Range[int, 1, 20] | None = None,
+        aspect: str | None = None,
+    ) -> None:
+        params = {"kind": "video", "prompt": prompt, "duration": duration, "aspect_ratio": aspect}
+        async with answering(interaction):
+            await start_job(services, interaction, plain_request(model or "", params))
+
+    imagine.autocomplete("model")(model_autocomplete(services, JobKind.IMAGE))
+    edit.autocomplete("model")(model_autocomplete(services, JobKind.EDIT))
+    upscale.autocomplete("model")(model_autocomplete(services, JobKind.UPSCALE))
+    video.autocomplete("model")(model_autocomplete(services, JobKind.VIDEO))
+    return [imagine, edit, upscale, video]

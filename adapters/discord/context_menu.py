@@ -1,0 +1,74 @@
+"""Message context menu **Edit image** → a modal (prompt, model) → an edit job on the message's
+images. Discord always shows a context menu its target's attachments, with or without the
+message-content intent, so this works everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from adapters.discord.flows import answering, plain_request, start_job
+from adapters.discord.media import check_attachments, images_of
+from adapters.discord.services import Services
+from core.errors import invalid
+from core.jobs import JobKind
+
+MODAL_TIMEOUT = 600.0
+
+
+class PromptModal(discord.ui.Modal):
+    """A prompt and an optional model; `submitted` does the rest."""
+
+    prompt: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        label="What should change?",
+        style=discord.TextStyle.paragraph,
+        max_length=2000,
+        placeholder="make the sky stormy, add a lighthouse",
+    )
+    model: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        label="Model (optional)", required=False, max_length=40
+    )
+
+    def __init__(self, *, title: str, default_model: str) -> None:
+        super().__init__(title=title, timeout=MODAL_TIMEOUT)
+        self.model.placeholder = default_model
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        async with answering(interaction):
+            await self.submitted(interaction, self.prompt.value, self.model.value.strip())
+
+    async def submitted(self, interaction: discord.Interaction, prompt: str, model: str) -> None:
+        raise NotImplementedError
+
+
+class EditImageModal(PromptModal):
+    def __init__(self, services: Services, images: Sequence[discord.Attachment]) -> None:
+        default = services.engine.catalog.default_for(JobKind.EDIT).name
+        super().__init__(title="Edit image", default_model=default)
+        self._services = services
+        self._images = list(images)
+
+    async def submitted(self, interaction: discord.Interaction, prompt: str, model: str) -> None:
+        spec = self._services.engine.catalog.resolve(model, JobKind.EDIT.value)
+        images = self._images[: max(1, spec.max_input_images)]
+        params = {"kind": "edit", "prompt": prompt}
+        request = plain_request(spec.name, params)
+        await start_job(self._services, interaction, request, attachments=images)
+
+
+def edit_image_menu(services: Services) -> app_commands.ContextMenu:
+    async def edit_image(interaction: discord.Interaction, message: discord.Message) -> None:
+        async with answering(interaction):
+            images = images_of(message)
+            if not images:
+                raise invalid(
+                    "That message has no image I can edit.",
+                    "Use Edit image on a message with a PNG, JPEG, WebP or GIF attached.",
+                )
+            check_attachments(images, max_bytes=services.max_input_bytes)
+            await interaction.response.send_modal(EditImageModal(services, images))
+
+    return app_commands.ContextMenu(name="Edit image", callback=edit_image)

@@ -1,0 +1,111 @@
+"""What every interaction handler shares: answering within Discord's 3 s, turning a `BotError`
+into an ephemeral answer, and starting a job whose reply is the interaction's message."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import discord
+
+from adapters.discord import render
+from adapters.discord.identity import interaction_actor
+from adapters.discord.media import check_attachments, fetch_images
+from adapters.discord.reply import DiscordReply, ReplyRef
+from adapters.discord.services import Services
+from core.errors import BotError, ErrorCode
+from core.jobs import Actor, InputImage, Job, JobRequest
+
+log = logging.getLogger(__name__)
+
+RequestFor = Callable[[Actor, Mapping[str, Any], tuple[InputImage, ...]], JobRequest]
+
+_INTERNAL = BotError(
+    ErrorCode.INTERNAL, "Something went wrong on my side.", hint="Try again in a moment."
+)
+
+
+async def send_error(interaction: discord.Interaction, error: BotError) -> None:
+    """The one place a `BotError` becomes a Discord answer: ephemeral, whatever the
+    interaction's state (unanswered, deferred with a public placeholder, or answered)."""
+    text = render.error(error)
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(text, ephemeral=True)
+            return
+        if interaction.response.type is discord.InteractionResponseType.deferred_channel_message:
+            # The public "thinking…" placeholder would otherwise stay: replace it privately.
+            try:
+                await interaction.delete_original_response()
+            except discord.HTTPException:
+                log.debug("could not delete the placeholder of interaction %s", interaction.id)
+        await interaction.followup.send(text, ephemeral=True)
+    except discord.HTTPException as exc:
+        log.warning(
+            "could not tell the user about %s: HTTP %s (code %s)", error.code, exc.status, exc.code
+        )
+
+
+@asynccontextmanager
+async def answering(interaction: discord.Interaction) -> AsyncIterator[None]:
+    """Run a handler; any `BotError` (or crash) is answered, never shown raw."""
+    try:
+        yield
+    except BotError as error:
+        await send_error(interaction, error)
+    except Exception:
+        log.exception("interaction %s failed", interaction.id)
+        await send_error(interaction, _INTERNAL)
+
+
+async def start_job(
+    services: Services,
+    interaction: discord.Interaction,
+    request_for: RequestFor,
+    *,
+    attachments: Sequence[discord.Attachment] = (),
+) -> Job:
+    """Admit a job whose progress and result edit this interaction's original response.
+
+    Without images, admission (milliseconds) comes first, so a refusal is the interaction's
+    first, ephemeral answer. With images, the download may outlast Discord's 3 s: defer first.
+    """
+    actor = interaction_actor(interaction, services.rule)
+    reply = DiscordReply(
+        client=interaction.client,
+        ref=ReplyRef.of_interaction(interaction),
+        clock=services.clock,
+        tokens=services.tokens,
+    )
+    images: tuple[InputImage, ...] = ()
+    if attachments:
+        check_attachments(attachments, max_bytes=services.max_input_bytes)
+        await interaction.response.defer(thinking=True)
+        images = await fetch_images(services.fetcher, attachments)
+    job = await services.engine.submit(request_for(actor, reply.ref.to_dict(), images), reply)
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.defer(thinking=True)
+    except discord.HTTPException as exc:
+        # The job runs regardless; its reply moves to a channel message if this token is gone.
+        log.warning(
+            "could not answer interaction %s for job %s: %s", interaction.id, job.short_id, exc
+        )
+    finally:
+        reply.open_gate()
+    return job
+
+
+def plain_request(model: str, params: Mapping[str, Any]) -> RequestFor:
+    """A request from the user's own options."""
+
+    def build(
+        actor: Actor, reply_ref: Mapping[str, Any], images: tuple[InputImage, ...]
+    ) -> JobRequest:
+        return JobRequest(
+            actor=actor, model=model, params=dict(params), images=images, reply_ref=reply_ref
+        )
+
+    return build

@@ -1,0 +1,144 @@
+"""Reply-to-edit: a message that mentions the bot and replies to a message with an image (or has
+one attached) starts an edit with the message's text as the prompt; `upscale` alone upscales.
+
+Without the message-content intent Discord hides other people's attachments from the bot, so a
+reply to someone else's image arrives without it: the bot then points at **Edit image**.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import discord
+
+from adapters.discord import render
+from adapters.discord.identity import message_actor
+from adapters.discord.media import check_attachments, fetch_images, images_of
+from adapters.discord.reply import DEFAULT_SIZE_LIMIT, DiscordReply, ReplyRef
+from adapters.discord.services import Services
+from core.errors import BotError, ErrorCode, invalid
+from core.jobs import JobKind, JobRequest
+
+log = logging.getLogger(__name__)
+
+HIDDEN_IMAGE_HINT = (
+    "I can't see the image in the message you replied to: this bot runs without Discord's "
+    "message-content intent, so Discord hides other people's attachments from it."
+)
+USE_MENU = (
+    "Open that message's menu (right-click, or long-press on mobile) → Apps → **Edit image**."
+)
+_UPSCALE_WORDS = {"upscale", "upscale it", "upscale this", "enhance"}
+
+
+def addressed_to_me(message: discord.Message, me: discord.abc.User) -> bool:
+    if message.author.bot or message.author.id == me.id:
+        return False
+    return message.guild is None or any(m.id == me.id for m in message.mentions)
+
+
+def prompt_of(message: discord.Message, me: discord.abc.User) -> str:
+    return re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
+
+
+async def parent_of(message: discord.Message) -> discord.Message | None:
+    """The message replied to, from the gateway payload or else fetched."""
+    ref = message.reference
+    if ref is None or ref.message_id is None:
+        return None
+    if isinstance(ref.resolved, discord.Message):
+        return ref.resolved
+    if isinstance(ref.resolved, discord.DeletedReferencedMessage):
+        return None
+    try:
+        return await message.channel.fetch_message(ref.message_id)
+    except discord.HTTPException:
+        return None
+
+
+def _images_to_use(
+    services: Services,
+    message: discord.Message,
+    parent: discord.Message | None,
+    me: discord.abc.User,
+) -> list[discord.Attachment]:
+    own = images_of(message)
+    if own:
+        return own
+    if parent is None:
+        raise invalid(
+            "Reply to a message with an image, or attach one, and mention me with what to change.",
+            "To make a new image, use /imagine.",
+        )
+    found = images_of(parent)
+    if found:
+        return found
+    hidden = (
+        not services.message_content
+        and parent.author.id != me.id
+        and not parent.content
+        and not parent.attachments
+    )
+    if hidden:
+        raise invalid(HIDDEN_IMAGE_HINT, USE_MENU)
+    raise invalid("The message you replied to has no image I can edit.", USE_MENU)
+
+
+async def on_mention(services: Services, client: discord.Client, message: discord.Message) -> None:
+    """Start an edit (or upscale) from a mention; every refusal is a reply to the mention."""
+    me = client.user
+    if me is None or not addressed_to_me(message, me):
+        return
+    placeholder: discord.Message | None = None
+    try:
+        prompt = prompt_of(message, me)
+        images = _images_to_use(services, message, await parent_of(message), me)
+        kind = JobKind.UPSCALE if prompt.lower() in _UPSCALE_WORDS else JobKind.EDIT
+        if kind is JobKind.EDIT and not prompt:
+            raise invalid(
+                "Tell me what to change, after the mention.", "Like: @falbot make it night"
+            )
+        spec = services.engine.catalog.default_for(kind)
+        images = images[: max(1, spec.max_input_images)]
+        check_attachments(images, max_bytes=services.max_input_bytes)
+        placeholder = await message.reply("⏳ On it…", mention_author=False)
+        ref = ReplyRef(
+            channel_id=message.channel.id,
+            user_id=message.author.id,
+            guild_id=message.guild.id if message.guild else None,
+            size_limit=message.guild.filesize_limit if message.guild else DEFAULT_SIZE_LIMIT,
+            message_id=placeholder.id,
+            reply_to=message.id,
+        )
+        reply = DiscordReply(client=client, ref=ref, clock=services.clock, tokens=services.tokens)
+        reply.open_gate()
+        params = {"kind": kind.value, "prompt": prompt if kind is JobKind.EDIT else None}
+        request = JobRequest(
+            actor=message_actor(message, services.rule),
+            model=spec.name,
+            params={k: v for k, v in params.items() if v is not None},
+            images=await fetch_images(services.fetcher, images),
+            reply_ref=ref.to_dict(),
+        )
+        await services.engine.submit(request, reply)
+    except BotError as error:
+        await _refuse(message, placeholder, error)
+    except Exception:
+        log.exception("mention %s failed", message.id)
+        await _refuse(
+            message, placeholder, BotError(ErrorCode.INTERNAL, "Something went wrong on my side.")
+        )
+
+
+async def _refuse(
+    message: discord.Message, placeholder: discord.Message | None, error: BotError
+) -> None:
+    text = render.error(error)
+    try:
+        if placeholder is not None:
+            await placeholder.edit(content=text)
+        else:
+            await message.reply(text, mention_author=False)
+    except discord.HTTPException as exc:
+        log.warning("could not answer mention %s: HTTP %s", message.id, exc.status)

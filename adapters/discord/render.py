@@ -1,0 +1,62 @@
+"""Core results as Discord message text: the core renderers, fitted to Discord's limits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from core.errors import BotError
+from core.jobs import Delivery, Job, ProgressView, Stage
+from core.render import render_error
+
+MAX_CONTENT = 2000
+_PROMPT_SHOWN = 300
+_STAGE_ICONS = {
+    Stage.QUEUED: "⏳",
+    Stage.SUBMITTED: "📨",
+    Stage.RUNNING: "🎨",
+    Stage.UPLOADING: "📤",
+    Stage.DONE: "✅",
+}
+
+
+def fit(text: str, limit: int = MAX_CONTENT) -> str:
+    """Cut `text` to Discord's content limit, saying so."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def quote(text: str, limit: int = _PROMPT_SHOWN) -> str:
+    one_line = " ".join(text.split())
+    shown = one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+    return "> " + shown.replace("@", "@\u200b")
+
+
+def progress(view: ProgressView, *, model: str) -> str:
+    icon = _STAGE_ICONS.get(view.stage, "⏳")
+    return fit(f"{icon} **{view.model or model}** · {view.text()}\n-# job {view.job_id[:8]}")
+
+
+def delivery(result: Delivery, *, links: Sequence[str], mention: str | None = None) -> str:
+    lines = [mention] if mention else []
+    prompt = result.job.arguments.get("prompt")
+    if isinstance(prompt, str) and prompt:
+        lines.append(quote(prompt))
+    lines += [f"<{url}>" for url in links]
+    lines.append(f"-# {result.footer()}")
+    return fit("\n".join(lines))
+
+
+def failure(
+    job: Job, error: BotError, *, credits_returned: bool, mention: str | None = None
+) -> str:
+    head = f"❌ **{job.model}** · job `{job.short_id}` {job.state.value}"
+    body = render_error(error, credits_returned=credits_returned)
+    return fit("\n".join([*([mention] if mention else []), head, body]))
+
+
+def error(err: BotError) -> str:
+    return fit(render_error(err))
+
+
+def block(text: str) -> str:
+    """A core rendering shown as it is, within the content limit."""
+    return fit(text)

@@ -1,0 +1,375 @@
+"""A job's one Discord message: progress edits, then the result or the failure.
+
+It edits the interaction's original response while the interaction token lives, and moves to a
+normal channel message (with the bot token) when the token is about to expire or Discord refuses
+it. What it needs to do so after a restart is in `ReplyRef`, saved with the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import io
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import discord
+
+from adapters.discord import render
+from adapters.discord.buttons import result_view
+from adapters.discord.webhooks import NO_MENTIONS, edit_original
+from core.errors import BotError
+from core.jobs import Delivery, Job, ProgressView
+from core.ports import Clock
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIZE_LIMIT = 10 * 1024 * 1024
+# Discord's answers that mean the interaction token cannot be used (any more).
+_TOKEN_GONE = {50027, 10015, 10062}  # Invalid Webhook Token, Unknown Webhook, Unknown interaction
+_UNKNOWN_MESSAGE = 10008
+_FINAL_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    """An interaction token lives `lifetime`; stop using it `margin` before that."""
+
+    lifetime: timedelta = timedelta(minutes=15)
+    margin: timedelta = timedelta(minutes=1)
+
+    def expired(self, created_at: datetime, now: datetime) -> bool:
+        return now >= created_at + self.lifetime - self.margin
+
+
+@dataclass(frozen=True)
+class ReplyRef:
+    """Where a job's message lives; JSON-safe, saved with the job as its `reply_ref`."""
+
+    channel_id: int
+    user_id: int
+    guild_id: int | None = None
+    size_limit: int = DEFAULT_SIZE_LIMIT
+    application_id: int | None = None
+    token: str | None = None
+    created_at: datetime | None = None  # when the interaction was created
+    message_id: int | None = None  # the bot's own channel message, when there is one
+    reply_to: int | None = None  # the user's message a new channel message answers
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("channel_id", "user_id", "guild_id", "application_id", "message_id"):
+            data[key] = str(data[key]) if data[key] is not None else None
+        data["reply_to"] = str(self.reply_to) if self.reply_to is not None else None
+        data["created_at"] = self.created_at.isoformat() if self.created_at else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReplyRef:
+        def num(key: str) -> int | None:
+            value = data.get(key)
+            return int(value) if value not in (None, "") else None
+
+        created = data.get("created_at")
+        return cls(
+            channel_id=int(data["channel_id"]),
+            user_id=int(data["user_id"]),
+            guild_id=num("guild_id"),
+            size_limit=int(data.get("size_limit") or DEFAULT_SIZE_LIMIT),
+            application_id=num("application_id"),
+            token=data.get("token") or None,
+            created_at=datetime.fromisoformat(created) if created else None,
+            message_id=num("message_id"),
+            reply_to=num("reply_to"),
+        )
+
+    @classmethod
+    def of_interaction(cls, interaction: discord.Interaction) -> ReplyRef:
+        return cls(
+            channel_id=interaction.channel_id or 0,
+            user_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            size_limit=interaction.filesize_limit or DEFAULT_SIZE_LIMIT,
+            application_id=interaction.application_id,
+            token=interaction.token,
+            created_at=interaction.created_at,
+        )
+
+
+FileMaker = Callable[[], list[discord.File]]
+
+
+class DiscordReply:
+    """The `Reply` port on Discord. Waits for `gate` (the first response exists, the client is
+    logged in) before its first request."""
+
+    def __init__(
+        self,
+        *,
+        client: discord.Client,
+        ref: ReplyRef,
+        clock: Clock,
+        tokens: TokenPolicy,
+        gate: asyncio.Event | None = None,
+        gate_timeout: float = 30.0,
+    ) -> None:
+        self.ref = ref
+        self._client = client
+        self._clock = clock
+        self._tokens = tokens
+        self._gate = gate if gate is not None else asyncio.Event()
+        self._gate_timeout = gate_timeout
+        self._lock = asyncio.Lock()
+        self._via_interaction = ref.token is not None and ref.application_id is not None
+        self._channel_message_id = ref.message_id
+        self._model = ""
+        self._final = False
+
+    @property
+    def via_interaction(self) -> bool:
+        return self._via_interaction
+
+    def open_gate(self) -> None:
+        """The message to edit exists now."""
+        self._gate.set()
+
+    def with_message(self, message_id: int) -> None:
+        """Use this channel message (the bot's own) from now on."""
+        self._channel_message_id = message_id
+
+    # the Reply port
+
+    async def progress(self, view: ProgressView) -> None:
+        await self._wait_gate()
+        async with self._lock:
+            if self._final:
+                return
+            self._model = view.model or self._model
+            try:
+                model = self._model
+                await self._send(lambda: render.progress(view, model=model))
+            except discord.HTTPException as exc:
+                # A lost progress edit is harmless: the next one, or the result, replaces it.
+                log.warning(
+                    "progress edit for job %s failed: HTTP %s (code %s)",
+                    view.job_id[:8],
+                    exc.status,
+                    exc.code,
+                )
+
+    async def deliver(self, delivery: Delivery) -> None:
+        await self._wait_gate()
+        async with self._lock:
+            self._final = True
+            fits = [
+                f
+                for f in delivery.files
+                if f.data is not None and len(f.data) <= self.ref.size_limit
+            ]
+            links = [f.output.url for f in delivery.files if f not in fits]
+            every_link = [f.output.url for f in delivery.files]
+
+            def compose(linked: bool) -> str:
+                shown = every_link if linked else links
+                return render.delivery(delivery, links=shown, mention=self._mention())
+
+            def files() -> list[discord.File]:
+                return [discord.File(io.BytesIO(f.data or b""), filename=f.file_name) for f in fits]
+
+            await self._send_final(
+                compose, files=files if fits else None, view=result_view(delivery.job)
+            )
+
+    async def fail(self, job: Job, error: BotError, *, credits_returned: bool) -> None:
+        await self._wait_gate()
+        async with self._lock:
+            self._final = True
+
+            def compose(_: bool) -> str:
+                return render.failure(
+                    job, error, credits_returned=credits_returned, mention=self._mention()
+                )
+
+            await self._send_final(compose, files=None, view=None)
+
+    # internals
+
+    async def _wait_gate(self) -> None:
+        try:
+            await asyncio.wait_for(self._gate.wait(), self._gate_timeout)
+        except TimeoutError:
+            log.warning("reply in channel %s went ahead without its gate", self.ref.channel_id)
+
+    def _mention(self) -> str | None:
+        # A new channel message pings the requester: the interaction they watched went quiet.
+        return None if self._via_interaction else f"<@{self.ref.user_id}>"
+
+    async def _send_final(
+        self,
+        compose: Callable[[bool], str],
+        *,
+        files: FileMaker | None,
+        view: discord.ui.View | None,
+    ) -> None:
+        """The result or failure must arrive: retry rate limits and Discord's own errors, link
+        the files when they are refused as too large, and fall back to a channel message."""
+        linked = False
+        failure: discord.HTTPException | None = None
+        for attempt in range(1, _FINAL_ATTEMPTS + 1):
+            try:
+                await self._send(
+                    functools.partial(compose, linked),
+                    files=files() if files and not linked else (),
+                    view=view,
+                    ping=True,
+                )
+                return
+            except discord.HTTPException as exc:
+                failure = exc
+                if exc.status == 413 and files is not None and not linked:
+                    linked = True  # bigger than Discord takes here after all: link them
+                elif exc.status == 429 or exc.status >= 500:
+                    await self._clock.sleep(_retry_after(exc, attempt))
+                elif self._via_interaction:
+                    self._fall_back(f"HTTP {exc.status} (code {exc.code}) on the final edit")
+                else:
+                    raise
+        assert failure is not None
+        raise failure
+
+    async def _send(
+        self,
+        compose: Callable[[], str],
+        *,
+        files: Sequence[discord.File] = (),
+        view: discord.ui.View | None = None,
+        ping: bool = False,
+    ) -> None:
+        """Edit the interaction's message, or else the bot's channel message. `compose` is
+        asked for the text at the last moment: a channel message mentions the requester."""
+        if self._via_interaction and self._token_expiring():
+            await self._leave_note()
+            self._fall_back("the interaction token is about to expire")
+        if self._via_interaction:
+            assert self.ref.application_id is not None and self.ref.token is not None
+            try:
+                await edit_original(
+                    self._client,
+                    application_id=self.ref.application_id,
+                    token=self.ref.token,
+                    content=compose(),
+                    files=files,
+                    view=view,
+                )
+                return
+            except discord.HTTPException as exc:
+                if exc.code not in _TOKEN_GONE and exc.status != 401:
+                    raise
+                self._fall_back(f"Discord refused the interaction token (code {exc.code})")
+        await self._channel_send(compose(), files=files, view=view, ping=ping)
+
+    def _token_expiring(self) -> bool:
+        created = self.ref.created_at
+        return created is not None and self._tokens.expired(created, self._clock.now())
+
+    def _fall_back(self, why: str) -> None:
+        if self._via_interaction:
+            log.info("reply in channel %s moves to a channel message: %s", self.ref.channel_id, why)
+        self._via_interaction = False
+
+    async def _leave_note(self) -> None:
+        """Say on the interaction's message where the job continues, while the token may work."""
+        assert self.ref.application_id is not None and self.ref.token is not None
+        try:
+            await edit_original(
+                self._client,
+                application_id=self.ref.application_id,
+                token=self.ref.token,
+                content="⏩ This is taking a while: the result will come in a new message below.",
+            )
+        except discord.HTTPException:
+            log.debug("could not leave a note on the expiring interaction message")
+
+    async def _channel_send(
+        self,
+        content: str,
+        *,
+        files: Sequence[discord.File],
+        view: discord.ui.View | None,
+        ping: bool,
+    ) -> None:
+        channel = self._client.get_partial_messageable(
+            self.ref.channel_id, guild_id=self.ref.guild_id
+        )
+        if self._channel_message_id is not None:
+            message = channel.get_partial_message(self._channel_message_id)
+            try:
+                await message.edit(
+                    content=content,
+                    attachments=list(files) if files else discord.utils.MISSING,
+                    view=view if view is not None else discord.utils.MISSING,
+                    allowed_mentions=NO_MENTIONS,
+                )
+                return
+            except discord.NotFound:
+                self._channel_message_id = None  # deleted meanwhile: post a new one
+        mentions = (
+            discord.AllowedMentions(users=[discord.Object(self.ref.user_id)])
+            if ping
+            else NO_MENTIONS
+        )
+        reference = (
+            discord.MessageReference(
+                message_id=self.ref.reply_to,
+                channel_id=self.ref.channel_id,
+                fail_if_not_exists=False,
+            )
+            if self.ref.reply_to is not None
+            else None
+        )
+        sent = await channel.send(
+            content,
+            files=list(files) if files else discord.utils.MISSING,
+            view=view if view is not None else discord.utils.MISSING,
+            allowed_mentions=mentions,
+            reference=reference if reference is not None else discord.utils.MISSING,
+        )
+        self._channel_message_id = sent.id
+
+
+def _retry_after(exc: discord.HTTPException, attempt: int) -> float:
+    headers = getattr(exc.response, "headers", {}) or {}
+    for name in ("X-RateLimit-Reset-After", "Retry-After"):
+        value = headers.get(name)
+        if value:
+            try:
+                return min(max(float(value), 0.05), 60.0)
+            except ValueError:
+                continue
+    return min(0.5 * 2**attempt, 10.0)
+
+
+class DiscordReplyFactory:
+    """Rebuilds a job's reply from its `reply_ref` after a restart."""
+
+    platform = "discord"
+
+    def __init__(
+        self, *, client: discord.Client, clock: Clock, tokens: TokenPolicy, ready: asyncio.Event
+    ) -> None:
+        self._client = client
+        self._clock = clock
+        self._tokens = tokens
+        self._ready = ready
+
+    def rebuild(self, job: Job) -> DiscordReply:
+        return DiscordReply(
+            client=self._client,
+            ref=ReplyRef.from_dict(job.reply_ref),
+            clock=self._clock,
+            tokens=self._tokens,
+            gate=self._ready,
+        )

@@ -1,0 +1,90 @@
+"""What the buttons under a result do: Rerun, Upscale and Edit start a new job (charged like any
+other) whose reply is a new message; Delete removes the result. Each needs the requester or an
+admin, which `Engine.find_job` decides."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import discord
+
+from adapters.discord.buttons import Action
+from adapters.discord.context_menu import PromptModal
+from adapters.discord.flows import RequestFor, answering, start_job
+from adapters.discord.identity import interaction_actor
+from adapters.discord.services import Services
+from core.errors import BotError, ErrorCode
+from core.jobs import Actor, InputImage, Job, JobKind, JobRequest
+
+log = logging.getLogger(__name__)
+
+FollowUp = Literal["rerun", "upscale", "edit"]
+
+
+class ResultButtons:
+    """The handler `ResultButton` calls, whichever client instance it runs in."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    async def __call__(self, interaction: discord.Interaction, action: Action, job_id: str) -> None:
+        async with answering(interaction):
+            job = await own_job(self._services, interaction, job_id, action)
+            if action == "delete":
+                await interaction.response.defer()
+                await interaction.delete_original_response()
+            elif action == "edit":
+                await interaction.response.send_modal(EditResultModal(self._services, job))
+            else:
+                request = follow_up_request(self._services, job, action)
+                await start_job(self._services, interaction, request)
+
+
+async def own_job(
+    services: Services, interaction: discord.Interaction, job_id: str, action: Action
+) -> Job:
+    actor = interaction_actor(interaction, services.rule)
+    try:
+        return await services.engine.find_job(actor, job_id)
+    except BotError as exc:
+        if exc.code is not ErrorCode.NOT_FOUND:
+            raise
+        raise BotError(
+            ErrorCode.NOT_ALLOWED,
+            f"Only the person who asked for this result, or an admin, can {action} it.",
+            hint="Use /imagine or /edit to make your own.",
+        ) from exc
+
+
+def follow_up_request(
+    services: Services,
+    job: Job,
+    action: FollowUp,
+    *,
+    prompt: str | None = None,
+    model: str | None = None,
+) -> RequestFor:
+    def build(
+        actor: Actor, reply_ref: Mapping[str, Any], images: tuple[InputImage, ...]
+    ) -> JobRequest:
+        return services.engine.follow_up(
+            job, action=action, actor=actor, reply_ref=reply_ref, prompt=prompt, model=model
+        )
+
+    return build
+
+
+class EditResultModal(PromptModal):
+    def __init__(self, services: Services, job: Job) -> None:
+        default = services.engine.catalog.default_for(JobKind.EDIT).name
+        super().__init__(title="Edit this result", default_model=default)
+        self._services = services
+        self._job = job
+
+    async def submitted(self, interaction: discord.Interaction, prompt: str, model: str) -> None:
+        request = follow_up_request(
+            self._services, self._job, "edit", prompt=prompt, model=model or None
+        )
+        await start_job(self._services, interaction, request)

@@ -1,0 +1,675 @@
+"""A loopback fake of Discord: REST API, gateway websocket and attachment CDN.
+
+It answers the way Discord's documented API does for what falbot uses (login, application
+commands, interaction callbacks, interaction webhooks, channel messages), keeps just enough state
+to do so (one guild, its channels and roles, messages, interactions and their tokens), records
+every request, and lets a test wait on a request instead of sleeping. Message content is hidden
+from a client without the message-content intent, as Discord hides it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.discord import payloads as p
+from tests.fakes.discord.gateway import PRIVILEGED, GatewaySession
+from tests.fakes.discord.messages import ApiError, apply_body, check_body
+from tests.fakes.discord.recorder import Predicate, Recorded, Recorder, UploadedFile
+from tests.fakes.discord.world import Issued, Person, World
+
+log = logging.getLogger(__name__)
+
+API = "/api/v10"
+GUILD_FILE_LIMIT = 10 * 1024 * 1024
+JSON = "application/json"
+
+Handler = Callable[[Recorded, Mapping[str, str]], Awaitable[tuple[int, Any]]]
+
+
+@dataclass
+class RateLimitRule:
+    pred: Predicate
+    times: int
+    retry_after: float
+    via: bool
+    hits: list[Recorded] = field(default_factory=list)
+
+
+class FakeDiscord(World):
+    """Start with `await fake.start()`, stop with `await fake.close()`."""
+
+    def __init__(
+        self,
+        *,
+        bot_token: str = "fake-bot-token.XYZ",
+        message_content_allowed: bool = True,
+        callback_window: float = 3.0,
+        token_lifetime: float = 15 * 60,
+    ) -> None:
+        super().__init__()
+        self.bot_token = bot_token
+        self.message_content_allowed = message_content_allowed
+        self.callback_window = callback_window
+        self.token_lifetime = token_lifetime
+        self.recorder = Recorder()
+        self.sessions: list[GatewaySession] = []
+        self._rules: list[RateLimitRule] = []
+        self._cdn_files: dict[str, tuple[bytes, str]] = {}
+        self._runners: list[web.AppRunner] = []
+        self._ws_tasks: set[asyncio.Task[None]] = set()
+        self.api_url = ""
+        self.gateway_url = ""
+        self.cdn_host = ""
+
+    # lifecycle
+
+    async def start(self) -> None:
+        api = web.Application(client_max_size=64 * 1024 * 1024)
+        api.router.add_get("/gateway", self._gateway)
+        for method, path, name, handler, auth in self._routes():
+            api.router.add_route(method, API + path, self._wrap(name, handler, auth=auth))
+        api.router.add_route("*", API + "/{tail:.*}", self._not_found)
+        cdn = web.Application()
+        cdn.router.add_get("/attachments/{channel}/{id}/{name}", self._cdn)
+        base, cdn_base = await self._serve(api), await self._serve(cdn)
+        self.api_url = f"http://{base}{API}"
+        self.gateway_url = f"ws://{base}/gateway"
+        self.cdn_host = cdn_base
+
+    async def _serve(self, app: web.Application) -> str:
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await runner.setup()
+        self._runners.append(runner)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        return f"{host}:{port}"
+
+    async def close(self) -> None:
+        for session in self.sessions:
+            await session.close()
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
+        for task in list(self._ws_tasks):
+            task.cancel()
+        await asyncio.gather(*self._ws_tasks, return_exceptions=True)
+
+    # what tests use
+
+    @property
+    def requests(self) -> list[Recorded]:
+        return self.recorder.requests
+
+    def mark(self) -> int:
+        return self.recorder.mark()
+
+    async def wait_for(self, pred: Predicate, *, timeout: float = 5.0, after: int = 0) -> Recorded:
+        return await self.recorder.wait_for(pred, timeout=timeout, after=after)
+
+    def rate_limit(
+        self, pred: Predicate, *, times: int = 1, retry_after: float = 0.05, via: bool = True
+    ) -> RateLimitRule:
+        """Answer the next `times` requests matching `pred` with a 429, as Discord does."""
+        rule = RateLimitRule(pred, times, retry_after, via)
+        self._rules.append(rule)
+        return rule
+
+    def expire(self, issued: Issued) -> None:
+        """End an interaction token's life now (Discord's is 15 minutes)."""
+        issued.expired = True
+
+    def host_file(self, filename: str, data: bytes, content_type: str | None) -> dict[str, Any]:
+        """Put a file on the CDN and return its attachment object."""
+        attachment_id = p.snowflake()
+        path = f"/attachments/{self.channel_id}/{attachment_id}/{filename}"
+        self._cdn_files[path] = (data, content_type or "application/octet-stream")
+        return p.attachment(
+            attachment_id,
+            filename,
+            url=f"http://{self.cdn_host}{path}",
+            size=len(data),
+            content_type=content_type,
+        )
+
+    def cdn_bytes(self, attachment: Mapping[str, Any]) -> bytes:
+        path = str(attachment["url"]).split(self.cdn_host, 1)[1]
+        return self._cdn_files[path][0]
+
+    async def send_interaction(self, payload: dict[str, Any]) -> Issued:
+        """Register an interaction (its id and token) and dispatch INTERACTION_CREATE."""
+        issued = Issued(payload=payload, created=asyncio.get_running_loop().time())
+        self.interactions[payload["id"]] = issued
+        await self._dispatch("INTERACTION_CREATE", payload)
+        return issued
+
+    async def post_message(
+        self,
+        author: Person,
+        content: str = "",
+        *,
+        attachments: list[dict[str, Any]] | None = None,
+        mention_bot: bool = False,
+        reply_to: Mapping[str, Any] | None = None,
+        dm: bool = False,
+    ) -> dict[str, Any]:
+        """A user posts a message; MESSAGE_CREATE goes out as the bot's intents allow."""
+        if mention_bot:
+            content = f"<@{self.bot['id']}> {content}".strip()
+        channel_id = self.dm_channel(author)["id"] if dm else self.channel_id
+        msg = p.message(
+            message_id=p.snowflake(),
+            channel_id=channel_id,
+            author=author.user,
+            content=content,
+            guild_id=None if dm else self.guild_id,
+            member_data=None if dm else self.member_of(author, with_permissions=False),
+            attachments=attachments or [],
+            mentions=[self.bot] if mention_bot else [],
+            referenced=reply_to,
+        )
+        if dm:
+            msg["member"] = None
+            del msg["member"]
+        self.messages[msg["id"]] = msg
+        await self._dispatch("MESSAGE_CREATE", msg)
+        return msg
+
+    async def callback(self, issued: Issued, *, timeout: float = 5.0) -> Recorded:
+        """The interaction's callback request, once it has come."""
+        iid = issued.id
+        return await self.wait_for(
+            lambda r: r.route.startswith("POST /interactions") and r.path.split("/")[2] == iid,
+            timeout=timeout,
+        )
+
+    # gateway
+
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        session = GatewaySession(
+            ws,
+            compress=request.query.get("compress") == "zlib-stream",
+            check_identify=self._check_identify,
+            ready_payloads=self._ready_payloads,
+            heartbeat_interval_ms=41_250,
+        )
+        self.sessions.append(session)
+        task = asyncio.current_task()
+        if task is not None:
+            self._ws_tasks.add(task)  # type: ignore[arg-type]
+        try:
+            await session.run()
+        finally:
+            if task is not None:
+                self._ws_tasks.discard(task)  # type: ignore[arg-type]
+        return ws
+
+    def _check_identify(self, data: Mapping[str, Any]) -> int | None:
+        refusal = self._identify_refusal(data)
+        rec = Recorded(
+            method="GATEWAY",
+            path="/gateway",
+            route="GATEWAY IDENTIFY",
+            query={},
+            headers={},
+            json={k: v for k, v in data.items() if k != "token"},
+            at=asyncio.get_running_loop().time(),
+            status=refusal or 0,
+        )
+        self.recorder.add(rec)
+        return refusal
+
+    def _identify_refusal(self, data: Mapping[str, Any]) -> int | None:
+        if data.get("token") != self.bot_token:
+            return 4004  # Authentication failed
+        intents = int(data.get("intents", 0))
+        privileged = intents & PRIVILEGED
+        if privileged & ~p.INTENT_MESSAGE_CONTENT or (
+            privileged and not self.message_content_allowed
+        ):
+            return 4014  # Disallowed intent(s)
+        return None
+
+    def _ready_payloads(self, session: GatewaySession) -> list[tuple[str, dict[str, Any]]]:
+        flags = (1 << 19) if self.message_content_allowed else 0
+        ready: dict[str, Any] = {
+            "v": 10,
+            "user": self.bot,
+            "guilds": [{"id": self.guild_id, "unavailable": True}],
+            "session_id": session.session_id,
+            "resume_gateway_url": self.gateway_url,
+            "session_type": "normal",
+            "application": {"id": self.app_id, "flags": flags},
+            "private_channels": [],
+            "relationships": [],
+            "presences": [],
+            "geo_ordered_rtc_regions": [],
+        }
+        if "shard" in session.identify:
+            ready["shard"] = session.identify["shard"]
+        return [("READY", ready), ("GUILD_CREATE", self.guild_payload())]
+
+    async def _dispatch(self, event: str, data: Mapping[str, Any]) -> None:
+        live = [s for s in self.sessions if s.open and s.identified.is_set()]
+        if not live:
+            raise AssertionError(f"no identified gateway session to send {event} to")
+        session = live[-1]
+        if event.startswith("MESSAGE_"):
+            needed = p.INTENT_GUILD_MESSAGES if data.get("guild_id") else p.INTENT_DIRECT_MESSAGES
+            if not session.intents & needed:
+                return
+            if event != "MESSAGE_DELETE":
+                data = self.visible(data, session.intents)
+        await session.dispatch(event, dict(data))
+
+    def visible(self, msg: Mapping[str, Any], intents: int) -> dict[str, Any]:
+        """`msg` as a client with `intents` sees it (Discord blanks user content without the
+        message-content intent, except in DMs, its own messages and messages mentioning it)."""
+        shown = copy.deepcopy(dict(msg))
+        if shown.get("referenced_message"):
+            shown["referenced_message"] = self.visible(shown["referenced_message"], intents)
+        if intents & p.INTENT_MESSAGE_CONTENT or not shown.get("guild_id"):
+            return shown
+        bot_id = self.bot["id"]
+        if shown["author"]["id"] == bot_id or any(m["id"] == bot_id for m in shown["mentions"]):
+            return shown
+        shown.update(content="", embeds=[], attachments=[], components=[])
+        shown.pop("poll", None)
+        return shown
+
+    # REST plumbing
+
+    def _wrap(self, name: str, handler: Handler, *, auth: bool) -> Callable[..., Any]:
+        async def endpoint(request: web.Request) -> web.StreamResponse:
+            rec = await self._read(request, name)
+            headers = {
+                "X-RateLimit-Limit": "50",
+                "X-RateLimit-Remaining": "49",
+                "X-RateLimit-Reset-After": "1.000",
+                "X-RateLimit-Bucket": name.replace(" ", "-"),
+            }
+            try:
+                if auth and request.headers.get("Authorization") != f"Bot {self.bot_token}":
+                    raise ApiError(401, 0, "401: Unauthorized")
+                rule = self._limited(rec)
+                if rule is not None:
+                    status, body = (
+                        429,
+                        {
+                            "message": "You are being rate limited.",
+                            "retry_after": rule.retry_after,
+                            "global": False,
+                            "code": 0,
+                        },
+                    )
+                    headers.update(
+                        {
+                            "Retry-After": str(max(1, round(rule.retry_after))),
+                            "X-RateLimit-Remaining": "0",
+                            "X-RateLimit-Reset-After": f"{rule.retry_after:.3f}",
+                            "X-RateLimit-Scope": "user",
+                        }
+                    )
+                    if rule.via:
+                        headers["Via"] = "1.1 google"
+                else:
+                    status, body = await handler(rec, request.match_info)
+            except ApiError as exc:
+                status, body = exc.status, exc.body
+            rec.status, rec.answer = status, body
+            self.recorder.add(rec)
+            if body is None:
+                return web.Response(status=status, headers=headers)
+            return web.Response(
+                status=status, body=json.dumps(body), content_type=JSON, headers=headers
+            )
+
+        return endpoint
+
+    def _limited(self, rec: Recorded) -> RateLimitRule | None:
+        for rule in self._rules:
+            if rule.times > 0 and rule.pred(rec):
+                rule.times -= 1
+                rule.hits.append(rec)
+                return rule
+        return None
+
+    async def _read(self, request: web.Request, name: str) -> Recorded:
+        body: Any = None
+        files: list[UploadedFile] = []
+        ctype = request.headers.get("Content-Type", "")
+        if ctype.startswith("multipart/"):
+            reader = await request.multipart()
+            async for part in reader:
+                if part.name == "payload_json":
+                    body = json.loads(await part.text())  # type: ignore[union-attr]
+                else:
+                    data = await part.read()  # type: ignore[union-attr]
+                    files.append(
+                        UploadedFile(
+                            field=part.name or "",
+                            filename=part.filename or "",  # type: ignore[union-attr]
+                            content_type=part.headers.get("Content-Type", ""),
+                            data=bytes(data),
+                        )
+                    )
+        elif request.can_read_body:
+            raw = await request.read()
+            body = json.loads(raw) if raw else None
+        return Recorded(
+            method=request.method,
+            path=request.path.removeprefix(API),
+            route=name,
+            query=dict(request.query),
+            headers=dict(request.headers),
+            json=body,
+            files=files,
+            at=asyncio.get_running_loop().time(),
+        )
+
+    async def _not_found(self, request: web.Request) -> web.Response:
+        rec = await self._read(request, f"{request.method} (unknown)")
+        rec.status, rec.answer = 404, {"message": "404: Not Found", "code": 0}
+        self.recorder.add(rec)
+        return web.Response(status=404, body=json.dumps(rec.answer), content_type=JSON)
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        found = self._cdn_files.get(request.path)
+        if found is None:
+            return web.Response(status=404, text="Not Found")
+        data, ctype = found
+        return web.Response(body=data, headers={"Content-Type": ctype})
+
+    def _host_upload(self, upload: UploadedFile) -> dict[str, Any]:
+        return self.host_file(upload.filename, upload.data, _guess_type(upload.filename))
+
+    # REST routes
+
+    def _routes(self) -> list[tuple[str, str, str, Handler, bool]]:
+        app = "/applications/{app}"
+        hook = "/webhooks/{app}/{token}"
+        return [
+            ("GET", "/users/@me", "GET /users/@me", self._me, True),
+            ("GET", "/oauth2/applications/@me", "GET /oauth2/applications/@me", self._app, True),
+            ("GET", "/gateway/bot", "GET /gateway/bot", self._gateway_bot, True),
+            ("GET", "/gateway", "GET /gateway", self._gateway_info, False),
+            ("GET", app + "/commands", "GET /applications/{id}/commands", self._commands, True),
+            ("PUT", app + "/commands", "PUT /applications/{id}/commands", self._put_cmds, True),
+            (
+                "GET",
+                app + "/guilds/{guild}/commands",
+                "GET /applications/{id}/guilds/{guild.id}/commands",
+                self._commands,
+                True,
+            ),
+            (
+                "PUT",
+                app + "/guilds/{guild}/commands",
+                "PUT /applications/{id}/guilds/{guild.id}/commands",
+                self._put_cmds,
+                True,
+            ),
+            (
+                "POST",
+                "/interactions/{id}/{token}/callback",
+                "POST /interactions/{id}/{token}/callback",
+                self._callback,
+                False,
+            ),
+            ("POST", hook, "POST /webhooks/{app}/{token}", self._followup, False),
+            (
+                "GET",
+                hook + "/messages/{message}",
+                "GET /webhooks/{app}/{token}/messages/{message}",
+                self._hook_get,
+                False,
+            ),
+            (
+                "PATCH",
+                hook + "/messages/{message}",
+                "PATCH /webhooks/{app}/{token}/messages/{message}",
+                self._hook_edit,
+                False,
+            ),
+            (
+                "DELETE",
+                hook + "/messages/{message}",
+                "DELETE /webhooks/{app}/{token}/messages/{message}",
+                self._hook_delete,
+                False,
+            ),
+            ("GET", "/channels/{channel}", "GET /channels/{channel}", self._get_channel, True),
+            (
+                "POST",
+                "/channels/{channel}/messages",
+                "POST /channels/{channel}/messages",
+                self._channel_post,
+                True,
+            ),
+            (
+                "GET",
+                "/channels/{channel}/messages/{message}",
+                "GET /channels/{channel}/messages/{message}",
+                self._channel_get,
+                True,
+            ),
+            (
+                "PATCH",
+                "/channels/{channel}/messages/{message}",
+                "PATCH /channels/{channel}/messages/{message}",
+                self._channel_edit,
+                True,
+            ),
+            (
+                "DELETE",
+                "/channels/{channel}/messages/{message}",
+                "DELETE /channels/{channel}/messages/{message}",
+                self._channel_delete,
+                True,
+            ),
+        ]
+
+    async def _me(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
+        return 200, self.bot
+
+    async def _app(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
+        return 200, self.application_payload()
+
+    async def _gateway_bot(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
+        limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
+        return 200, {"url": self.gateway_url, "shards": 1, "session_start_limit": limit}
+
+    async def _gateway_info(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
+        return 200, {"url": self.gateway_url}
+
+    async def _commands(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
+        self._check_app(m)
+        return 200, self.commands.get(m.get("guild"), [])
+
+    async def _put_cmds(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
+        self._check_app(m)
+        return 200, self.register_commands(rec.json or [], guild_id=m.get("guild"))
+
+    def _check_app(self, m: Mapping[str, str]) -> None:
+        if m["app"] != self.app_id:
+            raise ApiError(403, 50001, "Missing Access")
+
+    async def _callback(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
+        issued = self.interactions.get(m["id"])
+        loop_now = asyncio.get_running_loop().time()
+        if issued is None or issued.token != m["token"]:
+            raise ApiError(404, 10062, "Unknown interaction")
+        if issued.acked is not None:
+            raise ApiError(400, 40060, "Interaction has already been acknowledged.")
+        if loop_now - issued.created > self.callback_window:
+            raise ApiError(404, 10062, "Unknown interaction")
+        body = rec.json or {}
+        rtype = int(body.get("type", 0))
+        data = body.get("data") or {}
+        message = self.respond(issued, rtype, data, rec.files)
+        issued.acked = rtype
+        issued.response = body
+        if message is not None and not message["flags"] & 64:
+            await self._dispatch("MESSAGE_CREATE", message)
+        if rec.query.get("with_response") not in ("1", "true", "True"):
+            return 204, None
+        answer: dict[str, Any] = {"interaction": {"id": issued.id, "type": issued.kind}}
+        if message is not None:
+            answer["interaction"].update(
+                response_message_id=message["id"],
+                response_message_loading=bool(message["flags"] & 128),
+                response_message_ephemeral=bool(message["flags"] & 64),
+            )
+            answer["resource"] = {"type": rtype, "message": message}
+        return 200, answer
+
+    def _issued_for_hook(self, m: Mapping[str, str]) -> Issued:
+        issued = next(
+            (i for i in self.interactions.values() if i.token == m["token"]),
+            None,
+        )
+        if issued is None or m["app"] != self.app_id:
+            raise ApiError(404, 10015, "Unknown Webhook")
+        alive = asyncio.get_running_loop().time() - issued.created < self.token_lifetime
+        if issued.expired or not alive:
+            raise ApiError(401, 50027, "Invalid Webhook Token")
+        if issued.acked is None:
+            raise ApiError(404, 10015, "Unknown Webhook")
+        return issued
+
+    def _hook_message(self, issued: Issued, message_id: str) -> dict[str, Any]:
+        wanted = issued.original_id if message_id == "@original" else message_id
+        if wanted is None or wanted not in issued.message_ids or wanted not in self.messages:
+            raise ApiError(404, 10008, "Unknown Message")
+        return self.messages[wanted]
+
+    async def _followup(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
+        issued = self._issued_for_hook(m)
+        body = rec.json or {}
+        check_body(body, rec.files, issued.size_limit)
+        msg = self.new_interaction_message(issued, flags=int(body.get("flags") or 0))
+        apply_body(msg, body, rec.files, self._host_upload, editing=False)
+        issued.message_ids.append(msg["id"])
+        self.messages[msg["id"]] = msg
+        if not msg["flags"] & 64:
+            await self._dispatch("MESSAGE_CREATE", msg)
+        if rec.query.get("wait") in ("1", "true", "True"):
+            return 200, msg
+        return 204, None
+
+    async def _hook_get(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
+        issued = self._issued_for_hook(m)
+        return 200, self._hook_message(issued, m["message"])
+
+    async def _hook_edit(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
+        issued = self._issued_for_hook(m)
+        msg = self._hook_message(issued, m["message"])
+        body = rec.json or {}
+        check_body(body, rec.files, issued.size_limit)
+        apply_body(msg, body, rec.files, self._host_upload, editing=True)
+        msg.setdefault("edits", 0)
+        if not msg["flags"] & 64:
+            await self._dispatch("MESSAGE_UPDATE", msg)
+        return 200, msg
+
+    async def _hook_delete(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
+        issued = self._issued_for_hook(m)
+        msg = self._hook_message(issued, m["message"])
+        await self._delete(msg)
+        return 204, None
+
+    async def _delete(self, msg: Mapping[str, Any]) -> None:
+        self.messages.pop(msg["id"], None)
+        self.deleted.add(msg["id"])
+        if not msg["flags"] & 64:
+            event = {"id": msg["id"], "channel_id": msg["channel_id"]}
+            if msg.get("guild_id"):
+                event["guild_id"] = msg["guild_id"]
+            await self._dispatch("MESSAGE_DELETE", event)
+
+    def _channel(self, channel_id: str) -> dict[str, Any]:
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            raise ApiError(404, 10003, "Unknown Channel")
+        return channel
+
+    async def _get_channel(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
+        return 200, self._channel(m["channel"])
+
+    def _channel_message(self, m: Mapping[str, str]) -> dict[str, Any]:
+        self._channel(m["channel"])
+        msg = self.messages.get(m["message"])
+        if msg is None or msg["channel_id"] != m["channel"]:
+            raise ApiError(404, 10008, "Unknown Message")
+        return msg
+
+    async def _channel_post(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
+        channel = self._channel(m["channel"])
+        body = rec.json or {}
+        check_body(body, rec.files, GUILD_FILE_LIMIT)
+        if not any((body.get("content"), body.get("embeds"), body.get("components"), rec.files)):
+            raise ApiError(400, 50006, "Cannot send an empty message")
+        msg = p.message(
+            message_id=p.snowflake(),
+            channel_id=channel["id"],
+            author=self.bot,
+            guild_id=channel.get("guild_id"),
+            referenced=self._reference(body.get("message_reference")),
+        )
+        apply_body(msg, body, rec.files, self._host_upload, editing=False)
+        self.messages[msg["id"]] = msg
+        await self._dispatch("MESSAGE_CREATE", msg)
+        return 200, msg
+
+    def _reference(self, ref: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        if not ref:
+            return None
+        target = self.messages.get(str(ref.get("message_id")))
+        if target is None:
+            raise ApiError(400, 50035, "Invalid Form Body")
+        return target
+
+    async def _channel_get(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
+        msg = self._channel_message(m)
+        live = [s for s in self.sessions if s.identified.is_set()]
+        intents = live[-1].intents if live else 0
+        return 200, self.visible(msg, intents)
+
+    async def _channel_edit(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
+        msg = self._channel_message(m)
+        if msg["author"]["id"] != self.bot["id"]:
+            raise ApiError(403, 50005, "Cannot edit a message authored by another user")
+        body = rec.json or {}
+        check_body(body, rec.files, GUILD_FILE_LIMIT)
+        apply_body(msg, body, rec.files, self._host_upload, editing=True)
+        await self._dispatch("MESSAGE_UPDATE", msg)
+        return 200, msg
+
+    async def _channel_delete(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
+        msg = self._channel_message(m)
+        if msg["author"]["id"] != self.bot["id"]:
+            raise ApiError(403, 50013, "Missing Permissions")
+        await self._delete(msg)
+        return 204, None
+
+
+def _guess_type(filename: str) -> str:
+    ext = filename.rsplit(".", 1)[-1].lower()
+    return {
+        "png": "image/png",
+        "jpg": "image/jpeg",
+        "jpeg": "image/jpeg",
+        "webp": "image/webp",
+        "gif": "image/gif",
+        "mp4": "video/mp4",
+    }.get(ext, "application/octet-stream")
