@@ -64,7 +64,7 @@ class SlackAdapter:
         admin: AdminService,
         fetcher: MediaFetcher,
         bot_token: str,
-        signing_secret: str,
+        signing_secret: str | None = None,
         app_token: str | None = None,
         api_url: str | None = None,
         admin_user_ids: Collection[str] = (),
@@ -92,6 +92,7 @@ class SlackAdapter:
         # Retried events are dropped by their event_id: in the engine's store when it has one.
         self._claims: Claims = claims if claims is not None else engine.store
         self._app_token = app_token
+        self._signing_secret = signing_secret
         self._grace = shutdown_grace
         self._tasks = TaskSet()
         self._socket: AsyncSocketModeHandler | None = None
@@ -99,7 +100,8 @@ class SlackAdapter:
         self.app = AsyncApp(
             name="falbot",
             client=self.client,
-            signing_secret=signing_secret,
+            # Socket Mode needs no signing secret; HTTP mode refuses to start without one.
+            signing_secret=signing_secret or "",
             # Listeners only ack and start a task, so Bolt may wait for them before answering.
             process_before_response=True,
             logger=logging.getLogger(__name__ + ".bolt"),
@@ -116,6 +118,8 @@ class SlackAdapter:
 
     def add_routes(self, app: web.Application, path: str = EVENTS_PATH) -> None:
         """Mount the Slack endpoint on an existing aiohttp application."""
+        if not self._signing_secret:
+            raise ValueError("HTTP mode needs SLACK_SIGNING_SECRET to check Slack's signatures")
         app.router.add_post(path, self._http)
 
     async def _http(self, request: web.Request) -> web.Response:

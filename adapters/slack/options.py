@@ -33,7 +33,7 @@ class Parsed:
     """The words of a command (its prompt, or sub-command and arguments) and its options."""
 
     words: tuple[str, ...]
-    options: Mapping[str, str | bool] = field(default_factory=dict)
+    options: Mapping[str, str | bool | int] = field(default_factory=dict)
 
     @property
     def prompt(self) -> str:
@@ -52,7 +52,7 @@ def unescape(text: str) -> str:
 def parse(text: str, *, allowed: Collection[str], usage: str) -> Parsed:
     """Split `text` into words and options; an unknown or valueless option is a usage error."""
     words: list[str] = []
-    options: dict[str, str | bool] = {}
+    options: dict[str, str | bool | int] = {}
     tokens = unescape(text).split()
     i = 0
     while i < len(tokens):
@@ -84,14 +84,15 @@ def parse(text: str, *, allowed: Collection[str], usage: str) -> Parsed:
     return Parsed(tuple(words), options)
 
 
-def _value(name: str, value: str | bool) -> str | bool:
+def _value(name: str, value: str | bool) -> str | bool | int:
+    """Typed as core's schemas want them: whole numbers as ints (`--duration 8s` too)."""
     if isinstance(value, bool):
         return value
-    if name == "duration":
-        return value.lower().removesuffix("s")
     if name in _FLAGS:
         return value.lower() in ("1", "yes", "true", "on")
-    return value
+    if name == "duration":
+        value = value.lower().removesuffix("s")
+    return int(value) if value.isascii() and value.isdigit() else value
 
 
 def slack_id(token: str) -> str:

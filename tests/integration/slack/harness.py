@@ -3,6 +3,7 @@ adapter ⇄ the real engine on SQLite ⇄ a fal gateway."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from bot.clock import SystemClock
 from core.admin import AdminService
 from core.catalog import build_catalog
 from core.engine import Engine, EngineConfig
-from core.jobs import Actor, Job
+from core.jobs import Actor, Job, JobState
 from core.ports import FalGateway
 from core.quota import BucketLimits
 from tests.fakes.fal import png_bytes
@@ -186,6 +187,15 @@ class SlackStack:
 
     async def jobs_of(self, user: str) -> list[Job]:
         return await self.engine.jobs(Actor("slack", TEAM, user), limit=50)
+
+    async def wait_delivered(self, user: str, count: int = 1, timeout: float = 5.0) -> None:
+        """Until `count` of the user's jobs are recorded as delivered (a store state, polled)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                jobs = await self.jobs_of(user)
+                if sum(j.state is JobState.DELIVERED for j in jobs) >= count:
+                    return
+                await asyncio.sleep(0.01)
 
     async def credits_of(self, user: str) -> Decimal:
         return (await self.engine.quota(Actor("slack", TEAM, user))).level
