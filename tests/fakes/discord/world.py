@@ -162,7 +162,15 @@ class World:
         for cmd in commands:
             if len(cmd.get("name", "")) > 32 or len(cmd.get("description", "")) > 100:
                 raise ApiError(400, 50035, "Invalid Form Body")
-            entry = dict(cmd)
+            entry: dict[str, Any] = {
+                "description": "",
+                "default_member_permissions": None,
+                "dm_permission": True,
+                "nsfw": False,
+                "integration_types": [0],
+                "contexts": None,
+            }
+            entry.update({k: v for k, v in cmd.items() if v is not None})
             entry.update(
                 id=p.snowflake(),
                 application_id=self.app_id,
