@@ -271,6 +271,7 @@ class FalSimulator:
         self.http_by_route[route] += 1
         if request_id is not None:
             self.http_by_request[request_id][route] += 1
+        self._notify()  # so tests can wait on calls too
 
     def submit(
         self, endpoint: str, arguments: dict[str, Any], webhook_url: str | None
@@ -325,6 +326,7 @@ class FalSimulator:
         loop = asyncio.get_running_loop()
         if self.queue_wait > 0:
             await asyncio.sleep(self.queue_wait)
+        req.waited = True
         await self.wait_for(lambda: self._may_start(req), within=None)
         req.state = "IN_PROGRESS"
         req.started_at = loop.time()
@@ -364,9 +366,20 @@ class FalSimulator:
         self._complete(req, req.fault)
 
     def _may_start(self, req: SimRequest) -> bool:
-        if self._hold_queue and not req.admitted:
+        if not self._eligible(req):
             return False
-        return self.max_running is None or self.running < self.max_running
+        if self.max_running is None:
+            return True
+        if self.running >= self.max_running:
+            return False
+        # First come, first served: an earlier request that could start goes first.
+        return not any(
+            r.state == "IN_QUEUE" and r.seq < req.seq and self._eligible(r)
+            for r in self.requests.values()
+        )
+
+    def _eligible(self, req: SimRequest) -> bool:
+        return req.waited and (req.admitted or not self._hold_queue)
 
     def _complete(self, req: SimRequest, fault: Fault | None) -> None:
         req.state = "COMPLETED"

@@ -26,6 +26,7 @@ class SimRequest:
     submitted_at: float  # loop time
     state: State = "IN_QUEUE"
     fault: Fault | None = None  # how it will end (or ended) if it fails
+    waited: bool = False  # its queue_wait is over
     admitted: bool = False  # let out of a held queue
     released: bool = False  # let out of a held run
     logs: list[dict[str, Any]] = field(default_factory=list)
