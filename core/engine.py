@@ -80,6 +80,7 @@ class Engine:
         self._cancel_requested: set[str] = set()
         self._mean_job_s = 30.0
         self._accepting = False
+        self._positions: asyncio.Task[None] | None = None
 
     # ---- lifecycle
 
@@ -318,18 +319,23 @@ class Engine:
                 await self._slots.release()
                 raise
             self._spawn(self._run_in_slot(job_id, self._execute_queued), name=f"job-{job_id[:8]}")
-            self._spawn(self._refresh_positions(), name="positions")
+            if self._positions is None or self._positions.done():
+                self._positions = self._spawn(self._refresh_positions(), name="positions")
 
     async def _run_in_slot(self, job_id: str, body: Any) -> None:
+        """Run `body` while holding a fal slot; the slot is free again before delivery."""
+        completed: Job | None = None
         try:
             job = await self.store.get_job(job_id)
             if job is not None:
-                await body(job)
+                completed = await body(job)
         except Exception:
             log.exception("job %s failed inside falbot", job_id[:8])
             await self._end_after_crash(job_id)
         finally:
             await self._slots.release()
+        if completed is not None:
+            await self._deliver(completed)
 
     async def _end_after_crash(self, job_id: str) -> None:
         job = await self.store.get_job(job_id)
@@ -359,9 +365,9 @@ class Engine:
 
     # ---- execution
 
-    async def _execute_queued(self, job: Job) -> None:
+    async def _execute_queued(self, job: Job) -> Job | None:
         if job.state is not JobState.QUEUED:
-            return
+            return None
         spec = self.catalog.get(job.model)
         try:
             job = await self._move(job, JobState.SUBMITTING)
@@ -379,7 +385,7 @@ class Engine:
                 JobState.FAILED if error.code is not ErrorCode.CANCELLED else JobState.CANCELLED,
                 error,
             )
-            return
+            return None
         job = await self._move(
             job,
             JobState.SUBMITTED,
@@ -387,7 +393,7 @@ class Engine:
             arguments={**job.arguments, "image_urls": urls} if urls else job.arguments,
         )
         await self.store.drop_job_inputs(job.id)
-        await self._follow_at_fal(job)
+        return await self._follow_at_fal(job)
 
     async def _input_url(self, image: InputImage) -> str:
         if image.url is not None:
@@ -397,8 +403,8 @@ class Engine:
             return f"data:{image.content_type};base64,{base64.b64encode(image.data).decode()}"
         return await self._fal.upload(image.data, image.content_type)
 
-    async def _follow_at_fal(self, job: Job) -> None:
-        """Watch a submitted job to its end at fal, then settle and deliver it."""
+    async def _follow_at_fal(self, job: Job) -> Job | None:
+        """Watch a submitted job to its end at fal and settle it; the completed job, if any."""
         request_id = job.request_id
         assert request_id is not None
         spec = self.catalog.get(job.model)
@@ -447,17 +453,17 @@ class Engine:
                     request_id=job.request_id,
                 ),
             )
-            return
+            return None
         except BotError as error:
             error.request_id = error.request_id or job.request_id
             cancelled = error.code is ErrorCode.CANCELLED or job.id in self._cancel_requested
             await self._end(job, JobState.CANCELLED if cancelled else JobState.FAILED, error)
-            return
+            return None
         cost = spec.pricing.actual(job.arguments, outputs)
         result = JobResult(outputs=outputs, cost_usd=cost, seed=seed, inference_s=inference)
         job = await self._complete(job, result)
         self._mean_job_s = 0.8 * self._mean_job_s + 0.2 * (self._clock.monotonic() - started)
-        await self._deliver(job)
+        return job
 
     async def _fal_cancel_quietly(self, job: Job) -> None:
         if job.request_id:
@@ -590,10 +596,11 @@ class Engine:
     def _user_key(job: Job) -> str:
         return f"{job.workspace_id}/{job.user_id}"
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], *, name: str) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

@@ -55,7 +55,8 @@ async def test_abrupt_restart_ends_every_job_once(
     make_engine: EngineFactory, simulator: FalSimulator, gateway: FalClientGateway
 ) -> None:
     users = [Actor("console", "w1", f"u{i}") for i in range(3)]
-    first = await make_engine(max_concurrency=3)
+    # a completed job no longer holds a slot: the running and the submitting one fill both
+    first = await make_engine(max_concurrency=2)
     gated = GatedGateway(gateway)
 
     def ask(user: Actor, prompt: str) -> JobRequest:
@@ -75,7 +76,7 @@ async def test_abrupt_restart_ends_every_job_once(
     first._fal = gated  # the one job submitted from here on waits at the gate
     submitting = await first.submit(ask(users[2], "submitting"), RecordingReply())
     await asyncio.wait_for(gated.waiting.wait(), 5)
-    # waiting in line: all three slots are taken
+    # waiting in line: both slots are taken
     queued = [await first.submit(ask(users[i], f"queued-{i}"), RecordingReply()) for i in range(3)]
     jobs = [completed, running, submitting, *queued]
     states = Counter([(await first.store.get_job(j.id)).state for j in jobs])  # type: ignore[union-attr]

@@ -55,7 +55,7 @@ async def test_every_job_ends_after_an_abrupt_restart_and_none_is_submitted_twic
     fal.submit_gate = asyncio.Event()
     await first.submit(request(users[2], prompt="submitting"), RecordingReply())
     await until(lambda: fal.submit_calls == 3)
-    # queued: every slot is taken
+    # queued: both slots are taken
     for i in range(3):
         await first.submit(request(users[i], prompt=f"queued-{i}"), RecordingReply())
     states = Counter(j.state for j in store.jobs.values())
