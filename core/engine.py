@@ -118,6 +118,19 @@ class Engine:
 
     async def submit(self, request: JobRequest, reply: Reply) -> Job:
         """Validate, check policy, quota and budget, persist and enqueue; or raise `BotError`."""
+        try:
+            return await self._admit(request, reply)
+        except BotError as error:
+            actor = request.actor
+            events.refused(
+                code=error.code.value,
+                model=request.model[:40],
+                workspace_id=actor.workspace_id,
+                user_id=actor.user_id,
+            )
+            raise
+
+    async def _admit(self, request: JobRequest, reply: Reply) -> Job:
         if not self._accepting:
             raise BotError(
                 ErrorCode.BUSY,

@@ -15,6 +15,7 @@ JOB_STARTED = "job_started"
 JOB_PROGRESS = "job_progress"
 JOB_SUCCEEDED = "job_succeeded"
 JOB_FAILED = "job_failed"
+JOB_REFUSED = "job_refused"  # admission said no: no job exists
 
 
 def redact(prompt: str) -> dict[str, Any]:
@@ -38,3 +39,15 @@ def emit(event: str, job: Job, *, level: int = logging.INFO, **fields: Any) -> N
         data["fal_request_id"] = job.request_id
     data.update(fields)
     log.log(level, event, extra={"falbot": data})
+
+
+def refused(*, code: str, model: str, workspace_id: str, user_id: str) -> None:
+    """An admission refusal: there is no job, so the fields stand alone."""
+    data = {
+        "event": JOB_REFUSED,
+        "code": code,
+        "model": model,
+        "workspace_id": workspace_id,
+        "user_id": user_id,
+    }
+    log.info(JOB_REFUSED, extra={"falbot": data})
