@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from typing import Any
 from urllib.parse import urlsplit
@@ -55,6 +55,7 @@ class FalClientGateway:
         stream_idle_timeout: float = 120.0,
         poll_interval: tuple[float, float] = (0.5, 5.0),
         use_stream: bool = True,
+        max_streams: int = 64,
         retry_delay: float = 0.2,
     ) -> None:
         if not key:
@@ -64,6 +65,9 @@ class FalClientGateway:
         self._stream_timeout = httpx.Timeout(timeout, read=stream_idle_timeout)
         self._poll_min, self._poll_max = poll_interval
         self._use_stream = use_stream
+        # fal-client's HTTP client pools 100 connections; leave room for everything else.
+        self._max_streams = max_streams
+        self._open_streams = 0
         self._retry_delay = retry_delay
         # Outputs are public CDN files: fetched without fal's Authorization header.
         self._downloads = httpx.AsyncClient(timeout=timeout, follow_redirects=True, max_redirects=5)
@@ -126,36 +130,44 @@ class FalClientGateway:
         except (KeyError, ValueError) as exc:
             raise _unreadable("status", exc, request_id) from None
 
-    async def watch(self, endpoint: str, request_id: str) -> AsyncIterator[FalStatus]:
+    async def watch(self, endpoint: str, request_id: str) -> AsyncGenerator[FalStatus, None]:
         """Statuses as they change, ending with `completed`.
 
         The status stream first; a stream that drops is opened again, one that is refused (or
-        keeps failing) gives way to adaptive polling. Close the iterator (`aclosing`) when
-        leaving early.
+        keeps failing without news) gives way to adaptive polling, and so does every watch past
+        `max_streams` open streams (each holds a connection). Close the iterator (`aclosing`)
+        when leaving early.
         """
         handle = await self._handle(endpoint, request_id)
         last: FalStatus | None = None
-        stream_failures = 0 if self._use_stream else _STREAM_FAILURES
-        while stream_failures < _STREAM_FAILURES:
+        failures = 0 if self._use_stream else _STREAM_FAILURES
+        if self._open_streams >= self._max_streams:
+            failures = _STREAM_FAILURES
+        while failures < _STREAM_FAILURES:
+            self._open_streams += 1
             try:
                 async with aclosing(self._stream(handle)) as events:
                     async for status in events:
-                        stream_failures = 0
                         if status != last:
+                            failures = 0  # news: the stream works
                             last = status
                             yield status
                         if status.state == "completed":
                             return
-                stream_failures += 1
+                failures += 1
                 log.info("fal status stream of %s closed early; reopening", request_id)
             except _NoStream as exc:
                 log.info("fal status stream of %s refused (%s); polling", request_id, exc)
-                stream_failures = _STREAM_FAILURES
+                failures = _STREAM_FAILURES
+            except httpx.ReadTimeout:
+                log.debug("fal status stream of %s idle; reopening", request_id)
             except (httpx.HTTPError, ValueError) as exc:
-                stream_failures += 1
+                failures += 1
                 log.info("fal status stream of %s failed (%s)", request_id, type(exc).__name__)
-            if 1 < stream_failures < _STREAM_FAILURES:
-                await asyncio.sleep(self._poll_min * (stream_failures - 1))
+            finally:
+                self._open_streams -= 1
+            if 1 < failures < _STREAM_FAILURES:
+                await asyncio.sleep(self._poll_min * (failures - 1))
         async for status in self._poll(endpoint, request_id, last):
             yield status
 
@@ -264,7 +276,7 @@ class FalClientGateway:
             install_attempt_hooks(handle.client)
         return handle
 
-    async def _stream(self, handle: AsyncRequestHandle) -> AsyncIterator[FalStatus]:
+    async def _stream(self, handle: AsyncRequestHandle) -> AsyncGenerator[FalStatus, None]:
         async with handle.client.stream(
             "GET",
             handle.status_url + "/stream",
@@ -281,7 +293,7 @@ class FalClientGateway:
 
     async def _poll(
         self, endpoint: str, request_id: str, last: FalStatus | None
-    ) -> AsyncIterator[FalStatus]:
+    ) -> AsyncGenerator[FalStatus, None]:
         delay = self._poll_min
         failures = 0
         while True:

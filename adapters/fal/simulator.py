@@ -34,6 +34,9 @@ Test controls (plain attributes and methods; all take effect at once):
   status, stream, result, cancel, token, cdn_upload, initiate, put, cdn_get) with an HTTP error,
   an ingress error page, a 429, a delay, or a dropped connection (a stream drops after its first
   event).
+- `chaos`: a function of the route called for every request no injected fault answers; the
+  `HttpFault` it returns (or None) answers it: random failure rates, bursts, whatever a test
+  needs (use a seeded `random.Random`).
 - `stream_enabled`: False answers the status stream with 404 (clients must poll).
   `stream_keepalive`: seconds between `: keepalive` comments on an idle stream (None: none).
 - `nsfw_marker`: a prompt containing it gets `has_nsfw_concepts: true`.
@@ -93,6 +96,7 @@ class FalSimulator:
         self._next_faults: deque[Fault] = deque()
         self._endpoint_faults: dict[str, Fault] = {}
         self._http_faults: dict[str, deque[HttpFault]] = defaultdict(deque)
+        self.chaos: Callable[[str], HttpFault | None] | None = None
         # records
         self.submits: list[tuple[str, dict[str, Any]]] = []
         self.requests: dict[str, SimRequest] = {}
@@ -265,7 +269,9 @@ class FalSimulator:
 
     def take_http_fault(self, route: str) -> HttpFault | None:
         queue = self._http_faults.get(route)
-        return queue.popleft() if queue else None
+        if queue:
+            return queue.popleft()
+        return self.chaos(route) if self.chaos is not None else None
 
     def count(self, route: str, request_id: str | None = None) -> None:
         self.http_by_route[route] += 1

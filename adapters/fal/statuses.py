@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 from fal_client import Completed, InProgress, Queued, Status
@@ -54,7 +54,7 @@ def _completed(logs: Any, metrics: Any, error: Any, error_type: Any) -> FalStatu
     )
 
 
-async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
+async def sse_data(lines: AsyncIterator[str]) -> AsyncGenerator[str, None]:
     """The `data` of each Server-Sent Event, from the stream's lines (comments skipped)."""
     data: list[str] = []
     async for line in lines:

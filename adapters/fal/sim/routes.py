@@ -174,6 +174,15 @@ class _Routes:
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
         await response.prepare(request)
+        try:
+            await self._send_statuses(request, response, req, drop=drop)
+        except ConnectionResetError:
+            pass  # the client went away: nothing to tell it
+        return response
+
+    async def _send_statuses(
+        self, request: web.Request, response: web.StreamResponse, req: SimRequest, *, drop: bool
+    ) -> None:
         last: dict[str, Any] | None = None
         while not self.sim.closing:
             changed = self.sim.changed
@@ -183,7 +192,7 @@ class _Routes:
                 last = body
                 if drop and request.transport is not None:
                     request.transport.close()
-                    return response
+                    return
             if req.state == "COMPLETED":
                 break
             try:
@@ -191,7 +200,6 @@ class _Routes:
             except TimeoutError:
                 await response.write(b": keepalive\n\n")
         await response.write_eof()
-        return response
 
     async def result(self, request: web.Request) -> web.StreamResponse:
         if (early := await self._gate(request, "result")) is not None:

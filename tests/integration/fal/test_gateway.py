@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import struct
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from itertools import pairwise
 
@@ -13,6 +15,7 @@ import pytest
 from adapters.fal.gateway import FalClientGateway
 from adapters.fal.sim.faults import Fault, HttpFault
 from adapters.fal.simulator import FalSimulator
+from adapters.fal.statuses import sse_data
 from core.errors import BotError, ErrorCode
 from tests.integration.fal.fixtures import SIM_KEY, fast_gateway
 from tests.integration.fal.helpers import STATE_ORDER, boxes, child, follow, image_dims, png
@@ -216,3 +219,64 @@ async def test_the_fal_key_is_never_in_errors_or_logs(
     text = "\n".join(f"{e.message} {e.hint} {e!r} {e.to_dict()}" for e in errors)
     text += "\n" + caplog.text
     assert SIM_KEY not in text and wrong_key not in text
+
+
+async def test_an_idle_stream_is_reopened_and_never_given_up_for_polling(
+    fal_sim: FalSimulator,
+) -> None:
+    fal_sim.hold_queue = True
+    gateway = fast_gateway(stream_idle_timeout=0.05)
+    request_id = await gateway.submit(FLUX, {"prompt": "a quiet pond"})
+    calls = fal_sim.http_by_request[request_id]
+
+    async def admit_after_idle_reconnects() -> None:
+        # more idle timeouts than the failures a stream may have before polling
+        await fal_sim.wait_for(lambda: calls["stream"] >= 5)
+        fal_sim.admit(request_id)
+
+    admitter = asyncio.create_task(admit_after_idle_reconnects())
+    try:
+        async with asyncio.timeout(10), aclosing(gateway.watch(FLUX, request_id)) as statuses:
+            seen = [status.state async for status in statuses]
+        await admitter
+    finally:
+        admitter.cancel()
+        await asyncio.gather(admitter, return_exceptions=True)
+        await gateway.aclose()
+    assert seen[0] == "queued" and seen[-1] == "completed"
+    assert calls["status"] == 0
+
+
+async def test_watches_past_the_stream_limit_poll(fal_sim: FalSimulator) -> None:
+    gateway = fast_gateway(max_streams=0)
+    try:
+        request_id = await gateway.submit(FLUX, {"prompt": "a crowd"})
+        statuses = await follow(gateway, fal_sim, FLUX, request_id)
+    finally:
+        await gateway.aclose()
+    assert statuses[-1].state == "completed"
+    assert fal_sim.http_by_request[request_id]["stream"] == 0
+
+
+async def test_sse_framing_skips_comments_and_joins_data_lines() -> None:
+    async def lines() -> AsyncIterator[str]:
+        for line in [": keepalive", "", 'data: {"a":', "data: 1}", "", "event: x", "data:2", ""]:
+            yield line
+        yield "data: cut off"  # no blank line: never dispatched
+
+    assert [d async for d in sse_data(lines())] == ['{"a":\n1}', "2"]
+
+
+async def test_chaos_hook_faults_are_ridden_out_by_idempotent_downloads(
+    fal_sim: FalSimulator, fal_gateway: FalClientGateway
+) -> None:
+    flips = iter([True, False])
+
+    def chaos(route: str) -> HttpFault | None:
+        return HttpFault(status=503) if route == "cdn_get" and next(flips) else None
+
+    fal_sim.chaos = chaos
+    data = png(8, 8)
+    url = fal_sim.store_file(data, "image/png")
+    assert await fal_gateway.download(url, max_bytes=10_000) == data
+    assert fal_sim.http_by_route["cdn_get"] == 2

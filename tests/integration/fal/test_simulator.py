@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from typing import Any
 
 import fal_client
 import httpx
@@ -13,7 +14,7 @@ from fal_client import Completed, InProgress, Queued
 from adapters.fal.gateway import FalClientGateway
 from adapters.fal.sim.media import image_size
 from adapters.fal.sim.mp4 import tiny_mp4
-from adapters.fal.sim.outputs import InputError, plan
+from adapters.fal.sim.outputs import InputError, Kind, plan
 from adapters.fal.sim.state import SimRequest
 from adapters.fal.simulator import FalSimulator
 from tests.integration.fal.fixtures import SIM_KEY, running_fal_simulator
@@ -204,14 +205,14 @@ async def test_close_ends_open_streams_and_held_requests() -> None:
 # -- outputs (pure) ---------------------------------------------------------------------------
 
 
-def _plan(kind: str, arguments: dict[str, object], request_id: str = "r1") -> dict[str, object]:
+def _plan(kind: Kind, arguments: dict[str, Any], request_id: str = "r1") -> dict[str, Any]:
     def fetch(url: str) -> bytes:
         if url == "mem://in":
             return png(300, 200)
         raise ValueError(url)
 
     output, _ = plan(
-        kind,  # type: ignore[arg-type]
+        kind,
         arguments,
         request_id=request_id,
         fetch=fetch,
@@ -237,15 +238,15 @@ def test_image_sizes_follow_the_arguments(
     arguments: dict[str, object], size: tuple[int, int]
 ) -> None:
     output = _plan("image", {"prompt": "x", **arguments})
-    (image,) = output["images"]  # type: ignore[misc]
+    (image,) = output["images"]
     assert (image["width"], image["height"]) == size
 
 
 def test_edits_keep_the_input_size_and_upscales_multiply_it() -> None:
     edit = _plan("edit", {"prompt": "x", "image_urls": ["mem://in"], "num_images": 3})
-    assert [(i["width"], i["height"]) for i in edit["images"]] == [(300, 200)] * 3  # type: ignore[attr-defined]
+    assert [(i["width"], i["height"]) for i in edit["images"]] == [(300, 200)] * 3
     upscale = _plan("upscale", {"image_url": "mem://in", "scale": 4})
-    assert (upscale["image"]["width"], upscale["image"]["height"]) == (1200, 800)  # type: ignore[index]
+    assert (upscale["image"]["width"], upscale["image"]["height"]) == (1200, 800)
 
 
 @pytest.mark.parametrize(
@@ -261,7 +262,7 @@ def test_edits_keep_the_input_size_and_upscales_multiply_it() -> None:
     ],
 )
 def test_bad_input_is_a_422_naming_the_field(
-    kind: str, arguments: dict[str, object], where: str
+    kind: Kind, arguments: dict[str, Any], where: str
 ) -> None:
     with pytest.raises(InputError) as caught:
         _plan(kind, arguments)
