@@ -1,4 +1,5 @@
-"""Fixtures: a started fake Slack, a fal gateway, and the whole stack over HTTP or Socket Mode."""
+"""Fixtures: a started fake Slack, the fal simulator (fal-client pointed at it), and the whole
+stack over HTTP or Socket Mode, built by the composition root."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.fal import FakeFal
+from adapters.fal.simulator import FalSimulator
 from tests.fakes.slack import FakeSlack
+from tests.integration.fal.fixtures import running_fal_simulator
 from tests.integration.slack.harness import SlackStack, new_fake
 
 
@@ -23,8 +25,9 @@ async def fake() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-def fal() -> FakeFal:
-    return FakeFal()
+async def fal() -> AsyncIterator[FalSimulator]:
+    async with running_fal_simulator() as sim:
+        yield sim
 
 
 @pytest.fixture
@@ -33,7 +36,7 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def stack(fake: FakeSlack, fal: FakeFal, db_path: Path) -> AsyncIterator[SlackStack]:
+async def stack(fake: FakeSlack, fal: FalSimulator, db_path: Path) -> AsyncIterator[SlackStack]:
     opened = await SlackStack.open(fake, fal, db_path, mode="http")
     try:
         yield opened
@@ -42,7 +45,9 @@ async def stack(fake: FakeSlack, fal: FakeFal, db_path: Path) -> AsyncIterator[S
 
 
 @pytest.fixture
-async def socket_stack(fake: FakeSlack, fal: FakeFal, db_path: Path) -> AsyncIterator[SlackStack]:
+async def socket_stack(
+    fake: FakeSlack, fal: FalSimulator, db_path: Path
+) -> AsyncIterator[SlackStack]:
     opened = await SlackStack.open(fake, fal, db_path, mode="socket")
     try:
         yield opened

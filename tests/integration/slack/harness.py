@@ -1,5 +1,5 @@
 """The whole Slack side of falbot on loopback: fake Slack ⇄ real slack-bolt/slack_sdk ⇄ the Slack
-adapter ⇄ the real engine on SQLite ⇄ a fal gateway."""
+adapter ⇄ the engine, store and fal gateway as `build_app` makes them ⇄ the fal simulator."""
 
 from __future__ import annotations
 
@@ -11,22 +11,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+import aiohttp
 from aiohttp import web
 from PIL import Image
 
-from adapters.media_fetch import MediaFetcher
+from adapters.fal.simulator import FalSimulator
 from adapters.slack import SlackAdapter
 from adapters.sqlite.store import SqliteStore
-from bot.clock import SystemClock
-from core.admin import AdminService
-from core.catalog import build_catalog
-from core.engine import Engine, EngineConfig
+from bot.app import App, build_app
+from bot.settings import Settings
+from core.engine import Engine
 from core.jobs import Actor, Job, JobState
-from core.ports import FalGateway
-from core.quota import BucketLimits
-from tests.fakes.fal import png_bytes
 from tests.fakes.slack import FakeSlack, SignedSender
 from tests.fakes.slack import payloads as p
+from tests.integration.fal.fixtures import SIM_KEY
 
 BOT_TOKEN = "xoxb-1111-2222-falbottesttoken"
 APP_TOKEN = "xapp-1-A0001-3333-falbotapptoken"
@@ -55,14 +53,33 @@ def new_fake() -> FakeSlack:
     return fake
 
 
+def settings_for(fake: FakeSlack, sim: FalSimulator, db_path: Path, *, mode: Mode) -> Settings:
+    """What an operator would put in the environment, pointed at the loopback fakes."""
+    values: dict[str, Any] = {
+        "FAL_KEY": SIM_KEY,
+        "FALBOT_DATABASE": f"sqlite:///{db_path}",
+        "FALBOT_FAL_QUEUE_URL": sim.queue_url,
+        "FALBOT_FAL_REST_URL": sim.rest_url,
+        "FALBOT_FAL_CDN_URL": sim.cdn_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "FALBOT_SLACK_API_URL": fake.api_url,
+        "FALBOT_MEDIA_HOSTS": fake.host,
+        "FALBOT_ADMIN_USER_IDS": CONFIGURED,
+        "FALBOT_PROGRESS_INTERVAL": 0.1,
+        "FALBOT_MAX_INPUT_BYTES": MAX_INPUT_BYTES,
+        "FALBOT_HTTP_PORT": 0,
+    }
+    if mode == "socket":
+        values["SLACK_APP_TOKEN"] = APP_TOKEN
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
 @dataclass
 class SlackStack:
     fake: FakeSlack
-    store: SqliteStore
-    fal: FalGateway
-    engine: Engine
-    admin: AdminService
-    fetcher: MediaFetcher
+    sim: FalSimulator
+    app: App
     adapter: SlackAdapter
     mode: Mode
     sender: SignedSender | None = None
@@ -70,51 +87,46 @@ class SlackStack:
     url: str = ""
     _closed: bool = field(default=False, repr=False)
 
+    @property
+    def engine(self) -> Engine:
+        return self.app.engine
+
+    @property
+    def store(self) -> SqliteStore:
+        return self.app.store
+
     @classmethod
     async def open(
-        cls,
-        fake: FakeSlack,
-        fal: FalGateway,
-        db_path: Path,
-        *,
-        mode: Mode = "http",
-        capacity: Decimal = Decimal(100),
-        refill_per_hour: Decimal = Decimal(50),
+        cls, fake: FakeSlack, sim: FalSimulator, db_path: Path, *, mode: Mode = "http"
     ) -> SlackStack:
-        store = await SqliteStore.open(db_path)
-        engine = Engine(
-            store=store,
-            fal=fal,
-            clock=SystemClock(),
-            catalog=build_catalog(),
-            config=EngineConfig(
-                default_limits=BucketLimits(capacity, refill_per_hour),
-                progress_interval=0.05,
-            ),
-        )
-        admin = AdminService(engine=engine, clock=SystemClock())
-        fetcher = MediaFetcher(allowed_hosts=[fake.host], max_bytes=MAX_INPUT_BYTES)
+        """Built by the composition root (`build_app`), with Slack wired as `falbot run` does."""
+        settings = settings_for(fake, sim, db_path, mode=mode)
+        app = await build_app(settings)
+        assert settings.slack_bot_token is not None
         adapter = SlackAdapter(
-            engine=engine,
-            admin=admin,
-            fetcher=fetcher,
-            bot_token=BOT_TOKEN,
+            engine=app.engine,
+            admin=app.admin,
+            fetcher=app.fetcher,
+            bot_token=settings.slack_bot_token.get_secret_value(),
             signing_secret=SIGNING_SECRET,
             app_token=APP_TOKEN if mode == "socket" else None,
-            api_url=fake.api_url,
-            admin_user_ids={CONFIGURED},
+            api_url=settings.slack_api_url,
+            admin_user_ids=settings.admin_user_id_set,
+            claims=app.store,
             shutdown_grace=2.0,
         )
-        engine.add_reply_factory(adapter.reply_factory)
-        stack = cls(fake, store, fal, engine, admin, fetcher, adapter, mode)
+        app.engine.add_reply_factory(adapter.reply_factory)
+        stack = cls(fake, sim, app, adapter, mode)
         try:
-            await engine.start()
+            await app.engine.start()
             if mode == "http":
-                stack.runner = web.AppRunner(adapter.web_app(), handle_signals=False)
+                http = web.Application()
+                adapter.add_routes(http)
+                stack.runner = web.AppRunner(http, handle_signals=False)
                 await stack.runner.setup()
                 site = web.TCPSite(stack.runner, "127.0.0.1", 0)
                 await site.start()
-                port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+                port = stack.runner.addresses[0][1]
                 stack.url = f"http://127.0.0.1:{port}/slack/events"
                 stack.sender = SignedSender(stack.url, SIGNING_SECRET)
             else:
@@ -134,9 +146,7 @@ class SlackStack:
         if self.runner is not None:
             await self.runner.cleanup()
         await self.adapter.close()
-        await self.engine.stop()
-        await self.fetcher.aclose()
-        await self.store.close()
+        await self.app.close()  # the engine, the fal gateway, the fetcher, the store
 
     async def quiesce(self) -> None:
         """Stop the adapter once its running work is done; the engine and store stay readable.
@@ -181,9 +191,11 @@ class SlackStack:
         answer = await self.command(command, text, user=user)
         return answer, time.monotonic() - started
 
-    def delivered_bytes(self) -> bytes:
-        """The bytes fal serves for an output."""
-        return png_bytes()
+    async def output_bytes(self, url: str) -> bytes:
+        """What fal's CDN (the simulator) serves at an output URL."""
+        async with aiohttp.ClientSession() as session, session.get(url) as resp:
+            assert resp.status == 200
+            return await resp.read()
 
     async def jobs_of(self, user: str) -> list[Job]:
         return await self.engine.jobs(Actor("slack", TEAM, user), limit=50)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.fakes.fal import FakeFal
+from adapters.fal.simulator import FalSimulator
 from tests.fakes.slack import Call, FakeSlack
 from tests.integration.slack.harness import ANN, BOSS, SlackStack
 
@@ -54,8 +54,8 @@ async def test_usage_with_a_bad_period(stack: SlackStack) -> None:
     assert "/usage [days]" in text
 
 
-async def test_cancel_a_running_job(stack: SlackStack, fake: FakeSlack, fal: FakeFal) -> None:
-    fal.auto_finish = False
+async def test_cancel_a_running_job(stack: SlackStack, fake: FakeSlack, fal: FalSimulator) -> None:
+    fal.hold = True
     await stack.command("/imagine", "a very slow painting")
     await fake.wait_for("chat.update", lambda c: "running" in str(c.params.get("text")))
     job = (await stack.jobs_of(ANN))[0]
@@ -66,19 +66,19 @@ async def test_cancel_a_running_job(stack: SlackStack, fake: FakeSlack, fal: Fak
 
 
 async def test_cancel_someone_elses_job_is_not_found(
-    stack: SlackStack, fake: FakeSlack, fal: FakeFal
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
 ) -> None:
-    fal.auto_finish = False
+    fal.hold = True
     await stack.command("/imagine", "mine", user=BOSS)
     await fake.wait_for("chat.update", lambda c: "running" in str(c.params.get("text")))
     job = (await stack.jobs_of(BOSS))[0]
     text = await answer(stack, "/cancel", job.short_id, user=ANN)
     assert "I found no job" in text
-    fal.finish()
+    fal.release()
     await fake.wait_for("chat.update", is_done)
 
 
-async def test_video_with_options(stack: SlackStack, fake: FakeSlack, fal: FakeFal) -> None:
+async def test_video_with_options(stack: SlackStack, fake: FakeSlack, fal: FalSimulator) -> None:
     await answer(stack, "/admin", f"quota set <@{ANN}> 500 50", user=BOSS)  # veo3 is dear
     await stack.command("/video", "waves at night —model veo3 --duration 4s --audio")
     final = await fake.wait_for("chat.update", is_done)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from adapters.fal.simulator import FalSimulator
 from core.quota import Budget
-from tests.fakes.fal import FakeFal
 from tests.fakes.slack import Call, FakeSlack
 from tests.integration.slack.harness import ANN, BOSS, CONFIGURED, TEAM, SlackStack
 
@@ -67,7 +67,7 @@ async def test_unknown_admin_command_shows_usage(stack: SlackStack, fake: FakeSl
 
 
 async def test_exhausted_quota_says_when_to_retry(
-    stack: SlackStack, fake: FakeSlack, fal: FakeFal
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
 ) -> None:
     await answer_to(stack, fake, "/admin", f"quota set <@{ANN}> 5 60", BOSS)
     await stack.command("/imagine", "a red fox --model nano-banana")  # 3.9 credits of 5

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.fal import FakeFal
+from adapters.fal.simulator import FalSimulator
 from tests.fakes.slack import Call, FakeSlack
 from tests.fakes.slack import payloads as p
 from tests.integration.slack.harness import ANN, BOSS, CHANNEL, TEAM, SlackStack
@@ -20,7 +20,7 @@ def is_done(call: Call) -> bool:
 
 @pytest.fixture
 async def restarted(
-    fake: FakeSlack, fal: FakeFal, db_path: Path
+    fake: FakeSlack, fal: FalSimulator, db_path: Path
 ) -> AsyncIterator[tuple[SlackStack, dict[str, Any]]]:
     """One /imagine delivered by a first process; then a second process on the same database."""
     first = await SlackStack.open(fake, fal, db_path)
@@ -57,7 +57,7 @@ async def click(
 
 
 async def test_rerun_after_a_restart(
-    restarted: tuple[SlackStack, dict[str, Any]], fake: FakeSlack, fal: FakeFal
+    restarted: tuple[SlackStack, dict[str, Any]], fake: FakeSlack, fal: FalSimulator
 ) -> None:
     stack, result = restarted
     await click(stack, result, "falbot_rerun")
@@ -73,7 +73,7 @@ async def test_rerun_after_a_restart(
 
 
 async def test_upscale_after_a_restart(
-    restarted: tuple[SlackStack, dict[str, Any]], fake: FakeSlack, fal: FakeFal
+    restarted: tuple[SlackStack, dict[str, Any]], fake: FakeSlack, fal: FalSimulator
 ) -> None:
     stack, result = restarted
     await click(stack, result, "falbot_upscale")
@@ -87,7 +87,7 @@ async def test_upscale_after_a_restart(
 
 
 async def test_edit_button_after_a_restart(
-    restarted: tuple[SlackStack, dict[str, Any]], fake: FakeSlack, fal: FakeFal
+    restarted: tuple[SlackStack, dict[str, Any]], fake: FakeSlack, fal: FalSimulator
 ) -> None:
     stack, result = restarted
     await click(stack, result, "falbot_edit")
@@ -124,9 +124,9 @@ async def test_delete_is_for_the_requester_or_an_admin(
 
 
 async def test_a_running_job_is_finished_in_its_message_after_a_restart(
-    fake: FakeSlack, fal: FakeFal, db_path: Path
+    fake: FakeSlack, fal: FalSimulator, db_path: Path
 ) -> None:
-    fal.auto_finish = False
+    fal.hold = True
     first = await SlackStack.open(fake, fal, db_path)
     try:
         await first.command("/imagine", "slow clouds")
@@ -137,7 +137,7 @@ async def test_a_running_job_is_finished_in_its_message_after_a_restart(
 
     second = await SlackStack.open(fake, fal, db_path)
     try:
-        fal.finish()
+        fal.release()
         final = await fake.wait_for("chat.update", is_done)
         assert final.params["ts"] == post.answer["ts"]  # the same message, rebuilt from reply_ref
         complete = fake.calls_to("files.completeUploadExternal")[0]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.fal import FakeFal
+from adapters.fal.simulator import FalSimulator
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack import payloads as p
 from tests.integration.slack.harness import ANN, CHANNEL, MAX_INPUT_BYTES, TEAM, SlackStack, png
@@ -39,7 +39,9 @@ BAD_FILES: dict[str, tuple[dict[str, Any], str]] = {
 }
 
 
-async def assert_refused(stack: SlackStack, fake: FakeSlack, fal: FakeFal, expected: str) -> None:
+async def assert_refused(
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator, expected: str
+) -> None:
     ephemeral = await fake.wait_for("chat.postEphemeral")
     assert ephemeral.params["user"] == ANN
     assert ephemeral.params["channel"] == CHANNEL
@@ -55,7 +57,7 @@ async def assert_refused(stack: SlackStack, fake: FakeSlack, fal: FakeFal, expec
 
 @pytest.mark.parametrize("case", BAD_FILES)
 async def test_bad_file_in_a_mentioned_thread(
-    stack: SlackStack, fake: FakeSlack, fal: FakeFal, case: str
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator, case: str
 ) -> None:
     spec, expected = BAD_FILES[case]
     bad = fake.add_file(**spec)
@@ -77,7 +79,7 @@ async def test_bad_file_in_a_mentioned_thread(
 
 
 async def test_login_page_through_the_shortcut_modal(
-    stack: SlackStack, fake: FakeSlack, fal: FakeFal
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
 ) -> None:
     spec, expected = BAD_FILES["login page"]
     bad = fake.add_file(**spec)
@@ -101,7 +103,7 @@ async def test_login_page_through_the_shortcut_modal(
 
 
 async def test_shortcut_on_a_message_without_an_image(
-    stack: SlackStack, fake: FakeSlack, fal: FakeFal
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
 ) -> None:
     message = fake.add_message(CHANNEL, user=ANN, text="just words")
     await stack.interaction(
@@ -121,7 +123,9 @@ async def test_shortcut_on_a_message_without_an_image(
     assert await stack.jobs_of(ANN) == []
 
 
-async def test_mention_without_any_image(stack: SlackStack, fake: FakeSlack, fal: FakeFal) -> None:
+async def test_mention_without_any_image(
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+) -> None:
     parent = fake.add_message(CHANNEL, user=ANN, text="no pictures here")
     await stack.event(
         p.app_mention(

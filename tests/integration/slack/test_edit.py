@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.fakes.fal import FakeFal
+from adapters.fal.simulator import FalSimulator
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack import payloads as p
 from tests.integration.slack.harness import ANN, BOT_TOKEN, CHANNEL, TEAM, SlackStack, png
@@ -15,7 +15,7 @@ def is_done(call: object) -> bool:
 
 
 async def test_mention_in_a_thread_edits_its_parent_image(
-    stack: SlackStack, fake: FakeSlack, fal: FakeFal
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
 ) -> None:
     image = png(color="green")
     photo = fake.add_file(image, name="cat.png", mimetype="image/png")
@@ -49,7 +49,7 @@ async def test_mention_in_a_thread_edits_its_parent_image(
 
 
 async def test_mention_upscale_in_a_thread(
-    stack: SlackStack, fake: FakeSlack, fal: FakeFal
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
 ) -> None:
     photo = fake.add_file(png(), name="small.png", mimetype="image/png")
     parent = fake.add_message(CHANNEL, user=ANN, files=[photo])
@@ -69,7 +69,7 @@ async def test_mention_upscale_in_a_thread(
 
 
 async def test_edit_image_shortcut_opens_a_modal_and_edits(
-    stack: SlackStack, fake: FakeSlack, fal: FakeFal
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
 ) -> None:
     photo = fake.add_file(png(color="blue"), name="dog.png", mimetype="image/png")
     message = fake.add_message(CHANNEL, user=ANN, text="the dog", files=[photo])

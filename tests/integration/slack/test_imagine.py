@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.fakes.fal import FakeFal
+from adapters.fal.simulator import FalSimulator
 from tests.fakes.slack import Call, FakeSlack
 from tests.integration.slack.harness import ANN, CHANNEL, SlackStack
 
@@ -18,14 +18,14 @@ def stage_of(call: Call) -> str:
     return next((s for s in STAGES if s in text), "?")
 
 
-async def imagine_flow(stack: SlackStack, fake: FakeSlack, fal: FakeFal) -> None:
+async def imagine_flow(stack: SlackStack, fake: FakeSlack, fal: FalSimulator) -> None:
     """What every /imagine shows: its message, progress in order, the upload, the footer."""
     post = await fake.wait_for("chat.postMessage")
     assert post.params["channel"] == CHANNEL
     assert "a lighthouse at dusk" in post.params["blocks"][0]["text"]["text"]
     message_ts = post.answer["ts"]
     await fake.wait_for("chat.update", lambda c: stage_of(c) == "running")
-    fal.finish()
+    fal.release()
 
     final = await fake.wait_for(
         "chat.update", lambda c: str(c.params.get("text", "")).startswith("Done"), timeout=10
@@ -50,28 +50,29 @@ async def imagine_flow(stack: SlackStack, fake: FakeSlack, fal: FakeFal) -> None
         "files.upload_url",
         "files.completeUploadExternal",
     ]
+    jobs = await stack.jobs_of(ANN)
+    assert len(jobs) == 1
+    job = jobs[0]
+    assert job.result is not None
     upload = fake.uploads[file_id]
-    assert upload["data"] == stack.delivered_bytes()
+    assert upload["data"] == await stack.output_bytes(job.result.outputs[0].url)
+    assert upload["data"].startswith(b"\x89PNG")
     assert int(get_url[0].params["length"]) == len(upload["data"])
     assert json.loads(complete[0].params["files"])[0]["id"] == file_id
     assert complete[0].params["channel_id"] == CHANNEL
     assert complete[0].params["thread_ts"] == message_ts  # into the job message's thread
-
-    jobs = await stack.jobs_of(ANN)
-    assert len(jobs) == 1
-    job = jobs[0]
     footer = f"{job.model} · $"
     assert complete[0].params["initial_comment"].startswith(footer)
     assert f"job {job.short_id}" in complete[0].params["initial_comment"]
     assert f"job {job.short_id}" in final.params["text"]
-    assert "seed 42" in final.params["text"]
+    assert f"seed {job.result.seed}" in final.params["text"]
     actions = [b for b in final.params["blocks"] if b["type"] == "actions"]
     buttons = [e["action_id"] for b in actions for e in b["elements"]]
     assert buttons == ["falbot_rerun", "falbot_upscale", "falbot_edit", "falbot_delete"]
 
 
-async def test_imagine_over_http(stack: SlackStack, fake: FakeSlack, fal: FakeFal) -> None:
-    fal.auto_finish = False
+async def test_imagine_over_http(stack: SlackStack, fake: FakeSlack, fal: FalSimulator) -> None:
+    fal.hold = True
     gate = fake.hold("chat.postMessage")
     answer, elapsed = await stack.timed_command("/imagine", "a lighthouse at dusk --aspect 16:9")
     # Acknowledged while the job's first Slack call is still held: the ack waits for nothing.
@@ -83,9 +84,9 @@ async def test_imagine_over_http(stack: SlackStack, fake: FakeSlack, fal: FakeFa
 
 
 async def test_imagine_over_socket_mode(
-    socket_stack: SlackStack, fake: FakeSlack, fal: FakeFal
+    socket_stack: SlackStack, fake: FakeSlack, fal: FalSimulator
 ) -> None:
-    fal.auto_finish = False
+    fal.hold = True
     gate = fake.hold("chat.postMessage")
     ack = await socket_stack.command("/imagine", "a lighthouse at dusk --aspect 16:9")
     assert "envelope_id" in ack.params

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from urllib.parse import urlencode
 
-from tests.fakes.fal import FakeFal
+from adapters.fal.simulator import FalSimulator
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack import payloads as p
 from tests.integration.slack.harness import ANN, CHANNEL, TEAM, SlackStack, png
@@ -23,14 +23,16 @@ def imagine_form(fake: FakeSlack) -> str:
     return urlencode(form)
 
 
-async def assert_nothing_started(stack: SlackStack, fake: FakeSlack, fal: FakeFal) -> None:
+async def assert_nothing_started(stack: SlackStack, fake: FakeSlack, fal: FalSimulator) -> None:
     await stack.quiesce()
     assert [c.method for c in fake.calls] == []  # not even auth.test: Bolt stopped at the door
     assert not fal.submits
     assert await stack.jobs_of(ANN) == []
 
 
-async def test_bad_signature_is_refused(stack: SlackStack, fake: FakeSlack, fal: FakeFal) -> None:
+async def test_bad_signature_is_refused(
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+) -> None:
     assert stack.sender is not None
     answer = await stack.sender.post(
         imagine_form(fake),
@@ -42,7 +44,7 @@ async def test_bad_signature_is_refused(stack: SlackStack, fake: FakeSlack, fal:
 
 
 async def test_body_changed_after_signing_is_refused(
-    stack: SlackStack, fake: FakeSlack, fal: FakeFal
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
 ) -> None:
     assert stack.sender is not None
     ts = int(time.time())
@@ -56,7 +58,9 @@ async def test_body_changed_after_signing_is_refused(
     await assert_nothing_started(stack, fake, fal)
 
 
-async def test_stale_timestamp_is_refused(stack: SlackStack, fake: FakeSlack, fal: FakeFal) -> None:
+async def test_stale_timestamp_is_refused(
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+) -> None:
     assert stack.sender is not None
     # Correctly signed, but six minutes old: outside Slack's five-minute window (a replay).
     answer = await stack.sender.post(
@@ -67,7 +71,7 @@ async def test_stale_timestamp_is_refused(stack: SlackStack, fake: FakeSlack, fa
 
 
 async def test_retried_event_starts_one_job(
-    stack: SlackStack, fake: FakeSlack, fal: FakeFal
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
 ) -> None:
     photo = fake.add_file(png(), name="cat.png", mimetype="image/png")
     parent = fake.add_message(CHANNEL, user=ANN, files=[photo])
@@ -109,7 +113,7 @@ async def test_retried_event_starts_one_job(
 
 
 async def test_retried_event_over_socket_mode_runs_once(
-    socket_stack: SlackStack, fake: FakeSlack, fal: FakeFal
+    socket_stack: SlackStack, fake: FakeSlack, fal: FalSimulator
 ) -> None:
     photo = fake.add_file(png(), name="cat.png", mimetype="image/png")
     parent = fake.add_message(CHANNEL, user=ANN, files=[photo])
