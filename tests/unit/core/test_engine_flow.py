@@ -147,3 +147,21 @@ async def test_nobody_else_can_cancel_or_see_a_job(engine: Engine, fal: FakeFal)
         with pytest.raises(BotError) as err:
             await engine.cancel(actor, job.id)
         assert err.value.code is ErrorCode.NOT_FOUND
+
+
+async def test_job_events_carry_the_prompt_redacted(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="falbot.events")
+    reply = RecordingReply()
+    await engine.submit(request(prompt="my secret birthday plan"), reply)
+    await reply.wait()
+    fields = [r.falbot for r in caplog.records if hasattr(r, "falbot")]  # type: ignore[attr-defined]
+    assert [f["event"] for f in fields if f["event"] != "job_progress"] == [
+        "job_queued",
+        "job_started",
+        "job_succeeded",
+    ]
+    queued = fields[0]
+    assert queued["prompt_len"] == len("my secret birthday plan")
+    assert "birthday" not in repr(fields)
