@@ -15,16 +15,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from fal_client import AsyncClient, AsyncRequestHandle, FalClientHTTPError
 
+from adapters.fal.answers import (
+    RETRY_HINT,
+    http_error,
+    refused,
+    response_error,
+    transport_error,
+    unreadable,
+    worth_retrying,
+)
 from adapters.fal.attempts import RetryRefused, attempt_budget, install_attempt_hooks
+from adapters.fal.downloads import backoff, download
 from adapters.fal.errors import classify
 from adapters.fal.statuses import sse_data, status_from_client, status_from_json
 from core.errors import BotError, ErrorCode, invalid
@@ -36,8 +44,6 @@ _IDEMPOTENT_ATTEMPTS = 4  # status, cancel: fal-client's own retries, bounded
 _SUBMIT_ATTEMPTS = 3  # resent only after fal said 408/409/429 (nothing was queued)
 _STREAM_FAILURES = 3  # consecutive stream failures before polling for the rest of a watch
 _POLL_FAILURES = 3  # consecutive failed polls a watch rides out
-_RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
-_RETRY_HINT = "Try again in a minute; your credits were returned."
 
 
 class _NoStream(Exception):
@@ -98,14 +104,14 @@ class FalClientGateway:
             raise BotError(
                 ErrorCode.PROVIDER_UNAVAILABLE,
                 "fal did not answer the request in time; it may or may not have been queued.",
-                hint=_RETRY_HINT,
+                hint=RETRY_HINT,
             ) from None
         except FalClientHTTPError as exc:
-            raise _http_error(exc) from None
+            raise http_error(exc) from None
         except httpx.HTTPError as exc:
-            raise _transport_error(exc, "submit") from None
+            raise transport_error(exc, "submit") from None
         except (KeyError, ValueError) as exc:
-            raise _unreadable("submit", exc) from None
+            raise unreadable("submit", exc) from None
         log.info(
             "fal submit %s: request %s (%d attempt(s))",
             endpoint,
@@ -122,13 +128,13 @@ class FalClientGateway:
                 raw = await self._client.status(endpoint, request_id, with_logs=True)
             return status_from_client(raw)
         except RetryRefused as exc:
-            raise _refused(exc, request_id) from None
+            raise refused(exc, request_id) from None
         except FalClientHTTPError as exc:
-            raise _http_error(exc, request_id) from None
+            raise http_error(exc, request_id) from None
         except httpx.HTTPError as exc:
-            raise _transport_error(exc, "status", request_id) from None
+            raise transport_error(exc, "status", request_id) from None
         except (KeyError, ValueError) as exc:
-            raise _unreadable("status", exc, request_id) from None
+            raise unreadable("status", exc, request_id) from None
 
     async def watch(self, endpoint: str, request_id: str) -> AsyncGenerator[FalStatus, None]:
         """Statuses as they change, ending with `completed`.
@@ -176,13 +182,13 @@ class FalClientGateway:
         handle = await self._handle(endpoint, request_id)
         response = await self._get_with_retries(handle.client, handle.response_url, request_id)
         if response.status_code != 200:
-            raise _response_error(response, request_id)
+            raise response_error(response, request_id)
         try:
             data = response.json()
         except ValueError as exc:
-            raise _unreadable("result", exc, request_id) from None
+            raise unreadable("result", exc, request_id) from None
         if not isinstance(data, dict):
-            raise _unreadable("result", TypeError(type(data).__name__), request_id)
+            raise unreadable("result", TypeError(type(data).__name__), request_id)
         return data
 
     async def cancel(self, endpoint: str, request_id: str) -> bool:
@@ -192,13 +198,13 @@ class FalClientGateway:
             with attempt_budget(_IDEMPOTENT_ATTEMPTS):
                 await self._client.cancel(endpoint, request_id)
         except RetryRefused as exc:
-            raise _refused(exc, request_id) from None
+            raise refused(exc, request_id) from None
         except FalClientHTTPError as exc:
             if exc.status_code == 400 and "ALREADY_COMPLETED" in exc.response.text:
                 return False
-            raise _http_error(exc, request_id) from None
+            raise http_error(exc, request_id) from None
         except httpx.HTTPError as exc:
-            raise _transport_error(exc, "cancel", request_id) from None
+            raise transport_error(exc, "cancel", request_id) from None
         log.info("fal cancel of %s requested", request_id)
         return True
 
@@ -213,55 +219,25 @@ class FalClientGateway:
                     return await self._client.upload(data, content_type)
         except TimeoutError:
             raise BotError(
-                ErrorCode.TIMEOUT, "Uploading the image to fal took too long.", hint=_RETRY_HINT
+                ErrorCode.TIMEOUT, "Uploading the image to fal took too long.", hint=RETRY_HINT
             ) from None
         except (RetryRefused, FalClientHTTPError, httpx.HTTPError, KeyError, ValueError) as exc:
             log.warning("fal upload failed: %s", type(exc).__name__)
             raise BotError(
                 ErrorCode.PROVIDER_UNAVAILABLE,
                 "I could not upload the image to fal.",
-                hint=_RETRY_HINT,
+                hint=RETRY_HINT,
             ) from None
 
     async def download(self, url: str, *, max_bytes: int) -> bytes:
         """An output file, read while streaming; `invalid_input` once it passes `max_bytes`."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise invalid("fal gave an output address I will not fetch.")
-        for attempt in range(1, _IDEMPOTENT_ATTEMPTS + 1):
-            try:
-                return await self._download_once(url, max_bytes)
-            except _Retry as exc:
-                if attempt == _IDEMPOTENT_ATTEMPTS:
-                    raise BotError(
-                        ErrorCode.PROVIDER_UNAVAILABLE,
-                        f"I could not download fal's output ({exc}).",
-                        hint=_RETRY_HINT,
-                    ) from None
-                await self._backoff(attempt)
-        raise AssertionError("unreachable")
-
-    async def _download_once(self, url: str, max_bytes: int) -> bytes:
-        try:
-            async with self._downloads.stream("GET", url) as response:
-                if response.status_code in _RETRYABLE:
-                    raise _Retry(f"HTTP {response.status_code}")
-                if response.status_code != 200:
-                    raise BotError(
-                        ErrorCode.PROVIDER_UNAVAILABLE,
-                        f"fal's output is not available (HTTP {response.status_code}).",
-                    )
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > max_bytes:
-                    raise _too_big(max_bytes)
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > max_bytes:
-                        raise _too_big(max_bytes)
-                return bytes(body)
-        except httpx.HTTPError as exc:
-            raise _Retry(type(exc).__name__) from None
+        return await download(
+            self._downloads,
+            url,
+            max_bytes=max_bytes,
+            attempts=_IDEMPOTENT_ATTEMPTS,
+            retry_delay=self._retry_delay,
+        )
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -326,108 +302,12 @@ class FalClientGateway:
                 response = await http.get(url, timeout=self._timeout)
             except httpx.HTTPError as exc:
                 if last:
-                    raise _transport_error(exc, "result", request_id) from None
+                    raise transport_error(exc, "result", request_id) from None
             else:
-                if last or not _worth_retrying(response):
+                if last or not worth_retrying(response):
                     return response
             await self._backoff(attempt)
         raise AssertionError("unreachable")
 
     async def _backoff(self, attempt: int) -> None:
-        await asyncio.sleep(self._retry_delay * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
-
-
-class _Retry(Exception):
-    """A download try that failed in a way worth trying again."""
-
-
-def _worth_retrying(response: httpx.Response) -> bool:
-    if response.status_code in (408, 429):
-        return True
-    # fal's own answers (x-fal-request-id) are final; only an ingress hiccup is retried.
-    return response.status_code in (502, 503, 504) and "x-fal-request-id" not in response.headers
-
-
-def _http_error(exc: FalClientHTTPError, request_id: str | None = None) -> BotError:
-    headers = {k.lower(): v for k, v in exc.response_headers.items()}
-    return classify(
-        exc.status_code,
-        exc.error_type,
-        exc.message,
-        request_id=request_id or headers.get("x-fal-request-id"),
-        retry_after=_retry_after(headers.get("retry-after")),
-    )
-
-
-def _response_error(response: httpx.Response, request_id: str) -> BotError:
-    detail: Any = response.text
-    error_type = None
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        detail = body.get("detail", response.text)
-        error_type = body.get("error_type")
-    error_type = error_type or response.headers.get("x-fal-error-type")
-    return classify(
-        response.status_code,
-        error_type,
-        detail,
-        request_id=request_id,
-        retry_after=_retry_after(response.headers.get("retry-after")),
-    )
-
-
-def _refused(exc: RetryRefused, request_id: str) -> BotError:
-    if exc.answered:
-        return classify(exc.last_status, None, None, request_id=request_id)
-    return BotError(
-        ErrorCode.PROVIDER_UNAVAILABLE,
-        "fal did not answer.",
-        hint=_RETRY_HINT,
-        request_id=request_id,
-    )
-
-
-def _transport_error(exc: httpx.HTTPError, what: str, request_id: str | None = None) -> BotError:
-    # Only the exception's class: its text may carry URLs, and nothing here needs them.
-    log.warning("fal %s failed: %s", what, type(exc).__name__)
-    if isinstance(exc, httpx.TimeoutException):
-        return BotError(
-            ErrorCode.TIMEOUT,
-            "fal did not answer in time.",
-            hint=_RETRY_HINT,
-            request_id=request_id,
-        )
-    return BotError(
-        ErrorCode.PROVIDER_UNAVAILABLE,
-        "I could not reach fal.",
-        hint=_RETRY_HINT,
-        request_id=request_id,
-    )
-
-
-def _unreadable(what: str, exc: Exception, request_id: str | None = None) -> BotError:
-    log.warning("fal %s answer unreadable: %s", what, type(exc).__name__)
-    return BotError(
-        ErrorCode.PROVIDER_UNAVAILABLE,
-        f"fal sent a {what} answer I could not read.",
-        hint=_RETRY_HINT,
-        request_id=request_id,
-    )
-
-
-def _too_big(max_bytes: int) -> BotError:
-    return invalid(
-        f"The output is larger than {max_bytes / 1_048_576:.1f} MiB, the most I fetch.",
-        "Ask for a smaller size or a shorter video.",
-    )
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        seconds = float(value) if value else None
-    except ValueError:
-        return None
-    return seconds if seconds is not None and 0 <= seconds < 86_400 else None
+        await backoff(attempt, self._retry_delay)
