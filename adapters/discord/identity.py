@@ -44,7 +44,9 @@ def actor_of(
 ) -> Actor:
     """Decided afresh on every call: roles and permissions are what Discord sent this time."""
     in_guild = guild_id is not None and isinstance(user, discord.Member)
-    roles = tuple(str(r.id) for r in user.roles if not r.is_default()) if in_guild else ()  # type: ignore[union-attr]
+    roles: tuple[str, ...] = ()
+    if in_guild and isinstance(user, discord.Member):
+        roles = tuple(str(r.id) for r in user.roles if not r.is_default())
     return Actor(
         platform=PLATFORM,
         workspace_id=workspace_of(guild_id, user.id),

@@ -332,10 +332,10 @@ class DiscordReply:
         )
         sent = await channel.send(
             content,
-            files=list(files) if files else discord.utils.MISSING,
-            view=view if view is not None else discord.utils.MISSING,
+            files=list(files) if files else None,
+            view=view,
             allowed_mentions=mentions,
-            reference=reference if reference is not None else discord.utils.MISSING,
+            reference=reference,
         )
         self._channel_message_id = sent.id
 

@@ -227,6 +227,7 @@ class World:
         dm: bool = False,
         size_limit: int = 10 * 1024 * 1024,
         autocomplete: bool = False,
+        resolved: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         cmd = self.command(name)
         data: dict[str, Any] = {
@@ -237,10 +238,21 @@ class World:
         }
         if "guild_id" in cmd:
             data["guild_id"] = cmd["guild_id"]
+        if attachments or resolved:
+            data["resolved"] = dict(resolved or {})
         if attachments:
-            data["resolved"] = {"attachments": {a["id"]: dict(a) for a in attachments}}
+            data["resolved"]["attachments"] = {a["id"]: dict(a) for a in attachments}
         kind = p.AUTOCOMPLETE if autocomplete else p.APPLICATION_COMMAND
         return self._interaction(person, kind, data, dm=dm, size_limit=size_limit)
+
+    def resolved_member(self, person: Person) -> dict[str, Any]:
+        """The `resolved` part of an interaction naming a member in an option."""
+        member = self.member_of(person)
+        member.pop("user")
+        return {"users": {person.id: person.user}, "members": {person.id: member}}
+
+    def resolved_role(self, role_id: str) -> dict[str, Any]:
+        return {"roles": {role_id: self.roles[role_id]}}
 
     def message_command(
         self, person: Person, name: str, target: Mapping[str, Any]

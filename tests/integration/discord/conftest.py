@@ -178,6 +178,11 @@ class Env:
             if r.method == "PATCH" and issued.token in r.path and r.status == 200
         ]
 
+    async def release_when_running(self, count: int = 1) -> None:
+        """Let held fal requests finish once `count` of them are running."""
+        await self.sim.wait_for(lambda: self.sim.running >= count)
+        self.sim.release()
+
     async def output_bytes(self, url: str) -> bytes:
         path = url.split("/cdn/files/", 1)[1]
         return await self.sim.files[path].read()

@@ -1,0 +1,146 @@
+"""Admin commands: refused without Manage Server or the admin role, checked on every call; a
+quota set applies to the user's next job; an exhausted quota answers privately with when to
+retry, and no job starts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.jobs import Actor
+from tests.fakes.discord import Issued, Person, Recorded
+from tests.fakes.discord import payloads as p
+from tests.integration.discord.conftest import EPHEMERAL, Env
+
+
+async def _admin(env: Env, person: Person, *path: str, options: list[Any], **kw: Any) -> Recorded:
+    """Run `/admin <path...>` and return its (only) answer."""
+    sub = p.subcommand(path[-1], options)
+    top = p.subcommand_group(path[0], sub) if len(path) == 2 else sub
+    issued = await env.slash(person, "admin", options=[top], **kw)
+    return await env.callback(issued)
+
+
+async def _quota_set(env: Env, person: Person, target: Person, capacity: str, refill: str) -> str:
+    answer = await _admin(
+        env,
+        person,
+        "quota",
+        "set",
+        options=[
+            p.option("target", 9, target.id),
+            p.option("capacity", p.STRING, capacity),
+            p.option("refill_per_hour", p.STRING, refill),
+        ],
+        resolved=env.fake.resolved_member(target),
+    )
+    assert answer.json["type"] == 4 and answer.json["data"]["flags"] & EPHEMERAL
+    return str(answer.json["data"]["content"])
+
+
+async def _imagine(env: Env, person: Person) -> Issued:
+    options = [p.option("prompt", p.STRING, "a cat"), p.option("model", p.STRING, "nano-banana")]
+    return await env.slash(person, "imagine", options=options)
+
+
+async def test_admin_commands_need_manage_server_or_the_admin_role(env: Env) -> None:
+    await env.start_bot()
+
+    refused = await _quota_set(env, env.bob, env.alice, "5", "1")
+    by_manager = await _quota_set(env, env.mod, env.alice, "5", "1")
+    by_role = await _quota_set(env, env.helper, env.alice, "6", "1")
+
+    assert "Only falbot admins" in refused
+    assert f"Quota for user {env.alice.id}: 5 credits" in by_manager
+    assert f"Quota for user {env.alice.id}: 6 credits" in by_role
+
+
+async def test_the_admin_check_is_made_on_every_call(env: Env) -> None:
+    await env.start_bot()
+    assert "Quota for user" in await _quota_set(env, env.helper, env.alice, "5", "1")
+
+    demoted = Person(env.helper.user, roles=())  # the admin role was taken away
+    assert "Only falbot admins" in await _quota_set(env, demoted, env.alice, "7", "1")
+    answer = await _admin(
+        env,
+        env.mod,
+        "quota",
+        "show",
+        options=[p.option("target", 6, env.alice.id)],
+        resolved=env.fake.resolved_member(env.alice),
+    )
+    assert "of 5 credits" in answer.json["data"]["content"]
+
+
+async def test_a_quota_set_applies_to_the_next_job_and_exhaustion_is_private(env: Env) -> None:
+    bot = await env.start_bot()
+    # nano-banana costs $0.039 = 3.9 credits: one fits in 5, then the bucket waits.
+    await _quota_set(env, env.mod, env.alice, "5", "1")
+
+    first = await _imagine(env, env.alice)
+    await env.final_edit(first)
+    second = await _imagine(env, env.alice)
+
+    answer = await env.callback(second)
+    assert answer.json["type"] == 4 and answer.json["data"]["flags"] & EPHEMERAL
+    content = answer.json["data"]["content"]
+    assert "Out of credits" in content
+    assert "Try again in" in content
+    assert len(env.sim.submits) == 1  # no job started
+    jobs = await bot.app.engine.jobs(Actor("discord", env.fake.guild_id, env.alice.id), limit=5)
+    assert len(jobs) == 1
+    # bob keeps the default quota
+    third = await _imagine(env, env.bob)
+    await env.final_edit(third)
+
+
+async def test_models_deny_and_allow(env: Env) -> None:
+    await env.start_bot()
+    deny = await _admin(
+        env, env.mod, "models", "deny", options=[p.option("model", p.STRING, "nano-banana")]
+    )
+    assert "no longer allowed" in deny.json["data"]["content"]
+
+    refused = await env.callback(await _imagine(env, env.alice))
+    assert refused.json["data"]["flags"] & EPHEMERAL
+    assert "not allowed" in refused.json["data"]["content"]
+
+    await _admin(
+        env, env.mod, "models", "allow", options=[p.option("model", p.STRING, "nano-banana")]
+    )
+    await env.final_edit(await _imagine(env, env.alice))
+
+
+async def test_ban_budget_refund_and_usage(env: Env) -> None:
+    await env.start_bot()
+    first = await _imagine(env, env.alice)
+    await env.final_edit(first)
+
+    usage = await _admin(env, env.mod, "usage", options=[])
+    assert usage.json["data"]["flags"] & EPHEMERAL
+    assert "Spend by everyone" in usage.json["data"]["content"]
+    assert usage.files and usage.files[0].data.startswith(b"\x89PNG")  # the chart
+
+    job_id = env.fake.button_ids(env.fake.original(first))["Rerun"].rsplit(":", 1)[1]
+    refund = await _admin(env, env.mod, "refund", options=[p.option("job", p.STRING, job_id)])
+    assert "Refunded $0.039" in refund.json["data"]["content"]
+
+    budget = await _admin(
+        env,
+        env.helper,
+        "budget",
+        "set",
+        options=[p.option("daily_usd", p.STRING, "5"), p.option("monthly_usd", p.STRING, "none")],
+    )
+    assert "Budget: $5.00 a day, no limit a month." in budget.json["data"]["content"]
+
+    ban = await _admin(
+        env,
+        env.mod,
+        "ban",
+        options=[p.option("user", 6, env.bob.id)],
+        resolved=env.fake.resolved_member(env.bob),
+    )
+    assert "can no longer use falbot" in ban.json["data"]["content"]
+    refused = await env.callback(await _imagine(env, env.bob))
+    assert refused.json["data"]["flags"] & EPHEMERAL
+    assert "not allowed to use falbot" in refused.json["data"]["content"]
