@@ -150,18 +150,21 @@ class FalClientGateway:
         if self._open_streams >= self._max_streams:
             failures = _STREAM_FAILURES
         while failures < _STREAM_FAILURES:
+            final: FalStatus | None = None
             self._open_streams += 1
             try:
                 async with aclosing(self._stream(handle)) as events:
                     async for status in events:
+                        if status.state == "completed":
+                            final = status
+                            break
                         if status != last:
                             failures = 0  # news: the stream works
                             last = status
                             yield status
-                        if status.state == "completed":
-                            return
-                failures += 1
-                log.info("fal status stream of %s closed early; reopening", request_id)
+                if final is None:
+                    failures += 1
+                    log.info("fal status stream of %s closed early; reopening", request_id)
             except _NoStream as exc:
                 log.info("fal status stream of %s refused (%s); polling", request_id, exc)
                 failures = _STREAM_FAILURES
@@ -172,6 +175,10 @@ class FalClientGateway:
                 log.info("fal status stream of %s failed (%s)", request_id, type(exc).__name__)
             finally:
                 self._open_streams -= 1
+            if final is not None:
+                # Yielded with the stream closed: a caller that stops here leaves nothing open.
+                yield final
+                return
             if 1 < failures < _STREAM_FAILURES:
                 await asyncio.sleep(self._poll_min * (failures - 1))
         async for status in self._poll(endpoint, request_id, last):
