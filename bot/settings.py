@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     job_timeout: float = Field(default=1800.0, gt=0, alias="FALBOT_JOB_TIMEOUT")
     public_url: str | None = Field(default=None, alias="FALBOT_PUBLIC_URL")
     http_port: int = Field(default=8080, ge=0, le=65535, alias="FALBOT_HTTP_PORT")
+    http_host: str = Field(default="0.0.0.0", min_length=1, alias="FALBOT_HTTP_HOST")
     debug: bool = Field(default=False, alias="FALBOT_DEBUG")
     admin_role: str | None = Field(default=None, alias="FALBOT_ADMIN_ROLE")
     admin_user_ids: str = Field(default="", alias="FALBOT_ADMIN_USER_IDS")
