@@ -8,6 +8,7 @@ import logging
 import random
 import uuid
 from collections.abc import Coroutine, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal
@@ -425,33 +426,34 @@ class Engine:
         try:
             async with asyncio.timeout(self.config.job_timeout):
                 inference: float | None = None
-                async for status in self._fal.watch(job.endpoint, request_id):
-                    if status.state == "queued":
-                        await self._show(
-                            job,
-                            ProgressView(
-                                job.id,
-                                job.model,
-                                Stage.SUBMITTED,
-                                fal_position=status.queue_position,
-                            ),
-                        )
-                    elif status.state == "in_progress":
-                        if job.state is JobState.SUBMITTED:
-                            job = await self._move(job, JobState.RUNNING)
-                        await self._show(
-                            job,
-                            ProgressView(
-                                job.id,
-                                job.model,
-                                Stage.RUNNING,
-                                elapsed_s=self._clock.monotonic() - started,
-                                last_log=status.logs[-1][:200] if status.logs else None,
-                            ),
-                        )
-                    else:
-                        inference = status.inference_s
-                        break
+                async with aclosing(self._fal.watch(job.endpoint, request_id)) as statuses:
+                    async for status in statuses:
+                        if status.state == "queued":
+                            await self._show(
+                                job,
+                                ProgressView(
+                                    job.id,
+                                    job.model,
+                                    Stage.SUBMITTED,
+                                    fal_position=status.queue_position,
+                                ),
+                            )
+                        elif status.state == "in_progress":
+                            if job.state is JobState.SUBMITTED:
+                                job = await self._move(job, JobState.RUNNING)
+                            await self._show(
+                                job,
+                                ProgressView(
+                                    job.id,
+                                    job.model,
+                                    Stage.RUNNING,
+                                    elapsed_s=self._clock.monotonic() - started,
+                                    last_log=status.logs[-1][:200] if status.logs else None,
+                                ),
+                            )
+                        else:
+                            inference = status.inference_s
+                            break
                 data = await self._fal.result(job.endpoint, request_id)
             outputs, seed = parse_output(spec.kind, data)
         except TimeoutError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -53,7 +53,7 @@ class FalGateway(Protocol):
         """Queue a request and return fal's request id. Never retried: it may have reached fal."""
         ...
 
-    def watch(self, endpoint: str, request_id: str) -> AsyncIterator[FalStatus]:
+    def watch(self, endpoint: str, request_id: str) -> AsyncGenerator[FalStatus, None]:
         """Statuses as they change, ending after `completed` (status stream or adaptive polling)."""
         ...
 
