@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from typing import Any
 
@@ -44,6 +44,9 @@ _IDEMPOTENT_ATTEMPTS = 4  # status, cancel: fal-client's own retries, bounded
 _SUBMIT_ATTEMPTS = 3  # resent only after fal said 408/409/429 (nothing was queued)
 _STREAM_FAILURES = 3  # consecutive stream failures before polling for the rest of a watch
 _POLL_FAILURES = 3  # consecutive failed polls a watch rides out
+
+RequestHook = Callable[[httpx.Request], Awaitable[None]]
+ResponseHook = Callable[[httpx.Response], Awaitable[None]]
 
 
 class _NoStream(Exception):
@@ -78,6 +81,15 @@ class FalClientGateway:
         # Outputs are public CDN files: fetched without fal's Authorization header.
         self._downloads = httpx.AsyncClient(timeout=timeout, follow_redirects=True, max_redirects=5)
         self._http: httpx.AsyncClient | None = None
+        self._observers: list[tuple[RequestHook, ResponseHook]] = []
+
+    def observe_http(self, *, request: RequestHook, response: ResponseHook) -> None:
+        """Also call these httpx event hooks on every request to fal's queue and on every output
+        download (for metrics; they must not raise). fal-client's own uploads are not seen."""
+        self._observers.append((request, response))
+        for client in (self._downloads, self._http):
+            if client is not None:
+                _add_observer(client, request, response)
 
     async def aclose(self) -> None:
         """Close fal-client's HTTP client and ours."""
@@ -257,6 +269,8 @@ class FalClientGateway:
         if self._http is None:
             self._http = handle.client
             install_attempt_hooks(handle.client)
+            for on_request, on_response in self._observers:
+                _add_observer(handle.client, on_request, on_response)
         return handle
 
     async def _stream(self, handle: AsyncRequestHandle) -> AsyncGenerator[FalStatus, None]:
@@ -318,3 +332,13 @@ class FalClientGateway:
 
     async def _backoff(self, attempt: int) -> None:
         await backoff(attempt, self._retry_delay)
+
+
+def _add_observer(client: httpx.AsyncClient, request: RequestHook, response: ResponseHook) -> None:
+    # After the attempt budget's request hook (it may refuse to send), before its response hook
+    # (it may raise): an observer sees exactly the requests sent and the answers received.
+    hooks = client.event_hooks
+    client.event_hooks = {
+        "request": [*hooks["request"], request],
+        "response": [response, *hooks["response"]],
+    }
