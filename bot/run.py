@@ -6,42 +6,37 @@ import asyncio
 import contextlib
 import logging
 import signal
-from contextlib import AsyncExitStack
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 
-from aiohttp import web
-
+from adapters.sqlite.store import SqliteStore
 from bot.app import App, build_app
+from bot.http import Health, HttpServer
+from bot.metrics import Metrics
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Running:
+    """A started falbot: the app, its HTTP server (`server.port`) and its metrics."""
+
+    app: App
+    server: HttpServer
+    metrics: Metrics
+    health: Health
+
+
 async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> int:
     """Serve until a stop signal; `ready` is set once everything is up (tests wait on it)."""
-    app = await build_app(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    async with AsyncExitStack() as stack:
-        stack.push_async_callback(app.close)
-        http = web.Application()
-        http.router.add_get("/healthz", _healthz(app))
-        platforms = await _platforms(app, settings, http, stack)
-        await app.engine.start()
-        runner = web.AppRunner(http, access_log=None)
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, "0.0.0.0", settings.http_port)
-        await site.start()
-        for start in platforms:
-            await start()
-        log.info(
-            "falbot is running",
-            extra={"falbot": {"event": "started", "http_port": settings.http_port}},
-        )
+    async with serving(settings):
         if ready is not None:
             ready.set()
         await stop.wait()
@@ -49,11 +44,39 @@ async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> int:
     return 0
 
 
-async def _platforms(
-    app: App, settings: Settings, http: web.Application, stack: AsyncExitStack
-) -> list[Any]:
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[Running]:
+    """Build the app, connect the configured platforms and serve HTTP; close it all on exit."""
+    app = await build_app(settings)
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(app.close)
+        metrics = Metrics()
+        metrics.install()
+        stack.callback(metrics.uninstall)
+        metrics.watch_engine(app.engine)
+        app.fal.observe_http(request=metrics.on_fal_request, response=metrics.on_fal_response)
+        health = Health(database=_database_probe(app.store), circuit=_circuit(app.engine))
+        server = HttpServer(
+            host=settings.http_host, port=settings.http_port, health=health, metrics=metrics
+        )
+        platforms = _platforms(app, settings, server, health, stack)
+        await app.engine.start()
+        await server.start()
+        stack.push_async_callback(server.close)
+        for start in platforms:
+            await start()
+        log.info(
+            "falbot is running",
+            extra={"falbot": {"event": "started", "http_port": server.port}},
+        )
+        yield Running(app, server, metrics, health)
+
+
+def _platforms(
+    app: App, settings: Settings, server: HttpServer, health: Health, stack: AsyncExitStack
+) -> list[Callable[[], Awaitable[None]]]:
     """Build each configured platform adapter; return the coroutines that connect them."""
-    starts: list[Any] = []
+    starts: list[Callable[[], Awaitable[None]]] = []
     if settings.slack_bot_token and settings.slack_signing_secret:
         from adapters.slack import SlackAdapter
 
@@ -75,8 +98,11 @@ async def _platforms(
         app.extras["slack"] = slack
         if settings.slack_app_token:
             starts.append(slack.start_socket_mode)
+            # Socket Mode holds a connection; the adapter tells when it exposes `connected`.
+            health.add_adapter("slack", lambda: getattr(slack, "connected", None))
         else:
-            slack.add_routes(http)
+            server.add_routes(slack.add_routes)
+            health.add_adapter("slack", lambda: True)  # HTTP mode: Slack calls us
     if settings.discord_token:
         from adapters.discord import DiscordAdapter
 
@@ -94,20 +120,26 @@ async def _platforms(
         app.engine.add_reply_factory(discord.reply_factory)
         app.extras["discord"] = discord
         starts.append(discord.start)
+        client = discord.client
+        health.add_adapter("discord", lambda: client.is_ready() and not client.is_closed())
     return starts
 
 
-def _healthz(app: App) -> Any:
-    async def handler(request: web.Request) -> web.Response:
-        try:
-            await app.store.policy("healthz")
-        except Exception:
-            return web.json_response({"ok": False, "database": "unreachable"}, status=503)
-        return web.json_response(
-            {"ok": True, "waiting": app.engine.waiting, "at_fal": app.engine.at_fal}
-        )
+def _database_probe(store: SqliteStore) -> Callable[[], Awaitable[None]]:
+    """One read through the store, and the file still where it was (a deleted or unmounted
+    SQLite file keeps answering from the open connection, and loses every write)."""
 
-    return handler
+    async def probe() -> None:
+        if not store.path.exists():
+            raise FileNotFoundError("the database file is gone")
+        await store.policy("healthz")
+
+    return probe
+
+
+def _circuit(engine: object) -> Callable[[], str]:
+    """The engine's fal circuit state when it keeps one; "closed" (jobs flow) otherwise."""
+    return lambda: str(getattr(engine, "circuit_state", None) or "closed")
 
 
 async def sync_commands(settings: Settings, *, guild: str | None) -> int:

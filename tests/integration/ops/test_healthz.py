@@ -1,0 +1,95 @@
+"""`/healthz` on the one HTTP server `falbot run` starts: 200 when healthy, 503 when not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.http import Health, HttpServer
+from bot.run import Running
+
+
+async def test_healthz_is_200_with_the_database_reachable_and_the_circuit_closed(
+    http: aiohttp.ClientSession,
+) -> None:
+    async with http.get("/healthz") as response:
+        assert response.status == 200
+        body = await response.json()
+    assert body == {"status": "ok", "database": "ok", "adapters": {}, "circuit": "closed"}
+
+
+async def test_healthz_is_503_when_the_database_file_is_gone(
+    http: aiohttp.ClientSession, db_path: Path
+) -> None:
+    for path in db_path.parent.glob(db_path.name + "*"):  # the file, its -wal and -shm
+        path.unlink()
+    async with http.get("/healthz") as response:
+        assert response.status == 503
+        body = await response.json()
+    assert body["status"] == "unhealthy"
+    assert body["database"] == "unreachable"
+
+
+async def test_healthz_is_503_when_the_database_connection_is_closed(
+    http: aiohttp.ClientSession, running: Running
+) -> None:
+    await running.app.store.close()
+    async with http.get("/healthz") as response:
+        assert response.status == 503
+        assert (await response.json())["database"] == "unreachable"
+
+
+async def test_healthz_reports_each_adapter_and_is_503_when_one_is_disconnected() -> None:
+    async def database() -> None:
+        return None
+
+    links = {"discord": True, "slack": True}
+    health = Health(database=database, circuit=lambda: "open")
+    health.add_adapter("discord", lambda: links["discord"])
+    health.add_adapter("slack", lambda: links["slack"])
+    health.add_adapter("socket", lambda: None)
+    server = HttpServer(host="127.0.0.1", port=0, health=health)
+    await server.start()
+    try:
+        url = f"http://127.0.0.1:{server.port}/healthz"
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url) as response:
+                assert response.status == 200
+                body = await response.json()
+            assert body["adapters"] == {
+                "discord": "connected",
+                "slack": "connected",
+                "socket": "unknown",
+            }
+            assert body["circuit"] == "open"  # reported; fal failing is no reason to restart
+            links["discord"] = False
+            async with session.get(url) as response:
+                assert response.status == 503
+                assert (await response.json())["adapters"]["discord"] == "disconnected"
+    finally:
+        await server.close()
+
+
+async def test_adapters_mount_their_routes_on_the_same_server_before_it_starts() -> None:
+    async def database() -> None:
+        return None
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="slack here")
+
+    server = HttpServer(host="127.0.0.1", port=0, health=Health(database=database))
+    server.add_routes(lambda app: app.router.add_post("/slack/events", hello))
+    await server.start()
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{server.port}") as session:
+            async with session.post("/slack/events") as response:
+                assert await response.text() == "slack here"
+            async with session.get("/healthz") as response:
+                assert response.status == 200
+        with pytest.raises(RuntimeError, match="before the HTTP server starts"):
+            server.add_routes(lambda app: None)
+    finally:
+        await server.close()
