@@ -1,0 +1,45 @@
+"""`falbot run` starts Slack from its settings alone, and a job goes all the way through it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from adapters.fal.simulator import FalSimulator
+from bot.run import run
+from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import payloads as p
+from tests.integration.slack.harness import ANN, CHANNEL, TEAM, settings_for
+
+
+async def test_falbot_run_serves_slack_over_socket_mode(
+    fake: FakeSlack, fal: FalSimulator, db_path: Path
+) -> None:
+    settings = settings_for(fake, fal, db_path, mode="socket")
+    ready = asyncio.Event()
+    running = asyncio.create_task(run(settings, ready=ready))
+    try:
+        async with asyncio.timeout(10):
+            await ready.wait()
+        await fake.wait_socket_connected()
+        form = p.slash_command(
+            "/imagine",
+            "a lantern in fog",
+            team_id=TEAM,
+            user_id=ANN,
+            channel_id=CHANNEL,
+            response_url=fake.response_url(),
+        )
+        await fake.wait_ack(await fake.socket_send("slash_commands", form))
+        final = await fake.wait_for(
+            "chat.update", lambda c: str(c.params.get("text", "")).startswith("Done"), timeout=10
+        )
+        assert "flux-schnell · $" in final.params["text"]
+        complete = await fake.wait_for("files.completeUploadExternal")
+        assert complete.params["channel_id"] == CHANNEL
+        assert fal.submits[0][1]["prompt"] == "a lantern in fog"
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
