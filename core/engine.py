@@ -386,7 +386,8 @@ class Engine:
         try:
             job = await self._move(job, JobState.SUBMITTING)
             events.emit(events.JOB_STARTED, job)
-            urls = [await self._input_url(img) for img in await self.store.job_inputs(job.id)]
+            inputs = await self.store.job_inputs(job.id) if job.input_count else []
+            urls = [await self._input_url(img) for img in inputs]
             arguments = spec.arguments(job.arguments, urls)
             if job.id in self._cancel_requested:
                 raise BotError(ErrorCode.CANCELLED, "Cancelled before it started.")
@@ -406,7 +407,8 @@ class Engine:
             request_id=request_id,
             arguments={**job.arguments, "image_urls": urls} if urls else job.arguments,
         )
-        await self.store.drop_job_inputs(job.id)
+        if job.input_count:
+            await self.store.drop_job_inputs(job.id)
         return await self._follow_at_fal(job)
 
     async def _input_url(self, image: InputImage) -> str:
