@@ -24,7 +24,7 @@ TOUR = """\
 /quota
 /usage
 !/imagine --count 99 too many
-/admin usage
+/admin usage --csv
 """
 
 

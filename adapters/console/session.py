@@ -6,9 +6,10 @@ import asyncio
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from adapters.console.reply import ConsoleReply
+from adapters.usage_chart import file_stem, usage_chart_png, usage_csv
 from core.admin import AdminService
 from core.engine import Engine
 from core.errors import BotError, invalid
@@ -23,6 +24,7 @@ from core.render import (
     render_quota,
     render_usage,
 )
+from core.usage import UsageReport
 
 HELP = """\
 /imagine [--model M] [--aspect 16:9] [--count N] [--seed S] PROMPT
@@ -31,7 +33,7 @@ HELP = """\
 /cancel JOB   /wait   /help   /quit
 /admin quota set TARGET CAPACITY REFILL_PER_HOUR [--scope user|role|workspace]
 /admin quota show TARGET   /admin budget set DAILY_USD MONTHLY_USD
-/admin models allow|deny MODEL   /admin ban|unban USER   /admin usage [DAYS]
+/admin models allow|deny MODEL   /admin ban|unban USER   /admin usage [DAYS] [--csv]
 /admin refund JOB
 A line starting with ! expects the command to fail (for scripts)."""
 
@@ -46,7 +48,7 @@ _FLAGS_WITH_VALUES = {
     "resolution",
     "scope",
 }
-_BOOL_FLAGS = {"audio"}
+_BOOL_FLAGS = {"audio", "csv"}
 
 
 @dataclass
@@ -153,6 +155,7 @@ class ConsoleSession:
         elif name == "/usage":
             report = await self._engine.usage(self.actor, days=_days(args))
             self.say(render_usage(report))
+            await self._save_chart(report, by="model")
         elif name == "/jobs":
             self.say(render_jobs(await self._engine.jobs(self.actor)))
         elif name == "/cancel":
@@ -200,6 +203,13 @@ class ConsoleSession:
         reply.label = job.short_id
         self.replies.append(reply)
 
+    async def _save_chart(self, report: UsageReport, *, by: Literal["model", "user_id"]) -> None:
+        """Draw the usage chart off the event loop and save it under the output folder."""
+        png = await asyncio.to_thread(usage_chart_png, report, by=by)
+        path = self._out_dir / f"{file_stem(report)}.png"
+        await asyncio.to_thread(_write, path, png)
+        self.say(f"saved {path}")
+
     async def _admin_command(self, args: list[str], opts: dict[str, Any]) -> None:
         a = self._admin
         words = [w.lower() for w in args[:2]]
@@ -222,7 +232,13 @@ class ConsoleSession:
             case ["unban", user], []:
                 self.say(render_admin(await a.unban(self.actor, user)))
             case ["usage", *rest], []:
-                self.say(render_usage(await a.usage(self.actor, days=_days(rest))))
+                report = await a.usage(self.actor, days=_days(rest))
+                self.say(render_usage(report))
+                await self._save_chart(report, by="user_id")
+                if opts.get("csv"):
+                    path = self._out_dir / f"{file_stem(report)}.csv"
+                    await asyncio.to_thread(_write, path, usage_csv(report).encode())
+                    self.say(f"saved {path}")
             case ["refund", job], []:
                 self.say(render_admin(await a.refund(self.actor, job)))
             case _:
@@ -239,3 +255,8 @@ def _days(args: list[str]) -> int:
     if not 1 <= days <= 366:
         raise invalid("The period is 1 to 366 days.")
     return days
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)

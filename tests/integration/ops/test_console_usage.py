@@ -1,0 +1,42 @@
+"""The console demo saves the usage chart (and, for admins, the CSV) under its output folder."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from pathlib import Path
+
+from PIL import Image
+
+from adapters.usage_chart import HEIGHT, WIDTH
+from bot.demo import run_demo
+
+
+async def test_usage_commands_save_the_chart_and_the_csv_under_out(tmp_path: Path) -> None:
+    out = io.StringIO()
+    script = [
+        "/imagine --model nano-banana --count 2 a fox in the snow",
+        "/wait",
+        "/usage",
+        "/admin usage 7 --csv",
+    ]
+    code = await run_demo(
+        script=script,
+        interactive=False,
+        data_dir=tmp_path / "data",
+        out_dir=tmp_path / "out",
+        out=out,
+        latency=0.01,
+    )
+    assert code == 0, out.getvalue()
+    charts = sorted((tmp_path / "out").glob("usage-*.png"))
+    assert [p.name.split("-")[1] for p in charts] == ["me", "workspace"]
+    for chart in charts:
+        assert f"saved {chart}" in out.getvalue()
+        with Image.open(chart) as image:
+            assert (image.format, image.size) == ("PNG", (WIDTH, HEIGHT))
+    (export,) = (tmp_path / "out").glob("usage-workspace-*.csv")
+    rows = list(csv.DictReader(export.read_text().splitlines()))
+    assert [r["model"] for r in rows] == ["nano-banana"]
+    assert sum(Decimal(r["cost_usd"]) for r in rows) == Decimal("0.078")  # two images at $0.039
