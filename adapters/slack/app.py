@@ -133,6 +133,15 @@ class SlackAdapter:
         self._socket = AsyncSocketModeHandler(self.app, self._app_token)
         await self._socket.connect_async()
 
+    @property
+    def connected(self) -> bool | None:
+        """Socket Mode: whether the websocket to Slack is up. HTTP mode: None (Slack calls us)."""
+        if self._socket is None:
+            return None
+        client = self._socket.client
+        session = client.current_session
+        return not client.closed and not client.stale and session is not None and not session.closed
+
     async def close(self) -> None:
         """Disconnect, let running work finish for a moment, then cancel what is left."""
         if self._socket is not None:

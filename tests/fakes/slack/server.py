@@ -473,6 +473,7 @@ class FakeSlack:
             }
         )
         self._socket_connected.set()
+        await self._record(Call("socket.connect", {}, dict(request.headers)))
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
@@ -481,6 +482,11 @@ class FakeSlack:
         finally:
             self._sockets.discard(ws)
         return ws
+
+    async def drop_sockets(self) -> None:
+        """Close every Socket Mode connection, as Slack does now and then."""
+        for ws in list(self._sockets):
+            await ws.close()
 
     async def wait_socket_connected(self, timeout: float = 5.0) -> None:
         async with asyncio.timeout(timeout):

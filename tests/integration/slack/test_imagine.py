@@ -73,6 +73,7 @@ async def imagine_flow(stack: SlackStack, fake: FakeSlack, fal: FalSimulator) ->
 
 async def test_imagine_over_http(stack: SlackStack, fake: FakeSlack, fal: FalSimulator) -> None:
     fal.hold = True
+    assert stack.adapter.connected is None  # HTTP mode: Slack calls us
     gate = fake.hold("chat.postMessage")
     answer, elapsed = await stack.timed_command("/imagine", "a lighthouse at dusk --aspect 16:9")
     # Acknowledged while the job's first Slack call is still held: the ack waits for nothing.
@@ -87,9 +88,23 @@ async def test_imagine_over_socket_mode(
     socket_stack: SlackStack, fake: FakeSlack, fal: FalSimulator
 ) -> None:
     fal.hold = True
+    assert socket_stack.adapter.connected is True
     gate = fake.hold("chat.postMessage")
     ack = await socket_stack.command("/imagine", "a lighthouse at dusk --aspect 16:9")
     assert "envelope_id" in ack.params
     await fake.wait_for("held:chat.postMessage")
     gate.set()
     await imagine_flow(socket_stack, fake, fal)
+
+
+async def test_socket_mode_reconnects_when_slack_drops_the_socket(
+    socket_stack: SlackStack, fake: FakeSlack
+) -> None:
+    await fake.drop_sockets()  # Slack closes sockets now and then (deploys, refreshes)
+    await fake.wait_for("apps.connections.open", count=2)
+    await fake.wait_for("socket.connect", count=2)
+    ack = await socket_stack.command("/models", "")
+    assert "envelope_id" in ack.params
+    answer = await fake.wait_for("response_url")
+    assert "flux-dev" in answer.params["blocks"][0]["text"]["text"]
+    assert socket_stack.adapter.connected is True
