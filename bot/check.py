@@ -1,117 +1,188 @@
-"""`falbot check`: each setting ok, missing or malformed, and what will start. No secret shown."""
+"""`falbot check`: every setting as ok, default, missing or malformed, and what `falbot run` will
+start. A secret's value is never printed, not even when it is malformed."""
 
 from __future__ import annotations
 
 import os
 import re
-import sqlite3
-from collections.abc import Callable
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
+from urllib.parse import urlsplit
 
-from pydantic import ValidationError
+from dotenv import dotenv_values
+from pydantic import SecretStr, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from bot.settings import Settings, check_base_url
-
-Check = Callable[[str], str | None]  # the value → None when well-formed, else what is wrong
+from bot.logging_setup import SecretFilter
+from bot.settings import Settings
 
 _SHAPES: dict[str, tuple[str, str]] = {
     # name: (regex, what it should look like)
+    "FAL_KEY": (r"^[\w-]+:[\w-]+$", "key-id:key-secret"),
     "DISCORD_TOKEN": (r"^[\w-]{20,}\.[\w-]{4,}\.[\w-]{20,}$", "three dot-separated parts"),
     "SLACK_BOT_TOKEN": (r"^xoxb-[\w-]+$", "xoxb-…"),
     "SLACK_APP_TOKEN": (r"^xapp-[\w-]+$", "xapp-…"),
     "SLACK_SIGNING_SECRET": (r"^[0-9a-f]{32}$", "32 hex digits"),
-    "FAL_KEY": (r"^[\w-]+(:[\w-]+)?$", "key-id:key-secret"),
 }
-_URLS = [
-    "FALBOT_PUBLIC_URL",
-    "FALBOT_DISCORD_API_URL",
-    "FALBOT_SLACK_API_URL",
-    "FALBOT_FAL_QUEUE_URL",
-    "FALBOT_FAL_REST_URL",
-    "FALBOT_FAL_CDN_URL",
-]
+_NEEDED_FOR = {
+    "FAL_KEY": "every job",
+    "DISCORD_TOKEN": "Discord",
+    "SLACK_BOT_TOKEN": "Slack",
+    "SLACK_SIGNING_SECRET": "Slack over HTTP",
+    "SLACK_APP_TOKEN": "Slack Socket Mode",
+}
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-def _shape(name: str) -> Check:
-    pattern, looks = _SHAPES[name]
-    return lambda v: None if re.match(pattern, v) else f"does not look like {looks}"
+class _GivenOnly(Settings):
+    """The settings validated from the given values alone (no environment, no .env)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
 
 
-def _url(value: str) -> str | None:
+def run_check(
+    out: TextIO, env: Mapping[str, str] | None = None, *, env_file: Path | None = Path(".env")
+) -> int:
+    """Print one line per setting; 1 when something is malformed, FAL_KEY is missing or no
+    platform would start, else 0."""
+    values = _values(env, env_file)
+    fields = Settings.model_fields
+    problems = _validation_problems(values)
+    secrets = [values[_alias(f)] for f in fields.values() if _is_secret(f) and _alias(f) in values]
+    rows: list[tuple[str, str, str]] = []
+    for info in fields.values():
+        name = _alias(info)
+        rows.append(_row(name, info, values.get(name), problems.get(name)))
+    starts = _starts(values)
+    mask = SecretFilter(secrets)
+    for name, state, detail in rows:
+        out.write(mask.mask(f"{name:32} {state:10} {detail}".rstrip()) + "\n")
+    out.write(f"falbot run will start: {', '.join(starts) or 'nothing (set a platform token)'}\n")
+    bad = any(state == "malformed" for _, state, _ in rows) or "FAL_KEY" not in values
+    return 1 if bad or not starts else 0
+
+
+def _values(env: Mapping[str, str] | None, env_file: Path | None) -> dict[str, str]:
+    """What `falbot run` sees: the environment over the .env file, empty values left out."""
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if env is None else env)
+    names = {_alias(f) for f in Settings.model_fields.values()}
+    return {k: v for k, v in values.items() if k in names and v != ""}
+
+
+def _validation_problems(values: Mapping[str, str]) -> dict[str, str]:
     try:
-        check_base_url(value)
-    except ValueError:
-        return "must be https (http only for loopback)"
-    return None
+        _GivenOnly.model_validate(dict(values))
+    except ValidationError as exc:
+        found: dict[str, str] = {}
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "settings"
+            message = str(err["msg"]).removeprefix("Value error, ")
+            raw = values.get(name)
+            if raw:
+                # Our own validators quote the value; say "the value" instead.
+                message = message.replace(repr(raw), "the value").replace(raw, "the value")
+            found.setdefault(name, message[:120])
+        return found
+    return {}
 
 
-def _database(value: str) -> str | None:
+def _row(name: str, info: FieldInfo, raw: str | None, problem: str | None) -> tuple[str, str, str]:
+    secret = _is_secret(info)
+    if raw is None and name == "FALBOT_DATABASE":
+        problem = _database_problem(str(info.default))
+        if problem is not None:
+            return name, "malformed", f"the default: {problem}"
+    if raw is None:
+        if secret:
+            return name, "missing", f"needed for {_NEEDED_FOR.get(name, 'this feature')}"
+        return name, "default", _shown(info.default)
+    if secret and name in _SHAPES:
+        pattern, looks = _SHAPES[name]
+        problem = problem or (None if re.match(pattern, raw) else f"does not look like {looks}")
+    if name == "FALBOT_DATABASE" and problem is None:
+        problem = _database_problem(raw)
+    if problem is not None:
+        return name, "malformed", problem
+    return name, "ok", "set (hidden)" if secret else _shown(raw)
+
+
+def _database_problem(value: str) -> str | None:
+    """None when the SQLite file (or the folder it will be made in) can be written."""
     if not value.startswith("sqlite:///"):
         return "must look like sqlite:///path/to/falbot.db"
     path = Path(value.removeprefix("sqlite:///"))
+    if path.is_dir():
+        return f"{path} is a folder"
+    if path.exists():
+        try:
+            with path.open("r+b") as file:  # opened for writing, nothing written
+                head = file.read(len(_SQLITE_MAGIC))
+        except OSError as exc:
+            return f"{path} is not writable ({exc.strerror})"
+        if head and head != _SQLITE_MAGIC:
+            return f"{path} is not a SQLite database"
+        return None
+    folder = path.parent
+    while not folder.exists():  # the nearest folder that exists is where it will be made
+        folder = folder.parent
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sqlite3.connect(path).close()
-    except (OSError, sqlite3.Error) as exc:
-        return f"not writable ({type(exc).__name__})"
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return f"cannot create {path} in {folder} ({exc.strerror})"
     return None
 
 
-def run_check(out: TextIO, env: dict[str, str] | None = None) -> int:
-    """Print one line per setting; exit 1 when something is malformed or nothing can start."""
-    env = dict(os.environ if env is None else env)
-    bad = False
-    rows: list[tuple[str, str, str]] = []
-    for name in _SHAPES:
-        value = env.get(name, "")
-        problem = _shape(name)(value) if value else None
-        rows.append(
-            (name, "missing" if not value else "malformed" if problem else "ok", problem or "")
-        )
-        bad |= bool(problem)
-    for name in _URLS:
-        value = env.get(name, "")
-        problem = _url(value) if value else None
-        rows.append(
-            (
-                name,
-                "unset (real host)" if not value else "malformed" if problem else "ok",
-                problem or "",
-            )
-        )
-        bad |= bool(problem)
-    db = env.get("FALBOT_DATABASE", "sqlite:///data/falbot.db")
-    problem = _database(db)
-    rows.append(("FALBOT_DATABASE", "malformed" if problem else "ok", problem or db))
-    bad |= bool(problem)
-    try:
-        Settings(
-            **{
-                k: v
-                for k, v in env.items()
-                if k.startswith(("FALBOT_", "FAL_", "DISCORD_", "SLACK_"))
-            }
-        )
-    except ValidationError as exc:
-        bad = True
-        for err in exc.errors():
-            rows.append(
-                (
-                    str(err["loc"][0]).upper(),
-                    "malformed",
-                    str(err["msg"]).removeprefix("Value error, ")[:120],
-                )
-            )
-    for name, state, detail in rows:
-        out.write(f"{name:24} {state:18} {detail}\n")
-    starts = []
-    if env.get("DISCORD_TOKEN"):
+def _starts(values: Mapping[str, str]) -> list[str]:
+    starts: list[str] = []
+    if "DISCORD_TOKEN" in values:
         starts.append("Discord")
-    if env.get("SLACK_BOT_TOKEN") and env.get("SLACK_SIGNING_SECRET"):
-        starts.append("Slack (Socket Mode)" if env.get("SLACK_APP_TOKEN") else "Slack (HTTP)")
-    if not env.get("FAL_KEY"):
-        out.write("FAL_KEY is missing: no job can run.\n")
-        bad = True
-    out.write(f"falbot run will start: {', '.join(starts) or 'nothing (set a platform token)'}\n")
-    return 1 if bad or not starts else 0
+    if "SLACK_BOT_TOKEN" in values and "SLACK_SIGNING_SECRET" in values:
+        starts.append("Slack (Socket Mode)" if "SLACK_APP_TOKEN" in values else "Slack (HTTP)")
+    host = values.get("FALBOT_HTTP_HOST", Settings.model_fields["http_host"].default)
+    port = values.get("FALBOT_HTTP_PORT", Settings.model_fields["http_port"].default)
+    if starts:
+        routes = ["/healthz", "/metrics"]
+        if starts[-1] == "Slack (HTTP)":
+            routes.append("/slack/events")
+        starts.append(f"the HTTP server on {host}:{port} ({' '.join(routes)})")
+    return starts
+
+
+def _alias(info: FieldInfo) -> str:
+    assert info.alias is not None, "every setting has its environment name as alias"
+    return info.alias
+
+
+def _is_secret(info: FieldInfo) -> bool:
+    return "SecretStr" in str(info.annotation) or info.annotation is SecretStr
+
+
+def _shown(value: Any) -> str:
+    """A non-secret value as printed: URLs without credentials, query or fragment."""
+    if value is None:
+        return "unset"
+    text = str(value)
+    parts = urlsplit(text)
+    if parts.scheme and parts.hostname:
+        try:
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:
+            port = ":?"
+        return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"[:80]
+    return text[:80]
