@@ -352,6 +352,12 @@ class FakeSlack:
         limit = int(params.get("limit", 1000))
         return {"ok": True, "messages": thread[:limit], "has_more": len(thread) > limit}
 
+    def _m_conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        users = str(params.get("users", ""))
+        if not users or any(u not in self.users for u in users.split(",")):
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "channel": {"id": "D" + users.replace(",", "")[:10]}}
+
     def _m_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(params.get("user", ""))
         if user is None:

@@ -95,3 +95,26 @@ async def test_usage_error_on_a_bad_option(stack: SlackStack, fake: FakeSlack) -
     assert "Usage: `/imagine &lt;prompt&gt;" in text  # escaped for Slack, shown as <prompt>
     await stack.quiesce()
     assert not fake.calls_to("chat.postMessage")
+
+
+async def test_admin_usage_answers_privately_and_dms_the_chart(
+    stack: SlackStack, fake: FakeSlack
+) -> None:
+    await stack.command("/imagine", "a kite --model nano-banana")
+    await fake.wait_for("chat.update", lambda c: str(c.params["text"]).startswith("Done"))
+    await stack.wait_delivered(ANN)
+    refused = await answer_to(stack, fake, "/admin", "usage 7", ANN)
+    assert "Only falbot admins" in shown(refused)
+
+    answer = await answer_to(stack, fake, "/admin", "usage 7", BOSS)
+    text = shown(answer)
+    assert "Spend by everyone" in text
+    assert "$0.039 over 1 job(s)" in text
+    assert "in your DMs" in text
+    opened = fake.calls_to("conversations.open")
+    assert [c.params["users"] for c in opened] == [BOSS]
+    complete = fake.calls_to("files.completeUploadExternal")[-1]
+    assert complete.params["channel_id"] == opened[0].answer["channel"]["id"]
+    chart, ledger = (fake.uploads[f["id"]] for f in complete.answer["files"])
+    assert chart["data"].startswith(b"\x89PNG")
+    assert b"nano-banana" in ledger["data"]
