@@ -30,6 +30,7 @@ def test_shortcut_event_interactivity_and_scopes() -> None:
         "files:read",
         "files:write",
         "users:read",
+        "im:write",
         "channels:history",
         "groups:history",
     ):
