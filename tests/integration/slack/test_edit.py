@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+
+from PIL import Image
 
 from adapters.fal.simulator import FalSimulator
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack import payloads as p
-from tests.integration.slack.harness import ANN, BOT_TOKEN, CHANNEL, TEAM, SlackStack, png
+from tests.integration.slack.harness import (
+    ANN,
+    BOT_TOKEN,
+    CHANNEL,
+    MAX_INPUT_BYTES,
+    TEAM,
+    SlackStack,
+    png,
+)
 
 
 def is_done(call: object) -> bool:
@@ -118,3 +130,28 @@ async def test_edit_image_shortcut_opens_a_modal_and_edits(
     assert arguments["prompt"] == "make it a watercolour"
     metadata = json.loads(view["private_metadata"])
     assert metadata["c"] == CHANNEL
+
+
+async def test_a_large_image_goes_to_fal_storage(
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+) -> None:
+    noise = Image.frombytes("RGB", (420, 420), os.urandom(420 * 420 * 3))
+    buf = io.BytesIO()
+    noise.save(buf, "PNG")
+    assert 256 * 1024 < len(buf.getvalue()) < MAX_INPUT_BYTES
+    photo = fake.add_file(buf.getvalue(), name="noise.png", mimetype="image/png")
+    parent = fake.add_message(CHANNEL, user=ANN, files=[photo])
+    await stack.event(
+        p.app_mention(
+            "<@UBOT> calm it down",
+            user=ANN,
+            channel=CHANNEL,
+            ts="1700000700.000001",
+            thread_ts=parent["ts"],
+        )
+    )
+    await fake.wait_for("chat.update", is_done)
+    _, arguments = fal.submits[0]
+    url = arguments["image_urls"][0]
+    assert url.startswith(fal.cdn_url)  # uploaded to fal storage, not inlined
+    assert await stack.output_bytes(url) == buf.getvalue()
