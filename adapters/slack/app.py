@@ -10,6 +10,7 @@ import re
 from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -79,7 +80,7 @@ class SlackAdapter:
         )
         token_hosts = set(TOKEN_HOSTS)
         if api_url:  # a GovSlack or test API host serves its files from the same host
-            token_hosts.add(re.sub(r"^\w+://([^/]+).*$", r"\1", api_url).lower())
+            token_hosts.add(urlsplit(api_url).netloc.lower())
         self._deps = Deps(
             client=self.client,
             engine=engine,

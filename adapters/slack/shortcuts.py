@@ -11,6 +11,8 @@ from adapters.slack.deps import Deps
 from core.errors import invalid
 from core.jobs import JobKind, JobRequest
 
+_METADATA_MAX = 3000
+
 
 async def open_edit_modal(
     deps: Deps, origin: Origin, *, trigger_id: str, metadata: dict[str, Any]
@@ -37,6 +39,9 @@ async def on_edit_shortcut(deps: Deps, origin: Origin, body: dict[str, Any]) -> 
             for f in files[:14]
         ],
     }
+    # A modal's private_metadata holds at most 3,000 characters: keep the images that fit.
+    while len(metadata["f"]) > 1 and len(json.dumps(metadata)) > _METADATA_MAX:
+        metadata["f"].pop()
     await open_edit_modal(deps, origin, trigger_id=str(body["trigger_id"]), metadata=metadata)
 
 
