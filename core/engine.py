@@ -11,10 +11,12 @@ from collections.abc import Coroutine, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
+from functools import partial
 from typing import Any, Literal
 
 from core import events
 from core.catalog import Catalog, ModelSpec, parse_output
+from core.circuit import CircuitBreaker
 from core.errors import BotError, ErrorCode, invalid
 from core.jobs import (
     Actor,
@@ -26,6 +28,7 @@ from core.jobs import (
     JobRequest,
     JobResult,
     JobState,
+    Output,
     ProgressView,
     Stage,
 )
@@ -33,7 +36,9 @@ from core.ports import Clock, FalGateway, JobSettlement, Reply, ReplyFactory, St
 from core.progress import ThrottledReply
 from core.quota import Admission, BucketKey, BucketLimits, LedgerEntry, resolve
 from core.scheduler import FairLine, Slots, wait_estimate
+from core.settling import Settling
 from core.usage import QuotaView, UsageReport, budget_check, quota_view, usage_report
+from core.webhooks import FalOutcome, WebhookOutcomes
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,10 @@ class EngineConfig:
     max_output_bytes: int = 100 * 1024 * 1024
     job_timeout: float = 1800.0
     webhook_url: str | None = None
+    # With a webhook URL: how long to wait for fal's webhook before watching the status instead.
+    webhook_wait: float = 300.0
+    circuit_threshold: int = 5  # provider failures in a row that open the circuit
+    circuit_cooldown: float = 30.0  # seconds it stays open before a probe (doubling per failure)
     debug: bool = False
 
 
@@ -82,6 +91,12 @@ class Engine:
         self._mean_job_s = 30.0
         self._accepting = False
         self._positions: asyncio.Task[None] | None = None
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._circuit = CircuitBreaker(
+            clock=clock, threshold=config.circuit_threshold, cooldown=config.circuit_cooldown
+        )
+        self._webhooks = WebhookOutcomes(clock=clock)
+        self._settling = Settling()
 
     # ---- lifecycle
 
@@ -93,8 +108,24 @@ class Engine:
         for job in await self.store.unfinished_jobs():
             if job.platform in self._factories:
                 await self._recover(job)
-        self._spawn(self._dispatch(), name="dispatcher")
+        self._dispatcher = self._spawn(self._dispatch(), name="dispatcher")
         self._accepting = True
+
+    async def drain(self, *, grace: float = 5.0) -> bool:
+        """Stop gracefully: new jobs are refused with `busy` and nothing more is sent to fal;
+        work caught half-way (a submit whose request id is not saved yet, a settlement, a
+        delivery) gets up to `grace` seconds to finish; then `stop`. Jobs still waiting or at
+        fal are picked up by the next start. False when the grace ran out first."""
+        self._accepting = False
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            await asyncio.gather(self._dispatcher, return_exceptions=True)
+        events.lifecycle("draining", waiting=len(self._line), settling=len(self._settling))
+        settled = await self._settling.quiet(clock=self._clock, within=grace)
+        if not settled:
+            log.warning("stopping with %d job step(s) unfinished", len(self._settling))
+        await self.stop()
+        return settled
 
     async def stop(self) -> None:
         """Stop taking jobs and cancel every task; state is already persisted at each step."""
@@ -114,6 +145,20 @@ class Engine:
     @property
     def at_fal(self) -> int:
         return self._slots.in_use
+
+    @property
+    def circuit_state(self) -> str:
+        """The fal circuit: `closed` (jobs flow), `open` (new jobs refused), `half_open`."""
+        return self._circuit.state.value
+
+    @property
+    def accepting(self) -> bool:
+        """Whether new jobs are taken (False before start and once stopping)."""
+        return self._accepting
+
+    def fal_webhook(self, outcome: FalOutcome) -> bool:
+        """A request's outcome from fal's (verified) webhook; False when it came before."""
+        return self._webhooks.deliver(outcome)
 
     # ---- admission
 
@@ -156,6 +201,7 @@ class Engine:
                 "You are not allowed to use falbot here.",
                 hint="Ask an admin of this workspace.",
             )
+        self._circuit.check()
         estimate = spec.pricing.estimate(params)
         now = self._clock.now()
         job = Job(
@@ -327,12 +373,17 @@ class Engine:
     async def _dispatch(self) -> None:
         while True:
             await self._slots.acquire()
+            probe = False
             try:
+                probe = await self._circuit.ready()
                 job_id = await self._line.get()
             except BaseException:
+                if probe:
+                    self._circuit.probe_ended()
                 await self._slots.release()
                 raise
-            self._spawn(self._run_in_slot(job_id, self._execute_queued), name=f"job-{job_id[:8]}")
+            body = partial(self._execute_queued, probe=probe)
+            self._spawn(self._run_in_slot(job_id, body), name=f"job-{job_id[:8]}")
             if self._positions is None or self._positions.done():
                 self._positions = self._spawn(self._refresh_positions(), name="positions")
 
@@ -379,9 +430,20 @@ class Engine:
 
     # ---- execution
 
-    async def _execute_queued(self, job: Job) -> Job | None:
+    async def _execute_queued(self, job: Job, *, probe: bool = False) -> Job | None:
         if job.state is not JobState.QUEUED:
             return None
+        try:
+            async with self._settling.section():
+                submitted = await self._submit(job)
+        finally:
+            if probe:
+                self._circuit.probe_ended()
+        return await self._follow_at_fal(submitted) if submitted is not None else None
+
+    async def _submit(self, job: Job) -> Job | None:
+        """Send a queued job to fal and save its request id; the submitted job, or None when
+        it ended here (failed or cancelled, the user told)."""
         spec = self.catalog.get(job.model)
         try:
             job = await self._move(job, JobState.SUBMITTING)
@@ -395,12 +457,14 @@ class Engine:
                 job.endpoint, arguments, webhook_url=self.config.webhook_url
             )
         except BotError as error:
+            self._circuit.observe(error)
             await self._end(
                 job,
                 JobState.FAILED if error.code is not ErrorCode.CANCELLED else JobState.CANCELLED,
                 error,
             )
             return None
+        self._circuit.observe(None, settled=False)
         job = await self._move(
             job,
             JobState.SUBMITTED,
@@ -409,7 +473,7 @@ class Engine:
         )
         if job.input_count:
             await self.store.drop_job_inputs(job.id)
-        return await self._follow_at_fal(job)
+        return job
 
     async def _input_url(self, image: InputImage) -> str:
         if image.url is not None:
@@ -420,43 +484,24 @@ class Engine:
         return await self._fal.upload(image.data, image.content_type)
 
     async def _follow_at_fal(self, job: Job) -> Job | None:
-        """Watch a submitted job to its end at fal and settle it; the completed job, if any."""
+        """Follow a submitted job to its end at fal and settle it; the completed job, if any."""
         request_id = job.request_id
         assert request_id is not None
         spec = self.catalog.get(job.model)
         started = self._clock.monotonic()
+        inference: float | None = None
         try:
             async with asyncio.timeout(self.config.job_timeout):
-                inference: float | None = None
-                async with aclosing(self._fal.watch(job.endpoint, request_id)) as statuses:
-                    async for status in statuses:
-                        if status.state == "queued":
-                            await self._show(
-                                job,
-                                ProgressView(
-                                    job.id,
-                                    job.model,
-                                    Stage.SUBMITTED,
-                                    fal_position=status.queue_position,
-                                ),
-                            )
-                        elif status.state == "in_progress":
-                            if job.state is JobState.SUBMITTED:
-                                job = await self._move(job, JobState.RUNNING)
-                            await self._show(
-                                job,
-                                ProgressView(
-                                    job.id,
-                                    job.model,
-                                    Stage.RUNNING,
-                                    elapsed_s=self._clock.monotonic() - started,
-                                    last_log=status.logs[-1][:200] if status.logs else None,
-                                ),
-                            )
-                        else:
-                            inference = status.inference_s
-                            break
-                data = await self._fal.result(job.endpoint, request_id)
+                outcome = await self._webhook_outcome(job)
+                if outcome is not None and outcome.error is not None:
+                    raise outcome.error
+                if outcome is not None and outcome.data is not None:
+                    data = dict(outcome.data)
+                else:
+                    if outcome is None:
+                        job, inference = await self._watch(job, started)
+                    data = await self._fal.result(job.endpoint, request_id)
+                self._circuit.observe(None)
             outputs, seed = parse_output(spec.kind, data)
         except TimeoutError:
             await self._fal_cancel_quietly(job)
@@ -472,10 +517,69 @@ class Engine:
             )
             return None
         except BotError as error:
+            self._circuit.observe(error)
             error.request_id = error.request_id or job.request_id
             cancelled = error.code is ErrorCode.CANCELLED or job.id in self._cancel_requested
             await self._end(job, JobState.CANCELLED if cancelled else JobState.FAILED, error)
             return None
+        async with self._settling.section():
+            return await self._settle_result(
+                job, spec=spec, outputs=outputs, seed=seed, inference=inference, started=started
+            )
+
+    async def _webhook_outcome(self, job: Job) -> FalOutcome | None:
+        """With webhooks on: fal's webhook for this job, or None when none came in time (then
+        the status is watched instead, so a lost webhook loses nothing)."""
+        if not self.config.webhook_url or job.request_id is None:
+            return None
+        await self._show(job, ProgressView(job.id, job.model, Stage.SUBMITTED))
+        outcome = await self._webhooks.wait(job.request_id, within=self.config.webhook_wait)
+        if outcome is None:
+            log.info("no webhook for job %s in time; watching its status", job.short_id)
+        return outcome
+
+    async def _watch(self, job: Job, started: float) -> tuple[Job, float | None]:
+        """Show fal's statuses until the request completes; the job and its inference time."""
+        assert job.request_id is not None
+        async with aclosing(self._fal.watch(job.endpoint, job.request_id)) as statuses:
+            async for status in statuses:
+                if status.state == "queued":
+                    await self._show(
+                        job,
+                        ProgressView(
+                            job.id,
+                            job.model,
+                            Stage.SUBMITTED,
+                            fal_position=status.queue_position,
+                        ),
+                    )
+                elif status.state == "in_progress":
+                    if job.state is JobState.SUBMITTED:
+                        job = await self._move(job, JobState.RUNNING)
+                    await self._show(
+                        job,
+                        ProgressView(
+                            job.id,
+                            job.model,
+                            Stage.RUNNING,
+                            elapsed_s=self._clock.monotonic() - started,
+                            last_log=status.logs[-1][:200] if status.logs else None,
+                        ),
+                    )
+                else:
+                    return job, status.inference_s
+        return job, None
+
+    async def _settle_result(
+        self,
+        job: Job,
+        *,
+        spec: ModelSpec,
+        outputs: tuple[Output, ...],
+        seed: int | None,
+        inference: float | None,
+        started: float,
+    ) -> Job:
         cost = spec.pricing.actual(job.arguments, outputs)
         result = JobResult(outputs=outputs, cost_usd=cost, seed=seed, inference_s=inference)
         job = await self._complete(job, result)
@@ -509,6 +613,10 @@ class Engine:
 
     async def _deliver(self, job: Job) -> None:
         """Fetch the outputs within the size cap and hand them to the reply; then delivered."""
+        async with self._settling.section():
+            await self._deliver_now(job)
+
+    async def _deliver_now(self, job: Job) -> None:
         assert job.result is not None
         reply = self._reply(job)
         await reply.progress(ProgressView(job.id, job.model, Stage.UPLOADING))
@@ -540,6 +648,10 @@ class Engine:
 
     async def _end(self, job: Job, state: JobState, error: BotError) -> Job:
         """Fail or cancel a job: credits back (once), the user told."""
+        async with self._settling.section():
+            return await self._end_now(job, state, error)
+
+    async def _end_now(self, job: Job, state: JobState, error: BotError) -> Job:
         ended = job.moved_to(state, at=self._clock.now(), error=error, credits_settled=True)
         limits = await self._job_limits(job)
         applied = await self.store.settle_job(ended, JobSettlement(job.credits, limits))

@@ -51,3 +51,8 @@ def refused(*, code: str, model: str, workspace_id: str, user_id: str) -> None:
         "user_id": user_id,
     }
     log.info(JOB_REFUSED, extra={"falbot": data})
+
+
+def lifecycle(event: str, **fields: Any) -> None:
+    """An engine event that is about no one job (starting, draining)."""
+    log.info(event, extra={"falbot": {"event": event, **fields}})

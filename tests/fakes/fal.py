@@ -37,6 +37,7 @@ class FakeFal:
         self.auto_finish = auto_finish
         self.requests: dict[str, FakeRequest] = {}
         self.submits: list[tuple[str, Mapping[str, Any]]] = []
+        self.webhook_urls: list[str | None] = []
         self.uploads: list[bytes] = []
         self.submit_error: BotError | None = None
         self.submit_gate: asyncio.Event | None = None  # when set up, submits wait for it
@@ -56,6 +57,7 @@ class FakeFal:
         if self.submit_error is not None:
             raise self.submit_error
         request_id = f"req-{next(self._ids)}"
+        self.webhook_urls.append(webhook_url)
         self.requests[request_id] = FakeRequest(endpoint, dict(arguments))
         self.at_fal += 1
         self.peak_at_fal = max(self.peak_at_fal, self.at_fal)
