@@ -1,0 +1,64 @@
+"""The README's settings table, made from `bot.settings.Settings`: `python -m bot.settings_doc`.
+
+A test keeps the README's copy equal to this output, and every setting described here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.settings import Settings
+
+DESCRIPTIONS: dict[str, str] = {
+    "FAL_KEY": "fal API key (`key-id:key-secret`); every job needs it",
+    "DISCORD_TOKEN": "Discord bot token; when set, `falbot run` starts Discord",
+    "SLACK_BOT_TOKEN": "Slack bot token (`xoxb-…`); with the signing secret, starts Slack",
+    "SLACK_SIGNING_SECRET": "Slack signing secret; checks every HTTP request from Slack",
+    "SLACK_APP_TOKEN": "Slack app-level token (`xapp-…`); when set, Slack runs over Socket Mode",
+    "FALBOT_DATABASE": "the SQLite file (`sqlite:///relative` or `sqlite:////absolute`)",
+    "FALBOT_MAX_CONCURRENCY": "jobs at fal at once (fal starts accounts at 2, raises up to 40)",
+    "FALBOT_MAX_WAITING": "jobs waiting in falbot's line; more are refused with `busy`",
+    "FALBOT_MAX_JOBS_PER_USER": "unfinished jobs one user may have",
+    "FALBOT_PROGRESS_INTERVAL": "seconds between two edits of a progress message",
+    "FALBOT_CREDIT_USD": "what one credit is worth in USD",
+    "FALBOT_QUOTA_CAPACITY": "default token bucket size, in credits (the burst)",
+    "FALBOT_QUOTA_REFILL_PER_HOUR": "default bucket refill, in credits per hour",
+    "FALBOT_MAX_INPUT_BYTES": "largest input image accepted, in bytes",
+    "FALBOT_MAX_OUTPUT_BYTES": "largest output fetched from fal; bigger ones are linked",
+    "FALBOT_JOB_TIMEOUT": "seconds a job may take at fal before it is cancelled",
+    "FALBOT_PUBLIC_URL": "this bot's public https URL; fal then calls `/fal/webhook` on it",
+    "FALBOT_HTTP_PORT": "port of the HTTP server (`/healthz`, `/metrics`, `/slack/events`)",
+    "FALBOT_HTTP_HOST": "address the HTTP server binds (`127.0.0.1` behind a local proxy)",
+    "FALBOT_DEBUG": "debug logs, prompts included (otherwise their length and hash)",
+    "FALBOT_ADMIN_ROLE": "Discord role whose members are falbot admins",
+    "FALBOT_ADMIN_USER_IDS": "comma-separated user ids who are falbot admins",
+    "FALBOT_DISCORD_MESSAGE_CONTENT": "use Discord's message-content intent (reply-to-edit)",
+    "FALBOT_DISCORD_API_URL": "Discord REST base URL (a shared REST proxy)",
+    "FALBOT_DISCORD_GATEWAY_URL": "Discord gateway URL (`wss://…`)",
+    "FALBOT_SLACK_API_URL": "Slack Web API base URL (GovSlack: `https://slack-gov.com/api/`)",
+    "FALBOT_FAL_QUEUE_URL": "fal queue host (a fal gateway or proxy)",
+    "FALBOT_FAL_REST_URL": "fal REST host (storage tokens, uploads)",
+    "FALBOT_FAL_CDN_URL": "fal CDN host (uploads)",
+    "FALBOT_MEDIA_HOSTS": "the only hosts user images are downloaded from",
+}
+
+
+def settings_table() -> str:
+    """A markdown table: every setting, its default and what it does."""
+    lines = ["| setting | default | what it does |", "|---|---|---|"]
+    for info in Settings.model_fields.values():
+        name = str(info.alias)
+        lines.append(f"| `{name}` | {_default(info.default)} | {DESCRIPTIONS[name]} |")
+    return "\n".join(lines) + "\n"
+
+
+def _default(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    return f"`{value}`"
+
+
+if __name__ == "__main__":
+    print(settings_table(), end="")
