@@ -209,6 +209,7 @@ class DiscordAdapter:
             raise
 
     async def close(self) -> None:
+        await self.reply_factory.aclose()
         await self.client.close()
         runner, self._runner = self._runner, None
         if runner is not None:

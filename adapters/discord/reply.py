@@ -11,7 +11,7 @@ import asyncio
 import functools
 import io
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -115,6 +115,7 @@ class DiscordReply:
         tokens: TokenPolicy,
         gate: asyncio.Event | None = None,
         gate_timeout: float = 30.0,
+        defer: Callable[[Coroutine[Any, Any, None]], None] | None = None,
     ) -> None:
         self.ref = ref
         self._client = client
@@ -122,6 +123,7 @@ class DiscordReply:
         self._tokens = tokens
         self._gate = gate if gate is not None else asyncio.Event()
         self._gate_timeout = gate_timeout
+        self._defer = defer
         self._lock = asyncio.Lock()
         self._via_interaction = ref.token is not None and ref.application_id is not None
         self._channel_message_id = ref.message_id
@@ -143,6 +145,11 @@ class DiscordReply:
     # the Reply port
 
     async def progress(self, view: ProgressView) -> None:
+        if self._deferred(self._progress(view)):
+            return
+        await self._progress(view)
+
+    async def _progress(self, view: ProgressView) -> None:
         await self._wait_gate()
         async with self._lock:
             if self._final:
@@ -184,6 +191,11 @@ class DiscordReply:
             )
 
     async def fail(self, job: Job, error: BotError, *, credits_returned: bool) -> None:
+        if self._deferred(self._fail(job, error, credits_returned)):
+            return
+        await self._fail(job, error, credits_returned)
+
+    async def _fail(self, job: Job, error: BotError, credits_returned: bool) -> None:
         await self._wait_gate()
         async with self._lock:
             self._final = True
@@ -196,6 +208,16 @@ class DiscordReply:
             await self._send_final(compose, files=None, view=None)
 
     # internals
+
+    def _deferred(self, send: Coroutine[Any, Any, None]) -> bool:
+        """While the adapter is still connecting (the engine recovers jobs before platforms
+        start), hand the message to the adapter to send once connected, so the engine's
+        start-up is not held up; otherwise the caller sends it now."""
+        if self._gate.is_set() or self._defer is None:
+            send.close()
+            return False
+        self._defer(send)
+        return True
 
     async def _wait_gate(self) -> None:
         try:
@@ -364,6 +386,7 @@ class DiscordReplyFactory:
         self._clock = clock
         self._tokens = tokens
         self._ready = ready
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def rebuild(self, job: Job) -> DiscordReply:
         return DiscordReply(
@@ -372,4 +395,22 @@ class DiscordReplyFactory:
             clock=self._clock,
             tokens=self._tokens,
             gate=self._ready,
+            defer=self._spawn,
         )
+
+    def _spawn(self, send: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(send, name="discord-deferred-reply")
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("a deferred reply could not be sent", exc_info=task.exception())
+
+    async def aclose(self) -> None:
+        """Drop replies still waiting for a connection that is closing."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

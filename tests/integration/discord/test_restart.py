@@ -3,6 +3,7 @@ its saved `reply_ref`, and the buttons on earlier results still work."""
 
 from __future__ import annotations
 
+from adapters.fal.sim.faults import HttpFault
 from core.jobs import Actor
 from tests.fakes.discord import Issued, Person
 from tests.fakes.discord import payloads as p
@@ -34,7 +35,10 @@ async def test_a_running_job_reports_to_its_message_after_a_restart(env: Env) ->
     bot = await env.start_bot()
     env.sim.hold = True
     issued = await env.slash(env.alice, "imagine", options=[p.option("prompt", p.STRING, "fox")])
-    await env.sim.wait_for(lambda: env.sim.running == 1)
+    # shown as running: the engine has saved the fal request id by now
+    await env.fake.wait_for(
+        lambda r: r.method == "PATCH" and issued.token in r.path and "running" in r.json["content"]
+    )
 
     await _restart(env, bot)
     mark = env.fake.mark()
@@ -44,6 +48,26 @@ async def test_a_running_job_reports_to_its_message_after_a_restart(env: Env) ->
     assert env.fake.requests.index(final) >= mark
     assert len(final.files) == 1
     assert len(env.sim.submits) == 1  # resumed by request id, never sent twice
+
+
+async def test_a_job_cut_off_while_being_sent_to_fal_is_reported_after_a_restart(
+    env: Env,
+) -> None:
+    bot = await env.start_bot()
+    env.sim.inject("submit", HttpFault.slow(30))  # the submit never gets an answer in time
+    issued = await env.slash(env.alice, "imagine", options=[p.option("prompt", p.STRING, "fox")])
+    await env.sim.wait_for(lambda: env.sim.http_by_route["submit"] == 1)
+
+    # The new engine fails the job while it starts, before the adapter has connected: the
+    # message must still reach the user once it has.
+    await _restart(env, bot)
+
+    failed = await env.fake.wait_for(
+        lambda r: r.method == "PATCH" and issued.token in r.path and "❌" in r.json["content"]
+    )
+    assert failed.status == 200
+    assert "restarted while sending this job to fal" in failed.json["content"]
+    assert "credits were returned" in failed.json["content"]
 
 
 async def test_rerun_after_a_restart_is_a_new_charged_job_in_a_new_message(env: Env) -> None:
