@@ -11,7 +11,8 @@ from adapters.discord import render
 from adapters.discord.flows import answering
 from adapters.discord.identity import interaction_actor
 from adapters.discord.services import Services
-from core.render import render_jobs, render_models, render_quota, render_usage
+from adapters.discord.usage import send_usage
+from core.render import render_jobs, render_models, render_quota
 
 PERIODS = [
     app_commands.Choice(name="today", value=1),
@@ -46,7 +47,7 @@ def account_commands(services: Services) -> list[app_commands.Command[Any, Any, 
     async def usage(interaction: discord.Interaction, period: int = 30) -> None:
         async with answering(interaction):
             actor = interaction_actor(interaction, services.rule)
-            await say_privately(interaction, render_usage(await engine.usage(actor, days=period)))
+            await send_usage(interaction, await engine.usage(actor, days=period), by="model")
 
     @app_commands.command(name="jobs", description="Your recent jobs")
     async def jobs(interaction: discord.Interaction) -> None:

@@ -3,21 +3,18 @@ decided on every call (Manage Server, or the configured admin role) and checked 
 
 from __future__ import annotations
 
-import io
-
 import discord
 from discord import app_commands
 
-from adapters.discord import render
 from adapters.discord.account import PERIODS, say_privately
-from adapters.discord.chart import usage_chart
 from adapters.discord.commands import model_choice
 from adapters.discord.flows import answering
 from adapters.discord.identity import interaction_actor
 from adapters.discord.services import Services
+from adapters.discord.usage import send_usage
 from core.jobs import Actor
 from core.quota import QuotaScope
-from core.render import render_admin, render_usage
+from core.render import render_admin
 
 AMOUNT = app_commands.Range[str, 1, 20]
 
@@ -57,6 +54,7 @@ def admin_group(services: Services) -> app_commands.Group:
             await say_privately(interaction, render_admin(result))
 
     @quota.command(name="show", description="A member's quota and credits")
+    @app_commands.describe(target="The member")
     async def quota_show(interaction: discord.Interaction, target: discord.User) -> None:
         async with answering(interaction):
             roles = (
@@ -70,6 +68,7 @@ def admin_group(services: Services) -> app_commands.Group:
     @budget.command(
         name="set", description="Daily and monthly spend limits in USD ('none': no limit)"
     )
+    @app_commands.describe(daily_usd="USD a day, or none", monthly_usd="USD a month, or none")
     async def budget_set(
         interaction: discord.Interaction, daily_usd: AMOUNT, monthly_usd: AMOUNT
     ) -> None:
@@ -78,12 +77,14 @@ def admin_group(services: Services) -> app_commands.Group:
             await say_privately(interaction, render_admin(result))
 
     @models.command(name="allow", description="Allow a model here")
+    @app_commands.describe(model="The model's short name")
     async def models_allow(interaction: discord.Interaction, model: str) -> None:
         async with answering(interaction):
             result = await admin.models_allow(actor(interaction), model)
             await say_privately(interaction, render_admin(result))
 
     @models.command(name="deny", description="Stop a model being used here")
+    @app_commands.describe(model="The model's short name")
     async def models_deny(interaction: discord.Interaction, model: str) -> None:
         async with answering(interaction):
             result = await admin.models_deny(actor(interaction), model)
@@ -100,27 +101,28 @@ def admin_group(services: Services) -> app_commands.Group:
     models_deny.autocomplete("model")(any_model)
 
     @root.command(name="ban", description="Stop a member using falbot here")
+    @app_commands.describe(user="The member")
     async def ban(interaction: discord.Interaction, user: discord.User) -> None:
         async with answering(interaction):
             result = await admin.ban(actor(interaction), str(user.id))
             await say_privately(interaction, render_admin(result))
 
     @root.command(name="unban", description="Let a member use falbot here again")
+    @app_commands.describe(user="The member")
     async def unban(interaction: discord.Interaction, user: discord.User) -> None:
         async with answering(interaction):
             result = await admin.unban(actor(interaction), str(user.id))
             await say_privately(interaction, render_admin(result))
 
     @root.command(name="usage", description="Spend by everyone here, with a chart")
+    @app_commands.describe(
+        period="How far back (default 30 days)", csv="Attach every charge as CSV"
+    )
     @app_commands.choices(period=PERIODS)
-    async def usage(interaction: discord.Interaction, period: int = 30) -> None:
+    async def usage(interaction: discord.Interaction, period: int = 30, csv: bool = False) -> None:
         async with answering(interaction):
             report = await admin.usage(actor(interaction), days=period)
-            chart = usage_chart(report)
-            files = [discord.File(io.BytesIO(chart), filename="usage.png")] if chart else []
-            await interaction.response.send_message(
-                render.block(render_usage(report)), files=files, ephemeral=True
-            )
+            await send_usage(interaction, report, by="user_id", csv=csv)
 
     @root.command(name="refund", description="Give a job's cost back to its user")
     @app_commands.describe(job="The job's id")

@@ -79,10 +79,15 @@ async def test_quota_jobs_and_usage_are_private(env: Env) -> None:
     await env.final_edit(issued)
 
     jobs = await _private_answer(env, env.alice, "jobs")
-    usage = await _private_answer(env, env.alice, "usage", options=[p.option("period", 4, 7)])
+    usage = await env.callback(
+        await env.slash(env.alice, "usage", options=[p.option("period", 4, 7)])
+    )
 
     assert "flux-schnell · delivered" in jobs
-    assert "Spend by you" in usage and "1 job(s)" in usage
+    assert usage.json["data"]["flags"] & EPHEMERAL
+    assert "Spend by you" in usage.json["data"]["content"]
+    assert "1 job(s)" in usage.json["data"]["content"]
+    assert [f.filename[-4:] for f in usage.files] == [".png"]  # the chart of spend per day
 
 
 async def test_cancel_a_waiting_job_returns_its_credits(env: Env) -> None:

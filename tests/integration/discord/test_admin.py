@@ -115,10 +115,13 @@ async def test_ban_budget_refund_and_usage(env: Env) -> None:
     first = await _imagine(env, env.alice)
     await env.final_edit(first)
 
-    usage = await _admin(env, env.mod, "usage", options=[])
+    usage = await _admin(env, env.mod, "usage", options=[p.option("csv", 5, True)])
     assert usage.json["data"]["flags"] & EPHEMERAL
     assert "Spend by everyone" in usage.json["data"]["content"]
-    assert usage.files and usage.files[0].data.startswith(b"\x89PNG")  # the chart
+    chart, table = usage.files
+    assert chart.filename.endswith(".png") and chart.data.startswith(b"\x89PNG")
+    assert table.filename.endswith(".csv")
+    assert env.alice.id in table.data.decode() and "nano-banana" in table.data.decode()
 
     job_id = env.fake.button_ids(env.fake.original(first))["Rerun"].rsplit(":", 1)[1]
     refund = await _admin(env, env.mod, "refund", options=[p.option("job", p.STRING, job_id)])

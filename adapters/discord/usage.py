@@ -1,0 +1,41 @@
+"""Usage answers: the core text, with the shared chart (and for admins the CSV) attached."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import discord
+
+from adapters.discord import render
+from adapters.usage_chart import By, file_stem, usage_chart_png, usage_csv
+from core.render import render_usage
+from core.usage import UsageReport
+
+
+def _names(interaction: discord.Interaction, report: UsageReport) -> dict[str, str]:
+    """User ids → display names, for those Discord has told this client about."""
+    names = {}
+    for user_id in report.by("user_id"):
+        member = interaction.guild.get_member(int(user_id)) if interaction.guild else None
+        user = member or interaction.client.get_user(int(user_id))
+        if user is not None:
+            names[user_id] = user.display_name
+    return names
+
+
+async def send_usage(
+    interaction: discord.Interaction, report: UsageReport, *, by: By, csv: bool = False
+) -> None:
+    """The report privately; a chart of spend per day when there was any."""
+    files = []
+    if report.entries:
+        labels = _names(interaction, report) if by == "user_id" else None
+        png = await asyncio.to_thread(usage_chart_png, report, by=by, labels=labels)
+        files.append(discord.File(io.BytesIO(png), filename=f"{file_stem(report)}.png"))
+        if csv:
+            data = usage_csv(report).encode()
+            files.append(discord.File(io.BytesIO(data), filename=f"{file_stem(report)}.csv"))
+    await interaction.response.send_message(
+        render.block(render_usage(report)), files=files, ephemeral=True
+    )
