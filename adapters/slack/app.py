@@ -132,7 +132,7 @@ class SlackAdapter:
         if not self._app_token:
             raise ValueError("Socket Mode needs SLACK_APP_TOKEN (an xapp- token)")
         self._socket = AsyncSocketModeHandler(self.app, self._app_token)
-        await self._socket.connect_async()
+        await self._socket.connect_async()  # type: ignore[no-untyped-call]
 
     @property
     def connected(self) -> bool | None:
@@ -147,7 +147,7 @@ class SlackAdapter:
         """Disconnect, let running work finish for a moment, then cancel what is left."""
         if self._socket is not None:
             socket, self._socket = self._socket, None
-            await socket.close_async()
+            await socket.close_async()  # type: ignore[no-untyped-call]
             client = socket.client
             # The SDK cancels its tasks on close without waiting for them; wait here.
             pending = [

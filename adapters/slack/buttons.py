@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from slack_sdk.errors import SlackApiError
 
@@ -36,7 +36,7 @@ async def on_result_button(deps: Deps, origin: Origin, body: dict[str, Any]) -> 
         metadata = {"job": job.id, "c": origin.channel_id, "t": thread_ts}
         await open_edit_modal(deps, origin, trigger_id=str(body["trigger_id"]), metadata=metadata)
         return
-    follow = "rerun" if action_id == render.RERUN else "upscale"
+    follow: Literal["rerun", "upscale"] = "rerun" if action_id == render.RERUN else "upscale"
     await deps.starter.start(
         actor=actor,
         channel=origin.channel_id,

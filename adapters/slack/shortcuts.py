@@ -31,17 +31,15 @@ async def on_edit_shortcut(deps: Deps, origin: Origin, body: dict[str, Any]) -> 
     files = deps.files.images(message.get("files") or [])
     if not files:
         raise invalid("That message has no image.", "Use **Edit image** on a message with one.")
-    metadata = {
-        "c": origin.channel_id,
-        "t": str(message.get("thread_ts") or message.get("ts") or ""),
-        "f": [
-            {"u": f.get("url_private_download") or f.get("url_private"), "m": f.get("mimetype")}
-            for f in files[:14]
-        ],
-    }
+    refs = [
+        {"u": f.get("url_private_download") or f.get("url_private"), "m": f.get("mimetype")}
+        for f in files[:14]
+    ]
+    thread_ts = str(message.get("thread_ts") or message.get("ts") or "")
+    metadata: dict[str, Any] = {"c": origin.channel_id, "t": thread_ts, "f": refs}
     # A modal's private_metadata holds at most 3,000 characters: keep the images that fit.
-    while len(metadata["f"]) > 1 and len(json.dumps(metadata)) > _METADATA_MAX:
-        metadata["f"].pop()
+    while len(refs) > 1 and len(json.dumps(metadata)) > _METADATA_MAX:
+        refs.pop()
     await open_edit_modal(deps, origin, trigger_id=str(body["trigger_id"]), metadata=metadata)
 
 
