@@ -18,6 +18,9 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Seconds a stop waits for submits, settlements and deliveries under way (exit within 10 s).
+DRAIN_GRACE = 4.0
+
 
 @dataclass(frozen=True)
 class Running:
@@ -36,11 +39,13 @@ async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    async with serving(settings):
+    async with serving(settings) as running:
         if ready is not None:
             ready.set()
         await stop.wait()
         log.info("stopping")
+        # New jobs are answered `busy` while work caught half-way settles; then all closes.
+        await running.app.engine.drain(grace=DRAIN_GRACE)
     return 0
 
 

@@ -79,12 +79,14 @@ class FalbotProcess:
         return self._proc.returncode if self._proc is not None else None
 
     async def wait_for_line(
-        self, predicate: Callable[[dict[str, Any]], bool], *, within: float
+        self, predicate: Callable[[dict[str, Any]], bool], *, within: float, count: int = 1
     ) -> dict[str, Any]:
-        """The first log line matching `predicate`; fails when the child exits or time is up."""
+        """The `count`-th log line matching `predicate`; fails when the child exits first or
+        time is up."""
 
         def found() -> dict[str, Any] | None:
-            return next((line for line in self.lines if predicate(line)), None)
+            matching = [line for line in self.lines if predicate(line)]
+            return matching[count - 1] if len(matching) >= count else None
 
         try:
             async with asyncio.timeout(within), self._changed:

@@ -1,0 +1,70 @@
+"""What the end-to-end tests of `falbot run` share: its settings for Slack over HTTP and the fal
+simulator, and reading its SQLite file from beside the running process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from adapters.fal.simulator import FalSimulator
+from tests.fakes.slack import FakeSlack
+
+FAL_KEY = "fal-chaos-key-0a1b2c3d4e5f"
+BOT_TOKEN = "xoxb-chaos-0000-botsecret"
+SIGNING_SECRET = "chaos-signing-secret-5a5a5a5a"
+TEAM = "TCHAOS"
+CHANNEL = "CCHAOS"
+CAPACITY = Decimal(10_000)  # credits each user starts with (no refill)
+
+
+def falbot_env(sim: FalSimulator, slack: FakeSlack, db: Path, port: int) -> dict[str, str]:
+    return {
+        "FAL_KEY": FAL_KEY,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "FALBOT_SLACK_API_URL": slack.api_url,
+        "FALBOT_FAL_QUEUE_URL": sim.queue_url,
+        "FALBOT_FAL_REST_URL": sim.rest_url,
+        "FALBOT_FAL_CDN_URL": sim.cdn_url,
+        "FALBOT_DATABASE": f"sqlite:///{db}",
+        "FALBOT_HTTP_PORT": str(port),
+        "FALBOT_MEDIA_HOSTS": slack.host,
+        "FALBOT_QUOTA_CAPACITY": str(CAPACITY),
+        "FALBOT_QUOTA_REFILL_PER_HOUR": "0",
+        "FALBOT_MAX_JOBS_PER_USER": "100",
+        "FALBOT_MAX_CONCURRENCY": "6",
+        "FALBOT_PROGRESS_INTERVAL": "0.2",
+    }
+
+
+def read_db(db: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Decimal]]:
+    """Jobs, ledger rows and bucket levels, read-only, beside the running process."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        conn.row_factory = sqlite3.Row
+        jobs = [dict(r) for r in conn.execute("SELECT * FROM jobs")]
+        ledger = [dict(r) for r in conn.execute("SELECT * FROM ledger")]
+        buckets = {
+            r["user_id"]: Decimal(r["level"])
+            for r in conn.execute("SELECT user_id, level FROM buckets")
+        }
+    conn.close()
+    return jobs, ledger, buckets
+
+
+def prompt_of(job: dict[str, Any]) -> str:
+    return str(json.loads(job["arguments"]).get("prompt", ""))
+
+
+async def wait_all_final(db: Path, *, within: float) -> list[dict[str, Any]]:
+    """Until every job is delivered, failed or cancelled. The database belongs to another
+    process, so there is no event to wait on here: it is read every 100 ms."""
+    async with asyncio.timeout(within):
+        while True:
+            jobs = (await asyncio.to_thread(read_db, db))[0]
+            if jobs and all(j["state"] in ("delivered", "failed", "cancelled") for j in jobs):
+                return jobs
+            await asyncio.sleep(0.1)
