@@ -68,6 +68,7 @@ def settings_for(fake: FakeSlack, sim: FalSimulator, db_path: Path, *, mode: Mod
         "FALBOT_ADMIN_USER_IDS": CONFIGURED,
         "FALBOT_PROGRESS_INTERVAL": 0.1,
         "FALBOT_MAX_INPUT_BYTES": MAX_INPUT_BYTES,
+        "FALBOT_HTTP_HOST": "127.0.0.1",
         "FALBOT_HTTP_PORT": 0,
     }
     if mode == "socket":
