@@ -52,6 +52,9 @@ def engine_config(settings: Settings) -> EngineConfig:
         max_output_bytes=settings.max_output_bytes,
         job_timeout=settings.job_timeout,
         webhook_url=webhook,
+        webhook_wait=settings.webhook_wait,
+        circuit_threshold=settings.circuit_threshold,
+        circuit_cooldown=settings.circuit_cooldown,
         debug=settings.debug,
     )
 

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DISCORD_MEDIA_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
 SLACK_MEDIA_HOSTS = ("files.slack.com",)
+FAL_JWKS_URL = "https://rest.alpha.fal.ai/.well-known/jwks.json"
 
 
 def check_base_url(value: str | None) -> str | None:
@@ -49,6 +50,9 @@ class Settings(BaseSettings):
     max_output_bytes: int = Field(default=100 * 1024 * 1024, ge=1, alias="FALBOT_MAX_OUTPUT_BYTES")
     job_timeout: float = Field(default=1800.0, gt=0, alias="FALBOT_JOB_TIMEOUT")
     public_url: str | None = Field(default=None, alias="FALBOT_PUBLIC_URL")
+    webhook_wait: float = Field(default=300.0, gt=0, alias="FALBOT_WEBHOOK_WAIT")
+    circuit_threshold: int = Field(default=5, ge=1, le=1000, alias="FALBOT_CIRCUIT_THRESHOLD")
+    circuit_cooldown: float = Field(default=30.0, gt=0, le=3600, alias="FALBOT_CIRCUIT_COOLDOWN")
     http_port: int = Field(default=8080, ge=0, le=65535, alias="FALBOT_HTTP_PORT")
     http_host: str = Field(default="0.0.0.0", min_length=1, alias="FALBOT_HTTP_HOST")
     debug: bool = Field(default=False, alias="FALBOT_DEBUG")
@@ -63,6 +67,7 @@ class Settings(BaseSettings):
     fal_queue_url: str | None = Field(default=None, alias="FALBOT_FAL_QUEUE_URL")
     fal_rest_url: str | None = Field(default=None, alias="FALBOT_FAL_REST_URL")
     fal_cdn_url: str | None = Field(default=None, alias="FALBOT_FAL_CDN_URL")
+    fal_jwks_url: str = Field(default=FAL_JWKS_URL, alias="FALBOT_FAL_JWKS_URL")
     media_hosts: str = Field(
         default=",".join(DISCORD_MEDIA_HOSTS + SLACK_MEDIA_HOSTS), alias="FALBOT_MEDIA_HOSTS"
     )
@@ -78,6 +83,14 @@ class Settings(BaseSettings):
     @classmethod
     def _base_url(cls, value: str | None) -> str | None:
         return check_base_url(value)
+
+    @field_validator("fal_jwks_url")
+    @classmethod
+    def _jwks_url(cls, value: str) -> str:
+        checked = check_base_url(value)
+        if checked is None:
+            raise ValueError("FALBOT_FAL_JWKS_URL must be set")
+        return checked
 
     @field_validator("discord_gateway_url")
     @classmethod

@@ -27,6 +27,9 @@ DESCRIPTIONS: dict[str, str] = {
     "FALBOT_MAX_OUTPUT_BYTES": "largest output fetched from fal; bigger ones are linked",
     "FALBOT_JOB_TIMEOUT": "seconds a job may take at fal before it is cancelled",
     "FALBOT_PUBLIC_URL": "this bot's public https URL; fal then calls `/fal/webhook` on it",
+    "FALBOT_WEBHOOK_WAIT": "seconds to wait for fal's webhook before watching the job's status",
+    "FALBOT_CIRCUIT_THRESHOLD": "fal failures in a row after which new jobs are refused a while",
+    "FALBOT_CIRCUIT_COOLDOWN": "seconds the fal circuit stays open before one probe job",
     "FALBOT_HTTP_PORT": "port of the HTTP server (`/healthz`, `/metrics`, `/slack/events`)",
     "FALBOT_HTTP_HOST": "address the HTTP server binds (`127.0.0.1` behind a local proxy)",
     "FALBOT_DEBUG": "debug logs, prompts included (otherwise their length and hash)",
@@ -39,6 +42,7 @@ DESCRIPTIONS: dict[str, str] = {
     "FALBOT_FAL_QUEUE_URL": "fal queue host (a fal gateway or proxy)",
     "FALBOT_FAL_REST_URL": "fal REST host (storage tokens, uploads)",
     "FALBOT_FAL_CDN_URL": "fal CDN host (uploads)",
+    "FALBOT_FAL_JWKS_URL": "fal's webhook signing keys (JWKS), cached 24 h",
     "FALBOT_MEDIA_HOSTS": "the only hosts user images are downloaded from",
 }
 
