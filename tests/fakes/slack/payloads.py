@@ -206,6 +206,12 @@ class SignedSender:
     async def close(self) -> None:
         await self._session.close()
 
+    def sign(self, timestamp: int | str, body: str) -> str:
+        """`v0=` + hex HMAC-SHA256 of `v0:{timestamp}:{body}` with the signing secret."""
+        signature = self._verifier.generate_signature(timestamp=str(timestamp), body=body)
+        assert signature is not None
+        return signature
+
     async def post(
         self,
         body: str,
@@ -216,7 +222,7 @@ class SignedSender:
         headers: dict[str, str] | None = None,
     ) -> Answer:
         ts = str(timestamp if timestamp is not None else int(time.time()))
-        sig = signature or self._verifier.generate_signature(timestamp=ts, body=body)
+        sig = signature or self.sign(ts, body)
         all_headers = {
             "Content-Type": content_type,
             "X-Slack-Request-Timestamp": ts,
