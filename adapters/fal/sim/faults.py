@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import random
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,3 +158,36 @@ ROUTES = (
     "put",
     "cdn_get",
 )
+
+
+def _fal_error(error_type: str) -> HttpFault:
+    """fal's own error answer for `error_type` (with `x-fal-request-id`: final, not retried)."""
+    return HttpFault(
+        status=ERROR_STATUS[error_type],
+        body={"detail": "Simulated failure", "error_type": error_type},
+        headers={"x-fal-request-id": "sim-fault", "X-Fal-Error-Type": error_type},
+    )
+
+
+# What a flaky fal does: its own 5xx and time-outs, ingress error pages, cut connections, 429s.
+TRANSIENT: tuple[HttpFault, ...] = (
+    _fal_error("internal_error"),
+    _fal_error("runner_scheduling_failure"),
+    _fal_error("request_timeout"),
+    HttpFault.ingress(502),
+    HttpFault.ingress(503),
+    HttpFault(drop=True),
+    HttpFault.rate_limited(0),
+)
+
+
+def random_faults(
+    rate: float, rng: random.Random, *, faults: Sequence[HttpFault] = TRANSIENT
+) -> Callable[[str], HttpFault | None]:
+    """A `FalSimulator.chaos` function failing each request with probability `rate`, with one
+    of `faults` picked at random (seed `rng` to replay a run)."""
+
+    def pick(route: str) -> HttpFault | None:
+        return rng.choice(faults) if rng.random() < rate else None
+
+    return pick
