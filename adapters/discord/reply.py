@@ -226,8 +226,10 @@ class DiscordReply:
             log.warning("reply in channel %s went ahead without its gate", self.ref.channel_id)
 
     def _mention(self) -> str | None:
-        # A new channel message pings the requester: the interaction they watched went quiet.
-        return None if self._via_interaction else f"<@{self.ref.user_id}>"
+        """The requester's mention, when the job left its interaction for a channel message:
+        the message they watched went quiet, so the result comes as a new one that pings."""
+        moved = self.ref.token is not None and not self._via_interaction
+        return f"<@{self.ref.user_id}>" if moved else None
 
     async def _send_final(
         self,
@@ -326,6 +328,10 @@ class DiscordReply:
         channel = self._client.get_partial_messageable(
             self.ref.channel_id, guild_id=self.ref.guild_id
         )
+        stale: int | None = None
+        if ping and self._mention() and self._channel_message_id is not None:
+            # Edits notify nobody: the result goes in a new message, the progress one goes.
+            stale, self._channel_message_id = self._channel_message_id, None
         if self._channel_message_id is not None:
             message = channel.get_partial_message(self._channel_message_id)
             try:
@@ -360,6 +366,11 @@ class DiscordReply:
             reference=reference,
         )
         self._channel_message_id = sent.id
+        if stale is not None:
+            try:
+                await channel.get_partial_message(stale).delete()
+            except discord.HTTPException:
+                log.debug("could not delete the progress message %s", stale)
 
 
 def _retry_after(exc: discord.HTTPException, attempt: int) -> float:

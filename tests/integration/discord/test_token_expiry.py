@@ -43,7 +43,19 @@ async def test_a_job_longer_than_the_token_lifetime_ends_in_a_channel_message(en
     assert result.headers["Authorization"] == f"Bot {env.fake.bot_token}"
     assert result.path.startswith(f"/channels/{env.fake.channel_id}/messages")
     assert len(result.files) == 1 and result.files[0].data.startswith(b"\x89PNG")
-    assert result.json["content"].startswith(f"<@{env.alice.id}>")  # the requester is pinged
+    # a new message (edits notify nobody) that pings the requester, and only them
+    assert result.route == "POST /channels/{channel}/messages"
+    assert result.json["content"].startswith(f"<@{env.alice.id}>")
+    assert [str(u) for u in result.json["allowed_mentions"]["users"]] == [env.alice.id]
+    progress_posts = [
+        r.answer["id"]
+        for r in env.fake.requests[mark:]
+        if r.route == "POST /channels/{channel}/messages" and r is not result
+    ]
+    for message_id in progress_posts:  # the progress shown meanwhile is cleaned up
+        await env.fake.wait_for(
+            lambda r, m=message_id: r.method == "DELETE" and r.path.endswith(f"/messages/{m}")
+        )
     assert set(env.fake.button_ids(result.answer)) == {"Rerun", "Upscale", "Edit", "Delete"}
     late_edits = [
         r
