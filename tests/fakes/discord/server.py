@@ -127,6 +127,14 @@ class FakeDiscord(World):
         """End an interaction token's life now (Discord's is 15 minutes)."""
         issued.expired = True
 
+    async def create_role(self, name: str, *, permissions: int = 0) -> str:
+        """A role made while the bot is connected: GUILD_ROLE_CREATE tells it."""
+        role_id = self.add_role(None, name, permissions=permissions)
+        await self._dispatch(
+            "GUILD_ROLE_CREATE", {"guild_id": self.guild_id, "role": self.roles[role_id]}
+        )
+        return role_id
+
     def host_file(self, filename: str, data: bytes, content_type: str | None) -> dict[str, Any]:
         """Put a file on the CDN and return its attachment object."""
         attachment_id = p.snowflake()

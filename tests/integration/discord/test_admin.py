@@ -147,3 +147,28 @@ async def test_ban_budget_refund_and_usage(env: Env) -> None:
     refused = await env.callback(await _imagine(env, env.bob))
     assert refused.json["data"]["flags"] & EPHEMERAL
     assert "not allowed to use falbot" in refused.json["data"]["content"]
+
+
+async def test_a_role_quota_applies_to_members_with_that_role(env: Env) -> None:
+    await env.start_bot()
+    artists = await env.fake.create_role("Artists")
+    carol = env.fake.add_person("carol", roles=[artists])
+
+    answer = await _admin(
+        env,
+        env.mod,
+        "quota",
+        "set",
+        options=[
+            p.option("target", 9, artists),
+            p.option("capacity", p.STRING, "42"),
+            p.option("refill_per_hour", p.STRING, "7"),
+        ],
+        resolved=env.fake.resolved_role(artists),
+    )
+    assert f"Quota for role {artists}: 42 credits" in answer.json["data"]["content"]
+
+    quota = await env.callback(await env.slash(carol, "quota"))
+    assert "of 42 credits" in quota.json["data"]["content"]
+    others = await env.callback(await env.slash(env.bob, "quota"))
+    assert "of 42 credits" not in others.json["data"]["content"]

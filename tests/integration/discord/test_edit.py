@@ -248,3 +248,20 @@ async def _final_channel_edit(env: Env, placeholder: Recorded) -> Recorded:
         ),
         timeout=10,
     )
+
+
+async def test_reply_to_a_falbot_result_edits_it_without_the_intent(env: Env) -> None:
+    await env.start_bot()
+    issued = await env.slash(env.alice, "imagine", options=[p.option("prompt", p.STRING, "a")])
+    result = await env.final_edit(issued)
+
+    await env.fake.post_message(
+        env.alice, "now at night", mention_bot=True, reply_to=env.fake.original(issued)
+    )
+
+    placeholder = await env.fake.wait_for(lambda r: r.route == "POST /channels/{channel}/messages")
+    await _final_channel_edit(env, placeholder)
+    endpoint, arguments = env.sim.submits[1]
+    assert endpoint == "fal-ai/nano-banana/edit"
+    assert arguments["prompt"] == "now at night"
+    assert [_data_uri_bytes(u) for u in arguments["image_urls"]] == [result.files[0].data]

@@ -79,3 +79,13 @@ def test_base_urls_point_and_reset() -> None:
     point_discord_at(api_url=None, gateway_url=None)
     assert discord.http.Route.BASE == "https://discord.com/api/v10"
     assert str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY) == "wss://gateway.discord.gg/"
+
+
+async def test_asking_for_an_intent_discord_has_not_granted_stops_the_start(env: Env) -> None:
+    env.fake.message_content_allowed = False
+
+    with pytest.raises(discord.PrivilegedIntentsRequired):
+        await env.start_bot(settings={"FALBOT_DISCORD_MESSAGE_CONTENT": True})
+
+    identify = await env.fake.wait_for(lambda r: r.route == "GATEWAY IDENTIFY")
+    assert identify.status == 4014
