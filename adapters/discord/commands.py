@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, get_args
 
 import discord
@@ -17,7 +17,9 @@ from core.jobs import JobKind
 
 log = logging.getLogger(__name__)
 
-Autocomplete = Callable[[discord.Interaction, str], Awaitable[list[app_commands.Choice[str]]]]
+Autocomplete = Callable[
+    [discord.Interaction[Any], str], Coroutine[Any, Any, list[app_commands.Choice[str]]]
+]
 IMAGE_ASPECTS = [app_commands.Choice(name=a, value=a) for a in get_args(ImageAspect)]
 VIDEO_ASPECTS = [app_commands.Choice(name=a, value=a) for a in ("16:9", "9:16", "1:1")]
 SEED = app_commands.Range[int, 0, 2**32 - 1]
@@ -34,7 +36,7 @@ def model_autocomplete(services: Services, *kinds: JobKind) -> Autocomplete:
     """The catalog's models of these kinds that this guild allows, matching what is typed."""
 
     async def complete(
-        interaction: discord.Interaction, current: str
+        interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         workspace = workspace_of(interaction.guild_id, interaction.user.id)
         typed = current.strip().lower()

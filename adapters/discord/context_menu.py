@@ -36,7 +36,7 @@ class PromptModal(discord.ui.Modal):
         super().__init__(title=title, timeout=MODAL_TIMEOUT)
         self.model.placeholder = default_model
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def on_submit(self, interaction: discord.Interaction) -> None:
         async with answering(interaction):
             await self.submitted(interaction, self.prompt.value, self.model.value.strip())
 

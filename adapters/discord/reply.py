@@ -358,13 +358,14 @@ class DiscordReply:
             if self.ref.reply_to is not None
             else None
         )
-        sent = await channel.send(
-            content,
-            files=list(files) if files else None,
-            view=view,
-            allowed_mentions=mentions,
-            reference=reference,
-        )
+        extra: dict[str, Any] = {}
+        if files:
+            extra["files"] = list(files)
+        if view is not None:
+            extra["view"] = view
+        if reference is not None:
+            extra["reference"] = reference
+        sent = await channel.send(content, allowed_mentions=mentions, **extra)
         self._channel_message_id = sent.id
         if stale is not None:
             try:
@@ -382,7 +383,7 @@ def _retry_after(exc: discord.HTTPException, attempt: int) -> float:
                 return min(max(float(value), 0.05), 60.0)
             except ValueError:
                 continue
-    return min(0.5 * 2**attempt, 10.0)
+    return min(0.5 * 2.0**attempt, 10.0)
 
 
 class DiscordReplyFactory:

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from tests.fakes.discord import payloads as p
 from tests.fakes.discord.gateway import PRIVILEGED, GatewaySession
@@ -64,7 +64,6 @@ class FakeDiscord(World):
         self._rules: list[RateLimitRule] = []
         self._cdn_files: dict[str, tuple[bytes, str]] = {}
         self._runners: list[web.AppRunner] = []
-        self._ws_tasks: set[asyncio.Task[None]] = set()
         self.api_url = ""
         self.gateway_url = ""
         self.cdn_host = ""
@@ -99,9 +98,6 @@ class FakeDiscord(World):
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()
-        for task in list(self._ws_tasks):
-            task.cancel()
-        await asyncio.gather(*self._ws_tasks, return_exceptions=True)
 
     # what tests use
 
@@ -212,14 +208,7 @@ class FakeDiscord(World):
             heartbeat_interval_ms=41_250,
         )
         self.sessions.append(session)
-        task = asyncio.current_task()
-        if task is not None:
-            self._ws_tasks.add(task)  # type: ignore[arg-type]
-        try:
-            await session.run()
-        finally:
-            if task is not None:
-                self._ws_tasks.discard(task)  # type: ignore[arg-type]
+        await session.run()
         return ws
 
     def _check_identify(self, data: Mapping[str, Any]) -> int | None:
@@ -359,16 +348,17 @@ class FakeDiscord(World):
         if ctype.startswith("multipart/"):
             reader = await request.multipart()
             async for part in reader:
+                if not isinstance(part, BodyPartReader):
+                    continue
                 if part.name == "payload_json":
-                    body = json.loads(await part.text())  # type: ignore[union-attr]
+                    body = json.loads(await part.text())
                 else:
-                    data = await part.read()  # type: ignore[union-attr]
                     files.append(
                         UploadedFile(
                             field=part.name or "",
-                            filename=part.filename or "",  # type: ignore[union-attr]
+                            filename=part.filename or "",
                             content_type=part.headers.get("Content-Type", ""),
-                            data=bytes(data),
+                            data=bytes(await part.read()),
                         )
                     )
         elif request.can_read_body:
