@@ -9,6 +9,7 @@ from typing import Any
 
 from adapters.fal.gateway import FalClientGateway
 from adapters.fal.hosts import point_fal_client_at
+from adapters.fal.webhook import FalWebhookReceiver
 from adapters.media_fetch import MediaFetcher
 from adapters.sqlite.store import SqliteStore
 from bot.clock import SystemClock
@@ -34,6 +35,7 @@ class App:
     admin: AdminService
     fetcher: MediaFetcher
     extras: dict[str, Any] = field(default_factory=dict)
+    webhook: FalWebhookReceiver | None = None  # with FALBOT_PUBLIC_URL: serves /fal/webhook
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
     async def close(self) -> None:
@@ -88,7 +90,11 @@ async def build_app(settings: Settings, *, clock: Clock | None = None) -> App:
         )
         stack.push_async_callback(engine.stop)
         admin = AdminService(engine=engine, clock=clock)
+        webhook = None
+        if settings.public_url:
+            webhook = FalWebhookReceiver.for_jwks(settings.fal_jwks_url, sink=engine, claims=store)
+            stack.push_async_callback(webhook.aclose)
     except BaseException:
         await stack.aclose()
         raise
-    return App(settings, clock, store, fal, engine, admin, fetcher, _stack=stack)
+    return App(settings, clock, store, fal, engine, admin, fetcher, webhook=webhook, _stack=stack)

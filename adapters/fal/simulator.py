@@ -43,6 +43,9 @@ Test controls (plain attributes and methods; all take effect at once):
 - `endpoint_kinds`: endpoint → image | edit | upscale | video (defaults: DESIGN §2's table).
 - `on_completed`: async callbacks run (as owned tasks) when a request completes — the place to
   deliver webhooks from (`SimRequest.webhook_url`).
+- `webhooks` (`sim/webhooks.py`): a request submitted with `fal_webhook` gets fal's webhook on
+  completion, ED25519-signed; the public key is served at `jwks_url`. `webhooks.drop`,
+  `.repeat`, `.delay`; records in `webhooks.deliveries`.
 
 Records: `submits` (endpoint, arguments) in order; `requests` by id (`SimRequest`);
 `in_flight` and `peak_in_flight` (submitted, not completed); `http_total`, `http_by_route`,
@@ -67,6 +70,7 @@ from adapters.fal.sim.faults import ROUTES, Fault, HttpFault
 from adapters.fal.sim.media import parse_data_uri
 from adapters.fal.sim.outputs import DEFAULT_KINDS, InputError, Kind, kind_of, plan
 from adapters.fal.sim.state import SimRequest, State, StoredFile
+from adapters.fal.sim.webhooks import SimWebhooks
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +118,8 @@ class FalSimulator:
         self._runner: web.AppRunner | None = None
         self._base_url = ""
         self.closing = False
+        # signed webhooks to `fal_webhook` URLs, and their JWKS (after `on_completed` is made)
+        self.webhooks = SimWebhooks(self)
 
     # -- server ----------------------------------------------------------------------------
 
@@ -137,6 +143,7 @@ class FalSimulator:
             task.cancel()
         self._notify()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.webhooks.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -165,6 +172,11 @@ class FalSimulator:
     @property
     def cdn_url(self) -> str:
         return f"{self.base_url}/cdn"
+
+    @property
+    def jwks_url(self) -> str:
+        """Where the webhook signing key is published (fal's `/.well-known/jwks.json`)."""
+        return f"{self.base_url}/rest/.well-known/jwks.json"
 
     # -- controls --------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ def build_app(sim: FalSimulator) -> web.Application:
     app.router.add_post("/queue/{endpoint:.+}", routes.submit)
     app.router.add_post("/rest/storage/auth/token", routes.token)
     app.router.add_post("/rest/storage/upload/initiate", routes.initiate)
+    app.router.add_get("/rest/.well-known/jwks.json", routes.jwks)
     app.router.add_put("/gcs/{file_id}", routes.put)
     app.router.add_post("/cdn/files/upload", routes.cdn_upload)
     app.router.add_get("/cdn/files/{path:.+}", routes.cdn_get)
@@ -222,6 +223,10 @@ class _Routes:
         if self.sim.cancel(req):
             return _json({"status": "CANCELLATION_REQUESTED"}, status=202)
         return _json({"status": "ALREADY_COMPLETED"}, status=400)
+
+    async def jwks(self, request: web.Request) -> web.StreamResponse:
+        """The webhook signing keys, public and unauthenticated as fal serves them."""
+        return _json(self.sim.webhooks.jwks())
 
     # -- storage ---------------------------------------------------------------------------
 
