@@ -118,7 +118,11 @@ class HttpServer:
             raise
         self._runner = runner
         self._bound = int(sock.getsockname()[1])
-        await web.SockSite(runner, sock).start()
+        try:
+            await web.SockSite(runner, sock).start()
+        except BaseException:
+            sock.close()
+            raise
         log.info("HTTP server listening on %s:%d", self._host, self._bound)
 
     async def close(self) -> None:
