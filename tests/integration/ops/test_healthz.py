@@ -8,8 +8,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from adapters.fal.simulator import FalSimulator
 from bot.http import Health, HttpServer
-from bot.run import Running
+from bot.run import Running, serving
+from tests.integration.slack.harness import new_fake, settings_for
 
 
 async def test_healthz_is_200_with_the_database_reachable_and_the_circuit_closed(
@@ -93,3 +95,19 @@ async def test_adapters_mount_their_routes_on_the_same_server_before_it_starts()
             server.add_routes(lambda app: None)
     finally:
         await server.close()
+
+
+async def test_healthz_shows_slack_connected_over_socket_mode(fal: FalSimulator, db_path: Path):
+    fake = new_fake()
+    await fake.start()
+    try:
+        settings = settings_for(fake, fal, db_path, mode="socket")
+        settings = settings.model_copy(update={"http_host": "127.0.0.1"})
+        async with serving(settings) as running:
+            await fake.wait_socket_connected()
+            url = f"http://127.0.0.1:{running.server.port}/healthz"
+            async with aiohttp.ClientSession() as session, session.get(url) as response:
+                assert response.status == 200
+                assert (await response.json())["adapters"] == {"slack": "connected"}
+    finally:
+        await fake.close()
