@@ -130,22 +130,15 @@ class DiscordReply:
         self._model = ""
         self._final = False
 
-    @property
-    def via_interaction(self) -> bool:
-        return self._via_interaction
-
     def open_gate(self) -> None:
         """The message to edit exists now."""
         self._gate.set()
 
-    def with_message(self, message_id: int) -> None:
-        """Use this channel message (the bot's own) from now on."""
-        self._channel_message_id = message_id
-
     # the Reply port
 
     async def progress(self, view: ProgressView) -> None:
-        if self._deferred(self._progress(view)):
+        if self._defer is not None and not self._gate.is_set():
+            self._defer(self._progress(view))  # see `_fail`
             return
         await self._progress(view)
 
@@ -191,7 +184,10 @@ class DiscordReply:
             )
 
     async def fail(self, job: Job, error: BotError, *, credits_returned: bool) -> None:
-        if self._deferred(self._fail(job, error, credits_returned)):
+        if self._defer is not None and not self._gate.is_set():
+            # The engine recovers jobs while it starts, before the platforms connect: the
+            # adapter sends this once connected, so the engine's start is not held up.
+            self._defer(self._fail(job, error, credits_returned))
             return
         await self._fail(job, error, credits_returned)
 
@@ -208,16 +204,6 @@ class DiscordReply:
             await self._send_final(compose, files=None, view=None)
 
     # internals
-
-    def _deferred(self, send: Coroutine[Any, Any, None]) -> bool:
-        """While the adapter is still connecting (the engine recovers jobs before platforms
-        start), hand the message to the adapter to send once connected, so the engine's
-        start-up is not held up; otherwise the caller sends it now."""
-        if self._gate.is_set() or self._defer is None:
-            send.close()
-            return False
-        self._defer(send)
-        return True
 
     async def _wait_gate(self) -> None:
         try:
