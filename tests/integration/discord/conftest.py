@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from adapters.discord import DiscordAdapter
+from adapters.discord import DiscordAdapter, point_discord_at
 from adapters.fal.simulator import FalSimulator
 from bot.app import App, build_app
 from bot.clock import SystemClock
@@ -201,3 +201,4 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
                 await environment.close()
     finally:
         await fake.close()
+        point_discord_at(api_url=None, gateway_url=None)  # discord.py's globals back to Discord
