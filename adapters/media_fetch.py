@@ -101,8 +101,7 @@ class MediaFetcher:
 
     def _too_big(self, size: int) -> BotError:
         return invalid(
-            f"That file is over the {self._max_bytes / 1_048_576:.0f} MiB limit"
-            f" ({size / 1_048_576:.1f} MiB or more).",
+            f"That file is over the {_size(self._max_bytes)} limit ({_size(size)} or more).",
             "Send a smaller image.",
         )
 
@@ -115,3 +114,7 @@ class MediaFetcher:
     async def aclose(self) -> None:
         if self._own_session and self._session is not None:
             await self._session.close()
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_048_576:.1f} MiB" if n >= 1_048_576 else f"{max(1, n // 1024)} KiB"

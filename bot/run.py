@@ -82,7 +82,7 @@ def _platforms(
 ) -> list[Callable[[], Awaitable[None]]]:
     """Build each configured platform adapter; return the coroutines that connect them."""
     starts: list[Callable[[], Awaitable[None]]] = []
-    if settings.slack_bot_token and settings.slack_signing_secret:
+    if settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token):
         from adapters.slack import SlackAdapter
 
         slack = SlackAdapter(
@@ -90,7 +90,9 @@ def _platforms(
             admin=app.admin,
             fetcher=app.fetcher,
             bot_token=settings.slack_bot_token.get_secret_value(),
-            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            signing_secret=settings.slack_signing_secret.get_secret_value()
+            if settings.slack_signing_secret
+            else None,
             app_token=settings.slack_app_token.get_secret_value()
             if settings.slack_app_token
             else None,

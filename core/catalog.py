@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from core.errors import BotError, ErrorCode, invalid
 from core.jobs import JobKind, Output
@@ -41,6 +41,14 @@ def clean_prompt(value: str) -> str:
     return text
 
 
+def _whole_number(value: object) -> object:
+    """Text adapters hand over "5" where a choice of whole numbers is expected."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value
+
+
+Seconds = BeforeValidator(_whole_number)
 Prompt = Annotated[str, Field(max_length=MAX_PROMPT), AfterValidator(clean_prompt)]
 Count = Annotated[int, Field(ge=1, le=4)]
 Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
@@ -87,14 +95,14 @@ class WanVideo(_Input):
     prompt: Prompt
     aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9"
     resolution: Literal["480p", "720p", "1080p"] = "720p"
-    duration: Literal[5, 10] = 5
+    duration: Annotated[Literal[5, 10], Seconds] = 5
     seed: Seed | None = None
 
 
 class Veo3Video(_Input):
     prompt: Prompt
     aspect_ratio: VideoAspect = "16:9"
-    duration: Literal[4, 6, 8] = 8
+    duration: Annotated[Literal[4, 6, 8], Seconds] = 8
     generate_audio: bool = False
     seed: Seed | None = None
 
@@ -102,7 +110,7 @@ class Veo3Video(_Input):
 class SoraVideo(_Input):
     prompt: Prompt
     aspect_ratio: VideoAspect = "16:9"
-    duration: Literal[4, 8, 12] = 4
+    duration: Annotated[Literal[4, 8, 12], Seconds] = 4
 
 
 FLUX_SIZES = {
@@ -198,7 +206,7 @@ def parse_output(kind: JobKind, data: Mapping[str, Any]) -> tuple[tuple[Output, 
         raise BotError(
             ErrorCode.PROVIDER_UNAVAILABLE,
             "fal returned a result I could not read.",
-            hint="Try again; your credits were returned.",
+            hint="Try again.",
         ) from exc
     if not outputs:
         raise BotError(

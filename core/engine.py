@@ -411,7 +411,7 @@ class Engine:
                 BotError(
                     ErrorCode.INTERNAL,
                     "Something went wrong inside falbot.",
-                    hint="Your credits were returned; try again.",
+                    hint="Try again.",
                     request_id=job.request_id,
                 ),
             )
@@ -694,7 +694,7 @@ class Engine:
                 BotError(
                     ErrorCode.PROVIDER_UNAVAILABLE,
                     "falbot restarted while sending this job to fal, so it was not run.",
-                    hint="Run it again; your credits were returned.",
+                    hint="Run it again.",
                 ),
             )
         elif job.state.at_fal:

@@ -29,8 +29,7 @@ def validate_image(data: bytes, *, max_bytes: int, max_pixels: int = MAX_PIXELS)
     """
     if len(data) > max_bytes:
         raise invalid(
-            f"That image is {len(data) / 1_048_576:.1f} MiB; the limit is "
-            f"{max_bytes / 1_048_576:.0f} MiB.",
+            f"That image is {_size(len(data))}; the limit is {_size(max_bytes)}.",
             "Send a smaller image.",
         )
     if not data:
@@ -52,9 +51,16 @@ def validate_image(data: bytes, *, max_bytes: int, max_pixels: int = MAX_PIXELS)
                         f"{max_pixels // 1_000_000} megapixels and {MAX_SIDE} px a side.",
                         "Send a smaller image.",
                     )
+                if getattr(img, "is_animated", False):
+                    # Models take one still picture; many frames are also many decodes.
+                    raise invalid("That image is animated.", "Send a still image.")
                 img.load()  # decodes fully: truncated or corrupt data fails here
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise invalid("That file is not an image I can read.", _HINT) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise invalid("That image is damaged or truncated.", _HINT) from exc
     return InputImage(content_type=ALLOWED_FORMATS[fmt], data=data, width=width, height=height)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_048_576:.1f} MiB" if n >= 1_048_576 else f"{max(1, n // 1024)} KiB"

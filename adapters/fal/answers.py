@@ -14,7 +14,7 @@ from core.errors import BotError, ErrorCode
 
 log = logging.getLogger(__name__)
 
-RETRY_HINT = "Try again in a minute; your credits were returned."
+RETRY_HINT = "Try again in a minute."
 
 
 def worth_retrying(response: httpx.Response) -> bool:

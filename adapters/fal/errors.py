@@ -19,7 +19,7 @@ UNAVAILABLE_TYPES = frozenset(
 )
 _MAX_DETAIL = 400
 
-_RETRY_HINT = "Try again in a minute; your credits were returned."
+_RETRY_HINT = "Try again in a minute."
 
 
 def classify(
@@ -48,7 +48,7 @@ def classify(
         return err(
             ErrorCode.PROVIDER_REJECTED,
             f"fal refused this request under its content policy{why}",
-            "Change the prompt or the image and try again; your credits were returned.",
+            "Change the prompt or the image and try again.",
         )
     if kind in TIMEOUT_TYPES or status_code == 504:
         return err(
@@ -67,7 +67,7 @@ def classify(
         return err(
             ErrorCode.PROVIDER_UNAVAILABLE,
             "fal refused falbot's credentials.",
-            "An admin should check the bot's fal key; your credits were returned.",
+            "An admin should check the bot's fal key.",
         )
     if status_code == 404:
         return err(ErrorCode.NOT_FOUND, "fal does not know this request.", "")
@@ -79,7 +79,7 @@ def classify(
         return err(
             ErrorCode.PROVIDER_REJECTED,
             f"fal rejected the request{why}",
-            "Change the options or the input and try again; your credits were returned.",
+            "Change the options or the input and try again.",
         )
     # COMPLETED with an error and no HTTP status or type to go by.
     return err(
