@@ -3,7 +3,8 @@ results with cost and buttons, admin commands. See README.md here for setting up
 
 from adapters.discord.client import DiscordAdapter, intents_for
 from adapters.discord.hosts import point_discord_at
-from adapters.discord.reply import DiscordReply, DiscordReplyFactory, ReplyRef, TokenPolicy
+from adapters.discord.refs import ReplyRef, TokenPolicy
+from adapters.discord.reply import DiscordReply, DiscordReplyFactory
 
 __all__ = [
     "DiscordAdapter",

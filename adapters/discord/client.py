@@ -21,7 +21,8 @@ from adapters.discord.flows import send_error
 from adapters.discord.hosts import point_discord_at
 from adapters.discord.identity import AdminRule
 from adapters.discord.mentions import on_mention
-from adapters.discord.reply import DiscordReplyFactory, TokenPolicy
+from adapters.discord.refs import TokenPolicy
+from adapters.discord.reply import DiscordReplyFactory
 from adapters.discord.results import ResultButtons
 from adapters.discord.services import Services, WallClock
 from adapters.discord.webhooks import NO_MENTIONS

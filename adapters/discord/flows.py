@@ -13,7 +13,8 @@ import discord
 from adapters.discord import render
 from adapters.discord.identity import interaction_actor
 from adapters.discord.media import check_attachments, fetch_images
-from adapters.discord.reply import DiscordReply, ReplyRef
+from adapters.discord.refs import ReplyRef
+from adapters.discord.reply import DiscordReply
 from adapters.discord.services import Services
 from core.errors import BotError, ErrorCode
 from core.jobs import Actor, InputImage, Job, JobRequest

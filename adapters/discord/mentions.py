@@ -15,7 +15,8 @@ import discord
 from adapters.discord import render
 from adapters.discord.identity import message_actor
 from adapters.discord.media import check_attachments, fetch_images, images_of
-from adapters.discord.reply import DEFAULT_SIZE_LIMIT, DiscordReply, ReplyRef
+from adapters.discord.refs import DEFAULT_SIZE_LIMIT, ReplyRef
+from adapters.discord.reply import DiscordReply
 from adapters.discord.services import Services
 from core.errors import BotError, ErrorCode, invalid
 from core.jobs import JobKind, JobRequest

@@ -11,15 +11,14 @@ import asyncio
 import functools
 import io
 import logging
-from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 import discord
 
 from adapters.discord import render
 from adapters.discord.buttons import result_view
+from adapters.discord.refs import ReplyRef, TokenPolicy
 from adapters.discord.webhooks import NO_MENTIONS, edit_original
 from core.errors import BotError
 from core.jobs import Delivery, Job, ProgressView
@@ -27,76 +26,10 @@ from core.ports import Clock
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SIZE_LIMIT = 10 * 1024 * 1024
 # Discord's answers that mean the interaction token cannot be used (any more).
 _TOKEN_GONE = {50027, 10015, 10062}  # Invalid Webhook Token, Unknown Webhook, Unknown interaction
 _UNKNOWN_MESSAGE = 10008
 _FINAL_ATTEMPTS = 4
-
-
-@dataclass(frozen=True)
-class TokenPolicy:
-    """An interaction token lives `lifetime`; stop using it `margin` before that."""
-
-    lifetime: timedelta = timedelta(minutes=15)
-    margin: timedelta = timedelta(minutes=1)
-
-    def expired(self, created_at: datetime, now: datetime) -> bool:
-        return now >= created_at + self.lifetime - self.margin
-
-
-@dataclass(frozen=True)
-class ReplyRef:
-    """Where a job's message lives; JSON-safe, saved with the job as its `reply_ref`."""
-
-    channel_id: int
-    user_id: int
-    guild_id: int | None = None
-    size_limit: int = DEFAULT_SIZE_LIMIT
-    application_id: int | None = None
-    token: str | None = None
-    created_at: datetime | None = None  # when the interaction was created
-    message_id: int | None = None  # the bot's own channel message, when there is one
-    reply_to: int | None = None  # the user's message a new channel message answers
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        for key in ("channel_id", "user_id", "guild_id", "application_id", "message_id"):
-            data[key] = str(data[key]) if data[key] is not None else None
-        data["reply_to"] = str(self.reply_to) if self.reply_to is not None else None
-        data["created_at"] = self.created_at.isoformat() if self.created_at else None
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ReplyRef:
-        def num(key: str) -> int | None:
-            value = data.get(key)
-            return int(value) if value not in (None, "") else None
-
-        created = data.get("created_at")
-        return cls(
-            channel_id=int(data["channel_id"]),
-            user_id=int(data["user_id"]),
-            guild_id=num("guild_id"),
-            size_limit=int(data.get("size_limit") or DEFAULT_SIZE_LIMIT),
-            application_id=num("application_id"),
-            token=data.get("token") or None,
-            created_at=datetime.fromisoformat(created) if created else None,
-            message_id=num("message_id"),
-            reply_to=num("reply_to"),
-        )
-
-    @classmethod
-    def of_interaction(cls, interaction: discord.Interaction) -> ReplyRef:
-        return cls(
-            channel_id=interaction.channel_id or 0,
-            user_id=interaction.user.id,
-            guild_id=interaction.guild_id,
-            size_limit=interaction.filesize_limit or DEFAULT_SIZE_LIMIT,
-            application_id=interaction.application_id,
-            token=interaction.token,
-            created_at=interaction.created_at,
-        )
 
 
 FileMaker = Callable[[], list[discord.File]]

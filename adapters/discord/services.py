@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from adapters.discord.identity import AdminRule
-from adapters.discord.reply import TokenPolicy
+from adapters.discord.refs import TokenPolicy
 from adapters.media_fetch import MediaFetcher
 from core.admin import AdminService
 from core.engine import Engine

@@ -4,6 +4,7 @@ payloads a Discord client would cause, from what the bot registered and sent."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -373,6 +374,21 @@ class World:
         )
         msg["type"] = msg_type
         return msg
+
+    def visible(self, msg: Mapping[str, Any], intents: int) -> dict[str, Any]:
+        """`msg` as a client with `intents` sees it (Discord blanks user content without the
+        message-content intent, except in DMs, its own messages and messages mentioning it)."""
+        shown = copy.deepcopy(dict(msg))
+        if shown.get("referenced_message"):
+            shown["referenced_message"] = self.visible(shown["referenced_message"], intents)
+        if intents & p.INTENT_MESSAGE_CONTENT or not shown.get("guild_id"):
+            return shown
+        bot_id = self.bot["id"]
+        if shown["author"]["id"] == bot_id or any(m["id"] == bot_id for m in shown["mentions"]):
+            return shown
+        shown.update(content="", embeds=[], attachments=[], components=[])
+        shown.pop("poll", None)
+        return shown
 
     def _host_upload(self, upload: UploadedFile) -> dict[str, Any]:
         raise NotImplementedError
