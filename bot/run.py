@@ -65,6 +65,8 @@ async def serving(settings: Settings) -> AsyncIterator[Running]:
             host=settings.http_host, port=settings.http_port, health=health, metrics=metrics
         )
         platforms = _platforms(app, settings, server, health, stack)
+        if app.webhook is not None:  # FALBOT_PUBLIC_URL: fal's webhooks at /fal/webhook
+            server.add_routes(app.webhook.add_routes)
         await app.engine.start()
         await server.start()
         stack.push_async_callback(server.close)
