@@ -60,7 +60,8 @@ async def serving(settings: Settings) -> AsyncIterator[Running]:
         stack.callback(metrics.uninstall)
         metrics.watch_engine(app.engine)
         app.fal.observe_http(request=metrics.on_fal_request, response=metrics.on_fal_response)
-        health = Health(database=_database_probe(app.store), circuit=_circuit(app.engine))
+        engine = app.engine
+        health = Health(database=_database_probe(app.store), circuit=lambda: engine.circuit_state)
         server = HttpServer(
             host=settings.http_host, port=settings.http_port, health=health, metrics=metrics
         )
@@ -107,8 +108,7 @@ def _platforms(
         app.extras["slack"] = slack
         if settings.slack_app_token:
             starts.append(slack.start_socket_mode)
-            # Socket Mode holds a connection; the adapter tells when it exposes `connected`.
-            health.add_adapter("slack", lambda: getattr(slack, "connected", None))
+            health.add_adapter("slack", lambda: slack.connected)  # the Socket Mode websocket
         else:
             server.add_routes(slack.add_routes)
             health.add_adapter("slack", lambda: True)  # HTTP mode: Slack calls us
@@ -144,11 +144,6 @@ def _database_probe(store: SqliteStore) -> Callable[[], Awaitable[None]]:
         await store.policy("healthz")
 
     return probe
-
-
-def _circuit(engine: object) -> Callable[[], str]:
-    """The engine's fal circuit state when it keeps one; "closed" (jobs flow) otherwise."""
-    return lambda: str(getattr(engine, "circuit_state", None) or "closed")
 
 
 async def sync_commands(settings: Settings, *, guild: str | None) -> int:

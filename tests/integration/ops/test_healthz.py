@@ -8,10 +8,15 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from adapters.fal.simulator import FalSimulator
+from adapters.fal.simulator import FalSimulator, Fault
 from bot.http import Health, HttpServer
 from bot.run import Running, serving
+from core.errors import BotError, ErrorCode
+from core.jobs import Actor, JobRequest
+from tests.fakes.reply import RecordingReply
 from tests.integration.slack.harness import new_fake, settings_for
+
+ANN = Actor("console", "w1", "ann")
 
 
 async def test_healthz_is_200_with_the_database_reachable_and_the_circuit_closed(
@@ -111,3 +116,29 @@ async def test_healthz_shows_slack_connected_over_socket_mode(fal: FalSimulator,
                 assert (await response.json())["adapters"] == {"slack": "connected"}
     finally:
         await fake.close()
+
+
+async def test_an_open_circuit_shows_in_healthz_which_stays_200_and_in_the_metrics(
+    http: aiohttp.ClientSession, running: Running, fal: FalSimulator
+) -> None:
+    fal.fail_endpoint("fal-ai/flux/schnell", Fault.server_error("runner_scheduling_failure"))
+    engine = running.app.engine
+    for _ in range(20):  # fal fails every job: a handful in a row opens the circuit
+        if engine.circuit_state != "closed":
+            break
+        reply = RecordingReply()
+        await engine.submit(JobRequest(ANN, "flux-schnell", {"prompt": "fal is down"}), reply)
+        await reply.wait(timeout=10)
+        assert reply.error is not None and reply.error.code is ErrorCode.PROVIDER_UNAVAILABLE
+    assert engine.circuit_state == "open"
+    with pytest.raises(BotError):
+        await engine.submit(JobRequest(ANN, "flux-schnell", {"prompt": "no"}), RecordingReply())
+
+    async with http.get("/healthz") as response:
+        assert response.status == 200
+        body = await response.json()
+    assert (body["status"], body["circuit"]) == ("ok", "open")
+    async with http.get("/metrics") as response:
+        metrics = await response.text()
+    assert 'falbot_admission_refusals_total{code="provider_unavailable"} 1.0' in metrics
+    assert 'falbot_job_failures_total{code="provider_unavailable"}' in metrics
