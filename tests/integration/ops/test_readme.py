@@ -35,6 +35,11 @@ def test_the_readme_starts_with_the_two_commands_and_draws_the_architecture() ->
 
 def test_the_files_the_operator_sections_point_to_exist() -> None:
     assert (ROOT / "Dockerfile").is_file() and "docker build -t falbot ." in README
-    links = ("deploy/falbot.service", "adapters/slack/README.md", "adapters/slack/manifest.yaml")
+    links = (
+        "deploy/falbot.service",
+        "adapters/discord/README.md",
+        "adapters/slack/README.md",
+        "adapters/slack/manifest.yaml",
+    )
     for link in links:
         assert f"]({link})" in README and (ROOT / link).is_file()
