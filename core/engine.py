@@ -17,7 +17,7 @@ from typing import Any, Literal
 from core import events
 from core.catalog import Catalog, ModelSpec, parse_output
 from core.circuit import CircuitBreaker
-from core.errors import BotError, ErrorCode, invalid
+from core.errors import BotError, ErrorCode, invalid, not_allowed
 from core.jobs import (
     Actor,
     DeliveredFile,
@@ -268,18 +268,16 @@ class Engine:
         if len(ref) >= 32:
             found = await self.store.get_job(ref)
             candidates = [found] if found else []
+        elif len(ref) < 4:
+            candidates = []
+        elif actor.is_admin:
+            candidates = await self.store.jobs_by_prefix(actor.workspace_id, ref, limit=20)
         else:
-            candidates = (
-                [
-                    j
-                    for j in await self.store.user_jobs(
-                        actor.workspace_id, actor.user_id, limit=200
-                    )
-                    if j.id.startswith(ref)
-                ]
-                if len(ref) >= 4
-                else []
-            )
+            candidates = [
+                j
+                for j in await self.store.user_jobs(actor.workspace_id, actor.user_id, limit=200)
+                if j.id.startswith(ref)
+            ]
         for job in candidates:
             mine = job.user_id == actor.user_id
             if job.workspace_id == actor.workspace_id and (mine or actor.is_admin):
@@ -312,6 +310,9 @@ class Engine:
         )
 
     async def usage(self, actor: Actor, *, days: int = 30, everyone: bool = False) -> UsageReport:
+        """The actor's own spending; with `everyone` (admins only) the whole workspace's."""
+        if everyone and not actor.is_admin:
+            raise not_allowed("Only falbot admins can see everyone's usage.")
         return await usage_report(
             self.store, actor, days=days, now=self._clock.now(), everyone=everyone
         )

@@ -157,6 +157,10 @@ class Store(Protocol):
         """A user's newest jobs first."""
         ...
 
+    async def jobs_by_prefix(self, workspace_id: str, prefix: str, *, limit: int) -> list[Job]:
+        """Jobs of a workspace whose id starts with `prefix` (an admin's short job id)."""
+        ...
+
     # buckets
     async def bucket(self, key: BucketKey, limits: BucketLimits, now: datetime) -> BucketState: ...
 

@@ -220,6 +220,13 @@ class SqliteStore:
             (workspace_id, user_id, limit),
         )
 
+    async def jobs_by_prefix(self, workspace_id: str, prefix: str, *, limit: int) -> list[Job]:
+        return await self._jobs(
+            "SELECT * FROM jobs WHERE workspace_id = ? AND substr(id, 1, ?) = ? "
+            "ORDER BY created_us DESC, rowid DESC LIMIT ?",
+            (workspace_id, len(prefix), prefix, limit),
+        )
+
     async def _jobs(self, sql: str, params: tuple[Any, ...]) -> list[Job]:
         async with self._tx(write=False) as db:
             rows = await db.execute_fetchall(sql, params)

@@ -131,6 +131,15 @@ class MemoryStore:
         mine.reverse()  # newest inserted first among equal times; the sort below is stable
         return sorted(mine, key=lambda j: j.created_at, reverse=True)[:limit]
 
+    async def jobs_by_prefix(self, workspace_id: str, prefix: str, *, limit: int) -> list[Job]:
+        found = [
+            j
+            for j in self.jobs.values()
+            if j.workspace_id == workspace_id and j.id.startswith(prefix)
+        ]
+        found.reverse()
+        return sorted(found, key=lambda j: j.created_at, reverse=True)[:limit]
+
     # buckets
 
     async def bucket(self, key: BucketKey, limits: BucketLimits, now: datetime) -> BucketState:

@@ -397,6 +397,24 @@ async def test_user_jobs_are_newest_first_and_limited(store: Store) -> None:
     assert len(await store.user_jobs("w1", "u1", limit=10)) == 4
 
 
+async def test_jobs_by_prefix_finds_any_users_job_within_one_workspace(store: Store) -> None:
+    ids = ["abcd0001" + "0" * 24, "abcd0002" + "0" * 24, "abce0003" + "0" * 24]
+    jobs = [
+        make_job(id=ids[0], user_id="u1"),
+        make_job(id=ids[1], user_id="u2", created_at=T0 + timedelta(minutes=1)),
+        make_job(id=ids[2], user_id="u3"),
+        make_job(id="abcd0004" + "0" * 24, workspace_id="w2"),
+    ]
+    for job in jobs:
+        await store.admit(job, images=(), admission=make_admission(job))
+
+    assert [j.id for j in await store.jobs_by_prefix("w1", "abcd", limit=10)] == ids[1::-1]
+    assert [j.id for j in await store.jobs_by_prefix("w1", "abcd", limit=1)] == [ids[1]]
+    assert [j.id for j in await store.jobs_by_prefix("w1", "abce0003", limit=10)] == [ids[2]]
+    assert await store.jobs_by_prefix("w1", "abcd%", limit=10) == []  # no pattern language
+    assert await store.jobs_by_prefix("w3", "abcd", limit=10) == []
+
+
 # round trip
 
 
