@@ -70,5 +70,14 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)
-    for noisy in ("httpx", "httpcore", "aiosqlite", "discord.http", "discord.gateway"):
+    # These log request URLs at DEBUG, and a Discord interaction URL carries its token.
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "aiosqlite",
+        "discord.http",
+        "discord.gateway",
+        "discord.webhook.async_",
+        "discord.webhook",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -115,15 +115,8 @@ def _platforms(
     if settings.discord_token:
         from adapters.discord import DiscordAdapter
 
-        discord = DiscordAdapter(
-            engine=app.engine,
-            admin=app.admin,
-            fetcher=app.fetcher,
-            token=settings.discord_token.get_secret_value(),
-            api_url=settings.discord_api_url,
-            gateway_url=settings.discord_gateway_url,
-            admin_role=settings.admin_role,
-            message_content=settings.discord_message_content,
+        discord = DiscordAdapter.from_settings(
+            settings, engine=app.engine, admin=app.admin, fetcher=app.fetcher, clock=app.clock
         )
         stack.push_async_callback(discord.close)
         app.engine.add_reply_factory(discord.reply_factory)
@@ -155,15 +148,8 @@ async def sync_commands(settings: Settings, *, guild: str | None) -> int:
     try:
         from adapters.discord import DiscordAdapter
 
-        discord = DiscordAdapter(
-            engine=app.engine,
-            admin=app.admin,
-            fetcher=app.fetcher,
-            token=settings.discord_token.get_secret_value(),
-            api_url=settings.discord_api_url,
-            gateway_url=settings.discord_gateway_url,
-            admin_role=settings.admin_role,
-            message_content=settings.discord_message_content,
+        discord = DiscordAdapter.from_settings(
+            settings, engine=app.engine, admin=app.admin, fetcher=app.fetcher, clock=app.clock
         )
         try:
             count = await discord.sync_commands(guild_id=guild)
