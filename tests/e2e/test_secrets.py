@@ -1,0 +1,143 @@
+"""A whole run of `falbot run` with known secret values, debug logging on, successes and every
+kind of failure: no log line, no message to Slack, no error, no HTTP answer and no byte of the
+database holds any of the secrets."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from adapters.fal.simulator import FalSimulator, Fault
+from tests.e2e.process import FalbotProcess, free_port
+from tests.e2e.support import TEAM, falbot_env, wait_all_final
+from tests.fakes.slack import FakeSlack, SignedSender
+from tests.fakes.slack import payloads as p
+
+FAL_KEY = "fal-5ecret-k3y-id:0123456789abcdef0123456789abcdef"
+BOT_TOKEN = "xoxb-5ecret-9999-bottokenvalue0123"
+SIGNING_SECRET = "5ecret-signing-0123456789abcdef"
+SECRETS = {
+    "FAL_KEY": FAL_KEY,
+    "FAL_KEY secret part": FAL_KEY.split(":")[1],
+    "SLACK_BOT_TOKEN": BOT_TOKEN,
+    "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+}
+USER, ADMIN = "USECRET", "UBOSS"
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack(bot_token=BOT_TOKEN, team_id=TEAM)
+    fake.add_user(USER)
+    fake.add_user(ADMIN, is_admin=True)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.close()
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[FalSimulator]:
+    simulator = FalSimulator(key=FAL_KEY)
+    await simulator.start()
+    try:
+        yield simulator
+    finally:
+        await simulator.close()
+
+
+def leaks(where: str, text: str) -> list[str]:
+    return [f"{name} in {where}" for name, value in SECRETS.items() if value in text]
+
+
+def database_text(db: Path) -> str:
+    """Every row of every table, and the raw bytes of the files (WAL included)."""
+    parts: list[str] = []
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            parts.extend(repr(row) for row in conn.execute(f"SELECT * FROM {table}"))
+    conn.close()
+    for path in db.parent.glob(db.name + "*"):
+        parts.append(path.read_bytes().decode("latin-1"))
+    return "\n".join(parts)
+
+
+async def test_no_secret_is_ever_logged_shown_answered_or_stored(
+    sim: FalSimulator, slack: FakeSlack, tmp_path: Path
+) -> None:
+    db = tmp_path / "falbot.db"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = falbot_env(sim, slack, db, port) | {
+        "FAL_KEY": FAL_KEY,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "FALBOT_DEBUG": "1",
+        "FALBOT_ADMIN_USER_IDS": ADMIN,
+    }
+    sender = SignedSender(f"{base}/slack/events", SIGNING_SECRET)
+    proc = FalbotProcess(env, cwd=tmp_path)
+    answers: list[str] = []
+
+    async def command(name: str, text: str, user: str = USER) -> None:
+        url = slack.response_url()
+        form = p.slash_command(
+            name, text, team_id=TEAM, user_id=user, channel_id="CSEC", response_url=url
+        )
+        answer = await sender.command(form)
+        answers.append(answer.text)
+
+    try:
+        await proc.start()
+        await command("/imagine", "a quiet harbour --model flux-schnell")
+        sim.fail_next(Fault.server_error("runner_server_error"))
+        await command("/imagine", "this one fails at fal --model flux-schnell")
+        sim.fail_next(Fault.content_policy())
+        await command("/imagine", "this one is refused --model flux-schnell")
+        await command("/imagine", "--count 99 too many")  # refused at admission
+        await command("/quota", "")
+        await command("/jobs", "")
+        await command("/admin", "quota set USECRET 500 10", user=ADMIN)
+        await command("/admin", "quota set USECRET 500 10")  # not an admin
+        await wait_all_final(db, within=20)
+        sim.key = "a-key-falbot-does-not-have"  # fal now refuses falbot's credentials
+        await command("/imagine", "refused for the key --model flux-schnell")
+        await slack.wait_for("chat.update", lambda c: "credentials" in json.dumps(c.params))
+        await wait_all_final(db, within=20)
+        async with aiohttp.ClientSession() as session:
+            for path in ("/healthz", "/metrics"):
+                async with session.get(base + path) as resp:
+                    answers.append(await resp.text())
+        await sender.post("{}", "application/json", signature="v0=forged")  # a bad signature
+        await proc.terminate(within=10)
+    finally:
+        await sender.close()
+        await proc.close()
+
+    found: list[str] = []
+    assert len(proc.raw_lines) > 50  # debug logging really ran
+    for line in proc.raw_lines:
+        found += leaks("a log line", line)
+    found += leaks("stdout", proc.stdout)
+    for call in slack.calls:  # everything falbot sent to Slack (its Authorization aside)
+        found += leaks(f"Slack {call.method}", json.dumps(call.params, default=str))
+    for text in answers:
+        found += leaks("an HTTP answer", text)
+    found += leaks("the database", database_text(db))
+    for _, arguments in sim.submits:
+        found += leaks("what fal was sent", json.dumps(arguments))
+    assert not found, found
+    # The scan would see them: the secrets were in use, where they belong (Slack's header).
+    assert leaks("headers", json.dumps([c.headers for c in slack.calls])) == [
+        "SLACK_BOT_TOKEN in headers"
+    ]
+    # The failures really happened and were told.
+    assert any("credentials" in json.dumps(c.params) for c in slack.calls_to("chat.update"))
+    assert slack.calls_to("response_url")
