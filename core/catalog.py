@@ -222,7 +222,12 @@ def _default_type(kind: JobKind) -> str:
 
 
 def _int_or_none(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and math.isfinite(value) else None
+    """A size or count as fal reports it; None when it is not a sane whole number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return int(value) if 0 <= value < 2**53 else None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import unicodedata
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core.catalog import ALIASES, MAX_PROMPT, SEED_MAX, build_catalog, parse_output
@@ -107,6 +107,7 @@ image_item = st.fixed_dictionaries(
 )
 
 
+@example(kind=JobKind.IMAGE, images=[{"url": "", "width": 10**400}], flags=None, seed=None)
 @given(
     kind=st.sampled_from(list(JobKind)),
     images=st.lists(st.one_of(image_item, json_like), max_size=4),
