@@ -9,6 +9,7 @@ from core.engine import Engine
 from core.errors import BotError, ErrorCode, invalid
 from core.jobs import Actor, JobState
 from core.money import format_usd
+from core.nsfw import NsfwMode
 from core.ports import Clock
 from core.quota import BucketKey, BucketLimits, Budget, LedgerEntry, QuotaScope, resolve
 from core.usage import UsageReport
@@ -130,6 +131,18 @@ class AdminService:
         spec = self._engine.catalog.get(model)
         await self._store.set_model_denied(actor.workspace_id, spec.name, True)
         return AdminResult(f"{spec.name} is no longer allowed here.")
+
+    async def nsfw_set(self, actor: Actor, mode: str) -> AdminResult:
+        """What this workspace does with outputs fal flags as NSFW, outside NSFW channels."""
+        self._check(actor)
+        chosen = NsfwMode.parse(mode)
+        await self._store.set_nsfw(actor.workspace_id, chosen)
+        said = {
+            NsfwMode.WITHHOLD: "are withheld",
+            NsfwMode.SPOILER: "are shown behind a spoiler",
+            NsfwMode.ALLOW: "are shown",
+        }[chosen]
+        return AdminResult(f"Outputs fal flags as NSFW {said} outside NSFW channels.")
 
     async def ban(self, actor: Actor, user_id: str) -> AdminResult:
         self._check(actor)

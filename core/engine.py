@@ -32,6 +32,7 @@ from core.jobs import (
     ProgressView,
     Stage,
 )
+from core.nsfw import NSFW_CHANNEL, NsfwMode, screen
 from core.ports import Clock, FalGateway, JobSettlement, Reply, ReplyFactory, Store
 from core.progress import ThrottledReply
 from core.quota import Admission, BucketKey, BucketLimits, LedgerEntry, resolve
@@ -62,6 +63,7 @@ class EngineConfig:
     webhook_wait: float = 300.0
     circuit_threshold: int = 5  # provider failures in a row that open the circuit
     circuit_cooldown: float = 30.0  # seconds it stays open before a probe (doubling per failure)
+    nsfw: NsfwMode = NsfwMode.WITHHOLD  # outputs fal flags, outside NSFW channels, by default
     debug: bool = False
 
 
@@ -218,7 +220,8 @@ class Engine:
             state=JobState.QUEUED,
             created_at=now,
             updated_at=now,
-            reply_ref=dict(request.reply_ref),
+            reply_ref=dict(request.reply_ref)
+            | ({NSFW_CHANNEL: True} if request.nsfw_channel else {}),
             input_count=len(request.images),
             parent_job_id=request.parent_job_id,
         )
@@ -621,17 +624,27 @@ class Engine:
         assert job.result is not None
         reply = self._reply(job)
         await reply.progress(ProgressView(job.id, job.model, Stage.UPLOADING))
-        files = []
+        mode = (await self.store.policy(job.workspace_id)).nsfw or self.config.nsfw
+        nsfw_channel = bool(job.reply_ref.get(NSFW_CHANNEL))
+        files, withheld = [], 0
         for i, output in enumerate(job.result.outputs):
+            shown = screen(flagged=output.nsfw, nsfw_channel=nsfw_channel, mode=mode)
+            if shown is NsfwMode.WITHHOLD:
+                withheld += 1  # never fetched, never handed to the platform
+                continue
             try:
                 data: bytes | None = await self._fal.download(
                     output.url, max_bytes=self.config.max_output_bytes
                 )
             except BotError:
                 data = None  # too big or unreachable: the reply links to it instead
-            files.append(DeliveredFile(output, data, _file_name(job, i, output.content_type)))
+            name = _file_name(job, i, output.content_type)
+            spoiler = shown is NsfwMode.SPOILER
+            files.append(DeliveredFile(output, data, name, spoiler=spoiler))
         elapsed = (self._clock.now() - job.created_at).total_seconds()
-        delivery = Delivery(job=job, result=job.result, files=tuple(files), elapsed_s=elapsed)
+        delivery = Delivery(
+            job=job, result=job.result, files=tuple(files), elapsed_s=elapsed, withheld=withheld
+        )
         for attempt in range(1, _DELIVERY_ATTEMPTS + 1):
             try:
                 await reply.deliver(delivery)

@@ -100,6 +100,7 @@ class JobRequest:
     images: tuple[InputImage, ...] = ()
     reply_ref: Mapping[str, Any] = field(default_factory=dict)
     parent_job_id: str | None = None
+    nsfw_channel: bool = False  # the platform marks the channel NSFW: flagged outputs shown
 
 
 @dataclass(frozen=True)
@@ -234,11 +235,16 @@ class ProgressView:
 
 @dataclass(frozen=True)
 class DeliveredFile:
-    """An output ready for a chat platform: its bytes, or None when over the size cap."""
+    """An output ready for a chat platform: its bytes, or None when over the size cap.
+
+    `spoiler`: fal flagged it as possibly NSFW and the workspace wants it behind a spoiler (a
+    platform without spoilers must not show it inline).
+    """
 
     output: Output
     data: bytes | None
     file_name: str
+    spoiler: bool = False
 
 
 @dataclass(frozen=True)
@@ -247,6 +253,7 @@ class Delivery:
     result: JobResult
     files: tuple[DeliveredFile, ...]
     elapsed_s: float
+    withheld: int = 0  # outputs fal flagged as NSFW and not delivered (not in `files`)
 
     def footer(self) -> str:
         """`nano-banana/edit · $0.039 · 12.4 s · seed 1234 · job 7f3a`"""

@@ -10,6 +10,7 @@ from typing import Any, Literal, Protocol
 
 from core.errors import BotError
 from core.jobs import Delivery, InputImage, Job, ProgressView
+from core.nsfw import NsfwMode
 from core.quota import (
     Admission,
     BucketKey,
@@ -122,6 +123,7 @@ class QuotaRow:
 class WorkspacePolicy:
     denied_models: frozenset[str] = field(default_factory=frozenset)
     budget: Budget = field(default_factory=Budget)
+    nsfw: NsfwMode | None = None  # None: the engine's default
 
 
 class Store(Protocol):
@@ -184,6 +186,10 @@ class Store(Protocol):
     async def set_model_denied(self, workspace_id: str, model: str, denied: bool) -> None: ...
 
     async def policy(self, workspace_id: str) -> WorkspacePolicy: ...
+
+    async def set_nsfw(self, workspace_id: str, mode: NsfwMode | None) -> None:
+        """Set (or with None clear) what the workspace does with outputs flagged NSFW."""
+        ...
 
     async def set_banned(self, workspace_id: str, user_id: str, banned: bool) -> None: ...
 

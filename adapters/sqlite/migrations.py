@@ -99,6 +99,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE dedupe (key TEXT PRIMARY KEY, seen_us INTEGER NOT NULL)",
         "CREATE INDEX dedupe_seen ON dedupe (seen_us)",
     ),
+    (
+        # What a workspace does with outputs fal flags as NSFW (withhold, spoiler, allow).
+        "CREATE TABLE workspace_nsfw (workspace_id TEXT PRIMARY KEY, mode TEXT NOT NULL)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -27,6 +27,7 @@ from adapters.sqlite.codec import (
 from adapters.sqlite.migrations import migrate
 from core.errors import BotError, ErrorCode
 from core.jobs import InputImage, Job
+from core.nsfw import NsfwMode
 from core.ports import JobSettlement, QuotaRow, UsageFilter, WorkspacePolicy
 from core.quota import (
     Admission,
@@ -331,6 +332,11 @@ class SqliteStore:
                     (workspace_id,),
                 )
             )
+            nsfw = list(
+                await db.execute_fetchall(
+                    "SELECT mode FROM workspace_nsfw WHERE workspace_id = ?", (workspace_id,)
+                )
+            )
         budget = Budget()
         if budgets:
             daily, monthly = budgets[0]
@@ -338,7 +344,20 @@ class SqliteStore:
                 daily_usd=None if daily is None else Decimal(daily),
                 monthly_usd=None if monthly is None else Decimal(monthly),
             )
-        return WorkspacePolicy(frozenset(r["model"] for r in models), budget)
+        mode = NsfwMode(nsfw[0]["mode"]) if nsfw else None
+        return WorkspacePolicy(frozenset(r["model"] for r in models), budget, mode)
+
+    async def set_nsfw(self, workspace_id: str, mode: NsfwMode | None) -> None:
+        async with self._tx() as db:
+            if mode is None:
+                sql = "DELETE FROM workspace_nsfw WHERE workspace_id = ?"
+                await db.execute(sql, (workspace_id,))
+                return
+            await db.execute(
+                "INSERT INTO workspace_nsfw (workspace_id, mode) VALUES (?, ?) "
+                "ON CONFLICT (workspace_id) DO UPDATE SET mode = excluded.mode",
+                (workspace_id, mode.value),
+            )
 
     async def set_banned(self, workspace_id: str, user_id: str, banned: bool) -> None:
         sql = (

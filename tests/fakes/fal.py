@@ -43,6 +43,7 @@ class FakeFal:
         self.submit_gate: asyncio.Event | None = None  # when set up, submits wait for it
         self.submit_calls = 0
         self.result_error: BotError | None = None
+        self.nsfw_flags: list[bool] | None = None  # has_nsfw_concepts of every image result
         self.at_fal = 0
         self.peak_at_fal = 0
         self._ids = itertools.count(1)
@@ -123,7 +124,7 @@ class FakeFal:
                 for i in range(count)
             ],
             "seed": 42,
-            "has_nsfw_concepts": [False] * count,
+            "has_nsfw_concepts": self.nsfw_flags or [False] * count,
         }
 
     async def cancel(self, endpoint: str, request_id: str) -> bool:

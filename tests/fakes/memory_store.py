@@ -11,6 +11,7 @@ from decimal import Decimal
 from adapters.sqlite.codec import from_micros, to_micros
 from core.errors import BotError, ErrorCode
 from core.jobs import InputImage, Job
+from core.nsfw import NsfwMode
 from core.ports import JobSettlement, QuotaRow, UsageFilter, WorkspacePolicy
 from core.quota import (
     Admission,
@@ -42,6 +43,7 @@ class MemoryStore:
         self.denied: set[tuple[str, str]] = set()
         self.bans: set[tuple[str, str]] = set()
         self.seen: dict[str, datetime] = {}
+        self.nsfw: dict[str, NsfwMode] = {}
 
     # jobs
 
@@ -192,7 +194,14 @@ class MemoryStore:
         return WorkspacePolicy(
             frozenset(m for w, m in self.denied if w == workspace_id),
             self.budgets.get(workspace_id, Budget()),
+            self.nsfw.get(workspace_id),
         )
+
+    async def set_nsfw(self, workspace_id: str, mode: NsfwMode | None) -> None:
+        if mode is None:
+            self.nsfw.pop(workspace_id, None)
+        else:
+            self.nsfw[workspace_id] = mode
 
     async def set_banned(self, workspace_id: str, user_id: str, banned: bool) -> None:
         (self.bans.add if banned else self.bans.discard)((workspace_id, user_id))

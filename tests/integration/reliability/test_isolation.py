@@ -174,6 +174,7 @@ ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "budget_set": ("1", "1"),
     "models_allow": ("flux-dev",),
     "models_deny": ("flux-dev",),
+    "nsfw_set": ("allow",),
     "ban": ("bob",),
     "unban": ("bob",),
     "usage": (),

@@ -12,6 +12,7 @@ import pytest
 
 from core.errors import BotError, ErrorCode
 from core.jobs import InputImage, Job, JobKind, JobResult, JobState, Output
+from core.nsfw import NsfwMode
 from core.ports import JobSettlement, QuotaRow, Store, UsageFilter
 from core.quota import BucketKey, BucketLimits, Budget, BudgetCheck, LedgerEntry, QuotaScope
 from tests.fakes.builders import make_admission, make_job
@@ -413,6 +414,16 @@ async def test_jobs_by_prefix_finds_any_users_job_within_one_workspace(store: St
     assert [j.id for j in await store.jobs_by_prefix("w1", "abce0003", limit=10)] == [ids[2]]
     assert await store.jobs_by_prefix("w1", "abcd%", limit=10) == []  # no pattern language
     assert await store.jobs_by_prefix("w3", "abcd", limit=10) == []
+
+
+async def test_the_nsfw_mode_is_kept_per_workspace(store: Store) -> None:
+    assert (await store.policy("w1")).nsfw is None
+    await store.set_nsfw("w1", NsfwMode.SPOILER)
+    await store.set_nsfw("w1", NsfwMode.ALLOW)
+    assert (await store.policy("w1")).nsfw is NsfwMode.ALLOW
+    assert (await store.policy("w2")).nsfw is None
+    await store.set_nsfw("w1", None)
+    assert (await store.policy("w1")).nsfw is None
 
 
 # round trip
