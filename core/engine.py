@@ -7,7 +7,7 @@ import base64
 import logging
 import random
 import uuid
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
@@ -45,7 +45,10 @@ log = logging.getLogger(__name__)
 
 CREDIT_QUANTUM = Decimal("0.0001")
 DATA_URI_MAX = 256 * 1024  # inputs up to this size go inline; larger ones to fal storage
-_DELIVERY_ATTEMPTS = 3
+# Telling the user (a result or a failure) is tried this often, backing off up to a minute
+# between tries (about five minutes in all): a chat platform's outage should not lose it.
+_TELL_ATTEMPTS = 8
+_TELL_BACKOFF_MAX = 60.0
 
 
 @dataclass(frozen=True)
@@ -645,20 +648,28 @@ class Engine:
         delivery = Delivery(
             job=job, result=job.result, files=tuple(files), elapsed_s=elapsed, withheld=withheld
         )
-        for attempt in range(1, _DELIVERY_ATTEMPTS + 1):
-            try:
-                await reply.deliver(delivery)
-                break
-            except Exception:
-                log.warning(
-                    "delivery of job %s failed (attempt %d)", job.short_id, attempt, exc_info=True
-                )
-                if attempt == _DELIVERY_ATTEMPTS:
-                    # Left completed: the next start delivers it again.
-                    return
-                await self._clock.sleep(2.0**attempt)
+        if not await self._tell(job, "delivery", lambda: reply.deliver(delivery)):
+            return  # left completed: the next start delivers it again
         await self.store.save_job(job.moved_to(JobState.DELIVERED, at=self._clock.now()))
         self._replies.pop(job.id, None)
+
+    async def _tell(
+        self, job: Job, what: str, call: Callable[[], Coroutine[Any, Any, None]]
+    ) -> bool:
+        """Run one final message to the user, retried with backoff and jitter; False when
+        every try failed."""
+        for attempt in range(1, _TELL_ATTEMPTS + 1):
+            try:
+                await call()
+                return True
+            except Exception:
+                log.warning(
+                    "%s of job %s failed (attempt %d)", what, job.short_id, attempt, exc_info=True
+                )
+            if attempt < _TELL_ATTEMPTS:
+                backoff = min(_TELL_BACKOFF_MAX, 2.0**attempt)
+                await self._clock.sleep(backoff * random.uniform(0.5, 1.0))  # jitter, not secret
+        return False
 
     async def _end(self, job: Job, state: JobState, error: BotError) -> Job:
         """Fail or cancel a job: credits back (once), the user told."""
@@ -679,10 +690,11 @@ class Engine:
         )
         reply = self._reply(ended)
         self._replies.pop(job.id, None)
-        try:
-            await reply.fail(ended, error, credits_returned=applied)
-        except Exception:
-            log.warning("could not tell the user job %s failed", job.short_id, exc_info=True)
+        told = await self._tell(
+            ended, "failure notice", lambda: reply.fail(ended, error, credits_returned=applied)
+        )
+        if not told:
+            log.error("could not tell the user job %s failed", job.short_id)
         return ended
 
     async def _job_limits(self, job: Job) -> BucketLimits:
