@@ -82,6 +82,9 @@ class FakeSlack:
         self.uploads: dict[str, dict[str, Any]] = {}
         self.views: list[dict[str, Any]] = []
         self._failures: dict[str, list[tuple[int, int]]] = {}
+        # A Slack outage: called with each Web API call's method and arguments; a status it
+        # returns (a 5xx, say) answers that call instead. None: Slack works.
+        self.outage: Callable[[str, dict[str, Any]], int | None] | None = None
         self._held: dict[str, asyncio.Event] = {}
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
@@ -261,6 +264,11 @@ class FakeSlack:
         if gate is not None and not gate.is_set():
             await self._record(Call(f"held:{method}", params, headers))
             await gate.wait()
+        down = self.outage(method, params) if self.outage is not None else None
+        if down is not None:
+            body = {"ok": False, "error": "internal_error"}
+            await self._record(Call(method, params, headers, down, body))
+            return web.json_response(body, status=down)
         failures = self._failures.get(method)
         if failures:
             status, retry_after = failures.pop(0)
