@@ -152,16 +152,25 @@ async def sim() -> AsyncIterator[FalSimulator]:
         await simulator.close()
 
 
+@pytest.mark.parametrize("watching", ["status", "webhooks"])
 async def test_sigkill_at_random_moments_loses_nothing_and_bills_nobody_twice(
-    sim: FalSimulator, slack: FakeSlack, tmp_path: Path
+    sim: FalSimulator, slack: FakeSlack, tmp_path: Path, watching: str
 ) -> None:
     db = tmp_path / "falbot.db"
     port = free_port()
+    env = falbot_env(sim, slack, db, port)
+    if watching == "webhooks":
+        # fal's webhooks to a killed process are lost: the restarted one falls back to status.
+        env |= {
+            "FALBOT_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "FALBOT_FAL_JWKS_URL": sim.jwks_url,
+            "FALBOT_WEBHOOK_WAIT": "2",
+        }
     chaos = Chaos(
         sim,
         slack,
         db,
-        falbot_env(sim, slack, db, port),
+        env,
         tmp_path,
         random.Random(SEED),
         f"http://127.0.0.1:{port}/slack/events",
@@ -198,8 +207,11 @@ async def test_sigkill_at_random_moments_loses_nothing_and_bills_nobody_twice(
             await proc.close()
 
     jobs, ledger, buckets = read_db(db)
-    context = f"seed {SEED}, kills at: {moments}"
+    context = f"{watching}, seed {SEED}, kills at: {moments}"
     assert chaos.kills >= 5
+    if watching == "webhooks":
+        taken = [d for d in sim.webhooks.deliveries if d.status == 200]
+        assert taken, "jobs ended by fal's webhooks too"
     assert len(jobs) >= MIN_JOBS, context
     # A command acked but cut off before admission has no job: it never reached fal (below)
     # and took no credits (the bucket check below counts only delivered jobs).
