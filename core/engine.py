@@ -453,13 +453,15 @@ class Engine:
         it ended here (failed or cancelled, the user told)."""
         spec = self.catalog.get(job.model)
         try:
-            job = await self._move(job, JobState.SUBMITTING)
-            events.emit(events.JOB_STARTED, job)
+            # Inputs are uploaded while the job is still queued: a crash here sends nothing to
+            # fal, so the next start simply runs the job again.
             inputs = await self.store.job_inputs(job.id) if job.input_count else []
             urls = [await self._input_url(img) for img in inputs]
             arguments = spec.arguments(job.arguments, urls)
             if job.id in self._cancel_requested:
                 raise BotError(ErrorCode.CANCELLED, "Cancelled before it started.")
+            job = await self._move(job, JobState.SUBMITTING)
+            events.emit(events.JOB_STARTED, job)
             request_id = await self._fal.submit(
                 job.endpoint, arguments, webhook_url=self.config.webhook_url
             )
