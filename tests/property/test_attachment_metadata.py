@@ -51,7 +51,7 @@ def test_slack_files_give_their_images_or_a_clear_refusal(files: list[dict[str, 
         assert len(error.message) < 300
         return
     for image in images:
-        assert image in files
+        assert any(image is f for f in files)  # by identity: values may be NaN
         assert str(image.get("mimetype", "")).startswith("image/")
         assert image.get("url_private_download") or image.get("url_private")
 
