@@ -96,6 +96,7 @@ class Engine:
         self._mean_job_s = 30.0
         self._accepting = False
         self._positions: asyncio.Task[None] | None = None
+        self._slot_held_idle = False
         self._dispatcher: asyncio.Task[None] | None = None
         self._circuit = CircuitBreaker(
             clock=clock, threshold=config.circuit_threshold, cooldown=config.circuit_cooldown
@@ -149,7 +150,8 @@ class Engine:
 
     @property
     def at_fal(self) -> int:
-        return self._slots.in_use
+        """Jobs holding a fal slot, less the one the dispatcher holds while the line is empty."""
+        return self._slots.in_use - (1 if self._slot_held_idle else 0)
 
     @property
     def circuit_state(self) -> str:
@@ -380,15 +382,18 @@ class Engine:
     async def _dispatch(self) -> None:
         while True:
             await self._slots.acquire()
+            self._slot_held_idle = True  # taken before a job is: not at fal yet
             probe = False
             try:
                 probe = await self._circuit.ready()
                 job_id = await self._line.get()
             except BaseException:
+                self._slot_held_idle = False
                 if probe:
                     self._circuit.probe_ended()
                 await self._slots.release()
                 raise
+            self._slot_held_idle = False
             body = partial(self._execute_queued, probe=probe)
             self._spawn(self._run_in_slot(job_id, body), name=f"job-{job_id[:8]}")
             if self._positions is None or self._positions.done():

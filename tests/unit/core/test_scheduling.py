@@ -72,3 +72,11 @@ async def test_fair_line_order_is_round_robin() -> None:
     line.put("b", "b1", reserved=False)
     assert list(line.order()) == ["a1", "b1", "a2", "a3"]
     assert [await line.get() for _ in range(4)] == ["a1", "b1", "a2", "a3"]
+
+
+async def test_an_idle_engine_has_no_job_at_fal(make_engine: EngineFactory, fal: FakeFal) -> None:
+    engine = await make_engine(max_concurrency=2)
+    reply = RecordingReply()
+    await engine.submit(request(), reply)
+    await reply.wait()  # by now the dispatcher is back, holding a slot for the next job
+    assert engine.at_fal == 0
