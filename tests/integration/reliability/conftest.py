@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+import tests.property.profiles  # noqa: F401  (hypothesis settings: derandomized in CI)
 from adapters.fal.gateway import FalClientGateway
 from adapters.fal.simulator import FalSimulator
 from adapters.fal.webhook import FalWebhookReceiver, JwksKeys, WebhookVerifier
