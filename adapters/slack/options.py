@@ -92,7 +92,10 @@ def _value(name: str, value: str | bool) -> str | bool | int:
         return value.lower() in ("1", "yes", "true", "on")
     if name == "duration":
         value = value.lower().removesuffix("s")
-    return int(value) if value.isascii() and value.isdigit() else value
+    # Plain ASCII digits only, and few of them: int() refuses '²' and strings past 4,300 digits.
+    if value.isascii() and value.isdigit() and len(value) <= 12:
+        return int(value)
+    return value
 
 
 def slack_id(token: str) -> str:
@@ -108,6 +111,6 @@ def parse_days(text: str, *, usage: str, default: int = 30) -> int:
     if word in named:
         return named[word]
     digits = word.removesuffix("days").removesuffix("day").removesuffix("d").strip()
-    if digits.isdigit() and 1 <= int(digits) <= 366:
+    if digits.isascii() and digits.isdigit() and len(digits) <= 3 and 1 <= int(digits) <= 366:
         return int(digits)
     raise usage_error(f"`{text.strip()[:20]}` is not a number of days from 1 to 366.", usage)

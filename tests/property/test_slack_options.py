@@ -1,11 +1,5 @@
 """Slack command text from hostile users: `--options` parse into known option names with values
-core can check, or are refused with `invalid_input` and the usage line; never anything else.
-
-PENDING (not collected: pytest runs only test_*.py). It fails today on two bugs in
-adapters/slack/options.py, owned by the Slack adapter: `--seed 999…` with more than 4300 digits
-and `/usage ²` (a superscript digit: `str.isdigit()` is true, `int()` refuses it) raise
-ValueError instead of a usage error, so the user is told "something went wrong". Once they are
-fixed, rename this file to test_slack_options.py."""
+core can check, or are refused with `invalid_input` and the usage line; never anything else."""
 
 from __future__ import annotations
 
