@@ -3,6 +3,7 @@ into an ephemeral answer, and starting a job whose reply is the interaction's me
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -85,7 +86,9 @@ async def start_job(
         check_attachments(attachments, max_bytes=services.max_input_bytes)
         await interaction.response.defer(thinking=True)
         images = await fetch_images(services.fetcher, attachments)
-    job = await services.engine.submit(request_for(actor, reply.ref.to_dict(), images), reply)
+    request = request_for(actor, reply.ref.to_dict(), images)
+    request = dataclasses.replace(request, nsfw_channel=nsfw_channel_of(interaction.channel))
+    job = await services.engine.submit(request, reply)
     try:
         if not interaction.response.is_done():
             await interaction.response.defer(thinking=True)
@@ -110,3 +113,9 @@ def plain_request(model: str, params: Mapping[str, Any]) -> RequestFor:
         )
 
     return build
+
+
+def nsfw_channel_of(channel: object) -> bool:
+    """Whether Discord marks the channel age-restricted (threads follow their parent)."""
+    is_nsfw = getattr(channel, "is_nsfw", None)
+    return bool(is_nsfw()) if callable(is_nsfw) else False

@@ -13,6 +13,7 @@ import re
 import discord
 
 from adapters.discord import render
+from adapters.discord.flows import nsfw_channel_of
 from adapters.discord.identity import message_actor
 from adapters.discord.media import check_attachments, fetch_images, images_of
 from adapters.discord.refs import DEFAULT_SIZE_LIMIT, ReplyRef
@@ -121,6 +122,7 @@ async def on_mention(services: Services, client: discord.Client, message: discor
             params={k: v for k, v in params.items() if v is not None},
             images=await fetch_images(services.fetcher, images),
             reply_ref=ref.to_dict(),
+            nsfw_channel=nsfw_channel_of(message.channel),
         )
         await services.engine.submit(request, reply)
     except BotError as error:

@@ -40,7 +40,10 @@ def delivery(result: Delivery, *, links: Sequence[str], mention: str | None = No
     prompt = result.job.arguments.get("prompt")
     if isinstance(prompt, str) and prompt:
         lines.append(quote(prompt))
-    lines += [f"<{url}>" for url in links]
+    spoilered = {f.output.url for f in result.files if f.spoiler}
+    lines += [f"||<{url}>||" if url in spoilered else f"<{url}>" for url in links]
+    if result.withheld:
+        lines.append(f"🔞 {result.withheld} output(s) withheld: fal flagged them as possibly NSFW.")
     lines.append(f"-# {result.footer()}")
     return fit("\n".join(lines))
 

@@ -110,7 +110,10 @@ class DiscordReply:
                 return render.delivery(delivery, links=shown, mention=self._mention())
 
             def files() -> list[discord.File]:
-                return [discord.File(io.BytesIO(f.data or b""), filename=f.file_name) for f in fits]
+                return [
+                    discord.File(io.BytesIO(f.data or b""), filename=f.file_name, spoiler=f.spoiler)
+                    for f in fits
+                ]
 
             await self._send_final(
                 compose, files=files if fits else None, view=result_view(delivery.job)

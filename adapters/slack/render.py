@@ -106,7 +106,12 @@ def result(
     if links:
         listed = "\n".join(f"<{escape(url)}|{escape(name)}>" for name, url in links)
         blocks.append(_section(f"Not uploaded here (too big, or the upload failed):\n{listed}"))
-    if any(f.output.nsfw for f in delivery.files):
+    held = delivery.withheld + sum(1 for f in delivery.files if f.spoiler)
+    if held:
+        blocks.append(
+            _context(f":no_entry: {held} output(s) withheld: fal flagged them as possibly NSFW.")
+        )
+    elif any(f.output.nsfw for f in delivery.files):
         blocks.append(_context(":warning: fal flagged an output as possibly NSFW."))
     blocks.append(_actions(job, file_ids))
     return f"Done · {delivery.footer()}", blocks

@@ -111,6 +111,8 @@ class SlackReply:
         uploads: list[dict[str, Any]] = []
         links: list[tuple[str, str]] = []
         for f in delivery.files:
+            if f.spoiler:
+                continue  # Slack has no spoilers: a flagged output is held back (see render)
             if f.data is None:
                 links.append((f.file_name, f.output.url))
                 continue
@@ -129,7 +131,7 @@ class SlackReply:
             )
         except _TRANSPORT_ERRORS as exc:
             log.warning("upload for job %s failed: %s", delivery.job.short_id, _reason(exc))
-            return [], [(f.file_name, f.output.url) for f in delivery.files]
+            return [], [(f.file_name, f.output.url) for f in delivery.files if not f.spoiler]
         return [str(f["id"]) for f in resp.get("files") or []], links
 
     async def _final(self, text: str, blocks: list[dict[str, Any]]) -> None:
