@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,38 @@ SIGNING_SECRET = "chaos-signing-secret-5a5a5a5a"
 TEAM = "TCHAOS"
 CHANNEL = "CCHAOS"
 CAPACITY = Decimal(10_000)  # credits each user starts with (no refill)
+
+
+@asynccontextmanager
+async def running_slack(
+    users: Iterable[str], *, admins: Iterable[str] = (), bot_token: str = BOT_TOKEN
+) -> AsyncIterator[FakeSlack]:
+    """The fake Slack Web API with these members (and workspace admins), closed at the end."""
+    fake = FakeSlack(bot_token=bot_token, team_id=TEAM)
+    for user in users:
+        fake.add_user(user)
+    for admin in admins:
+        fake.add_user(admin, is_admin=True)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.close()
+
+
+@asynccontextmanager
+async def running_simulator(
+    *, run_time: float = 0.0, queue_wait: float = 0.0, key: str = FAL_KEY
+) -> AsyncIterator[FalSimulator]:
+    """The fal simulator on loopback in this process (outside the falbot under test)."""
+    simulator = FalSimulator(key=key)
+    simulator.run_time = run_time
+    simulator.queue_wait = queue_wait
+    await simulator.start()
+    try:
+        yield simulator
+    finally:
+        await simulator.close()
 
 
 def falbot_env(sim: FalSimulator, slack: FakeSlack, db: Path, port: int) -> dict[str, str]:

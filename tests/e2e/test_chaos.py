@@ -30,15 +30,15 @@ import pytest
 from adapters.fal.simulator import FalSimulator
 from tests.e2e.process import FalbotProcess, free_port
 from tests.e2e.support import (
-    BOT_TOKEN,
     CAPACITY,
     CHANNEL,
-    FAL_KEY,
     SIGNING_SECRET,
     TEAM,
     falbot_env,
     prompt_of,
     read_db,
+    running_simulator,
+    running_slack,
     wait_all_final,
 )
 from tests.fakes.slack import FakeSlack, SignedSender
@@ -130,26 +130,14 @@ class Chaos:
 
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack(bot_token=BOT_TOKEN, team_id=TEAM)
-    for user in USERS:
-        fake.add_user(user)
-    await fake.start()
-    try:
+    async with running_slack(USERS) as fake:
         yield fake
-    finally:
-        await fake.close()
 
 
 @pytest.fixture
 async def sim() -> AsyncIterator[FalSimulator]:
-    simulator = FalSimulator(key=FAL_KEY)
-    simulator.run_time = 0.6
-    simulator.queue_wait = 0.1
-    await simulator.start()
-    try:
+    async with running_simulator(run_time=0.6, queue_wait=0.1) as simulator:
         yield simulator
-    finally:
-        await simulator.close()
 
 
 @pytest.mark.parametrize("watching", ["status", "webhooks"])

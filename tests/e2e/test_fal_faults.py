@@ -18,15 +18,15 @@ from adapters.fal.sim.faults import random_faults
 from adapters.fal.simulator import FalSimulator
 from tests.e2e.process import FalbotProcess, free_port
 from tests.e2e.support import (
-    BOT_TOKEN,
     CAPACITY,
     CHANNEL,
-    FAL_KEY,
     SIGNING_SECRET,
     TEAM,
     falbot_env,
     prompt_of,
     read_db,
+    running_simulator,
+    running_slack,
     wait_all_final,
 )
 from tests.fakes.slack import FakeSlack, SignedSender
@@ -46,25 +46,14 @@ class Command:
 
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack(bot_token=BOT_TOKEN, team_id=TEAM)
-    for user in USERS:
-        fake.add_user(user)
-    await fake.start()
-    try:
+    async with running_slack(USERS) as fake:
         yield fake
-    finally:
-        await fake.close()
 
 
 @pytest.fixture
 async def sim() -> AsyncIterator[FalSimulator]:
-    simulator = FalSimulator(key=FAL_KEY)
-    simulator.run_time = 0.2
-    await simulator.start()
-    try:
+    async with running_simulator(run_time=0.2) as simulator:
         yield simulator
-    finally:
-        await simulator.close()
 
 
 async def test_a_fifth_of_fal_calls_failing_every_job_ends_clearly_and_every_user_is_told(

@@ -16,12 +16,12 @@ from adapters.fal.sim.webhooks import signed_headers
 from adapters.fal.simulator import FalSimulator
 from tests.e2e.process import FalbotProcess, free_port
 from tests.e2e.support import (
-    BOT_TOKEN,
     CHANNEL,
-    FAL_KEY,
     SIGNING_SECRET,
     TEAM,
     falbot_env,
+    running_simulator,
+    running_slack,
     wait_all_final,
 )
 from tests.fakes.slack import FakeSlack, SignedSender
@@ -32,23 +32,14 @@ USER = "UWEB"
 
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack(bot_token=BOT_TOKEN, team_id=TEAM)
-    fake.add_user(USER)
-    await fake.start()
-    try:
+    async with running_slack((USER,)) as fake:
         yield fake
-    finally:
-        await fake.close()
 
 
 @pytest.fixture
 async def sim() -> AsyncIterator[FalSimulator]:
-    simulator = FalSimulator(key=FAL_KEY)
-    await simulator.start()
-    try:
+    async with running_simulator() as simulator:
         yield simulator
-    finally:
-        await simulator.close()
 
 
 async def test_jobs_end_from_fals_webhook_and_a_forged_one_is_refused(

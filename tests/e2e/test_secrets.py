@@ -14,7 +14,7 @@ import pytest
 
 from adapters.fal.simulator import FalSimulator, Fault
 from tests.e2e.process import FalbotProcess, free_port
-from tests.e2e.support import TEAM, falbot_env, wait_all_final
+from tests.e2e.support import TEAM, falbot_env, running_simulator, running_slack, wait_all_final
 from tests.fakes.slack import FakeSlack, SignedSender
 from tests.fakes.slack import payloads as p
 
@@ -32,24 +32,14 @@ USER, ADMIN = "USECRET", "UBOSS"
 
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack(bot_token=BOT_TOKEN, team_id=TEAM)
-    fake.add_user(USER)
-    fake.add_user(ADMIN, is_admin=True)
-    await fake.start()
-    try:
+    async with running_slack((USER,), admins=(ADMIN,), bot_token=BOT_TOKEN) as fake:
         yield fake
-    finally:
-        await fake.close()
 
 
 @pytest.fixture
 async def sim() -> AsyncIterator[FalSimulator]:
-    simulator = FalSimulator(key=FAL_KEY)
-    await simulator.start()
-    try:
+    async with running_simulator(key=FAL_KEY) as simulator:
         yield simulator
-    finally:
-        await simulator.close()
 
 
 def leaks(where: str, text: str) -> list[str]:

@@ -14,13 +14,13 @@ import pytest
 from adapters.fal.simulator import FalSimulator, HttpFault
 from tests.e2e.process import FalbotProcess, free_port
 from tests.e2e.support import (
-    BOT_TOKEN,
-    FAL_KEY,
     SIGNING_SECRET,
     TEAM,
     falbot_env,
     prompt_of,
     read_db,
+    running_simulator,
+    running_slack,
     wait_all_final,
 )
 from tests.fakes.slack import Call, FakeSlack, SignedSender
@@ -31,24 +31,14 @@ USERS = ("UANN", "UBEN")
 
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack(bot_token=BOT_TOKEN, team_id=TEAM)
-    for user in USERS:
-        fake.add_user(user)
-    await fake.start()
-    try:
+    async with running_slack(USERS) as fake:
         yield fake
-    finally:
-        await fake.close()
 
 
 @pytest.fixture
 async def sim() -> AsyncIterator[FalSimulator]:
-    simulator = FalSimulator(key=FAL_KEY)
-    await simulator.start()
-    try:
+    async with running_simulator() as simulator:
         yield simulator
-    finally:
-        await simulator.close()
 
 
 async def imagine(sender: SignedSender, slack: FakeSlack, user: str, prompt: str) -> str:

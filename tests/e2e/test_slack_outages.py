@@ -16,12 +16,12 @@ import pytest
 from adapters.fal.simulator import FalSimulator
 from tests.e2e.process import FalbotProcess, free_port
 from tests.e2e.support import (
-    BOT_TOKEN,
     CHANNEL,
-    FAL_KEY,
     SIGNING_SECRET,
     TEAM,
     falbot_env,
+    running_simulator,
+    running_slack,
     wait_all_final,
 )
 from tests.fakes.slack import FakeSlack, SignedSender
@@ -35,25 +35,14 @@ FLAKY = ("chat.update", "chat.postMessage", "files.getUploadURLExternal")
 
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack(bot_token=BOT_TOKEN, team_id=TEAM)
-    for user in USERS:
-        fake.add_user(user)
-    await fake.start()
-    try:
+    async with running_slack(USERS) as fake:
         yield fake
-    finally:
-        await fake.close()
 
 
 @pytest.fixture
 async def sim() -> AsyncIterator[FalSimulator]:
-    simulator = FalSimulator(key=FAL_KEY)
-    simulator.run_time = 0.2
-    await simulator.start()
-    try:
+    async with running_simulator(run_time=0.2) as simulator:
         yield simulator
-    finally:
-        await simulator.close()
 
 
 async def test_slack_failing_a_third_of_the_time_loses_no_result(
