@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+import yarl
 
 from core.errors import BotError, ErrorCode, invalid
 from core.jobs import InputImage
@@ -38,14 +39,26 @@ class MediaFetcher:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     def allowed(self, url: str) -> bool:
+        """Whether `url` names one of the allowed hosts, read the same way by every parser.
+
+        A platform's file URL never carries credentials or a backslash in its authority; one
+        that does is refused outright, because parsers disagree on where its host begins.
+        """
         parts = urlsplit(url)
+        if "@" in parts.netloc or "\\" in parts.netloc:
+            return False
         host = (parts.hostname or "").lower()
         if parts.scheme not in ("https", "http"):
             return False
         if parts.scheme == "http" and host not in ("127.0.0.1", "localhost", "::1"):
             return False
-        netloc = parts.netloc.lower().rsplit("@", 1)[-1]
-        return host in self._hosts or netloc in self._hosts
+        try:
+            connects_to = (yarl.URL(url).host or "").lower()
+        except ValueError:
+            return False
+        if connects_to.strip("[]") != host:
+            return False
+        return host in self._hosts or parts.netloc.lower() in self._hosts
 
     async def fetch(self, url: str, *, headers: Mapping[str, str] | None = None) -> bytes:
         """The raw bytes at `url`, or a `BotError` a user can act on."""
