@@ -1,5 +1,6 @@
-"""/admin: quotas, budgets, model policy, bans, usage, refunds. Whether the caller is an admin is
-decided on every call (Manage Server, or the configured admin role) and checked by core."""
+"""/admin: quotas, budgets, model policy, NSFW outputs, bans, usage, refunds. Whether the caller
+is an admin is decided on every call (Manage Server, or the configured admin role) and checked by
+core."""
 
 from __future__ import annotations
 
@@ -13,10 +14,18 @@ from adapters.discord.identity import interaction_actor
 from adapters.discord.services import Services
 from adapters.discord.usage import send_usage
 from core.jobs import Actor
+from core.nsfw import NsfwMode
 from core.quota import QuotaScope
 from core.render import render_admin
 
 AMOUNT = app_commands.Range[str, 1, 20]
+NSFW_MODES = [
+    app_commands.Choice(
+        name="withhold: not delivered, only counted", value=NsfwMode.WITHHOLD.value
+    ),
+    app_commands.Choice(name="spoiler: delivered behind a spoiler", value=NsfwMode.SPOILER.value),
+    app_commands.Choice(name="allow: shown like any other output", value=NsfwMode.ALLOW.value),
+]
 
 
 def admin_group(services: Services) -> app_commands.Group:
@@ -99,6 +108,15 @@ def admin_group(services: Services) -> app_commands.Group:
 
     models_allow.autocomplete("model")(any_model)
     models_deny.autocomplete("model")(any_model)
+
+    @root.command(name="nsfw", description="What happens to outputs fal flags as NSFW here")
+    @app_commands.describe(mode="Outside channels marked NSFW (in those, everything is shown)")
+    @app_commands.choices(mode=NSFW_MODES)
+    async def nsfw(interaction: discord.Interaction, mode: str) -> None:
+        async with answering(interaction):
+            # Discord offers only the choices, but a client can send anything: core checks it.
+            result = await admin.nsfw_set(actor(interaction), mode)
+            await say_privately(interaction, render_admin(result))
 
     @root.command(name="ban", description="Stop a member using falbot here")
     @app_commands.describe(user="The member")

@@ -26,6 +26,7 @@ ADMIN_USAGE = "\n".join(
         "`/admin quota show <@user>`",
         "`/admin budget set <daily_usd|none> <monthly_usd|none>`",
         "`/admin models allow|deny <model>`",
+        "`/admin nsfw withhold|spoiler|allow` (flagged outputs outside NSFW channels)",
         "`/admin ban|unban <@user>`",
         "`/admin usage [days]`",
         "`/admin refund <job id>`",
@@ -87,6 +88,8 @@ async def _run(deps: Deps, actor: Actor, words: list[str]) -> AdminResult:
             return await service.models_allow(actor, model)
         case ["models", "deny", model]:
             return await service.models_deny(actor, model)
+        case ["nsfw", mode]:
+            return await service.nsfw_set(actor, mode)
         case ["ban", user]:
             return await service.ban(actor, slack_id(user))
         case ["unban", user]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.jobs import Actor
+from core.nsfw import NsfwMode
 from tests.fakes.discord import Issued, Person, Recorded
 from tests.fakes.discord import payloads as p
 from tests.integration.discord.conftest import EPHEMERAL, Env
@@ -172,3 +173,57 @@ async def test_a_role_quota_applies_to_members_with_that_role(env: Env) -> None:
     assert "of 42 credits" in quota.json["data"]["content"]
     others = await env.callback(await env.slash(env.bob, "quota"))
     assert "of 42 credits" not in others.json["data"]["content"]
+
+
+async def _nsfw(env: Env, person: Person, mode: str) -> str:
+    answer = await _admin(env, person, "nsfw", options=[p.option("mode", p.STRING, mode)])
+    assert answer.json["type"] == 4 and answer.json["data"]["flags"] & EPHEMERAL
+    return str(answer.json["data"]["content"])
+
+
+async def _flagged_result(env: Env, person: Person) -> Recorded:
+    """An /imagine whose output the fal simulator flags (its prompt holds the marker)."""
+    options = [p.option("prompt", p.STRING, "an nsfw cat"), p.option("model", p.STRING, "flux-dev")]
+    return await env.final_edit(await env.slash(person, "imagine", options=options))
+
+
+async def test_admin_nsfw_offers_the_three_modes_to_discord(env: Env) -> None:
+    await env.start_bot()
+    admin = env.fake.command("admin")
+    nsfw = next(o for o in admin["options"] if o["name"] == "nsfw")
+    (mode,) = nsfw["options"]
+    assert mode["required"] is True
+    assert [c["value"] for c in mode["choices"]] == ["withhold", "spoiler", "allow"]
+
+
+async def test_admin_nsfw_sets_what_happens_to_flagged_outputs(env: Env) -> None:
+    bot = await env.start_bot()
+    withheld = await _flagged_result(env, env.alice)  # the default: withheld
+    assert withheld.files == []
+    assert "1 output(s) withheld" in withheld.json["content"]
+
+    said = await _nsfw(env, env.mod, "spoiler")
+    assert "shown behind a spoiler" in said
+    spoilered = await _flagged_result(env, env.alice)
+    (file,) = spoilered.files
+    assert file.filename.startswith("SPOILER_") and file.data.startswith(b"\x89PNG")
+    assert "withheld" not in spoilered.json["content"]
+
+    assert "are shown outside" in await _nsfw(env, env.helper, "allow")
+    shown = await _flagged_result(env, env.alice)
+    assert [f.filename.startswith("SPOILER_") for f in shown.files] == [False]
+    assert (await bot.app.store.policy(env.fake.guild_id)).nsfw is NsfwMode.ALLOW
+
+
+async def test_admin_nsfw_refuses_a_member_and_a_bad_mode_and_changes_nothing(env: Env) -> None:
+    bot = await env.start_bot()
+    await _nsfw(env, env.mod, "spoiler")
+
+    refused = await _nsfw(env, env.bob, "allow")
+    assert "Only falbot admins" in refused
+    # Discord offers only the choices, but a client can send any string.
+    bad = await _nsfw(env, env.mod, "sometimes")
+    assert "`sometimes` is not an NSFW mode" in bad
+    assert "withhold, spoiler or allow" in bad
+
+    assert (await bot.app.store.policy(env.fake.guild_id)).nsfw is NsfwMode.SPOILER

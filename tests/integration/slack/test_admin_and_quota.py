@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from adapters.fal.simulator import FalSimulator
+from core.nsfw import NsfwMode
 from core.quota import Budget
 from tests.fakes.slack import Call, FakeSlack
 from tests.integration.slack.harness import ANN, BOSS, CONFIGURED, TEAM, SlackStack
@@ -118,3 +119,57 @@ async def test_admin_usage_answers_privately_and_dms_the_chart(
     chart, ledger = (fake.uploads[f["id"]] for f in complete.answer["files"])
     assert chart["data"].startswith(b"\x89PNG")
     assert b"nano-banana" in ledger["data"]
+
+
+def context_text(call: Call) -> str:
+    return "\n".join(
+        e["text"] for b in call.params["blocks"] if b["type"] == "context" for e in b["elements"]
+    )
+
+
+async def flagged_result(stack: SlackStack, fake: FakeSlack, count: int) -> Call:
+    """The final message of an /imagine the fal simulator flags (its prompt holds the marker)."""
+    await stack.command("/imagine", "an nsfw fox --model flux-dev")
+    return await fake.wait_for(
+        "chat.update", lambda c: str(c.params["text"]).startswith("Done"), count=count
+    )
+
+
+async def test_admin_nsfw_sets_what_happens_to_flagged_outputs(
+    stack: SlackStack, fake: FakeSlack
+) -> None:
+    held = await flagged_result(stack, fake, 1)  # the default: withheld
+    assert "1 output(s) withheld" in context_text(held)
+    assert not fake.calls_to("files.completeUploadExternal")
+
+    spoiler = await answer_to(stack, fake, "/admin", "nsfw Spoiler", BOSS)
+    assert "shown behind a spoiler" in shown(spoiler)
+    assert (await stack.store.policy(TEAM)).nsfw is NsfwMode.SPOILER
+    spoilered = await flagged_result(stack, fake, 2)  # Slack has no spoilers: held back
+    assert "1 output(s) withheld" in context_text(spoilered)
+    assert not fake.calls_to("files.completeUploadExternal")
+
+    allow = await answer_to(stack, fake, "/admin", "nsfw allow", CONFIGURED)
+    assert "are shown outside NSFW channels" in shown(allow)
+    allowed = await flagged_result(stack, fake, 3)
+    assert "withheld" not in context_text(allowed)
+    assert "flagged an output as possibly NSFW" in context_text(allowed)
+    (upload,) = fake.calls_to("files.completeUploadExternal")
+    (file,) = upload.answer["files"]
+    assert fake.uploads[file["id"]]["data"].startswith(b"\x89PNG")
+
+
+async def test_admin_nsfw_refuses_a_member_and_a_bad_mode_and_changes_nothing(
+    stack: SlackStack, fake: FakeSlack
+) -> None:
+    await answer_to(stack, fake, "/admin", "nsfw spoiler", BOSS)
+
+    refused = await answer_to(stack, fake, "/admin", "nsfw allow", ANN)
+    assert "Only falbot admins" in shown(refused)
+    bad = await answer_to(stack, fake, "/admin", "nsfw sometimes", BOSS)
+    assert "`sometimes` is not an NSFW mode" in shown(bad)
+    assert "withhold, spoiler or allow" in shown(bad)
+    missing = await answer_to(stack, fake, "/admin", "nsfw", BOSS)
+    assert "`/admin nsfw withhold|spoiler|allow`" in shown(missing)
+
+    assert (await stack.store.policy(TEAM)).nsfw is NsfwMode.SPOILER
