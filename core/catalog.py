@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -13,7 +13,16 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from core.errors import BotError, ErrorCode, invalid
 from core.jobs import JobKind, Output
-from core.pricing import ByQuality, PerImage, PerMegapixel, PerSecond, Pricing
+from core.pricing import (
+    ByQuality,
+    PerImage,
+    PerMegapixel,
+    PerSecond,
+    Pricing,
+    Quote,
+    QuoteRefused,
+    apply_quote,
+)
 
 MAX_PROMPT = 2000
 SEED_MAX = 2**32 - 1
@@ -240,6 +249,7 @@ class ModelSpec:
     pricing: Pricing
     build_arguments: ArgBuilder
     max_input_images: int = 0
+    fixed_price: str | None = None  # why fal's pricing API never sets this model's price
 
     @property
     def price_text(self) -> str:
@@ -287,12 +297,71 @@ def _explain(model: str, exc: ValidationError) -> str:
     return "; ".join(problems) + "."
 
 
+@dataclass(frozen=True)
+class PriceReport:
+    """What a pricing refresh did to one model: `detail` says the new price, or why not."""
+
+    model: str
+    endpoint: str
+    refreshed: bool
+    detail: str
+    refused: bool = False  # fal quoted it and the quote was refused (worth a warning)
+
+
+@dataclass(frozen=True)
+class Repricing:
+    """A catalog priced from fal's quotes where they could be trusted, and a report per model."""
+
+    catalog: Catalog
+    reports: tuple[PriceReport, ...]
+    unknown: tuple[str, ...]  # endpoints fal quoted that no model uses (ignored)
+
+    @property
+    def refreshed(self) -> int:
+        return sum(1 for r in self.reports if r.refreshed)
+
+    def summary(self) -> str:
+        return f"{self.refreshed} of {len(self.reports)} models priced from fal's pricing API"
+
+
 class Catalog:
     """The models users may ask for, by short name."""
 
-    def __init__(self, specs: list[ModelSpec], defaults: Mapping[JobKind, str]) -> None:
+    def __init__(
+        self,
+        specs: list[ModelSpec],
+        defaults: Mapping[JobKind, str],
+        *,
+        prices_from: str = "the built-in table",
+    ) -> None:
         self._specs = {s.name: s for s in specs}
         self._defaults = dict(defaults)
+        self.prices_from = prices_from  # where the prices came from, for /models and the logs
+
+    def repriced(self, quotes: Iterable[Quote], *, source: str) -> Repricing:
+        """A new catalog with each model's price set from fal's quote for its endpoint, where
+        the quote applies (see `apply_quote`); every other model keeps its built-in price.
+
+        This catalog is left as it was."""
+        by_endpoint: dict[str, list[Quote]] = {}
+        for quote in quotes:
+            by_endpoint.setdefault(quote.endpoint_id, []).append(quote)
+        specs: list[ModelSpec] = []
+        reports: list[PriceReport] = []
+        for spec in self._specs.values():
+            new, report = _reprice(spec, by_endpoint.get(spec.endpoint, []))
+            specs.append(new)
+            reports.append(report)
+        used = {s.endpoint for s in self._specs.values()}
+        unknown = tuple(sorted(e for e in by_endpoint if e not in used))
+        refreshed = sum(1 for r in reports if r.refreshed)
+        prices_from = (
+            f"{source} ({refreshed} of {len(reports)} models; the rest built-in)"
+            if refreshed
+            else self.prices_from
+        )
+        catalog = Catalog(specs, self._defaults, prices_from=prices_from)
+        return Repricing(catalog, tuple(reports), unknown)
 
     def get(self, name: str) -> ModelSpec:
         spec = self._specs.get(name.strip().lower())
@@ -322,6 +391,26 @@ class Catalog:
                 "See /models for the models of each kind.",
             )
         return spec
+
+
+def _reprice(spec: ModelSpec, quotes: list[Quote]) -> tuple[ModelSpec, PriceReport]:
+    def kept(why: str, *, refused: bool = False) -> tuple[ModelSpec, PriceReport]:
+        detail = f"kept built-in {spec.price_text}: {why}"
+        return spec, PriceReport(spec.name, spec.endpoint, False, detail, refused)
+
+    if spec.fixed_price is not None:
+        return kept(spec.fixed_price)
+    if not quotes:
+        return kept("fal gave no price for it")
+    if any(q != quotes[0] for q in quotes[1:]):
+        return kept(f"fal quoted it {len(quotes)} times with different figures", refused=True)
+    try:
+        pricing = apply_quote(spec.pricing, quotes[0])
+    except QuoteRefused as refusal:
+        return kept(refusal.reason, refused=True)
+    new = replace(spec, pricing=pricing)
+    detail = f"{spec.price_text} → {new.price_text}"
+    return new, PriceReport(spec.name, spec.endpoint, True, detail)
 
 
 def build_catalog(*, esrgan_usd: Decimal = Decimal("0.002")) -> Catalog:
@@ -399,6 +488,7 @@ def build_catalog(*, esrgan_usd: Decimal = Decimal("0.002")) -> Catalog:
             PerImage(esrgan_usd),
             _esrgan_args,
             max_input_images=1,
+            fixed_price="priced by a catalog setting (fal's own figure varies)",
         ),
         ModelSpec(
             "wan-2.5",

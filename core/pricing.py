@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, Decimal
-from typing import Any, Protocol
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from core.jobs import Output
 from core.money import format_usd, usd
@@ -38,6 +38,15 @@ class PerImage:
     multiplier_param: str | None = None
     multipliers: Mapping[str, Decimal] = field(default_factory=dict)
 
+    unit: ClassVar[str] = "images"
+
+    @property
+    def base_usd(self) -> Decimal:
+        return self.unit_usd
+
+    def rebased(self, base_usd: Decimal) -> PerImage:
+        return replace(self, unit_usd=base_usd)  # the multipliers are ratios already
+
     def _unit(self, params: Mapping[str, Any]) -> Decimal:
         if self.multiplier_param is None:
             return self.unit_usd
@@ -62,6 +71,15 @@ class PerMegapixel:
 
     unit_usd: Decimal
     sizes: Mapping[str, tuple[int, int]]  # aspect ratio → (width, height)
+
+    unit: ClassVar[str] = "megapixels"
+
+    @property
+    def base_usd(self) -> Decimal:
+        return self.unit_usd
+
+    def rebased(self, base_usd: Decimal) -> PerMegapixel:
+        return replace(self, unit_usd=base_usd)
 
     def estimate(self, params: Mapping[str, Any]) -> Decimal:
         width, height = self.sizes[str(params.get("aspect_ratio", "1:1"))]
@@ -109,6 +127,21 @@ class PerSecond:
     by_resolution: Mapping[str, Decimal]
     audio_usd: Decimal | None = None  # the per-second price with audio, when it differs
 
+    unit: ClassVar[str] = "seconds"
+
+    @property
+    def base_usd(self) -> Decimal:
+        """The cheapest figure (lowest resolution, no audio): the one fal's pricing API quotes."""
+        return min(self.by_resolution.values())
+
+    def rebased(self, base_usd: Decimal) -> PerSecond:
+        """Every resolution and the audio price scaled alike: their ratios to the base stay."""
+        factor = base_usd / self.base_usd
+        return PerSecond(
+            {k: usd(v * factor) for k, v in self.by_resolution.items()},
+            None if self.audio_usd is None else usd(self.audio_usd * factor),
+        )
+
     def _unit(self, params: Mapping[str, Any]) -> Decimal:
         if self.audio_usd is not None and params.get("generate_audio"):
             return self.audio_usd
@@ -126,3 +159,106 @@ class PerSecond:
         if self.audio_usd is not None:
             parts.append(f"{format_usd(self.audio_usd)}/s with audio")
         return ", ".join(parts)
+
+
+# -- quotes from fal's pricing API ---------------------------------------------------------------
+
+# A quote further than this from the built-in price is refused: a bad figure would bill users.
+BAND = (Decimal("0.2"), Decimal(5))
+
+# fal's unit names, normalised (lower case, `_` as a space), and the unit each rule bills in.
+_UNITS = {
+    "image": "images",
+    "images": "images",
+    "megapixel": "megapixels",
+    "megapixels": "megapixels",
+    "second": "seconds",
+    "seconds": "seconds",
+    "video second": "seconds",
+    "video seconds": "seconds",
+}
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One price from fal's pricing API, as fal sent it: nothing in it is trusted yet."""
+
+    endpoint_id: str
+    unit_price: object
+    unit: object
+    currency: object
+
+
+class QuoteRefused(Exception):
+    """A quote that does not apply to a rule; `reason` says why, for the report and the log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@runtime_checkable
+class Quotable(Protocol):
+    """A rule with one base price a quote can set; its other figures keep their ratios to it."""
+
+    unit: ClassVar[str]
+
+    @property
+    def base_usd(self) -> Decimal: ...
+
+    def rebased(self, base_usd: Decimal) -> Pricing: ...
+
+
+def apply_quote(rule: Pricing, quote: Quote) -> Pricing:
+    """The rule priced at fal's quote; QuoteRefused when the quote cannot be trusted for it."""
+    if isinstance(rule, ByQuality):
+        raise QuoteRefused(
+            "its price depends on quality and size; fal's single figure cannot be mapped onto them"
+        )
+    if not isinstance(rule, Quotable):
+        raise QuoteRefused("its price rule takes no quote")
+    currency = quote.currency.strip().upper() if isinstance(quote.currency, str) else None
+    if currency != "USD":
+        raise QuoteRefused(f"fal quotes it in {_shown(quote.currency)}, not USD")
+    unit = (
+        " ".join(quote.unit.lower().replace("_", " ").split())
+        if isinstance(quote.unit, str)
+        else None
+    )
+    if unit is None or _UNITS.get(unit) != rule.unit:
+        raise QuoteRefused(
+            f"fal bills it per {_shown(quote.unit)}; falbot bills per {rule.unit[:-1]}"
+        )
+    price = _price(quote.unit_price)
+    if price is None:
+        raise QuoteRefused(f"fal's price {_shown(quote.unit_price)} is not a positive number")
+    low, high = BAND
+    if not low * rule.base_usd <= price <= high * rule.base_usd:
+        raise QuoteRefused(
+            f"fal's price {_shown(quote.unit_price)} is outside {low}×–{high}× of the built-in"
+            f" {format_usd(rule.base_usd)}"
+        )
+    return rule.rebased(usd(price))
+
+
+def _price(value: object) -> Decimal | None:
+    """A finite positive Decimal from a JSON number or numeric string; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        value = repr(value)
+    if isinstance(value, int | Decimal):
+        number = Decimal(value)
+    elif isinstance(value, str) and len(value) <= 40:
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            return None
+    else:
+        return None
+    return number if number.is_finite() and number > 0 else None
+
+
+def _shown(value: object) -> str:
+    """fal's value quoted for a log line or report, cut short."""
+    return repr(value)[:40]
