@@ -277,8 +277,7 @@ class RestApi(World):
 
     async def _channel_get(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
         msg = self._channel_message(m)
-        live = [s for s in self.sessions if s.identified.is_set()]
-        intents = live[-1].intents if live else 0
+        intents = self.sessions[-1].intents if self.sessions else 0
         return 200, self.visible(msg, intents)
 
     async def _channel_edit(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:

@@ -5,6 +5,10 @@ commands, interaction callbacks, interaction webhooks, channel messages), keeps 
 to do so (one guild, its channels and roles, messages, interactions and their tokens), records
 every request, and lets a test wait on a request instead of sleeping. Message content is hidden
 from a client without the message-content intent, as Discord hides it.
+
+Faults, for tests of what falbot does when Discord fails: 429s (`rate_limit`), 5xx answers
+(`outage`), gateway connections asked to reconnect or dropped (`reconnect`, `drop_gateway`, then
+the client's RESUME), and CDN downloads that fail or hang (`cdn_fault`).
 """
 
 from __future__ import annotations
@@ -19,13 +23,39 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from tests.fakes.discord import payloads as p
-from tests.fakes.discord.gateway import PRIVILEGED, GatewaySession
+from tests.fakes.discord.gateway import (
+    INVALID_SESSION,
+    PRIVILEGED,
+    GatewayConnection,
+    GatewaySession,
+)
 from tests.fakes.discord.messages import ApiError
 from tests.fakes.discord.recorder import Predicate, Recorded, Recorder, UploadedFile
 from tests.fakes.discord.rest import API, JSON, Handler, RestApi, guess_type
 from tests.fakes.discord.world import Issued, Person
 
 log = logging.getLogger(__name__)
+
+
+# What Discord's edge answers when it fails: its API's own JSON for a 500, the proxies' text
+# and pages for the others (discord.py reads either).
+SERVER_ERRORS: dict[int, tuple[str, str]] = {
+    500: (JSON, json.dumps({"message": "500: Internal Server Error", "code": 0})),
+    502: (
+        "text/html",
+        "<html><head><title>502 Bad Gateway</title></head><body>cloudflare</body></html>",
+    ),
+    503: (
+        "text/plain",
+        "upstream connect error or disconnect/reset before headers. reset reason: overflow",
+    ),
+    504: ("text/html", "<html><head><title>504 Gateway Time-out</title></head></html>"),
+}
+
+Outage = Callable[[Recorded], "int | None"]
+# A CDN fault: for a file's path, a status to answer with, an event to wait on before serving
+# it (a slow download), or None to serve it at once.
+CdnFault = Callable[[str], "int | asyncio.Event | None"]
 
 
 @dataclass
@@ -54,7 +84,11 @@ class FakeDiscord(RestApi):
         self.callback_window = callback_window
         self.token_lifetime = token_lifetime
         self.recorder = Recorder()
-        self.sessions: list[GatewaySession] = []
+        self.sessions: list[GatewaySession] = []  # identified ones, oldest first
+        self.connections: list[GatewayConnection] = []
+        self.outage: Outage | None = None
+        self.cdn_fault: CdnFault | None = None
+        self.cdn_requests: list[tuple[str, int]] = []  # (path, status) of each CDN download
         self._rules: list[RateLimitRule] = []
         self._cdn_files: dict[str, tuple[bytes, str]] = {}
         self._runners: list[web.AppRunner] = []
@@ -87,8 +121,8 @@ class FakeDiscord(RestApi):
         return f"{host}:{port}"
 
     async def close(self) -> None:
-        for session in self.sessions:
-            await session.close()
+        for connection in self.connections:
+            await connection.close()
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()
@@ -191,34 +225,80 @@ class FakeDiscord(RestApi):
 
     # gateway
 
+    async def reconnect(self) -> None:
+        """Send op 7 RECONNECT on the bot's connection: it should resume on a new one."""
+        await self._live_connection().request_reconnect()
+
+    async def drop_gateway(self, *, code: int | None = 4000) -> None:
+        """Close the bot's gateway connection with `code` (None: cut it without a close
+        frame). Until the client resumes, events wait in its session."""
+        await self._live_connection().drop(code)
+
+    def _live_connection(self) -> GatewayConnection:
+        session = self._session()
+        assert session.connection is not None, "the bot is not connected to the gateway"
+        return session.connection
+
     async def _gateway(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        session = GatewaySession(
+        connection = GatewayConnection(
             ws,
+            request,
             compress=request.query.get("compress") == "zlib-stream",
-            check_identify=self._check_identify,
-            ready_payloads=self._ready_payloads,
+            on_identify=self._on_identify,
+            on_resume=self._on_resume,
             heartbeat_interval_ms=41_250,
         )
-        self.sessions.append(session)
-        await session.run()
+        self.connections.append(connection)
+        await connection.run()
         return ws
 
-    def _check_identify(self, data: Mapping[str, Any]) -> int | None:
-        refusal = self._identify_refusal(data)
+    def _gateway_record(self, route: str, data: Mapping[str, Any], status: int) -> Recorded:
         rec = Recorded(
             method="GATEWAY",
             path="/gateway",
-            route="GATEWAY IDENTIFY",
+            route=route,
             query={},
             headers={},
             json={k: v for k, v in data.items() if k != "token"},
             at=asyncio.get_running_loop().time(),
-            status=refusal or 0,
+            status=status,
         )
         self.recorder.add(rec)
-        return refusal
+        return rec
+
+    async def _on_identify(self, connection: GatewayConnection, data: Mapping[str, Any]) -> None:
+        refusal = self._identify_refusal(data)
+        self._gateway_record("GATEWAY IDENTIFY", data, refusal or 0)
+        if refusal is not None:
+            await connection.ws.close(code=refusal, message=b"Identify refused")
+            return
+        session = GatewaySession(data)
+        session.connection, connection.session = connection, session
+        for event, payload in self._ready_payloads(session):
+            await session.dispatch(event, payload)
+        self.sessions.append(session)
+
+    async def _on_resume(self, connection: GatewayConnection, data: Mapping[str, Any]) -> None:
+        """RESUME: recorded with status 0 and the replayed events as its answer when it
+        worked, 4004 for a wrong token, 4007 for a bad seq, 9 when the session is gone."""
+        session = next((s for s in self.sessions if s.session_id == data.get("session_id")), None)
+        seq = int(data.get("seq") or 0)
+        if data.get("token") != self.bot_token:
+            self._gateway_record("GATEWAY RESUME", data, 4004)
+            await connection.ws.close(code=4004, message=b"Authentication failed")
+        elif session is None or session.ended:
+            self._gateway_record("GATEWAY RESUME", data, INVALID_SESSION)
+            await connection.send({"op": INVALID_SESSION, "d": False})
+        elif seq > session.seq:
+            self._gateway_record("GATEWAY RESUME", data, 4007)
+            await connection.ws.close(code=4007, message=b"Invalid seq")
+        else:
+            rec = self._gateway_record("GATEWAY RESUME", data, 0)
+            rec.answer = [
+                (f["t"], f["d"].get("id")) for f in await session.resume_on(connection, seq)
+            ]
 
     def _identify_refusal(self, data: Mapping[str, Any]) -> int | None:
         if data.get("token") != self.bot_token:
@@ -250,11 +330,19 @@ class FakeDiscord(RestApi):
             ready["shard"] = session.identify["shard"]
         return [("READY", ready), ("GUILD_CREATE", self.guild_payload())]
 
+    def _session(self) -> GatewaySession:
+        """The bot's session: the newest connected one, else the newest not ended (its client
+        is away and may resume), else the newest."""
+        if not self.sessions:
+            raise AssertionError("no gateway session was ever identified")
+        for wanted in (lambda s: s.open, lambda s: not s.ended, lambda s: True):
+            found = [s for s in self.sessions if wanted(s)]
+            if found:
+                return found[-1]
+        raise AssertionError("unreachable")
+
     async def _dispatch(self, event: str, data: Mapping[str, Any]) -> None:
-        live = [s for s in self.sessions if s.open and s.identified.is_set()]
-        if not live:
-            raise AssertionError(f"no identified gateway session to send {event} to")
-        session = live[-1]
+        session = self._session()
         if event.startswith("MESSAGE_"):
             needed = p.INTENT_GUILD_MESSAGES if data.get("guild_id") else p.INTENT_DIRECT_MESSAGES
             if not session.intents & needed:
@@ -274,6 +362,12 @@ class FakeDiscord(RestApi):
                 "X-RateLimit-Reset-After": "1.000",
                 "X-RateLimit-Bucket": name.replace(" ", "-"),
             }
+            failing = self.outage(rec) if self.outage is not None else None
+            if failing is not None:
+                rec.status, (ctype, text) = failing, SERVER_ERRORS[failing]
+                rec.answer = json.loads(text) if ctype == JSON else text
+                self.recorder.add(rec)
+                return web.Response(status=failing, text=text, content_type=ctype)
             try:
                 if auth and request.headers.get("Authorization") != f"Bot {self.bot_token}":
                     raise ApiError(401, 0, "401: Unauthorized")
@@ -361,7 +455,15 @@ class FakeDiscord(RestApi):
         return web.Response(status=404, body=json.dumps(rec.answer), content_type=JSON)
 
     async def _cdn(self, request: web.Request) -> web.Response:
+        fault = self.cdn_fault(request.path) if self.cdn_fault is not None else None
+        if isinstance(fault, asyncio.Event):
+            await fault.wait()
+        elif fault is not None:
+            self.cdn_requests.append((request.path, fault))
+            return web.Response(status=fault, text=SERVER_ERRORS.get(fault, ("", "Error"))[1])
         found = self._cdn_files.get(request.path)
+        status = 200 if found is not None else 404
+        self.cdn_requests.append((request.path, status))
         if found is None:
             return web.Response(status=404, text="Not Found")
         data, ctype = found
