@@ -7,10 +7,11 @@ storage and CDN protocol (DESIGN §3), for tests, benchmarks and the demo.
     ...
     await sim.close()
 
-One server serves all three hosts under path prefixes: `/queue` (submit, status, status
+One server serves all four hosts under path prefixes: `/queue` (submit, status, status
 stream, result, cancel), `/rest` (storage token, initiate upload), `/cdn` (upload, files),
-plus `/gcs` (the signed PUT of the initiate flow). Queue and REST calls need
-`Authorization: Key <key>` (401 otherwise); CDN uploads need a token from `/rest`.
+`/api` (api.fal.ai: the pricing API, `api_url`), plus `/gcs` (the signed PUT of the initiate
+flow). Queue, REST and API calls need `Authorization: Key <key>` (401 otherwise); CDN uploads
+need a token from `/rest`.
 
 Outputs are real: PNGs drawn with Pillow (size from `image_size`, `aspect_ratio` and
 `resolution`; `num_images` of them; different for every request), esrgan's input ×`scale`, and
@@ -40,6 +41,10 @@ Test controls (plain attributes and methods; all take effect at once):
 - `stream_enabled`: False answers the status stream with 404 (clients must poll).
   `stream_keepalive`: seconds between `: keepalive` comments on an idle stream (None: none).
 - `nsfw_marker`: a prompt containing it gets `has_nsfw_concepts: true`.
+- `prices` (`sim/pricing.py`): the pricing API's table, endpoint → `{unit_price, unit,
+  currency}` (default: the built-in prices); change, remove or spoil entries freely.
+  `price_page_size`: entries per page (None: one page). `pricing_access = False`: the key is
+  good but may not read prices (403). Faults: `inject("pricing", HttpFault(...))`.
 - `endpoint_kinds`: endpoint → image | edit | upscale | video (defaults: DESIGN §2's table).
 - `on_completed`: async callbacks run (as owned tasks) when a request completes — the place to
   deliver webhooks from (`SimRequest.webhook_url`).
@@ -69,6 +74,7 @@ from aiohttp import web
 from adapters.fal.sim.faults import ROUTES, Fault, HttpFault
 from adapters.fal.sim.media import parse_data_uri
 from adapters.fal.sim.outputs import DEFAULT_KINDS, InputError, Kind, kind_of, plan
+from adapters.fal.sim.pricing import default_prices
 from adapters.fal.sim.state import SimRequest, State, StoredFile
 from adapters.fal.sim.webhooks import SimWebhooks
 
@@ -94,6 +100,9 @@ class FalSimulator:
         self.nsfw_marker: str | None = "nsfw"
         self.endpoint_kinds: dict[str, Kind] = dict(DEFAULT_KINDS)
         self.on_completed: list[Callable[[SimRequest], Coroutine[Any, Any, None]]] = []
+        self.prices: dict[str, dict[str, Any]] = default_prices()
+        self.price_page_size: int | None = None
+        self.pricing_access = True
         self._hold_queue = False
         self._hold = False
         # failures
@@ -172,6 +181,11 @@ class FalSimulator:
     @property
     def cdn_url(self) -> str:
         return f"{self.base_url}/cdn"
+
+    @property
+    def api_url(self) -> str:
+        """api.fal.ai's stand-in: the pricing API is `{api_url}/v1/models/pricing`."""
+        return f"{self.base_url}/api"
 
     @property
     def jwks_url(self) -> str:

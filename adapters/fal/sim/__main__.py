@@ -1,9 +1,10 @@
 """`python -m adapters.fal.sim`: the fal simulator as a process of its own.
 
-It prints one JSON line with its URLs (`queue_url`, `rest_url`, `cdn_url`, `jwks_url`) and
-serves until SIGTERM or SIGINT. Point falbot at it with FALBOT_FAL_QUEUE_URL, FALBOT_FAL_REST_URL,
-FALBOT_FAL_CDN_URL (and FALBOT_FAL_JWKS_URL for webhooks): a falbot that is killed and restarted
-then finds fal's requests where it left them.
+It prints one JSON line with its URLs (`queue_url`, `rest_url`, `cdn_url`, `jwks_url`,
+`api_url`) and serves until SIGTERM or SIGINT. Point falbot at it with FALBOT_FAL_QUEUE_URL,
+FALBOT_FAL_REST_URL, FALBOT_FAL_CDN_URL (and FALBOT_FAL_JWKS_URL for webhooks,
+FALBOT_FAL_API_URL for prices): a falbot that is killed and restarted then finds fal's requests
+where it left them.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ async def serve(args: argparse.Namespace) -> int:
             "rest_url": sim.rest_url,
             "cdn_url": sim.cdn_url,
             "jwks_url": sim.jwks_url,
+            "api_url": sim.api_url,
         }
         print(json.dumps(urls), flush=True)
         await stop.wait()

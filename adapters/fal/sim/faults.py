@@ -157,6 +157,7 @@ ROUTES = (
     "initiate",
     "put",
     "cdn_get",
+    "pricing",
 )
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from adapters.fal.sim.faults import Fault, HttpFault
+from adapters.fal.sim.pricing import price_page
 from adapters.fal.sim.state import SimRequest, StoredFile
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ def build_app(sim: FalSimulator) -> web.Application:
     app.router.add_put("/gcs/{file_id}", routes.put)
     app.router.add_post("/cdn/files/upload", routes.cdn_upload)
     app.router.add_get("/cdn/files/{path:.+}", routes.cdn_get)
+    app.router.add_get("/api/v1/models/pricing", routes.pricing)
     return app
 
 
@@ -297,6 +299,26 @@ class _Routes:
             return web.Response(status=404, text="Not Found")
         data = await stored.read()
         return web.Response(body=data, headers={"Content-Type": stored.content_type})
+
+    # -- api.fal.ai --------------------------------------------------------------------------
+
+    async def pricing(self, request: web.Request) -> web.StreamResponse:
+        if (early := await self._gate(request, "pricing")) is not None:
+            return early
+        if not self.sim.pricing_access:
+            return _json({"detail": "This key may not read pricing"}, status=403)
+        ids = [e for v in request.query.getall("endpoint_id", []) for e in v.split(",") if e]
+        if not ids:
+            return _json({"detail": "endpoint_id is required"}, status=422)
+        page = price_page(
+            self.sim.prices,
+            ids,
+            cursor=request.query.get("cursor"),
+            page_size=self.sim.price_page_size,
+        )
+        if page is None:
+            return _json({"detail": "Invalid cursor"}, status=400)
+        return _json(page)
 
 
 def _file_name(given: Any, content_type: str) -> str:

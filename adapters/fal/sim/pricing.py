@@ -1,0 +1,59 @@
+"""The simulator's pricing API: `GET {api_url}/v1/models/pricing?endpoint_id=a,b` (DESIGN §3).
+
+Answers `{"prices": [{endpoint_id, unit_price, unit, currency}], "has_more", "next_cursor"}` from
+`FalSimulator.prices` (endpoint → entry; a test may change, remove or spoil any entry), one page of
+`price_page_size` entries at a time (the cursor is an opaque string). Endpoints without an entry
+are left out, as fal leaves out ids it does not know.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.catalog import build_catalog
+from core.pricing import ByQuality, Quotable
+
+
+def default_prices() -> dict[str, dict[str, Any]]:
+    """fal's figures as the built-in table has them: each model's base price, in its unit.
+
+    gpt-image has no single figure in the table; fal's page quotes its medium square price.
+    Prices are JSON numbers, as fal sends them.
+    """
+    table: dict[str, dict[str, Any]] = {}
+    for spec in build_catalog().all():
+        rule = spec.pricing
+        if isinstance(rule, Quotable):
+            price, unit = rule.base_usd, rule.unit
+        elif isinstance(rule, ByQuality):
+            price, unit = rule.tiers["medium"][0], "images"
+        else:  # pragma: no cover - every rule in the table is one of the above
+            continue
+        table[spec.endpoint] = {"unit_price": float(price), "unit": unit, "currency": "USD"}
+    return table
+
+
+def price_page(
+    prices: dict[str, dict[str, Any]],
+    endpoint_ids: list[str],
+    *,
+    cursor: str | None,
+    page_size: int | None,
+) -> dict[str, Any] | None:
+    """One page of the answer; None when the cursor is not one this simulator gave out."""
+    known = [{"endpoint_id": e, **prices[e]} for e in endpoint_ids if e in prices]
+    start = 0
+    if cursor:
+        if not cursor.startswith("sim-") or not cursor[4:].isdigit():
+            return None
+        start = int(cursor[4:])
+    end = len(known) if page_size is None else start + page_size
+    more = end < len(known)
+    return {
+        "prices": known[start:end],
+        "has_more": more,
+        "next_cursor": f"sim-{end}" if more else None,
+    }
+
+
+__all__ = ["default_prices", "price_page"]

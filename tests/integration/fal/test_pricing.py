@@ -1,0 +1,172 @@
+"""`adapters.fal.pricing` against the simulator's pricing API: quotes, pages, and every fault
+answered with what was got plus a reason (never an exception, never the key)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from adapters.fal.pricing import PriceFetch, fetch_prices
+from adapters.fal.simulator import FalSimulator, HttpFault
+from core.catalog import build_catalog
+from core.pricing import PerImage, Quote
+from tests.integration.fal.fixtures import SIM_KEY
+
+ENDPOINTS = [spec.endpoint for spec in build_catalog().all()]
+
+
+async def fetch(sim: FalSimulator, *, key: str = SIM_KEY, within: float = 5.0) -> PriceFetch:
+    return await fetch_prices(key=key, endpoint_ids=ENDPOINTS, api_url=sim.api_url, within=within)
+
+
+async def test_one_request_brings_every_models_quote_as_decimal(fal_sim: FalSimulator) -> None:
+    got = await fetch(fal_sim)
+    assert got.ok, got.problem
+    assert [q.endpoint_id for q in got.quotes] == ENDPOINTS
+    assert fal_sim.http_by_route["pricing"] == 1
+    nano = next(q for q in got.quotes if q.endpoint_id == "fal-ai/nano-banana")
+    assert nano == Quote("fal-ai/nano-banana", Decimal("0.039"), "images", "USD")
+
+
+async def test_the_simulators_default_table_reprices_nothing(fal_sim: FalSimulator) -> None:
+    got = await fetch(fal_sim)
+    builtin = build_catalog()
+    result = builtin.repriced(got.quotes, source="fal")
+    for spec in result.catalog.all():
+        assert spec.pricing == builtin.get(spec.name).pricing, spec.name
+    kept = {r.model for r in result.reports if not r.refreshed}
+    assert kept == {"gpt-image-edit", "esrgan"}  # tiers, and a catalog setting
+
+
+async def test_a_changed_price_at_fal_comes_through(fal_sim: FalSimulator) -> None:
+    fal_sim.prices["fal-ai/nano-banana"]["unit_price"] = 0.05
+    got = await fetch(fal_sim)
+    result = build_catalog().repriced(got.quotes, source="fal")
+    assert result.catalog.get("nano-banana").pricing == PerImage(Decimal("0.05"))
+
+
+async def test_pages_are_followed_by_cursor(fal_sim: FalSimulator) -> None:
+    fal_sim.price_page_size = 3
+    got = await fetch(fal_sim)
+    assert got.ok, got.problem
+    assert [q.endpoint_id for q in got.quotes] == ENDPOINTS
+    assert fal_sim.http_by_route["pricing"] == 4  # 3 + 3 + 3 + 1
+
+
+async def test_a_wrong_key_gets_401_and_no_quotes(fal_sim: FalSimulator) -> None:
+    got = await fetch(fal_sim, key="someone-else:secret")
+    assert got.quotes == ()
+    assert got.problem == "the key may not read fal's pricing API (HTTP 401)"
+
+
+async def test_a_key_without_access_gets_403_and_no_quotes(fal_sim: FalSimulator) -> None:
+    fal_sim.pricing_access = False
+    got = await fetch(fal_sim)
+    assert got.quotes == ()
+    assert got.problem == "the key may not read fal's pricing API (HTTP 403)"
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+async def test_a_server_error_is_a_reason_not_an_exception(
+    fal_sim: FalSimulator, status: int
+) -> None:
+    fal_sim.inject("pricing", HttpFault(status=status))
+    got = await fetch(fal_sim)
+    assert got.quotes == ()
+    assert got.problem == f"fal's pricing API answered HTTP {status}"
+
+
+@pytest.mark.parametrize(
+    ("fault", "problem"),
+    [
+        (HttpFault(status=200, text="<html>maintenance</html>"), "not JSON"),
+        (HttpFault(status=200, body=["fal-ai/flux/dev"]), "without a list of prices"),
+        (HttpFault(status=200, body={"prices": {"a": 1}}), "without a list of prices"),
+        (HttpFault(status=200, body={"detail": "ok"}), "without a list of prices"),
+        (HttpFault(status=200, text="{" + '"x":' * 10), "not JSON"),
+    ],
+)
+async def test_a_malformed_answer_is_refused(
+    fal_sim: FalSimulator, fault: HttpFault, problem: str
+) -> None:
+    fal_sim.inject("pricing", fault)
+    got = await fetch(fal_sim)
+    assert got.quotes == ()
+    assert got.problem is not None and problem in got.problem
+
+
+async def test_entries_without_an_endpoint_are_skipped_and_odd_values_passed_on_for_core(
+    fal_sim: FalSimulator,
+) -> None:
+    body = {
+        "prices": [
+            "fal-ai/flux/dev",
+            {"unit_price": 1},
+            {"endpoint_id": 7},
+            {"endpoint_id": "fal-ai/nano-banana", "unit_price": "NaN", "unit": None},
+        ]
+    }
+    fal_sim.inject("pricing", HttpFault(status=200, body=body))
+    got = await fetch(fal_sim)
+    assert got.ok
+    assert got.quotes == (Quote("fal-ai/nano-banana", "NaN", None, None),)
+    report = build_catalog().repriced(got.quotes, source="fal").reports
+    assert not next(r for r in report if r.model == "nano-banana").refreshed
+
+
+async def test_a_page_failing_midway_keeps_the_quotes_already_read(fal_sim: FalSimulator) -> None:
+    body = {"prices": [{"endpoint_id": ENDPOINTS[0], "unit_price": 0.025}], "has_more": True}
+    fal_sim.inject("pricing", HttpFault(status=200, body=body))
+    got = await fetch(fal_sim)
+    assert len(got.quotes) == 1
+    assert got.problem == "fal's pricing API said it had more but gave no cursor"
+
+
+async def test_a_cursor_that_repeats_stops_the_paging(fal_sim: FalSimulator) -> None:
+    page = {"prices": [], "has_more": True, "next_cursor": "again"}
+    fal_sim.inject("pricing", HttpFault(status=200, body=page), count=3)
+    got = await fetch(fal_sim)
+    assert got.problem == "fal's pricing API gave the same cursor twice"
+    assert fal_sim.http_by_route["pricing"] == 2
+
+
+async def test_a_slow_answer_times_out_quickly(fal_sim: FalSimulator) -> None:
+    fal_sim.inject("pricing", HttpFault.slow(2.0))
+    started = time.monotonic()
+    got = await fetch(fal_sim, within=0.2)
+    assert time.monotonic() - started < 1.5
+    assert got.quotes == ()
+    assert got.problem == "fal's pricing API did not answer within 0.2 s"
+
+
+async def test_a_dropped_connection_is_a_reason(fal_sim: FalSimulator) -> None:
+    fal_sim.inject("pricing", HttpFault(drop=True))
+    got = await fetch(fal_sim)
+    assert got.quotes == ()
+    assert got.problem is not None and got.problem.startswith("could not reach fal's pricing API")
+
+
+async def test_nothing_listening_is_a_reason(unused_tcp_port: int) -> None:
+    got = await fetch_prices(
+        key=SIM_KEY, endpoint_ids=ENDPOINTS, api_url=f"http://127.0.0.1:{unused_tcp_port}"
+    )
+    assert got.quotes == ()
+    assert got.problem == "could not reach fal's pricing API (ConnectError)"
+
+
+async def test_the_key_is_sent_as_fal_wants_and_never_shown(
+    fal_sim: FalSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with httpx.AsyncClient() as client:
+        bare = await client.get(f"{fal_sim.api_url}/v1/models/pricing?endpoint_id=fal-ai/veo3")
+        assert bare.status_code == 401
+    for fault in (HttpFault(status=500), HttpFault(drop=True), HttpFault(status=403)):
+        fal_sim.inject("pricing", fault)
+        got = await fetch(fal_sim)
+        assert got.problem is not None and SIM_KEY not in got.problem
+    assert SIM_KEY not in caplog.text
