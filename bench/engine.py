@@ -268,12 +268,24 @@ async def main() -> None:
     parser.add_argument("--slots", type=int, default=10, help="C, max_concurrency")
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--long-job", type=float, default=20.0)
+    parser.add_argument(
+        "--only",
+        choices=("throughput", "admission", "requests", "memory"),
+        action="append",
+        help="run just this benchmark (may be given more than once)",
+    )
+    parser.add_argument("--samples", type=int, default=500, help="admission submits timed")
     args = parser.parse_args()
+    chosen = set(args.only or ("throughput", "admission", "requests", "memory"))
     with tempfile.TemporaryDirectory() as tmp:
-        await throughput(Path(tmp), latency=args.latency, slots=args.slots, jobs=args.jobs)
-        await admission(Path(tmp), waiting=1010, samples=500)  # 10 go to the slots
-        await requests_per_job(Path(tmp), seconds=args.long_job)
-        await memory(Path(tmp), waiting=10_000)
+        if "throughput" in chosen:
+            await throughput(Path(tmp), latency=args.latency, slots=args.slots, jobs=args.jobs)
+        if "admission" in chosen:  # 10 of the waiting go to the slots
+            await admission(Path(tmp), waiting=1010, samples=args.samples)
+        if "requests" in chosen:
+            await requests_per_job(Path(tmp), seconds=args.long_job)
+        if "memory" in chosen:
+            await memory(Path(tmp), waiting=10_000)
 
 
 if __name__ == "__main__":

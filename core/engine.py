@@ -33,12 +33,13 @@ from core.jobs import (
     Stage,
 )
 from core.nsfw import NSFW_CHANNEL, NsfwMode, screen
+from core.policy import check_policy
 from core.ports import Clock, FalGateway, JobSettlement, Reply, ReplyFactory, Store
 from core.progress import ThrottledReply
-from core.quota import Admission, BucketKey, BucketLimits, LedgerEntry, resolve
+from core.quota import Admission, BucketKey, BucketLimits, LedgerEntry, StoredRules, resolve
 from core.scheduler import FairLine, Slots, wait_estimate
 from core.settling import Settling
-from core.usage import QuotaView, UsageReport, budget_check, quota_view, usage_report
+from core.usage import QuotaView, UsageReport, quota_view, usage_report
 from core.webhooks import FalOutcome, WebhookOutcomes
 
 log = logging.getLogger(__name__)
@@ -195,20 +196,11 @@ class Engine:
         kind = request.params.get("kind")
         spec = self.catalog.resolve(request.model, str(kind) if kind else None)
         params = spec.validate(request.params, image_count=len(request.images))
-        policy = await self.store.policy(actor.workspace_id)
-        if spec.name in policy.denied_models:
-            raise BotError(
-                ErrorCode.NOT_ALLOWED,
-                f"{spec.name} is not allowed in this workspace.",
-                hint="See /models for the models you can use.",
-            )
-        if await self.store.is_banned(actor.workspace_id, actor.user_id):
-            raise BotError(
-                ErrorCode.NOT_ALLOWED,
-                "You are not allowed to use falbot here.",
-                hint="Ask an admin of this workspace.",
-            )
-        self._circuit.check()
+        try:
+            self._circuit.check()
+        except BotError:
+            await self._check_policy(spec.name, actor)
+            raise
         estimate = spec.pricing.estimate(params)
         now = self._clock.now()
         job = Job(
@@ -230,16 +222,21 @@ class Engine:
             input_count=len(request.images),
             parent_job_id=request.parent_job_id,
         )
-        self._line.reserve(retry_after=self._busy_retry_after())
         try:
-            limits = await self.limits_for(actor)
-            budget = budget_check(policy.budget, now)
+            self._line.reserve(retry_after=self._busy_retry_after())
+        except BotError:
+            await self._check_policy(spec.name, actor)
+            raise
+        try:
+            # The store reads and applies the workspace's policy, quotas and budget in the
+            # same transaction that takes the credits: one round trip, no stale read.
             admission = Admission(
                 bucket=BucketKey(actor.workspace_id, actor.user_id),
-                limits=limits,
+                limits=self.config.default_limits,
                 max_in_flight=self.config.max_in_flight_per_user,
-                budget=budget,
+                budget=None,
                 now=now,
+                rules=StoredRules(spec.name, actor.roles),
             )
             await self.store.admit(job, images=request.images, admission=admission)
         except BaseException:
@@ -257,6 +254,16 @@ class Engine:
             ),
         )
         return job
+
+    async def _check_policy(self, model: str, actor: Actor) -> None:
+        """A denied model or a ban is said before `busy` or an open circuit, as the store
+        would say it; read here only on those refusals, never on the way in."""
+        policy = await self.store.policy(actor.workspace_id)
+        check_policy(
+            model,
+            denied=model in policy.denied_models,
+            banned=await self.store.is_banned(actor.workspace_id, actor.user_id),
+        )
 
     def credits_for(self, usd: Decimal) -> Decimal:
         return (usd / self.config.credit_usd).quantize(CREDIT_QUANTUM, rounding=ROUND_CEILING)

@@ -131,9 +131,12 @@ class Store(Protocol):
 
     # jobs
     async def admit(self, job: Job, *, images: Sequence[InputImage], admission: Admission) -> None:
-        """Atomically: take `job.credits` from the bucket, check the user's in-flight cap and the
-        workspace budget, insert the job and its input images. Refusals raise `BotError`
-        (quota_exhausted with retry_after, budget_exhausted) and change nothing."""
+        """Atomically, in this order: with `admission.rules`, read the workspace's rules and
+        refuse a denied model or a banned user (`core.policy.check_policy`), and take the
+        stored quota and budget in place of the given ones; check the user's in-flight cap and
+        the workspace budget; take `job.credits` from the bucket; insert the job and its input
+        images. Refusals raise `BotError` (not_allowed, quota_exhausted with retry_after,
+        budget_exhausted) and change nothing."""
         ...
 
     async def get_job(self, job_id: str) -> Job | None: ...

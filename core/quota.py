@@ -118,14 +118,33 @@ class BudgetCheck:
 
 
 @dataclass(frozen=True)
+class StoredRules:
+    """The workspace's own rules, for a store to read and apply inside `admit`'s transaction.
+
+    First `model` must not be denied in the workspace and the user not banned there. Then the
+    quota stored for the user, the most generous of their `roles`, or the workspace replaces
+    `Admission.limits` (which stays the default), and the workspace's stored budget, if any, is
+    the one checked (its day and month begin as `core.usage.budget_check` says).
+    """
+
+    model: str
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Admission:
-    """Everything a store checks and changes, atomically, to admit one job."""
+    """Everything a store checks and changes, atomically, to admit one job.
+
+    Without `rules`, `limits` and `budget` are applied as given; with them, the store reads the
+    workspace's rules in the same transaction (one round trip for the engine, not four).
+    """
 
     bucket: BucketKey
     limits: BucketLimits
     max_in_flight: int
     budget: BudgetCheck | None
     now: datetime
+    rules: StoredRules | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +29,7 @@ from adapters.sqlite.migrations import migrate
 from core.errors import BotError, ErrorCode
 from core.jobs import InputImage, Job
 from core.nsfw import NsfwMode
+from core.policy import check_policy
 from core.ports import JobSettlement, QuotaRow, UsageFilter, WorkspacePolicy
 from core.quota import (
     Admission,
@@ -41,9 +43,11 @@ from core.quota import (
     QuotaScope,
     give,
     refill,
+    resolve,
     take,
 )
 from core.refusals import bucket_refusal, check_budget, check_in_flight
+from core.usage import budget_check
 
 log = logging.getLogger(__name__)
 
@@ -152,29 +156,31 @@ class SqliteStore:
 
     async def admit(self, job: Job, *, images: Sequence[InputImage], admission: Admission) -> None:
         async with self._tx() as db:
-            running = await _scalar(
-                db,
-                "SELECT COUNT(*) FROM jobs WHERE workspace_id = ? AND user_id = ? AND final = 0",
-                (job.workspace_id, job.user_id),
-            )
-            check_in_flight(running, admission.max_in_flight)
-            if admission.budget is not None:
-                await _check_budget(db, job, admission.budget, now=admission.now)
-            state = await _load_bucket(db, admission.bucket)
-            taken = take(state, admission.limits, job.credits, admission.now)
+            state = await _admission_state(db, job, admission)
+            limits, budget = admission.limits, admission.budget
+            if (rules := admission.rules) is not None:
+                check_policy(rules.model, denied=state.denied, banned=state.banned)
+                quotas = await _read_quotas(db, job.workspace_id, job.user_id, rules.roles)
+                limits = resolve(quotas, admission.limits)
+                budget = budget_check(state.budget, admission.now)
+            check_in_flight(state.live, admission.max_in_flight)
+            if budget is not None:
+                await _check_budget(db, job, budget, now=admission.now)
+            taken = take(state.bucket, limits, job.credits, admission.now)
             if not taken.ok:
-                raise bucket_refusal(taken, amount=job.credits, limits=admission.limits)
-            if await _scalar(db, "SELECT COUNT(*) FROM jobs WHERE id = ?", (job.id,)):
+                raise bucket_refusal(taken, amount=job.credits, limits=limits)
+            if state.id_taken:
                 raise BotError(ErrorCode.INTERNAL, f"job {job.short_id} exists already")
             await db.execute(_INSERT_JOB, job_values(job))
-            await db.executemany(
-                "INSERT INTO job_inputs (job_id, idx, content_type, data, url, width, height) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (job.id, i, im.content_type, im.data, im.url, im.width, im.height)
-                    for i, im in enumerate(images)
-                ],
-            )
+            if images:
+                await db.executemany(
+                    "INSERT INTO job_inputs (job_id, idx, content_type, data, url, width, height) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (job.id, i, im.content_type, im.data, im.url, im.width, im.height)
+                        for i, im in enumerate(images)
+                    ],
+                )
             await _save_bucket(db, admission.bucket, taken.state)
 
     async def get_job(self, job_id: str) -> Job | None:
@@ -274,21 +280,8 @@ class SqliteStore:
                 )
 
     async def quotas(self, workspace_id: str, user_id: str, roles: Sequence[str]) -> Quotas:
-        role_marks = ", ".join("?" for _ in roles)
-        role_clause = f" OR (scope = 'role' AND target_id IN ({role_marks}))" if roles else ""
         async with self._tx(write=False) as db:
-            rows = await db.execute_fetchall(
-                "SELECT * FROM quotas WHERE workspace_id = ? AND ("
-                f"(scope = 'user' AND target_id = ?) OR scope = 'workspace'{role_clause})",
-                (workspace_id, user_id, *roles),
-            )
-        found = {(r["scope"], r["target_id"]): _limits(r) for r in rows}
-        workspace = [lim for (scope, _), lim in found.items() if scope == QuotaScope.WORKSPACE]
-        return Quotas(
-            user=found.get((QuotaScope.USER.value, user_id)),
-            roles=tuple(found[("role", r)] for r in dict.fromkeys(roles) if ("role", r) in found),
-            workspace=workspace[0] if workspace else None,
-        )
+            return await _read_quotas(db, workspace_id, user_id, roles)
 
     async def quota_rows(self, workspace_id: str) -> list[QuotaRow]:
         async with self._tx(write=False) as db:
@@ -337,13 +330,7 @@ class SqliteStore:
                     "SELECT mode FROM workspace_nsfw WHERE workspace_id = ?", (workspace_id,)
                 )
             )
-        budget = Budget()
-        if budgets:
-            daily, monthly = budgets[0]
-            budget = Budget(
-                daily_usd=None if daily is None else Decimal(daily),
-                monthly_usd=None if monthly is None else Decimal(monthly),
-            )
+        budget = _budget(*budgets[0]) if budgets else Budget()
         mode = NsfwMode(nsfw[0]["mode"]) if nsfw else None
         return WorkspacePolicy(frozenset(r["model"] for r in models), budget, mode)
 
@@ -444,6 +431,73 @@ async def _scalar(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> 
     return rows[0][0] if rows else None
 
 
+@dataclass(frozen=True)
+class _AdmissionState:
+    denied: bool  # the rules' model, in the job's workspace
+    banned: bool
+    budget: Budget
+    live: int  # the user's unfinished jobs
+    bucket: BucketState | None
+    id_taken: bool
+
+
+# Everything admission reads but the quotas, in one statement: each round trip to the
+# connection's thread costs more than the lookups themselves.
+_ADMISSION_STATE = """SELECT
+    EXISTS (SELECT 1 FROM denied_models WHERE workspace_id = :ws AND model = :model),
+    EXISTS (SELECT 1 FROM bans WHERE workspace_id = :ws AND user_id = :user),
+    (SELECT daily_usd FROM budgets WHERE workspace_id = :ws),
+    (SELECT monthly_usd FROM budgets WHERE workspace_id = :ws),
+    (SELECT COUNT(*) FROM jobs WHERE workspace_id = :ws AND user_id = :user AND final = 0),
+    (SELECT level FROM buckets WHERE workspace_id = :bucket_ws AND user_id = :bucket_user),
+    (SELECT updated_us FROM buckets WHERE workspace_id = :bucket_ws AND user_id = :bucket_user),
+    EXISTS (SELECT 1 FROM jobs WHERE id = :id)"""
+
+
+async def _admission_state(
+    db: aiosqlite.Connection, job: Job, admission: Admission
+) -> _AdmissionState:
+    rows = await db.execute_fetchall(
+        _ADMISSION_STATE,
+        {
+            "ws": job.workspace_id,
+            "user": job.user_id,
+            "model": admission.rules.model if admission.rules else None,
+            "bucket_ws": admission.bucket.workspace_id,
+            "bucket_user": admission.bucket.user_id,
+            "id": job.id,
+        },
+    )
+    denied, banned, daily, monthly, live, level, updated_us, id_taken = next(iter(rows))
+    return _AdmissionState(
+        denied=bool(denied),
+        banned=bool(banned),
+        budget=_budget(daily, monthly),
+        live=int(live),
+        bucket=None if level is None else BucketState(Decimal(level), from_us(updated_us)),
+        id_taken=bool(id_taken),
+    )
+
+
+async def _read_quotas(
+    db: aiosqlite.Connection, workspace_id: str, user_id: str, roles: Sequence[str]
+) -> Quotas:
+    role_marks = ", ".join("?" for _ in roles)
+    role_clause = f" OR (scope = 'role' AND target_id IN ({role_marks}))" if roles else ""
+    rows = await db.execute_fetchall(
+        "SELECT * FROM quotas WHERE workspace_id = ? AND ("
+        f"(scope = 'user' AND target_id = ?) OR scope = 'workspace'{role_clause})",
+        (workspace_id, user_id, *roles),
+    )
+    found = {(r["scope"], r["target_id"]): _limits(r) for r in rows}
+    workspace = [lim for (scope, _), lim in found.items() if scope == QuotaScope.WORKSPACE]
+    return Quotas(
+        user=found.get((QuotaScope.USER.value, user_id)),
+        roles=tuple(found[("role", r)] for r in dict.fromkeys(roles) if ("role", r) in found),
+        workspace=workspace[0] if workspace else None,
+    )
+
+
 async def _update_job(db: aiosqlite.Connection, job: Job) -> None:
     cursor = await db.execute(_UPDATE_JOB, job_values(job))
     if cursor.rowcount == 0:
@@ -509,6 +563,13 @@ def _ledger_params(entry: LedgerEntry) -> tuple[Any, ...]:
         to_micros(entry.cost_usd),
         str(entry.credits),
         to_us(entry.at),
+    )
+
+
+def _budget(daily: str | None, monthly: str | None) -> Budget:
+    return Budget(
+        daily_usd=None if daily is None else Decimal(daily),
+        monthly_usd=None if monthly is None else Decimal(monthly),
     )
 
 

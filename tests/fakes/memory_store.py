@@ -12,6 +12,7 @@ from adapters.sqlite.codec import from_micros, to_micros
 from core.errors import BotError, ErrorCode
 from core.jobs import InputImage, Job
 from core.nsfw import NsfwMode
+from core.policy import check_policy
 from core.ports import JobSettlement, QuotaRow, UsageFilter, WorkspacePolicy
 from core.quota import (
     Admission,
@@ -24,9 +25,11 @@ from core.quota import (
     QuotaScope,
     give,
     refill,
+    resolve,
     take,
 )
 from core.refusals import bucket_refusal, check_budget, check_in_flight
+from core.usage import budget_check
 
 _SCOPE_ORDER = {QuotaScope.USER: 0, QuotaScope.ROLE: 1, QuotaScope.WORKSPACE: 2}
 
@@ -49,12 +52,23 @@ class MemoryStore:
 
     async def admit(self, job: Job, *, images: Sequence[InputImage], admission: Admission) -> None:
         async with self._lock:
+            limits, budget = admission.limits, admission.budget
+            if (rules := admission.rules) is not None:
+                check_policy(
+                    rules.model,
+                    denied=(job.workspace_id, rules.model) in self.denied,
+                    banned=(job.workspace_id, job.user_id) in self.bans,
+                )
+                quotas = self._quotas(job.workspace_id, job.user_id, rules.roles)
+                limits = resolve(quotas, admission.limits)
+                stored = self.budgets.get(job.workspace_id, Budget())
+                budget = budget_check(stored, admission.now)
             live = [j for j in self.jobs.values() if not j.state.final]
             mine = [
                 j for j in live if (j.workspace_id, j.user_id) == (job.workspace_id, job.user_id)
             ]
             check_in_flight(len(mine), admission.max_in_flight)
-            if (budget := admission.budget) is not None:
+            if budget is not None:
                 check_budget(
                     budget,
                     spent_day=self._spent(job.workspace_id, budget.day_start),
@@ -70,11 +84,9 @@ class MemoryStore:
                     estimate=job.estimate_usd,
                     now=admission.now,
                 )
-            taken = take(
-                self.buckets.get(admission.bucket), admission.limits, job.credits, admission.now
-            )
+            taken = take(self.buckets.get(admission.bucket), limits, job.credits, admission.now)
             if not taken.ok:
-                raise bucket_refusal(taken, amount=job.credits, limits=admission.limits)
+                raise bucket_refusal(taken, amount=job.credits, limits=limits)
             if job.id in self.jobs:
                 raise BotError(ErrorCode.INTERNAL, f"job {job.short_id} exists already")
             self.jobs[job.id] = _utc(job).replace(credits_settled=False)
@@ -168,6 +180,9 @@ class MemoryStore:
             self.quota_table[(workspace_id, scope, target_id)] = limits
 
     async def quotas(self, workspace_id: str, user_id: str, roles: Sequence[str]) -> Quotas:
+        return self._quotas(workspace_id, user_id, roles)
+
+    def _quotas(self, workspace_id: str, user_id: str, roles: Sequence[str]) -> Quotas:
         table = self.quota_table
         defaults = [v for (w, s, _), v in table.items() if (w, s) == (workspace_id, "workspace")]
         return Quotas(

@@ -14,7 +14,15 @@ from core.errors import BotError, ErrorCode
 from core.jobs import InputImage, Job, JobKind, JobResult, JobState, Output
 from core.nsfw import NsfwMode
 from core.ports import JobSettlement, QuotaRow, Store, UsageFilter
-from core.quota import BucketKey, BucketLimits, Budget, BudgetCheck, LedgerEntry, QuotaScope
+from core.quota import (
+    BucketKey,
+    BucketLimits,
+    Budget,
+    BudgetCheck,
+    LedgerEntry,
+    QuotaScope,
+    StoredRules,
+)
 from tests.fakes.builders import make_admission, make_job
 from tests.fakes.clock import START
 
@@ -207,6 +215,93 @@ async def test_admitting_a_job_id_twice_is_refused(store: Store) -> None:
         await store.admit(job, images=(), admission=make_admission(job))
     assert caught.value.code is ErrorCode.INTERNAL
     assert (await store.bucket(KEY, LIMITS, T0)).level == Decimal("96.1")
+
+
+async def ruled(store: Store, job: Job, *, roles: tuple[str, ...] = (), **admission: Any) -> None:
+    """Admit `job` with the store applying the workspace's stored rules, as the engine does."""
+    given = make_admission(job, **admission)
+    rules = StoredRules(job.model, roles)
+    await store.admit(job, images=(PNG,), admission=dataclasses.replace(given, rules=rules))
+
+
+async def refused_by_rules(store: Store, job: Job, **admission: Any) -> BotError:
+    with pytest.raises(BotError) as caught:
+        await ruled(store, job, **admission)
+    return caught.value
+
+
+async def test_stored_rules_refuse_a_denied_model_then_a_banned_user_and_change_nothing(
+    store: Store,
+) -> None:
+    await store.set_model_denied("w1", "nano-banana", True)
+    await store.set_banned("w1", "u1", True)
+    before = await store.bucket(KEY, LIMITS, T0)
+
+    denied = await refused_by_rules(store, make_job(), max_in_flight=0)  # before the cap, too
+    assert denied.code is ErrorCode.NOT_ALLOWED
+    assert denied.message == "nano-banana is not allowed in this workspace."
+    assert denied.hint == "See /models for the models you can use."
+
+    await store.set_model_denied("w1", "nano-banana", False)
+    banned = await refused_by_rules(store, make_job())
+    assert banned.code is ErrorCode.NOT_ALLOWED
+    assert banned.message == "You are not allowed to use falbot here."
+    assert banned.hint == "Ask an admin of this workspace."
+
+    assert await store.bucket(KEY, LIMITS, T0) == before
+    assert await store.unfinished_jobs() == []
+    await ruled(store, make_job(workspace_id="w2"))  # another workspace's rules are its own
+    await store.set_banned("w1", "u1", False)
+    await ruled(store, make_job())
+
+
+async def test_without_rules_the_stored_policy_is_not_read(store: Store) -> None:
+    await store.set_model_denied("w1", "nano-banana", True)
+    await store.set_banned("w1", "u1", True)
+    await store.set_budget("w1", Budget(daily_usd=Decimal(0)))
+    await store.set_quota("w1", QuotaScope.USER, "u1", BucketLimits(Decimal(1), Decimal(0)))
+    job = make_job()
+    await store.admit(job, images=(), admission=make_admission(job))
+    assert await store.get_job(job.id) == job
+
+
+async def test_stored_rules_take_the_quota_of_the_user_their_roles_or_the_workspace(
+    store: Store,
+) -> None:
+    # The default (`Admission.limits`) holds 10 credits; a stored quota replaces it.
+    await store.set_quota("w1", QuotaScope.WORKSPACE, "*", BucketLimits(Decimal(20), Decimal(1)))
+    await store.set_quota("w1", QuotaScope.ROLE, "artists", BucketLimits(Decimal(30), Decimal(1)))
+    await store.set_quota("w1", QuotaScope.ROLE, "admins", BucketLimits(Decimal(40), Decimal(1)))
+    await store.set_quota("w1", QuotaScope.USER, "u3", BucketLimits(Decimal(5), Decimal(3600)))
+    cases = [("u1", (), 20), ("u2", ("artists", "admins"), 40), ("u3", ("admins",), 5)]
+    for user, roles, capacity in cases:
+        fits = make_job(user_id=user, credits=Decimal(capacity))
+        await ruled(store, fits, roles=roles, capacity=10, refill_per_hour=0)
+        error = await refused_by_rules(
+            store, make_job(user_id=user, credits=Decimal(1)), roles=roles, capacity=10
+        )
+        assert error.code is ErrorCode.QUOTA_EXHAUSTED
+        assert "you have 0 credits" in error.message
+
+    too_big = await refused_by_rules(store, make_job(user_id="u3", credits=Decimal(6)))
+    assert "more than your quota ever holds (5 credits, refilling 3600 credits an hour)" in (
+        too_big.message
+    )
+    assert len(await store.unfinished_jobs()) == 3
+    await ruled(store, make_job(user_id="u9", credits=Decimal(20)))  # the workspace default
+
+
+async def test_stored_rules_check_the_workspaces_stored_budget(store: Store) -> None:
+    await ruled(store, make_job(estimate_usd=Decimal(5)))  # no budget set: no limit
+    await store.set_budget("w1", Budget(daily_usd=Decimal("5.05")))
+    # 5 in flight + 0.039 fits in 5.05; the next 0.039 does not.
+    await ruled(store, make_job(estimate_usd=Decimal("0.039")))
+    error = await refused_by_rules(store, make_job(estimate_usd=Decimal("0.039")))
+    assert error.code is ErrorCode.BUDGET_EXHAUSTED
+    assert "daily budget of $5.05" in error.message
+    assert "$0.01 is left" in error.message
+    assert error.retry_after == 12 * 3600  # T0 is noon; the next day starts at midnight
+    await ruled(store, make_job(workspace_id="w2", estimate_usd=Decimal(9)))
 
 
 # settlement, refunds, ledger

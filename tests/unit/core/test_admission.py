@@ -234,3 +234,46 @@ async def test_a_quota_set_applies_to_the_next_job(engine: Engine, admin: AdminS
     await engine.submit(request(mod, model="nano-banana"), RecordingReply())
     view = await engine.quota(mod)
     assert view.capacity == 50 and view.level == Decimal("46.1")
+
+
+async def test_a_ban_or_a_denied_model_is_said_before_busy(
+    make_engine: EngineFactory, fal: FakeFal, store: MemoryStore
+) -> None:
+    fal.auto_finish = False
+    engine = await make_engine(max_concurrency=1, max_waiting=1)
+    for i in range(2):  # one goes to fal, one waits: the line is full
+        await engine.submit(request(Actor("console", "w1", f"u{i}")), RecordingReply())
+        await fal.wait_for_submits(1)
+    with pytest.raises(BotError) as busy:
+        await engine.submit(request(), RecordingReply())
+    assert busy.value.code is ErrorCode.BUSY
+
+    await store.set_banned("w1", "alice", True)
+    with pytest.raises(BotError) as banned:
+        await engine.submit(request(), RecordingReply())
+    assert banned.value.code is ErrorCode.NOT_ALLOWED
+    assert banned.value.message == "You are not allowed to use falbot here."
+    await store.set_model_denied("w1", "flux-schnell", True)
+    with pytest.raises(BotError) as denied:
+        await engine.submit(request(), RecordingReply())
+    assert denied.value.message == "flux-schnell is not allowed in this workspace."
+    assert engine.waiting == 1
+
+
+async def test_a_ban_is_said_before_an_open_circuit(
+    make_engine: EngineFactory, fal: FakeFal, store: MemoryStore
+) -> None:
+    engine = await make_engine(progress_interval=0, circuit_threshold=1)
+    fal.submit_error = BotError(ErrorCode.PROVIDER_UNAVAILABLE, "fal answered 503")
+    reply = RecordingReply()
+    await engine.submit(request(), reply)
+    await reply.wait()
+    assert engine.circuit_state == "open"
+
+    await store.set_banned("w1", "alice", True)
+    with pytest.raises(BotError) as banned:
+        await engine.submit(request(), RecordingReply())
+    assert banned.value.code is ErrorCode.NOT_ALLOWED
+    with pytest.raises(BotError) as down:
+        await engine.submit(request(Actor("console", "w1", "bob")), RecordingReply())
+    assert down.value.code is ErrorCode.PROVIDER_UNAVAILABLE
