@@ -9,18 +9,22 @@ from typing import Any
 
 from adapters.fal.gateway import FalClientGateway
 from adapters.fal.hosts import point_fal_client_at
+from adapters.fal.pricing import FAL_API_URL, fetch_prices
 from adapters.fal.webhook import FalWebhookReceiver
 from adapters.media_fetch import MediaFetcher
 from adapters.sqlite.store import SqliteStore
 from bot.clock import SystemClock
 from bot.settings import Settings
 from core.admin import AdminService
-from core.catalog import build_catalog
+from core.catalog import Catalog, build_catalog
 from core.engine import Engine, EngineConfig
 from core.ports import Clock
 from core.quota import BucketLimits
 
 log = logging.getLogger(__name__)
+
+# Seconds the start waits for fal's pricing API before going on with the built-in table.
+PRICING_WAIT_S = 5.0
 
 
 @dataclass
@@ -40,6 +44,43 @@ class App:
 
     async def close(self) -> None:
         await self._stack.aclose()
+
+
+async def priced_catalog(settings: Settings, *, within: float = PRICING_WAIT_S) -> Catalog:
+    """The catalog priced from fal's pricing API where its quotes can be trusted; the built-in
+    table when refreshing is off or fal does not answer (one warning, never the key)."""
+    builtin = build_catalog()
+    off = settings.pricing_off
+    if off is not None or settings.fal_key is None:
+        log.info("prices: the built-in table (%s)", off or "FAL_KEY is not set")
+        return builtin
+    api = settings.fal_api_url or FAL_API_URL
+    try:
+        fetched = await fetch_prices(
+            key=settings.fal_key.get_secret_value(),
+            endpoint_ids=[spec.endpoint for spec in builtin.all()],
+            api_url=api,
+            within=within,
+        )
+        if not fetched.quotes:
+            log.warning(
+                "prices: the built-in table; fal's pricing API gave no prices (%s)",
+                fetched.problem or "an empty list",
+            )
+            return builtin
+        if fetched.problem is not None:
+            log.warning("prices: fal's pricing API answered in part (%s)", fetched.problem)
+        repricing = builtin.repriced(fetched.quotes, source="fal's pricing API")
+    except Exception as exc:  # pricing never stops a start
+        log.warning("prices: the built-in table; the refresh failed (%s)", type(exc).__name__)
+        return builtin
+    for report in repricing.reports:
+        level = logging.WARNING if report.refused else logging.INFO
+        log.log(level, "price of %s: %s", report.model, report.detail)
+    if repricing.unknown:
+        log.info("prices: fal also quoted %s (not in the catalog)", ", ".join(repricing.unknown))
+    log.info("prices: %s", repricing.summary())
+    return repricing.catalog
 
 
 def engine_config(settings: Settings) -> EngineConfig:
@@ -62,7 +103,8 @@ def engine_config(settings: Settings) -> EngineConfig:
 
 
 async def build_app(settings: Settings, *, clock: Clock | None = None) -> App:
-    """Open the store, point fal-client at its hosts and build the engine (not started)."""
+    """Open the store, point fal-client at its hosts, read fal's prices and build the engine
+    (not started)."""
     if settings.fal_key is None:
         raise ValueError("FAL_KEY is not set")
     clock = clock or SystemClock()
@@ -81,11 +123,12 @@ async def build_app(settings: Settings, *, clock: Clock | None = None) -> App:
             allowed_hosts=settings.media_host_list, max_bytes=settings.max_input_bytes
         )
         stack.push_async_callback(fetcher.aclose)
+        catalog = await priced_catalog(settings)
         engine = Engine(
             store=store,
             fal=fal,
             clock=clock,
-            catalog=build_catalog(),
+            catalog=catalog,
             config=engine_config(settings),
         )
         stack.push_async_callback(engine.stop)

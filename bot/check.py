@@ -12,12 +12,12 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from bot.logging_setup import SecretFilter
-from bot.settings import Settings
+from bot.settings import Settings, pricing_off_reason
 
 _SHAPES: dict[str, tuple[str, str]] = {
     # name: (regex, what it should look like)
@@ -70,6 +70,7 @@ def run_check(
     for name, state, detail in rows:
         out.write(mask.mask(f"{name:32} {state:10} {detail}".rstrip()) + "\n")
     out.write(f"falbot run will start: {', '.join(starts) or 'nothing (set a platform token)'}\n")
+    out.write(f"prices: {_prices(values)}\n")
     bad = any(state == "malformed" for _, state, _ in rows) or "FAL_KEY" not in values
     return 1 if bad or not starts else 0
 
@@ -162,6 +163,25 @@ def _starts(values: Mapping[str, str]) -> list[str]:
             routes.append("/slack/events")
         starts.append(f"the HTTP server on {host}:{port} ({' '.join(routes)})")
     return starts
+
+
+def _prices(values: Mapping[str, str]) -> str:
+    """Where `falbot run` will take its prices from."""
+    try:
+        refresh = TypeAdapter(bool).validate_python(values.get("FALBOT_PRICING_REFRESH", True))
+    except ValidationError:
+        refresh = True  # reported malformed above; `falbot run` would not start
+    api_url = values.get("FALBOT_FAL_API_URL")
+    fal_hosts = ("FALBOT_FAL_QUEUE_URL", "FALBOT_FAL_REST_URL", "FALBOT_FAL_CDN_URL")
+    off = pricing_off_reason(
+        refresh=refresh,
+        api_url=api_url,
+        fal_hosts_overridden=any(name in values for name in fal_hosts),
+    )
+    if off is not None:
+        return f"the built-in table ({off})"
+    where = _shown(api_url) if api_url else "https://api.fal.ai"
+    return f"fal's pricing API at {where}, read at start (the built-in table if it fails)"
 
 
 def _alias(info: FieldInfo) -> str:

@@ -26,6 +26,21 @@ def check_base_url(value: str | None) -> str | None:
     raise ValueError(f"{value!r} must be an https URL (http is allowed for loopback only)")
 
 
+def pricing_off_reason(
+    *, refresh: bool, api_url: str | None, fal_hosts_overridden: bool
+) -> str | None:
+    """Why prices stay the built-in table; None when they are read from fal's pricing API.
+
+    With fal's other hosts pointed elsewhere (a gateway, a simulator) and no pricing host set,
+    falbot does not guess that the key should also go to api.fal.ai.
+    """
+    if not refresh:
+        return "FALBOT_PRICING_REFRESH is off"
+    if api_url is None and fal_hosts_overridden:
+        return "fal's hosts are overridden and FALBOT_FAL_API_URL is not set"
+    return None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
@@ -59,6 +74,7 @@ class Settings(BaseSettings):
     admin_role: str | None = Field(default=None, alias="FALBOT_ADMIN_ROLE")
     admin_user_ids: str = Field(default="", alias="FALBOT_ADMIN_USER_IDS")
     discord_message_content: bool = Field(default=False, alias="FALBOT_DISCORD_MESSAGE_CONTENT")
+    pricing_refresh: bool = Field(default=True, alias="FALBOT_PRICING_REFRESH")
 
     # base URLs of every outside endpoint (unset: the platform's real host)
     discord_api_url: str | None = Field(default=None, alias="FALBOT_DISCORD_API_URL")
@@ -67,6 +83,7 @@ class Settings(BaseSettings):
     fal_queue_url: str | None = Field(default=None, alias="FALBOT_FAL_QUEUE_URL")
     fal_rest_url: str | None = Field(default=None, alias="FALBOT_FAL_REST_URL")
     fal_cdn_url: str | None = Field(default=None, alias="FALBOT_FAL_CDN_URL")
+    fal_api_url: str | None = Field(default=None, alias="FALBOT_FAL_API_URL")
     fal_jwks_url: str = Field(default=FAL_JWKS_URL, alias="FALBOT_FAL_JWKS_URL")
     media_hosts: str = Field(
         default=",".join(DISCORD_MEDIA_HOSTS + SLACK_MEDIA_HOSTS), alias="FALBOT_MEDIA_HOSTS"
@@ -78,6 +95,7 @@ class Settings(BaseSettings):
         "fal_queue_url",
         "fal_rest_url",
         "fal_cdn_url",
+        "fal_api_url",
         "public_url",
     )
     @classmethod
@@ -109,6 +127,14 @@ class Settings(BaseSettings):
         if not self.database.startswith(prefix):
             raise ValueError("FALBOT_DATABASE must look like sqlite:///path/to/file.db")
         return Path(self.database.removeprefix(prefix))
+
+    @property
+    def pricing_off(self) -> str | None:
+        """Why prices are not read from fal's pricing API at start; None when they are."""
+        overridden = any((self.fal_queue_url, self.fal_rest_url, self.fal_cdn_url))
+        return pricing_off_reason(
+            refresh=self.pricing_refresh, api_url=self.fal_api_url, fal_hosts_overridden=overridden
+        )
 
     @property
     def media_host_list(self) -> tuple[str, ...]:
