@@ -26,7 +26,7 @@ ADMIN_USAGE = "\n".join(
         "`/admin quota show <@user>`",
         "`/admin budget set <daily_usd|none> <monthly_usd|none>`",
         "`/admin models allow|deny <model>`",
-        "`/admin nsfw withhold|spoiler|allow` (flagged outputs outside NSFW channels)",
+        "`/admin nsfw <withhold|spoiler|allow>` (flagged outputs outside NSFW channels)",
         "`/admin ban|unban <@user>`",
         "`/admin usage [days]`",
         "`/admin refund <job id>`",

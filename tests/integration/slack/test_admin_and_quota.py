@@ -170,6 +170,6 @@ async def test_admin_nsfw_refuses_a_member_and_a_bad_mode_and_changes_nothing(
     assert "`sometimes` is not an NSFW mode" in shown(bad)
     assert "withhold, spoiler or allow" in shown(bad)
     missing = await answer_to(stack, fake, "/admin", "nsfw", BOSS)
-    assert "`/admin nsfw withhold|spoiler|allow`" in shown(missing)
+    assert "`/admin nsfw &lt;withhold|spoiler|allow&gt;`" in shown(missing)
 
     assert (await stack.store.policy(TEAM)).nsfw is NsfwMode.SPOILER
