@@ -109,7 +109,7 @@ def _page(response: httpx.Response) -> dict[str, Any]:
         raise _Refused("fal's pricing API answered with a body too large to be prices")
     try:
         body = json.loads(response.content, parse_float=Decimal)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting too deep to be prices
         raise _Refused("fal's pricing API answered with something that is not JSON") from None
     if not isinstance(body, dict) or not isinstance(body.get("prices"), list):
         raise _Refused("fal's pricing API answered without a list of prices")

@@ -88,6 +88,9 @@ async def test_a_server_error_is_a_reason_not_an_exception(
         (HttpFault(status=200, body={"prices": {"a": 1}}), "without a list of prices"),
         (HttpFault(status=200, body={"detail": "ok"}), "without a list of prices"),
         (HttpFault(status=200, text="{" + '"x":' * 10), "not JSON"),
+        (HttpFault(status=200, text="[" * 200_000), "not JSON"),
+        (HttpFault(status=200, text="1" * 5000), "not JSON"),
+        (HttpFault(status=200, text=" " * (1024 * 1024 + 1)), "too large"),
     ],
 )
 async def test_a_malformed_answer_is_refused(
