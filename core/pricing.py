@@ -137,9 +137,10 @@ class PerSecond:
     def rebased(self, base_usd: Decimal) -> PerSecond:
         """Every resolution and the audio price scaled alike: their ratios to the base stay."""
         factor = base_usd / self.base_usd
-        return PerSecond(
-            {k: usd(v * factor) for k, v in self.by_resolution.items()},
-            None if self.audio_usd is None else usd(self.audio_usd * factor),
+        return replace(
+            self,
+            by_resolution={k: usd(v * factor) for k, v in self.by_resolution.items()},
+            audio_usd=None if self.audio_usd is None else usd(self.audio_usd * factor),
         )
 
     def _unit(self, params: Mapping[str, Any]) -> Decimal:
