@@ -84,7 +84,8 @@ class EditResultModal(PromptModal):
         self._job = job
 
     async def submitted(self, interaction: discord.Interaction, prompt: str, model: str) -> None:
-        request = follow_up_request(
-            self._services, self._job, "edit", prompt=prompt, model=model or None
-        )
+        # discord.py routes a modal's submission by its custom_id alone, and rights can change
+        # while it is open: check the submitter against the job again, now.
+        job = await own_job(self._services, interaction, self._job.id, "edit")
+        request = follow_up_request(self._services, job, "edit", prompt=prompt, model=model or None)
         await start_job(self._services, interaction, request)

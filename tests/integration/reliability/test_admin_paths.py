@@ -251,6 +251,42 @@ async def test_discord_result_buttons_refuse_someone_elses_job(env: Env) -> None
     assert message["id"] in env.fake.deleted
 
 
+async def test_discord_edit_modal_checks_the_submitter_on_submit(env: Env) -> None:
+    """discord.py matches a modal submission by custom_id only: a modal an admin opened on
+    ALICE's result, submitted after a demotion or by someone else, is refused then."""
+    await env.start_bot()
+    message = env.fake.original(await delivered(env, env.alice))
+    edit_id = env.fake.button_ids(message)["Edit"]
+
+    async def opened_by_helper() -> tuple[Issued, str]:
+        opened = await env.fake.send_interaction(env.fake.click(env.helper, message, edit_id))
+        await env.callback(opened)
+        prompt_id = next(
+            c["custom_id"]
+            for row in opened.modal["components"]
+            for c in row.get("components") or [row.get("component")]
+            if c["style"] == 2  # the paragraph input: the prompt
+        )
+        return opened, prompt_id
+
+    # A modal is gone once submitted: each submitter gets one freshly opened.
+    for submitter in (Person(env.helper.user, roles=()), env.bob):
+        opened, prompt_id = await opened_by_helper()
+        before, submits = await discord_state(env), len(env.sim.submits)
+        payload = env.fake.modal_submit(submitter, opened, {prompt_id: "paint it over"})
+        assert NOT_THEIRS in private_text(await answer(env, payload)), submitter
+        assert await discord_state(env) == before
+        assert len(env.sim.submits) == submits
+
+    # The owner's own submission starts the edit.
+    opened, prompt_id = await opened_by_helper()
+    submits = len(env.sim.submits)
+    await answer(env, env.fake.modal_submit(env.alice, opened, {prompt_id: "in blue"}))
+    await env.sim.wait_for_submits(submits + 1)
+    assert env.sim.submits[-1][1]["prompt"] == "in blue"
+    await all_settled(env)
+
+
 async def test_discord_commands_act_only_on_the_callers_own_jobs(env: Env) -> None:
     bot = await env.start_bot()
     registered = {c["name"] for c in env.fake.commands[None]}
