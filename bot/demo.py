@@ -50,6 +50,7 @@ async def run_demo(
         FALBOT_FAL_QUEUE_URL=simulator.queue_url,
         FALBOT_FAL_REST_URL=simulator.rest_url,
         FALBOT_FAL_CDN_URL=simulator.cdn_url,
+        FALBOT_FAL_API_URL=simulator.api_url,  # prices come from its pricing API
         FALBOT_PROGRESS_INTERVAL=0.5,
     )
     app = await build_app(settings)

@@ -407,7 +407,7 @@ def _reprice(spec: ModelSpec, quotes: list[Quote]) -> tuple[ModelSpec, PriceRepo
     try:
         pricing = apply_quote(spec.pricing, quotes[0])
     except QuoteRefused as refusal:
-        return kept(refusal.reason, refused=True)
+        return kept(refusal.reason, refused=not refusal.expected)
     new = replace(spec, pricing=pricing)
     detail = f"{spec.price_text} → {new.price_text}"
     return new, PriceReport(spec.name, spec.endpoint, True, detail)

@@ -191,11 +191,16 @@ class Quote:
 
 
 class QuoteRefused(Exception):
-    """A quote that does not apply to a rule; `reason` says why, for the report and the log."""
+    """A quote that does not apply to a rule; `reason` says why, for the report and the log.
 
-    def __init__(self, reason: str) -> None:
+    `expected` when no quote could ever apply (a rule fal's single figure cannot map onto):
+    that is how the catalog is built, not a bad figure from fal, and not worth a warning.
+    """
+
+    def __init__(self, reason: str, *, expected: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.expected = expected
 
 
 @runtime_checkable
@@ -214,10 +219,11 @@ def apply_quote(rule: Pricing, quote: Quote) -> Pricing:
     """The rule priced at fal's quote; QuoteRefused when the quote cannot be trusted for it."""
     if isinstance(rule, ByQuality):
         raise QuoteRefused(
-            "its price depends on quality and size; fal's single figure cannot be mapped onto them"
+            "its price depends on quality and size; fal's single figure cannot be mapped onto them",
+            expected=True,
         )
     if not isinstance(rule, Quotable):
-        raise QuoteRefused("its price rule takes no quote")
+        raise QuoteRefused("its price rule takes no quote", expected=True)
     currency = quote.currency.strip().upper() if isinstance(quote.currency, str) else None
     if currency != "USD":
         raise QuoteRefused(f"fal quotes it in {_shown(quote.currency)}, not USD")

@@ -34,7 +34,7 @@ HELP = """\
 /admin quota set TARGET CAPACITY REFILL_PER_HOUR [--scope user|role|workspace]
 /admin quota show TARGET   /admin budget set DAILY_USD MONTHLY_USD
 /admin models allow|deny MODEL   /admin ban|unban USER   /admin usage [DAYS] [--csv]
-/admin refund JOB
+/admin refund JOB   /admin nsfw withhold|spoiler|allow
 A line starting with ! expects the command to fail (for scripts)."""
 
 _FLAGS_WITH_VALUES = {
@@ -241,6 +241,8 @@ class ConsoleSession:
                     self.say(f"saved {path}")
             case ["refund", job], []:
                 self.say(render_admin(await a.refund(self.actor, job)))
+            case ["nsfw", mode], []:
+                self.say(render_admin(await a.nsfw_set(self.actor, mode)))
             case _:
                 raise invalid("I did not understand that admin command.", "See /help.")
 

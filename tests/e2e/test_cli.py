@@ -42,6 +42,8 @@ def test_demo_script_runs_an_image_job_prints_its_cost_and_writes_the_file(
         "!/imagine --count 99 too many\n"
         "/quota\n"
         "/jobs\n"
+        "/admin nsfw spoiler\n"
+        "!/admin nsfw sometimes\n"
     )
     done = run(["demo", "--script", str(script), "--latency", "0.05"], cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -52,6 +54,7 @@ def test_demo_script_runs_an_image_job_prints_its_cost_and_writes_the_file(
         with Image.open(path) as img:
             assert img.format == "PNG"
     assert (tmp_path / "data" / "demo.db").exists()
+    assert "Outputs fal flags as NSFW are shown behind a spoiler" in done.stdout
 
 
 def test_demo_script_exits_non_zero_when_a_command_fails_unexpectedly(tmp_path: Path) -> None:
