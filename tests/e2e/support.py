@@ -1,18 +1,21 @@
-"""What the end-to-end tests of `falbot run` share: its settings for Slack over HTTP and the fal
-simulator, and reading its SQLite file from beside the running process."""
+"""What the end-to-end tests of `falbot run` share: its settings for Slack over HTTP or for the
+fake Discord, and for the fal simulator; reading its SQLite file from beside the running process;
+and the books every chaos run must balance."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from adapters.fal.simulator import FalSimulator
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.slack import FakeSlack
 
 FAL_KEY = "fal-chaos-key-0a1b2c3d4e5f"
@@ -56,17 +59,23 @@ async def running_simulator(
 
 
 def falbot_env(sim: FalSimulator, slack: FakeSlack, db: Path, port: int) -> dict[str, str]:
-    return {
-        "FAL_KEY": FAL_KEY,
+    return _fal_and_store_env(sim, db, port) | {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "FALBOT_SLACK_API_URL": slack.api_url,
+        "FALBOT_MEDIA_HOSTS": slack.host,
+    }
+
+
+def _fal_and_store_env(sim: FalSimulator, db: Path, port: int) -> dict[str, str]:
+    """Settings every platform shares: the fal simulator, the database and generous quotas."""
+    return {
+        "FAL_KEY": FAL_KEY,
         "FALBOT_FAL_QUEUE_URL": sim.queue_url,
         "FALBOT_FAL_REST_URL": sim.rest_url,
         "FALBOT_FAL_CDN_URL": sim.cdn_url,
         "FALBOT_DATABASE": f"sqlite:///{db}",
         "FALBOT_HTTP_PORT": str(port),
-        "FALBOT_MEDIA_HOSTS": slack.host,
         "FALBOT_QUOTA_CAPACITY": str(CAPACITY),
         "FALBOT_QUOTA_REFILL_PER_HOUR": "0",
         "FALBOT_MAX_JOBS_PER_USER": "100",
@@ -102,3 +111,55 @@ async def wait_all_final(db: Path, *, within: float) -> list[dict[str, Any]]:
             if jobs and all(j["state"] in ("delivered", "failed", "cancelled") for j in jobs):
                 return jobs
             await asyncio.sleep(0.1)
+
+
+@asynccontextmanager
+async def running_discord(users: Iterable[str]) -> AsyncIterator[FakeDiscord]:
+    """The fake Discord (REST, gateway, CDN) with these members, closed at the end."""
+    fake = FakeDiscord()
+    for user in users:
+        fake.add_person(user)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.close()
+
+
+def discord_env(sim: FalSimulator, fake: FakeDiscord, db: Path, port: int) -> dict[str, str]:
+    return _fal_and_store_env(sim, db, port) | {
+        "DISCORD_TOKEN": fake.bot_token,
+        "FALBOT_DISCORD_API_URL": fake.api_url,
+        "FALBOT_DISCORD_GATEWAY_URL": fake.gateway_url,
+        "FALBOT_MEDIA_HOSTS": fake.cdn_host,
+    }
+
+
+def check_books(
+    jobs: Sequence[dict[str, Any]],
+    ledger: Sequence[dict[str, Any]],
+    buckets: dict[str, Decimal],
+    *,
+    context: str,
+) -> None:
+    """Every job ended: delivered with one ledger row of its own cost, or failed with no row
+    and its credits back; the ledger total is what the delivered jobs cost, and each bucket
+    holds its capacity less what its delivered jobs were charged."""
+    states = Counter(job["state"] for job in jobs)
+    assert set(states) <= {"delivered", "failed"}, (states, context)
+    rows = {row["job_id"]: row for row in ledger}
+    assert len(rows) == len(ledger), "one ledger row per job"
+    charged: Counter[str] = Counter()
+    cost = Decimal(0)
+    for job in jobs:
+        assert job["credits_settled"] == 1, (job, context)
+        if job["state"] == "failed":
+            assert job["id"] not in rows, (job, context)
+            continue
+        job_cost = Decimal(json.loads(job["result"])["cost_usd"])
+        assert rows[job["id"]]["cost_micros"] == int(job_cost * 1_000_000), (job, context)
+        charged[job["user_id"]] += Decimal(rows[job["id"]]["credits"])
+        cost += job_cost
+    assert sum(row["cost_micros"] for row in ledger) == int(cost * 1_000_000), context
+    for user in {job["user_id"] for job in jobs}:
+        assert buckets[user] == CAPACITY - charged[user], (user, context)
