@@ -15,15 +15,23 @@ FAL_JWKS_URL = "https://rest.alpha.fal.ai/.well-known/jwks.json"
 
 
 def check_base_url(value: str | None) -> str | None:
-    """https anywhere; plain http only for loopback (tests, a local proxy)."""
+    """https anywhere; plain http only for loopback (tests, a local proxy). A base URL has no
+    query or fragment (paths are appended to it) and no credentials (it is logged). The errors
+    never quote the value: a malformed one may hold a secret."""
     if value is None or value == "":
         return None
     parts = urlsplit(value)
-    if parts.scheme == "https" and parts.hostname:
-        return value.rstrip("/")
-    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
-        return value.rstrip("/")
-    raise ValueError(f"{value!r} must be an https URL (http is allowed for loopback only)")
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if not ((parts.scheme == "https" and parts.hostname) or (parts.scheme == "http" and loopback)):
+        raise ValueError("the value must be an https URL (http is allowed for loopback only)")
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ValueError("the value is a base URL: it takes no query or fragment")
+    if "@" in parts.netloc:
+        raise ValueError(
+            "the value is a base URL: it takes no user or password; "
+            "put credentials in the environment variables meant for them"
+        )
+    return value.rstrip("/")
 
 
 def pricing_off_reason(
