@@ -203,9 +203,10 @@ def _check_outcome(
     buckets: dict[str, Any],
     *,
     context: str,
+    min_jobs: int = MIN_JOBS,
 ) -> None:
     acked = chaos.acked()
-    assert len(acked) >= MIN_JOBS, context
+    assert len(acked) >= min_jobs, context
     prompts = {prompt_of(j) for j in jobs}
     # Every acknowledged interaction is a job (it is admitted before it is acknowledged);
     # an unacknowledged one may be a job too (its answer came too late), never anything else.
@@ -238,3 +239,67 @@ def _check_outcome(
                 job,
                 context,
             )
+
+
+FLAKY = {
+    "PATCH /webhooks/{app}/{token}/messages/{message}",
+    "POST /webhooks/{app}/{token}",
+    "POST /channels/{channel}/messages",
+    "PATCH /channels/{channel}/messages/{message}",
+}
+OUTAGE_JOBS = 12
+
+
+async def test_discord_failing_a_third_of_the_time_and_dropping_the_gateway_loses_no_result(
+    sim: FalSimulator, discord: FakeDiscord, tmp_path: Path
+) -> None:
+    rng = random.Random(SEED)
+    in_a_row: Counter[str] = Counter()
+    results_tried: set[str] = set()
+
+    def outage(r: Recorded) -> int | None:
+        # Interaction callbacks go through: refusing one loses the command itself. Each
+        # result's first try fails, any other message a third of the time, and none more
+        # than twice in a row: discord.py's own retries (after 1 s, then 3 s) are what the
+        # test waits for, not its give-up after five.
+        first_result = bool(r.files) and r.path not in results_tried
+        if r.files:
+            results_tried.add(r.path)
+        fails = first_result or rng.random() < 1 / 3
+        if r.route not in FLAKY or in_a_row[r.path] >= 2 or not fails:
+            in_a_row[r.path] = 0
+            return None
+        in_a_row[r.path] += 1
+        return rng.choice((500, 502, 503, 504))
+
+    db = tmp_path / "falbot.db"
+    env = discord_env(sim, discord, db, free_port())
+    await _sync_commands(env, tmp_path)
+    chaos = Chaos(sim, discord, env, tmp_path, rng)
+    try:
+        proc = await chaos.start()
+        discord.outage = outage
+        first = [await chaos.send(n) for n in range(OUTAGE_JOBS // 2)]
+        await asyncio.gather(*(discord.callback(issued) for issued in first))
+        await discord.drop_gateway(code=None)  # and the rest arrive while the bot is away
+        rest = [await chaos.send(n) for n in range(OUTAGE_JOBS // 2, OUTAGE_JOBS)]
+        await asyncio.gather(*(discord.callback(issued) for issued in rest))
+        jobs = await wait_all_final(db, within=FINAL_WITHIN)
+        discord.outage = None
+        await proc.terminate(within=10)
+    finally:
+        for started in chaos.processes:
+            await started.close()
+
+    failed = Counter(r.route for r in discord.requests if r.status >= 500)
+    assert sum(failed.values()) >= 3, failed  # Discord really was failing
+    assert failed["PATCH /webhooks/{app}/{token}/messages/{message}"], failed
+    assert any(r.files for r in discord.requests if r.status >= 500), "results met 5xx too"
+    resumed = discord.recorder.find(lambda r: r.route == "GATEWAY RESUME")
+    assert [r.status for r in resumed] == [0]
+    assert {event for event, _ in resumed[0].answer} >= {"INTERACTION_CREATE"}
+    jobs, ledger, buckets = read_db(db)
+    assert len(jobs) == OUTAGE_JOBS
+    assert {j["state"] for j in jobs} == {"delivered"}, (jobs, failed)
+    context = f"seed {SEED}, 5xx: {failed}"
+    _check_outcome(chaos, jobs, ledger, buckets, context=context, min_jobs=OUTAGE_JOBS)
