@@ -215,6 +215,7 @@ class DiscordReply:
                 if exc.code not in _TOKEN_GONE and exc.status != 401:
                     raise
                 self._fall_back(f"Discord refused the interaction token (code {exc.code})")
+                _rewind(files)
         await self._channel_send(compose(), files=files, view=view, ping=ping)
 
     def _token_expiring(self) -> bool:
@@ -266,6 +267,7 @@ class DiscordReply:
                 return
             except discord.NotFound:
                 self._channel_message_id = None  # deleted meanwhile: post a new one
+                _rewind(files)
         mentions = (
             discord.AllowedMentions(users=[discord.Object(self.ref.user_id)])
             if ping
@@ -294,6 +296,13 @@ class DiscordReply:
                 await channel.get_partial_message(stale).delete()
             except discord.HTTPException:
                 log.debug("could not delete the progress message %s", stale)
+
+
+def _rewind(files: Sequence[discord.File]) -> None:
+    """Back to the start of each file: a refused request has read them to the end, and
+    discord.py rewinds only between its own retries, not before a new request's first try."""
+    for file in files:
+        file.reset()
 
 
 def _retry_after(exc: discord.HTTPException, attempt: int) -> float:

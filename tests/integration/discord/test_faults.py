@@ -106,6 +106,67 @@ async def test_a_503_discord_py_does_not_retry_on_a_channel_message_is_retried(
     assert len(env.sim.submits) == 1
 
 
+async def test_a_5xx_on_the_defer_that_makes_it_too_late_still_delivers_in_the_channel(
+    env: Env,
+) -> None:
+    """The job is admitted before the defer; when Discord fails the defer and discord.py's
+    retry comes after the interaction's time is up, the result still reaches the user."""
+    await env.start_bot()
+    env.fake.callback_window = 0.5  # Discord's 3 s, shortened: discord.py retries after 1 s
+    callback = "POST /interactions/{id}/{token}/callback"
+    tries = itertools.count()
+    env.fake.outage = lambda r: 503 if r.route == callback and next(tries) == 0 else None
+
+    issued = await _imagine(env, env.alice, "after a failed defer")
+
+    posted = await env.fake.wait_for(
+        lambda r: r.route == "POST /channels/{channel}/messages" and _ok_with_files(r), timeout=15
+    )
+    answers = env.fake.recorder.find(lambda r: r.route == callback)
+    assert [r.status for r in answers] == [503, 404]
+    assert answers[1].answer["code"] == 10062  # Unknown interaction: too late
+    assert issued.acked is None  # the user saw "interaction failed"
+    assert f"<@{env.alice.id}>" in posted.json["content"]
+    assert posted.files[0].data.startswith(b"\x89PNG")
+    assert len(env.sim.submits) == 1
+
+
+async def test_a_progress_message_deleted_meanwhile_gets_the_result_in_a_new_one(
+    env: Env,
+) -> None:
+    """The edit of a deleted message is refused after discord.py has read the files: the new
+    message must still carry them whole."""
+    await env.start_bot()
+    env.sim.hold = True
+    image = env.fake.host_file("cat.png", png(color="red"), "image/png")
+    mention = await env.fake.post_message(
+        env.alice, "add a hat", mention_bot=True, attachments=[image]
+    )
+    placeholder = await env.fake.wait_for(
+        lambda r: (
+            r.route == "POST /channels/{channel}/messages"
+            and str((r.json.get("message_reference") or {}).get("message_id")) == mention["id"]
+        )
+    )
+    await env.sim.wait_for(lambda: env.sim.running >= 1)
+    del env.fake.messages[placeholder.answer["id"]]  # someone deleted it
+    env.sim.release()
+
+    refused = await env.fake.wait_for(
+        lambda r: r.route == "PATCH /channels/{channel}/messages/{message}" and bool(r.files)
+    )
+    posted = await env.fake.wait_for(
+        lambda r: r.route == "POST /channels/{channel}/messages" and _ok_with_files(r)
+    )
+    assert refused.status == 404
+    assert posted.files[0].data == refused.files[0].data
+    assert posted.files[0].data.startswith(b"\x89PNG")
+
+
+def _ok_with_files(r: Recorded) -> bool:
+    return r.status == 200 and bool(r.files)
+
+
 @pytest.mark.parametrize("drop", ["op 7 reconnect", "close 4000", "cut without a close frame"])
 async def test_the_gateway_dropped_mid_job_resumes_and_misses_nothing(env: Env, drop: str) -> None:
     bot = await env.start_bot()
