@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -87,42 +88,108 @@ _INSERT_LEDGER = (
     "ON CONFLICT (job_id, kind) DO NOTHING"
 )
 _SCOPE_ORDER = "CASE scope WHEN 'user' THEN 0 WHEN 'role' THEN 1 ELSE 2 END"
+# The quota rows that may apply to user `:user` of workspace `:ws` with the JSON list `:roles`.
+_USER_QUOTAS = (
+    "SELECT scope, target_id, capacity, refill_per_hour FROM quotas WHERE workspace_id = :ws "
+    "AND (scope = 'workspace' OR (scope = 'user' AND target_id = :user) "
+    "OR (scope = 'role' AND target_id IN (SELECT value FROM json_each(:roles))))"
+)
+# SQLite checkpoints the WAL itself inside the COMMIT that takes it past 1,000 pages, and
+# fsyncs there: milliseconds in whichever transaction is unlucky (it was admission's p99). So
+# the store checkpoints on a second connection, in the background, every `checkpoint_every`
+# write transactions; the writer's own checkpoint stays as a backstop, far later.
+CHECKPOINT_EVERY = 100
+_BACKSTOP_PAGES = 10_000
 
 
 class SqliteStore:
-    """Every method is one transaction on the one connection, serialised by an asyncio lock."""
+    """Every method is one transaction on the one connection, serialised by an asyncio lock.
+    A second connection only checkpoints the WAL, in a task the store owns."""
 
-    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        path: Path,
+        *,
+        checkpointer: aiosqlite.Connection | None = None,
+        checkpoint_every: int = CHECKPOINT_EVERY,
+    ) -> None:
         self._db: aiosqlite.Connection | None = db
         self._lock = asyncio.Lock()
         self.path = path
+        self._checkpointer = checkpointer
+        self._checkpoint_every = checkpoint_every
+        self._writes = 0
+        self._wake = asyncio.Event()
+        self._checkpointed = asyncio.Event()  # set after each background checkpoint (tests)
+        self._checkpoints: asyncio.Task[None] | None = None
+        if checkpointer is not None:
+            self._checkpoints = asyncio.create_task(
+                self._checkpoint_loop(), name=f"checkpoints-{path.name}"
+            )
 
     @classmethod
-    async def open(cls, path: str | Path) -> SqliteStore:
+    async def open(
+        cls, path: str | Path, *, checkpoint_every: int = CHECKPOINT_EVERY
+    ) -> SqliteStore:
         """Open (creating it and its folder when missing) and migrate the database at `path`."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path, isolation_level=None)
+        checkpointer: aiosqlite.Connection | None = None
         try:
             db.row_factory = sqlite3.Row
             mode = await db.execute_fetchall("PRAGMA journal_mode = WAL")
-            if str(next(iter(mode))[0]).lower() != "wal":
+            wal = str(next(iter(mode))[0]).lower() == "wal"
+            if not wal:
                 log.warning("SQLite refused WAL mode for %s", path)
             await db.execute("PRAGMA synchronous = NORMAL")
             await db.execute("PRAGMA foreign_keys = ON")
             version = await migrate(db, now=datetime.now(UTC))
+            if wal:
+                await db.execute(f"PRAGMA wal_autocheckpoint = {_BACKSTOP_PAGES}")
+                checkpointer = await aiosqlite.connect(path, isolation_level=None)
         except BaseException:
+            if checkpointer is not None:
+                await checkpointer.close()
             await db.close()
             raise
         log.info("opened %s at schema version %d", path, version)
-        return cls(db, path)
+        return cls(db, path, checkpointer=checkpointer, checkpoint_every=checkpoint_every)
 
     async def close(self) -> None:
-        """Close the connection (SQLite checkpoints the WAL). Safe to call twice."""
+        """Close the connections (SQLite checkpoints the WAL). Safe to call twice."""
+        task, self._checkpoints = self._checkpoints, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            await checkpointer.close()
         db, self._db = self._db, None
         if db is not None:
             async with self._lock:
-                await db.close()
+                await db.close()  # the last connection: it checkpoints and removes the WAL
+
+    async def checkpoint(self) -> tuple[int, int]:
+        """Copy what the WAL holds into the database without waiting for (or blocking) the
+        writer; the WAL's pages and how many of them are now in the database."""
+        if self._checkpointer is None:
+            raise ValueError("the store is closed or not in WAL mode")
+        rows = await self._checkpointer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+        _busy, pages, copied = next(iter(rows))
+        return int(pages), int(copied)
+
+    async def _checkpoint_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.checkpoint()
+            except sqlite3.Error:
+                log.warning("background checkpoint of %s failed", self.path, exc_info=True)
+            self._checkpointed.set()
+            self._checkpointed = asyncio.Event()
 
     async def __aenter__(self) -> SqliteStore:
         return self
@@ -151,6 +218,10 @@ class SqliteStore:
                 await db.rollback()
                 raise
             await db.commit()
+        if write:
+            self._writes += 1
+            if self._writes % self._checkpoint_every == 0:
+                self._wake.set()
 
     # jobs
 
@@ -160,8 +231,7 @@ class SqliteStore:
             limits, budget = admission.limits, admission.budget
             if (rules := admission.rules) is not None:
                 check_policy(rules.model, denied=state.denied, banned=state.banned)
-                quotas = await _read_quotas(db, job.workspace_id, job.user_id, rules.roles)
-                limits = resolve(quotas, admission.limits)
+                limits = resolve(state.quotas, admission.limits)
                 budget = budget_check(state.budget, admission.now)
             check_in_flight(state.live, admission.max_in_flight)
             if budget is not None:
@@ -435,17 +505,20 @@ async def _scalar(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> 
 class _AdmissionState:
     denied: bool  # the rules' model, in the job's workspace
     banned: bool
+    quotas: Quotas  # for the user and the rules' roles
     budget: Budget
     live: int  # the user's unfinished jobs
     bucket: BucketState | None
     id_taken: bool
 
 
-# Everything admission reads but the quotas, in one statement: each round trip to the
-# connection's thread costs more than the lookups themselves.
-_ADMISSION_STATE = """SELECT
+# Everything admission reads, in one statement: each round trip to the connection's thread
+# costs more than the lookups themselves, and on a busy machine each is a chance to wait.
+_ADMISSION_STATE = f"""SELECT
     EXISTS (SELECT 1 FROM denied_models WHERE workspace_id = :ws AND model = :model),
     EXISTS (SELECT 1 FROM bans WHERE workspace_id = :ws AND user_id = :user),
+    (SELECT json_group_array(json_array(scope, target_id, capacity, refill_per_hour))
+        FROM ({_USER_QUOTAS})),
     (SELECT daily_usd FROM budgets WHERE workspace_id = :ws),
     (SELECT monthly_usd FROM budgets WHERE workspace_id = :ws),
     (SELECT COUNT(*) FROM jobs WHERE workspace_id = :ws AND user_id = :user AND final = 0),
@@ -457,21 +530,25 @@ _ADMISSION_STATE = """SELECT
 async def _admission_state(
     db: aiosqlite.Connection, job: Job, admission: Admission
 ) -> _AdmissionState:
+    rules = admission.rules
+    roles = rules.roles if rules else ()
     rows = await db.execute_fetchall(
         _ADMISSION_STATE,
         {
             "ws": job.workspace_id,
             "user": job.user_id,
-            "model": admission.rules.model if admission.rules else None,
+            "model": rules.model if rules else None,
+            "roles": json.dumps(list(roles)),
             "bucket_ws": admission.bucket.workspace_id,
             "bucket_user": admission.bucket.user_id,
             "id": job.id,
         },
     )
-    denied, banned, daily, monthly, live, level, updated_us, id_taken = next(iter(rows))
+    denied, banned, quotas, daily, monthly, live, level, updated_us, id_taken = next(iter(rows))
     return _AdmissionState(
         denied=bool(denied),
         banned=bool(banned),
+        quotas=_quotas(json.loads(quotas), job.user_id, roles),
         budget=_budget(daily, monthly),
         live=int(live),
         bucket=None if level is None else BucketState(Decimal(level), from_us(updated_us)),
@@ -482,14 +559,15 @@ async def _admission_state(
 async def _read_quotas(
     db: aiosqlite.Connection, workspace_id: str, user_id: str, roles: Sequence[str]
 ) -> Quotas:
-    role_marks = ", ".join("?" for _ in roles)
-    role_clause = f" OR (scope = 'role' AND target_id IN ({role_marks}))" if roles else ""
     rows = await db.execute_fetchall(
-        "SELECT * FROM quotas WHERE workspace_id = ? AND ("
-        f"(scope = 'user' AND target_id = ?) OR scope = 'workspace'{role_clause})",
-        (workspace_id, user_id, *roles),
+        _USER_QUOTAS, {"ws": workspace_id, "user": user_id, "roles": json.dumps(list(roles))}
     )
-    found = {(r["scope"], r["target_id"]): _limits(r) for r in rows}
+    return _quotas([tuple(r) for r in rows], user_id, roles)
+
+
+def _quotas(rows: Sequence[Sequence[str]], user_id: str, roles: Sequence[str]) -> Quotas:
+    """Quotas from (scope, target id, capacity, refill per hour) rows of `_USER_QUOTAS`."""
+    found = {(scope, target): BucketLimits(Decimal(c), Decimal(r)) for scope, target, c, r in rows}
     workspace = [lim for (scope, _), lim in found.items() if scope == QuotaScope.WORKSPACE]
     return Quotas(
         user=found.get((QuotaScope.USER.value, user_id)),

@@ -37,6 +37,10 @@ def files(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir()}
 
 
+def size_of(path: Path) -> int:
+    return path.stat().st_size
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "nested" / "dirs" / "falbot.db"
@@ -78,6 +82,33 @@ async def test_wal_mode_is_on(db_path: Path) -> None:
     async with await SqliteStore.open(db_path):
         with raw(db_path) as conn:
             assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_the_wal_is_checkpointed_in_the_background_not_inside_a_commit(
+    db_path: Path,
+) -> None:
+    """SQLite's own checkpoint runs inside a COMMIT (and fsyncs there): it was admission's p99.
+    The store checkpoints on its second connection every `checkpoint_every` writes instead."""
+    async with await SqliteStore.open(db_path, checkpoint_every=20) as store:
+        db = store._db
+        assert db is not None
+        backstop = list(await db.execute_fetchall("PRAGMA wal_autocheckpoint"))
+        assert backstop[0][0] == 10_000  # the writer's own checkpoint, only should this fall behind
+        pages, copied = await store.checkpoint()
+        assert pages == copied  # the migrations, now in the file
+        size = size_of(db_path)
+        checkpointed = store._checkpointed
+
+        for i in range(19):
+            await store.claim(f"key-{i:03d}-" + "x" * 500, START)
+        assert size_of(db_path) == size  # the new pages are only in the WAL so far
+        assert not checkpointed.is_set()
+
+        await store.claim("the twentieth write", START)
+        await asyncio.wait_for(checkpointed.wait(), timeout=10)
+        assert size_of(db_path) > size
+    with raw(db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM dedupe").fetchone() == (20,)
 
 
 async def test_everything_survives_close_and_reopen(db_path: Path) -> None:
