@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
 
 
@@ -40,6 +40,14 @@ class TakeResult:
     ok: bool
     state: BucketState
     retry_after: float | None = None  # seconds until the amount fits, None when it never will
+
+
+CREDIT_QUANTUM = Decimal("0.0001")
+
+
+def to_credits(usd: Decimal, credit_usd: Decimal) -> Decimal:
+    """USD in credits of `credit_usd` each, rounded up to a ten-thousandth of a credit."""
+    return (usd / credit_usd).quantize(CREDIT_QUANTUM, rounding=ROUND_CEILING)
 
 
 def refill(state: BucketState | None, limits: BucketLimits, now: datetime) -> BucketState:

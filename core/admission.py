@@ -1,0 +1,119 @@
+"""Admission, in milliseconds: schema → policy → circuit → line room → the store's one atomic
+admit (policy, quotas, in-flight cap, budget, bucket) → the line, with the first progress."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from core import events
+from core.catalog import Catalog
+from core.circuit import CircuitBreaker
+from core.config import EngineConfig
+from core.dispatch import line_key
+from core.errors import BotError
+from core.jobs import Actor, Job, JobRequest, JobState, ProgressView, Stage
+from core.nsfw import NSFW_CHANNEL
+from core.policy import check_policy
+from core.ports import Clock, Reply, Store
+from core.quota import Admission, BucketKey, StoredRules, to_credits
+from core.replies import JobReplies
+from core.scheduler import FairLine
+
+
+class Admitter:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        catalog: Catalog,
+        clock: Clock,
+        config: EngineConfig,
+        circuit: CircuitBreaker,
+        line: FairLine,
+        replies: JobReplies,
+        busy_retry_after: Callable[[], float],
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._clock = clock
+        self._config = config
+        self._circuit = circuit
+        self._line = line
+        self._replies = replies
+        self._busy_retry_after = busy_retry_after
+
+    async def admit(self, request: JobRequest, reply: Reply) -> Job:
+        """Validate, check policy, quota and budget, persist and enqueue; or raise `BotError`."""
+        actor = request.actor
+        kind = request.params.get("kind")
+        spec = self._catalog.resolve(request.model, str(kind) if kind else None)
+        params = spec.validate(request.params, image_count=len(request.images))
+        try:
+            self._circuit.check()
+        except BotError:
+            await self._check_policy(spec.name, actor)
+            raise
+        estimate = spec.pricing.estimate(params)
+        now = self._clock.now()
+        job = Job(
+            id=uuid.uuid4().hex,
+            platform=actor.platform,
+            workspace_id=actor.workspace_id,
+            user_id=actor.user_id,
+            model=spec.name,
+            kind=spec.kind,
+            endpoint=spec.endpoint,
+            arguments=params,
+            estimate_usd=estimate,
+            credits=to_credits(estimate, self._config.credit_usd),
+            state=JobState.QUEUED,
+            created_at=now,
+            updated_at=now,
+            reply_ref=dict(request.reply_ref)
+            | ({NSFW_CHANNEL: True} if request.nsfw_channel else {}),
+            input_count=len(request.images),
+            parent_job_id=request.parent_job_id,
+        )
+        try:
+            self._line.reserve(retry_after=self._busy_retry_after())
+        except BotError:
+            await self._check_policy(spec.name, actor)
+            raise
+        try:
+            # The store reads and applies the workspace's policy, quotas and budget in the
+            # same transaction that takes the credits: one round trip, no stale read.
+            admission = Admission(
+                bucket=BucketKey(actor.workspace_id, actor.user_id),
+                limits=self._config.default_limits,
+                max_in_flight=self._config.max_in_flight_per_user,
+                budget=None,
+                now=now,
+                rules=StoredRules(spec.name, actor.roles),
+            )
+            await self._store.admit(job, images=request.images, admission=admission)
+        except BaseException:
+            self._line.unreserve()
+            raise
+        self._replies.hold(job.id, reply)
+        self._line.put(line_key(job), job.id)
+        prompt = str(params.get("prompt") or "")
+        detail = {"prompt": prompt} if self._config.debug else events.redact(prompt)
+        events.emit(events.JOB_QUEUED, job, estimate_usd=str(estimate), **detail)
+        await self._replies.show(
+            job,
+            ProgressView(
+                job.id, job.model, Stage.QUEUED, position=len(self._line), line_size=len(self._line)
+            ),
+        )
+        return job
+
+    async def _check_policy(self, model: str, actor: Actor) -> None:
+        """A denied model or a ban is said before `busy` or an open circuit, as the store
+        would say it; read here only on those refusals, never on the way in."""
+        policy = await self._store.policy(actor.workspace_id)
+        check_policy(
+            model,
+            denied=model in policy.denied_models,
+            banned=await self._store.is_banned(actor.workspace_id, actor.user_id),
+        )

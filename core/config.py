@@ -1,0 +1,28 @@
+"""The engine's settings, as plain values (`bot` builds them from its settings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from core.nsfw import NsfwMode
+from core.quota import BucketLimits
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    default_limits: BucketLimits
+    max_concurrency: int = 10
+    max_waiting: int = 10_000
+    max_in_flight_per_user: int = 4
+    progress_interval: float = 1.5
+    credit_usd: Decimal = Decimal("0.01")
+    max_output_bytes: int = 100 * 1024 * 1024
+    job_timeout: float = 1800.0
+    webhook_url: str | None = None
+    # With a webhook URL: how long to wait for fal's webhook before watching the status instead.
+    webhook_wait: float = 300.0
+    circuit_threshold: int = 5  # provider failures in a row that open the circuit
+    circuit_cooldown: float = 30.0  # seconds it stays open before a probe (doubling per failure)
+    nsfw: NsfwMode = NsfwMode.WITHHOLD  # outputs fal flags, outside NSFW channels, by default
+    debug: bool = False

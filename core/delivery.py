@@ -1,0 +1,111 @@
+"""Telling users how their jobs ended: the result (fetched within the size cap, NSFW screened)
+or the failure, each retried through a chat platform's outage."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from core.config import EngineConfig
+from core.errors import BotError
+from core.jobs import DeliveredFile, Delivery, Job, JobState, ProgressView, Stage
+from core.nsfw import NSFW_CHANNEL, NsfwMode, screen
+from core.ports import Clock, FalGateway, Store
+from core.replies import JobReplies
+from core.settling import Settling
+
+log = logging.getLogger(__name__)
+
+# Telling the user (a result or a failure) is tried this often, backing off up to a minute
+# between tries (about five minutes in all): a chat platform's outage should not lose it.
+_TELL_ATTEMPTS = 8
+_TELL_BACKOFF_MAX = 60.0
+
+
+class Deliverer:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        fal: FalGateway,
+        clock: Clock,
+        config: EngineConfig,
+        replies: JobReplies,
+        settling: Settling,
+    ) -> None:
+        self._store = store
+        self.fal = fal  # replaceable while running (tests swap it)
+        self._clock = clock
+        self._config = config
+        self._replies = replies
+        self._settling = settling
+
+    async def deliver(self, job: Job) -> None:
+        """Fetch the outputs within the size cap and hand them to the reply; then delivered."""
+        async with self._settling.section():
+            await self._deliver_now(job)
+
+    async def _deliver_now(self, job: Job) -> None:
+        assert job.result is not None
+        reply = self._replies.of(job)
+        await reply.progress(ProgressView(job.id, job.model, Stage.UPLOADING))
+        mode = (await self._store.policy(job.workspace_id)).nsfw or self._config.nsfw
+        nsfw_channel = bool(job.reply_ref.get(NSFW_CHANNEL))
+        files, withheld = [], 0
+        for i, output in enumerate(job.result.outputs):
+            shown = screen(flagged=output.nsfw, nsfw_channel=nsfw_channel, mode=mode)
+            if shown is NsfwMode.WITHHOLD:
+                withheld += 1  # never fetched, never handed to the platform
+                continue
+            try:
+                data: bytes | None = await self.fal.download(
+                    output.url, max_bytes=self._config.max_output_bytes
+                )
+            except BotError:
+                data = None  # too big or unreachable: the reply links to it instead
+            name = _file_name(job, i, output.content_type)
+            spoiler = shown is NsfwMode.SPOILER
+            files.append(DeliveredFile(output, data, name, spoiler=spoiler))
+        elapsed = (self._clock.now() - job.created_at).total_seconds()
+        delivery = Delivery(
+            job=job, result=job.result, files=tuple(files), elapsed_s=elapsed, withheld=withheld
+        )
+        if not await self._tell(job, "delivery", lambda: reply.deliver(delivery)):
+            return  # left completed: the next start delivers it again
+        await self._store.save_job(job.moved_to(JobState.DELIVERED, at=self._clock.now()))
+        self._replies.drop(job.id)
+
+    async def fail(self, job: Job, error: BotError, *, credits_returned: bool) -> None:
+        """Tell the user their job failed or was cancelled, and whether credits came back."""
+        reply = self._replies.of(job)
+        self._replies.drop(job.id)
+        told = await self._tell(
+            job, "failure notice", lambda: reply.fail(job, error, credits_returned=credits_returned)
+        )
+        if not told:
+            log.error("could not tell the user job %s failed", job.short_id)
+
+    async def _tell(
+        self, job: Job, what: str, call: Callable[[], Coroutine[Any, Any, None]]
+    ) -> bool:
+        """Run one final message to the user, retried with backoff and jitter; False when
+        every try failed."""
+        for attempt in range(1, _TELL_ATTEMPTS + 1):
+            try:
+                await call()
+                return True
+            except Exception:
+                log.warning(
+                    "%s of job %s failed (attempt %d)", what, job.short_id, attempt, exc_info=True
+                )
+            if attempt < _TELL_ATTEMPTS:
+                backoff = min(_TELL_BACKOFF_MAX, 2.0**attempt)
+                await self._clock.sleep(backoff * random.uniform(0.5, 1.0))  # jitter, not secret
+        return False
+
+
+def _file_name(job: Job, index: int, content_type: str) -> str:
+    ext = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "video/mp4": "mp4"}
+    return f"falbot-{job.short_id}-{index + 1}.{ext.get(content_type, 'bin')}"

@@ -1,0 +1,122 @@
+"""The line and the fal slots: waiting jobs go to fal as slots free up, at most
+`max_concurrency` at once, fair across users, and none while the circuit is open."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from core.circuit import CircuitBreaker
+from core.delivery import Deliverer
+from core.errors import BotError, ErrorCode
+from core.execution import Runner
+from core.jobs import Job, JobState, ProgressView, Stage
+from core.ports import Store
+from core.replies import JobReplies
+from core.scheduler import FairLine, Slots
+from core.tasks import OwnedTasks
+
+log = logging.getLogger(__name__)
+
+JobBody = Callable[[Job], Awaitable[Job | None]]
+
+
+def line_key(job: Job) -> str:
+    """Whose turn a job waits for in the fair line: its user's, within its workspace."""
+    return f"{job.workspace_id}/{job.user_id}"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        line: FairLine,
+        slots: Slots,
+        circuit: CircuitBreaker,
+        runner: Runner,
+        deliverer: Deliverer,
+        replies: JobReplies,
+        tasks: OwnedTasks,
+    ) -> None:
+        self._store = store
+        self._line = line
+        self._slots = slots
+        self._circuit = circuit
+        self._runner = runner
+        self._deliverer = deliverer
+        self._replies = replies
+        self._tasks = tasks
+        self._positions: asyncio.Task[None] | None = None
+        self.slot_held_idle = False  # a slot taken while the line is empty: not at fal yet
+
+    async def run(self) -> None:
+        """Take a slot, then the next waiting job, and run it; forever."""
+        while True:
+            await self._slots.acquire()
+            self.slot_held_idle = True  # taken before a job is: not at fal yet
+            probe = False
+            try:
+                probe = await self._circuit.ready()
+                job_id = await self._line.get()
+            except BaseException:
+                self.slot_held_idle = False
+                if probe:
+                    self._circuit.probe_ended()
+                await self._slots.release()
+                raise
+            self.slot_held_idle = False
+            body = partial(self._runner.run_queued, probe=probe)
+            self._tasks.spawn(self._run_in_slot(job_id, body), name=f"job-{job_id[:8]}")
+            if self._positions is None or self._positions.done():
+                self._positions = self._tasks.spawn(self._refresh_positions(), name="positions")
+
+    def resume(self, job: Job) -> None:
+        """Follow a job already at fal (after a restart) in a slot taken at once."""
+        self._slots.take_now()
+        self._tasks.spawn(
+            self._run_in_slot(job.id, self._runner.follow_at_fal), name=f"resume-{job.short_id}"
+        )
+
+    async def _run_in_slot(self, job_id: str, body: JobBody) -> None:
+        """Run `body` while holding a fal slot; the slot is free again before delivery."""
+        completed: Job | None = None
+        try:
+            job = await self._store.get_job(job_id)
+            if job is not None:
+                completed = await body(job)
+        except Exception:
+            log.exception("job %s failed inside falbot", job_id[:8])
+            await self._end_after_crash(job_id)
+        finally:
+            await self._slots.release()
+        if completed is not None:
+            await self._deliverer.deliver(completed)
+
+    async def _end_after_crash(self, job_id: str) -> None:
+        job = await self._store.get_job(job_id)
+        if job is not None and not job.state.final and job.state is not JobState.COMPLETED:
+            await self._runner.end(
+                job,
+                JobState.FAILED,
+                BotError(
+                    ErrorCode.INTERNAL,
+                    "Something went wrong inside falbot.",
+                    hint="Try again.",
+                    request_id=job.request_id,
+                ),
+            )
+
+    async def _refresh_positions(self, limit: int = 25) -> None:
+        """Tell the first few waiting jobs their new place; the rest see it when they move up."""
+        size = len(self._line)
+        for n, job_id in enumerate(self._line.order(), start=1):
+            if n > limit:
+                break
+            reply = self._replies.held(job_id)
+            if reply is not None:
+                await reply.progress(
+                    ProgressView(job_id, "", Stage.QUEUED, position=n, line_size=size)
+                )

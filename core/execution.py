@@ -1,0 +1,274 @@
+"""Running one job at fal: inputs → submit (its request id saved at once) → webhook or status
+→ result → price → ledger and credits; and ending a job that failed or was cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from contextlib import aclosing
+from typing import Any
+
+from core import events
+from core.catalog import Catalog, ModelSpec, parse_output
+from core.circuit import CircuitBreaker
+from core.config import EngineConfig
+from core.delivery import Deliverer
+from core.errors import BotError, ErrorCode
+from core.jobs import InputImage, Job, JobResult, JobState, Output, ProgressView, Stage
+from core.ports import Clock, FalGateway, JobSettlement, Store
+from core.quota import BucketLimits, LedgerEntry, resolve, to_credits
+from core.replies import JobReplies
+from core.settling import Settling
+from core.webhooks import FalOutcome, WebhookOutcomes
+
+log = logging.getLogger(__name__)
+
+DATA_URI_MAX = 256 * 1024  # inputs up to this size go inline; larger ones to fal storage
+
+
+class Runner:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        fal: FalGateway,
+        clock: Clock,
+        catalog: Catalog,
+        config: EngineConfig,
+        circuit: CircuitBreaker,
+        webhooks: WebhookOutcomes,
+        settling: Settling,
+        replies: JobReplies,
+        deliverer: Deliverer,
+    ) -> None:
+        self._store = store
+        self.fal = fal  # replaceable while running (tests swap it)
+        self._clock = clock
+        self._catalog = catalog
+        self._config = config
+        self._circuit = circuit
+        self._webhooks = webhooks
+        self._settling = settling
+        self._replies = replies
+        self._deliverer = deliverer
+        self._cancel_requested: set[str] = set()
+        self.mean_job_s = 30.0  # a moving mean of jobs' time at fal, for `busy`'s retry time
+
+    def request_cancel(self, job_id: str) -> None:
+        """Mark a job whose cancellation was asked of fal: its failure ends it as cancelled."""
+        self._cancel_requested.add(job_id)
+
+    async def run_queued(self, job: Job, *, probe: bool = False) -> Job | None:
+        """Submit a queued job and follow it at fal; the completed job, if it completed."""
+        if job.state is not JobState.QUEUED:
+            return None
+        try:
+            async with self._settling.section():
+                submitted = await self._submit(job)
+        finally:
+            if probe:
+                self._circuit.probe_ended()
+        return await self.follow_at_fal(submitted) if submitted is not None else None
+
+    async def _submit(self, job: Job) -> Job | None:
+        """Send a queued job to fal and save its request id; the submitted job, or None when
+        it ended here (failed or cancelled, the user told)."""
+        spec = self._catalog.get(job.model)
+        try:
+            # Inputs are uploaded while the job is still queued: a crash here sends nothing to
+            # fal, so the next start simply runs the job again.
+            inputs = await self._store.job_inputs(job.id) if job.input_count else []
+            urls = [await self._input_url(img) for img in inputs]
+            arguments = spec.arguments(job.arguments, urls)
+            if job.id in self._cancel_requested:
+                raise BotError(ErrorCode.CANCELLED, "Cancelled before it started.")
+            job = await self._move(job, JobState.SUBMITTING)
+            events.emit(events.JOB_STARTED, job)
+            request_id = await self.fal.submit(
+                job.endpoint, arguments, webhook_url=self._config.webhook_url
+            )
+        except BotError as error:
+            self._circuit.observe(error)
+            await self.end(
+                job,
+                JobState.FAILED if error.code is not ErrorCode.CANCELLED else JobState.CANCELLED,
+                error,
+            )
+            return None
+        self._circuit.observe(None, settled=False)
+        job = await self._move(
+            job,
+            JobState.SUBMITTED,
+            request_id=request_id,
+            arguments={**job.arguments, "image_urls": urls} if urls else job.arguments,
+        )
+        if job.input_count:
+            await self._store.drop_job_inputs(job.id)
+        return job
+
+    async def _input_url(self, image: InputImage) -> str:
+        if image.url is not None:
+            return image.url
+        assert image.data is not None
+        if len(image.data) <= DATA_URI_MAX:
+            return f"data:{image.content_type};base64,{base64.b64encode(image.data).decode()}"
+        return await self.fal.upload(image.data, image.content_type)
+
+    async def follow_at_fal(self, job: Job) -> Job | None:
+        """Follow a submitted job to its end at fal and settle it; the completed job, if any."""
+        request_id = job.request_id
+        assert request_id is not None
+        spec = self._catalog.get(job.model)
+        started = self._clock.monotonic()
+        inference: float | None = None
+        try:
+            async with asyncio.timeout(self._config.job_timeout):
+                outcome = await self._webhook_outcome(job)
+                if outcome is not None and outcome.error is not None:
+                    raise outcome.error
+                if outcome is not None and outcome.data is not None:
+                    data = dict(outcome.data)
+                else:
+                    if outcome is None:
+                        job, inference = await self._watch(job, started)
+                    data = await self.fal.result(job.endpoint, request_id)
+                self._circuit.observe(None)
+            outputs, seed = parse_output(spec.kind, data)
+        except TimeoutError:
+            await self._fal_cancel_quietly(job)
+            await self.end(
+                job,
+                JobState.FAILED,
+                BotError(
+                    ErrorCode.TIMEOUT,
+                    "fal took too long with this job.",
+                    hint="Try again; long videos may need a quieter moment.",
+                    request_id=job.request_id,
+                ),
+            )
+            return None
+        except BotError as error:
+            self._circuit.observe(error)
+            error.request_id = error.request_id or job.request_id
+            cancelled = error.code is ErrorCode.CANCELLED or job.id in self._cancel_requested
+            await self.end(job, JobState.CANCELLED if cancelled else JobState.FAILED, error)
+            return None
+        async with self._settling.section():
+            return await self._settle_result(
+                job, spec=spec, outputs=outputs, seed=seed, inference=inference, started=started
+            )
+
+    async def _webhook_outcome(self, job: Job) -> FalOutcome | None:
+        """With webhooks on: fal's webhook for this job, or None when none came in time (then
+        the status is watched instead, so a lost webhook loses nothing)."""
+        if not self._config.webhook_url or job.request_id is None:
+            return None
+        await self._replies.show(job, ProgressView(job.id, job.model, Stage.SUBMITTED))
+        outcome = await self._webhooks.wait(job.request_id, within=self._config.webhook_wait)
+        if outcome is None:
+            log.info("no webhook for job %s in time; watching its status", job.short_id)
+        return outcome
+
+    async def _watch(self, job: Job, started: float) -> tuple[Job, float | None]:
+        """Show fal's statuses until the request completes; the job and its inference time."""
+        assert job.request_id is not None
+        async with aclosing(self.fal.watch(job.endpoint, job.request_id)) as statuses:
+            async for status in statuses:
+                if status.state == "queued":
+                    await self._replies.show(
+                        job,
+                        ProgressView(
+                            job.id,
+                            job.model,
+                            Stage.SUBMITTED,
+                            fal_position=status.queue_position,
+                        ),
+                    )
+                elif status.state == "in_progress":
+                    if job.state is JobState.SUBMITTED:
+                        job = await self._move(job, JobState.RUNNING)
+                    await self._replies.show(
+                        job,
+                        ProgressView(
+                            job.id,
+                            job.model,
+                            Stage.RUNNING,
+                            elapsed_s=self._clock.monotonic() - started,
+                            last_log=status.logs[-1][:200] if status.logs else None,
+                        ),
+                    )
+                else:
+                    return job, status.inference_s
+        return job, None
+
+    async def _settle_result(
+        self,
+        job: Job,
+        *,
+        spec: ModelSpec,
+        outputs: tuple[Output, ...],
+        seed: int | None,
+        inference: float | None,
+        started: float,
+    ) -> Job:
+        cost = spec.pricing.actual(job.arguments, outputs)
+        result = JobResult(outputs=outputs, cost_usd=cost, seed=seed, inference_s=inference)
+        job = await self._complete(job, result)
+        self.mean_job_s = 0.8 * self.mean_job_s + 0.2 * (self._clock.monotonic() - started)
+        return job
+
+    async def _fal_cancel_quietly(self, job: Job) -> None:
+        if job.request_id:
+            try:
+                await self.fal.cancel(job.endpoint, job.request_id)
+            except BotError:
+                log.info("could not cancel timed-out job %s at fal", job.short_id)
+
+    async def _complete(self, job: Job, result: JobResult) -> Job:
+        now = self._clock.now()
+        done = job.moved_to(JobState.COMPLETED, at=now, result=result, credits_settled=True)
+        charged = to_credits(result.cost_usd, self._config.credit_usd)
+        entry = LedgerEntry(
+            job.id, job.workspace_id, job.user_id, job.model, result.cost_usd, charged, now
+        )
+        limits = await self._job_limits(job)
+        await self._store.settle_job(done, JobSettlement(job.credits - charged, limits, entry))
+        events.emit(
+            events.JOB_SUCCEEDED,
+            done,
+            cost_usd=str(result.cost_usd),
+            outputs=len(result.outputs),
+            inference_s=result.inference_s,
+        )
+        return done
+
+    async def end(self, job: Job, state: JobState, error: BotError) -> Job:
+        """Fail or cancel a job: credits back (once), the user told."""
+        async with self._settling.section():
+            return await self._end_now(job, state, error)
+
+    async def _end_now(self, job: Job, state: JobState, error: BotError) -> Job:
+        ended = job.moved_to(state, at=self._clock.now(), error=error, credits_settled=True)
+        limits = await self._job_limits(job)
+        applied = await self._store.settle_job(ended, JobSettlement(job.credits, limits))
+        self._cancel_requested.discard(job.id)
+        events.emit(
+            events.JOB_FAILED,
+            ended,
+            level=logging.WARNING,
+            code=error.code.value,
+            reason=error.message,
+        )
+        await self._deliverer.fail(ended, error, credits_returned=applied)
+        return ended
+
+    async def _job_limits(self, job: Job) -> BucketLimits:
+        # A returned credit never overfills the bucket the user has now.
+        quotas = await self._store.quotas(job.workspace_id, job.user_id, ())
+        return resolve(quotas, self._config.default_limits)
+
+    async def _move(self, job: Job, state: JobState, **changes: Any) -> Job:
+        moved = job.moved_to(state, at=self._clock.now(), **changes)
+        await self._store.save_job(moved)
+        return moved
