@@ -36,7 +36,7 @@ class Deliverer:
         settling: Settling,
     ) -> None:
         self._store = store
-        self.fal = fal  # replaceable while running (tests swap it)
+        self.fal = fal
         self._clock = clock
         self._config = config
         self._replies = replies

@@ -113,11 +113,6 @@ class Engine:
     def _fal(self) -> FalGateway:
         return self._gateway
 
-    @_fal.setter
-    def _fal(self, fal: FalGateway) -> None:
-        # Tests swap the gateway of a running engine (`engine._fal = ...`): the parts follow.
-        self._gateway = self._runner.fal = self._deliverer.fal = fal
-
     # ---- lifecycle
 
     def add_reply_factory(self, factory: ReplyFactory) -> None:

@@ -43,7 +43,7 @@ class Runner:
         deliverer: Deliverer,
     ) -> None:
         self._store = store
-        self.fal = fal  # replaceable while running (tests swap it)
+        self.fal = fal
         self._clock = clock
         self._catalog = catalog
         self._config = config

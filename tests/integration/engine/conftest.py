@@ -16,6 +16,7 @@ from adapters.sqlite.store import SqliteStore
 from bot.clock import SystemClock
 from core.catalog import build_catalog
 from core.engine import Engine, EngineConfig
+from core.ports import FalGateway
 from core.quota import BucketLimits
 from tests.fakes.reply import RecordingReplyFactory
 
@@ -52,7 +53,12 @@ async def make_engine(gateway: FalClientGateway, db_path: Path) -> AsyncIterator
     """Engines on one database; each gets its own store connection, all closed at the end."""
     opened: list[tuple[Engine, SqliteStore]] = []
 
-    async def build(*, factory: RecordingReplyFactory | None = None, **overrides: Any) -> Engine:
+    async def build(
+        *,
+        factory: RecordingReplyFactory | None = None,
+        fal: FalGateway | None = None,
+        **overrides: Any,
+    ) -> Engine:
         values: dict[str, Any] = {
             "default_limits": BucketLimits(Decimal(1000), Decimal(0)),
             "max_concurrency": 4,
@@ -63,7 +69,7 @@ async def make_engine(gateway: FalClientGateway, db_path: Path) -> AsyncIterator
         store = await SqliteStore.open(db_path)
         engine = Engine(
             store=store,
-            fal=gateway,
+            fal=fal or gateway,
             clock=SystemClock(),
             catalog=build_catalog(),
             config=EngineConfig(**values),

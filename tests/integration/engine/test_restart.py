@@ -18,18 +18,21 @@ from tests.integration.engine.conftest import EngineFactory
 
 
 class GatedGateway:
-    """The real gateway, except that submits wait at a gate: a job caught on its way to fal."""
+    """The real gateway, except that once `closed`, submits wait at a gate: a job caught on its
+    way to fal."""
 
     def __init__(self, inner: FalClientGateway) -> None:
         self.inner = inner
+        self.closed = False
         self.gate = asyncio.Event()
         self.waiting = asyncio.Event()
 
     async def submit(
         self, endpoint: str, arguments: Mapping[str, Any], *, webhook_url: str | None = None
     ) -> str:
-        self.waiting.set()
-        await self.gate.wait()
+        if self.closed:
+            self.waiting.set()
+            await self.gate.wait()
         return await self.inner.submit(endpoint, arguments, webhook_url=webhook_url)
 
     def watch(self, endpoint: str, request_id: str) -> AsyncIterator[FalStatus]:
@@ -56,8 +59,8 @@ async def test_abrupt_restart_ends_every_job_once(
 ) -> None:
     users = [Actor("console", "w1", f"u{i}") for i in range(3)]
     # a completed job no longer holds a slot: the running and the submitting one fill both
-    first = await make_engine(max_concurrency=2)
     gated = GatedGateway(gateway)
+    first = await make_engine(max_concurrency=2, fal=gated)
 
     def ask(user: Actor, prompt: str) -> JobRequest:
         return JobRequest(user, "flux-schnell", {"prompt": prompt})
@@ -73,7 +76,7 @@ async def test_abrupt_restart_ends_every_job_once(
     running = await first.submit(ask(users[1], "running"), running_reply)
     await running_reply.wait_for_stage("running")  # shown only once saved as running
     # on its way to fal
-    first._fal = gated  # the one job submitted from here on waits at the gate
+    gated.closed = True  # the one job submitted from here on waits at the gate
     submitting = await first.submit(ask(users[2], "submitting"), RecordingReply())
     await asyncio.wait_for(gated.waiting.wait(), 5)
     # waiting in line: both slots are taken
