@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,14 +48,21 @@ class App:
         await self._stack.aclose()
 
 
-async def priced_catalog(settings: Settings, *, within: float = PRICING_WAIT_S) -> Catalog:
-    """The catalog priced from fal's pricing API where its quotes can be trusted; the built-in
-    table when refreshing is off or fal does not answer (one warning, never the key)."""
+async def priced_catalog(
+    settings: Settings, *, within: float = PRICING_WAIT_S, current: Catalog | None = None
+) -> Catalog:
+    """The catalog priced from fal's pricing API where its quotes can be trusted.
+
+    When refreshing is off or fal does not answer: `current` (a later refresh keeps the prices
+    it has), else the built-in table; one warning, never the key. Quotes are always weighed
+    against the built-in table, so a run of refreshes cannot drift away from it."""
     builtin = build_catalog()
+    keep = current or builtin
+    kept = "the prices as they were" if current is not None else "the built-in table"
     off = settings.pricing_off
     if off is not None or settings.fal_key is None:
-        log.info("prices: the built-in table (%s)", off or "FAL_KEY is not set")
-        return builtin
+        log.info("prices: %s (%s)", kept, off or "FAL_KEY is not set")
+        return keep
     api = settings.fal_api_url or FAL_API_URL
     try:
         fetched = await fetch_prices(
@@ -64,16 +73,17 @@ async def priced_catalog(settings: Settings, *, within: float = PRICING_WAIT_S) 
         )
         if not fetched.quotes:
             log.warning(
-                "prices: the built-in table; fal's pricing API gave no prices (%s)",
+                "prices: %s; fal's pricing API gave no prices (%s)",
+                kept,
                 fetched.problem or "an empty list",
             )
-            return builtin
+            return keep
         if fetched.problem is not None:
             log.warning("prices: fal's pricing API answered in part (%s)", fetched.problem)
         repricing = builtin.repriced(fetched.quotes, source="fal's pricing API")
     except Exception as exc:  # pricing never stops a start
-        log.warning("prices: the built-in table; the refresh failed (%s)", type(exc).__name__)
-        return builtin
+        log.warning("prices: %s; the refresh failed (%s)", kept, type(exc).__name__)
+        return keep
     for report in repricing.reports:
         level = logging.WARNING if report.refused else logging.INFO
         log.log(level, "price of %s: %s", report.model, report.detail)
@@ -81,6 +91,23 @@ async def priced_catalog(settings: Settings, *, within: float = PRICING_WAIT_S) 
         log.info("prices: fal also quoted %s (not in the catalog)", ", ".join(repricing.unknown))
     log.info("prices: %s", repricing.summary())
     return repricing.catalog
+
+
+async def keep_prices_fresh(
+    engine: Engine,
+    settings: Settings,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Read fal's prices again every FALBOT_PRICING_REFRESH_HOURS, for as long as it runs; a
+    refresh that fails keeps the prices the engine has."""
+    every = settings.pricing_refresh_hours * 3600
+    while True:
+        await sleep(every)
+        try:
+            engine.use_catalog(await priced_catalog(settings, current=engine.catalog))
+        except Exception:  # a refresh never stops the bot
+            log.exception("prices: the refresh failed; the prices stay as they were")
 
 
 def engine_config(settings: Settings) -> EngineConfig:

@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from adapters.sqlite.store import SqliteStore
-from bot.app import App, build_app
+from bot.app import App, build_app, keep_prices_fresh
 from bot.http import Health, HttpServer
 from bot.metrics import Metrics
 from bot.settings import Settings
@@ -69,6 +69,9 @@ async def serving(settings: Settings) -> AsyncIterator[Running]:
         if app.webhook is not None:  # FALBOT_PUBLIC_URL: fal's webhooks at /fal/webhook
             server.add_routes(app.webhook.add_routes)
         await app.engine.start()
+        if settings.pricing_off is None and settings.fal_key is not None:
+            prices = asyncio.create_task(keep_prices_fresh(engine, settings), name="falbot-prices")
+            stack.push_async_callback(_cancel, prices)
         await server.start()
         stack.push_async_callback(server.close)
         for start in platforms:
@@ -159,3 +162,9 @@ async def sync_commands(settings: Settings, *, guild: str | None) -> int:
         return 0
     finally:
         await app.close()
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

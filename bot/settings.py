@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     admin_user_ids: str = Field(default="", alias="FALBOT_ADMIN_USER_IDS")
     discord_message_content: bool = Field(default=False, alias="FALBOT_DISCORD_MESSAGE_CONTENT")
     pricing_refresh: bool = Field(default=True, alias="FALBOT_PRICING_REFRESH")
+    pricing_refresh_hours: float = Field(
+        default=24.0, gt=0, le=24 * 30, alias="FALBOT_PRICING_REFRESH_HOURS"
+    )
 
     # base URLs of every outside endpoint (unset: the platform's real host)
     discord_api_url: str | None = Field(default=None, alias="FALBOT_DISCORD_API_URL")

@@ -37,6 +37,7 @@ DESCRIPTIONS: dict[str, str] = {
     "FALBOT_ADMIN_USER_IDS": "comma-separated user ids who are falbot admins",
     "FALBOT_DISCORD_MESSAGE_CONTENT": "use Discord's message-content intent (reply-to-edit)",
     "FALBOT_PRICING_REFRESH": "read prices from fal's pricing API at start (else built-in)",
+    "FALBOT_PRICING_REFRESH_HOURS": "hours between reads of fal's prices while running",
     "FALBOT_DISCORD_API_URL": "Discord REST base URL (a shared REST proxy)",
     "FALBOT_DISCORD_GATEWAY_URL": "Discord gateway URL (`wss://…`)",
     "FALBOT_SLACK_API_URL": "Slack Web API base URL (GovSlack: `https://slack-gov.com/api/`)",

@@ -35,7 +35,7 @@ class Admitter:
         busy_retry_after: Callable[[], float],
     ) -> None:
         self._store = store
-        self._catalog = catalog
+        self.catalog = catalog  # the engine swaps it when prices are refreshed
         self._clock = clock
         self._config = config
         self._circuit = circuit
@@ -47,7 +47,7 @@ class Admitter:
         """Validate, check policy, quota and budget, persist and enqueue; or raise `BotError`."""
         actor = request.actor
         kind = request.params.get("kind")
-        spec = self._catalog.resolve(request.model, str(kind) if kind else None)
+        spec = self.catalog.resolve(request.model, str(kind) if kind else None)
         params = spec.validate(request.params, image_count=len(request.images))
         try:
             self._circuit.check()

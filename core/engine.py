@@ -113,6 +113,16 @@ class Engine:
     def _fal(self) -> FalGateway:
         return self._gateway
 
+    def use_catalog(self, catalog: Catalog) -> None:
+        """Price new jobs (and jobs settling from now on) from `catalog`: refreshed prices.
+
+        It must name the same models: jobs in flight and stored ones refer to them by name."""
+        have = {spec.name for spec in self.catalog.all()}
+        given = {spec.name for spec in catalog.all()}
+        if given != have:
+            raise ValueError(f"a refreshed catalog must keep the same models ({have ^ given})")
+        self.catalog = self._admitter.catalog = self._runner.catalog = catalog
+
     # ---- lifecycle
 
     def add_reply_factory(self, factory: ReplyFactory) -> None:

@@ -45,7 +45,7 @@ class Runner:
         self._store = store
         self.fal = fal
         self._clock = clock
-        self._catalog = catalog
+        self.catalog = catalog  # the engine swaps it when prices are refreshed
         self._config = config
         self._circuit = circuit
         self._webhooks = webhooks
@@ -74,7 +74,7 @@ class Runner:
     async def _submit(self, job: Job) -> Job | None:
         """Send a queued job to fal and save its request id; the submitted job, or None when
         it ended here (failed or cancelled, the user told)."""
-        spec = self._catalog.get(job.model)
+        spec = self.catalog.get(job.model)
         try:
             # Inputs are uploaded while the job is still queued: a crash here sends nothing to
             # fal, so the next start simply runs the job again.
@@ -119,7 +119,7 @@ class Runner:
         """Follow a submitted job to its end at fal and settle it; the completed job, if any."""
         request_id = job.request_id
         assert request_id is not None
-        spec = self._catalog.get(job.model)
+        spec = self.catalog.get(job.model)
         started = self._clock.monotonic()
         inference: float | None = None
         try:

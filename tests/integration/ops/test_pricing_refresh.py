@@ -3,6 +3,8 @@ a job costs in its reply and the ledger; with the pricing API failing, the built
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -12,6 +14,7 @@ from typing import Any
 import pytest
 
 from adapters.fal.simulator import FalSimulator, HttpFault
+from bot.app import keep_prices_fresh
 from bot.run import Running, serving
 from core.jobs import Actor, JobRequest
 from core.ports import UsageFilter
@@ -102,3 +105,40 @@ async def test_no_pricing_request_when_refresh_is_off_or_has_no_host(
         assert running.app.engine.catalog.prices_from == "the built-in table"
         assert await one_job(running) == (Decimal("0.003"), Decimal("0.003"))
     assert fal.http_by_route["pricing"] == 0
+
+
+async def test_prices_are_read_again_while_running_and_a_failed_read_keeps_them(
+    fal: FalSimulator, db_path: Path
+) -> None:
+    slept: asyncio.Queue[float] = asyncio.Queue()
+    ticks: asyncio.Queue[None] = asyncio.Queue()
+
+    async def sleep(seconds: float) -> None:  # time passes when the test says so
+        slept.put_nowait(seconds)
+        await ticks.get()
+
+    async def next_sleep() -> float:
+        return await asyncio.wait_for(slept.get(), 5)
+
+    given = settings(fal, db_path, FALBOT_PRICING_REFRESH_HOURS="6")
+    async with serving(given) as running:
+        engine = running.app.engine
+        refresher = asyncio.create_task(keep_prices_fresh(engine, given, sleep=sleep))
+        try:
+            assert await next_sleep() == 6 * 3600
+            fal.prices[SCHNELL]["unit_price"] = 0.006
+            ticks.put_nowait(None)
+            await next_sleep()  # the refresh before it is done
+            assert engine.catalog.get("flux-schnell").price_text == "$0.006 per megapixel"
+            assert await one_job(running) == (Decimal("0.006"), Decimal("0.006"))
+
+            fal.inject("pricing", HttpFault(status=503))
+            ticks.put_nowait(None)
+            await next_sleep()
+            # A failed read keeps the prices the engine had, not the built-in table.
+            assert engine.catalog.get("flux-schnell").price_text == "$0.006 per megapixel"
+            assert fal.http_by_route["pricing"] == 3  # at start, then twice while running
+        finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher

@@ -8,8 +8,13 @@ from typing import Any
 import pytest
 
 from core.catalog import Catalog, ModelSpec, build_catalog
+from core.engine import Engine, EngineConfig
 from core.jobs import Output
 from core.pricing import ByQuality, PerImage, PerMegapixel, PerSecond, Quote
+from core.quota import BucketLimits
+from tests.fakes.clock import FakeClock
+from tests.fakes.fal import FakeFal
+from tests.fakes.memory_store import MemoryStore
 
 D = Decimal
 SOURCE = "fal's pricing API"
@@ -230,3 +235,22 @@ def test_defaults_and_lookups_survive_a_repricing() -> None:
     spec: ModelSpec = catalog.resolve("", "image")
     assert spec.name == "flux-schnell"
     assert spec.price_text == "$0.004 per megapixel"
+
+
+def test_an_engine_takes_a_repriced_catalog_only_with_the_same_models() -> None:
+    builtin = build_catalog()
+    engine = Engine(
+        store=MemoryStore(),
+        fal=FakeFal(),
+        clock=FakeClock(),
+        catalog=builtin,
+        config=EngineConfig(default_limits=BucketLimits(D(100), D(0))),
+    )
+    repriced, _ = reprice(quote("fal-ai/flux/schnell", "0.006", "megapixels"))
+    engine.use_catalog(repriced)
+    assert engine.catalog.get("flux-schnell").price_text == "$0.006 per megapixel"
+
+    fewer = Catalog([s for s in builtin.all() if s.name != "veo3"], {})
+    with pytest.raises(ValueError, match="veo3"):
+        engine.use_catalog(fewer)
+    assert engine.catalog is repriced
