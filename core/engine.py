@@ -162,7 +162,7 @@ class Engine:
     async def stop(self) -> None:
         """Stop taking jobs and cancel every task; state is already persisted at each step."""
         self._accepting = False
-        await self._tasks.cancel_all()
+        await self._tasks.close()
         await self._replies.close()
 
     @property

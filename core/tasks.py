@@ -1,4 +1,7 @@
-"""The engine's background tasks, each kept until it ends and its exception logged."""
+"""Background tasks, each kept until it ends and its exception logged, all ended on close.
+
+The engine owns one set; so does each chat adapter for work it does after answering the
+platform (Slack's acknowledged commands)."""
 
 from __future__ import annotations
 
@@ -20,9 +23,15 @@ class OwnedTasks:
         task.add_done_callback(self._done)
         return task
 
-    async def cancel_all(self) -> None:
-        """Cancel every task still running and wait for them all to end."""
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def close(self, grace: float = 0.0) -> None:
+        """Let running work finish for up to `grace` seconds, then cancel what is left and
+        wait for every task to end."""
         tasks = list(self._tasks)
+        if tasks and grace > 0:
+            await asyncio.wait(tasks, timeout=grace)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

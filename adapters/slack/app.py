@@ -35,10 +35,10 @@ from adapters.slack.mentions import on_mention
 from adapters.slack.reply import SlackReplyFactory
 from adapters.slack.shortcuts import modal_origin, on_edit_shortcut, on_edit_submitted
 from adapters.slack.submit import Starter
-from adapters.slack.tasks import TaskSet
 from core.admin import AdminService
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
+from core.tasks import OwnedTasks
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class SlackAdapter:
         self._app_token = app_token
         self._signing_secret = signing_secret
         self._grace = shutdown_grace
-        self._tasks = TaskSet()
+        self._tasks = OwnedTasks()
         self._socket: AsyncSocketModeHandler | None = None
         self.reply_factory = SlackReplyFactory(self.client)
         self.app = AsyncApp(
