@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.fal.simulator import FalSimulator
+from tests.e2e.process import clean_environment
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.slack import FakeSlack
 
@@ -114,9 +116,11 @@ async def wait_all_final(db: Path, *, within: float) -> list[dict[str, Any]]:
 
 
 @asynccontextmanager
-async def running_discord(users: Iterable[str]) -> AsyncIterator[FakeDiscord]:
+async def running_discord(
+    users: Iterable[str], *, bot_token: str | None = None
+) -> AsyncIterator[FakeDiscord]:
     """The fake Discord (REST, gateway, CDN) with these members, closed at the end."""
-    fake = FakeDiscord()
+    fake = FakeDiscord() if bot_token is None else FakeDiscord(bot_token=bot_token)
     for user in users:
         fake.add_person(user)
     await fake.start()
@@ -124,6 +128,23 @@ async def running_discord(users: Iterable[str]) -> AsyncIterator[FakeDiscord]:
         yield fake
     finally:
         await fake.close()
+
+
+async def sync_discord_commands(env: dict[str, str], cwd: Path) -> None:
+    """`falbot sync-commands`, as a deployment registers its commands once."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "sync-commands",
+        cwd=cwd,
+        env=clean_environment(env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, (out, err[-2000:])
 
 
 def discord_env(sim: FalSimulator, fake: FakeDiscord, db: Path, port: int) -> dict[str, str]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from typing import Any
 import pytest
 
 from adapters.fal.simulator import FalSimulator
-from tests.e2e.process import FalbotProcess, clean_environment, free_port
+from tests.e2e.process import FalbotProcess, free_port
 from tests.e2e.support import (
     check_books,
     discord_env,
@@ -33,6 +32,7 @@ from tests.e2e.support import (
     read_db,
     running_discord,
     running_simulator,
+    sync_discord_commands,
     wait_all_final,
 )
 from tests.fakes.discord import FakeDiscord, Issued, Recorded
@@ -129,23 +129,6 @@ class Chaos:
         return sum(1 for r in self.sim.requests.values() if r.state == "COMPLETED")
 
 
-async def _sync_commands(env: dict[str, str], cwd: Path) -> None:
-    """`falbot sync-commands`, as a deployment registers its commands once."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "sync-commands",
-        cwd=cwd,
-        env=clean_environment(env),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await proc.communicate()
-    assert proc.returncode == 0, (out, err[-2000:])
-
-
 @pytest.fixture
 async def discord() -> AsyncIterator[FakeDiscord]:
     async with running_discord(USERS) as fake:
@@ -163,7 +146,7 @@ async def test_sigkill_at_random_moments_through_discord_loses_nothing_and_bills
 ) -> None:
     db = tmp_path / "falbot.db"
     env = discord_env(sim, discord, db, free_port())
-    await _sync_commands(env, tmp_path)
+    await sync_discord_commands(env, tmp_path)
     chaos = Chaos(sim, discord, env, tmp_path, random.Random(SEED))
     moments: list[str] = []
     try:
@@ -274,7 +257,7 @@ async def test_discord_failing_a_third_of_the_time_and_dropping_the_gateway_lose
 
     db = tmp_path / "falbot.db"
     env = discord_env(sim, discord, db, free_port())
-    await _sync_commands(env, tmp_path)
+    await sync_discord_commands(env, tmp_path)
     chaos = Chaos(sim, discord, env, tmp_path, rng)
     try:
         proc = await chaos.start()

@@ -1,6 +1,6 @@
-"""A whole run of `falbot run` with known secret values, debug logging on, successes and every
-kind of failure: no log line, no message to Slack, no error, no HTTP answer and no byte of the
-database holds any of the secrets."""
+"""Whole runs of `falbot run` with known secret values, debug logging on, successes and every
+kind of failure, on Slack and on Discord: no log line, no message to the platform, no error, no
+HTTP answer and no byte of the database holds any of the secrets."""
 
 from __future__ import annotations
 
@@ -14,18 +14,31 @@ import pytest
 
 from adapters.fal.simulator import FalSimulator, Fault
 from tests.e2e.process import FalbotProcess, free_port
-from tests.e2e.support import TEAM, falbot_env, running_simulator, running_slack, wait_all_final
+from tests.e2e.support import (
+    TEAM,
+    discord_env,
+    falbot_env,
+    running_discord,
+    running_simulator,
+    running_slack,
+    sync_discord_commands,
+    wait_all_final,
+)
+from tests.fakes.discord import payloads as p_discord
 from tests.fakes.slack import FakeSlack, SignedSender
 from tests.fakes.slack import payloads as p
 
 FAL_KEY = "fal-5ecret-k3y-id:0123456789abcdef0123456789abcdef"
 BOT_TOKEN = "xoxb-5ecret-9999-bottokenvalue0123"
 SIGNING_SECRET = "5ecret-signing-0123456789abcdef"
+DISCORD_TOKEN = "MTA5ODc2NTQzMjEwOTg3NjU0.G5ecrt.d1scord-5ecret-t0ken-value-0123456789"
 SECRETS = {
     "FAL_KEY": FAL_KEY,
     "FAL_KEY secret part": FAL_KEY.split(":")[1],
     "SLACK_BOT_TOKEN": BOT_TOKEN,
     "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+    "DISCORD_TOKEN": DISCORD_TOKEN,
+    "DISCORD_TOKEN secret part": DISCORD_TOKEN.rsplit(".", 1)[1],
 }
 USER, ADMIN = "USECRET", "UBOSS"
 
@@ -131,3 +144,68 @@ async def test_no_secret_is_ever_logged_shown_answered_or_stored(
     # The failures really happened and were told.
     assert any("credentials" in json.dumps(c.params) for c in slack.calls_to("chat.update"))
     assert slack.calls_to("response_url")
+
+
+async def test_no_discord_or_fal_secret_is_ever_logged_shown_answered_or_stored(
+    sim: FalSimulator, tmp_path: Path
+) -> None:
+    db = tmp_path / "falbot.db"
+    port = free_port()
+    async with running_discord(("alice",), bot_token=DISCORD_TOKEN) as fake:
+        env = discord_env(sim, fake, db, port) | {"FAL_KEY": FAL_KEY, "FALBOT_DEBUG": "1"}
+        await sync_discord_commands(env, tmp_path)
+        proc = FalbotProcess(env, cwd=tmp_path)
+        alice = fake.people["alice"]
+        answers: list[str] = []
+
+        async def slash(name: str, **options: str) -> None:
+            given = [p_discord.option(k, p_discord.STRING, v) for k, v in options.items()]
+            issued = await fake.send_interaction(fake.slash(alice, name, options=given))
+            await fake.callback(issued, timeout=10)
+
+        try:
+            await proc.start()
+            await slash("imagine", prompt="a quiet harbour", model="flux-schnell")
+            sim.fail_next(Fault.server_error("runner_server_error"))
+            await slash("imagine", prompt="this one fails at fal", model="flux-schnell")
+            sim.fail_next(Fault.content_policy())
+            await slash("imagine", prompt="this one is refused", model="flux-schnell")
+            await slash("imagine", prompt="no such model", model="no-such-model")  # refused
+            await slash("quota")
+            await slash("jobs")
+            await wait_all_final(db, within=20)
+            sim.key = "a-key-falbot-does-not-have"  # fal now refuses falbot's credentials
+            await slash("imagine", prompt="refused for the key", model="flux-schnell")
+            await fake.wait_for(lambda r: "credentials" in json.dumps(r.json), timeout=20)
+            await wait_all_final(db, within=20)
+            async with aiohttp.ClientSession() as session:
+                for path in ("/healthz", "/metrics"):
+                    async with session.get(f"http://127.0.0.1:{port}{path}") as resp:
+                        answers.append(await resp.text())
+            await proc.terminate(within=10)
+        finally:
+            await proc.close()
+
+    found: list[str] = []
+    assert len(proc.raw_lines) > 50  # debug logging really ran
+    for line in proc.raw_lines:
+        found += leaks("a log line", line)
+    found += leaks("stdout", proc.stdout)
+    for rec in fake.requests:  # everything falbot sent to Discord (its Authorization aside)
+        sent = json.dumps([rec.path, rec.query, rec.json, [f.filename for f in rec.files]])
+        found += leaks(f"Discord {rec.route}", sent)
+    for text in answers:
+        found += leaks("an HTTP answer", text)
+    found += leaks("the database", database_text(db))
+    for _, arguments in sim.submits:
+        found += leaks("what fal was sent", json.dumps(arguments))
+    assert not found, found
+    # The scan would see it: the token was in use, where it belongs (the Authorization header).
+    headers = json.dumps([r.headers for r in fake.requests])
+    assert leaks("headers", headers) == [
+        "DISCORD_TOKEN in headers",
+        "DISCORD_TOKEN secret part in headers",
+    ]
+    # The failures really happened and were told.
+    told = json.dumps([r.json for r in fake.requests])
+    assert "credentials" in told and "no model called" in told
