@@ -20,7 +20,11 @@ from core.tasks import OwnedTasks
 
 log = logging.getLogger(__name__)
 
-JobBody = Callable[[Job], Awaitable[Job | None]]
+# Frees the job's fal slot (once; later calls do nothing).
+FreeSlot = Callable[[], Awaitable[None]]
+# Runs a job in its slot, calling `free` once fal is done with it (fetching the result and
+# settling need no fal slot); returns the completed job, if it completed.
+JobBody = Callable[[Job, FreeSlot], Awaitable[Job | None]]
 
 
 def line_key(job: Job) -> str:
@@ -81,17 +85,26 @@ class Dispatcher:
         )
 
     async def _run_in_slot(self, job_id: str, body: JobBody) -> None:
-        """Run `body` while holding a fal slot; the slot is free again before delivery."""
+        """Run `body` while holding a fal slot, until fal is done with the job; the slot is
+        free again before delivery at the latest."""
+        held = True
+
+        async def free() -> None:
+            nonlocal held
+            if held:
+                held = False
+                await self._slots.release()
+
         completed: Job | None = None
         try:
             job = await self._store.get_job(job_id)
             if job is not None:
-                completed = await body(job)
+                completed = await body(job, free)
         except Exception:
             log.exception("job %s failed inside falbot", job_id[:8])
             await self._end_after_crash(job_id)
         finally:
-            await self._slots.release()
+            await free()
         if completed is not None:
             await self._deliverer.deliver(completed)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
@@ -59,8 +60,11 @@ class Runner:
         """Mark a job whose cancellation was asked of fal: its failure ends it as cancelled."""
         self._cancel_requested.add(job_id)
 
-    async def run_queued(self, job: Job, *, probe: bool = False) -> Job | None:
-        """Submit a queued job and follow it at fal; the completed job, if it completed."""
+    async def run_queued(
+        self, job: Job, done_at_fal: Callable[[], Awaitable[None]], *, probe: bool = False
+    ) -> Job | None:
+        """Submit a queued job and follow it at fal; the completed job, if it completed.
+        `done_at_fal` is awaited once fal has finished with the job (its slot may go)."""
         if job.state is not JobState.QUEUED:
             return None
         try:
@@ -69,7 +73,9 @@ class Runner:
         finally:
             if probe:
                 self._circuit.probe_ended()
-        return await self.follow_at_fal(submitted) if submitted is not None else None
+        if submitted is None:
+            return None
+        return await self.follow_at_fal(submitted, done_at_fal)
 
     async def _submit(self, job: Job) -> Job | None:
         """Send a queued job to fal and save its request id; the submitted job, or None when
@@ -115,8 +121,11 @@ class Runner:
             return f"data:{image.content_type};base64,{base64.b64encode(image.data).decode()}"
         return await self.fal.upload(image.data, image.content_type)
 
-    async def follow_at_fal(self, job: Job) -> Job | None:
-        """Follow a submitted job to its end at fal and settle it; the completed job, if any."""
+    async def follow_at_fal(
+        self, job: Job, done_at_fal: Callable[[], Awaitable[None]] | None = None
+    ) -> Job | None:
+        """Follow a submitted job to its end at fal and settle it; the completed job, if any.
+        `done_at_fal` is awaited as soon as fal is done with it, before its result is read."""
         request_id = job.request_id
         assert request_id is not None
         spec = self.catalog.get(job.model)
@@ -127,11 +136,13 @@ class Runner:
                 outcome = await self._webhook_outcome(job)
                 if outcome is not None and outcome.error is not None:
                     raise outcome.error
+                if outcome is None:
+                    job, inference = await self._watch(job, started)
+                if done_at_fal is not None:
+                    await done_at_fal()  # reading the result takes no place in fal's queue
                 if outcome is not None and outcome.data is not None:
                     data = dict(outcome.data)
                 else:
-                    if outcome is None:
-                        job, inference = await self._watch(job, started)
                     data = await self.fal.result(job.endpoint, request_id)
                 self._circuit.observe(None)
             outputs, seed = parse_output(spec.kind, data)

@@ -43,6 +43,7 @@ class FakeFal:
         self.submit_gate: asyncio.Event | None = None  # when set up, submits wait for it
         self.submit_calls = 0
         self.result_error: BotError | None = None
+        self.result_gate: asyncio.Event | None = None  # when set up, results wait for it
         self.nsfw_flags: list[bool] | None = None  # has_nsfw_concepts of every image result
         self.at_fal = 0
         self.peak_at_fal = 0
@@ -93,6 +94,8 @@ class FakeFal:
         return FalStatus("completed" if done else "in_progress")
 
     async def result(self, endpoint: str, request_id: str) -> dict[str, Any]:
+        if self.result_gate is not None:
+            await self.result_gate.wait()
         req = self.requests[request_id]
         error = req.error or self.result_error
         if error is not None:

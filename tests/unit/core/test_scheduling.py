@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from core.errors import BotError, ErrorCode
@@ -49,6 +51,24 @@ async def test_never_more_than_max_concurrency_at_fal(
     for reply in replies:
         await reply.wait()
     assert fal.peak_at_fal == 3
+
+
+async def test_a_slot_is_free_once_fal_is_done_not_once_the_result_is_read(
+    make_engine: EngineFactory, fal: FakeFal
+) -> None:
+    """fal's concurrency counts requests in its queue; reading a finished one's result (and
+    settling it) takes no place there, so the next job goes meanwhile."""
+    fal.result_gate = asyncio.Event()  # results are slow to read
+    engine = await make_engine(max_concurrency=1)
+    first, second = RecordingReply(), RecordingReply()
+    await engine.submit(request(A, prompt="first"), first)
+    await engine.submit(request(B, prompt="second"), second)
+    await fal.wait_for_submits(2)  # the second went while the first's result was unread
+    assert fal.peak_at_fal == 1
+    fal.result_gate.set()
+    await first.wait()
+    await second.wait()
+    assert first.delivery is not None and second.delivery is not None
 
 
 async def test_a_full_line_refuses_with_busy_and_a_retry_time(
