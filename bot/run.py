@@ -15,6 +15,7 @@ from bot.app import App, build_app, keep_prices_fresh
 from bot.http import Health, HttpServer
 from bot.metrics import Metrics
 from bot.settings import Settings
+from core.tasks import OwnedTasks
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,9 @@ async def serving(settings: Settings) -> AsyncIterator[Running]:
             server.add_routes(app.webhook.add_routes)
         await app.engine.start()
         if settings.pricing_off is None and settings.fal_key is not None:
-            prices = asyncio.create_task(keep_prices_fresh(engine, settings), name="falbot-prices")
-            stack.push_async_callback(_cancel, prices)
+            background = OwnedTasks()
+            stack.push_async_callback(background.close)
+            background.spawn(keep_prices_fresh(engine, settings), name="falbot-prices")
         await server.start()
         stack.push_async_callback(server.close)
         for start in platforms:
@@ -162,9 +164,3 @@ async def sync_commands(settings: Settings, *, guild: str | None) -> int:
         return 0
     finally:
         await app.close()
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
