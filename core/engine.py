@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -59,6 +60,7 @@ class Engine:
         self._clock = clock
         self._accepting = False
         self._dispatching: asyncio.Task[None] | None = None
+        self._pruning: asyncio.Task[None] | None = None
         self._line = FairLine(config.max_waiting)
         self._slots = Slots(config.max_concurrency)
         self._tasks = OwnedTasks()
@@ -142,6 +144,25 @@ class Engine:
                 )
         self._dispatching = self._tasks.spawn(self._dispatcher.run(), name="dispatcher")
         self._accepting = True
+
+    def keep_dedupe_pruned(self) -> None:
+        """From now until `stop`, forget dedupe keys older than `config.dedupe_keep` every
+        `config.dedupe_prune_every` seconds of the engine's clock, in a task the engine owns.
+        `falbot run` starts it; an engine that never claims keys (the demo) need not."""
+        if self._pruning is None or self._pruning.done():
+            self._pruning = self._tasks.spawn(self._prune_dedupe(), name="dedupe-pruner")
+
+    async def _prune_dedupe(self) -> None:
+        """Without it the table only grows. A failed round is logged and the next one tries."""
+        keep = timedelta(seconds=self.config.dedupe_keep)
+        while True:  # at once too: a process restarted often must prune all the same
+            try:
+                pruned = await self.store.prune_dedupe(self._clock.now() - keep)
+            except Exception:
+                log.warning("pruning the dedupe keys failed; trying again later", exc_info=True)
+            else:
+                log.debug("pruned %d dedupe key(s)", pruned)
+            await self._clock.sleep(self.config.dedupe_prune_every)
 
     async def drain(self, *, grace: float = 5.0) -> bool:
         """Stop gracefully: new jobs are refused with `busy` and nothing more is sent to fal;
