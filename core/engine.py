@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -213,15 +214,32 @@ class Engine:
 
     async def submit(self, request: JobRequest, reply: Reply) -> Job:
         """Validate, check policy, quota and budget, persist and enqueue; or raise `BotError`."""
-        try:
-            if not self._accepting:
-                raise BotError(
-                    ErrorCode.BUSY,
-                    "falbot is restarting.",
-                    hint="Try again in a minute.",
-                    retry_after=60.0,
-                )
+        with self._refusals_logged(request):
+            self._check_accepting()
             return await self._admitter.admit(request, reply)
+
+    async def precheck(self, request: JobRequest, *, images: int = 1) -> None:
+        """Before a request's images are fetched or decoded: refuse, reading only, what
+        admission would refuse anyway (bad options, a denied model, a ban, a spent budget, a
+        bucket that cannot hold the job, a restart). `request` has no images yet; `images`
+        is how many it will carry. Admission (`submit`) still checks everything."""
+        with self._refusals_logged(request):
+            self._check_accepting()
+            await self._admitter.precheck(request, images=images)
+
+    def _check_accepting(self) -> None:
+        if not self._accepting:
+            raise BotError(
+                ErrorCode.BUSY,
+                "falbot is restarting.",
+                hint="Try again in a minute.",
+                retry_after=60.0,
+            )
+
+    @contextmanager
+    def _refusals_logged(self, request: JobRequest) -> Iterator[None]:
+        try:
+            yield
         except BotError as error:
             actor = request.actor
             events.refused(
