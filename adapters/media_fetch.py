@@ -2,26 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+import multiprocessing
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import yarl
 
+from adapters import media_workers
 from core.errors import BotError, ErrorCode, invalid
 from core.jobs import InputImage
-from core.media import validate_image
+from core.media import MAX_REQUEST_PIXELS, ImageHeader, PixelBudget, checked_image
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 _MAX_REDIRECTS = 3
+# Processes that read and decode images (see `adapters.media_workers` for why not threads):
+# few, so that a burst of large images waits its turn here instead of taking every core, and
+# the memory of many 40 MP decodes, at once.
+DECODE_WORKERS = 2
 
 
 class MediaFetcher:
     """Downloads an attachment from an allowed host, capped while streaming, then validates it.
 
     Redirects are followed by hand so that each hop is checked against the allowed hosts.
+    Images are read and decoded in a small pool of worker processes, never on the event loop,
+    and the pixels of one request's images are capped together (`request_budget`).
     """
 
     def __init__(
@@ -31,9 +45,14 @@ class MediaFetcher:
         max_bytes: int,
         session: aiohttp.ClientSession | None = None,
         timeout: float = 30.0,
+        max_request_pixels: int = MAX_REQUEST_PIXELS,
+        decode_workers: int = DECODE_WORKERS,
     ) -> None:
         self._hosts = tuple(h.lower() for h in allowed_hosts)
         self._max_bytes = max_bytes
+        self._max_request_pixels = max_request_pixels
+        self._decode_workers = decode_workers
+        self._decoder: ProcessPoolExecutor | None = None
         self._session = session
         self._own_session = session is None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -107,10 +126,45 @@ class MediaFetcher:
                 ) from exc
         raise invalid("That file redirects too many times.", "Upload it again and retry.")
 
+    def request_budget(self) -> PixelBudget:
+        """The pixel cap one request's images share: make one per request."""
+        return PixelBudget(self._max_request_pixels)
+
     async def fetch_image(
-        self, url: str, *, headers: Mapping[str, str] | None = None
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        budget: PixelBudget | None = None,
     ) -> InputImage:
-        return validate_image(await self.fetch(url, headers=headers), max_bytes=self._max_bytes)
+        """Download an image and check it; with `budget`, its pixels count against the
+        request's cap before it is decoded."""
+        return await self.check_image(await self.fetch(url, headers=headers), budget=budget)
+
+    async def check_image(self, data: bytes, *, budget: PixelBudget | None = None) -> InputImage:
+        """Validate downloaded bytes in a worker process: the header, then the request's pixel
+        cap (here), then the full decode."""
+        header = await self._in_worker(media_workers.read_header, data, self._max_bytes)
+        if not isinstance(header, ImageHeader):
+            raise BotError.from_dict(header)
+        (budget or self.request_budget()).take(header)
+        refusal = await self._in_worker(media_workers.decode, data, header)
+        if refusal is not None:
+            raise BotError.from_dict(refusal)
+        return checked_image(data, header)
+
+    async def _in_worker(self, fn: Callable[..., _T], *args: object) -> _T:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool(), fn, *args)
+        except BrokenProcessPool:
+            # A worker died (the OS killed it for memory, most likely): start afresh.
+            log.warning("an image worker process died; starting new ones")
+            pool, self._decoder = self._decoder, None
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise invalid(
+                "I could not read that image.", "Send a smaller image, or try again."
+            ) from None
 
     def _too_big(self, size: int) -> BotError:
         return invalid(
@@ -124,9 +178,22 @@ class MediaFetcher:
             self._own_session = True
         return self._session
 
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._decoder is None:
+            # Spawned, not forked: the bot's threads (aiosqlite's, the loop's) must not be
+            # copied into a child mid-flight. Workers start on the first image.
+            self._decoder = ProcessPoolExecutor(
+                max_workers=self._decode_workers, mp_context=multiprocessing.get_context("spawn")
+            )
+        return self._decoder
+
     async def aclose(self) -> None:
         if self._own_session and self._session is not None:
             await self._session.close()
+        pool, self._decoder = self._decoder, None
+        if pool is not None:
+            # Waits for a decode under way (a second at most) so that no worker outlives us.
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
 
 
 def _size(n: int) -> str:
