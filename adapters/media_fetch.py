@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import multiprocessing
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import TypeVar
+from collections.abc import Mapping, Sequence
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import yarl
 
-from adapters import media_workers
+from adapters.media_workers import WORKERS, ImageChecker
 from core.errors import BotError, ErrorCode, invalid
 from core.jobs import InputImage
-from core.media import MAX_REQUEST_PIXELS, ImageHeader, PixelBudget, checked_image
+from core.media import MAX_REQUEST_PIXELS, PixelBudget
 
 log = logging.getLogger(__name__)
 
-_T = TypeVar("_T")
-
 _MAX_REDIRECTS = 3
-# Processes that read and decode images (see `adapters.media_workers` for why not threads):
-# few, so that a burst of large images waits its turn here instead of taking every core, and
-# the memory of many 40 MP decodes, at once.
-DECODE_WORKERS = 2
 
 
 class MediaFetcher:
@@ -46,13 +35,12 @@ class MediaFetcher:
         session: aiohttp.ClientSession | None = None,
         timeout: float = 30.0,
         max_request_pixels: int = MAX_REQUEST_PIXELS,
-        decode_workers: int = DECODE_WORKERS,
+        decode_workers: int = WORKERS,
     ) -> None:
         self._hosts = tuple(h.lower() for h in allowed_hosts)
         self._max_bytes = max_bytes
         self._max_request_pixels = max_request_pixels
-        self._decode_workers = decode_workers
-        self._decoder: ProcessPoolExecutor | None = None
+        self.images = ImageChecker(workers=decode_workers)
         self._session = session
         self._own_session = session is None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -143,28 +131,10 @@ class MediaFetcher:
 
     async def check_image(self, data: bytes, *, budget: PixelBudget | None = None) -> InputImage:
         """Validate downloaded bytes in a worker process: the header, then the request's pixel
-        cap (here), then the full decode."""
-        header = await self._in_worker(media_workers.read_header, data, self._max_bytes)
-        if not isinstance(header, ImageHeader):
-            raise BotError.from_dict(header)
-        (budget or self.request_budget()).take(header)
-        refusal = await self._in_worker(media_workers.decode, data, header)
-        if refusal is not None:
-            raise BotError.from_dict(refusal)
-        return checked_image(data, header)
-
-    async def _in_worker(self, fn: Callable[..., _T], *args: object) -> _T:
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool(), fn, *args)
-        except BrokenProcessPool:
-            # A worker died (the OS killed it for memory, most likely): start afresh.
-            log.warning("an image worker process died; starting new ones")
-            pool, self._decoder = self._decoder, None
-            if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
-            raise invalid(
-                "I could not read that image.", "Send a smaller image, or try again."
-            ) from None
+        cap, then the full decode."""
+        return await self.images.check(
+            data, max_bytes=self._max_bytes, budget=budget or self.request_budget()
+        )
 
     def _too_big(self, size: int) -> BotError:
         return invalid(
@@ -178,22 +148,10 @@ class MediaFetcher:
             self._own_session = True
         return self._session
 
-    def _pool(self) -> ProcessPoolExecutor:
-        if self._decoder is None:
-            # Spawned, not forked: the bot's threads (aiosqlite's, the loop's) must not be
-            # copied into a child mid-flight. Workers start on the first image.
-            self._decoder = ProcessPoolExecutor(
-                max_workers=self._decode_workers, mp_context=multiprocessing.get_context("spawn")
-            )
-        return self._decoder
-
     async def aclose(self) -> None:
         if self._own_session and self._session is not None:
             await self._session.close()
-        pool, self._decoder = self._decoder, None
-        if pool is not None:
-            # Waits for a decode under way (a second at most) so that no worker outlives us.
-            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        await self.images.aclose()
 
 
 def _size(n: int) -> str:

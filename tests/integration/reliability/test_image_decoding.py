@@ -1,12 +1,16 @@
-"""Large images are read and decoded off the event loop, in a small pool of their own, and one
-request's images may not add up to more than its pixel cap: the loop keeps answering others
-(Slack gives 3 s to ack) while a burst of 40 MP images is checked. Against a loopback file
-host, through aiohttp as falbot fetches."""
+"""Large images are read and decoded off the event loop, in a small pool of worker processes, and
+one request's images may not add up to more than its pixel cap: the loop keeps answering others
+(Slack gives 3 s to ack) while a burst of 40 MP images is checked. A worker that dies is a clear
+refusal and is replaced; idle workers stop. Against a loopback file host, through aiohttp as
+falbot fetches."""
 
 from __future__ import annotations
 
 import asyncio
 import io
+import multiprocessing
+import os
+import signal
 import time
 from collections.abc import AsyncIterator
 
@@ -15,8 +19,10 @@ from aiohttp import web
 from PIL import Image
 
 from adapters.media_fetch import MediaFetcher
+from adapters.media_workers import ImageChecker
 from core.errors import BotError, ErrorCode
-from core.media import MAX_PIXELS, MAX_REQUEST_PIXELS
+from core.media import MAX_PIXELS, MAX_REQUEST_PIXELS, PixelBudget
+from tests.fakes.fal import png_bytes
 
 MAX_BYTES = 2 * 1024 * 1024
 # Generous for a loaded 2-core machine; checking these images on the loop blocks it for
@@ -121,3 +127,43 @@ async def test_a_request_past_its_pixel_cap_is_refused_before_decoding_the_rest(
     assert MAX_REQUEST_PIXELS == 64_000_000
     # Another request has its own cap.
     assert (await fetcher.fetch_image(f"http://{host}/files/big-2.webp")).width == 8000
+
+
+async def test_a_worker_killed_mid_check_is_a_clear_refusal_and_the_next_image_is_checked(
+    big_webp: bytes,
+) -> None:
+    checker = ImageChecker()
+    try:
+        checking = asyncio.create_task(
+            checker.check(big_webp, max_bytes=MAX_BYTES, budget=PixelBudget())
+        )
+        async with asyncio.timeout(10):
+            while not multiprocessing.active_children():  # noqa: ASYNC110 - no event to wait on
+                await asyncio.sleep(0.01)
+        for worker in multiprocessing.active_children():
+            os.kill(worker.pid or 0, signal.SIGKILL)  # as the OS's OOM killer would
+        with pytest.raises(BotError) as caught:
+            await checking
+        assert caught.value.code is ErrorCode.INVALID_INPUT
+        assert caught.value.message == "I could not read that image."
+        image = await checker.check(big_webp, max_bytes=MAX_BYTES, budget=PixelBudget())
+        assert image.width == 8000
+    finally:
+        await checker.aclose()
+    assert not checker.running
+
+
+async def test_the_workers_stop_when_idle_and_start_again_with_the_next_image(
+    big_webp: bytes,
+) -> None:
+    checker = ImageChecker(idle_stop=0.05)
+    try:
+        small = png_bytes()
+        assert (await checker.check(small, max_bytes=MAX_BYTES, budget=PixelBudget())).width == 8
+        assert checker.running
+        async with asyncio.timeout(5):
+            while checker.running:  # noqa: ASYNC110 - no event to wait on
+                await asyncio.sleep(0.01)
+        assert (await checker.check(small, max_bytes=MAX_BYTES, budget=PixelBudget())).width == 8
+    finally:
+        await checker.aclose()
