@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -27,6 +28,7 @@ _T = TypeVar("_T")
 # Few, so that a burst of large images waits its turn instead of taking every core (and the
 # memory of many 40 MP decodes) at once.
 WORKERS = 2
+WORKER_NICENESS = 10
 IDLE_STOP_S = 60.0
 
 
@@ -72,9 +74,14 @@ class ImageChecker:
         loop = asyncio.get_running_loop()
         if self._pool is None:
             # Spawned, not forked: the bot's threads (aiosqlite's) must not be copied into a
-            # child mid-flight.
-            context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=context)
+            # child mid-flight. Niced: on a small machine the decodes take the cores the
+            # event loop does not need, never its share.
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=os.nice,
+                initargs=(WORKER_NICENESS,),
+            )
         if self._idle_timer is not None:
             self._idle_timer.cancel()
         self._busy += 1
