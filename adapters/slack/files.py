@@ -80,10 +80,11 @@ class SlackFiles:
         images = []
         for f in files[: max(1, limit)]:
             url = str(f.get("url_private_download") or f.get("url_private"))
-            images.append(await self._fetcher.fetch_image(url, headers=self._auth(url)))
+            images.append(await self._fetcher.fetch_image(url, headers=self._auth))
         return tuple(images)
 
     def _auth(self, url: str) -> dict[str, str]:
+        """The bot token for Slack's own file host only: asked again at each redirect hop."""
         parts = urlsplit(url)
         hosts = {(parts.hostname or "").lower(), parts.netloc.lower()}
         if hosts & self._token_hosts:

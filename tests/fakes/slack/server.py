@@ -43,6 +43,8 @@ class HostedFile:
     data: bytes
     served_type: str
     login_only: bool = False  # as if the app lacked files:read: always the login page
+    redirect_to: str | None = None  # answered with a 302 to this URL (a file moved to a CDN)
+    public: bool = False  # served without the bot token (a CDN link a redirect points at)
 
     def info(self, base: str, team_id: str) -> dict[str, Any]:
         url = f"{base}/files-pri/{team_id}-{self.id}/{self.name}"
@@ -158,8 +160,11 @@ class FakeSlack:
         mimetype: str,
         served_type: str | None = None,
         login_only: bool = False,
+        redirect_to: str | None = None,
+        public: bool = False,
     ) -> dict[str, Any]:
-        """Host a private file; returns its Slack file object (as in a message's `files`)."""
+        """Host a private file; returns its Slack file object (as in a message's `files`).
+        `redirect_to`: answer its download with a redirect there; `public`: serve it to anyone."""
         file = HostedFile(
             id=f"F{next(self._ids):06d}",
             name=name,
@@ -167,6 +172,8 @@ class FakeSlack:
             data=data,
             served_type=served_type or mimetype,
             login_only=login_only,
+            redirect_to=redirect_to,
+            public=public,
         )
         self.files[file.id] = file
         return file.info(self.base, self.team_id)
@@ -448,6 +455,10 @@ class FakeSlack:
         )
         if file is None:
             return web.Response(status=404, text="file not found")
+        if file.redirect_to is not None:
+            raise web.HTTPFound(file.redirect_to)
+        if file.public:
+            return web.Response(body=file.data, content_type=file.served_type)
         if not authorised or file.login_only:
             # What Slack does for a private file fetched without the bot token.
             return web.Response(text=LOGIN_PAGE, content_type="text/html")
