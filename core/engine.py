@@ -211,6 +211,12 @@ class Engine:
             )
             raise
 
+    async def set_reply_ref(self, job: Job, reply_ref: Mapping[str, Any]) -> Job:
+        """Name the reply an adapter posted after admission (so a restart finds it again)."""
+        merged = {**job.reply_ref, **reply_ref}  # keeps what admission added (the NSFW mark)
+        await self.store.set_reply_ref(job.id, merged)
+        return job.replace(reply_ref=merged)
+
     def credits_for(self, usd: Decimal) -> Decimal:
         return to_credits(usd, self.config.credit_usd)
 

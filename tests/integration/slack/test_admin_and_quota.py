@@ -80,12 +80,26 @@ async def test_exhausted_quota_says_when_to_retry(
     assert "Out of credits" in text
     assert "Try again in 3 min" in text  # 2.8 credits short at 60 an hour
     await stack.quiesce()
-    refused_post = fake.calls_to("chat.postMessage")[-1]
-    deleted = fake.calls_to("chat.delete")
-    assert [c.params["ts"] for c in deleted] == [refused_post.answer["ts"]]
+    assert len(fake.calls_to("chat.postMessage")) == 1  # the first job's only
+    assert not fake.calls_to("chat.delete")
     assert len(await stack.jobs_of(ANN)) == 1
     assert await stack.credits_of(ANN) - left < Decimal("0.1")  # only the refill since
     assert len(fal.submits) == 1
+
+
+async def test_a_banned_users_prompt_is_never_posted(
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+) -> None:
+    await answer_to(stack, fake, "/admin", f"ban <@{ANN}|ann>", BOSS)
+    answer = await answer_to(stack, fake, "/imagine", "a secret plan --model nano-banana", ANN)
+    assert "not allowed to use falbot" in shown(answer)
+    await stack.quiesce()
+    # Nothing public, not even for a moment: only the ephemeral answer.
+    assert not fake.calls_to("chat.postMessage", status=None)
+    assert not fake.calls_to("chat.delete", status=None)
+    assert "secret plan" not in str([c.params for c in fake.calls if c.method != "response_url"])
+    assert await stack.jobs_of(ANN) == []
+    assert not fal.submits
 
 
 async def test_usage_error_on_a_bad_option(stack: SlackStack, fake: FakeSlack) -> None:
