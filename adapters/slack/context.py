@@ -57,7 +57,7 @@ class Answers:
             log.warning("could not answer user %s: %s", origin.user_id, type(exc).__name__)
 
     async def text(self, origin: Origin, text: str) -> None:
-        await self.tell(origin, text.split("\n", 1)[0][:150], render.text_blocks(text))
+        await self.tell(origin, *render.answer(text))
 
     async def error(self, origin: Origin, err: BotError) -> None:
         text, blocks = render.error(err)

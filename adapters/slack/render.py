@@ -38,8 +38,19 @@ _STAGE_ICONS = {
 
 
 def escape(text: str) -> str:
-    """Slack's three control characters, so user text never becomes a mention or a link."""
+    """Slack's three control characters, so user text never becomes a mention or a link.
+
+    The one escape of the Slack side: every piece of text a user, an admin or fal wrote (a
+    prompt, an option, an error about them) passes through it before it is put into a message,
+    and every message's notification text is made by `plain` below, which passes through it.
+    Only falbot's own markup (`<@user>` mentions, `<url|name>` links) is added after it.
+    """
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plain(text: str) -> str:
+    """A message's notification text (`text` beside its blocks): one line, escaped."""
+    return escape(text.split("\n", 1)[0][:150])
 
 
 def mrkdwn(text: str) -> str:
@@ -65,6 +76,11 @@ def _headline(user_id: str, prompt: str) -> str:
     return f"{who}: _{escape(short)}_"
 
 
+def answer(text: str) -> tuple[str, list[Block]]:
+    """A plain answer (account, admin, help) as a message: notification text and sections."""
+    return plain(text), text_blocks(text)
+
+
 def text_blocks(text: str) -> list[Block]:
     """A plain answer (account, admin, errors) as one or more sections."""
     chunks, current = [], ""
@@ -78,8 +94,8 @@ def text_blocks(text: str) -> list[Block]:
 
 
 def starting(user_id: str, prompt: str, what: str) -> tuple[str, list[Block]]:
-    """The message posted before admission, so its ts can be part of the job's reply_ref."""
-    line = f":hourglass_flowing_sand: {what} · starting…"
+    """The message posted once a job is admitted; its ts is then stored in the job's reply_ref."""
+    line = f":hourglass_flowing_sand: {escape(what)} · starting…"
     return line, [_section(_headline(user_id, prompt)), _context(line)]
 
 
@@ -114,7 +130,7 @@ def result(
     elif any(f.output.nsfw for f in delivery.files):
         blocks.append(_context(":warning: fal flagged an output as possibly NSFW."))
     blocks.append(_actions(job, file_ids))
-    return f"Done · {delivery.footer()}", blocks
+    return plain(f"Done · {delivery.footer()}"), blocks
 
 
 def _actions(job: Job, file_ids: Sequence[str]) -> Block:
@@ -159,13 +175,13 @@ def failure(
         _section(f":x: {mrkdwn(text)}"),
         _context(f"*{escape(job.model)}* · job `{job.short_id}`"),
     ]
-    return f"Failed · {error.message}", blocks
+    return plain(f"Failed · {error.message}"), blocks
 
 
 def error(err: BotError) -> tuple[str, list[Block]]:
     """A refusal or a mistake, for an ephemeral answer."""
     text = render_error(err)
-    return err.message, [_section(f":warning: {mrkdwn(text)}")]
+    return plain(err.message), [_section(f":warning: {mrkdwn(text)}")]
 
 
 def _prompt(job: Job) -> str:

@@ -173,7 +173,7 @@ class SlackReply:
                 file_uploads=uploads,
                 channel=self._ref.channel,
                 thread_ts=self._thread_ts or None,
-                initial_comment=delivery.footer(),
+                initial_comment=render.escape(delivery.footer()),
             )
         except _TRANSPORT_ERRORS as exc:
             log.warning("upload for job %s failed: %s", delivery.job.short_id, _reason(exc))
