@@ -27,6 +27,7 @@ class Origin:
     thread_ts: str | None = None
     response_url: str | None = None
     user_name: str = ""
+    trigger_id: str | None = None  # a slash command's or interaction's: it may open a modal
 
 
 class Answers:

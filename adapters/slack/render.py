@@ -26,6 +26,9 @@ EDIT_SHORTCUT = "edit_image"  # the message shortcut's callback id (manifest.yam
 EDIT_MODAL = "falbot_edit_modal"  # the modal's callback id
 PROMPT_BLOCK, PROMPT_INPUT = "prompt", "prompt_input"
 MODEL_BLOCK, MODEL_INPUT = "model", "model_input"
+UPLOAD_MODAL = "falbot_upload_modal"  # /edit and /upscale: an image uploaded in a modal
+FILE_BLOCK, FILE_INPUT = "image", "image_input"
+IMAGE_TYPES = ("png", "jpg", "jpeg", "webp", "gif")
 
 _SECTION_MAX = 3000
 _STAGE_ICONS = {
@@ -241,4 +244,63 @@ def edit_modal(
                 "element": select,
             },
         ],
+    }
+
+
+def home(text: str) -> dict[str, Any]:
+    """The App Home tab (views.publish): a header, then the help text."""
+    return {
+        "type": "home",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": "falbot"}},
+            *text_blocks(text),
+        ],
+    }
+
+
+def upload_modal(
+    *, kind: str, metadata: dict[str, Any], max_files: int, prompt: str = ""
+) -> dict[str, Any]:
+    """The modal of `/edit` (an image and what to change) and `/upscale` (an image), with
+    Slack's `file_input` element: the submission carries the uploaded files."""
+    blocks: list[Block] = [
+        {
+            "type": "input",
+            "block_id": FILE_BLOCK,
+            "label": {"type": "plain_text", "text": "Image" if max_files == 1 else "Images"},
+            "element": {
+                "type": "file_input",
+                "action_id": FILE_INPUT,
+                "filetypes": list(IMAGE_TYPES),
+                "max_files": max(1, min(max_files, 10)),
+            },
+        }
+    ]
+    if kind == "edit":
+        prompt_input: dict[str, Any] = {
+            "type": "plain_text_input",
+            "action_id": PROMPT_INPUT,
+            "multiline": True,
+            "max_length": 2000,
+            "placeholder": {"type": "plain_text", "text": "What should change?"},
+        }
+        if prompt:
+            prompt_input["initial_value"] = prompt[:2000]
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": PROMPT_BLOCK,
+                "label": {"type": "plain_text", "text": "Prompt"},
+                "element": prompt_input,
+            }
+        )
+    title = "Edit image" if kind == "edit" else "Upscale image"
+    return {
+        "type": "modal",
+        "callback_id": UPLOAD_MODAL,
+        "private_metadata": json.dumps(metadata, separators=(",", ":"))[:3000],
+        "title": {"type": "plain_text", "text": title},
+        "submit": {"type": "plain_text", "text": "Edit" if kind == "edit" else "Upscale"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": blocks,
     }

@@ -83,6 +83,7 @@ class FakeSlack:
         self.files: dict[str, HostedFile] = {}
         self.uploads: dict[str, dict[str, Any]] = {}
         self.views: list[dict[str, Any]] = []
+        self.homes: dict[str, dict[str, Any]] = {}  # the App Home tab published per user
         self._failures: dict[str, list[tuple[int, int]]] = {}
         # A Slack outage: called with each Web API call's method and arguments; a status it
         # returns (a 5xx, say) answers that call instead. None: Slack works.
@@ -386,6 +387,18 @@ class FakeSlack:
         view = json.loads(view) if isinstance(view, str) else dict(view or {})
         view["id"] = f"V{next(self._ids):06d}"
         self.views.append(view)
+        return {"ok": True, "view": view}
+
+    def _m_views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        user_id = str(params.get("user_id", ""))
+        if user_id not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        view = params.get("view")
+        view = json.loads(view) if isinstance(view, str) else dict(view or {})
+        if view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        view["id"] = f"V{next(self._ids):06d}"
+        self.homes[user_id] = view
         return {"ok": True, "view": view}
 
     def _m_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
