@@ -51,14 +51,23 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Core's texts name the commands as Discord has them (`/quota`); on Slack they live under /falbot.
+_GROUPED = re.compile(r"(?<![\w/])/(help|models|quota|usage|jobs|cancel|admin)\b")
+
+
+def commands(text: str) -> str:
+    """`/quota` → `/falbot quota`, `/admin budget set` → `/falbot admin budget set`."""
+    return _GROUPED.sub(r"/falbot \1", text)
+
+
 def plain(text: str) -> str:
     """A message's notification text (`text` beside its blocks): one line, escaped."""
-    return escape(text.split("\n", 1)[0][:150])
+    return escape(commands(text.split("\n", 1)[0])[:150])
 
 
 def mrkdwn(text: str) -> str:
     """Core's plain text (with `**bold**`) → Slack mrkdwn (`*bold*`), escaped."""
-    return re.sub(r"\*\*(.+?)\*\*", r"*\1*", escape(text))
+    return re.sub(r"\*\*(.+?)\*\*", r"*\1*", escape(commands(text)))
 
 
 def _section(text: str) -> Block:

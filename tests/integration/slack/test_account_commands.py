@@ -101,3 +101,10 @@ async def test_invalid_option_value_is_explained(stack: SlackStack, fake: FakeSl
     # refused at admission: nothing was posted, so nothing needs removing
     assert not fake.calls_to("chat.postMessage", status=None)
     assert not fake.calls_to("chat.delete", status=None)
+
+
+async def test_hints_name_the_slack_commands(stack: SlackStack) -> None:
+    await answer(stack, "/falbot", "admin models deny veo3", user=BOSS)
+    text = await answer(stack, "/video", "waves --model veo3")
+    assert "/falbot models" in text
+    assert "See /models" not in text

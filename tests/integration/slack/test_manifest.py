@@ -4,6 +4,7 @@ github.com/slackapi/manifest-schema) and declares exactly what the adapter liste
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import jsonschema
 import yaml
 
 from adapters.slack import render
-from adapters.slack.commands import COMMANDS
+from adapters.slack.commands import COMMANDS, SUBCOMMANDS
 
 HERE = Path(__file__).parents[3] / "adapters" / "slack"
 # Names other apps commonly own: falbot groups these under /falbot instead.
@@ -70,3 +71,21 @@ def test_home_and_messages_tabs_events_shortcut_and_scopes() -> None:
         "channels:history",
         "groups:history",
     } <= scopes
+
+
+def test_the_readmes_slack_commands_are_what_the_adapter_registers() -> None:
+    readme = (HERE.parents[1] / "README.md").read_text()
+    paragraph = readme[readme.index("On Slack the slash commands are") :].split("\n\n")[0]
+    top = set(re.findall(r"`(/[a-z]+)`", paragraph))
+    assert top == set(COMMANDS)
+    named = set(re.findall(r"`([a-z]+)(?: …)?`", paragraph))
+    assert named == set(SUBCOMMANDS)
+
+    slack_readme = (HERE / "README.md").read_text()
+    use = slack_readme[slack_readme.index("## Use") :].split("\n\n")[1]  # the table
+    table = "\n".join(line for line in use.splitlines() if line.startswith("|"))
+    used = set(re.findall(r"`(/[a-z]+)[ `]", table))
+    assert used == set(COMMANDS)
+    assert {f"/falbot {name}" for name in SUBCOMMANDS} <= {
+        " ".join(m.split()[:2]) for m in re.findall(r"`(/falbot [a-z]+)", table)
+    }
