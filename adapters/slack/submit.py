@@ -37,24 +37,25 @@ class Starter:
         """Submit the job, and only once it is admitted post its message (in `thread_ts`, or as
         a new message whose thread takes the results) and store where it is. A refusal raises
         before anything public is said; a crash before the message is named leaves a job whose
-        reply posts a new message when it next shows progress."""
+        reply posts a new message when it next shows progress. The job may start only once its
+        message is named, so a refused post withdraws it before fal ever sees it."""
         ref = ReplyRef(
             channel=channel, thread_ts=thread_ts or "", message_ts="", user_id=actor.user_id
         )
         request = build(ref.to_dict())
         reply = SlackReply(self._client, ref, prompt=prompt, model=request.model, opening=True)
-        job = await self._engine.submit(request, reply)
+        # Admitted but held: it starts only once its message is posted and named.
+        job = await self._engine.submit(request, reply, hold=True)
         text, blocks = render.starting(actor.user_id, prompt, what)
         try:
             await reply.open(text, blocks)
-        except BotError:
-            await self._withdraw(actor, job)
-            raise
-        return await self._engine.set_reply_ref(job, reply.ref.to_dict())
-
-    async def _withdraw(self, actor: Actor, job: Job) -> None:
-        """Cancel a job whose message could not be posted (its credits come back)."""
-        try:
-            await self._engine.cancel(actor, job.id)
+            job = await self._engine.set_reply_ref(job, reply.ref.to_dict())
         except BotError as err:
-            log.warning("could not withdraw job %s: %s", job.short_id, err.message)
+            await self._engine.withdraw(job, err)  # cancelled, credits back; nothing was shown
+            raise
+        except BaseException:
+            # Named or not, the job runs: its reply posts a message if it has none yet.
+            await self._engine.release(job)
+            raise
+        await self._engine.release(job)
+        return job

@@ -170,14 +170,16 @@ class SlackStack:
 
     # ---- what users do
 
-    async def command(self, command: str, text: str, *, user: str = ANN) -> Any:
+    async def command(
+        self, command: str, text: str, *, user: str = ANN, channel: str = CHANNEL
+    ) -> Any:
         """Run a slash command; over HTTP returns the answer, over Socket Mode the ack."""
         form = p.slash_command(
             command,
             text,
             team_id=TEAM,
             user_id=user,
-            channel_id=CHANNEL,
+            channel_id=channel,
             response_url=self.fake.response_url(),
         )
         return await self._send("slash_commands", form, form=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from adapters.fal.simulator import FalSimulator
+from core.jobs import JobState
 from core.nsfw import NsfwMode
 from core.quota import Budget
 from tests.fakes.slack import Call, FakeSlack
@@ -187,3 +188,22 @@ async def test_admin_nsfw_refuses_a_member_and_a_bad_mode_and_changes_nothing(
     assert "`/falbot admin nsfw &lt;withhold|spoiler|allow&gt;`" in shown(missing)
 
     assert (await stack.store.policy(TEAM)).nsfw is NsfwMode.SPOILER
+
+
+async def test_a_job_in_a_channel_the_bot_is_not_in_is_withdrawn(
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+) -> None:
+    """Admitted, then Slack refuses its message: the job is cancelled, its credits come back,
+    and only the requester is told."""
+    await stack.command("/imagine", "a hidden fox --model nano-banana", channel="CNOTIN1")
+    answer = await fake.wait_for("response_url")
+    assert "I can't post in this conversation" in shown(answer)
+    assert "/invite @falbot" in shown(answer)
+    await stack.quiesce()
+    (job,) = await stack.jobs_of(ANN)  # withdrawn before the requester was told
+    assert job.state is JobState.CANCELLED
+    assert await stack.credits_of(ANN) == Decimal(100)
+    assert not fal.submits  # held until its message was named: fal never saw it
+    (refused,) = fake.calls_to("chat.postMessage")  # Slack refused it: nothing was shown
+    assert refused.answer == {"ok": False, "error": "not_in_channel"}
+    assert not fake.calls_to("chat.update", status=None)
