@@ -53,9 +53,11 @@ class Starter:
         except BotError as err:
             await self._engine.withdraw(job, err)  # cancelled, credits back; nothing was shown
             raise
-        except BaseException:
+        except Exception:
             # Named or not, the job runs: its reply posts a message if it has none yet.
             await self._engine.release(job)
             raise
+        # Cancelled (shutting down): the job stays queued in the store, and the next start
+        # runs it and posts its message then.
         await self._engine.release(job)
         return job
