@@ -121,7 +121,7 @@ DISCORD_ADMIN: dict[tuple[str, ...], DiscordCase] = {
 
 # Top-level commands that act only for the caller (their own jobs, bucket and usage), the ones
 # that take a job id (someone else's must be refused), and the admin group.
-DISCORD_OWN = {"imagine", "edit", "upscale", "video", "models", "quota", "usage", "jobs"}
+DISCORD_OWN = {"imagine", "edit", "upscale", "video", "models", "quota", "usage", "jobs", "help"}
 DISCORD_OWN_MENUS = {"Edit image"}
 DISCORD_ON_A_JOB = {"cancel"}
 
