@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from core.jobs import Output
@@ -14,10 +14,9 @@ MEGAPIXEL = 1024 * 1024
 
 
 def megapixels(width: int, height: int) -> Decimal:
-    """Billed megapixels of one image (1024×1024 is one), rounded up to a hundredth."""
-    return (Decimal(width * height) / Decimal(MEGAPIXEL)).quantize(
-        Decimal("0.01"), rounding=ROUND_CEILING
-    )
+    """Billed megapixels of one image: fal rounds each image up to whole megapixels, and
+    1024×1024 is one (fal's $0.025 for it on FLUX dev), so 1024×576 is one and 1536×1024 two."""
+    return Decimal(max(1, -(-(width * height) // MEGAPIXEL)))
 
 
 class Pricing(Protocol):
