@@ -197,16 +197,15 @@ class TokenBilled:
             self.per_image.actual(params, outputs) + self.token_usd(params, input_images=given)
         )
 
-    def per_input_image_usd(self, fidelity: str) -> Decimal:
-        tokens = self.tokens.image_tokens.get(fidelity, max(self.tokens.image_tokens.values()))
-        return usd(tokens * self.tokens.image_in_usd / 1000)
-
     def describe(self) -> str:
-        inputs = ", ".join(
-            f"{format_usd(self.per_input_image_usd(f))} at {f} fidelity"
-            for f in self.tokens.image_tokens
+        """Short enough for a choice label: the per-image range, and the tokens of an input
+        image at the dearer fidelity (falbot's default)."""
+        figures = [figure for pair in self.per_image.tiers.values() for figure in pair]
+        per_input = usd(max(self.tokens.image_tokens.values()) * self.tokens.image_in_usd / 1000)
+        return (
+            f"{format_usd(min(figures))}–{format_usd(max(figures))} per image,"
+            f" plus about {format_usd(per_input)} per input image"
         )
-        return f"{self.per_image.describe()}; plus tokens: about {inputs} per input image"
 
 
 @dataclass(frozen=True)
