@@ -4,6 +4,7 @@ input images (fetched with the bot token like any private Slack file)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from adapters.slack import render
@@ -32,12 +33,12 @@ async def upscale_command(deps: Deps, origin: Origin, text: str) -> None:
 
 
 async def _open(
-    deps: Deps, origin: Origin, *, kind: str, options: dict[str, Any], prompt: str
+    deps: Deps, origin: Origin, *, kind: str, options: Mapping[str, Any], prompt: str
 ) -> None:
     spec = deps.engine.catalog.resolve(str(options.get("model", "")), kind)  # fails early
     if not origin.trigger_id:
         raise invalid("Slack did not let me open a form here.", "Try the command again.")
-    metadata = {"k": kind, "c": origin.channel_id, "o": options}
+    metadata = {"k": kind, "c": origin.channel_id, "o": dict(options)}
     view = render.upload_modal(
         kind=kind, metadata=metadata, max_files=spec.max_input_images, prompt=prompt
     )
@@ -53,10 +54,11 @@ async def on_upload_submitted(deps: Deps, origin: Origin, view: dict[str, Any]) 
     ).strip()
     meta = modal_metadata(view)
     kind = "upscale" if meta.get("k") == "upscale" else "edit"
-    options = meta.get("o") if isinstance(meta.get("o"), dict) else {}
+    stored = meta.get("o")
+    options: dict[str, Any] = stored if isinstance(stored, dict) else {}
     model = str(options.get("model", ""))
     spec = deps.engine.catalog.resolve(model, kind)
-    files = deps.files.images(list(uploaded or []))
+    files = deps.files.images(await deps.files.described(list(uploaded or [])))
     images = await deps.files.fetch(files, limit=spec.max_input_images)
 
     actor = await deps.identities.actor(origin)

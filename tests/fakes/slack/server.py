@@ -445,6 +445,12 @@ class FakeSlack:
             self.messages.setdefault(channel, []).append(message)
         return {"ok": True, "files": out}
 
+    def _m_files_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        file = self.files.get(str(params.get("file", "")))
+        if file is None:
+            return {"ok": False, "error": "file_not_found"}
+        return {"ok": True, "file": file.info(self.base, self.team_id)}
+
     def _m_files_delete(self, params: dict[str, Any]) -> dict[str, Any]:
         file_id = params.get("file", "")
         if self.files.pop(file_id, None) is None:

@@ -63,9 +63,12 @@ async def test_upscale_command_upscales_the_uploaded_image(
     assert view["blocks"][0]["element"]["max_files"] == 1
 
     uploaded = fake.add_file(png(), name="small.png", mimetype="image/png")
-    values = {"image": {"image_input": p.file_input([uploaded])}}
+    # A file input may give a file by id and name only: falbot asks files.info for the rest.
+    by_id = {"id": uploaded["id"], "name": uploaded["name"]}
+    values = {"image": {"image_input": p.file_input([by_id])}}
     await stack.interaction(p.view_submission(view, values, team_id=TEAM, user_id=ANN))
     await fake.wait_for("chat.update", is_done)
+    assert (await fake.wait_for("files.info")).params["file"] == uploaded["id"]
     endpoint, arguments = fal.submits[0]
     assert endpoint == "fal-ai/esrgan"
     assert arguments["scale"] == 4
