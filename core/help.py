@@ -84,7 +84,7 @@ def render_help(platform: Platform, quota: QuotaView | None, *, admin: bool = Fa
             continue
         example = topic.discord if platform == "discord" else topic.slack
         lines.append(f"• {topic.what}: `{example}`")
-    lines.extend(NOTES[platform])
+    lines.extend(f"• {note}" for note in NOTES[platform])
     lines.append("")
     lines.append(render_quota(quota) if quota is not None else "Your credits: unknown right now.")
     return "\n".join(lines)

@@ -61,8 +61,9 @@ def commands(text: str) -> str:
 
 
 def plain(text: str) -> str:
-    """A message's notification text (`text` beside its blocks): one line, escaped."""
-    return escape(commands(text.split("\n", 1)[0])[:150])
+    """A message's notification text (`text` beside its blocks): one line, escaped, without
+    core's `**bold**` marks (notifications show no formatting)."""
+    return escape(commands(text.split("\n", 1)[0]).replace("**", "")[:150])
 
 
 def mrkdwn(text: str) -> str:

@@ -72,3 +72,10 @@ async def test_usage_attaches_the_chart_in_the_dm(stack: SlackStack, fake: FakeS
     assert any(n.endswith(".png") for n in names) and any(n.endswith(".csv") for n in names)
     chart = next(f for f in json.loads(complete.params["files"]) if f["title"] == "Spend per day")
     assert fake.uploads[chart["id"]]["data"].startswith(b"\x89PNG")
+
+
+async def test_help_notification_text_is_plain(stack: SlackStack, fake: FakeSlack) -> None:
+    await stack.command("/falbot", "help")
+    answer = await fake.wait_for("response_url")
+    assert answer.params["text"].startswith("falbot makes")
+    assert "**" not in json.dumps(answer.params)
