@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -17,6 +17,10 @@ from core.media import MAX_REQUEST_PIXELS, PixelBudget
 log = logging.getLogger(__name__)
 
 _MAX_REDIRECTS = 3
+
+# The headers to send to one URL: asked again at every redirect hop, so a credential meant for
+# one host is never carried to the next.
+HeadersFor = Callable[[str], Mapping[str, str]]
 
 
 class MediaFetcher:
@@ -67,8 +71,9 @@ class MediaFetcher:
             return False
         return host in self._hosts or parts.netloc.lower() in self._hosts
 
-    async def fetch(self, url: str, *, headers: Mapping[str, str] | None = None) -> bytes:
-        """The raw bytes at `url`, or a `BotError` a user can act on."""
+    async def fetch(self, url: str, *, headers: HeadersFor | None = None) -> bytes:
+        """The raw bytes at `url`, or a `BotError` a user can act on. `headers(url)` is asked
+        for each hop's headers, so a token goes only where it belongs."""
         session = self._session_or_new()
         for _ in range(_MAX_REDIRECTS + 1):
             if not self.allowed(url):
@@ -79,7 +84,10 @@ class MediaFetcher:
                 )
             try:
                 async with session.get(
-                    url, headers=dict(headers or {}), allow_redirects=False, timeout=self._timeout
+                    url,
+                    headers=dict(headers(url)) if headers is not None else {},
+                    allow_redirects=False,
+                    timeout=self._timeout,
                 ) as resp:
                     if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
                         url = urljoin(url, resp.headers["Location"])
@@ -122,7 +130,7 @@ class MediaFetcher:
         self,
         url: str,
         *,
-        headers: Mapping[str, str] | None = None,
+        headers: HeadersFor | None = None,
         budget: PixelBudget | None = None,
     ) -> InputImage:
         """Download an image and check it; with `budget`, its pixels count against the
