@@ -101,3 +101,22 @@ async def test_a_mention_past_the_pixel_cap_is_refused(
     shown = await refusal(stack, fake, fal)
     assert "Your images add up to 80 megapixels; the limit is 64 megapixels" in shown
     assert len(fake.calls_to("files.download")) == 2
+
+
+async def test_a_banned_users_upload_modal_downloads_nothing(
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator, big_webp: bytes
+) -> None:
+    await stack.command("/edit", "--model gpt-image-edit")
+    await fake.wait_for("views.open")
+    await stack.store.set_banned(TEAM, ANN, True)  # banned while the modal was open
+    uploads = [fake.add_file(big_webp, name=f"{n}.webp", mimetype="image/webp") for n in "abc"]
+    values = {
+        "image": {"image_input": p.file_input([{"id": f["id"]} for f in uploads])},
+        "prompt": {"prompt_input": p.plain_text_input("make it night")},
+    }
+
+    await stack.interaction(p.view_submission(fake.views[-1], values, team_id=TEAM, user_id=ANN))
+
+    assert "not allowed to use falbot" in await refusal(stack, fake, fal)
+    assert not fake.calls_to("files.info")  # not even looked up
+    assert not fake.calls_to("files.download")
