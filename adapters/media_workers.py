@@ -84,13 +84,16 @@ class ImageChecker:
             )
         if self._idle_timer is not None:
             self._idle_timer.cancel()
+        pool = self._pool
         self._busy += 1
         try:
-            return await loop.run_in_executor(self._pool, fn, *args)
+            return await loop.run_in_executor(pool, fn, *args)
         except BrokenProcessPool:
-            # A worker died (killed by the OS for its memory, most likely): start afresh.
-            log.warning("an image worker process died; new ones start with the next image")
-            self._stop(cancel=True)
+            # A worker died (killed by the OS for its memory, most likely): start afresh,
+            # unless another call already did.
+            if self._pool is pool:
+                log.warning("an image worker process died; new ones start with the next image")
+                self._stop(cancel=True)
             raise invalid(
                 "I could not read that image.", "Send a smaller image, or try again."
             ) from None
