@@ -33,6 +33,7 @@ DESCRIPTIONS: dict[str, str] = {
     "FALBOT_HTTP_PORT": "port of the HTTP server (`/healthz`, `/metrics`, `/slack/events`)",
     "FALBOT_HTTP_HOST": "address the HTTP server binds (`127.0.0.1` behind a local proxy)",
     "FALBOT_DEBUG": "debug logs, prompts included (otherwise their length and hash)",
+    "FALBOT_LOG_LEVEL": "`debug`, `info`, `warning` or `error`: the least severe log line kept",
     "FALBOT_ADMIN_ROLE": "Discord role whose members are falbot admins",
     "FALBOT_ADMIN_USER_IDS": "comma-separated user ids who are falbot admins",
     "FALBOT_DISCORD_MESSAGE_CONTENT": "use Discord's message-content intent (reply-to-edit)",

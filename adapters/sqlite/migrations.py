@@ -103,6 +103,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # What a workspace does with outputs fal flags as NSFW (withhold, spoiler, allow).
         "CREATE TABLE workspace_nsfw (workspace_id TEXT PRIMARY KEY, mode TEXT NOT NULL)",
     ),
+    (
+        # Small facts the bot keeps about itself (the hash of the Discord commands registered).
+        "CREATE TABLE bot_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -495,6 +495,20 @@ class SqliteStore:
             cursor = await db.execute("DELETE FROM dedupe WHERE seen_us < ?", (to_us(older_than),))
             return cursor.rowcount
 
+    async def state_value(self, key: str) -> str | None:
+        """A fact the bot keeps about itself, or None."""
+        async with self._tx(write=False) as db:
+            value = await _scalar(db, "SELECT value FROM bot_state WHERE key = ?", (key,))
+            return None if value is None else str(value)
+
+    async def set_state_value(self, key: str, value: str) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO bot_state (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
 
 async def _scalar(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> Any:
     rows = list(await db.execute_fetchall(sql, params))

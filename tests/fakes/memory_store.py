@@ -46,6 +46,7 @@ class MemoryStore:
         self.denied: set[tuple[str, str]] = set()
         self.bans: set[tuple[str, str]] = set()
         self.seen: dict[str, datetime] = {}
+        self.bot_state: dict[str, str] = {}
         self.nsfw: dict[str, NsfwMode] = {}
 
     # jobs
@@ -268,6 +269,12 @@ class MemoryStore:
         for key in old:
             del self.seen[key]
         return len(old)
+
+    async def state_value(self, key: str) -> str | None:
+        return self.bot_state.get(key)
+
+    async def set_state_value(self, key: str, value: str) -> None:
+        self.bot_state[key] = value
 
 
 def _utc(job: Job) -> Job:

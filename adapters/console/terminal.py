@@ -1,0 +1,66 @@
+"""The console's screen: chat markup shown as a terminal shows it, and one progress line that
+updates in place (on a terminal) without running into what is printed next."""
+
+from __future__ import annotations
+
+import re
+from typing import TextIO
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
+_CODE = re.compile(r"`([^`\n]+)`")
+_ANSI_BOLD, _ANSI_CODE, _ANSI_RESET = "\033[1m", "\033[36m", "\033[0m"
+_CLEAR_LINE = "\r\033[K"
+
+
+def styled(text: str, *, ansi: bool) -> str:
+    """`**bold**` and `` `code` `` as a terminal shows them: ANSI styles, or the plain words."""
+    if ansi:
+        text = _BOLD.sub(lambda m: f"{_ANSI_BOLD}{m.group(1)}{_ANSI_RESET}", text)
+        return _CODE.sub(lambda m: f"{_ANSI_CODE}{m.group(1)}{_ANSI_RESET}", text)
+    return _CODE.sub(r"\1", _BOLD.sub(r"\1", text))
+
+
+class Terminal:
+    """Everything the console writes goes through here, so a line being updated in place is
+    ended before anything else is printed."""
+
+    def __init__(self, out: TextIO, *, tty: bool | None = None) -> None:
+        self.out = out
+        self.tty = out.isatty() if tty is None else tty
+        self._live: str | None = None  # the label of the line being updated in place
+
+    def say(self, text: str) -> None:
+        """A message: its own lines, after any open progress line."""
+        self._end_live()
+        self.out.write(styled(text, ansi=self.tty) + "\n")
+        self.out.flush()
+
+    def progress(self, label: str, text: str) -> None:
+        """A job's progress: rewritten in place on a terminal, one plain line per change
+        otherwise."""
+        line = f"[{label}] {styled(text, ansi=self.tty)}"
+        if not self.tty:
+            self.out.write(line + "\n")
+        else:
+            if self._live is not None and self._live != label:
+                self._end_live()  # another job's line stays as it was last shown
+            self.out.write(_CLEAR_LINE + line)
+            self._live = label
+        self.out.flush()
+
+    def final(self, label: str, text: str) -> None:
+        """A job's last word: replaces its progress line, then a new line."""
+        if self.tty and self._live == label:
+            self.out.write(_CLEAR_LINE)
+            self._live = None
+        self.say(f"[{label}] {text}")
+
+    def prompt(self, text: str) -> str:
+        """The prompt to show for `input()`, on a line of its own."""
+        self._end_live()
+        return text
+
+    def _end_live(self) -> None:
+        if self._live is not None:
+            self.out.write("\n")
+            self._live = None
