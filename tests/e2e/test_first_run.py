@@ -118,7 +118,7 @@ async def test_demo_says_did_you_mean_for_a_mistyped_command_or_option(tmp_path:
 
 
 async def test_demo_with_a_missing_script_says_so_in_one_line(tmp_path: Path) -> None:
-    code, out, err = await falbot("demo", "--script", "nope.txt", cwd=tmp_path)
+    code, _, err = await falbot("demo", "--script", "nope.txt", cwd=tmp_path)
     assert code == 2
     assert_one_clear_line(err, "nope.txt", "No such file")
 
@@ -134,7 +134,7 @@ async def test_version(tmp_path: Path) -> None:
 
 
 async def test_sync_commands_without_fal_key_is_one_line(tmp_path: Path) -> None:
-    code, out, err = await falbot(
+    code, _, err = await falbot(
         "sync-commands", cwd=tmp_path, env={"DISCORD_TOKEN": "a" * 24 + ".abcd." + "b" * 27}
     )
     assert code != 0
