@@ -117,6 +117,8 @@ async def _interactive(session: ConsoleSession, terminal: Terminal) -> None:
             line = await loop.run_in_executor(None, input, terminal.prompt("falbot> "))
         except EOFError:
             break
+        finally:
+            terminal.typed()
         if line.strip() in ("/quit", "/exit"):
             break
         await session.handle(line)

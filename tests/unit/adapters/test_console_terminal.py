@@ -52,3 +52,20 @@ def test_a_mistyped_option_gets_did_you_mean(line: str, suggestion: str) -> None
     with pytest.raises(BotError) as caught:
         parse(line)
     assert suggestion in caught.value.message
+
+
+def test_while_the_person_types_progress_stays_above_the_prompt() -> None:
+    out = io.StringIO()
+    screen = Terminal(out, tty=True)
+    prompt = screen.prompt("falbot> ")
+    out.write(prompt)  # as input() shows it
+    screen.progress("ab12", "queued (position 1 of 1)")
+    screen.progress("ab12", "running")
+    screen.final("ab12", "done")
+    shown = out.getvalue()
+    assert "1)falbot> " not in shown and "runningfalbot> " not in shown
+    assert shown.endswith("[ab12] done\nfalbot> ")  # the result above, the prompt below
+    assert shown.count("\n") == 3  # the progress line was rewritten, not repeated: one per write
+    screen.typed()
+    screen.say("next")
+    assert out.getvalue().endswith("falbot> next\n")
