@@ -10,6 +10,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from adapters.sqlite.store import SqliteStore
 from bot.app import App, build_app, keep_prices_fresh
@@ -18,10 +19,16 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 from core.tasks import OwnedTasks
 
+if TYPE_CHECKING:
+    from adapters.slack import SlackAdapter
+
 log = logging.getLogger(__name__)
 
 # Seconds a stop waits for submits, settlements and deliveries under way (exit within 10 s).
 DRAIN_GRACE = 4.0
+# Seconds between two checks of the Slack token in HTTP mode (Slack calls us, so nothing else
+# would notice a revoked token before a person does).
+SLACK_CHECK_EVERY = 300.0
 
 
 class StartFailed(Exception):
@@ -86,6 +93,10 @@ async def serving(settings: Settings) -> AsyncIterator[Running]:
             await start()
         if "discord" in app.extras:
             await _register_discord_commands(app)
+        if slack_mode(settings) == "http":
+            checks = OwnedTasks()
+            stack.push_async_callback(checks.close)
+            checks.spawn(keep_checking_slack(app.extras["slack"]), name="falbot-slack-check")
         log.info(
             "falbot is running",
             extra={"falbot": {"event": "started", "http_port": server.port}},
@@ -174,6 +185,30 @@ def why_not_started(platform: str, exc: BaseException) -> str | None:
     from bot.start_errors import explain
 
     return explain(platform, exc)
+
+
+async def keep_checking_slack(
+    slack: SlackAdapter,
+    *,
+    every: float = SLACK_CHECK_EVERY,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Ask Slack about the token every `every` seconds, so `/healthz` says whether Slack still
+    accepts it; a change is logged once."""
+    accepted = True
+    while True:
+        await sleep(every)
+        try:
+            await slack.verify()
+        except Exception as exc:
+            if accepted:
+                reason = why_not_started("Slack", exc) or type(exc).__name__
+                log.warning("Slack: the token check failed: %s", reason)
+            accepted = False
+        else:
+            if not accepted:
+                log.info("Slack: the token is accepted again")
+            accepted = True
 
 
 async def _register_discord_commands(app: App) -> None:

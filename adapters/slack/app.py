@@ -142,9 +142,13 @@ class SlackAdapter:
     async def verify(self) -> None:
         """Ask Slack whose token this is (`auth.test`); raises SlackApiError when Slack refuses
         it, so a wrong token stops the start instead of every command later."""
-        answer = await self.client.auth_test()
+        try:
+            answer = await self.client.auth_test()
+        except Exception:
+            self._token_accepted = False
+            raise
         self._token_accepted = True
-        log.info("slack: signed in to %s as %s", answer.get("team"), answer.get("user"))
+        log.debug("slack: signed in to %s as %s", answer.get("team"), answer.get("user"))
 
     @property
     def connected(self) -> bool | None:

@@ -4,6 +4,8 @@ answered, Bolt says nothing about a token it will not use, and `falbot check` sa
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import logging
 from pathlib import Path
@@ -13,7 +15,7 @@ import pytest
 
 from adapters.fal.simulator import FalSimulator
 from bot.check import run_check
-from bot.run import StartFailed, serving
+from bot.run import StartFailed, keep_checking_slack, serving
 from tests.fakes.slack import FakeSlack
 from tests.integration.slack.harness import APP_TOKEN, BOT_TOKEN, settings_for
 
@@ -79,3 +81,35 @@ async def test_socket_mode_starts_without_a_signing_secret(
         await fake.wait_socket_connected()
         health = await healthz(running.server.port)
     assert health["adapters"] == {"slack": "connected"}
+
+
+async def test_healthz_says_when_slack_stops_accepting_the_token(
+    fake: FakeSlack, fal: FalSimulator, db_path: Path
+) -> None:
+    slept: asyncio.Queue[float] = asyncio.Queue()
+    ticks: asyncio.Queue[None] = asyncio.Queue()
+
+    async def sleep(seconds: float) -> None:  # time passes when the test says so
+        slept.put_nowait(seconds)
+        await ticks.get()
+
+    async with serving(settings_for(fake, fal, db_path, mode="http")) as running:
+        slack = running.app.extras["slack"]
+        checking = asyncio.create_task(keep_checking_slack(slack, every=60, sleep=sleep))
+        try:
+            assert await asyncio.wait_for(slept.get(), 5) == 60
+            assert (await healthz(running.server.port))["adapters"] == {"slack": "connected"}
+            fake.bot_token = "xoxb-someone-revoked-it"
+            ticks.put_nowait(None)
+            await asyncio.wait_for(slept.get(), 5)
+            health = await healthz(running.server.port)
+            assert health["adapters"] == {"slack": "disconnected"}
+            assert health["status"] == "unhealthy"
+            fake.bot_token = BOT_TOKEN
+            ticks.put_nowait(None)
+            await asyncio.wait_for(slept.get(), 5)
+            assert (await healthz(running.server.port))["adapters"] == {"slack": "connected"}
+        finally:
+            checking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await checking
