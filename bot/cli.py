@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import difflib
+import errno
 import logging
 import re
 import sys
@@ -153,6 +154,16 @@ def _run(settings: Settings) -> int:
         return asyncio.run(run(settings))
     except StartFailed as failed:
         print(str(failed), file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        where = f"{settings.http_host}:{settings.http_port}"
+        print(
+            f"{where} is already in use: stop what listens there, or set FALBOT_HTTP_PORT to a "
+            "free port.",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 import sys
 from pathlib import Path
 
@@ -200,3 +201,16 @@ async def test_run_with_only_the_slack_bot_token_says_what_is_missing(tmp_path: 
     code, _, err = await falbot("run", cwd=tmp_path, env=env)
     assert code == 2
     assert_one_clear_line(err, "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN")
+
+
+async def test_run_on_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = _no_fal_env(tmp_path) | {
+            "DISCORD_TOKEN": "a" * 24 + ".abcd." + "b" * 27,
+            "FALBOT_HTTP_PORT": str(taken.getsockname()[1]),
+        }
+        code, _, err = await falbot("run", cwd=tmp_path, env=env)
+    assert code == 1
+    assert_one_clear_line(err, "already in use", "FALBOT_HTTP_PORT")
