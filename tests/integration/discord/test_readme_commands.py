@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from adapters.slack import commands as slack_commands
 from adapters.slack.commands import COMMANDS
 from tests.integration.discord.conftest import Env
 
@@ -59,3 +60,8 @@ async def test_the_readme_lists_exactly_the_discord_commands_falbot_registers(en
 def test_the_readme_lists_exactly_the_slack_commands_the_adapter_handles() -> None:
     paths, _ = readme_rows("Slack")
     assert {path.split()[0] for path in paths} == set(COMMANDS)
+    # Commands grouped under one top-level command (`/falbot quota`): the group's own table.
+    for group, table in {"/falbot": getattr(slack_commands, "SUBCOMMANDS", None)}.items():
+        if group in COMMANDS and table is not None:
+            listed = {p.split()[1] for p in paths if p.startswith(group + " ")}
+            assert listed == set(table), group
