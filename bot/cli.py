@@ -101,6 +101,9 @@ def _main(argv: list[str] | None) -> int:
     sub.add_parser("models", help="the model catalog with prices")
     sync = sub.add_parser("sync-commands", help="register Discord's slash commands")
     sync.add_argument("--guild", help="register in one guild (instant) instead of globally")
+    sync.add_argument(
+        "--clear", action="store_true", help="with --guild: remove that guild's copies"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "models":
@@ -127,7 +130,10 @@ def _main(argv: list[str] | None) -> int:
         if settings.fal_key is None:
             print(FAL_KEY_MISSING, file=sys.stderr)
             return 2
-        return asyncio.run(sync_commands(settings, guild=args.guild))
+        if args.clear and not args.guild:
+            print("--clear removes one guild's copies: give it --guild ID.", file=sys.stderr)
+            return 2
+        return asyncio.run(sync_commands(settings, guild=args.guild, clear=args.clear))
     return 2
 
 

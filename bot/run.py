@@ -236,8 +236,9 @@ def _database_probe(store: SqliteStore) -> Callable[[], Awaitable[None]]:
     return probe
 
 
-async def sync_commands(settings: Settings, *, guild: str | None) -> int:
-    """Register Discord's application commands, globally or in one guild."""
+async def sync_commands(settings: Settings, *, guild: str | None, clear: bool = False) -> int:
+    """Register Discord's application commands, globally or in one guild (or, with `clear`,
+    remove that guild's copies)."""
     if not settings.discord_token:
         print("DISCORD_TOKEN is not set: set it to your bot's token.", file=sys.stderr)
         return 2
@@ -249,7 +250,7 @@ async def sync_commands(settings: Settings, *, guild: str | None) -> int:
             settings, engine=app.engine, admin=app.admin, fetcher=app.fetcher, clock=app.clock
         )
         try:
-            count = await discord.sync_commands(guild_id=guild, state=app.store)
+            count = await discord.sync_commands(guild_id=guild, state=app.store, clear=clear)
         except Exception as exc:
             reason = why_not_started("Discord", exc)
             if reason is None:
@@ -258,7 +259,10 @@ async def sync_commands(settings: Settings, *, guild: str | None) -> int:
             return 1
         finally:
             await discord.close()
-        print(f"Registered {count} commands {'in guild ' + guild if guild else 'globally'}.")
+        if clear and guild:
+            print(f"Removed falbot's commands from guild {guild}; the global ones stay.")
+        else:
+            print(f"Registered {count} commands {'in guild ' + guild if guild else 'globally'}.")
         return 0
     finally:
         await app.close()

@@ -248,15 +248,22 @@ class DiscordAdapter:
         self._ready.clear()
 
     async def sync_commands(
-        self, guild_id: int | str | None = None, *, state: CommandState | None = None
+        self,
+        guild_id: int | str | None = None,
+        *,
+        state: CommandState | None = None,
+        clear: bool = False,
     ) -> int:
         """Register the slash commands and the Edit image menu, globally or in one guild
-        (guild commands appear at once; global ones can take up to an hour). A global sync is
-        remembered in `state`, so `register_commands` knows it is done."""
+        (guild commands appear at once; global ones can take up to an hour); `clear` removes a
+        guild's copies instead. A global sync is remembered in `state`, so `register_commands`
+        knows it is done."""
         await self._login()
         guild = discord.Object(id=int(guild_id)) if guild_id else None
         digest = commands_digest(self.client.tree)
-        if guild is not None:
+        if guild is not None and clear:
+            self.client.tree.clear_commands(guild=guild)
+        elif guild is not None:
             self.client.tree.copy_global_to(guild=guild)
         synced = await self.client.tree.sync(guild=guild)
         where = f"to guild {guild_id}" if guild else "globally"

@@ -71,3 +71,16 @@ async def _state_keys(store: SqliteStore) -> list[str]:
     async with store._tx(write=False) as db:
         rows = await db.execute_fetchall("SELECT key FROM bot_state")
     return [str(row[0]) for row in rows]
+
+
+async def test_sync_commands_clear_removes_a_guilds_copies(env: Env) -> None:
+    from bot.run import sync_commands
+
+    settings = env.settings()
+    guild = env.fake.guild_id
+    assert await sync_commands(settings, guild=guild) == 0
+    assert await sync_commands(settings, guild=guild, clear=True) == 0
+
+    route = "PUT /applications/{id}/guilds/{guild.id}/commands"
+    sent = [r.json for r in env.fake.recorder.find(lambda r: r.route == route)]
+    assert len(sent) == 2 and sent[0] and sent[1] == []
