@@ -50,7 +50,7 @@ class MemoryStore:
 
     # jobs
 
-    async def admit(self, job: Job, *, images: Sequence[InputImage], admission: Admission) -> None:
+    async def admit(self, job: Job, *, images: Sequence[InputImage], admission: Admission) -> Job:
         async with self._lock:
             limits, budget = admission.limits, admission.budget
             if (rules := admission.rules) is not None:
@@ -89,9 +89,11 @@ class MemoryStore:
                 raise bucket_refusal(taken, amount=job.credits, limits=limits)
             if job.id in self.jobs:
                 raise BotError(ErrorCode.INTERNAL, f"job {job.short_id} exists already")
-            self.jobs[job.id] = _utc(job).replace(credits_settled=False)
+            admitted = _utc(job).replace(credits_settled=False, limits=limits)
+            self.jobs[job.id] = admitted
             self.inputs[job.id] = list(images)
             self.buckets[admission.bucket] = taken.state
+            return admitted
 
     def _spent(self, workspace_id: str, since: datetime) -> Decimal:
         return sum(
@@ -109,7 +111,8 @@ class MemoryStore:
     def _save(self, job: Job) -> Job:
         if job.id not in self.jobs:
             raise BotError(ErrorCode.NOT_FOUND, f"There is no job {job.short_id}.")
-        saved = _utc(job).replace(credits_settled=self.jobs[job.id].credits_settled)
+        stored = self.jobs[job.id]  # the settlement flag and the admitted limits stay
+        saved = _utc(job).replace(credits_settled=stored.credits_settled, limits=stored.limits)
         self.jobs[job.id] = saved
         return saved
 

@@ -115,7 +115,9 @@ async def test_everything_survives_close_and_reopen(db_path: Path) -> None:
     job = make_job(input_count=1)
     entry = LedgerEntry(job.id, "w1", "u1", job.model, Decimal("0.039"), Decimal("3.9"), START)
     async with await SqliteStore.open(db_path) as store:
-        await store.admit(job, images=(), admission=make_admission(job))
+        job = await store.admit(
+            job.replace(price_base_usd=Decimal("0.039")), images=(), admission=make_admission(job)
+        )
         await store.settle_job(job, JobSettlement(Decimal(1), LIMITS, entry))
         await store.set_quota("w1", QuotaScope.USER, "u1", LIMITS)
         await store.set_budget("w1", Budget(daily_usd=Decimal(5)))
@@ -211,5 +213,5 @@ async def test_a_refused_admission_rolls_back_and_the_store_goes_on(db_path: Pat
             big = make_job(credits=Decimal(1000))
             await store.admit(big, images=(), admission=make_admission(big))
         job = make_job()
-        await store.admit(job, images=(), admission=make_admission(job))
+        job = await store.admit(job, images=(), admission=make_admission(job))
         assert await store.get_job(job.id) == job

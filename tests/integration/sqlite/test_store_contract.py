@@ -67,9 +67,10 @@ async def refused(store: Store, job: Job, **admission: Any) -> BotError:
 
 async def test_admit_stores_the_job_and_its_images_and_takes_its_credits(store: Store) -> None:
     job = make_job(credits=Decimal("3.9"), input_count=2)
-    await store.admit(job, images=(PNG, LINK), admission=make_admission(job))
+    admitted = await store.admit(job, images=(PNG, LINK), admission=make_admission(job))
 
-    assert await store.get_job(job.id) == job
+    assert admitted == job.replace(limits=LIMITS)  # the limits it was admitted under, kept
+    assert await store.get_job(job.id) == admitted
     assert await store.job_inputs(job.id) == [PNG, LINK]
     assert (await store.bucket(KEY, LIMITS, T0)).level == Decimal("96.1")
     assert [j.id for j in await store.unfinished_jobs()] == [job.id]
@@ -261,8 +262,9 @@ async def test_without_rules_the_stored_policy_is_not_read(store: Store) -> None
     await store.set_budget("w1", Budget(daily_usd=Decimal(0)))
     await store.set_quota("w1", QuotaScope.USER, "u1", BucketLimits(Decimal(1), Decimal(0)))
     job = make_job()
-    await store.admit(job, images=(), admission=make_admission(job))
-    assert await store.get_job(job.id) == job
+    admitted = await store.admit(job, images=(), admission=make_admission(job))
+    assert admitted.limits == LIMITS  # the given limits, not the stored override
+    assert await store.get_job(job.id) == admitted
 
 
 async def test_stored_rules_take_the_quota_of_the_user_their_roles_or_the_workspace(
@@ -542,8 +544,9 @@ async def test_a_job_comes_back_exactly_as_saved(store: Store) -> None:
         reply_ref={"channel": "C1", "ts": "1700000000.000100", "nested": {"k": [1, 2]}},
         input_count=2,
         parent_job_id="parent-1",
+        price_base_usd=Decimal("0.0123"),
     )
-    await store.admit(job, images=(PNG, LINK), admission=make_admission(job))
+    job = await store.admit(job, images=(PNG, LINK), admission=make_admission(job))
     failed = job.replace(
         state=JobState.FAILED,
         updated_at=datetime(2026, 1, 5, 12, 0, 7, 1, tzinfo=UTC),
@@ -590,7 +593,7 @@ async def test_saving_an_unknown_job_is_not_found(store: Store) -> None:
 
 async def test_job_inputs_can_be_dropped(store: Store) -> None:
     job = make_job(input_count=2)
-    await store.admit(job, images=(LINK, PNG), admission=make_admission(job))
+    job = await store.admit(job, images=(LINK, PNG), admission=make_admission(job))
     assert await store.job_inputs(job.id) == [LINK, PNG]
     await store.drop_job_inputs(job.id)
     assert await store.job_inputs(job.id) == []
