@@ -218,11 +218,11 @@ async def test_admitting_a_job_id_twice_is_refused(store: Store) -> None:
     assert (await store.bucket(KEY, LIMITS, T0)).level == Decimal("96.1")
 
 
-async def ruled(store: Store, job: Job, *, roles: tuple[str, ...] = (), **admission: Any) -> None:
+async def ruled(store: Store, job: Job, *, roles: tuple[str, ...] = (), **admission: Any) -> Job:
     """Admit `job` with the store applying the workspace's stored rules, as the engine does."""
     given = make_admission(job, **admission)
     rules = StoredRules(job.model, roles)
-    await store.admit(job, images=(PNG,), admission=dataclasses.replace(given, rules=rules))
+    return await store.admit(job, images=(PNG,), admission=dataclasses.replace(given, rules=rules))
 
 
 async def refused_by_rules(store: Store, job: Job, **admission: Any) -> BotError:
@@ -598,3 +598,48 @@ async def test_job_inputs_can_be_dropped(store: Store) -> None:
     await store.drop_job_inputs(job.id)
     assert await store.job_inputs(job.id) == []
     assert await store.get_job(job.id) == job
+
+
+# the limits a job settles with
+
+
+ARTISTS = BucketLimits(Decimal(10), Decimal(1))  # a role: 10 credits, refilling 1 an hour
+
+
+async def test_a_job_keeps_the_role_limits_it_was_admitted_under(store: Store) -> None:
+    await store.set_quota("w1", QuotaScope.ROLE, "artists", ARTISTS)
+    job = await ruled(store, make_job(credits=Decimal("0.3")), roles=("artists",))
+    assert job.limits == ARTISTS
+    saved = await store.get_job(job.id)
+    assert saved is not None and saved.limits == ARTISTS
+
+    # Saving the job again (its state, its result) never changes the limits it settles with.
+    await store.save_job(job.replace(state=JobState.SUBMITTING, limits=None))
+    await store.set_quota("w1", QuotaScope.ROLE, "artists", None)
+    saved = await store.get_job(job.id)
+    assert saved is not None and saved.limits == ARTISTS
+    assert [j.limits for j in await store.unfinished_jobs()] == [ARTISTS]
+
+
+async def test_settling_with_the_admitted_role_limits_never_fills_past_the_role(
+    store: Store,
+) -> None:
+    await store.set_quota("w1", QuotaScope.ROLE, "artists", ARTISTS)
+    job = await ruled(store, make_job(credits=Decimal("0.3")), roles=("artists",))
+    assert (await store.bucket(KEY, ARTISTS, T0)).level == Decimal("9.7")
+    assert job.limits is not None
+    an_hour_later = T0 + timedelta(hours=1)
+    done = job.replace(state=JobState.CANCELLED, updated_at=an_hour_later)
+
+    assert await store.settle_job(done, JobSettlement(job.credits, job.limits))
+    assert (await store.bucket(KEY, ARTISTS, an_hour_later)).level == 10
+
+
+async def test_a_refund_into_a_generous_role_bucket_keeps_it(store: Store) -> None:
+    patrons = BucketLimits(Decimal(1000), Decimal(0))
+    await store.set_quota("w1", QuotaScope.ROLE, "patrons", patrons)
+    job = await ruled(store, make_job(credits=Decimal(320)), roles=("patrons",))
+    assert job.limits == patrons
+    failed = job.replace(state=JobState.FAILED)
+    assert await store.settle_job(failed, JobSettlement(job.credits, job.limits))
+    assert (await store.bucket(KEY, patrons, T0)).level == 1000
