@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from adapters.sqlite import SqliteStore
-from adapters.sqlite.migrations import LATEST
+from adapters.sqlite.codec import job_values
+from adapters.sqlite.migrations import LATEST, MIGRATIONS
 from core.errors import BotError
 from core.jobs import InputImage
 from core.ports import JobSettlement, UsageFilter
@@ -215,3 +216,30 @@ async def test_a_refused_admission_rolls_back_and_the_store_goes_on(db_path: Pat
         job = make_job()
         job = await store.admit(job, images=(), admission=make_admission(job))
         assert await store.get_job(job.id) == job
+
+
+async def test_jobs_stored_before_migration_3_come_back_without_admitted_limits(
+    db_path: Path,
+) -> None:
+    db_path.parent.mkdir(parents=True)
+    job = make_job()
+    old = {k: v for k, v in job_values(job).items() if not k.startswith(("limit_", "price_"))}
+    with raw(db_path) as conn:  # a database as falbot left it at schema version 2
+        conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_us INT)")
+        for version, statements in enumerate(MIGRATIONS[:2], start=1):
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version VALUES (?, 0)", (version,))
+        columns = ", ".join(old)
+        conn.execute(
+            f"INSERT INTO jobs ({columns}) VALUES ({', '.join('?' * len(old))})",
+            tuple(old.values()),
+        )
+        conn.commit()
+
+    async with await SqliteStore.open(db_path) as store:
+        saved = await store.get_job(job.id)
+        assert saved is not None and (saved.limits, saved.price_base_usd) == (None, None)
+        assert saved == job
+    with raw(db_path) as conn:
+        assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone() == (LATEST,)

@@ -9,8 +9,8 @@ import pytest
 
 from core.catalog import Catalog, build_catalog
 from core.engine import Engine
-from core.pricing import Quote
 from core.ports import UsageFilter
+from core.pricing import Quote
 from tests.fakes.clock import START, FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
