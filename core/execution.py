@@ -104,6 +104,11 @@ class Runner:
                 self._circuit.probe_ended()
         if submitted is None:
             return None
+        if submitted.id in self._cancel_requested:
+            # Cancelled while on its way to fal: cancel it there too (its end says the rest).
+            self.request_cancel(submitted.id, started=await self.ran_at_fal(submitted))
+            if await self._fal_cancel_quietly(submitted) is False:
+                self.forget_cancel(submitted.id)
         return await self.follow_at_fal(submitted, done_at_fal)
 
     async def _submit(self, job: Job) -> Job | None:
@@ -305,7 +310,7 @@ class Runner:
         try:
             return await self.fal.cancel(job.endpoint, job.request_id)
         except BotError:
-            log.info("could not cancel timed-out job %s at fal", job.short_id)
+            log.info("could not cancel job %s at fal", job.short_id)
             return None
 
     async def _complete(self, job: Job, result: JobResult) -> Job:

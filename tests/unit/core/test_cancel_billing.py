@@ -4,6 +4,8 @@ counted in the budget, and the user is told which."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -94,6 +96,26 @@ async def test_cancelled_while_queued_at_fal_is_free(
     assert await _level(store) == 1000
 
 
+async def test_a_job_cancelled_on_its_way_to_fal_is_cancelled_there_and_free(
+    engine: Engine, store: MemoryStore, fal: FakeFal
+) -> None:
+    fal.auto_finish = False
+    fal.hold_queue = True
+    fal.submit_gate = asyncio.Event()
+    reply = RecordingReply()
+    job = await engine.submit(request(model="nano-banana"), reply)
+    await _until(lambda: fal.submit_calls == 1)
+
+    await engine.cancel(ALICE, job.short_id)
+    fal.submit_gate.set()
+    await reply.wait()
+
+    assert fal.cancels == ["req-1"]
+    assert reply.error is not None and reply.error.code is ErrorCode.CANCELLED
+    assert reply.credits_returned is True
+    assert await _charges(store) == []
+
+
 async def test_a_cancelled_job_is_charged_once_and_an_admin_can_refund_it(
     engine: Engine, admin: AdminService, store: MemoryStore, fal: FakeFal
 ) -> None:
@@ -171,3 +193,9 @@ def _nothing() -> Any:
     from core.ports import JobSettlement
 
     return JobSettlement(Decimal(320), ROOMY)
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(5):
+        while not condition():  # noqa: ASYNC110 - the fake sets no event for a submit begun
+            await asyncio.sleep(0)
