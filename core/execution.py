@@ -363,7 +363,7 @@ class Runner:
             level=logging.WARNING,
             code=error.code.value,
             reason=error.message,
-            cost_usd=str(charge_usd or 0),
+            **({} if charge_usd is None else {"cost_usd": str(charge_usd)}),
         )
         await self._deliverer.fail(ended, error, credits_returned=applied and entry is None)
         return ended
