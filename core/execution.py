@@ -297,8 +297,15 @@ class Runner:
         inference: float | None,
         started: float,
     ) -> Job:
-        cost = admitted_pricing(spec.pricing, job.price_base_usd).actual(job.arguments, outputs)
-        result = JobResult(outputs=outputs, cost_usd=cost, seed=seed, inference_s=inference)
+        pricing = admitted_pricing(spec.pricing, job.price_base_usd)
+        cost = pricing.actual(job.arguments, outputs)
+        result = JobResult(
+            outputs=outputs,
+            cost_usd=cost,
+            seed=seed,
+            inference_s=inference,
+            cost_estimated=pricing.estimated,
+        )
         job = await self._complete(job, result)
         self.mean_job_s = 0.8 * self.mean_job_s + 0.2 * (self._clock.monotonic() - started)
         return job
