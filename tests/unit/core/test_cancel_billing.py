@@ -116,6 +116,25 @@ async def test_a_job_cancelled_on_its_way_to_fal_is_cancelled_there_and_free(
     assert await _charges(store) == []
 
 
+async def test_a_cancel_fal_answers_already_completed_leaves_the_job_delivered_and_charged(
+    engine: Engine, store: MemoryStore, fal: FakeFal
+) -> None:
+    fal.result_gate = asyncio.Event()  # completed at fal; its result not read yet
+    reply = RecordingReply()
+    job = await engine.submit(request(model="nano-banana"), reply)
+    await _until(lambda: fal.requests.get("req-1") is not None and fal.requests["req-1"].completed)
+
+    with pytest.raises(BotError) as too_late:
+        await engine.cancel(ALICE, job.short_id)
+    fal.result_gate.set()
+    await reply.wait()
+
+    assert too_late.value.code is ErrorCode.INVALID_INPUT and "too late" in too_late.value.message
+    assert fal.cancels == ["req-1"]
+    assert reply.delivery is not None and reply.delivery.result.cost_usd == Decimal("0.039")
+    assert await _charges(store) == [(job.id, Decimal("0.039"), "charge")]
+
+
 async def test_a_cancelled_job_is_charged_once_and_an_admin_can_refund_it(
     engine: Engine, admin: AdminService, store: MemoryStore, fal: FakeFal
 ) -> None:
