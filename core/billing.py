@@ -1,13 +1,11 @@
-"""What a job that ended costs, by fal's rule, and the price and limits it settles with."""
+"""What a job that ended early costs, by fal's rule, and the price a job settles at."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from core.errors import BotError, ErrorCode
-from core.jobs import Job
 from core.pricing import Pricing, Quotable
-from core.quota import BucketLimits, Quotas, resolve
 
 
 def fal_bills(error: BotError, *, was_running: bool = False) -> bool:
@@ -34,10 +32,3 @@ def admitted_pricing(rule: Pricing, base_usd: Decimal | None) -> Pricing:
 def base_price(rule: Pricing) -> Decimal | None:
     """The figure a refresh can change in `rule` (None when a refresh never changes it)."""
     return rule.base_usd if isinstance(rule, Quotable) else None
-
-
-def settlement_limits(job: Job, stored: Quotas, default: BucketLimits) -> BucketLimits:
-    """The bucket limits a job settles and refunds with: those resolved at its admission (its
-    user's roles included); for a job stored before they were kept, the user's own override,
-    the workspace's or the default (`stored` read without roles)."""
-    return job.limits if job.limits is not None else resolve(stored, default)

@@ -16,7 +16,6 @@ from typing import Any
 
 from core import events
 from core.admission import Admitter
-from core.billing import settlement_limits
 from core.catalog import Catalog, ModelSpec
 from core.circuit import CircuitBreaker
 from core.config import EngineConfig
@@ -216,9 +215,8 @@ class Engine:
         return to_credits(usd, self.config.credit_usd)
 
     async def settlement_limits(self, job: Job) -> BucketLimits:
-        """The bucket limits `job` was admitted under, for its refunds (see `core.billing`)."""
-        stored = await self.store.quotas(job.workspace_id, job.user_id, ())
-        return settlement_limits(job, stored, self.config.default_limits)
+        """The bucket limits `job` was admitted under, for its refunds."""
+        return await self._runner.job_limits(job)
 
     async def limits_for(self, actor: Actor) -> BucketLimits:
         quotas = await self.store.quotas(actor.workspace_id, actor.user_id, actor.roles)

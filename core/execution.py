@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from core import events
-from core.billing import admitted_pricing, fal_bills, settlement_limits
+from core.billing import admitted_pricing, fal_bills
 from core.catalog import Catalog, ModelSpec, parse_output
 from core.circuit import CircuitBreaker
 from core.config import EngineConfig
@@ -22,7 +22,7 @@ from core.errors import BotError, ErrorCode
 from core.jobs import InputImage, Job, JobResult, JobState, Output, ProgressView, Stage
 from core.money import format_usd
 from core.ports import Clock, FalGateway, JobSettlement, Store
-from core.quota import BucketLimits, LedgerEntry, to_credits
+from core.quota import BucketLimits, LedgerEntry, resolve, to_credits
 from core.replies import JobReplies
 from core.settling import Settling
 from core.webhooks import FalOutcome, WebhookOutcomes
@@ -327,7 +327,7 @@ class Runner:
         entry = LedgerEntry(
             job.id, job.workspace_id, job.user_id, job.model, result.cost_usd, charged, now
         )
-        limits = await self._job_limits(job)
+        limits = await self.job_limits(job)
         await self._store.settle_job(done, JobSettlement(job.credits - charged, limits, entry))
         events.emit(
             events.JOB_SUCCEEDED,
@@ -359,7 +359,7 @@ class Runner:
             result = JobResult(outputs=(), cost_usd=charge_usd)
             error = _charged(error, charge_usd)
         ended = job.moved_to(state, at=now, error=error, result=result, credits_settled=True)
-        limits = await self._job_limits(job)
+        limits = await self.job_limits(job)
         applied = await self._store.settle_job(
             ended, JobSettlement(job.credits - charged, limits, entry)
         )
@@ -375,13 +375,15 @@ class Runner:
         await self._deliverer.fail(ended, error, credits_returned=applied and entry is None)
         return ended
 
-    async def _job_limits(self, job: Job) -> BucketLimits:
-        """The limits the job was admitted under, so a return never overfills (nor a role's
-        generous bucket shrinks to) the wrong capacity."""
+    async def job_limits(self, job: Job) -> BucketLimits:
+        """The bucket limits a job settles and refunds with: those resolved at its admission,
+        its user's roles included, so a return never overfills a role's small bucket nor cuts
+        a generous one. A job stored before they were kept: the user's override, the
+        workspace's or the default."""
         if job.limits is not None:
             return job.limits
         stored = await self._store.quotas(job.workspace_id, job.user_id, ())
-        return settlement_limits(job, stored, self._config.default_limits)
+        return resolve(stored, self._config.default_limits)
 
     async def _move(self, job: Job, state: JobState, **changes: Any) -> Job:
         moved = job.moved_to(state, at=self._clock.now(), **changes)
