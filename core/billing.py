@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from core.errors import BotError, ErrorCode
+from core.money import format_usd
 from core.pricing import Pricing, Quotable
 
 
@@ -32,3 +33,19 @@ def admitted_pricing(rule: Pricing, base_usd: Decimal | None) -> Pricing:
 def base_price(rule: Pricing) -> Decimal | None:
     """The figure a refresh can change in `rule` (None when a refresh never changes it)."""
     return rule.base_usd if isinstance(rule, Quotable) else None
+
+
+def charged_error(error: BotError, cost_usd: Decimal) -> BotError:
+    """`error`, saying that fal had started the job, so it is charged."""
+    if error.code is ErrorCode.CANCELLED:
+        message = f"fal had started it, so it costs {format_usd(cost_usd)}."
+    else:
+        message = f"{error.message.rstrip('.')}; fal had started it, so it costs"
+        message += f" {format_usd(cost_usd)}."
+    return BotError(
+        error.code,
+        message,
+        hint=error.hint,
+        retry_after=error.retry_after,
+        request_id=error.request_id,
+    )

@@ -13,14 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 from core import events
-from core.billing import admitted_pricing, fal_bills
+from core.billing import admitted_pricing, charged_error, fal_bills
 from core.catalog import Catalog, ModelSpec, parse_output
 from core.circuit import CircuitBreaker
 from core.config import EngineConfig
 from core.delivery import Deliverer
 from core.errors import BotError, ErrorCode
 from core.jobs import InputImage, Job, JobResult, JobState, Output, ProgressView, Stage
-from core.money import format_usd
 from core.ports import Clock, FalGateway, JobSettlement, Store
 from core.quota import BucketLimits, LedgerEntry, resolve, to_credits
 from core.replies import JobReplies
@@ -357,7 +356,7 @@ class Runner:
                 job.id, job.workspace_id, job.user_id, job.model, charge_usd, charged, now
             )
             result = JobResult(outputs=(), cost_usd=charge_usd)
-            error = _charged(error, charge_usd)
+            error = charged_error(error, charge_usd)
         ended = job.moved_to(state, at=now, error=error, result=result, credits_settled=True)
         limits = await self.job_limits(job)
         applied = await self._store.settle_job(
@@ -389,19 +388,3 @@ class Runner:
         moved = job.moved_to(state, at=self._clock.now(), **changes)
         await self._store.save_job(moved)
         return moved
-
-
-def _charged(error: BotError, cost_usd: Decimal) -> BotError:
-    """`error`, saying that fal had started the job, so it is charged."""
-    if error.code is ErrorCode.CANCELLED:
-        message = f"fal had started it, so it costs {format_usd(cost_usd)}."
-    else:
-        message = f"{error.message.rstrip('.')}; fal had started it, so it costs"
-        message += f" {format_usd(cost_usd)}."
-    return BotError(
-        error.code,
-        message,
-        hint=error.hint,
-        retry_after=error.retry_after,
-        request_id=error.request_id,
-    )
