@@ -107,6 +107,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # Small facts the bot keeps about itself (the hash of the Discord commands registered).
         "CREATE TABLE bot_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ),
+    (
+        # What a job settles with, kept from its admission: the bucket limits resolved then
+        # (roles included) and its pricing rule's base price. NULL for jobs admitted before.
+        "ALTER TABLE jobs ADD COLUMN limit_capacity TEXT",
+        "ALTER TABLE jobs ADD COLUMN limit_refill_per_hour TEXT",
+        "ALTER TABLE jobs ADD COLUMN price_base_usd TEXT",
+    ),
 )
 
 LATEST = len(MIGRATIONS)
