@@ -263,13 +263,16 @@ class Engine:
         state = await self.store.bucket(
             BucketKey(actor.workspace_id, actor.user_id), limits, self._clock.now()
         )
-        cheapest = self.credits_for(
-            self.catalog.default_for(JobKind.IMAGE).pricing.estimate(
-                {"aspect_ratio": "1:1", "num_images": 1}
-            )
+        default = self.catalog.default_for(JobKind.IMAGE)
+        one_image = self.credits_for(
+            default.pricing.estimate({"aspect_ratio": "1:1", "num_images": 1})
         )
         return quota_view(
-            state, limits, next_job_credits=cheapest, credit_usd=self.config.credit_usd
+            state,
+            limits,
+            next_job_credits=one_image,
+            credit_usd=self.config.credit_usd,
+            model=default.name,
         )
 
     async def usage(self, actor: Actor, *, days: int = 30, everyone: bool = False) -> UsageReport:

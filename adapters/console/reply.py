@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 from core.errors import BotError
 from core.jobs import Delivery, Job, ProgressView
+from core.markup import CLOCK, names
 from core.render import render_error
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def console_text(text: str, *, people: Mapping[str, str] | None = None) -> str:
+    """Core's markup as a terminal shows it: no `**`, people by name (on the console a user is
+    typed by name, so an id without one is the name), clock times in the local time zone."""
+    people = people or {}
+
+    def name(ref: str, role: bool) -> str:
+        return f"role {ref}" if role else people.get(ref, ref)
+
+    def clock(match: re.Match[str]) -> str:
+        when = datetime.fromtimestamp(int(match.group(1)), UTC).astimezone()
+        return f"{when:%b %d %H:%M}" if match.group(2) == "f" else f"{when:%H:%M}"
+
+    return CLOCK.sub(clock, names(_BOLD.sub(r"\1", text), name))
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 class ConsoleReply:
@@ -50,7 +75,8 @@ class ConsoleReply:
 
     async def fail(self, job: Job, error: BotError, *, credits_returned: bool) -> None:
         self.failed = error
-        text = render_error(error, credits_returned=credits_returned).replace("\n", " ")
+        text = render_error(error, credits_returned=credits_returned, now=now())
+        text = console_text(text).replace("\n", " ")
         self._line(f"job {job.short_id} {job.state.value}: {text}", final=True)
         self.done.set()
 

@@ -31,7 +31,10 @@ async def send_usage(
     files = []
     if report.entries:
         labels = _names(interaction, report) if by == "user_id" else None
-        png = await asyncio.to_thread(usage_chart_png, report, by=by, labels=labels)
+        guild = interaction.guild.name if interaction.guild else None
+        png = await asyncio.to_thread(
+            usage_chart_png, report, by=by, labels=labels, workspace=guild
+        )
         files.append(discord.File(io.BytesIO(png), filename=f"{file_stem(report)}.png"))
         if csv:
             data = usage_csv(report).encode()

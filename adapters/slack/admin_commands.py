@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackClientError
 
 from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
+from adapters.slack.names import team_name, user_names
 from adapters.slack.options import parse_days, slack_id, unescape, usage_error
 from adapters.usage_chart import file_stem, usage_chart_png, usage_csv
 from core.admin import AdminResult
@@ -53,7 +54,12 @@ async def _send_chart(deps: Deps, origin: Origin, report: UsageReport) -> bool:
     """The usage chart and CSV, privately: uploaded into the admin's DM with the bot."""
     if not report.entries:
         return False
-    png = await asyncio.to_thread(usage_chart_png, report)
+    # Like Discord's: spend by user, each by name, under the workspace's name.
+    labels = await user_names(deps.client, report.by("user_id"))
+    workspace = await team_name(deps.client, origin.team_id)
+    png = await asyncio.to_thread(
+        usage_chart_png, report, by="user_id", labels=labels, workspace=workspace
+    )
     stem = file_stem(report)
     try:
         dm = await deps.client.conversations_open(users=origin.user_id)

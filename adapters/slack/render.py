@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from core.catalog import ModelSpec
@@ -42,9 +43,27 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Core's mentions and clock times (core.markup), as they read once escaped.
+_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,20})&gt;")
+_GROUP = re.compile(r"&lt;@&amp;(S[A-Z0-9]{2,20})&gt;")  # a role: Slack's user group
+_CLOCK = re.compile(r"&lt;t:(-?\d{1,12}):([tf])&gt;")
+
+
+def _date(match: re.Match[str]) -> str:
+    """`<t:…:t>` → Slack's date token: the reader's own time zone, UTC as the fallback."""
+    unix, style = int(match.group(1)), match.group(2)
+    when = datetime.fromtimestamp(unix, UTC)
+    if style == "f":
+        return f"<!date^{unix}^{{date_short}} {{time}}|{when:%b %d %H:%M} UTC>"
+    return f"<!date^{unix}^{{time}}|{when:%H:%M} UTC>"
+
+
 def mrkdwn(text: str) -> str:
-    """Core's plain text (with `**bold**`) → Slack mrkdwn (`*bold*`), escaped."""
-    return re.sub(r"\*\*(.+?)\*\*", r"*\1*", escape(text))
+    """Core's markup → Slack mrkdwn, escaped: `**bold**` → `*bold*`, a user mention stays a
+    mention (a role a user group's), a clock time becomes Slack's date token."""
+    text = re.sub(r"\*\*(.+?)\*\*", r"*\1*", escape(text))
+    text = _GROUP.sub(r"<!subteam^\1>", _MENTION.sub(r"<@\1>", text))
+    return _CLOCK.sub(_date, text)
 
 
 def _section(text: str) -> Block:
@@ -153,7 +172,7 @@ def _button(label: str, action_id: str, value: str) -> Block:
 def failure(
     job: Job, error: BotError, *, credits_returned: bool, user_id: str
 ) -> tuple[str, list[Block]]:
-    text = render_error(error, credits_returned=credits_returned)
+    text = render_error(error, credits_returned=credits_returned, now=datetime.now(UTC))
     blocks = [
         _section(_headline(user_id, _prompt(job))),
         _section(f":x: {mrkdwn(text)}"),
@@ -164,7 +183,7 @@ def failure(
 
 def error(err: BotError) -> tuple[str, list[Block]]:
     """A refusal or a mistake, for an ephemeral answer."""
-    text = render_error(err)
+    text = render_error(err, now=datetime.now(UTC))
     return err.message, [_section(f":warning: {mrkdwn(text)}")]
 
 
