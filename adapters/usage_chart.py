@@ -103,7 +103,8 @@ def usage_chart_png(
     grid = fig.add_gridspec(1, 2, width_ratios=(2.6, 1), wspace=0.05)
     bars, table = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
     fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.2)
-    fig.suptitle(title(report, by=by, labels=labels, workspace=workspace), fontsize=12)
+    heading = title(report, by=by, labels=labels, workspace=workspace)
+    fig.suptitle(heading, fontsize=12)
 
     positions = list(range(len(days)))
     bottom = [0.0] * len(days)
@@ -137,7 +138,15 @@ def usage_chart_png(
     drawn.scale(1, 1.4)
 
     out = io.BytesIO()
-    fig.savefig(out, format="png", dpi=DPI)
+    # The title and table as text too (PNG tEXt chunks), for screen readers and search.
+    cells = table_cells(report, by=by, labels=labels)
+    table_text = "\n".join(" · ".join(row) for row in cells)
+    fig.savefig(
+        out,
+        format="png",
+        dpi=DPI,
+        metadata={"Title": heading, "Description": table_text, "Software": "falbot"},
+    )
     return out.getvalue()
 
 
