@@ -197,8 +197,7 @@ class Engine:
                 raise BotError(
                     ErrorCode.BUSY,
                     "falbot is restarting.",
-                    hint="Try again in a minute.",
-                    retry_after=60.0,
+                    retry_after=60.0,  # the renderer says the wait, once
                 )
             return await self._admitter.admit(request, reply)
         except BotError as error:

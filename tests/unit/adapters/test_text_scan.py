@@ -149,6 +149,21 @@ def refusals_() -> Iterator[BotError]:
     yield refusals.bucket_refusal(never, amount=Decimal("30"), limits=limits)
 
 
+async def engine_errors(make_engine: Callable[..., Any]) -> list[BotError]:
+    """The refusals only a running engine gives: its line full, and a restart under way."""
+    found = []
+    full = await make_engine(max_waiting=0)
+    draining = await make_engine()
+    await draining.drain(grace=0)
+    for engine in (full, draining):
+        with pytest.raises(BotError) as caught:
+            await engine.submit(
+                JobRequest(Actor("console", "w1", "u1"), "", {"prompt": "x"}), RecordingReply()
+            )
+        found.append(caught.value)
+    return found
+
+
 async def admin_texts(engine: Engine, admin: AdminService, where: Platform) -> list[str]:
     """Every AdminService method, called as an admin of `where` with sample arguments."""
     boss = Actor(where.name, "w1", where.admin, is_admin=True)
@@ -264,9 +279,9 @@ def check_platform_ids(text: str, where: Platform, *, mention: re.Pattern[str]) 
 
 @pytest.mark.parametrize("where", PLATFORMS, ids=[p.name for p in PLATFORMS])
 async def test_every_text_reads_well_on_every_surface(
-    engine: Engine, admin: AdminService, where: Platform
+    engine: Engine, admin: AdminService, make_engine: Callable[..., Any], where: Platform
 ) -> None:
-    failures = list(errors())
+    failures = list(errors()) + await engine_errors(make_engine)
     assert len(failures) > 200  # the enumeration found what it should
     core_texts = await admin_texts(engine, admin, where) + await account_texts(engine, where)
     assert any(where.user in t for t in core_texts)  # people are named in what is scanned
