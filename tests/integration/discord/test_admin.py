@@ -52,7 +52,7 @@ async def test_admin_commands_need_manage_server_or_the_admin_role(env: Env) -> 
 
     assert "Only falbot admins" in refused
     assert f"Quota for <@{env.alice.id}>: 5 credits" in by_manager
-    assert f"Quota for user {env.alice.id}: 6 credits" in by_role
+    assert f"Quota for <@{env.alice.id}>: 6 credits" in by_role
 
 
 async def test_the_admin_check_is_made_on_every_call(env: Env) -> None:
