@@ -15,25 +15,23 @@ def usd(value: Decimal) -> Decimal:
 
 
 def format_usd(value: Decimal, *, down: bool = False) -> str:
-    """`$0.039`, `$0.10`, `$1.25`, `-$0.50`: cents from a dollar up, up to four decimals below.
+    """`$0.039`, `$0.10`, `$1.25`, `-$0.50`: two decimals at least, no trailing noise past four.
 
     A figure that is not zero never reads `$0.00`: it is rounded away from zero (`down` rounds
     towards it, for what is left of a budget, which must not be overstated), and what is still
-    too small to show reads `under $0.0001`. Every text, the chart and its table use this, so
-    they agree to the digit.
+    too small to show reads `under $0.0001` (a negative one `-$0.0001`). Every text, the chart
+    and its table use this, so they agree to the digit.
     """
     sign = "-" if value < 0 else ""
     size = abs(value)
     rounding = ROUND_DOWN if down else ROUND_UP
-    step = _CENT if size >= 1 else _SHOWN
-    shown = size.quantize(step, rounding=rounding)
-    if shown == 0 and size != 0:
-        return f"{sign}under ${_SHOWN}"
-    if step == _SHOWN:
-        shown = shown.normalize()
-        exponent = shown.as_tuple().exponent
-        if isinstance(exponent, int) and exponent > -2:
-            shown = shown.quantize(_CENT)
+    shown = size.quantize(_SHOWN, rounding=rounding)
+    if shown == 0 and size != 0:  # only when rounding down
+        return f"-${_SHOWN}" if sign else f"under ${_SHOWN}"
+    shown = shown.normalize()
+    exponent = shown.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
+        shown = shown.quantize(_CENT)
     return f"{sign}${shown:f}"
 
 
