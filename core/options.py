@@ -8,7 +8,12 @@ from pydantic import BaseModel, ValidationError
 
 # A schema field → the option users type for it (Slack and the console with `--`, Discord
 # without: its renderer drops the dashes).
-SHOWN = {"num_images": "count", "aspect_ratio": "aspect", "generate_audio": "audio"}
+SHOWN = {
+    "num_images": "count",
+    "aspect_ratio": "aspect",
+    "generate_audio": "audio",
+    "input_fidelity": "fidelity",
+}
 _HIDDEN = frozenset({"prompt"})  # the command's text, not an option
 
 
