@@ -12,7 +12,8 @@ from core.errors import BotError, ErrorCode
 from core.money import format_usd
 from core.quota import BucketLimits, BucketState, TakeResult
 from core.refusals import bucket_refusal
-from core.render import format_wait, render_error
+from core.render import format_wait, render_error, render_quota
+from core.usage import quota_view
 
 NOW = datetime(2026, 11, 20, 14, 28, 10, tzinfo=UTC)
 
@@ -66,3 +67,27 @@ def test_validation_names_the_option_users_type_and_what_it_takes() -> None:
     assert "`--count` must be 1–4, not `9`" in message
     assert "`--aspect` must be 1:1|16:9|9:16|4:3|3:4|3:2|2:3|21:9, not `5:4`" in message
     assert "num_images" not in message and "aspect_ratio" not in message
+
+
+def test_quota_says_what_the_default_models_next_job_costs_and_when_it_fits() -> None:
+    limits = BucketLimits(Decimal(5), Decimal(60))
+    short = quota_view(
+        BucketState(Decimal("0.1"), NOW),
+        limits,
+        next_job_credits=Decimal("0.3"),
+        credit_usd=Decimal("0.01"),
+        model="flux-schnell",
+    )
+    text = render_quota(short)
+    assert "One image with flux-schnell costs 0.3 credits ($0.003)" in text
+    # 0.2 credits at 60 an hour: 12 s, ending at 14:28:22
+    assert text.endswith(f"you will have enough in 12 s (<t:{int(NOW.timestamp()) + 12}:t>).")
+    assert "fits now" not in text
+    never = quota_view(
+        BucketState(Decimal(0), NOW),
+        BucketLimits(Decimal("0.2"), Decimal(0)),
+        next_job_credits=Decimal("0.3"),
+        credit_usd=Decimal("0.01"),
+        model="flux-schnell",
+    )
+    assert "more than your quota lets you gather: ask an admin." in render_quota(never)
