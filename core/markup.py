@@ -1,9 +1,12 @@
 """The markup core's texts are written in, which each adapter translates.
 
-It is Discord's: `**bold**`, a user `<@id>` or role `<@&id>` (a mention on Discord and Slack, a
-name on the console), a clock time `<t:unix:t>` (shown in the reader's own time zone on Discord
-and Slack), and an option the user types as `` `--count` `` (Discord's slash options have no
-dashes: its renderer drops them).
+`**bold**` and `` `code` `` as Discord and Markdown write them; an option the user types as
+`` `--count` `` (Discord's slash options have no dashes: its renderer drops them); and three
+tokens no user or fal text can forge, each between two private-use characters (`clean_prompt`
+strips those from prompts): a user, a role, and a clock time. Discord turns them into `<@id>`,
+`<@&id>` and `<t:unix:t>`, Slack into its mentions and date token, the console into names and
+local times. An adapter that forgets one shows nothing odd to a reader: `translate` drops what
+it is not told how to show.
 """
 
 from __future__ import annotations
@@ -12,25 +15,39 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
+OPEN, CLOSE = "\ue000", "\ue001"
 OPTION = re.compile(r"`--([a-z][a-z0-9_-]*)`")
-MENTION = re.compile(r"<@(&?)([A-Za-z0-9_.:-]{1,64})>")
-CLOCK = re.compile(r"<t:(-?\d{1,12}):([tf])>")
+TOKEN = re.compile(OPEN + r"([urt]):([A-Za-z0-9_.:-]{1,64})" + CLOSE)
+
+Show = Callable[[str], str]
 
 
 def user_ref(user_id: str) -> str:
-    """A user, as a mention on the chat platforms and a name on the console."""
-    return f"<@{user_id}>"
+    """A user: a mention on the chat platforms, a name on the console."""
+    return f"{OPEN}u:{user_id}{CLOSE}"
 
 
 def role_ref(role_id: str) -> str:
-    return f"<@&{role_id}>"
+    """A role (a Slack user group): a mention where the platform has them."""
+    return f"{OPEN}r:{role_id}{CLOSE}"
 
 
 def clock_ref(moment: datetime, *, with_date: bool = False) -> str:
-    """The time of day of `moment`, in the reader's own time zone where the platform can."""
-    return f"<t:{int(moment.timestamp())}:{'f' if with_date else 't'}>"
+    """The time of day of `moment` (with its date), in the reader's own time zone where the
+    platform can show it so."""
+    return f"{OPEN}t:{int(moment.timestamp())}:{'f' if with_date else 't'}{CLOSE}"
 
 
-def names(text: str, name: Callable[[str, bool], str]) -> str:
-    """Every mention in `text` replaced by `name(id, is_role)`."""
-    return MENTION.sub(lambda m: name(m.group(2), m.group(1) == "&"), text)
+def translate(text: str, *, user: Show, role: Show, clock: Callable[[int, bool], str]) -> str:
+    """Every token of `text` shown by the adapter's own functions; stray marks dropped."""
+
+    def one(match: re.Match[str]) -> str:
+        kind, value = match.group(1), match.group(2)
+        if kind == "u":
+            return user(value)
+        if kind == "r":
+            return role(value)
+        unix, _, style = value.partition(":")
+        return clock(int(unix), style == "f") if unix.lstrip("-").isdigit() else ""
+
+    return TOKEN.sub(one, text).replace(OPEN, "").replace(CLOSE, "")

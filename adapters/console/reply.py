@@ -11,7 +11,7 @@ from typing import TextIO
 
 from core.errors import BotError
 from core.jobs import Delivery, Job, ProgressView
-from core.markup import CLOCK, names
+from core.markup import translate
 from core.render import render_error
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
@@ -22,14 +22,16 @@ def console_text(text: str, *, people: Mapping[str, str] | None = None) -> str:
     typed by name, so an id without one is the name), clock times in the local time zone."""
     people = people or {}
 
-    def name(ref: str, role: bool) -> str:
-        return f"role {ref}" if role else people.get(ref, ref)
+    def clock(unix: int, with_date: bool) -> str:
+        when = datetime.fromtimestamp(unix, UTC).astimezone()
+        return f"{when:%b %d %H:%M}" if with_date else f"{when:%H:%M}"
 
-    def clock(match: re.Match[str]) -> str:
-        when = datetime.fromtimestamp(int(match.group(1)), UTC).astimezone()
-        return f"{when:%b %d %H:%M}" if match.group(2) == "f" else f"{when:%H:%M}"
-
-    return CLOCK.sub(clock, names(_BOLD.sub(r"\1", text), name))
+    return translate(
+        _BOLD.sub(r"\1", text),
+        user=lambda user_id: people.get(user_id, user_id),
+        role=lambda role_id: f"role {role_id}",
+        clock=clock,
+    )
 
 
 def now() -> datetime:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from core.errors import BotError
 from core.jobs import Delivery, Job, ProgressView, Stage
-from core.markup import OPTION
+from core.markup import OPTION, translate
 from core.render import render_error
 
 MAX_CONTENT = 2000
@@ -27,10 +27,15 @@ def fit(text: str, limit: int = MAX_CONTENT) -> str:
 
 
 def markup(text: str) -> str:
-    """Core's markup is Discord's (mentions and `<t:…>` times render as they are), but for
-    options: a slash command's options are typed without dashes, so `--count` reads `count`;
-    and the details line (fal's request id) is small print."""
-    text = OPTION.sub(r"`\1`", text)
+    """Core's markup in Discord's words: people and roles as mentions, clock times as
+    `<t:…>` (each reader's own time zone), options without dashes (as slash commands name
+    them: `--count` reads `count`), and the details line (fal's request id) in small print."""
+    text = translate(
+        OPTION.sub(r"`\1`", text),
+        user=lambda user_id: f"<@{user_id}>",
+        role=lambda role_id: f"<@&{role_id}>",
+        clock=lambda unix, with_date: f"<t:{unix}:{'f' if with_date else 't'}>",
+    )
     return "\n".join(
         f"-# {line}" if line.startswith("Details: ") else line for line in text.split("\n")
     )

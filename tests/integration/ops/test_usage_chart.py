@@ -24,6 +24,7 @@ from adapters.usage_chart import (
     usage_csv,
 )
 from core.jobs import Actor, JobState
+from core.markup import user_ref
 from core.ports import JobSettlement, UsageFilter
 from core.quota import BucketKey, BucketLimits, LedgerEntry
 from core.render import render_usage
@@ -120,7 +121,7 @@ async def test_the_chart_names_the_workspace_and_agrees_with_the_text_to_the_dig
     assert rows == table_cells(usage, by="user_id", labels={"ann": "Ann"})
     # ann spent $2.125 and bob $0.1188: the table, the title and the text round them alike
     assert ["Ann", "3", "$2.125"] in rows and ["bob", "3", "$0.1188"] in rows
-    assert "<@ann>: $2.125" in text and "<@bob>: $0.1188" in text
+    assert f"{user_ref('ann')}: $2.125" in text and f"{user_ref('bob')}: $0.1188" in text
     total = rows[-1][2]
     assert title.endswith(f"total {total}") and f": {total} over 7 jobs." in text
 

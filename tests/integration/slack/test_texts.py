@@ -34,13 +34,13 @@ async def answer_to(stack: SlackStack, fake: FakeSlack, command: str, text: str,
 async def test_admin_replies_mention_people_and_the_chart_names_them(
     stack: SlackStack, fake: FakeSlack
 ) -> None:
-    banned = await answer_to(stack, fake, "/admin", f"ban <@{ANN}|ann>", BOSS)
+    banned = await answer_to(stack, fake, "/falbot", f"admin ban <@{ANN}|ann>", BOSS)
     assert banned == f"<@{ANN}> can no longer use falbot here."  # a mention, not escaped
-    await answer_to(stack, fake, "/admin", f"unban <@{ANN}|ann>", BOSS)
+    await answer_to(stack, fake, "/falbot", f"admin unban <@{ANN}|ann>", BOSS)
     await stack.command("/imagine", "a kite --model nano-banana")
     await stack.wait_delivered(ANN)
 
-    text = await answer_to(stack, fake, "/admin", "usage 7", BOSS)
+    text = await answer_to(stack, fake, "/falbot", "admin usage 7", BOSS)
     assert f"  <@{ANN}>: $0.039" in text
     complete = fake.calls_to("files.completeUploadExternal")[-1]
     chart = fake.uploads[complete.answer["files"][0]["id"]]
@@ -54,7 +54,7 @@ async def test_admin_replies_mention_people_and_the_chart_names_them(
 async def test_a_refusal_says_its_wait_once_with_slacks_date_token(
     stack: SlackStack, fake: FakeSlack
 ) -> None:
-    await answer_to(stack, fake, "/admin", f"quota set <@{ANN}> 5 60", BOSS)
+    await answer_to(stack, fake, "/falbot", f"admin quota set <@{ANN}> 5 60", BOSS)
     await stack.command("/imagine", "a red fox --model nano-banana")  # 3.9 credits of 5
     await stack.wait_delivered(ANN)
 
@@ -62,13 +62,13 @@ async def test_a_refusal_says_its_wait_once_with_slacks_date_token(
     assert _SLACK_TIME.search(text), text
     assert text.count("Try again") == 1 and " s;" not in text
 
-    quota = await answer_to(stack, fake, "/quota", "", ANN)
+    quota = await answer_to(stack, fake, "/falbot", "quota", ANN)
     assert "Your next job fits now" not in quota
     assert "One image with flux-schnell costs 0.3 credits ($0.003)" in quota
 
 
 async def test_a_tiny_budget_is_never_shown_as_zero(stack: SlackStack, fake: FakeSlack) -> None:
-    said = await answer_to(stack, fake, "/admin", "budget set 0.004 none", BOSS)
+    said = await answer_to(stack, fake, "/falbot", "admin budget set 0.004 none", BOSS)
     assert "Budget: $0.004 a day, no limit a month." in said
     text = await answer_to(stack, fake, "/imagine", "a fox --model nano-banana", ANN)
     assert "$0.004 is left and this job needs about $0.039." in text
@@ -78,7 +78,7 @@ async def test_a_tiny_budget_is_never_shown_as_zero(stack: SlackStack, fake: Fak
 async def test_models_lists_each_models_options_with_their_ranges(
     stack: SlackStack, fake: FakeSlack
 ) -> None:
-    text = await answer_to(stack, fake, "/models", "", ANN)
+    text = await answer_to(stack, fake, "/falbot", "models", ANN)
     assert "`--count` 1–4" in text and "`--duration` 4|6|8" in text
     assert "num_images" not in text and "aspect_ratio" not in text
 

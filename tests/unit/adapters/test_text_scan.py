@@ -31,6 +31,7 @@ from core.catalog import build_catalog
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.jobs import Actor, JobRequest
+from core.markup import CLOSE, OPEN
 from core.options import SHOWN
 from core.quota import BucketLimits, BucketState, Budget, BudgetCheck, QuotaScope, TakeResult
 from core.render import (
@@ -262,6 +263,7 @@ _FIELDS = tuple(SHOWN)  # fal's field names, which users never type
 
 
 def check_common(text: str) -> None:
+    assert OPEN not in text and CLOSE not in text, text  # core's markup all translated
     assert not _MONEY_ZERO.search(text), text
     for code in FAL_CODES:
         assert code not in text, (code, text)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from core.catalog import build_catalog
 from core.errors import BotError, ErrorCode
+from core.markup import clock_ref
 from core.money import format_usd
 from core.quota import BucketLimits, BucketState, TakeResult
 from core.refusals import bucket_refusal
@@ -43,11 +44,11 @@ def test_a_wait_is_said_once_in_human_units_with_the_clock_time() -> None:
     error = BotError(ErrorCode.BUSY, "Busy.", retry_after=232.0)
     text = render_error(error, now=NOW)
     # 14:28:10 + 3 min 52 s = 14:32:02
-    assert f"Try again in 4 min (<t:{int(NOW.timestamp()) + 232}:t>)." in text
+    assert f"Try again in 4 min ({clock_ref(NOW + timedelta(seconds=232))})." in text
     assert text.count("Try again") == 1
     assert format_wait(3 * 86400 + 7200) == "3 days 2 h"
     far = render_error(BotError(ErrorCode.BUSY, "Busy.", retry_after=86400.0), now=NOW)
-    assert ":f>)." in far  # a day or more away: with the date
+    assert f"({clock_ref(NOW + timedelta(days=1), with_date=True)})." in far  # with the date
 
 
 def test_a_bucket_refusal_leaves_the_wait_to_the_renderer() -> None:
@@ -81,7 +82,9 @@ def test_quota_says_what_the_default_models_next_job_costs_and_when_it_fits() ->
     text = render_quota(short)
     assert "One image with flux-schnell costs 0.3 credits ($0.003)" in text
     # 0.2 credits at 60 an hour: 12 s, ending at 14:28:22
-    assert text.endswith(f"you will have enough in 12 s (<t:{int(NOW.timestamp()) + 12}:t>).")
+    assert text.endswith(
+        f"you will have enough in 12 s ({clock_ref(NOW + timedelta(seconds=12))})."
+    )
     assert "fits now" not in text
     never = quota_view(
         BucketState(Decimal(0), NOW),
