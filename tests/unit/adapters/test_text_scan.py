@@ -30,6 +30,7 @@ from core.admin import AdminResult, AdminService
 from core.catalog import build_catalog
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
+from core.help import render_help
 from core.jobs import Actor, JobRequest
 from core.markup import CLOSE, OPEN
 from core.options import SHOWN
@@ -221,6 +222,8 @@ async def account_texts(engine: Engine, where: Platform) -> list[str]:
         render_jobs(await engine.jobs(user)),
         render_usage(await engine.usage(user)),
     ]
+    for platform in ("discord", "slack"):  # /help, with the user's credits
+        texts.append(render_help(platform, await engine.quota(user), admin=True))
     return texts
 
 
