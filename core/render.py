@@ -48,7 +48,8 @@ def format_wait(seconds: float) -> str:
 
 
 def wait_text(seconds: float, *, now: datetime | None) -> str:
-    """`4 min (<t:…:t>)`: the wait, and the clock time it ends when the time now is known."""
+    """`4 min (14:32)`: the wait, and (when the time now is known) the clock time it ends, as
+    a core.markup token each adapter shows in its own way."""
     wait = format_wait(seconds)
     if now is None:
         return wait
