@@ -1,10 +1,11 @@
-"""fal's failures as `BotError`s, and which of them fal bills."""
+"""fal's failures as `BotError`s (which of them fal bills: `core.billing.fal_bills`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from core.billing import fal_bills  # the rule lives in core, which applies it
 from core.errors import BotError, ErrorCode
 from core.options import SHOWN, option
 
@@ -30,6 +31,9 @@ _UNAVAILABLE = {
     "runner_connection_error": "The model's servers were busy.",
     "runner_incomplete_response": "The model stopped before it finished.",
 }
+
+__all__ = ["CONTENT_POLICY", "TIMEOUT_TYPES", "UNAVAILABLE_TYPES", "classify", "fal_bills"]
+__all__ += ["render_detail"]
 
 
 def classify(
@@ -92,20 +96,6 @@ def classify(
         f"The model failed: {text}" if text else "The model failed to finish the job.",
         retry,
     )
-
-
-def fal_bills(error: BotError, *, was_running: bool = False) -> bool:
-    """Whether fal charges for a request that ended in `error`.
-
-    fal bills model APIs for what they produce, so a request that produced nothing costs
-    nothing: server errors, runner failures and timeouts (DESIGN §2), and validation and
-    content-policy rejections (422) too, since the model refused before producing any output.
-    We treat all of those as unbilled and return the user's credits. The one exception is a
-    cancellation after the request had started running (`was_running`): fal may have spent
-    compute on it, so its credits are kept, as DESIGN §2 keeps them for everything but
-    "cancelled while queued".
-    """
-    return error.code is ErrorCode.CANCELLED and was_running
 
 
 def render_detail(detail: Any) -> str:

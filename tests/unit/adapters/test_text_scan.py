@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from adapters.console.reply import console_text
+from adapters.console.terminal import styled
 from adapters.discord import render as discord_render
 from adapters.fal import errors as fal_errors
 from adapters.slack import render as slack_render
@@ -253,9 +254,9 @@ def slack_texts(core_texts: list[str], failures: list[BotError]) -> list[str]:
 def console_texts(core_texts: list[str], failures: list[BotError], where: Platform) -> list[str]:
     people = {where.user: "alice", where.admin: "you"}
     now = datetime.now(UTC)
-    shown = [console_text(t, people=people) for t in core_texts]
-    shown += [console_text(render_error(e, now=now), people=people) for e in failures]
-    return shown
+    texts = core_texts + [render_error(e, now=now) for e in failures]
+    # As the console's screen shows them without colours (a pipe, a script, a log).
+    return [styled(console_text(t, people=people), ansi=False) for t in texts]
 
 
 # ---- the checks
