@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from core import events
+from core.billing import base_price
 from core.catalog import Catalog
 from core.circuit import CircuitBreaker
 from core.config import EngineConfig
@@ -83,6 +84,7 @@ class Admitter:
             | ({NSFW_CHANNEL: True} if request.nsfw_channel else {}),
             input_count=len(request.images),
             parent_job_id=request.parent_job_id,
+            price_base_usd=base_price(spec.pricing),
         )
         try:
             self._line.reserve(retry_after=self._busy_retry_after())
@@ -100,7 +102,7 @@ class Admitter:
                 now=now,
                 rules=StoredRules(spec.name, actor.roles),
             )
-            await self._store.admit(job, images=request.images, admission=admission)
+            job = await self._store.admit(job, images=request.images, admission=admission)
         except BaseException:
             self._line.unreserve()
             raise

@@ -234,8 +234,7 @@ class Engine:
             raise BotError(
                 ErrorCode.BUSY,
                 "falbot is restarting.",
-                hint="Try again in a minute.",
-                retry_after=60.0,
+                retry_after=60.0,  # the renderer says the wait, once
             )
 
     @contextmanager
@@ -269,6 +268,10 @@ class Engine:
 
     def credits_for(self, usd: Decimal) -> Decimal:
         return to_credits(usd, self.config.credit_usd)
+
+    async def settlement_limits(self, job: Job) -> BucketLimits:
+        """The bucket limits `job` was admitted under, for its refunds."""
+        return await self._runner.job_limits(job)
 
     async def limits_for(self, actor: Actor) -> BucketLimits:
         quotas = await self.store.quotas(actor.workspace_id, actor.user_id, actor.roles)
@@ -319,13 +322,16 @@ class Engine:
         state = await self.store.bucket(
             BucketKey(actor.workspace_id, actor.user_id), limits, self._clock.now()
         )
-        cheapest = self.credits_for(
-            self.catalog.default_for(JobKind.IMAGE).pricing.estimate(
-                {"aspect_ratio": "1:1", "num_images": 1}
-            )
+        default = self.catalog.default_for(JobKind.IMAGE)
+        one_image = self.credits_for(
+            default.pricing.estimate({"aspect_ratio": "1:1", "num_images": 1})
         )
         return quota_view(
-            state, limits, next_job_credits=cheapest, credit_usd=self.config.credit_usd
+            state,
+            limits,
+            next_job_credits=one_image,
+            credit_usd=self.config.credit_usd,
+            model=default.name,
         )
 
     async def usage(self, actor: Actor, *, days: int = 30, everyone: bool = False) -> UsageReport:
@@ -344,13 +350,15 @@ class Engine:
         if job.state is JobState.QUEUED and self._line.remove(job.id):
             error = BotError(ErrorCode.CANCELLED, "Cancelled before it started.")
             return await self._runner.end(job, JobState.CANCELLED, error)
-        if (
-            job.state.at_fal
-            and job.request_id
-            and not await self._fal.cancel(job.endpoint, job.request_id)
-        ):
+        if not (job.state.at_fal and job.request_id):
+            self._runner.request_cancel(job.id)
+            return job
+        # fal bills a job it has started running, cancelled or not: note whether it had, before
+        # the cancellation goes out (its outcome may come back before the cancel's answer).
+        self._runner.request_cancel(job.id, started=await self._runner.ran_at_fal(job))
+        if not await self._fal.cancel(job.endpoint, job.request_id):
+            self._runner.forget_cancel(job.id)
             raise invalid(f"Job {job.short_id} is already finishing at fal; too late to cancel.")
-        self._runner.request_cancel(job.id)
         return job
 
     def follow_up(

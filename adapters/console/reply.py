@@ -3,31 +3,56 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
 
+from adapters.console.terminal import Terminal
 from core.errors import BotError
 from core.jobs import Delivery, Job, ProgressView
+from core.markup import translate
 from core.render import render_error
 
 
+def console_text(text: str, *, people: Mapping[str, str] | None = None) -> str:
+    """Core's people and clock times as the console shows them: people by name (on the console
+    a user is typed by name, so an id without one is the name), clock times in the local time
+    zone. Bold and code are the terminal's (`Terminal` styles them)."""
+    people = people or {}
+
+    def clock(unix: int, with_date: bool) -> str:
+        when = datetime.fromtimestamp(unix, UTC).astimezone()
+        return f"{when:%b %d %H:%M}" if with_date else f"{when:%H:%M}"
+
+    return translate(
+        text,
+        user=lambda user_id: people.get(user_id, user_id),
+        role=lambda role_id: f"role {role_id}",
+        clock=clock,
+    )
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
 class ConsoleReply:
-    def __init__(self, *, job_label: str, out: TextIO, out_dir: Path, done: asyncio.Event) -> None:
+    def __init__(
+        self, *, job_label: str, terminal: Terminal, out_dir: Path, done: asyncio.Event
+    ) -> None:
         self.label = job_label
-        self._out = out
+        self._terminal = terminal
         self._out_dir = out_dir
-        self._tty = out.isatty()
         self.done = done
         self.failed: BotError | None = None
         self.saved: list[Path] = []
         self.progress_shown: list[ProgressView] = []
 
     def _line(self, text: str, *, final: bool) -> None:
-        if self._tty:
-            self._out.write(f"\r\033[K[{self.label}] {text}" + ("\n" if final else ""))
+        if final:
+            self._terminal.final(self.label, text)
         else:
-            self._out.write(f"[{self.label}] {text}\n")
-        self._out.flush()
+            self._terminal.progress(self.label, text)
 
     async def progress(self, view: ProgressView) -> None:
         self.progress_shown.append(view)
@@ -50,7 +75,8 @@ class ConsoleReply:
 
     async def fail(self, job: Job, error: BotError, *, credits_returned: bool) -> None:
         self.failed = error
-        text = render_error(error, credits_returned=credits_returned).replace("\n", " ")
+        text = render_error(error, credits_returned=credits_returned, now=now())
+        text = console_text(text).replace("\n", " ")
         self._line(f"job {job.short_id} {job.state.value}: {text}", final=True)
         self.done.set()
 
@@ -60,11 +86,14 @@ class ConsoleReplyFactory:
 
     platform = "console"
 
-    def __init__(self, *, out: TextIO, out_dir: Path) -> None:
-        self._out = out
+    def __init__(self, *, terminal: Terminal, out_dir: Path) -> None:
+        self._terminal = terminal
         self._out_dir = out_dir
 
     def rebuild(self, job: Job) -> ConsoleReply:
         return ConsoleReply(
-            job_label=job.short_id, out=self._out, out_dir=self._out_dir, done=asyncio.Event()
+            job_label=job.short_id,
+            terminal=self._terminal,
+            out_dir=self._out_dir,
+            done=asyncio.Event(),
         )

@@ -51,13 +51,13 @@ async def test_admin_commands_need_manage_server_or_the_admin_role(env: Env) -> 
     by_role = await _quota_set(env, env.helper, env.alice, "6", "1")
 
     assert "Only falbot admins" in refused
-    assert f"Quota for user {env.alice.id}: 5 credits" in by_manager
-    assert f"Quota for user {env.alice.id}: 6 credits" in by_role
+    assert f"Quota for <@{env.alice.id}>: 5 credits" in by_manager
+    assert f"Quota for <@{env.alice.id}>: 6 credits" in by_role
 
 
 async def test_the_admin_check_is_made_on_every_call(env: Env) -> None:
     await env.start_bot()
-    assert "Quota for user" in await _quota_set(env, env.helper, env.alice, "5", "1")
+    assert "Quota for <@" in await _quota_set(env, env.helper, env.alice, "5", "1")
 
     demoted = Person(env.helper.user, roles=())  # the admin role was taken away
     assert "Only falbot admins" in await _quota_set(env, demoted, env.alice, "7", "1")
@@ -167,7 +167,7 @@ async def test_a_role_quota_applies_to_members_with_that_role(env: Env) -> None:
         ],
         resolved=env.fake.resolved_role(artists),
     )
-    assert f"Quota for role {artists}: 42 credits" in answer.json["data"]["content"]
+    assert f"Quota for the role <@&{artists}>: 42 credits" in answer.json["data"]["content"]
 
     quota = await env.callback(await env.slash(carol, "quota"))
     assert "of 42 credits" in quota.json["data"]["content"]
@@ -227,3 +227,26 @@ async def test_admin_nsfw_refuses_a_member_and_a_bad_mode_and_changes_nothing(en
     assert "withhold, spoiler or allow" in bad
 
     assert (await bot.app.store.policy(env.fake.guild_id)).nsfw is NsfwMode.SPOILER
+
+
+async def test_a_lowered_quota_refuses_the_next_job_of_a_user_with_credits_left(env: Env) -> None:
+    await env.start_bot()
+    first = await _imagine(env, env.alice)  # 3.9 of alice's 100 default credits
+    await env.final_edit(first)
+
+    await _quota_set(env, env.mod, env.alice, "1", "0")
+    refused = await env.callback(await _imagine(env, env.alice))
+
+    assert refused.json["type"] == 4, "the job was admitted"
+    assert "Out of credits" in refused.json["data"]["content"]
+    assert len(env.sim.submits) == 1
+    shown = await _admin(
+        env,
+        env.mod,
+        "quota",
+        "show",
+        options=[p.option("target", 6, env.alice.id)],
+        resolved=env.fake.resolved_member(env.alice),
+    )
+    content = shown.json["data"]["content"]
+    assert "1.00 of 1 credits" in content and "96.10" not in content
