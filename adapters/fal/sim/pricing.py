@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from core.catalog import build_catalog
+from core.model_table import build_catalog
 from core.pricing import ByQuality, Quotable, TokenBilled
 
 

@@ -14,8 +14,8 @@ from adapters.fal.hosts import point_fal_client_at
 from adapters.fal.simulator import FalSimulator
 from adapters.sqlite.store import SqliteStore
 from bot.clock import SystemClock
-from core.catalog import build_catalog
 from core.engine import Engine, EngineConfig
+from core.model_table import build_catalog
 from core.ports import FalGateway
 from core.quota import BucketLimits
 from tests.fakes.reply import RecordingReplyFactory

@@ -10,7 +10,7 @@ from typing import Any
 
 from adapters.fal.gateway import FalClientGateway
 from adapters.fal.simulator import FalSimulator
-from core.jobs import Actor, JobRequest, JobState
+from core.jobs import Actor, JobKind, JobRequest, JobState, Output
 from core.ports import FalStatus, UsageFilter
 from core.quota import BucketKey, BucketLimits
 from tests.fakes.reply import RecordingReply, RecordingReplyFactory
@@ -43,6 +43,11 @@ class GatedGateway:
 
     async def result(self, endpoint: str, request_id: str) -> dict[str, Any]:
         return await self.inner.result(endpoint, request_id)
+
+    def read_output(
+        self, kind: JobKind, data: Mapping[str, Any]
+    ) -> tuple[tuple[Output, ...], int | None]:
+        return self.inner.read_output(kind, data)
 
     async def cancel(self, endpoint: str, request_id: str) -> bool:
         return await self.inner.cancel(endpoint, request_id)

@@ -17,8 +17,8 @@ from adapters.fal.simulator import FalSimulator
 from adapters.fal.webhook import FalWebhookReceiver, JwksKeys, WebhookVerifier
 from adapters.sqlite.store import SqliteStore
 from bot.clock import SystemClock
-from core.catalog import build_catalog
 from core.engine import Engine, EngineConfig
+from core.model_table import build_catalog
 from core.quota import BucketLimits
 from tests.e2e.process import free_port
 from tests.fakes.reply import RecordingReplyFactory

@@ -11,10 +11,10 @@ import pytest
 from adapters.fal.gateway import FalClientGateway
 from adapters.fal.simulator import FalSimulator, Fault
 from adapters.sqlite.store import SqliteStore
-from core.catalog import build_catalog
 from core.engine import Engine, EngineConfig
 from core.errors import BotError, ErrorCode
 from core.jobs import Actor, JobRequest
+from core.model_table import build_catalog
 from core.quota import BucketLimits
 from tests.fakes.clock import FakeClock
 from tests.fakes.reply import RecordingReply, RecordingReplyFactory

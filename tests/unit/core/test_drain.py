@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
-from core.catalog import build_catalog
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.jobs import JobState
+from core.model_table import build_catalog
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from core.catalog import build_catalog
 from core.engine import Engine
 from core.jobs import Actor, JobState
+from core.model_table import build_catalog
 from core.ports import UsageFilter
 from core.quota import BucketKey, BucketLimits
 from tests.fakes.clock import START, FakeClock

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
-from core.catalog import build_catalog
 from core.engine import DATA_URI_MAX, Engine
 from core.jobs import InputImage, JobRequest, JobState
+from core.model_table import build_catalog
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
