@@ -6,7 +6,8 @@ from __future__ import annotations
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from adapters.slack.options import parse, parse_days, slack_id
+from adapters.slack.options import parse, slack_id
+from adapters.text_commands.grammar import parse_days
 from core.errors import BotError, ErrorCode
 from tests.property.strategies import any_text, tricky_text
 
