@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from core.catalog import Catalog, ModelSpec
-from core.pricing import Quote, QuoteRefused, apply_quote
+from core.quotes import Quote, QuoteRefused, apply_quote
 
 
 @dataclass(frozen=True)

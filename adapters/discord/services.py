@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from adapters.discord.identity import AdminRule
 from adapters.discord.refs import TokenPolicy
@@ -25,16 +22,3 @@ class Services:
     tokens: TokenPolicy
     max_input_bytes: int
     message_content: bool
-
-
-class WallClock:
-    """The real time, when the composition root passes no clock."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))

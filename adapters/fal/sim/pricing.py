@@ -1,4 +1,4 @@
-"""The simulator's pricing API: `GET {api_url}/v1/models/pricing?endpoint_id=a,b` (DESIGN §3).
+"""The simulator's pricing API: `GET {api_url}/v1/models/pricing?endpoint_id=a,b`.
 
 Answers `{"prices": [{endpoint_id, unit_price, unit, currency}], "has_more", "next_cursor"}` from
 `FalSimulator.prices` (endpoint → entry; a test may change, remove or spoil any entry), one page of

@@ -1,4 +1,4 @@
-"""The simulator's HTTP side: fal's queue, storage and CDN routes (DESIGN §3)."""
+"""The simulator's HTTP side: fal's queue, storage and CDN routes."""
 
 from __future__ import annotations
 

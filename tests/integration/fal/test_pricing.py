@@ -13,7 +13,8 @@ import pytest
 from adapters.fal.pricing import PriceFetch, fetch_prices
 from adapters.fal.simulator import FalSimulator, HttpFault
 from core.model_table import build_catalog
-from core.pricing import PerImage, Quote
+from core.pricing import PerImage
+from core.quotes import Quote
 from core.repricing import reprice
 from tests.integration.fal.fixtures import SIM_KEY
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from adapters.fal.simulator import FalSimulator
 from tests.fakes.slack import Call, FakeSlack
 from tests.integration.slack.harness import ANN, BOSS, SlackStack
@@ -112,3 +114,16 @@ async def test_hints_name_the_slack_commands(stack: SlackStack) -> None:
     text = await answer(stack, "/video", "waves --model veo3")
     assert "/falbot models" in text
     assert "See /models" not in text
+
+
+async def test_a_crash_is_answered_with_the_one_internal_error(
+    stack: SlackStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(workspace_id: str) -> list[object]:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(stack.engine, "models", broken)
+    said = await answer(stack, "/falbot", "models")
+    assert "Something went wrong on my side." in said
+    assert "if it keeps happening, tell an admin" in said
+    assert "a bug" not in said and "RuntimeError" not in said

@@ -11,7 +11,7 @@ from core.catalog import Catalog
 from core.engine import Engine
 from core.model_table import build_catalog
 from core.ports import UsageFilter
-from core.pricing import Quote
+from core.quotes import Quote
 from core.repricing import reprice
 from tests.fakes.clock import START, FakeClock
 from tests.fakes.fal import FakeFal

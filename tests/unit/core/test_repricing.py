@@ -12,8 +12,9 @@ from core.catalog import Catalog, ModelSpec
 from core.engine import Engine, EngineConfig
 from core.jobs import Output
 from core.model_table import build_catalog
-from core.pricing import PerImage, PerMegapixel, PerSecond, Quote, TokenBilled
+from core.pricing import PerImage, PerMegapixel, PerSecond, TokenBilled
 from core.quota import BucketLimits
+from core.quotes import Quote
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
