@@ -26,7 +26,7 @@ test: $(DEVSTAMP)
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict core
+	$(BIN)/mypy --strict core adapters bot
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py

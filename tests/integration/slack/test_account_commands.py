@@ -56,8 +56,10 @@ async def test_usage_with_a_bad_period(stack: SlackStack) -> None:
     assert "/falbot usage [days]" in text
 
 
-async def test_cancel_a_running_job(stack: SlackStack, fake: FakeSlack, fal: FalSimulator) -> None:
-    fal.hold = True
+async def test_cancel_a_running_job(
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
+) -> None:
+    fal_sim.hold = True
     await stack.command("/imagine", "a very slow painting")
     await fake.wait_for("chat.update", lambda c: "running" in str(c.params.get("text")))
     job = (await stack.jobs_of(ANN))[0]
@@ -71,23 +73,25 @@ async def test_cancel_a_running_job(stack: SlackStack, fake: FakeSlack, fal: Fal
 
 
 async def test_cancel_someone_elses_job_is_not_found(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
-    fal.hold = True
+    fal_sim.hold = True
     await stack.command("/imagine", "mine", user=BOSS)
     await fake.wait_for("chat.update", lambda c: "running" in str(c.params.get("text")))
     job = (await stack.jobs_of(BOSS))[0]
     text = await answer(stack, "/falbot", f"cancel {job.short_id}", user=ANN)
     assert "I found no job" in text
-    fal.release()
+    fal_sim.release()
     await fake.wait_for("chat.update", is_done)
 
 
-async def test_video_with_options(stack: SlackStack, fake: FakeSlack, fal: FalSimulator) -> None:
+async def test_video_with_options(
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
+) -> None:
     await answer(stack, "/falbot", f"admin quota set <@{ANN}> 500 50", user=BOSS)  # veo3 is dear
     await stack.command("/video", "waves at night —model veo3 --duration 4s --audio")
     final = await fake.wait_for("chat.update", is_done)
-    endpoint, arguments = fal.submits[0]
+    endpoint, arguments = fal_sim.submits[0]
     assert endpoint == "fal-ai/veo3"
     assert arguments["duration"] == "4s"
     assert arguments["generate_audio"] is True
