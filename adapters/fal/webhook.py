@@ -27,7 +27,6 @@ from aiohttp import web
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from adapters.dedupe import Claims
 from adapters.fal.errors import classify
 from core.webhooks import FalOutcome
 
@@ -47,6 +46,12 @@ class WebhookRejected(Exception):
         super().__init__(reason)
         self.reason = reason
         self.status = status
+
+
+class Claims(Protocol):
+    async def claim(self, key: str, now: datetime) -> bool:
+        """Record a dedupe key; False when it was seen before."""
+        ...
 
 
 class OutcomeSink(Protocol):

@@ -22,12 +22,12 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.dedupe import Claims
 from adapters.media_fetch import MediaFetcher
 from adapters.slack import render
 from adapters.slack.buttons import on_result_button
 from adapters.slack.commands import COMMANDS
 from adapters.slack.context import Answers, Origin
+from adapters.slack.dedupe import Claims
 from adapters.slack.deps import Deps
 from adapters.slack.files import TOKEN_HOSTS, SlackFiles
 from adapters.slack.help import publish_home
