@@ -10,7 +10,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from adapters.discord.flows import answering, plain_request, start_job
+from adapters.discord.flows import answering, nsfw_channel_of, plain_request, start_job
+from adapters.discord.identity import interaction_actor
 from adapters.discord.media import check_attachments, images_of
 from adapters.discord.services import Services
 from core.errors import invalid
@@ -55,8 +56,20 @@ class EditImageModal(PromptModal):
         spec = self._services.engine.catalog.resolve(model, JobKind.EDIT.value)
         images = self._images[: max(1, spec.max_input_images)]
         params = {"kind": "edit", "prompt": prompt}
-        request = plain_request(spec.name, params)
+        request = plain_request(spec.name, params)  # start_job screens the images again
         await start_job(self._services, interaction, request, attachments=images)
+
+
+async def screen_images(
+    services: Services, interaction: discord.Interaction, images: Sequence[discord.Attachment]
+) -> bool:
+    """Whether the images hold a falbot result flagged NSFW; refused where it is not shown."""
+    return await services.engine.screen_files(
+        interaction_actor(interaction, services.rule).workspace_id,
+        [a.filename for a in images],
+        nsfw_channel=nsfw_channel_of(interaction.channel),
+        spoilers=True,
+    )
 
 
 def edit_image_menu(services: Services) -> app_commands.ContextMenu:
@@ -69,6 +82,7 @@ def edit_image_menu(services: Services) -> app_commands.ContextMenu:
                     "Use Edit image on a message with a PNG, JPEG, WebP or GIF attached.",
                 )
             check_attachments(images, max_bytes=services.max_input_bytes)
+            await screen_images(services, interaction, images)  # withheld: no modal at all
             await interaction.response.send_modal(EditImageModal(services, images))
 
     return app_commands.ContextMenu(name="Edit image", callback=edit_image)

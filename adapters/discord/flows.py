@@ -82,12 +82,23 @@ async def start_job(
         tokens=services.tokens,
     )
     images: tuple[InputImage, ...] = ()
+    nsfw_channel = nsfw_channel_of(interaction.channel)
+    flagged = False
     if attachments:
         check_attachments(attachments, max_bytes=services.max_input_bytes)
+        # A falbot result fal flagged (its file name says which) stays flagged when reused.
+        flagged = await services.engine.screen_files(
+            actor.workspace_id,
+            [a.filename for a in attachments],
+            nsfw_channel=nsfw_channel,
+            spoilers=True,
+        )
         await interaction.response.defer(thinking=True)
         images = await fetch_images(services.fetcher, attachments)
     request = request_for(actor, reply.ref.to_dict(), images)
-    request = dataclasses.replace(request, nsfw_channel=nsfw_channel_of(interaction.channel))
+    request = dataclasses.replace(
+        request, nsfw_channel=nsfw_channel, flagged_input=request.flagged_input or flagged
+    )
     job = await services.engine.submit(request, reply)
     try:
         if not interaction.response.is_done():

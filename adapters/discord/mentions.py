@@ -116,13 +116,22 @@ async def on_mention(services: Services, client: discord.Client, message: discor
         reply = DiscordReply(client=client, ref=ref, clock=services.clock, tokens=services.tokens)
         reply.open_gate()
         params = {"kind": kind.value, "prompt": prompt if kind is JobKind.EDIT else None}
+        actor = message_actor(message, services.rule)
+        nsfw_channel = nsfw_channel_of(message.channel)
+        flagged = await services.engine.screen_files(
+            actor.workspace_id,
+            [a.filename for a in images],
+            nsfw_channel=nsfw_channel,
+            spoilers=True,
+        )
         request = JobRequest(
-            actor=message_actor(message, services.rule),
+            actor=actor,
             model=spec.name,
             params={k: v for k, v in params.items() if v is not None},
             images=await fetch_images(services.fetcher, images),
             reply_ref=ref.to_dict(),
-            nsfw_channel=nsfw_channel_of(message.channel),
+            nsfw_channel=nsfw_channel,
+            flagged_input=flagged,
         )
         await services.engine.submit(request, reply)
     except BotError as error:
