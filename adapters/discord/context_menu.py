@@ -10,7 +10,13 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from adapters.discord.flows import answering, nsfw_channel_of, plain_request, start_job
+from adapters.discord.flows import (
+    admit_dm,
+    answering,
+    nsfw_channel_of,
+    plain_request,
+    start_job,
+)
 from adapters.discord.identity import interaction_actor
 from adapters.discord.media import check_attachments, images_of
 from adapters.discord.services import Services
@@ -33,11 +39,14 @@ class PromptModal(discord.ui.Modal):
         label="Model (optional)", required=False, max_length=40
     )
 
-    def __init__(self, *, title: str, default_model: str) -> None:
+    def __init__(self, services: Services, *, title: str, default_model: str) -> None:
         super().__init__(title=title, timeout=MODAL_TIMEOUT)
         self.model.placeholder = default_model
+        self._services = services
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
+        if not await admit_dm(self._services, interaction):
+            return
         async with answering(interaction):
             await self.submitted(interaction, self.prompt.value, self.model.value.strip())
 
@@ -48,8 +57,7 @@ class PromptModal(discord.ui.Modal):
 class EditImageModal(PromptModal):
     def __init__(self, services: Services, images: Sequence[discord.Attachment]) -> None:
         default = services.engine.catalog.default_for(JobKind.EDIT).name
-        super().__init__(title="Edit image", default_model=default)
-        self._services = services
+        super().__init__(services, title="Edit image", default_model=default)
         self._images = list(images)
 
     async def submitted(self, interaction: discord.Interaction, prompt: str, model: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import discord
 
 from adapters.discord import render
-from adapters.discord.identity import interaction_actor
+from adapters.discord.identity import DM_KEY, dm_context, interaction_actor
 from adapters.discord.media import check_attachments, fetch_images
 from adapters.discord.refs import ReplyRef
 from adapters.discord.reply import DiscordReply
@@ -48,6 +48,23 @@ async def send_error(interaction: discord.Interaction, error: BotError) -> None:
         log.warning(
             "could not tell the user about %s: HTTP %s (code %s)", error.code, exc.status, exc.code
         )
+
+
+async def admit_dm(services: Services, interaction: discord.Interaction) -> bool:
+    """Before any handler: resolve what a DM counts as (`FALBOT_DISCORD_DMS`), or answer the
+    refusal and stop. A guild interaction passes untouched."""
+    if interaction.guild_id is not None or DM_KEY in interaction.extras:
+        return True
+    try:
+        context = await dm_context(
+            interaction.client, services.dms, interaction.user, services.rule
+        )
+    except BotError as error:
+        if interaction.type is not discord.InteractionType.autocomplete:
+            await send_error(interaction, error)
+        return False
+    interaction.extras[DM_KEY] = context
+    return True
 
 
 @asynccontextmanager

@@ -14,7 +14,7 @@ import discord
 
 from adapters.discord import render
 from adapters.discord.flows import nsfw_channel_of
-from adapters.discord.identity import message_actor
+from adapters.discord.identity import dm_context, message_actor
 from adapters.discord.media import check_attachments, fetch_images, images_of
 from adapters.discord.refs import DEFAULT_SIZE_LIMIT, ReplyRef
 from adapters.discord.reply import DiscordReply
@@ -94,6 +94,11 @@ async def on_mention(services: Services, client: discord.Client, message: discor
         return
     placeholder: discord.Message | None = None
     try:
+        # A DM is what FALBOT_DISCORD_DMS says (or refused) before anything else happens.
+        dm = None
+        if message.guild is None:
+            dm = await dm_context(client, services.dms, message.author, services.rule)
+        actor = message_actor(message, services.rule, dm=dm)
         prompt = prompt_of(message, me)
         images = _images_to_use(services, message, await parent_of(message), me)
         kind = JobKind.UPSCALE if prompt.lower() in _UPSCALE_WORDS else JobKind.EDIT
@@ -116,7 +121,6 @@ async def on_mention(services: Services, client: discord.Client, message: discor
         reply = DiscordReply(client=client, ref=ref, clock=services.clock, tokens=services.tokens)
         reply.open_gate()
         params = {"kind": kind.value, "prompt": prompt if kind is JobKind.EDIT else None}
-        actor = message_actor(message, services.rule)
         nsfw_channel = nsfw_channel_of(message.channel)
         flagged = await services.engine.screen_files(
             actor.workspace_id,

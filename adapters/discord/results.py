@@ -12,7 +12,13 @@ import discord
 
 from adapters.discord.buttons import Action
 from adapters.discord.context_menu import PromptModal
-from adapters.discord.flows import RequestFor, answering, nsfw_channel_of, start_job
+from adapters.discord.flows import (
+    RequestFor,
+    admit_dm,
+    answering,
+    nsfw_channel_of,
+    start_job,
+)
 from adapters.discord.identity import interaction_actor
 from adapters.discord.services import Services
 from core.errors import BotError, ErrorCode
@@ -32,6 +38,8 @@ class ResultButtons:
     async def __call__(
         self, interaction: discord.Interaction, action: Action, job_id: str, image: int | None
     ) -> None:
+        if not await admit_dm(self._services, interaction):
+            return
         async with answering(interaction):
             job = await own_job(self._services, interaction, job_id, action)
             if action == "delete":
@@ -96,8 +104,7 @@ class EditResultModal(PromptModal):
     def __init__(self, services: Services, job: Job, image: int | None) -> None:
         default = services.engine.catalog.default_for(JobKind.EDIT).name
         title = "Edit this result" if image is None else f"Edit image {image + 1}"
-        super().__init__(title=title, default_model=default)
-        self._services = services
+        super().__init__(services, title=title, default_model=default)
         self._job = job
         self._image = image
 

@@ -84,6 +84,13 @@ class RestApi(World):
                 self._hook_delete,
                 False,
             ),
+            (
+                "GET",
+                "/guilds/{guild}/members/{user}",
+                "GET /guilds/{guild.id}/members/{user.id}",
+                self._get_member,
+                True,
+            ),
             ("GET", "/channels/{channel}", "GET /channels/{channel}", self._get_channel, True),
             (
                 "POST",
@@ -238,6 +245,14 @@ class RestApi(World):
         if channel is None:
             raise ApiError(404, 10003, "Unknown Channel")
         return channel
+
+    async def _get_member(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
+        if m["guild"] != self.guild_id:
+            raise ApiError(404, 10004, "Unknown Guild")
+        member = self.member_payload(m["guild"], m["user"])
+        if member is None:
+            raise ApiError(404, 10007, "Unknown Member")
+        return 200, member
 
     async def _get_channel(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
         return 200, self._channel(m["channel"])
