@@ -23,7 +23,13 @@ from core.delivery import Deliverer
 from core.dispatch import Dispatcher
 from core.errors import BotError, ErrorCode, invalid, not_allowed
 from core.execution import DATA_URI_MAX, Runner
-from core.followups import FollowUp, follow_up_request, is_flagged, result_file
+from core.followups import (
+    FollowUp,
+    follow_up_request,
+    is_flagged,
+    picked_is_flagged,
+    result_file,
+)
 from core.jobs import Actor, Job, JobKind, JobRequest, JobState
 from core.nsfw import check_reuse
 from core.ports import Clock, FalGateway, Reply, ReplyFactory, Store
@@ -326,10 +332,7 @@ class Engine:
     ) -> None:
         """Refuse early (before a modal asks for a prompt) what admission would refuse: an
         image that is not there, or one withheld as NSFW here."""
-        request = follow_up_request(
-            self.catalog, job, action="edit", actor=Actor("", "", ""), reply_ref={}, index=image
-        )
-        if request.flagged_input:
+        if picked_is_flagged(job, image):
             await self._check_reuse(job.workspace_id, nsfw_channel=nsfw_channel, spoilers=spoilers)
 
     async def screen_files(

@@ -106,6 +106,11 @@ def follow_up_request(
     )
 
 
+def picked_is_flagged(job: Job, index: int | None) -> bool:
+    """Whether the image a button picks counts as flagged (an image not there is refused)."""
+    return is_flagged(job, _picked(job, index)[1])
+
+
 def _picked(job: Job, index: int | None) -> tuple[Output, int]:
     outputs = job.result.outputs if job.result else ()
     images = [i for i, o in enumerate(outputs) if o.content_type.startswith("image/")]
