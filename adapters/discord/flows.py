@@ -55,13 +55,14 @@ async def admit_dm(services: Services, interaction: discord.Interaction) -> bool
     refusal and stop. A guild interaction passes untouched."""
     if interaction.guild_id is not None or DM_KEY in interaction.extras:
         return True
+    if interaction.type is discord.InteractionType.autocomplete:
+        return True  # it only lists model names; the command itself is checked when sent
     try:
         context = await dm_context(
             interaction.client, services.dms, interaction.user, services.rule
         )
     except BotError as error:
-        if interaction.type is not discord.InteractionType.autocomplete:
-            await send_error(interaction, error)
+        await send_error(interaction, error)
         return False
     interaction.extras[DM_KEY] = context
     return True

@@ -5,6 +5,7 @@ take the picked image only. Through slack-bolt against the fake Slack and the fa
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from adapters.fal.simulator import FalSimulator
@@ -159,18 +160,28 @@ async def test_the_edit_shortcut_on_a_flagged_result_is_refused_once_withheld(
     assert len(fal.submits) == 1
 
 
-async def test_grid_buttons_act_on_the_picked_image_only(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+async def test_grid_buttons_act_on_the_picked_image_only_after_a_restart(
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator, db_path: Path
 ) -> None:
     result = await _imagine(stack, "three foxes --model flux-dev --count 3")
     assert _buttons(result) == ["U1", "U2", "U3", "E1", "E2", "E3", "Rerun", "Delete"]
     (grid,) = await stack.jobs_of(ANN)
     assert grid.result is not None
     urls = [o.url for o in grid.result.outputs]
+    await stack.close()
+    stack = await SlackStack.open(fake, fal, db_path)
+    try:
+        await _work_on_the_grid(stack, result, urls)
+    finally:
+        await stack.close()
+
+
+async def _work_on_the_grid(stack: SlackStack, result: dict[str, Any], urls: list[str]) -> None:
+    fake, fal = stack.fake, stack.sim
 
     await _click(stack, result, "falbot_upscale_2")
     await fake.wait_for("chat.update", is_done, count=2)
-    assert fal.submits[1] == ("fal-ai/esrgan", fal.submits[1][1])
+    assert fal.submits[1][0] == "fal-ai/esrgan"
     assert fal.submits[1][1]["image_url"] == urls[1]
 
     await _click(stack, result, "falbot_edit_3")
