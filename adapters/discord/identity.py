@@ -85,8 +85,10 @@ class AdminRule:
         return False
 
 
-def workspace_of(guild_id: int | None, user_id: int) -> str:
-    """A guild is a workspace; a DM is the user's own workspace (and bucket)."""
+def workspace_of(guild_id: int | None, user_id: int, dms: DmPolicy | None = None) -> str:
+    """A guild is a workspace; a DM is the home guild's (`home:`), else the user's own."""
+    if guild_id is None and dms is not None and dms.home_guild is not None:
+        return str(dms.home_guild)
     return str(guild_id) if guild_id is not None else f"dm:{user_id}"
 
 

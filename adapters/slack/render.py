@@ -11,6 +11,7 @@ from core.catalog import ModelSpec
 from core.errors import BotError
 from core.followups import follow_up_menu
 from core.jobs import Delivery, Job, JobKind, ProgressView, Stage
+from core.nsfw import flagged_output
 from core.render import render_error
 
 Block = dict[str, Any]
@@ -115,7 +116,9 @@ def result(
         blocks.append(
             _context(f":no_entry: {held} output(s) withheld: fal flagged them as possibly NSFW.")
         )
-    elif any(f.output.nsfw for f in delivery.files):
+    elif any(
+        flagged_output(output_flag=f.output.nsfw, reply_ref=job.reply_ref) for f in delivery.files
+    ):
         blocks.append(_context(":warning: fal flagged an output as possibly NSFW."))
     blocks.append(_actions(delivery, file_ids))
     return f"Done · {delivery.footer()}", blocks

@@ -104,3 +104,17 @@ async def test_home_dm_results_buttons_work_in_the_dm(env: Env) -> None:
     assert env.sim.submits[1][0] == "fal-ai/esrgan"
     jobs = await _all_jobs(env, env.alice)
     assert {j.workspace_id for j in jobs} == {env.fake.guild_id}  # type: ignore[attr-defined]
+
+
+async def test_home_dms_offer_and_allow_only_the_guilds_models(env: Env) -> None:
+    bot = await env.start_bot(settings=_home(env))
+    await bot.app.store.set_model_denied(env.fake.guild_id, "flux-dev", True)
+
+    options = [p.option("prompt", p.STRING, "x"), p.option("model", p.STRING, "fl", focused=True)]
+    payload = env.fake.slash(env.alice, "imagine", options=options, autocomplete=True, dm=True)
+    offered = await env.callback(await env.fake.send_interaction(payload))
+    refused = _ephemeral(await _dm_imagine(env, env.alice))  # flux-dev, denied on the server
+
+    assert [c["value"] for c in offered.json["data"]["choices"]] == ["flux-schnell"]
+    assert "flux-dev" in refused and "not allowed" in refused
+    assert env.sim.submits == []
