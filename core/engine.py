@@ -197,8 +197,10 @@ class Engine:
 
     # ---- admission
 
-    async def submit(self, request: JobRequest, reply: Reply) -> Job:
-        """Validate, check policy, quota and budget, persist and enqueue; or raise `BotError`."""
+    async def submit(self, request: JobRequest, reply: Reply, *, hold: bool = False) -> Job:
+        """Validate, check policy, quota and budget, persist and enqueue; or raise `BotError`.
+        With `hold`, the admitted job waits for `release` or `withdraw` before it may start (an
+        adapter that shows a job only once it is admitted names its message first)."""
         try:
             if not self._accepting:
                 raise BotError(
@@ -207,7 +209,7 @@ class Engine:
                     hint="Try again in a minute.",
                     retry_after=60.0,
                 )
-            return await self._admitter.admit(request, reply)
+            return await self._admitter.admit(request, reply, hold=hold)
         except BotError as error:
             actor = request.actor
             events.refused(
@@ -217,6 +219,21 @@ class Engine:
                 user_id=actor.user_id,
             )
             raise
+
+    async def set_reply_ref(self, job: Job, reply_ref: Mapping[str, Any]) -> Job:
+        """Name the reply an adapter posted after admission (so a restart finds it again)."""
+        merged = {**job.reply_ref, **reply_ref}  # keeps what admission added (the NSFW mark)
+        await self.store.set_reply_ref(job.id, merged)
+        return job.replace(reply_ref=merged)
+
+    async def release(self, job: Job) -> None:
+        """Let a job admitted with `hold` start."""
+        await self._admitter.release(job)
+
+    async def withdraw(self, job: Job, error: BotError) -> None:
+        """End a job admitted with `hold` before it started: cancelled, its credits returned."""
+        self._line.unreserve()
+        await self._runner.end(job, JobState.CANCELLED, error)
 
     def credits_for(self, usd: Decimal) -> Decimal:
         return to_credits(usd, self.config.credit_usd)

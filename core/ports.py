@@ -142,7 +142,11 @@ class Store(Protocol):
     async def get_job(self, job_id: str) -> Job | None: ...
 
     async def save_job(self, job: Job) -> None:
-        """Persist a job's state and fields (not its settlement)."""
+        """Persist a job's state and fields (not its settlement, not its `reply_ref`)."""
+        ...
+
+    async def set_reply_ref(self, job_id: str, reply_ref: Mapping[str, Any]) -> None:
+        """Replace a job's `reply_ref` (an adapter names the reply it posted after admission)."""
         ...
 
     async def settle_job(self, job: Job, settlement: JobSettlement) -> bool:

@@ -18,6 +18,7 @@ from adapters.discord.buttons import ResultButton
 from adapters.discord.commands import job_commands
 from adapters.discord.context_menu import edit_image_menu
 from adapters.discord.flows import admit_dm, send_error
+from adapters.discord.help import help_command
 from adapters.discord.hosts import point_discord_at
 from adapters.discord.identity import AdminRule, DmPolicy
 from adapters.discord.mentions import on_mention
@@ -74,6 +75,7 @@ class FalbotClient(discord.Client):
     async def setup_hook(self) -> None:
         for command in [*job_commands(self.services), *account_commands(self.services)]:
             self.tree.add_command(command)
+        self.tree.add_command(help_command(self.services))
         self.tree.add_command(admin_group(self.services))
         self.tree.add_command(edit_image_menu(self.services))
         self.add_dynamic_items(ResultButton)

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +18,7 @@ from typing import Any
 import aiosqlite
 
 from adapters.sqlite.codec import (
+    dumps,
     from_micros,
     from_us,
     image_from_row,
@@ -79,8 +80,12 @@ _INSERT_JOB = (
     f"INSERT INTO jobs ({', '.join(_JOB_COLUMNS)}) "
     f"VALUES ({', '.join(':' + c for c in _JOB_COLUMNS)})"
 )
+# save_job leaves reply_ref alone: only set_reply_ref changes it after admission, so a job saved
+# from a copy read before the adapter named its message never loses that name.
 _UPDATE_JOB = (
-    f"UPDATE jobs SET {', '.join(f'{c} = :{c}' for c in _JOB_COLUMNS if c != 'id')} WHERE id = :id"
+    "UPDATE jobs SET "
+    + ", ".join(f"{c} = :{c}" for c in _JOB_COLUMNS if c not in ("id", "reply_ref"))
+    + " WHERE id = :id"
 )
 _LEDGER_COLUMNS = "job_id, kind, workspace_id, user_id, model, cost_micros, credits, at_us"
 _INSERT_LEDGER = (
@@ -261,6 +266,14 @@ class SqliteStore:
     async def save_job(self, job: Job) -> None:
         async with self._tx() as db:
             await _update_job(db, job)
+
+    async def set_reply_ref(self, job_id: str, reply_ref: Mapping[str, Any]) -> None:
+        async with self._tx() as db:
+            cursor = await db.execute(
+                "UPDATE jobs SET reply_ref = ? WHERE id = ?", (dumps(reply_ref), job_id)
+            )
+            if cursor.rowcount == 0:
+                raise BotError(ErrorCode.NOT_FOUND, f"There is no job {job_id[:8]}.")
 
     async def settle_job(self, job: Job, settlement: JobSettlement) -> bool:
         async with self._tx() as db:

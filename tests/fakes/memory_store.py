@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from adapters.sqlite.codec import from_micros, to_micros
 from core.errors import BotError, ErrorCode
@@ -106,10 +107,21 @@ class MemoryStore:
         async with self._lock:
             self._save(job)
 
+    async def set_reply_ref(self, job_id: str, reply_ref: Mapping[str, Any]) -> None:
+        async with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                raise BotError(ErrorCode.NOT_FOUND, f"There is no job {job_id[:8]}.")
+            self.jobs[job_id] = job.replace(reply_ref=dict(reply_ref))
+
     def _save(self, job: Job) -> Job:
         if job.id not in self.jobs:
             raise BotError(ErrorCode.NOT_FOUND, f"There is no job {job.short_id}.")
-        saved = _utc(job).replace(credits_settled=self.jobs[job.id].credits_settled)
+        stored = self.jobs[job.id]
+        # As in SQLite: settle_job alone settles, set_reply_ref alone names the reply.
+        saved = _utc(job).replace(
+            credits_settled=stored.credits_settled, reply_ref=stored.reply_ref
+        )
         self.jobs[job.id] = saved
         return saved
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from adapters.fal.simulator import FalSimulator
 from tests.fakes.slack import Call, FakeSlack
 from tests.fakes.slack import payloads as p
-from tests.integration.slack.harness import ANN, TEAM, SlackStack
+from tests.integration.slack.harness import ANN, TEAM, SlackStack, png
 
 DM = "D0ANN"  # ann's DM with the bot
 
@@ -54,3 +54,20 @@ async def test_a_dm_job_takes_the_workspace_bucket(
     (job,) = await stack.jobs_of(ANN)
     assert job.workspace_id == TEAM
     assert await stack.credits_of(ANN) < before - Decimal(1)
+
+
+async def test_an_image_dmed_by_a_banned_user_is_refused(
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+) -> None:
+    await stack.store.set_banned(TEAM, ANN, True)
+    photo = fake.add_file(png(color="blue"), name="cat.png", mimetype="image/png")
+    sent = fake.add_message(DM, user=ANN, text="make it a painting", files=[photo])
+
+    await stack.event(
+        p.direct_message(sent["text"], user=ANN, channel=DM, ts=sent["ts"], files=[photo])
+    )
+
+    refused = await fake.wait_for("chat.postEphemeral")
+    assert "not allowed to use falbot here" in str(refused.params.get("blocks"))
+    assert fal.submits == []
+    assert await stack.jobs_of(ANN) == []

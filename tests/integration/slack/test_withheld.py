@@ -195,3 +195,44 @@ async def _work_on_the_grid(stack: SlackStack, result: dict[str, Any], urls: lis
     endpoint, arguments = fal.submits[2]
     assert endpoint == "fal-ai/nano-banana/edit"
     assert arguments["image_urls"] == [urls[2]]
+
+
+async def _saved_flagged_result(stack: SlackStack, fake: FakeSlack) -> dict[str, Any]:
+    """A flagged result shown under `allow`, then withheld: the user re-uploads the saved file
+    (Slack keeps its name, `falbot-<job>-1.png`)."""
+    await stack.store.set_nsfw(TEAM, NsfwMode.ALLOW)
+    result = await _imagine(stack, "an nsfw cat --model flux-dev")
+    shown = _file_message(fake, result)["files"][0]
+    await stack.store.set_nsfw(TEAM, NsfwMode.WITHHOLD)
+    data = fake.files[shown["id"]].data
+    return fake.add_file(data, name=shown["name"], mimetype="image/png")
+
+
+async def test_upscale_command_with_a_saved_flagged_result_is_refused_once_withheld(
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+) -> None:
+    saved = await _saved_flagged_result(stack, fake)
+    await stack.command("/upscale", "")
+    await fake.wait_for("views.open")
+
+    values = {"image": {"image_input": p.file_input([saved])}}
+    await stack.interaction(p.view_submission(fake.views[-1], values, team_id=TEAM, user_id=ANN))
+
+    refused = await fake.wait_for("chat.postEphemeral", lambda c: "withheld" in _said(c))
+    assert "NSFW" in _said(refused)
+    assert len(fal.submits) == 1
+
+
+async def test_a_dm_with_a_saved_flagged_result_is_refused_once_withheld(
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+) -> None:
+    saved = await _saved_flagged_result(stack, fake)
+    sent = fake.add_message("DANN", user=ANN, text="make it a painting", files=[saved])
+
+    await stack.event(
+        p.direct_message(sent["text"], user=ANN, channel="DANN", ts=sent["ts"], files=[saved])
+    )
+
+    refused = await fake.wait_for("chat.postEphemeral", lambda c: "withheld" in _said(c))
+    assert "NSFW" in _said(refused)
+    assert len(fal.submits) == 1

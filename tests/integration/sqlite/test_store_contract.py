@@ -304,6 +304,22 @@ async def test_stored_rules_check_the_workspaces_stored_budget(store: Store) -> 
     await ruled(store, make_job(workspace_id="w2", estimate_usd=Decimal(9)))
 
 
+async def test_reply_ref_is_set_after_admission_and_kept_by_save_job(store: Store) -> None:
+    job = make_job()
+    await store.admit(job, images=(), admission=make_admission(job))
+    stale = await store.get_job(job.id)  # read before the adapter posted its message
+    assert stale is not None
+    await store.set_reply_ref(job.id, {"channel": "C1", "message_ts": "1.000001"})
+    await store.save_job(stale.replace(state=JobState.SUBMITTING))
+    saved = await store.get_job(job.id)
+    assert saved is not None
+    assert saved.state is JobState.SUBMITTING
+    assert saved.reply_ref == {"channel": "C1", "message_ts": "1.000001"}
+    with pytest.raises(BotError) as missing:
+        await store.set_reply_ref("no-such-job", {})
+    assert missing.value.code is ErrorCode.NOT_FOUND
+
+
 # settlement, refunds, ledger
 
 
