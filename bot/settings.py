@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DISCORD_MEDIA_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
 SLACK_MEDIA_HOSTS = ("files.slack.com",)
 FAL_JWKS_URL = "https://rest.alpha.fal.ai/.well-known/jwks.json"
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def check_base_url(value: str | None) -> str | None:
@@ -79,6 +80,7 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8080, ge=0, le=65535, alias="FALBOT_HTTP_PORT")
     http_host: str = Field(default="0.0.0.0", min_length=1, alias="FALBOT_HTTP_HOST")
     debug: bool = Field(default=False, alias="FALBOT_DEBUG")
+    log_level: str = Field(default="info", alias="FALBOT_LOG_LEVEL")
     admin_role: str | None = Field(default=None, alias="FALBOT_ADMIN_ROLE")
     admin_user_ids: str = Field(default="", alias="FALBOT_ADMIN_USER_IDS")
     discord_message_content: bool = Field(default=False, alias="FALBOT_DISCORD_MESSAGE_CONTENT")
@@ -113,6 +115,14 @@ class Settings(BaseSettings):
     @classmethod
     def _base_url(cls, value: str | None) -> str | None:
         return check_base_url(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().lower()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @field_validator("fal_jwks_url")
     @classmethod
@@ -156,6 +166,11 @@ class Settings(BaseSettings):
         return pricing_off_reason(
             refresh=self.pricing_refresh, api_url=self.fal_api_url, fal_hosts_overridden=overridden
         )
+
+    @property
+    def effective_log_level(self) -> str:
+        """FALBOT_LOG_LEVEL, or debug when FALBOT_DEBUG is on."""
+        return "debug" if self.debug else self.log_level
 
     @property
     def media_host_list(self) -> tuple[str, ...]:

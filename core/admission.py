@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 
 from core import events
+from core.billing import base_price
 from core.catalog import Catalog
 from core.circuit import CircuitBreaker
 from core.config import EngineConfig
@@ -80,6 +81,7 @@ class Admitter:
             | ({NSFW_INPUT: True} if request.flagged_input else {}),
             input_count=len(request.images),
             parent_job_id=request.parent_job_id,
+            price_base_usd=base_price(spec.pricing),
         )
         try:
             self._line.reserve(retry_after=self._busy_retry_after())
@@ -97,7 +99,7 @@ class Admitter:
                 now=now,
                 rules=StoredRules(spec.name, actor.roles),
             )
-            await self._store.admit(job, images=request.images, admission=admission)
+            job = await self._store.admit(job, images=request.images, admission=admission)
         except BaseException:
             self._line.unreserve()
             raise

@@ -238,6 +238,10 @@ class Engine:
     def credits_for(self, usd: Decimal) -> Decimal:
         return to_credits(usd, self.config.credit_usd)
 
+    async def settlement_limits(self, job: Job) -> BucketLimits:
+        """The bucket limits `job` was admitted under, for its refunds."""
+        return await self._runner.job_limits(job)
+
     async def limits_for(self, actor: Actor) -> BucketLimits:
         quotas = await self.store.quotas(actor.workspace_id, actor.user_id, actor.roles)
         return resolve(quotas, self.config.default_limits)
@@ -312,13 +316,15 @@ class Engine:
         if job.state is JobState.QUEUED and self._line.remove(job.id):
             error = BotError(ErrorCode.CANCELLED, "Cancelled before it started.")
             return await self._runner.end(job, JobState.CANCELLED, error)
-        if (
-            job.state.at_fal
-            and job.request_id
-            and not await self._fal.cancel(job.endpoint, job.request_id)
-        ):
+        if not (job.state.at_fal and job.request_id):
+            self._runner.request_cancel(job.id)
+            return job
+        # fal bills a job it has started running, cancelled or not: note whether it had, before
+        # the cancellation goes out (its outcome may come back before the cancel's answer).
+        self._runner.request_cancel(job.id, started=await self._runner.ran_at_fal(job))
+        if not await self._fal.cancel(job.endpoint, job.request_id):
+            self._runner.forget_cancel(job.id)
             raise invalid(f"Job {job.short_id} is already finishing at fal; too late to cancel.")
-        self._runner.request_cancel(job.id)
         return job
 
     def follow_up(

@@ -100,6 +100,11 @@ class SlackAdapter:
         self._tasks = OwnedTasks()
         self._socket: AsyncSocketModeHandler | None = None
         self.reply_factory = SlackReplyFactory(self.client)
+        self._token_accepted = False
+        bolt_log = logging.getLogger(__name__ + ".bolt")
+        # Bolt reads SLACK_BOT_TOKEN from the environment even when given a client, then warns
+        # that it will not use it: it is the client's token, so the warning says nothing.
+        bolt_log.addFilter(_not_the_unused_token_warning)
         self.app = AsyncApp(
             name="falbot",
             client=self.client,
@@ -107,7 +112,7 @@ class SlackAdapter:
             signing_secret=signing_secret or "",
             # Listeners only ack and start a task, so Bolt may wait for them before answering.
             process_before_response=True,
-            logger=logging.getLogger(__name__ + ".bolt"),
+            logger=bolt_log,
         )
         self._register()
 
@@ -136,11 +141,23 @@ class SlackAdapter:
         self._socket = AsyncSocketModeHandler(self.app, self._app_token)
         await self._socket.connect_async()  # type: ignore[no-untyped-call]
 
+    async def verify(self) -> None:
+        """Ask Slack whose token this is (`auth.test`); raises SlackApiError when Slack refuses
+        it, so a wrong token stops the start instead of every command later."""
+        try:
+            answer = await self.client.auth_test()
+        except Exception:
+            self._token_accepted = False
+            raise
+        self._token_accepted = True
+        log.debug("slack: signed in to %s as %s", answer.get("team"), answer.get("user"))
+
     @property
     def connected(self) -> bool | None:
-        """Socket Mode: whether the websocket to Slack is up. HTTP mode: None (Slack calls us)."""
+        """Socket Mode: whether the websocket to Slack is up. HTTP mode (Slack calls us):
+        whether Slack accepted the token at start; None before `verify()`."""
         if self._socket is None:
-            return None
+            return self._token_accepted or None
         client = self._socket.client
         session = client.current_session
         return not client.closed and not client.stale and session is not None and not session.closed
@@ -289,6 +306,10 @@ class SlackAdapter:
         await ack()
         origin = _interaction_origin(body)
         self._spawn(origin, lambda: on_result_button(self._deps, origin, body), name="button")
+
+
+def _not_the_unused_token_warning(record: logging.LogRecord) -> bool:
+    return "will be unused" not in record.getMessage()
 
 
 def _interaction_origin(body: dict[str, Any]) -> Origin:

@@ -75,10 +75,13 @@ _JOB_COLUMNS = (
     "result",
     "error",
     "parent_job_id",
-)  # every column but credits_settled, which only settle_job changes
+    "price_base_usd",
+)  # every column but credits_settled, which only settle_job changes, and the limits below
+# The bucket limits a job was admitted under: written once, at admission, for its settlement.
+_ADMITTED_COLUMNS = (*_JOB_COLUMNS, "limit_capacity", "limit_refill_per_hour")
 _INSERT_JOB = (
-    f"INSERT INTO jobs ({', '.join(_JOB_COLUMNS)}) "
-    f"VALUES ({', '.join(':' + c for c in _JOB_COLUMNS)})"
+    f"INSERT INTO jobs ({', '.join(_ADMITTED_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _ADMITTED_COLUMNS)})"
 )
 # save_job leaves reply_ref alone: only set_reply_ref changes it after admission, so a job saved
 # from a copy read before the adapter named its message never loses that name.
@@ -230,7 +233,7 @@ class SqliteStore:
 
     # jobs
 
-    async def admit(self, job: Job, *, images: Sequence[InputImage], admission: Admission) -> None:
+    async def admit(self, job: Job, *, images: Sequence[InputImage], admission: Admission) -> Job:
         async with self._tx() as db:
             state = await _admission_state(db, job, admission)
             limits, budget = admission.limits, admission.budget
@@ -246,6 +249,7 @@ class SqliteStore:
                 raise bucket_refusal(taken, amount=job.credits, limits=limits)
             if state.id_taken:
                 raise BotError(ErrorCode.INTERNAL, f"job {job.short_id} exists already")
+            job = job.replace(limits=limits, credits_settled=False)
             await db.execute(_INSERT_JOB, job_values(job))
             if images:
                 await db.executemany(
@@ -257,6 +261,7 @@ class SqliteStore:
                     ],
                 )
             await _save_bucket(db, admission.bucket, taken.state)
+        return job
 
     async def get_job(self, job_id: str) -> Job | None:
         async with self._tx(write=False) as db:
@@ -507,6 +512,20 @@ class SqliteStore:
         async with self._tx() as db:
             cursor = await db.execute("DELETE FROM dedupe WHERE seen_us < ?", (to_us(older_than),))
             return cursor.rowcount
+
+    async def state_value(self, key: str) -> str | None:
+        """A fact the bot keeps about itself, or None."""
+        async with self._tx(write=False) as db:
+            value = await _scalar(db, "SELECT value FROM bot_state WHERE key = ?", (key,))
+            return None if value is None else str(value)
+
+    async def set_state_value(self, key: str, value: str) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO bot_state (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
 
 
 async def _scalar(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> Any:

@@ -47,11 +47,12 @@ class MemoryStore:
         self.denied: set[tuple[str, str]] = set()
         self.bans: set[tuple[str, str]] = set()
         self.seen: dict[str, datetime] = {}
+        self.bot_state: dict[str, str] = {}
         self.nsfw: dict[str, NsfwMode] = {}
 
     # jobs
 
-    async def admit(self, job: Job, *, images: Sequence[InputImage], admission: Admission) -> None:
+    async def admit(self, job: Job, *, images: Sequence[InputImage], admission: Admission) -> Job:
         async with self._lock:
             limits, budget = admission.limits, admission.budget
             if (rules := admission.rules) is not None:
@@ -90,9 +91,11 @@ class MemoryStore:
                 raise bucket_refusal(taken, amount=job.credits, limits=limits)
             if job.id in self.jobs:
                 raise BotError(ErrorCode.INTERNAL, f"job {job.short_id} exists already")
-            self.jobs[job.id] = _utc(job).replace(credits_settled=False)
+            admitted = _utc(job).replace(credits_settled=False, limits=limits)
+            self.jobs[job.id] = admitted
             self.inputs[job.id] = list(images)
             self.buckets[admission.bucket] = taken.state
+            return admitted
 
     def _spent(self, workspace_id: str, since: datetime) -> Decimal:
         return sum(
@@ -118,9 +121,12 @@ class MemoryStore:
         if job.id not in self.jobs:
             raise BotError(ErrorCode.NOT_FOUND, f"There is no job {job.short_id}.")
         stored = self.jobs[job.id]
-        # As in SQLite: settle_job alone settles, set_reply_ref alone names the reply.
+        # As in SQLite: settle_job alone settles, set_reply_ref alone names the reply, and the
+        # limits a job was admitted under stay as admitted.
         saved = _utc(job).replace(
-            credits_settled=stored.credits_settled, reply_ref=stored.reply_ref
+            credits_settled=stored.credits_settled,
+            reply_ref=stored.reply_ref,
+            limits=stored.limits,
         )
         self.jobs[job.id] = saved
         return saved
@@ -280,6 +286,12 @@ class MemoryStore:
         for key in old:
             del self.seen[key]
         return len(old)
+
+    async def state_value(self, key: str) -> str | None:
+        return self.bot_state.get(key)
+
+    async def set_state_value(self, key: str, value: str) -> None:
+        self.bot_state[key] = value
 
 
 def _utc(job: Job) -> Job:

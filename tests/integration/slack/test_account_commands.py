@@ -62,7 +62,10 @@ async def test_cancel_a_running_job(stack: SlackStack, fake: FakeSlack, fal: Fal
     text = await answer(stack, "/falbot", f"cancel {job.short_id}")
     assert f"job `{job.short_id}`" in text
     failed = await fake.wait_for("chat.update", lambda c: "Failed" in str(c.params.get("text")))
-    assert "Your credits were returned" in shown(failed)
+    # fal had started running it, so fal bills it and so does falbot.
+    assert "fal had started it, so it costs $0.003" in shown(failed)
+    assert "This job was charged" in shown(failed)
+    assert (await stack.jobs_of(ANN))[0].state.value == "cancelled"
 
 
 async def test_cancel_someone_elses_job_is_not_found(

@@ -142,6 +142,7 @@ async def test_cancel_a_waiting_job_returns_its_credits(
 
 async def test_cancel_a_job_at_fal_cancels_it_there(engine: Engine, fal: FakeFal) -> None:
     fal.auto_finish = False
+    fal.hold_queue = True  # still in fal's queue: free (one fal had started is charged)
     reply = RecordingReply()
     job = await engine.submit(request(), reply)
     await fal.wait_for_submits(1)
