@@ -206,8 +206,7 @@ class Engine:
                 raise BotError(
                     ErrorCode.BUSY,
                     "falbot is restarting.",
-                    hint="Try again in a minute.",
-                    retry_after=60.0,
+                    retry_after=60.0,  # the renderer says the wait, once
                 )
             return await self._admitter.admit(request, reply, hold=hold)
         except BotError as error:
@@ -291,13 +290,16 @@ class Engine:
         state = await self.store.bucket(
             BucketKey(actor.workspace_id, actor.user_id), limits, self._clock.now()
         )
-        cheapest = self.credits_for(
-            self.catalog.default_for(JobKind.IMAGE).pricing.estimate(
-                {"aspect_ratio": "1:1", "num_images": 1}
-            )
+        default = self.catalog.default_for(JobKind.IMAGE)
+        one_image = self.credits_for(
+            default.pricing.estimate({"aspect_ratio": "1:1", "num_images": 1})
         )
         return quota_view(
-            state, limits, next_job_credits=cheapest, credit_usd=self.config.credit_usd
+            state,
+            limits,
+            next_job_credits=one_image,
+            credit_usd=self.config.credit_usd,
+            model=default.name,
         )
 
     async def usage(self, actor: Actor, *, days: int = 30, everyone: bool = False) -> UsageReport:

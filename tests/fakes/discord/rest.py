@@ -84,14 +84,14 @@ class RestApi(World):
                 self._hook_delete,
                 False,
             ),
+            ("GET", "/channels/{channel}", "GET /channels/{channel}", self._get_channel, True),
             (
                 "GET",
                 "/guilds/{guild}/members/{user}",
-                "GET /guilds/{guild.id}/members/{user.id}",
+                "GET /guilds/{guild}/members/{user}",
                 self._get_member,
                 True,
             ),
-            ("GET", "/channels/{channel}", "GET /channels/{channel}", self._get_channel, True),
             (
                 "POST",
                 "/channels/{channel}/messages",
@@ -247,6 +247,8 @@ class RestApi(World):
         return channel
 
     async def _get_member(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
+        """Get Guild Member: the member object; 10004 Unknown Guild, or 10007 Unknown Member for
+        someone who is not in it (`add_person(member=False)`)."""
         if m["guild"] != self.guild_id:
             raise ApiError(404, 10004, "Unknown Guild")
         member = self.member_payload(m["guild"], m["user"])

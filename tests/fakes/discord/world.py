@@ -117,7 +117,7 @@ class World:
         if guild_id != self.guild_id or user_id in self.outsiders:
             return None
         person = next((x for x in self.people.values() if x.id == user_id), None)
-        return None if person is None else p.member(person.user, roles=person.roles)
+        return None if person is None else self.member_of(person, with_permissions=False)
 
     def permissions(self, person: Person) -> int:
         if person is self.people.get("owner"):

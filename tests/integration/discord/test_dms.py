@@ -57,7 +57,7 @@ async def test_home_dms_count_against_the_guilds_workspace(env: Env) -> None:
     assert answer.json["type"] == 5  # admitted: "thinking…"
 
     member_lookups = [
-        r for r in env.fake.requests if r.route == "GET /guilds/{guild.id}/members/{user.id}"
+        r for r in env.fake.requests if r.route == "GET /guilds/{guild}/members/{user}"
     ]
     assert member_lookups and member_lookups[-1].path.endswith(f"/members/{env.alice.id}")
     (job,) = await _all_jobs(env, env.alice)
