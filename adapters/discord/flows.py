@@ -102,7 +102,8 @@ async def start_job(
     images: tuple[InputImage, ...] = ()
     nsfw_channel = nsfw_channel_of(interaction.channel)
     flagged = False
-    if attachments:
+    if attachments:  # refusals that need no image come before any download
+        await services.engine.precheck(request_for(actor, {}, ()), images=len(attachments))
         check_attachments(attachments, max_bytes=services.max_input_bytes)
         # A falbot result fal flagged (its file name says which) stays flagged when reused.
         flagged = await services.engine.screen_files(

@@ -112,10 +112,11 @@ async def on_edit_submitted(deps: Deps, origin: Origin, view: dict[str, Any]) ->
             {"url_private_download": f["u"], "mimetype": f.get("m"), "name": f.get("n", "")}
             for f in meta.get("f", [])
         ]
+        params = {"kind": "edit", "prompt": prompt}
+        await deps.engine.precheck(JobRequest(actor=actor, model=model, params=params))
         # Checked again now: the NSFW mode may have changed while the modal was open.
         flagged = await screen_files(deps, origin, files)
         images = await deps.files.fetch(files, limit=spec.max_input_images)
-        params = {"kind": "edit", "prompt": prompt}
 
         def build(ref: Any) -> JobRequest:
             return JobRequest(

@@ -408,8 +408,7 @@ async def test_claim_dedupes_keys_until_pruned(store: Store) -> None:
     assert await store.claim("fal:req-1", T0 + timedelta(seconds=5)) is False
     assert await store.claim("slack:Ev123", T0 + timedelta(hours=3)) is True
 
-    prune = store.prune_dedupe  # type: ignore[attr-defined]  # not in the port (yet)
-    assert await prune(T0 + timedelta(hours=1)) == 1
+    assert await store.prune_dedupe(T0 + timedelta(hours=1)) == 1
     assert await store.claim("fal:req-1", T0 + timedelta(hours=4)) is True
     assert await store.claim("slack:Ev123", T0 + timedelta(hours=4)) is False
 
