@@ -19,7 +19,7 @@ from core.config import EngineConfig
 from core.dispatch import line_key
 from core.errors import BotError
 from core.jobs import Actor, Job, JobRequest, JobState, ProgressView, Stage
-from core.nsfw import NSFW_CHANNEL
+from core.nsfw import NSFW_CHANNEL, NSFW_INPUT, check_reuse
 from core.policy import check_policy
 from core.ports import Clock, Reply, Store, UsageFilter
 from core.quota import Admission, BucketKey, BudgetCheck, StoredRules, resolve, take, to_credits
@@ -59,6 +59,9 @@ class Admitter:
         kind = request.params.get("kind")
         spec = self.catalog.resolve(request.model, str(kind) if kind else None)
         params = spec.validate(request.params, image_count=len(request.images))
+        if request.flagged_input:
+            mode = (await self._store.policy(actor.workspace_id)).nsfw or self._config.nsfw
+            check_reuse(nsfw_channel=request.nsfw_channel, mode=mode, spoilers=request.spoilers)
         try:
             self._circuit.check()
         except BotError:
@@ -81,7 +84,8 @@ class Admitter:
             created_at=now,
             updated_at=now,
             reply_ref=dict(request.reply_ref)
-            | ({NSFW_CHANNEL: True} if request.nsfw_channel else {}),
+            | ({NSFW_CHANNEL: True} if request.nsfw_channel else {})
+            | ({NSFW_INPUT: True} if request.flagged_input else {}),
             input_count=len(request.images),
             parent_job_id=request.parent_job_id,
             price_base_usd=base_price(spec.pricing),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters.discord.identity import AdminRule
+from adapters.discord.identity import AdminRule, DmPolicy
 from adapters.discord.refs import TokenPolicy
 from adapters.media_fetch import MediaFetcher
 from core.admin import AdminService
@@ -22,3 +22,4 @@ class Services:
     tokens: TokenPolicy
     max_input_bytes: int
     message_content: bool
+    dms: DmPolicy  # what a DM counts as (FALBOT_DISCORD_DMS)

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 _COMMAND = re.compile("^(" + "|".join(re.escape(c) for c in COMMANDS) + ")$")
-_RESULT_ACTION = re.compile("^(" + "|".join(render.RESULT_ACTIONS) + ")$")
+_RESULT_ACTION = re.compile("^" + render.RESULT_ACTION.pattern + "$")
 
 Work = Callable[[], Awaitable[None]]
 
