@@ -31,13 +31,13 @@ from core.usage import UsageReport
 
 # The console's own words for the verbs that take images: paths, where Slack attaches a file.
 _ARGS = {"edit": "<image path>… <what to change>", "upscale": "<image path>"}
-_VERBS = {f"/{v.name}": v for v in (*verbs.JOB_VERBS, *verbs.ACCOUNT_VERBS)}
+VERBS = {f"/{v.name}": v for v in (*verbs.JOB_VERBS, *verbs.ACCOUNT_VERBS)}
 _OWN = ("/wait", "/quit")  # the console's own commands
 ADMIN_OPTIONS = frozenset({"scope", "csv"})
-COMMAND_NAMES = (*_VERBS, "/admin", *_OWN)
+COMMAND_NAMES = (*VERBS, "/admin", *_OWN)
 HELP = "\n".join(
     [
-        *(v.usage(args=_ARGS.get(v.name)) for v in _VERBS.values()),
+        *(v.usage(args=_ARGS.get(v.name)) for v in VERBS.values()),
         *(f"`{name}`" for name in _OWN),
         admin_usage("/", allowed=ADMIN_OPTIONS),
         "A line starting with ! expects the command to fail (for scripts).",
@@ -65,7 +65,7 @@ def read_line(line: str) -> Line:
     name = tokens[0].lower()
     if name == "/admin" or name in _OWN:
         return Line(name, Parsed(tuple(tokens[1:])))  # /admin reads its own options
-    verb = _VERBS.get(name)
+    verb = VERBS.get(name)
     if verb is None:
         hint = did_you_mean(name, COMMAND_NAMES)
         raise invalid(f"Unknown command `{name[:30]}`.{hint}", "See /help.")

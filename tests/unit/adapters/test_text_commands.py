@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Awaitable, Callable
+
 import pytest
 
 from adapters.console import read_line
@@ -10,9 +13,12 @@ from adapters.console.session import HELP
 from adapters.slack.admin_commands import ADMIN_USAGE
 from adapters.slack.commands import IMAGINE_USAGE
 from adapters.text_commands import verbs
-from adapters.text_commands.admin import ADMIN_VERBS, read_admin
+from adapters.text_commands.admin import ADMIN_VERBS, read_admin, run_admin
 from adapters.text_commands.grammar import parse, parse_days
+from core.admin import AdminResult
 from core.errors import BotError, ErrorCode
+from core.jobs import Actor
+from core.quota import QuotaScope
 
 ALLOWED = frozenset({"model", "aspect_ratio", "num_images", "seed", "generate_audio", "duration"})
 USAGE = "`/imagine <prompt> [--model m]`"
@@ -137,3 +143,56 @@ def test_usage_and_help_are_generated_from_the_tables() -> None:
         assert f"/falbot admin {' '.join(admin.words)}" in ADMIN_USAGE
     assert verbs.IMAGINE.usage() == IMAGINE_USAGE
     assert "[--count 1-4]" in IMAGINE_USAGE and "--scope" not in ADMIN_USAGE
+
+
+class RecordingAdmin:
+    """Records which AdminService call an admin command became (core's service is tested on
+    its own; here only the grammar's table → call mapping is)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[object, ...], dict[str, object]]] = []
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[AdminResult]]:
+        async def call(*args: object, **kwargs: object) -> AdminResult:
+            self.calls.append((name, args[1:], kwargs))
+            return AdminResult(name)
+
+        return call
+
+
+EXAMPLES = {
+    "<@user|workspace>": "ann",
+    "<@user>": "ann",
+    "<capacity>": "10",
+    "<refill_per_hour>": "5",
+    "<daily_usd|none>": "3",
+    "<monthly_usd|none>": "none",
+    "<model>": "veo3",
+    "<withhold|spoiler|allow>": "spoiler",
+    "<job id>": "`7f3a`",
+}
+
+
+async def test_every_admin_command_in_the_usage_runs() -> None:
+    actor = Actor("console", "w1", "boss", is_admin=True)
+    for verb in ADMIN_VERBS:
+        if verb.words == ("usage",):
+            continue  # each surface shows usage its own way
+        for combo in itertools.product(*(w.split("|") for w in verb.words)):
+            args = [EXAMPLES[a] for a in verb.args if not a.startswith("[")]
+            command = read_admin([*combo, *args], prefix="/")
+            service = RecordingAdmin()
+            await run_admin(service, actor, command, person=str.upper)  # type: ignore[arg-type]
+            expected = {"nsfw": "nsfw_set"}.get(combo[0], "_".join(combo))
+            assert [name for name, _, _ in service.calls] == [expected]
+
+
+async def test_the_workspace_target_sets_the_workspaces_quota() -> None:
+    actor = Actor("slack", "T1", "U1", is_admin=True)
+    service = RecordingAdmin()
+    command = read_admin(words("quota set everyone 10 5"), prefix="/falbot ")
+    await run_admin(service, actor, command, person=str.upper)  # type: ignore[arg-type]
+    assert service.calls == [("quota_set", ("T1", "10", "5"), {"scope": QuotaScope.WORKSPACE})]
+    command = read_admin(words("quota set <@u2> 10 5"), prefix="/falbot ")
+    await run_admin(service, actor, command, person=str.upper)  # type: ignore[arg-type]
+    assert service.calls[-1] == ("quota_set", ("<@U2>", "10", "5"), {"scope": QuotaScope.USER})
