@@ -120,6 +120,14 @@ class WorkspacePolicy:
     nsfw: NsfwMode | None = None  # None: the engine's default
 
 
+class Claims(Protocol):
+    """A dedupe key store (a Slack event's id, a fal webhook's request): `Store` is one."""
+
+    async def claim(self, key: str, now: datetime) -> bool:
+        """Record a dedupe key; False when it was seen before."""
+        ...
+
+
 class AdmissionUnit(Protocol):
     """An open admission (see `Store.admission`)."""
 
