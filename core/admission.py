@@ -91,7 +91,7 @@ class Admitter:
         except BotError:
             await self._check_policy(spec.name, actor)
             raise
-        job = self._new_job(request, spec, params, images=len(request.images))
+        job = self._new_job(request, spec, params=params, images=len(request.images))
         try:
             self._line.reserve(retry_after=self._busy_retry_after())
         except BotError:
@@ -139,7 +139,7 @@ class Admitter:
         kind = request.params.get("kind")
         spec = self.catalog.resolve(request.model, str(kind) if kind else None)
         params = spec.validate(request.params, image_count=images)
-        job = self._new_job(request, spec, params, images=images)
+        job = self._new_job(request, spec, params=params, images=images)
         state = await self._store.admission_state(
             AdmissionKey.of(job, roles=actor.roles, now=job.created_at)
         )
@@ -157,7 +157,7 @@ class Admitter:
         )
 
     def _new_job(
-        self, request: JobRequest, spec: ModelSpec, params: dict[str, Any], *, images: int
+        self, request: JobRequest, spec: ModelSpec, *, params: dict[str, Any], images: int
     ) -> Job:
         """The job `request` asks for, queued now, priced for `images` input images."""
         actor = request.actor

@@ -64,7 +64,7 @@ class AdmissionState:
     budget: Budget  # the workspace's (empty when it has none)
     in_flight: int  # the user's jobs not finished
     bucket: BucketState | None  # the user's bucket as last saved; None: never used
-    spending: Spending | None  # None when the workspace keeps no budget (nothing to check)
+    spending: Spending | None  # None when the workspace's budget limits nothing
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ class SqliteAdmission:
 
     async def commit(self, admitted: Admitted) -> None:
         job = admitted.job
-        if not await insert_job(self._db, job, admitted.images):
+        if not await insert_job(self._db, job, images=admitted.images):
             raise BotError(ErrorCode.INTERNAL, f"job {job.short_id} exists already")
         await save_bucket(self._db, BucketKey(job.workspace_id, job.user_id), admitted.bucket)
 

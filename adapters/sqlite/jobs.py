@@ -110,7 +110,7 @@ class JobTables(SqliteConnection):
     # buckets
 
 
-async def insert_job(db: aiosqlite.Connection, job: Job, images: Sequence[InputImage]) -> bool:
+async def insert_job(db: aiosqlite.Connection, job: Job, *, images: Sequence[InputImage]) -> bool:
     """Insert an admitted job and its input images; False (and nothing written) when a job
     with its id is stored already."""
     # A plain INSERT: an ON CONFLICT clause here tripled admission's p99 (bench/engine.py).
