@@ -12,12 +12,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from core import events
-from core.admission_rules import AdmissionKey, decide
+from core.admission_rules import AdmissionKey, check, decide
 from core.billing import base_price
-from core.catalog import Catalog, ModelSpec
+from core.catalog import Catalog
 from core.circuit import CircuitBreaker
 from core.config import EngineConfig
 from core.dispatch import line_key
@@ -91,7 +90,28 @@ class Admitter:
         except BotError:
             await self._check_policy(spec.name, actor)
             raise
-        job = self._new_job(request, spec, params=params, images=len(request.images))
+        estimate = spec.pricing.estimate(params, input_images=len(request.images))
+        now = self._clock.now()
+        job = Job(
+            id=uuid.uuid4().hex,
+            platform=actor.platform,
+            workspace_id=actor.workspace_id,
+            user_id=actor.user_id,
+            model=spec.name,
+            kind=spec.kind,
+            endpoint=spec.endpoint,
+            arguments=params,
+            estimate_usd=estimate,
+            credits=to_credits(estimate, self._config.credit_usd),
+            state=JobState.QUEUED,
+            created_at=now,
+            updated_at=now,
+            reply_ref=dict(request.reply_ref)
+            | ({NSFW_CHANNEL: True} if request.nsfw_channel else {}),
+            input_count=len(request.images),
+            parent_job_id=request.parent_job_id,
+            price_base_usd=base_price(spec.pricing),
+        )
         try:
             self._line.reserve(retry_after=self._busy_retry_after())
         except BotError:
@@ -107,7 +127,7 @@ class Admitter:
                 roles=actor.roles,
                 default_limits=self._config.default_limits,
                 max_in_flight=self._config.max_in_flight_per_user,
-                now=job.created_at,
+                now=now,
             )
         except BaseException:
             self._line.unreserve()
@@ -115,7 +135,7 @@ class Admitter:
         self._replies.hold(job.id, reply)
         prompt = str(params.get("prompt") or "")
         detail = {"prompt": prompt} if self._config.debug else events.redact(prompt)
-        events.emit(events.JOB_QUEUED, job, estimate_usd=str(job.estimate_usd), **detail)
+        events.emit(events.JOB_QUEUED, job, estimate_usd=str(estimate), **detail)
         if not hold:
             await self.release(job)
         return job
@@ -139,49 +159,28 @@ class Admitter:
         kind = request.params.get("kind")
         spec = self.catalog.resolve(request.model, str(kind) if kind else None)
         params = spec.validate(request.params, image_count=images)
-        job = self._new_job(request, spec, params=params, images=images)
-        state = await self._store.admission_state(
-            AdmissionKey.of(job, roles=actor.roles, now=job.created_at)
+        estimate = spec.pricing.estimate(params, input_images=images)
+        now = self._clock.now()
+        key = AdmissionKey.at(
+            now,
+            workspace_id=actor.workspace_id,
+            user_id=actor.user_id,
+            model=spec.name,
+            roles=actor.roles,
         )
+        state = await self._store.admission_state(key)
         if state.spending is not None:
             state = dataclasses.replace(
                 state, spending=dataclasses.replace(state.spending, pending=Decimal(0))
             )
-        decide(
+        check(
             dataclasses.replace(state, in_flight=0),
-            job,
-            images=(),
-            default_limits=self._config.default_limits,
-            max_in_flight=self._config.max_in_flight_per_user,
-            now=job.created_at,
-        )
-
-    def _new_job(
-        self, request: JobRequest, spec: ModelSpec, *, params: dict[str, Any], images: int
-    ) -> Job:
-        """The job `request` asks for, queued now, priced for `images` input images."""
-        actor = request.actor
-        estimate = spec.pricing.estimate(params, input_images=images)
-        now = self._clock.now()
-        return Job(
-            id=uuid.uuid4().hex,
-            platform=actor.platform,
-            workspace_id=actor.workspace_id,
-            user_id=actor.user_id,
             model=spec.name,
-            kind=spec.kind,
-            endpoint=spec.endpoint,
-            arguments=params,
             estimate_usd=estimate,
             credits=to_credits(estimate, self._config.credit_usd),
-            state=JobState.QUEUED,
-            created_at=now,
-            updated_at=now,
-            reply_ref=dict(request.reply_ref)
-            | ({NSFW_CHANNEL: True} if request.nsfw_channel else {}),
-            input_count=images,
-            parent_job_id=request.parent_job_id,
-            price_base_usd=base_price(spec.pricing),
+            default_limits=self._config.default_limits,
+            max_in_flight=self._config.max_in_flight_per_user,
+            now=now,
         )
 
     async def _check_policy(self, model: str, actor: Actor) -> None:

@@ -27,7 +27,7 @@ from core.quota import (
 from core.refusals import bucket_refusal, check_budget, check_in_flight
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AdmissionKey:
     """Whose admission, for which model and roles, and from when the workspace's spend counts."""
 
@@ -39,9 +39,26 @@ class AdmissionKey:
     month_start: datetime
 
     @classmethod
-    def of(cls, job: Job, *, roles: Sequence[str], now: datetime) -> AdmissionKey:
+    def at(
+        cls, now: datetime, *, workspace_id: str, user_id: str, model: str, roles: Sequence[str]
+    ) -> AdmissionKey:
+        """The key of an admission at `now` (spend counts from its day's and month's start)."""
         day_start, month_start = budget_window(now)
-        return cls(job.workspace_id, job.user_id, job.model, tuple(roles), day_start, month_start)
+        return cls(
+            workspace_id=workspace_id,
+            user_id=user_id,
+            model=model,
+            roles=tuple(roles),
+            day_start=day_start,
+            month_start=month_start,
+        )
+
+    @classmethod
+    def of(cls, job: Job, *, roles: Sequence[str], now: datetime) -> AdmissionKey:
+        """The key of `job`'s admission at `now`, for a user with `roles`."""
+        return cls.at(
+            now, workspace_id=job.workspace_id, user_id=job.user_id, model=job.model, roles=roles
+        )
 
 
 @dataclass(frozen=True)
@@ -86,9 +103,33 @@ def decide(
     max_in_flight: int,
     now: datetime,
 ) -> Admitted:
-    """Admit `job` on `state`, or raise the `BotError` that says why not, in this order: a
-    denied model, a ban, the in-flight cap, the budget, the bucket."""
-    check_policy(job.model, denied=state.denied, banned=state.banned)
+    """Admit `job` on `state`, or raise the `BotError` that says why not (see `check`)."""
+    limits, bucket = check(
+        state,
+        model=job.model,
+        estimate_usd=job.estimate_usd,
+        credits=job.credits,
+        default_limits=default_limits,
+        max_in_flight=max_in_flight,
+        now=now,
+    )
+    return Admitted(job.replace(limits=limits, credits_settled=False), tuple(images), bucket)
+
+
+def check(
+    state: AdmissionState,
+    *,
+    model: str,
+    estimate_usd: Decimal,
+    credits: Decimal,
+    default_limits: BucketLimits,
+    max_in_flight: int,
+    now: datetime,
+) -> tuple[BucketLimits, BucketState]:
+    """The limits a job of `model`, costing about `estimate_usd` and `credits`, is admitted
+    under on `state`, and its user's bucket after the take; or the `BotError` that refuses it,
+    in this order: a denied model, a ban, the in-flight cap, the budget, the bucket."""
+    check_policy(model, denied=state.denied, banned=state.banned)
     limits = resolve(state.quotas, default_limits)
     check_in_flight(state.in_flight, max_in_flight)
     if (budget := budget_check(state.budget, now)) is not None:
@@ -99,10 +140,10 @@ def decide(
             spent_day=spent.day,
             spent_month=spent.month,
             pending=spent.pending,
-            estimate=job.estimate_usd,
+            estimate=estimate_usd,
             now=now,
         )
-    taken = take(state.bucket, limits, job.credits, now)
+    taken = take(state.bucket, limits, credits, now)
     if not taken.ok:
-        raise bucket_refusal(taken, amount=job.credits, limits=limits)
-    return Admitted(job.replace(limits=limits, credits_settled=False), tuple(images), taken.state)
+        raise bucket_refusal(taken, amount=credits, limits=limits)
+    return limits, taken.state
