@@ -22,6 +22,7 @@ from bot.app import App, build_app
 from bot.settings import Settings
 from core.engine import Engine
 from core.jobs import Actor, Job, JobState
+from core.ports import Clock
 from tests.fakes.slack import FakeSlack, SignedSender
 from tests.fakes.slack import payloads as p
 from tests.integration.fal.fixtures import SIM_KEY
@@ -112,11 +113,12 @@ class SlackStack:
         *,
         mode: Mode = "http",
         media_hosts: tuple[str, ...] = (),
+        clock: Clock | None = None,
     ) -> SlackStack:
         """Built by the composition root (`build_app`), with Slack wired as `falbot run` does;
-        `media_hosts`: more hosts the bot may fetch user media from."""
+        `media_hosts`: more hosts the bot may fetch user media from; `clock`: the engine's."""
         settings = settings_for(fake, sim, db_path, mode=mode, media_hosts=media_hosts)
-        app = await build_app(settings)
+        app = await build_app(settings, clock=clock)
         assert settings.slack_bot_token is not None
         adapter = SlackAdapter(
             engine=app.engine,
