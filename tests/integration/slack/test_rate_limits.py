@@ -96,3 +96,17 @@ async def test_a_rate_limited_final_edit_waits_on_the_engines_clock(
         assert len(fake.calls_to("files.completeUploadExternal")) == 1
     finally:
         await stack.close()
+
+
+async def test_a_rate_limited_upload_is_uploaded_when_tried_again(
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+) -> None:
+    """A 429 on the upload is not a reason to link the image instead: core tries the
+    delivery again after Slack's Retry-After, and the file is uploaded once."""
+    fake.rate_limit("files.getUploadURLExternal", times=1, retry_after=0)
+    await stack.command("/imagine", "a storm over the sea")
+
+    final = await fake.wait_for("chat.update", is_done, timeout=15)
+    assert len(fake.calls_to("files.getUploadURLExternal", status=429)) == 1
+    assert len(fake.calls_to("files.completeUploadExternal")) == 1
+    assert "fal.media" not in str(final.params) and "/cdn/" not in str(final.params)
