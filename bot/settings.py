@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     admin_role: str | None = Field(default=None, alias="FALBOT_ADMIN_ROLE")
     admin_user_ids: str = Field(default="", alias="FALBOT_ADMIN_USER_IDS")
     discord_message_content: bool = Field(default=False, alias="FALBOT_DISCORD_MESSAGE_CONTENT")
+    discord_dms: str = Field(default="off", alias="FALBOT_DISCORD_DMS")
     pricing_refresh: bool = Field(default=True, alias="FALBOT_PRICING_REFRESH")
     pricing_refresh_hours: float = Field(
         default=24.0, gt=0, le=24 * 30, alias="FALBOT_PRICING_REFRESH_HOURS"
@@ -130,6 +131,15 @@ class Settings(BaseSettings):
         if checked is None:
             raise ValueError("FALBOT_FAL_JWKS_URL must be set")
         return checked
+
+    @field_validator("discord_dms")
+    @classmethod
+    def _discord_dms(cls, value: str) -> str:
+        value = value.strip().lower()
+        head, _, guild = value.partition(":")
+        if value in ("off", "own") or (head == "home" and guild.isdigit()):
+            return value
+        raise ValueError(f"{value[:40]!r} must be off, own, or home:<guild id>")
 
     @field_validator("discord_gateway_url")
     @classmethod

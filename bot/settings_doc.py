@@ -42,6 +42,11 @@ DESCRIPTIONS: dict[str, str] = {
     "FALBOT_ADMIN_ROLE": "Discord role whose members are falbot admins",
     "FALBOT_ADMIN_USER_IDS": "comma-separated user ids who are falbot admins",
     "FALBOT_DISCORD_MESSAGE_CONTENT": "use Discord's message-content intent (reply-to-edit)",
+    "FALBOT_DISCORD_DMS": (
+        "Discord DMs: `off` (a note saying where to use the bot), `home:<guild id>` (that "
+        "server's rules and quotas, for its members only), or `own` (every Discord user gets "
+        "their own free quota)"
+    ),
     "FALBOT_PRICING_REFRESH": "read prices from fal's pricing API at start (else built-in)",
     "FALBOT_PRICING_REFRESH_HOURS": "hours between reads of fal's prices while running",
     "FALBOT_DISCORD_API_URL": "Discord REST base URL (a shared REST proxy)",

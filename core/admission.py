@@ -1,32 +1,58 @@
-"""Admission, in milliseconds: schema → policy → circuit → line room → the store's one atomic
-admit (policy, quotas, in-flight cap, budget, bucket) → the line, with the first progress.
+"""Admission, in milliseconds: schema → policy → circuit → line room → one unit of work at the
+store (it loads the state, `core.admission_rules.decide` rules on policy, quotas, in-flight cap,
+budget and bucket, the store commits the decision) → the line, with the first progress.
 
 Before a request with images is fetched, `precheck` refuses, reading only, what admission
 would refuse anyway: downloading and decoding a banned user's images costs everyone."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
 from core import events
+from core.admission_rules import AdmissionKey, check, decide
 from core.billing import base_price
 from core.catalog import Catalog
 from core.circuit import CircuitBreaker
 from core.config import EngineConfig
 from core.dispatch import line_key
 from core.errors import BotError
-from core.jobs import Actor, Job, JobRequest, JobState, ProgressView, Stage
-from core.nsfw import NSFW_CHANNEL
+from core.jobs import Actor, InputImage, Job, JobRequest, JobState, ProgressView, Stage
+from core.nsfw import NSFW_CHANNEL, NSFW_INPUT, check_reuse
 from core.policy import check_policy
-from core.ports import Clock, Reply, Store, UsageFilter
-from core.quota import Admission, BucketKey, BudgetCheck, StoredRules, resolve, take, to_credits
-from core.refusals import bucket_refusal, check_budget
+from core.ports import Clock, Reply, Store
+from core.quota import BucketLimits, to_credits
 from core.replies import JobReplies
 from core.scheduler import FairLine
-from core.usage import budget_check
+
+
+async def admit_job(
+    store: Store,
+    job: Job,
+    *,
+    images: Sequence[InputImage],
+    roles: Sequence[str],
+    default_limits: BucketLimits,
+    max_in_flight: int,
+    now: datetime,
+) -> Job:
+    """Admit `job` in one unit of work at `store`: load, decide, commit; or raise the
+    `BotError` that refuses it, having changed nothing. Returns the job as stored."""
+    async with store.admission(AdmissionKey.of(job, roles=roles, now=now)) as unit:
+        admitted = decide(
+            unit.state,
+            job,
+            images=images,
+            default_limits=default_limits,
+            max_in_flight=max_in_flight,
+            now=now,
+        )
+        await unit.commit(admitted)
+    return admitted.job
 
 
 class Admitter:
@@ -59,6 +85,9 @@ class Admitter:
         kind = request.params.get("kind")
         spec = self.catalog.resolve(request.model, str(kind) if kind else None)
         params = spec.validate(request.params, image_count=len(request.images))
+        if request.flagged_input:
+            mode = (await self._store.policy(actor.workspace_id)).nsfw or self._config.nsfw
+            check_reuse(nsfw_channel=request.nsfw_channel, mode=mode, spoilers=request.spoilers)
         try:
             self._circuit.check()
         except BotError:
@@ -81,7 +110,8 @@ class Admitter:
             created_at=now,
             updated_at=now,
             reply_ref=dict(request.reply_ref)
-            | ({NSFW_CHANNEL: True} if request.nsfw_channel else {}),
+            | ({NSFW_CHANNEL: True} if request.nsfw_channel else {})
+            | ({NSFW_INPUT: True} if request.flagged_input else {}),
             input_count=len(request.images),
             parent_job_id=request.parent_job_id,
             price_base_usd=base_price(spec.pricing),
@@ -92,17 +122,17 @@ class Admitter:
             await self._check_policy(spec.name, actor)
             raise
         try:
-            # The store reads and applies the workspace's policy, quotas and budget in the
-            # same transaction that takes the credits: one round trip, no stale read.
-            admission = Admission(
-                bucket=BucketKey(actor.workspace_id, actor.user_id),
-                limits=self._config.default_limits,
+            # The store loads the workspace's policy, quotas, budget and the user's bucket in
+            # the transaction that writes the job: one round trip, no stale read.
+            job = await admit_job(
+                self._store,
+                job,
+                images=request.images,
+                roles=actor.roles,
+                default_limits=self._config.default_limits,
                 max_in_flight=self._config.max_in_flight_per_user,
-                budget=None,
                 now=now,
-                rules=StoredRules(spec.name, actor.roles),
             )
-            job = await self._store.admit(job, images=request.images, admission=admission)
         except BaseException:
             self._line.unreserve()
             raise
@@ -133,39 +163,27 @@ class Admitter:
         kind = request.params.get("kind")
         spec = self.catalog.resolve(request.model, str(kind) if kind else None)
         params = spec.validate(request.params, image_count=images)
-        policy = await self._store.policy(actor.workspace_id)
-        check_policy(
-            spec.name,
-            denied=spec.name in policy.denied_models,
-            banned=await self._store.is_banned(actor.workspace_id, actor.user_id),
-        )
         estimate = spec.pricing.estimate(params, input_images=images)
         now = self._clock.now()
-        if (budget := budget_check(policy.budget, now)) is not None:
-            await self._check_spent(actor.workspace_id, budget, estimate=estimate, now=now)
-        credits = to_credits(estimate, self._config.credit_usd)
-        quotas = await self._store.quotas(actor.workspace_id, actor.user_id, actor.roles)
-        limits = resolve(quotas, self._config.default_limits)
-        state = await self._store.bucket(BucketKey(actor.workspace_id, actor.user_id), limits, now)
-        taken = take(state, limits, credits, now)
-        if not taken.ok:
-            raise bucket_refusal(taken, amount=credits, limits=limits)
-
-    async def _check_spent(
-        self, workspace_id: str, budget: BudgetCheck, *, estimate: Decimal, now: datetime
-    ) -> None:
-        since = min(budget.day_start, budget.month_start)
-        entries = await self._store.ledger(UsageFilter(workspace_id, since))
-
-        def spent(start: datetime) -> Decimal:
-            return sum((e.cost_usd for e in entries if e.at >= start), Decimal(0))
-
-        check_budget(
-            budget,
-            spent_day=spent(budget.day_start),
-            spent_month=spent(budget.month_start),
-            pending=Decimal(0),
-            estimate=estimate,
+        key = AdmissionKey.at(
+            now,
+            workspace_id=actor.workspace_id,
+            user_id=actor.user_id,
+            model=spec.name,
+            roles=actor.roles,
+        )
+        state = await self._store.admission_state(key)
+        if state.spending is not None:
+            state = dataclasses.replace(
+                state, spending=dataclasses.replace(state.spending, pending=Decimal(0))
+            )
+        check(
+            dataclasses.replace(state, in_flight=0),
+            model=spec.name,
+            estimate_usd=estimate,
+            credits=to_credits(estimate, self._config.credit_usd),
+            default_limits=self._config.default_limits,
+            max_in_flight=self._config.max_in_flight_per_user,
             now=now,
         )
 

@@ -11,7 +11,7 @@ from typing import Any
 from core.config import EngineConfig
 from core.errors import BotError, RetryLater, Undeliverable
 from core.jobs import DeliveredFile, Delivery, Job, JobState, ProgressView, Stage
-from core.nsfw import NSFW_CHANNEL, NsfwMode, screen
+from core.nsfw import NSFW_CHANNEL, NsfwMode, flagged_output, screen
 from core.ports import Clock, FalGateway, Store
 from core.replies import JobReplies
 from core.settling import Settling
@@ -55,7 +55,8 @@ class Deliverer:
         nsfw_channel = bool(job.reply_ref.get(NSFW_CHANNEL))
         files, withheld = [], 0
         for i, output in enumerate(job.result.outputs):
-            shown = screen(flagged=output.nsfw, nsfw_channel=nsfw_channel, mode=mode)
+            flagged = flagged_output(output_flag=output.nsfw, reply_ref=job.reply_ref)
+            shown = screen(flagged=flagged, nsfw_channel=nsfw_channel, mode=mode)
             if shown is NsfwMode.WITHHOLD:
                 withheld += 1  # never fetched, never handed to the platform
                 continue

@@ -25,8 +25,15 @@ from core.delivery import Deliverer
 from core.dispatch import Dispatcher
 from core.errors import BotError, ErrorCode, invalid, not_allowed
 from core.execution import DATA_URI_MAX, Runner
-from core.followups import FollowUp, follow_up_request
+from core.followups import (
+    FollowUp,
+    follow_up_request,
+    is_flagged,
+    picked_is_flagged,
+    result_file,
+)
 from core.jobs import Actor, Job, JobKind, JobRequest, JobState
+from core.nsfw import check_reuse
 from core.ports import Clock, FalGateway, Reply, ReplyFactory, Store
 from core.quota import BucketKey, BucketLimits, resolve, to_credits
 from core.recovery import recover
@@ -370,7 +377,7 @@ class Engine:
         reply_ref: Mapping[str, Any],
         prompt: str | None = None,
         model: str | None = None,
-        index: int = 0,
+        index: int | None = None,
     ) -> JobRequest:
         """The request behind a result's Rerun, Upscale or Edit button."""
         return follow_up_request(
@@ -383,3 +390,31 @@ class Engine:
             model=model,
             index=index,
         )
+
+    async def check_follow_up(
+        self, job: Job, *, image: int | None, nsfw_channel: bool, spoilers: bool
+    ) -> None:
+        """Refuse early (before a modal asks for a prompt) what admission would refuse: an
+        image that is not there, or one withheld as NSFW here."""
+        if picked_is_flagged(job, image):
+            await self._check_reuse(job.workspace_id, nsfw_channel=nsfw_channel, spoilers=spoilers)
+
+    async def screen_files(
+        self, workspace_id: str, names: list[str], *, nsfw_channel: bool, spoilers: bool
+    ) -> bool:
+        """Whether files a mention or a shortcut reuses hold a falbot result flagged NSFW (the
+        request is then `flagged_input`); refused at once where that result is not shown."""
+        for name in names:
+            found = result_file(name)
+            if found is None:
+                continue
+            short_id, index = found
+            jobs = await self.store.jobs_by_prefix(workspace_id, short_id, limit=5)
+            if name.startswith("SPOILER_") or any(is_flagged(j, index) for j in jobs):
+                await self._check_reuse(workspace_id, nsfw_channel=nsfw_channel, spoilers=spoilers)
+                return True
+        return False
+
+    async def _check_reuse(self, workspace_id: str, *, nsfw_channel: bool, spoilers: bool) -> None:
+        mode = (await self.store.policy(workspace_id)).nsfw or self.config.nsfw
+        check_reuse(nsfw_channel=nsfw_channel, mode=mode, spoilers=spoilers)

@@ -1,16 +1,61 @@
-"""The requests behind a result's buttons: Rerun (a new seed), Upscale and Edit."""
+"""The requests behind a result's buttons (Rerun, Upscale and Edit) and which buttons a result
+gets: one Upscale and one Edit per image the user can see (U1–U4 on a grid), none for an output
+withheld as NSFW, and nothing but Delete when every output was withheld."""
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from core.catalog import Catalog
 from core.errors import invalid
-from core.jobs import Actor, InputImage, Job, JobKind, JobRequest
+from core.jobs import Actor, Delivery, InputImage, Job, JobKind, JobRequest, Output
+from core.nsfw import NSFW_INPUT, flagged_output
 
 FollowUp = Literal["rerun", "upscale", "edit"]
+
+# The name every delivered file gets (`core.delivery`): the job's short id and the output's
+# place, 1-based. A platform may prefix it (Discord's `SPOILER_`).
+_RESULT_FILE = re.compile(r"(?:SPOILER_)?falbot-(?P<job>[0-9a-f]{8})-(?P<n>[1-9][0-9]?)\.\w+")
+
+
+@dataclass(frozen=True)
+class FollowUpMenu:
+    """The buttons a delivered result gets, for the adapters to render."""
+
+    rerun: bool
+    images: tuple[int, ...]  # outputs (0-based) Upscale and Edit may take, in order
+    grid: bool  # more than one image output: each button names its image (U1, E2…)
+
+
+def follow_up_menu(delivery: Delivery, *, spoilers: bool) -> FollowUpMenu:
+    """Buttons only for what the user sees: withheld outputs get none, and so do spoilered ones
+    on a platform without spoilers (which does not show them)."""
+    outputs = delivery.result.outputs
+    seen = [f for f in delivery.files if spoilers or not f.spoiler]
+    images = tuple(
+        outputs.index(f.output)
+        for f in seen
+        if f.output in outputs and f.output.content_type.startswith("image/")
+    )
+    image_outputs = sum(1 for o in outputs if o.content_type.startswith("image/"))
+    return FollowUpMenu(rerun=bool(seen), images=images, grid=image_outputs > 1)
+
+
+def result_file(name: str) -> tuple[str, int] | None:
+    """(job short id, 0-based output) of a file falbot delivered, from its name; else None."""
+    match = _RESULT_FILE.fullmatch(name)
+    return (match["job"], int(match["n"]) - 1) if match else None
+
+
+def is_flagged(job: Job, index: int) -> bool:
+    """Whether a job's output counts as flagged NSFW (out of range: the job's inputs' flag)."""
+    outputs = job.result.outputs if job.result else ()
+    own = outputs[index].nsfw if 0 <= index < len(outputs) else False
+    return flagged_output(output_flag=own, reply_ref=job.reply_ref)
 
 
 def follow_up_request(
@@ -22,9 +67,10 @@ def follow_up_request(
     reply_ref: Mapping[str, Any],
     prompt: str | None = None,
     model: str | None = None,
-    index: int = 0,
+    index: int | None = None,
 ) -> JobRequest:
-    """The request behind a result's Rerun, Upscale or Edit button."""
+    """The request behind a result's Rerun, Upscale or Edit button; `index` picks the image
+    (0-based; None, as on buttons made before grids had their own, is the first)."""
     if action == "rerun":
         params = {k: v for k, v in job.arguments.items() if k != "image_urls"}
         params["seed"] = random.randrange(2**31)  # a seed, not a secret
@@ -32,18 +78,47 @@ def follow_up_request(
         images = tuple(InputImage(content_type="image/*", url=u) for u in urls)
         if "seed" not in catalog.get(job.model).input_model.model_fields:
             params.pop("seed")
-        return JobRequest(actor, job.model, params, images, reply_ref, job.id)
-    outputs = job.result.outputs if job.result else ()
-    images_out = [o for o in outputs if o.content_type.startswith("image/")]
-    if not images_out:
-        raise invalid("That result has no image to work on.")
+        return JobRequest(
+            actor,
+            job.model,
+            params,
+            images,
+            reply_ref,
+            job.id,
+            flagged_input=bool(job.reply_ref.get(NSFW_INPUT)),
+        )
+    chosen, at = _picked(job, index)
+    image = InputImage(content_type=chosen.content_type, url=chosen.url)
+    flagged = is_flagged(job, at)
     if action == "upscale":
-        chosen = images_out[min(index, len(images_out) - 1)]
-        image = InputImage(content_type=chosen.content_type, url=chosen.url)
-        return JobRequest(actor, "", {"kind": "upscale"}, (image,), reply_ref, job.id)
+        return JobRequest(
+            actor, "", {"kind": "upscale"}, (image,), reply_ref, job.id, flagged_input=flagged
+        )
     spec = catalog.get(model) if model else catalog.default_for(JobKind.EDIT)
-    picked = images_out[: max(1, spec.max_input_images)]
-    images = tuple(InputImage(content_type=o.content_type, url=o.url) for o in picked)
     return JobRequest(
-        actor, spec.name, {"kind": "edit", "prompt": prompt or ""}, images, reply_ref, job.id
+        actor,
+        spec.name,
+        {"kind": "edit", "prompt": prompt or ""},
+        (image,),
+        reply_ref,
+        job.id,
+        flagged_input=flagged,
     )
+
+
+def picked_is_flagged(job: Job, index: int | None) -> bool:
+    """Whether the image a button picks counts as flagged (an image not there is refused)."""
+    return is_flagged(job, _picked(job, index)[1])
+
+
+def _picked(job: Job, index: int | None) -> tuple[Output, int]:
+    outputs = job.result.outputs if job.result else ()
+    images = [i for i, o in enumerate(outputs) if o.content_type.startswith("image/")]
+    if not images:
+        raise invalid("That result has no image to work on.")
+    at = images[0] if index is None else index
+    if at not in images:
+        raise invalid(
+            f"That result has no image {at + 1}.", "Use the buttons under the image you want."
+        )
+    return outputs[at], at

@@ -102,6 +102,8 @@ class JobRequest:
     reply_ref: Mapping[str, Any] = field(default_factory=dict)
     parent_job_id: str | None = None
     nsfw_channel: bool = False  # the platform marks the channel NSFW: flagged outputs shown
+    flagged_input: bool = False  # made from an output fal flagged as NSFW (see core.nsfw)
+    spoilers: bool = True  # the platform can show a file behind a spoiler
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
+from core.admission_rules import AdmissionKey, AdmissionState, Admitted
 from core.errors import BotError
 from core.jobs import Delivery, InputImage, Job, ProgressView
 from core.nsfw import NsfwMode
 from core.quota import (
-    Admission,
     BucketKey,
     BucketLimits,
     BucketState,
@@ -113,36 +114,52 @@ class UsageFilter:
 
 
 @dataclass(frozen=True)
-class QuotaRow:
-    scope: QuotaScope
-    target_id: str
-    limits: BucketLimits
-
-
-@dataclass(frozen=True)
 class WorkspacePolicy:
     denied_models: frozenset[str] = field(default_factory=frozenset)
     budget: Budget = field(default_factory=Budget)
     nsfw: NsfwMode | None = None  # None: the engine's default
 
 
+class Claims(Protocol):
+    """A dedupe key store (a Slack event's id, a fal webhook's request): `Store` is one."""
+
+    async def claim(self, key: str, now: datetime) -> bool:
+        """Record a dedupe key; False when it was seen before."""
+        ...
+
+
+class AdmissionUnit(Protocol):
+    """An open admission (see `Store.admission`)."""
+
+    @property
+    def state(self) -> AdmissionState:
+        """Loaded when the unit opened, inside its transaction."""
+        ...
+
+    async def commit(self, admitted: Admitted) -> None:
+        """Write core's decision: insert the job and its input images, and save its user's
+        bucket; the block's end commits them. A job id stored before is refused with
+        `BotError(internal)`, and nothing is written."""
+        ...
+
+
 class Store(Protocol):
     """Persistence. Every method is one transaction; nothing here leaks SQL."""
 
-    # jobs
-    async def admit(self, job: Job, *, images: Sequence[InputImage], admission: Admission) -> Job:
-        """Atomically, in this order: with `admission.rules`, read the workspace's rules and
-        refuse a denied model or a banned user (`core.policy.check_policy`), and take the
-        stored quota and budget in place of the given ones; check the user's in-flight cap and
-        the workspace budget; take `job.credits` from the bucket; insert the job and its input
-        images. Refusals raise `BotError` (not_allowed, quota_exhausted with retry_after,
-        budget_exhausted) and change nothing.
-
-        Returns the job as stored, with `limits` set to the bucket limits it was admitted
-        under; they are kept with the job (`save_job` never changes them) for its settlement
-        and any refund."""
+    # admission
+    def admission(self, key: AdmissionKey) -> AbstractAsyncContextManager[AdmissionUnit]:
+        """One admission's transaction: open it, load `key`'s state, and hold what that state
+        was read from until the block ends (SQLite: the write lock, `BEGIN IMMEDIATE`;
+        PostgreSQL: `SELECT … FOR UPDATE` of the workspace's row and the user's bucket row).
+        The block commits what the unit's `commit` wrote; an exception, or leaving without
+        `commit`, changes nothing."""
         ...
 
+    async def admission_state(self, key: AdmissionKey) -> AdmissionState:
+        """The state `admission` would load, read only and not held (a precheck's)."""
+        ...
+
+    # jobs
     async def get_job(self, job_id: str) -> Job | None: ...
 
     async def save_job(self, job: Job) -> None:
@@ -178,10 +195,6 @@ class Store(Protocol):
     # buckets
     async def bucket(self, key: BucketKey, limits: BucketLimits, now: datetime) -> BucketState: ...
 
-    async def give_credits(
-        self, key: BucketKey, amount: Decimal, limits: BucketLimits, now: datetime
-    ) -> BucketState: ...
-
     # quotas, budgets, model policy, bans
     async def set_quota(
         self, workspace_id: str, scope: QuotaScope, target_id: str, limits: BucketLimits | None
@@ -190,8 +203,6 @@ class Store(Protocol):
         ...
 
     async def quotas(self, workspace_id: str, user_id: str, roles: Sequence[str]) -> Quotas: ...
-
-    async def quota_rows(self, workspace_id: str) -> list[QuotaRow]: ...
 
     async def set_budget(self, workspace_id: str, budget: Budget) -> None: ...
 

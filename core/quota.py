@@ -1,4 +1,4 @@
-"""Token buckets, quota limits and budgets: the pure arithmetic. Stores call it atomically."""
+"""Token buckets, quota limits and budgets: the pure arithmetic."""
 
 from __future__ import annotations
 
@@ -125,34 +125,17 @@ class BudgetCheck:
     month_start: datetime
 
 
-@dataclass(frozen=True)
-class StoredRules:
-    """The workspace's own rules, for a store to read and apply inside `admit`'s transaction.
-
-    First `model` must not be denied in the workspace and the user not banned there. Then the
-    quota stored for the user, the most generous of their `roles`, or the workspace replaces
-    `Admission.limits` (which stays the default), and the workspace's stored budget, if any, is
-    the one checked (its day and month begin as `core.usage.budget_check` says).
-    """
-
-    model: str
-    roles: tuple[str, ...] = ()
+def budget_window(now: datetime) -> tuple[datetime, datetime]:
+    """The instants the day and the month of `now` began, in `now`'s zone (UTC)."""
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day_start, day_start.replace(day=1)
 
 
-@dataclass(frozen=True)
-class Admission:
-    """Everything a store checks and changes, atomically, to admit one job.
-
-    Without `rules`, `limits` and `budget` are applied as given; with them, the store reads the
-    workspace's rules in the same transaction (one round trip for the engine, not four).
-    """
-
-    bucket: BucketKey
-    limits: BucketLimits
-    max_in_flight: int
-    budget: BudgetCheck | None
-    now: datetime
-    rules: StoredRules | None = None
+def budget_check(budget: Budget, now: datetime) -> BudgetCheck | None:
+    """`budget` with the day and month it is checked in; None when it limits nothing."""
+    if budget.daily_usd is None and budget.monthly_usd is None:
+        return None
+    return BudgetCheck(budget, *budget_window(now))
 
 
 @dataclass(frozen=True)

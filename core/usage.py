@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from core.jobs import Actor
 from core.ports import Store, UsageFilter
-from core.quota import BucketLimits, BucketState, Budget, BudgetCheck, LedgerEntry
+from core.quota import BucketLimits, BucketState, LedgerEntry
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,6 @@ def quota_view(
         at=state.updated_at,
         next_job_model=model,
     )
-
-
-def budget_check(budget: Budget, now: datetime) -> BudgetCheck | None:
-    if budget.daily_usd is None and budget.monthly_usd is None:
-        return None
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    return BudgetCheck(budget, day_start, day_start.replace(day=1))
 
 
 @dataclass(frozen=True)

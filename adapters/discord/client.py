@@ -20,10 +20,10 @@ from adapters.discord.admin import admin_group
 from adapters.discord.buttons import ResultButton
 from adapters.discord.commands import job_commands
 from adapters.discord.context_menu import edit_image_menu
-from adapters.discord.flows import send_error
+from adapters.discord.flows import admit_dm, send_error
 from adapters.discord.help import help_command
 from adapters.discord.hosts import point_discord_at
-from adapters.discord.identity import AdminRule
+from adapters.discord.identity import AdminRule, DmPolicy
 from adapters.discord.mentions import on_mention
 from adapters.discord.refs import TokenPolicy
 from adapters.discord.reply import DiscordReplyFactory
@@ -69,6 +69,12 @@ def intents_for(*, message_content: bool) -> discord.Intents:
     return intents
 
 
+class FalbotTree(app_commands.CommandTree["FalbotClient"]):
+    async def interaction_check(self, interaction: discord.Interaction[FalbotClient], /) -> bool:
+        """Every command and menu: a DM is what `FALBOT_DISCORD_DMS` says, or refused."""
+        return await admit_dm(self.client.services, interaction)
+
+
 class FalbotClient(discord.Client):
     def __init__(
         self, *, services: Services, ready: asyncio.Event, guild_ready_timeout: float
@@ -82,7 +88,7 @@ class FalbotClient(discord.Client):
             guild_ready_timeout=guild_ready_timeout,
         )
         self.services = services
-        self.tree = app_commands.CommandTree(self)
+        self.tree = FalbotTree(self)
         self.result_buttons = ResultButtons(services)
         self._ready_event = ready
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
@@ -136,6 +142,7 @@ class DiscordAdapter:
         admin_user_ids: Collection[str] = (),
         message_content: bool = False,
         max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
+        dms: DmPolicy | str = "off",
         token_lifetime: timedelta = timedelta(minutes=15),
         token_margin: timedelta | None = None,
         guild_ready_timeout: float = 2.0,
@@ -157,6 +164,7 @@ class DiscordAdapter:
             tokens=tokens,
             max_input_bytes=max_input_bytes,
             message_content=message_content,
+            dms=dms if isinstance(dms, DmPolicy) else DmPolicy.parse(dms),
         )
         self._token = token
         self._api_url = api_url
@@ -193,6 +201,7 @@ class DiscordAdapter:
             "admin_user_ids": settings.admin_user_id_set,
             "message_content": settings.discord_message_content,
             "max_input_bytes": settings.max_input_bytes,
+            "dms": settings.discord_dms,
         }
         values.update(overrides)
         return cls(engine=engine, admin=admin, fetcher=fetcher, clock=clock, **values)

@@ -38,7 +38,7 @@ def model_autocomplete(services: Services, *kinds: JobKind) -> Autocomplete:
     async def complete(
         interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        workspace = workspace_of(interaction.guild_id, interaction.user.id)
+        workspace = workspace_of(interaction.guild_id, interaction.user.id, services.dms)
         typed = current.strip().lower()
         specs = await services.engine.models(workspace)
         return [

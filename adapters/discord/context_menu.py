@@ -10,7 +10,14 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from adapters.discord.flows import answering, plain_request, start_job
+from adapters.discord.flows import (
+    admit_dm,
+    answering,
+    nsfw_channel_of,
+    plain_request,
+    start_job,
+)
+from adapters.discord.identity import interaction_actor
 from adapters.discord.media import check_attachments, images_of
 from adapters.discord.services import Services
 from core.errors import invalid
@@ -32,11 +39,14 @@ class PromptModal(discord.ui.Modal):
         label="Model (optional)", required=False, max_length=40
     )
 
-    def __init__(self, *, title: str, default_model: str) -> None:
+    def __init__(self, services: Services, *, title: str, default_model: str) -> None:
         super().__init__(title=title, timeout=MODAL_TIMEOUT)
         self.model.placeholder = default_model
+        self._services = services
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
+        if not await admit_dm(self._services, interaction):
+            return
         async with answering(interaction):
             await self.submitted(interaction, self.prompt.value, self.model.value.strip())
 
@@ -47,16 +57,27 @@ class PromptModal(discord.ui.Modal):
 class EditImageModal(PromptModal):
     def __init__(self, services: Services, images: Sequence[discord.Attachment]) -> None:
         default = services.engine.catalog.default_for(JobKind.EDIT).name
-        super().__init__(title="Edit image", default_model=default)
-        self._services = services
+        super().__init__(services, title="Edit image", default_model=default)
         self._images = list(images)
 
     async def submitted(self, interaction: discord.Interaction, prompt: str, model: str) -> None:
         spec = self._services.engine.catalog.resolve(model, JobKind.EDIT.value)
         images = self._images[: max(1, spec.max_input_images)]
         params = {"kind": "edit", "prompt": prompt}
-        request = plain_request(spec.name, params)
+        request = plain_request(spec.name, params)  # start_job screens the images again
         await start_job(self._services, interaction, request, attachments=images)
+
+
+async def screen_images(
+    services: Services, interaction: discord.Interaction, images: Sequence[discord.Attachment]
+) -> bool:
+    """Whether the images hold a falbot result flagged NSFW; refused where it is not shown."""
+    return await services.engine.screen_files(
+        interaction_actor(interaction, services.rule).workspace_id,
+        [a.filename for a in images],
+        nsfw_channel=nsfw_channel_of(interaction.channel),
+        spoilers=True,
+    )
 
 
 def edit_image_menu(services: Services) -> app_commands.ContextMenu:
@@ -69,6 +90,7 @@ def edit_image_menu(services: Services) -> app_commands.ContextMenu:
                     "Use Edit image on a message with a PNG, JPEG, WebP or GIF attached.",
                 )
             check_attachments(images, max_bytes=services.max_input_bytes)
+            await screen_images(services, interaction, images)  # withheld: no modal at all
             await interaction.response.send_modal(EditImageModal(services, images))
 
     return app_commands.ContextMenu(name="Edit image", callback=edit_image)

@@ -12,7 +12,7 @@ from typing import Any
 import discord
 
 from adapters.discord import render
-from adapters.discord.identity import interaction_actor
+from adapters.discord.identity import DM_KEY, dm_context, interaction_actor
 from adapters.discord.media import check_attachments, fetch_images
 from adapters.discord.refs import ReplyRef
 from adapters.discord.reply import DiscordReply
@@ -50,6 +50,24 @@ async def send_error(interaction: discord.Interaction, error: BotError) -> None:
         )
 
 
+async def admit_dm(services: Services, interaction: discord.Interaction) -> bool:
+    """Before any handler: resolve what a DM counts as (`FALBOT_DISCORD_DMS`), or answer the
+    refusal and stop. A guild interaction passes untouched."""
+    if interaction.guild_id is not None or DM_KEY in interaction.extras:
+        return True
+    if interaction.type is discord.InteractionType.autocomplete:
+        return True  # it only lists model names; the command itself is checked when sent
+    try:
+        context = await dm_context(
+            interaction.client, services.dms, interaction.user, services.rule
+        )
+    except BotError as error:
+        await send_error(interaction, error)
+        return False
+    interaction.extras[DM_KEY] = context
+    return True
+
+
 @asynccontextmanager
 async def answering(interaction: discord.Interaction) -> AsyncIterator[None]:
     """Run a handler; any `BotError` (or crash) is answered, never shown raw."""
@@ -82,13 +100,24 @@ async def start_job(
         tokens=services.tokens,
     )
     images: tuple[InputImage, ...] = ()
+    nsfw_channel = nsfw_channel_of(interaction.channel)
+    flagged = False
     if attachments:  # refusals that need no image come before any download
         await services.engine.precheck(request_for(actor, {}, ()), images=len(attachments))
         check_attachments(attachments, max_bytes=services.max_input_bytes)
+        # A falbot result fal flagged (its file name says which) stays flagged when reused.
+        flagged = await services.engine.screen_files(
+            actor.workspace_id,
+            [a.filename for a in attachments],
+            nsfw_channel=nsfw_channel,
+            spoilers=True,
+        )
         await interaction.response.defer(thinking=True)
         images = await fetch_images(services.fetcher, attachments)
     request = request_for(actor, reply.ref.to_dict(), images)
-    request = dataclasses.replace(request, nsfw_channel=nsfw_channel_of(interaction.channel))
+    request = dataclasses.replace(
+        request, nsfw_channel=nsfw_channel, flagged_input=request.flagged_input or flagged
+    )
     job = await services.engine.submit(request, reply)
     try:
         if not interaction.response.is_done():

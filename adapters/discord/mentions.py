@@ -14,7 +14,7 @@ import discord
 
 from adapters.discord import render
 from adapters.discord.flows import nsfw_channel_of
-from adapters.discord.identity import message_actor
+from adapters.discord.identity import dm_context, message_actor
 from adapters.discord.media import check_attachments, fetch_images, images_of
 from adapters.discord.refs import DEFAULT_SIZE_LIMIT, ReplyRef
 from adapters.discord.reply import DiscordReply
@@ -94,6 +94,11 @@ async def on_mention(services: Services, client: discord.Client, message: discor
         return
     placeholder: discord.Message | None = None
     try:
+        # A DM is what FALBOT_DISCORD_DMS says (or refused) before anything else happens.
+        dm = None
+        if message.guild is None:
+            dm = await dm_context(client, services.dms, message.author, services.rule)
+        actor = message_actor(message, services.rule, dm=dm)
         prompt = prompt_of(message, me)
         images = _images_to_use(services, message, await parent_of(message), me)
         kind = JobKind.UPSCALE if prompt.lower() in _UPSCALE_WORDS else JobKind.EDIT
@@ -104,9 +109,15 @@ async def on_mention(services: Services, client: discord.Client, message: discor
         spec = services.engine.catalog.default_for(kind)
         images = images[: max(1, spec.max_input_images)]
         params = {"kind": kind.value} | ({"prompt": prompt} if kind is JobKind.EDIT else {})
-        actor = message_actor(message, services.rule)
         await services.engine.precheck(JobRequest(actor, spec.name, params), images=len(images))
         check_attachments(images, max_bytes=services.max_input_bytes)
+        nsfw_channel = nsfw_channel_of(message.channel)
+        flagged = await services.engine.screen_files(
+            actor.workspace_id,
+            [a.filename for a in images],
+            nsfw_channel=nsfw_channel,
+            spoilers=True,
+        )
         placeholder = await message.reply("⏳ On it…", mention_author=False)
         ref = ReplyRef(
             channel_id=message.channel.id,
@@ -124,7 +135,8 @@ async def on_mention(services: Services, client: discord.Client, message: discor
             params=params,
             images=await fetch_images(services.fetcher, images),
             reply_ref=ref.to_dict(),
-            nsfw_channel=nsfw_channel_of(message.channel),
+            nsfw_channel=nsfw_channel,
+            flagged_input=flagged,
         )
         await services.engine.submit(request, reply)
     except BotError as error:

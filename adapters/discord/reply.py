@@ -116,7 +116,7 @@ class DiscordReply:
                 ]
 
             await self._send_final(
-                compose, files=files if fits else None, view=result_view(delivery.job)
+                compose, files=files if fits else None, view=result_view(delivery)
             )
 
     async def fail(self, job: Job, error: BotError, *, credits_returned: bool) -> None:

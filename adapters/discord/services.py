@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from adapters.discord.identity import AdminRule
+from adapters.discord.identity import AdminRule, DmPolicy
 from adapters.discord.refs import TokenPolicy
 from adapters.media_fetch import MediaFetcher
 from core.admin import AdminService
@@ -25,6 +25,7 @@ class Services:
     tokens: TokenPolicy
     max_input_bytes: int
     message_content: bool
+    dms: DmPolicy  # what a DM counts as (FALBOT_DISCORD_DMS)
 
 
 class WallClock:

@@ -28,6 +28,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from adapters.fal.errors import classify
+from core.ports import Claims
 from core.webhooks import FalOutcome
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,6 @@ class WebhookRejected(Exception):
         super().__init__(reason)
         self.reason = reason
         self.status = status
-
-
-class Claims(Protocol):
-    async def claim(self, key: str, now: datetime) -> bool:
-        """Record a dedupe key; False when it was seen before."""
-        ...
 
 
 class OutcomeSink(Protocol):

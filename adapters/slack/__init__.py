@@ -1,12 +1,9 @@
 """Slack: slash commands, mentions, the Edit image shortcut and result buttons, on slack-bolt."""
 
 from adapters.slack.app import SlackAdapter
-from adapters.slack.dedupe import Claims, MemoryClaims
 from adapters.slack.reply import ReplyRef, SlackReply, SlackReplyFactory
 
 __all__ = [
-    "Claims",
-    "MemoryClaims",
     "ReplyRef",
     "SlackAdapter",
     "SlackReply",

@@ -27,7 +27,6 @@ from adapters.slack import render
 from adapters.slack.buttons import on_result_button
 from adapters.slack.commands import COMMANDS
 from adapters.slack.context import Answers, Origin
-from adapters.slack.dedupe import Claims
 from adapters.slack.deps import Deps
 from adapters.slack.files import TOKEN_HOSTS, SlackFiles
 from adapters.slack.help import publish_home
@@ -40,13 +39,14 @@ from adapters.slack.submit import Starter
 from core.admin import AdminService
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
+from core.ports import Claims
 from core.tasks import OwnedTasks
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 _COMMAND = re.compile("^(" + "|".join(re.escape(c) for c in COMMANDS) + ")$")
-_RESULT_ACTION = re.compile("^(" + "|".join(render.RESULT_ACTIONS) + ")$")
+_RESULT_ACTION = re.compile("^" + render.RESULT_ACTION.pattern + "$")
 _INTERNAL = BotError(
     ErrorCode.INTERNAL,
     "Something went wrong on my side.",

@@ -9,6 +9,7 @@ from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
 from adapters.slack.help import show_help
 from adapters.slack.options import parse, usage_error
+from adapters.slack.shortcuts import screen_files
 from core.jobs import JobRequest
 
 MENTION_USAGE = (
@@ -65,6 +66,7 @@ async def on_mention(
     files = deps.files.images(event.get("files") or [])
     if not files and thread_ts:
         files = await deps.files.in_thread(origin.channel_id, str(thread_ts), before=ts)
+    flagged = await screen_files(deps, origin, files[: max(1, spec.max_input_images)])
     images = await deps.files.fetch(files, limit=spec.max_input_images)
     await deps.starter.start(
         actor=actor,
@@ -73,7 +75,13 @@ async def on_mention(
         prompt=parsed.prompt if not upscale else "",
         what=model or kind,
         build=lambda ref: JobRequest(
-            actor=actor, model=model, params=params, images=images, reply_ref=ref
+            actor=actor,
+            model=model,
+            params=params,
+            images=images,
+            reply_ref=ref,
+            flagged_input=flagged,
+            spoilers=False,
         ),
     )
 

@@ -12,7 +12,7 @@ from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
 from adapters.slack.mentions import EDIT_OPTIONS, UPSCALE_OPTIONS
 from adapters.slack.options import parse, usage_error
-from adapters.slack.shortcuts import modal_metadata
+from adapters.slack.shortcuts import modal_metadata, screen_files
 from core.errors import invalid
 from core.jobs import JobRequest
 
@@ -66,6 +66,7 @@ async def on_upload_submitted(deps: Deps, origin: Origin, view: dict[str, Any]) 
         params["prompt"] = prompt
     await deps.engine.precheck(JobRequest(actor=actor, model=model, params=params))
     files = deps.files.images(await deps.files.described(list(uploaded or [])))
+    flagged = await screen_files(deps, origin, files[: max(1, spec.max_input_images)])
     images = await deps.files.fetch(files, limit=spec.max_input_images)
     await deps.starter.start(
         actor=actor,
@@ -74,6 +75,12 @@ async def on_upload_submitted(deps: Deps, origin: Origin, view: dict[str, Any]) 
         prompt=prompt,
         what=model or kind,
         build=lambda ref: JobRequest(
-            actor=actor, model=model, params=params, images=images, reply_ref=ref
+            actor=actor,
+            model=model,
+            params=params,
+            images=images,
+            reply_ref=ref,
+            flagged_input=flagged,
+            spoilers=False,
         ),
     )

@@ -10,8 +10,10 @@ from typing import Any
 
 from core.catalog import ModelSpec
 from core.errors import BotError
+from core.followups import follow_up_menu
 from core.jobs import Delivery, Job, JobKind, ProgressView, Stage
 from core.markup import translate
+from core.nsfw import flagged_output
 from core.render import render_error
 
 Block = dict[str, Any]
@@ -23,6 +25,9 @@ UPSCALE = "falbot_upscale"
 EDIT = "falbot_edit"
 DELETE = "falbot_delete"
 RESULT_ACTIONS = (RERUN, UPSCALE, EDIT, DELETE)
+# A grid's buttons name their image after the action (`falbot_upscale_2`): action ids are unique
+# within a block.
+RESULT_ACTION = re.compile("(" + "|".join(RESULT_ACTIONS) + r")(?:_([1-9]\d?))?")
 
 EDIT_SHORTCUT = "edit_image"  # the message shortcut's callback id (manifest.yaml)
 EDIT_MODAL = "falbot_edit_modal"  # the modal's callback id
@@ -163,20 +168,34 @@ def result(
         blocks.append(
             _context(f":no_entry: {held} output(s) withheld: fal flagged them as possibly NSFW.")
         )
-    elif any(f.output.nsfw for f in delivery.files):
+    elif any(
+        flagged_output(output_flag=f.output.nsfw, reply_ref=job.reply_ref) for f in delivery.files
+    ):
         blocks.append(_context(":warning: fal flagged an output as possibly NSFW."))
-    blocks.append(_actions(job, file_ids))
+    blocks.append(_actions(delivery, file_ids))
     return plain(f"Done · {delivery.footer()}"), blocks
 
 
-def _actions(job: Job, file_ids: Sequence[str]) -> Block:
-    has_image = job.result is not None and any(
-        o.content_type.startswith("image/") for o in job.result.outputs
-    )
-    buttons = [_button("Rerun", RERUN, job.id)]
-    if has_image:
-        buttons.append(_button("Upscale", UPSCALE, job.id))
-        buttons.append(_button("Edit", EDIT, job.id))
+def _actions(delivery: Delivery, file_ids: Sequence[str]) -> Block:
+    """Rerun, Upscale, Edit, Delete; on a grid an Upscale (U1…) and an Edit (E1…) per image
+    shown. Slack has no spoilers, so a spoilered output is not shown and gets no button; a
+    withheld one never does (`core.followups.follow_up_menu`)."""
+    job = delivery.job
+    menu = follow_up_menu(delivery, spoilers=False)
+    buttons = []
+    if menu.grid:
+        for label, action in (("U", UPSCALE), ("E", EDIT)):
+            buttons += [
+                _button(f"{label}{i + 1}", image_action(action, i), job.id) for i in menu.images
+            ]
+        if menu.rerun:
+            buttons.append(_button("Rerun", RERUN, job.id))
+    else:
+        if menu.rerun:
+            buttons.append(_button("Rerun", RERUN, job.id))
+        if menu.images:
+            buttons.append(_button("Upscale", UPSCALE, job.id))
+            buttons.append(_button("Edit", EDIT, job.id))
     delete_value = json.dumps({"job": job.id, "files": list(file_ids)}, separators=(",", ":"))
     buttons.append(
         {
@@ -191,6 +210,19 @@ def _actions(job: Job, file_ids: Sequence[str]) -> Block:
         }
     )
     return {"type": "actions", "block_id": f"falbot_result_{job.short_id}", "elements": buttons}
+
+
+def image_action(action_id: str, image: int) -> str:
+    """A grid button's action id: the action and its image, 1-based (`falbot_upscale_2`)."""
+    return f"{action_id}_{image + 1}"
+
+
+def result_action(action_id: str) -> tuple[str, int | None]:
+    """(action, 0-based image or None) of a result button's action id."""
+    match = RESULT_ACTION.fullmatch(action_id)
+    if match is None:
+        return action_id, None
+    return match[1], int(match[2]) - 1 if match[2] else None
 
 
 def _button(label: str, action_id: str, value: str) -> Block:

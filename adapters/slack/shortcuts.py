@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from adapters.slack import render
@@ -31,8 +33,13 @@ async def on_edit_shortcut(deps: Deps, origin: Origin, body: dict[str, Any]) -> 
     files = deps.files.images(message.get("files") or [])
     if not files:
         raise invalid("That message has no image.", "Use **Edit image** on a message with one.")
+    await screen_files(deps, origin, files)  # a withheld result: refused before the modal
     refs = [
-        {"u": f.get("url_private_download") or f.get("url_private"), "m": f.get("mimetype")}
+        {
+            "u": f.get("url_private_download") or f.get("url_private"),
+            "m": f.get("mimetype"),
+            "n": str(f.get("name") or "")[:60],
+        }
         for f in files[:14]
     ]
     thread_ts = str(message.get("thread_ts") or message.get("ts") or "")
@@ -41,6 +48,13 @@ async def on_edit_shortcut(deps: Deps, origin: Origin, body: dict[str, Any]) -> 
     while len(refs) > 1 and len(json.dumps(metadata)) > _METADATA_MAX:
         refs.pop()
     await open_edit_modal(deps, origin, trigger_id=str(body["trigger_id"]), metadata=metadata)
+
+
+async def screen_files(deps: Deps, origin: Origin, files: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the files hold a falbot result flagged NSFW (Slack shows those only under
+    `allow`); refused where it is not shown."""
+    names = [str(f.get("name") or "") for f in files]
+    return await deps.engine.screen_files(origin.team_id, names, nsfw_channel=False, spoilers=False)
 
 
 def modal_metadata(view: dict[str, Any]) -> dict[str, Any]:
@@ -78,23 +92,42 @@ async def on_edit_submitted(deps: Deps, origin: Origin, view: dict[str, Any]) ->
 
     if meta.get("job"):  # the Edit button of a result
         job = await deps.engine.find_job(actor, str(meta["job"]))
+        image = meta.get("i")
 
         def build(ref: Any) -> JobRequest:
-            return deps.engine.follow_up(
-                job, action="edit", actor=actor, reply_ref=ref, prompt=prompt, model=model or None
+            request = deps.engine.follow_up(
+                job,
+                action="edit",
+                actor=actor,
+                reply_ref=ref,
+                prompt=prompt,
+                model=model or None,
+                index=image if isinstance(image, int) else None,
             )
+            return dataclasses.replace(request, spoilers=False)
 
     else:
         spec = deps.engine.catalog.resolve(model, "edit")
         files = [
-            {"url_private_download": f["u"], "mimetype": f.get("m")} for f in meta.get("f", [])
+            {"url_private_download": f["u"], "mimetype": f.get("m"), "name": f.get("n", "")}
+            for f in meta.get("f", [])
         ]
         params = {"kind": "edit", "prompt": prompt}
         await deps.engine.precheck(JobRequest(actor=actor, model=model, params=params))
+        # Checked again now: the NSFW mode may have changed while the modal was open.
+        flagged = await screen_files(deps, origin, files)
         images = await deps.files.fetch(files, limit=spec.max_input_images)
 
         def build(ref: Any) -> JobRequest:
-            return JobRequest(actor=actor, model=model, params=params, images=images, reply_ref=ref)
+            return JobRequest(
+                actor=actor,
+                model=model,
+                params=params,
+                images=images,
+                reply_ref=ref,
+                flagged_input=flagged,
+                spoilers=False,
+            )
 
     await deps.starter.start(
         actor=actor,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from core.jobs import Job, JobKind, JobState
-from core.quota import Admission, BucketKey, BucketLimits, BudgetCheck
+from core.admission import admit_job
+from core.jobs import InputImage, Job, JobKind, JobState
+from core.ports import Store
+from core.quota import BucketLimits
 from tests.fakes.clock import START
 
 
@@ -34,20 +37,25 @@ def make_job(**overrides: Any) -> Job:
     return Job(**fields)
 
 
-def make_admission(
+async def admit(
+    store: Store,
     job: Job,
     *,
+    images: Sequence[InputImage] = (),
+    roles: Sequence[str] = (),
     capacity: Decimal | int = 100,
     refill_per_hour: Decimal | int = 50,
     max_in_flight: int = 100,
-    budget: BudgetCheck | None = None,
     now: datetime | None = None,
-) -> Admission:
-    """The admission of `job` into its own user's bucket."""
-    return Admission(
-        bucket=BucketKey(job.workspace_id, job.user_id),
-        limits=BucketLimits(Decimal(capacity), Decimal(refill_per_hour)),
+) -> Job:
+    """Admit `job` into `store` as the engine does (core's rules, the store's unit of work),
+    with `capacity` and `refill_per_hour` as the default quota; returns the job as stored."""
+    return await admit_job(
+        store,
+        job,
+        images=images,
+        roles=roles,
+        default_limits=BucketLimits(Decimal(capacity), Decimal(refill_per_hour)),
         max_in_flight=max_in_flight,
-        budget=budget,
         now=now if now is not None else job.created_at,
     )

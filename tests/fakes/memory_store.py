@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from adapters.sqlite.codec import from_micros, to_micros
+from core.admission_rules import AdmissionKey, AdmissionState, Admitted, Spending
 from core.errors import BotError, ErrorCode
 from core.jobs import InputImage, Job
 from core.nsfw import NsfwMode
-from core.policy import check_policy
-from core.ports import JobSettlement, QuotaRow, UsageFilter, WorkspacePolicy
+from core.ports import JobSettlement, UsageFilter, WorkspacePolicy
 from core.quota import (
-    Admission,
     BucketKey,
     BucketLimits,
     BucketState,
@@ -26,13 +26,7 @@ from core.quota import (
     QuotaScope,
     give,
     refill,
-    resolve,
-    take,
 )
-from core.refusals import bucket_refusal, check_budget, check_in_flight
-from core.usage import budget_check
-
-_SCOPE_ORDER = {QuotaScope.USER: 0, QuotaScope.ROLE: 1, QuotaScope.WORKSPACE: 2}
 
 
 class MemoryStore:
@@ -50,52 +44,43 @@ class MemoryStore:
         self.bot_state: dict[str, str] = {}
         self.nsfw: dict[str, NsfwMode] = {}
 
-    # jobs
+    # admission
 
-    async def admit(self, job: Job, *, images: Sequence[InputImage], admission: Admission) -> Job:
+    @asynccontextmanager
+    async def admission(self, key: AdmissionKey) -> AsyncIterator[MemoryAdmission]:
         async with self._lock:
-            limits, budget = admission.limits, admission.budget
-            if (rules := admission.rules) is not None:
-                check_policy(
-                    rules.model,
-                    denied=(job.workspace_id, rules.model) in self.denied,
-                    banned=(job.workspace_id, job.user_id) in self.bans,
-                )
-                quotas = self._quotas(job.workspace_id, job.user_id, rules.roles)
-                limits = resolve(quotas, admission.limits)
-                stored = self.budgets.get(job.workspace_id, Budget())
-                budget = budget_check(stored, admission.now)
-            live = [j for j in self.jobs.values() if not j.state.final]
-            mine = [
-                j for j in live if (j.workspace_id, j.user_id) == (job.workspace_id, job.user_id)
-            ]
-            check_in_flight(len(mine), admission.max_in_flight)
-            if budget is not None:
-                check_budget(
-                    budget,
-                    spent_day=self._spent(job.workspace_id, budget.day_start),
-                    spent_month=self._spent(job.workspace_id, budget.month_start),
-                    pending=sum(
-                        (
-                            j.estimate_usd
-                            for j in live
-                            if j.workspace_id == job.workspace_id and not j.credits_settled
-                        ),
-                        Decimal(0),
-                    ),
-                    estimate=job.estimate_usd,
-                    now=admission.now,
-                )
-            taken = take(self.buckets.get(admission.bucket), limits, job.credits, admission.now)
-            if not taken.ok:
-                raise bucket_refusal(taken, amount=job.credits, limits=limits)
-            if job.id in self.jobs:
-                raise BotError(ErrorCode.INTERNAL, f"job {job.short_id} exists already")
-            admitted = _utc(job).replace(credits_settled=False, limits=limits)
-            self.jobs[job.id] = admitted
-            self.inputs[job.id] = list(images)
-            self.buckets[admission.bucket] = taken.state
-            return admitted
+            unit = MemoryAdmission(self._admission_state(key), taken=self.jobs.keys())
+            yield unit
+            if (admitted := unit.admitted) is not None:
+                job = _utc(admitted.job)
+                self.jobs[job.id] = job
+                self.inputs[job.id] = list(admitted.images)
+                self.buckets[BucketKey(job.workspace_id, job.user_id)] = admitted.bucket
+
+    async def admission_state(self, key: AdmissionKey) -> AdmissionState:
+        return self._admission_state(key)
+
+    def _admission_state(self, key: AdmissionKey) -> AdmissionState:
+        ws, user = key.workspace_id, key.user_id
+        live = [j for j in self.jobs.values() if not j.state.final and j.workspace_id == ws]
+        budget = self.budgets.get(ws, Budget())
+        spending = None
+        if budget.daily_usd is not None or budget.monthly_usd is not None:
+            pending = (j.estimate_usd for j in live if not j.credits_settled)
+            spending = Spending(
+                self._spent(ws, key.day_start),
+                self._spent(ws, key.month_start),
+                sum(pending, Decimal(0)),
+            )
+        return AdmissionState(
+            denied=(ws, key.model) in self.denied,
+            banned=(ws, user) in self.bans,
+            quotas=self._quotas(ws, user, key.roles),
+            budget=budget,
+            in_flight=sum(1 for j in live if j.user_id == user),
+            bucket=self.buckets.get(BucketKey(ws, user)),
+            spending=spending,
+        )
 
     def _spent(self, workspace_id: str, since: datetime) -> Decimal:
         return sum(
@@ -177,13 +162,6 @@ class MemoryStore:
     async def bucket(self, key: BucketKey, limits: BucketLimits, now: datetime) -> BucketState:
         return refill(self.buckets.get(key), limits, now)
 
-    async def give_credits(
-        self, key: BucketKey, amount: Decimal, limits: BucketLimits, now: datetime
-    ) -> BucketState:
-        async with self._lock:
-            self.buckets[key] = give(self.buckets.get(key), limits, amount, now)
-            return self.buckets[key]
-
     # quotas, budgets, model policy, bans
 
     async def set_quota(
@@ -212,10 +190,6 @@ class MemoryStore:
             ),
             workspace=defaults[0] if defaults else None,
         )
-
-    async def quota_rows(self, workspace_id: str) -> list[QuotaRow]:
-        rows = [QuotaRow(s, t, v) for (w, s, t), v in self.quota_table.items() if w == workspace_id]
-        return sorted(rows, key=lambda r: (_SCOPE_ORDER[r.scope], r.target_id))
 
     async def set_budget(self, workspace_id: str, budget: Budget) -> None:
         self.budgets[workspace_id] = budget
@@ -292,6 +266,20 @@ class MemoryStore:
 
     async def set_state_value(self, key: str, value: str) -> None:
         self.bot_state[key] = value
+
+
+class MemoryAdmission:
+    """An open admission: `commit` keeps the decision, the store applies it as the block ends."""
+
+    def __init__(self, state: AdmissionState, *, taken: Collection[str]) -> None:
+        self.state = state
+        self.admitted: Admitted | None = None
+        self._taken = taken
+
+    async def commit(self, admitted: Admitted) -> None:
+        if admitted.job.id in self._taken:
+            raise BotError(ErrorCode.INTERNAL, f"job {admitted.job.short_id} exists already")
+        self.admitted = admitted
 
 
 def _utc(job: Job) -> Job:

@@ -247,11 +247,14 @@ class RestApi(World):
         return channel
 
     async def _get_member(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
-        """Get Guild Member: the member object, or 10007 Unknown Member."""
-        person = next((x for x in self.people.values() if x.id == m["user"]), None)
-        if m["guild"] != self.guild_id or person is None:
+        """Get Guild Member: the member object; 10004 Unknown Guild, or 10007 Unknown Member for
+        someone who is not in it (`add_person(member=False)`)."""
+        if m["guild"] != self.guild_id:
+            raise ApiError(404, 10004, "Unknown Guild")
+        member = self.member_payload(m["guild"], m["user"])
+        if member is None:
             raise ApiError(404, 10007, "Unknown Member")
-        return 200, self.member_of(person, with_permissions=False)
+        return 200, member
 
     async def _get_channel(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
         return 200, self._channel(m["channel"])

@@ -79,6 +79,7 @@ class World:
         self.channel_id = p.snowflake()
         self.roles: dict[str, dict[str, Any]] = {}
         self.people: dict[str, Person] = {}
+        self.outsiders: set[str] = set()  # user ids of people who are not in the guild
         self.channels: dict[str, dict[str, Any]] = {
             self.channel_id: p.text_channel(self.channel_id, self.guild_id)
         }
@@ -103,10 +104,20 @@ class World:
     def role_id(self, name: str) -> str:
         return next(rid for rid, r in self.roles.items() if r["name"] == name)
 
-    def add_person(self, name: str, *, roles: Sequence[str] = ()) -> Person:
+    def add_person(self, name: str, *, roles: Sequence[str] = (), member: bool = True) -> Person:
+        """Someone on Discord: a member of the guild, or (`member=False`) only able to DM."""
         person = Person(p.user(p.snowflake(), name), tuple(roles))
         self.people[name] = person
+        if not member:
+            self.outsiders.add(person.id)
         return person
+
+    def member_payload(self, guild_id: str, user_id: str) -> dict[str, Any] | None:
+        """GET /guilds/{guild}/members/{user}: the member, or None when not in the guild."""
+        if guild_id != self.guild_id or user_id in self.outsiders:
+            return None
+        person = next((x for x in self.people.values() if x.id == user_id), None)
+        return None if person is None else self.member_of(person, with_permissions=False)
 
     def permissions(self, person: Person) -> int:
         if person is self.people.get("owner"):

@@ -140,7 +140,7 @@ async def test_cancel_a_running_job_charges_it(env: Env) -> None:
 
 
 async def test_commands_in_a_dm_use_the_users_own_bucket(env: Env) -> None:
-    bot = await env.start_bot()
+    bot = await env.start_bot(settings={"FALBOT_DISCORD_DMS": "own"})
 
     said = await _private_answer(env, env.alice, "quota", dm=True)
     issued = await env.slash(

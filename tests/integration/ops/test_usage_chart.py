@@ -29,7 +29,7 @@ from core.ports import JobSettlement, UsageFilter
 from core.quota import BucketKey, BucketLimits, LedgerEntry
 from core.render import render_usage
 from core.usage import UsageReport, usage_report
-from tests.fakes.builders import make_admission, make_job
+from tests.fakes.builders import admit, make_job
 
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
 ADMIN = Actor("console", "w1", "ann", is_admin=True)
@@ -59,7 +59,7 @@ async def charge(store: SqliteStore, *, days_ago: int, user: str, model: str, us
     """One finished job and its ledger row, written the way the engine settles a job."""
     at = NOW - timedelta(days=days_ago)
     job = make_job(user_id=user, model=model, created_at=at)
-    await store.admit(job, images=(), admission=make_admission(job, capacity=10_000))
+    await admit(store, job, capacity=10_000)
     done = job
     for state in (JobState.SUBMITTING, JobState.SUBMITTED, JobState.COMPLETED):
         done = done.moved_to(state, at=at)

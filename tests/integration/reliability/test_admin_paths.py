@@ -49,7 +49,7 @@ async def store_state(store: Store, workspace: str, users: tuple[str, ...]) -> t
     jobs = [await store.user_jobs(workspace, u, limit=100) for u in users]
     return (
         await store.policy(workspace),
-        sorted(map(repr, await store.quota_rows(workspace))),
+        [await store.quotas(workspace, u, ()) for u in users],
         [await store.is_banned(workspace, u) for u in users],
         await store.ledger(UsageFilter(workspace, EPOCH)),
         [[(j.id, j.state.final) for j in js] for js in jobs],  # not progress: it moves on

@@ -206,5 +206,5 @@ async def test_every_admin_action_refuses_a_non_admin_and_changes_nothing(
 
 
 async def workspace_state(store: Store) -> tuple[object, ...]:
-    policy, quotas = await store.policy("w1"), await store.quota_rows("w1")
+    policy, quotas = await store.policy("w1"), await store.quotas("w1", "alice", ())
     return (policy, quotas, await store.is_banned("w1", "bob"))

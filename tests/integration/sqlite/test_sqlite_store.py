@@ -19,7 +19,7 @@ from core.errors import BotError
 from core.jobs import InputImage
 from core.ports import JobSettlement, UsageFilter
 from core.quota import BucketKey, BucketLimits, Budget, LedgerEntry, QuotaScope
-from tests.fakes.builders import make_admission, make_job
+from tests.fakes.builders import admit, make_job
 from tests.fakes.clock import START
 
 KEY = BucketKey("w1", "u1")
@@ -116,9 +116,7 @@ async def test_everything_survives_close_and_reopen(db_path: Path) -> None:
     job = make_job(input_count=1)
     entry = LedgerEntry(job.id, "w1", "u1", job.model, Decimal("0.039"), Decimal("3.9"), START)
     async with await SqliteStore.open(db_path) as store:
-        job = await store.admit(
-            job.replace(price_base_usd=Decimal("0.039")), images=(), admission=make_admission(job)
-        )
+        job = await admit(store, job.replace(price_base_usd=Decimal("0.039")))
         await store.settle_job(job, JobSettlement(Decimal(1), LIMITS, entry))
         await store.set_quota("w1", QuotaScope.USER, "u1", LIMITS)
         await store.set_budget("w1", Budget(daily_usd=Decimal(5)))
@@ -160,7 +158,7 @@ async def test_ledger_keeps_money_to_the_micro_dollar(db_path: Path) -> None:
     job = make_job()
     entry = LedgerEntry(job.id, "w1", "u1", job.model, Decimal("0.0262144"), Decimal(2), START)
     async with await SqliteStore.open(db_path) as store:
-        await store.admit(job, images=(), admission=make_admission(job))
+        await admit(store, job)
         await store.settle_job(job, JobSettlement(Decimal(0), LIMITS, entry))
         [stored] = await store.ledger(UsageFilter("w1", since=START))
     assert str(stored.cost_usd) == "0.026214"
@@ -177,9 +175,7 @@ async def test_a_cancelled_admission_is_all_or_nothing(db_path: Path) -> None:
         for k in range(1, 11):
             job = make_job(credits=Decimal(1))
             before = (await store.bucket(KEY, LIMITS, START)).level
-            task = asyncio.create_task(
-                store.admit(job, images=(PNG,), admission=make_admission(job, now=START))
-            )
+            task = asyncio.create_task(admit(store, job, images=(PNG,), now=START))
             seen = 0
 
             def cancel_after_k(sql: str, k: int = k, task: asyncio.Task[None] = task) -> None:
@@ -203,7 +199,7 @@ async def test_a_cancelled_admission_is_all_or_nothing(db_path: Path) -> None:
             assert (await store.job_inputs(job.id) == [PNG]) is admitted
             outcomes.append(admitted)
         probe = make_job(credits=Decimal(1))
-        await store.admit(probe, images=(), admission=make_admission(probe))
+        await admit(store, probe)
     assert outcomes[0] is False  # cancelled right after BEGIN
     assert outcomes[-1] is True  # cancelled after COMMIT, or never: the admission went through
 
@@ -212,9 +208,9 @@ async def test_a_refused_admission_rolls_back_and_the_store_goes_on(db_path: Pat
     async with await SqliteStore.open(db_path) as store:
         with pytest.raises(BotError):
             big = make_job(credits=Decimal(1000))
-            await store.admit(big, images=(), admission=make_admission(big))
+            await admit(store, big)
         job = make_job()
-        job = await store.admit(job, images=(), admission=make_admission(job))
+        job = await admit(store, job)
         assert await store.get_job(job.id) == job
 
 

@@ -1,4 +1,4 @@
-"""The `Store` contract, run against the in-memory fake and SQLite alike."""
+"""The `Store` contract, run against every store in `tests/contract/stores.py`."""
 
 from __future__ import annotations
 
@@ -10,20 +10,13 @@ from typing import Any
 
 import pytest
 
+from core.admission_rules import AdmissionKey, AdmissionState, Spending, decide
 from core.errors import BotError, ErrorCode
 from core.jobs import InputImage, Job, JobKind, JobResult, JobState, Output
 from core.nsfw import NsfwMode
-from core.ports import JobSettlement, QuotaRow, Store, UsageFilter
-from core.quota import (
-    BucketKey,
-    BucketLimits,
-    Budget,
-    BudgetCheck,
-    LedgerEntry,
-    QuotaScope,
-    StoredRules,
-)
-from tests.fakes.builders import make_admission, make_job
+from core.ports import JobSettlement, Store, UsageFilter
+from core.quota import BucketKey, BucketLimits, BucketState, Budget, LedgerEntry, Quotas, QuotaScope
+from tests.fakes.builders import admit, make_job
 from tests.fakes.clock import START
 
 T0 = START  # 2026-01-05 12:00 UTC
@@ -35,30 +28,37 @@ PNG = InputImage("image/png", data=b"\x89PNG\r\n\x1a\nfake", width=64, height=32
 LINK = InputImage("image/jpeg", url="https://v3.fal.media/files/x.jpg", width=800, height=600)
 
 
-def budget_check(*, daily: str | None = None, monthly: str | None = None) -> BudgetCheck:
-    return BudgetCheck(
-        Budget(
-            daily_usd=None if daily is None else Decimal(daily),
-            monthly_usd=None if monthly is None else Decimal(monthly),
-        ),
-        day_start=DAY_START,
-        month_start=MONTH_START,
+def budget(*, daily: str | None = None, monthly: str | None = None) -> Budget:
+    return Budget(
+        daily_usd=None if daily is None else Decimal(daily),
+        monthly_usd=None if monthly is None else Decimal(monthly),
     )
+
+
+async def admit_under(store: Store, job: Job, limit: Budget) -> Job:
+    """Admit `job` once its workspace's budget is `limit`."""
+    await store.set_budget(job.workspace_id, limit)
+    return await admit(store, job)
 
 
 async def charge(store: Store, *, cost: str, at: datetime, user: str = "u2") -> Job:
     """A finished job of `user` whose ledger charge of `cost` USD is dated `at`."""
     job = make_job(user_id=user, created_at=at, estimate_usd=Decimal(cost))
-    await store.admit(job, images=(), admission=make_admission(job))
+    await admit(store, job)
     done = job.replace(state=JobState.DELIVERED)
     entry = LedgerEntry(job.id, "w1", user, job.model, Decimal(cost), Decimal(0), at)
     assert await store.settle_job(done, JobSettlement(Decimal(0), LIMITS, entry))
     return done
 
 
-async def refused(store: Store, job: Job, **admission: Any) -> BotError:
+async def refused(
+    store: Store, job: Job, *, limit: Budget | None = None, **admission: Any
+) -> BotError:
+    """The refusal of `job` (under the workspace budget `limit`, when given)."""
+    if limit is not None:
+        await store.set_budget(job.workspace_id, limit)
     with pytest.raises(BotError) as caught:
-        await store.admit(job, images=(PNG,), admission=make_admission(job, **admission))
+        await admit(store, job, images=(PNG,), **admission)
     return caught.value
 
 
@@ -67,7 +67,7 @@ async def refused(store: Store, job: Job, **admission: Any) -> BotError:
 
 async def test_admit_stores_the_job_and_its_images_and_takes_its_credits(store: Store) -> None:
     job = make_job(credits=Decimal("3.9"), input_count=2)
-    admitted = await store.admit(job, images=(PNG, LINK), admission=make_admission(job))
+    admitted = await admit(store, job, images=(PNG, LINK))
 
     assert admitted == job.replace(limits=LIMITS)  # the limits it was admitted under, kept
     assert await store.get_job(job.id) == admitted
@@ -78,9 +78,7 @@ async def test_admit_stores_the_job_and_its_images_and_takes_its_credits(store: 
 
 async def test_bucket_refusal_says_when_to_retry_to_the_second(store: Store) -> None:
     first = make_job(credits=Decimal(10))
-    await store.admit(
-        first, images=(), admission=make_admission(first, capacity=10, refill_per_hour=3600)
-    )
+    await admit(store, first, capacity=10, refill_per_hour=3600)
 
     error = await refused(store, make_job(credits=Decimal(3)), capacity=10, refill_per_hour=3600)
     assert error.code is ErrorCode.QUOTA_EXHAUSTED
@@ -89,9 +87,7 @@ async def test_bucket_refusal_says_when_to_retry_to_the_second(store: Store) -> 
     assert "you have 0 credits" in error.message
 
     later = make_job(credits=Decimal(3), created_at=T0 + timedelta(seconds=3))
-    await store.admit(
-        later, images=(), admission=make_admission(later, capacity=10, refill_per_hour=3600)
-    )
+    await admit(store, later, capacity=10, refill_per_hour=3600)
     assert (
         await store.bucket(KEY, BucketLimits(Decimal(10), Decimal(3600)), later.created_at)
     ).level == 0
@@ -108,9 +104,9 @@ async def test_a_job_bigger_than_the_bucket_is_refused_without_a_retry_time(stor
 async def test_in_flight_cap_counts_only_the_users_unfinished_jobs(store: Store) -> None:
     running = [make_job(), make_job()]
     for job in running:
-        await store.admit(job, images=(), admission=make_admission(job, max_in_flight=2))
+        await admit(store, job, max_in_flight=2)
     for other in (make_job(user_id="u2"), make_job(workspace_id="w2")):
-        await store.admit(other, images=(), admission=make_admission(other, max_in_flight=2))
+        await admit(store, other, max_in_flight=2)
 
     error = await refused(store, make_job(), max_in_flight=2)
     assert error.code is ErrorCode.QUOTA_EXHAUSTED
@@ -119,18 +115,18 @@ async def test_in_flight_cap_counts_only_the_users_unfinished_jobs(store: Store)
 
     await store.save_job(running[0].replace(state=JobState.DELIVERED))
     third = make_job()
-    await store.admit(third, images=(), admission=make_admission(third, max_in_flight=2))
+    await admit(store, third, max_in_flight=2)
 
 
 async def test_daily_budget_counts_todays_spend_jobs_in_flight_and_refunds(store: Store) -> None:
     await charge(store, cost="0.05", at=DAY_START - timedelta(seconds=1))  # yesterday: not counted
     spent = await charge(store, cost="0.05", at=DAY_START + timedelta(hours=1))
     in_flight = make_job(user_id="u3", estimate_usd=Decimal("0.039"))
-    await store.admit(in_flight, images=(), admission=make_admission(in_flight))
+    await admit(store, in_flight)
 
     # 0.05 spent + 0.039 in flight + 0.039 for this job = 0.128 > 0.10
     job = make_job(estimate_usd=Decimal("0.039"))
-    error = await refused(store, job, budget=budget_check(daily="0.10"))
+    error = await refused(store, job, limit=budget(daily="0.10"))
     assert error.code is ErrorCode.BUDGET_EXHAUSTED
     assert "daily budget of $0.10" in error.message
     assert "$0.011 is left" in error.message  # rounded down, never to $0.00
@@ -138,22 +134,18 @@ async def test_daily_budget_counts_todays_spend_jobs_in_flight_and_refunds(store
 
     entry = (await store.ledger(UsageFilter("w1", since=DAY_START)))[0]
     assert await store.refund(entry, bucket=BucketKey("w1", spent.user_id), limits=LIMITS)
-    await store.admit(
-        job, images=(), admission=make_admission(job, budget=budget_check(daily="0.10"))
-    )
+    await admit_under(store, job, budget(daily="0.10"))
 
 
 async def test_a_settled_job_in_flight_is_not_counted_twice(store: Store) -> None:
     job = make_job(estimate_usd=Decimal("0.06"))
-    await store.admit(job, images=(), admission=make_admission(job))
+    await admit(store, job)
     entry = LedgerEntry(job.id, "w1", "u1", job.model, Decimal("0.06"), Decimal(6), T0)
     completed = job.replace(state=JobState.COMPLETED)  # charged, not delivered yet
     await store.settle_job(completed, JobSettlement(Decimal(0), LIMITS, entry))
 
     fits = make_job(estimate_usd=Decimal("0.04"))
-    await store.admit(
-        fits, images=(), admission=make_admission(fits, budget=budget_check(daily="0.10"))
-    )
+    await admit_under(store, fits, budget(daily="0.10"))
 
 
 async def test_monthly_budget_counts_this_months_spend_only(store: Store) -> None:
@@ -161,7 +153,7 @@ async def test_monthly_budget_counts_this_months_spend_only(store: Store) -> Non
     await charge(store, cost="0.97", at=MONTH_START + timedelta(days=1))
     job = make_job(estimate_usd=Decimal("0.039"))
 
-    error = await refused(store, job, budget=budget_check(daily="10", monthly="1"))
+    error = await refused(store, job, limit=budget(daily="10", monthly="1"))
     assert error.code is ErrorCode.BUDGET_EXHAUSTED
     assert "monthly budget of $1.00" in error.message
     assert "$0.03 is left" in error.message
@@ -169,16 +161,14 @@ async def test_monthly_budget_counts_this_months_spend_only(store: Store) -> Non
     assert error.retry_after == (next_month - T0).total_seconds()
 
     cheap = make_job(estimate_usd=Decimal("0.03"))
-    await store.admit(
-        cheap, images=(), admission=make_admission(cheap, budget=budget_check(monthly="1"))
-    )
+    await admit_under(store, cheap, budget(monthly="1"))
 
 
 async def test_a_refusal_changes_nothing(store: Store) -> None:
     before = await store.bucket(KEY, LIMITS, T0)
     refusals: list[tuple[Job, dict[str, Any]]] = [
         (make_job(), {"max_in_flight": 0}),
-        (make_job(estimate_usd=Decimal(2)), {"budget": budget_check(daily="1")}),
+        (make_job(estimate_usd=Decimal(2)), {"limit": budget(daily="1")}),
         (make_job(credits=Decimal(101)), {}),
     ]
     for job, admission in refusals:
@@ -196,7 +186,7 @@ async def test_concurrent_admissions_never_take_more_than_the_bucket_holds(store
 
     async def attempt(job: Job) -> bool:
         try:
-            await store.admit(job, images=(), admission=make_admission(job, max_in_flight=1000))
+            await admit(store, job, max_in_flight=1000)
         except BotError as error:
             assert error.code is ErrorCode.QUOTA_EXHAUSTED
             return False
@@ -211,24 +201,20 @@ async def test_concurrent_admissions_never_take_more_than_the_bucket_holds(store
 
 async def test_admitting_a_job_id_twice_is_refused(store: Store) -> None:
     job = make_job()
-    await store.admit(job, images=(), admission=make_admission(job))
+    await admit(store, job)
     with pytest.raises(BotError) as caught:
-        await store.admit(job, images=(), admission=make_admission(job))
+        await admit(store, job)
     assert caught.value.code is ErrorCode.INTERNAL
     assert (await store.bucket(KEY, LIMITS, T0)).level == Decimal("96.1")
 
 
 async def ruled(store: Store, job: Job, *, roles: tuple[str, ...] = (), **admission: Any) -> Job:
-    """Admit `job` with the store applying the workspace's stored rules, as the engine does."""
-    given = make_admission(job, **admission)
-    rules = StoredRules(job.model, roles)
-    return await store.admit(job, images=(PNG,), admission=dataclasses.replace(given, rules=rules))
+    """Admit `job` under the workspace's stored rules for a user with `roles`."""
+    return await admit(store, job, images=(PNG,), roles=roles, **admission)
 
 
 async def refused_by_rules(store: Store, job: Job, **admission: Any) -> BotError:
-    with pytest.raises(BotError) as caught:
-        await ruled(store, job, **admission)
-    return caught.value
+    return await refused(store, job, **admission)
 
 
 async def test_stored_rules_refuse_a_denied_model_then_a_banned_user_and_change_nothing(
@@ -256,21 +242,65 @@ async def test_stored_rules_refuse_a_denied_model_then_a_banned_user_and_change_
     await ruled(store, make_job())
 
 
-async def test_without_rules_the_stored_policy_is_not_read(store: Store) -> None:
+async def test_an_admission_loads_the_workspaces_rules_the_users_bucket_and_the_spend(
+    store: Store,
+) -> None:
+    await charge(store, cost="0.25", at=DAY_START + timedelta(hours=1))
+    running = await admit(store, make_job(estimate_usd=Decimal("0.039")))
     await store.set_model_denied("w1", "nano-banana", True)
     await store.set_banned("w1", "u1", True)
-    await store.set_budget("w1", Budget(daily_usd=Decimal(0)))
-    await store.set_quota("w1", QuotaScope.USER, "u1", BucketLimits(Decimal(1), Decimal(0)))
-    job = make_job()
-    admitted = await store.admit(job, images=(), admission=make_admission(job))
-    assert admitted.limits == LIMITS  # the given limits, not the stored override
-    assert await store.get_job(job.id) == admitted
+    await store.set_budget("w1", Budget(daily_usd=Decimal(1)))
+    mine = BucketLimits(Decimal(1), Decimal(0))
+    await store.set_quota("w1", QuotaScope.USER, "u1", mine)
+    await store.set_quota("w1", QuotaScope.ROLE, "artists", ARTISTS)
+    key = AdmissionKey.of(make_job(), roles=("artists", "viewers"), now=T0)
+
+    state = await store.admission_state(key)
+    assert state == AdmissionState(
+        denied=True,
+        banned=True,
+        quotas=Quotas(user=mine, roles=(ARTISTS,)),
+        budget=Budget(daily_usd=Decimal(1)),
+        in_flight=1,
+        bucket=BucketState(Decimal(100) - running.credits, T0),
+        spending=Spending(day=Decimal("0.25"), month=Decimal("0.25"), pending=Decimal("0.039")),
+    )
+    async with store.admission(key) as unit:
+        assert unit.state == state  # the same state, now held for the unit's commit
+
+    elsewhere = AdmissionKey.of(make_job(workspace_id="w2"), roles=(), now=T0)
+    nothing = AdmissionState(False, False, Quotas(), Budget(), 0, None, None)
+    assert await store.admission_state(elsewhere) == nothing
+
+
+async def test_an_admission_left_without_commit_or_by_an_error_changes_nothing(
+    store: Store,
+) -> None:
+    job = make_job(input_count=1)
+    key = AdmissionKey.of(job, roles=(), now=T0)
+    async with store.admission(key) as unit:
+        admitted = decide(
+            unit.state, job, images=(PNG,), default_limits=LIMITS, max_in_flight=1, now=T0
+        )
+    with pytest.raises(RuntimeError):
+        async with store.admission(key) as unit:
+            await unit.commit(admitted)
+            raise RuntimeError("after the commit, before the block ends")
+    assert await store.get_job(job.id) is None
+    assert await store.job_inputs(job.id) == []
+    assert await store.bucket(KEY, LIMITS, T0) == BucketState(Decimal(100), T0)
+
+    async with store.admission(key) as unit:
+        await unit.commit(admitted)
+    assert await store.get_job(job.id) == admitted.job
+    assert await store.job_inputs(job.id) == [PNG]
+    assert (await store.bucket(KEY, LIMITS, T0)).level == Decimal("96.1")
 
 
 async def test_stored_rules_take_the_quota_of_the_user_their_roles_or_the_workspace(
     store: Store,
 ) -> None:
-    # The default (`Admission.limits`) holds 10 credits; a stored quota replaces it.
+    # The default quota holds 10 credits; a stored quota replaces it.
     await store.set_quota("w1", QuotaScope.WORKSPACE, "*", BucketLimits(Decimal(20), Decimal(1)))
     await store.set_quota("w1", QuotaScope.ROLE, "artists", BucketLimits(Decimal(30), Decimal(1)))
     await store.set_quota("w1", QuotaScope.ROLE, "admins", BucketLimits(Decimal(40), Decimal(1)))
@@ -308,7 +338,7 @@ async def test_stored_rules_check_the_workspaces_stored_budget(store: Store) -> 
 
 async def test_reply_ref_is_set_after_admission_and_kept_by_save_job(store: Store) -> None:
     job = make_job()
-    await store.admit(job, images=(), admission=make_admission(job))
+    await admit(store, job)
     stale = await store.get_job(job.id)  # read before the adapter posted its message
     assert stale is not None
     await store.set_reply_ref(job.id, {"channel": "C1", "message_ts": "1.000001"})
@@ -327,7 +357,7 @@ async def test_reply_ref_is_set_after_admission_and_kept_by_save_job(store: Stor
 
 async def test_settle_job_applies_once(store: Store) -> None:
     job = make_job(credits=Decimal("3.9"))
-    await store.admit(job, images=(), admission=make_admission(job))
+    await admit(store, job)
     done = job.replace(state=JobState.DELIVERED, result=JobResult((), Decimal("0.02")))
     entry = LedgerEntry(job.id, "w1", "u1", job.model, Decimal("0.02"), Decimal(2), T0)
     settlement = JobSettlement(Decimal("1.9"), LIMITS, entry)
@@ -390,14 +420,15 @@ async def test_ledger_filters_by_time_and_user_oldest_first(store: Store) -> Non
     assert await store.ledger(UsageFilter("w2", since=T0)) == []
 
 
-async def test_buckets_start_full_and_take_back_credits(store: Store) -> None:
+async def test_buckets_start_full_refill_and_take_back_credits(store: Store) -> None:
     assert (await store.bucket(KEY, LIMITS, T0)).level == 100
-    taken = await store.give_credits(KEY, Decimal(-30), LIMITS, T0)
-    assert taken.level == 70
+    job = await admit(store, make_job(credits=Decimal(30)))
     assert (await store.bucket(KEY, LIMITS, T0)).level == 70
     half_hour = T0 + timedelta(minutes=30)
     assert (await store.bucket(KEY, LIMITS, half_hour)).level == 70 + 25  # 50 an hour
-    assert (await store.give_credits(KEY, Decimal(500), LIMITS, T0)).level == 100  # never overfills
+    cancelled = job.replace(state=JobState.CANCELLED)
+    assert await store.settle_job(cancelled, JobSettlement(Decimal(500), LIMITS))
+    assert (await store.bucket(KEY, LIMITS, T0)).level == 100  # never overfills
 
 
 # dedupe
@@ -435,17 +466,11 @@ async def test_quotas_gather_user_role_and_workspace_limits(store: Store) -> Non
     other = await store.quotas("w1", "u9", [])
     assert (other.user, other.roles, other.workspace) == (None, (), default)
 
-    assert await store.quota_rows("w1") == [
-        QuotaRow(QuotaScope.USER, "u1", user),
-        QuotaRow(QuotaScope.ROLE, "admins", admins),
-        QuotaRow(QuotaScope.ROLE, "artists", artists),
-        QuotaRow(QuotaScope.WORKSPACE, "*", default),
-    ]
-
     await store.set_quota("w1", QuotaScope.USER, "u1", None)
     await store.set_quota("w1", QuotaScope.ROLE, "admins", None)
-    assert (await store.quotas("w1", "u1", ["admins", "artists"])).user is None
-    assert len(await store.quota_rows("w1")) == 2
+    assert await store.quotas("w1", "u1", ["admins", "artists"]) == Quotas(
+        roles=(artists,), workspace=default
+    )
 
 
 async def test_policy_holds_denied_models_and_budget_per_workspace(store: Store) -> None:
@@ -490,9 +515,9 @@ async def test_unfinished_jobs_are_oldest_first_and_skip_finished_ones(store: St
         make_job(created_at=at[3], user_id="u3"),
     ]
     for job in jobs:
-        await store.admit(job, images=(), admission=make_admission(job))
+        await admit(store, job)
     finished = make_job(created_at=T0 - timedelta(days=1))
-    await store.admit(finished, images=(), admission=make_admission(finished))
+    await admit(store, finished)
     for state in (JobState.FAILED, JobState.CANCELLED, JobState.DELIVERED):
         await store.save_job(finished.replace(state=state))
         unfinished = [j.id for j in await store.unfinished_jobs()]
@@ -503,7 +528,7 @@ async def test_user_jobs_are_newest_first_and_limited(store: Store) -> None:
     mine = [make_job(created_at=T0 + timedelta(minutes=m)) for m in (1, 3, 2, 3)]
     others = [make_job(user_id="u2"), make_job(workspace_id="w2")]
     for job in mine + others:
-        await store.admit(job, images=(), admission=make_admission(job))
+        await admit(store, job)
 
     newest = await store.user_jobs("w1", "u1", limit=3)
     assert [j.id for j in newest] == [mine[3].id, mine[1].id, mine[2].id]
@@ -519,7 +544,7 @@ async def test_jobs_by_prefix_finds_any_users_job_within_one_workspace(store: St
         make_job(id="abcd0004" + "0" * 24, workspace_id="w2"),
     ]
     for job in jobs:
-        await store.admit(job, images=(), admission=make_admission(job))
+        await admit(store, job)
 
     assert [j.id for j in await store.jobs_by_prefix("w1", "abcd", limit=10)] == ids[1::-1]
     assert [j.id for j in await store.jobs_by_prefix("w1", "abcd", limit=1)] == [ids[1]]
@@ -561,7 +586,7 @@ async def test_a_job_comes_back_exactly_as_saved(store: Store) -> None:
         parent_job_id="parent-1",
         price_base_usd=Decimal("0.0123"),
     )
-    job = await store.admit(job, images=(PNG, LINK), admission=make_admission(job))
+    job = await admit(store, job, images=(PNG, LINK))
     failed = job.replace(
         state=JobState.FAILED,
         updated_at=datetime(2026, 1, 5, 12, 0, 7, 1, tzinfo=UTC),
@@ -608,7 +633,7 @@ async def test_saving_an_unknown_job_is_not_found(store: Store) -> None:
 
 async def test_job_inputs_can_be_dropped(store: Store) -> None:
     job = make_job(input_count=2)
-    job = await store.admit(job, images=(LINK, PNG), admission=make_admission(job))
+    job = await admit(store, job, images=(LINK, PNG))
     assert await store.job_inputs(job.id) == [LINK, PNG]
     await store.drop_job_inputs(job.id)
     assert await store.job_inputs(job.id) == []
