@@ -4,8 +4,10 @@
 their own routes on it before it starts: `server.add_routes(slack.add_routes)` for
 `/slack/events`, and the same for `/fal/webhook`. Routes cannot be added once it has started.
 It closes connections that send no whole request head within `idle_timeout` (and idle
-keep-alive ones as soon), and caps its connections in all and per client address
-(`bot.connections`), so idle sockets cannot use up the process's open files.
+keep-alive ones as soon), gives each request `request_timeout` to send its body and be answered
+(a body sent a byte at a time is cut off with 408), and caps its connections in all and per
+client address (`bot.connections`), so idle or slow sockets cannot use up the process's open
+files.
 
 `MetricsServer` serves `/metrics` on its own port, bound to loopback by default: the spend per
 workspace it shows is for the operator's Prometheus, not for whoever can reach Slack's endpoint.
@@ -90,6 +92,7 @@ class HttpLimits:
     """What one client may hold of the public server (the FALBOT_HTTP_* settings)."""
 
     idle_timeout: float = 15.0  # seconds to send a whole request head; idle keep-alive
+    request_timeout: float = 30.0  # seconds from the head to the answer (Slack waits 3 s)
     max_connections: int = 1000  # lowered under the open-file limit at start
     max_per_address: int = 64
     lingering: float = 2.0  # seconds an unread body is drained after the answer, then closed
@@ -109,7 +112,7 @@ class HttpServer:
             max_connections=self._limits.max_connections,
             max_per_address=self._limits.max_per_address,
         )
-        self.app = web.Application(middlewares=[self.guard.middleware])
+        self.app = web.Application(middlewares=[self.guard.middleware, self._deadline])
         self.app.router.add_get("/healthz", self._healthz)
         self._site: _Site | None = None
 
@@ -142,6 +145,20 @@ class HttpServer:
         site, self._site = self._site, None
         if site is not None:
             await site.close()
+
+    @web.middleware
+    async def _deadline(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Every request is answered within `request_timeout`, however slowly it sends."""
+        try:
+            async with asyncio.timeout(self._limits.request_timeout):
+                return await handler(request)
+        except TimeoutError:
+            log.warning("an HTTP request to %s took too long; closed", request.path)
+            response = web.json_response({"ok": False, "error": "request too slow"}, status=408)
+            response.force_close()
+            return response
 
     async def _healthz(self, request: web.Request) -> web.Response:
         healthy, body = await self._health.check()

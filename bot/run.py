@@ -100,6 +100,7 @@ async def serving(settings: Settings) -> AsyncIterator[Running]:
 def _limits(settings: Settings) -> HttpLimits:
     return HttpLimits(
         idle_timeout=settings.http_idle_timeout,
+        request_timeout=settings.http_request_timeout,
         max_connections=settings.http_max_connections,
         max_per_address=settings.http_max_per_address,
     )

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8080, ge=0, le=65535, alias="FALBOT_HTTP_PORT")
     http_host: str = Field(default="0.0.0.0", min_length=1, alias="FALBOT_HTTP_HOST")
     http_idle_timeout: float = Field(default=15.0, gt=0, le=3600, alias="FALBOT_HTTP_IDLE_TIMEOUT")
+    http_request_timeout: float = Field(
+        default=30.0, gt=0, le=3600, alias="FALBOT_HTTP_REQUEST_TIMEOUT"
+    )
     http_max_connections: int = Field(default=1000, ge=16, alias="FALBOT_HTTP_MAX_CONNECTIONS")
     http_max_per_address: int = Field(default=64, ge=1, alias="FALBOT_HTTP_MAX_PER_ADDRESS")
     metrics_port: int | None = Field(default=None, ge=0, le=65535, alias="FALBOT_METRICS_PORT")

@@ -33,6 +33,7 @@ DESCRIPTIONS: dict[str, str] = {
     "FALBOT_HTTP_PORT": "public HTTP port (`/healthz`, `/slack/events`, `/fal/webhook`)",
     "FALBOT_HTTP_HOST": "address the HTTP server binds (`127.0.0.1` behind a local proxy)",
     "FALBOT_HTTP_IDLE_TIMEOUT": "seconds a connection may take to send a request head, or idle",
+    "FALBOT_HTTP_REQUEST_TIMEOUT": "seconds a request may take to send its body and be answered",
     "FALBOT_HTTP_MAX_CONNECTIONS": "open HTTP connections in all (kept under the open-file limit)",
     "FALBOT_HTTP_MAX_PER_ADDRESS": "HTTP connections per client address (raise it behind a proxy)",
     "FALBOT_METRICS_PORT": "port serving `/metrics` (Prometheus); unset: not served",

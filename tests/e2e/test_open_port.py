@@ -159,3 +159,30 @@ async def test_connections_are_capped_per_address_and_in_all_and_healthz_still_a
     # 80 connections were turned away; the log says so once per 10 s, not once each.
     limit_logged = [ln for ln in proc.lines if "at their limit" in ln.get("msg", "")]
     assert 1 <= len(limit_logged) <= 3, len(limit_logged)
+
+
+async def test_a_body_sent_a_byte_at_a_time_is_cut_off(
+    sim: FalSimulator, slack: FakeSlack, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = falbot_env(sim, slack, tmp_path / "falbot.db", port) | {
+        "FALBOT_HTTP_REQUEST_TIMEOUT": "1",
+    }
+    proc = FalbotProcess(env, cwd=tmp_path)
+    try:
+        await proc.start()
+        slow = await connect(port)
+        # Slack's endpoint reads the whole body before it can check Slack's signature.
+        slow.writer.write(
+            b"POST /slack/events HTTP/1.1\r\nHost: falbot\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n"
+            b"command=%2Fimagine"
+        )
+        answer = await asyncio.wait_for(slow.reader.readline(), 15)
+        closed = await slow.closed_by_server(within=15)
+        slow.close()
+        await healthz_seconds(port)
+    finally:
+        await proc.close()
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert closed
