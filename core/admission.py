@@ -54,7 +54,7 @@ class Admitter:
         except BotError:
             await self._check_policy(spec.name, actor)
             raise
-        estimate = spec.pricing.estimate(params)
+        estimate = spec.pricing.estimate(params, input_images=len(request.images))
         now = self._clock.now()
         job = Job(
             id=uuid.uuid4().hex,

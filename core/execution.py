@@ -224,7 +224,13 @@ class Runner:
         started: float,
     ) -> Job:
         cost = spec.pricing.actual(job.arguments, outputs)
-        result = JobResult(outputs=outputs, cost_usd=cost, seed=seed, inference_s=inference)
+        result = JobResult(
+            outputs=outputs,
+            cost_usd=cost,
+            seed=seed,
+            inference_s=inference,
+            cost_estimated=spec.pricing.estimated,
+        )
         job = await self._complete(job, result)
         self.mean_job_s = 0.8 * self.mean_job_s + 0.2 * (self._clock.monotonic() - started)
         return job

@@ -133,6 +133,13 @@ class JobResult:
     cost_usd: Decimal
     seed: int | None = None
     inference_s: float | None = None
+    cost_estimated: bool = False  # fal bills parts falbot cannot see (tokens): "about $x"
+
+    @property
+    def cost_text(self) -> str:
+        """`$0.039`, or `about $0.034` when the cost is an estimate."""
+        text = format_usd(self.cost_usd)
+        return f"about {text}" if self.cost_estimated else text
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -140,6 +147,7 @@ class JobResult:
             "cost_usd": str(self.cost_usd),
             "seed": self.seed,
             "inference_s": self.inference_s,
+            "cost_estimated": self.cost_estimated,
         }
 
     @classmethod
@@ -149,6 +157,7 @@ class JobResult:
             cost_usd=Decimal(str(data.get("cost_usd", "0"))),
             seed=data.get("seed"),
             inference_s=data.get("inference_s"),
+            cost_estimated=bool(data.get("cost_estimated", False)),
         )
 
 
@@ -259,7 +268,7 @@ class Delivery:
         """`nano-banana/edit · $0.039 · 12.4 s · seed 1234 · job 7f3a`"""
         parts = [
             self.job.model,
-            format_usd(self.result.cost_usd),
+            self.result.cost_text,
             f"{self.elapsed_s:.1f} s",
         ]
         if self.result.seed is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from core.jobs import Output
@@ -14,16 +14,21 @@ MEGAPIXEL = 1024 * 1024
 
 
 def megapixels(width: int, height: int) -> Decimal:
-    """Billed megapixels of one image (1024×1024 is one), rounded up to a hundredth."""
-    return (Decimal(width * height) / Decimal(MEGAPIXEL)).quantize(
-        Decimal("0.01"), rounding=ROUND_CEILING
-    )
+    """Billed megapixels of one image: fal rounds each image up to whole megapixels, and
+    1024×1024 is one (fal's $0.025 for it on FLUX dev), so 1024×576 is one and 1536×1024 two."""
+    return Decimal(max(1, -(-(width * height) // MEGAPIXEL)))
 
 
 class Pricing(Protocol):
-    """One model's price rule."""
+    """One model's price rule.
 
-    def estimate(self, params: Mapping[str, Any]) -> Decimal: ...
+    `input_images`: how many images the request gives the model (for rules that bill input
+    tokens). `estimated`: the charge itself is an estimate (fal bills parts falbot cannot see,
+    such as tokens), so texts say "about"."""
+
+    estimated: ClassVar[bool]
+
+    def estimate(self, params: Mapping[str, Any], *, input_images: int = 0) -> Decimal: ...
 
     def actual(self, params: Mapping[str, Any], outputs: tuple[Output, ...]) -> Decimal: ...
 
@@ -39,10 +44,18 @@ class PerImage:
     multipliers: Mapping[str, Decimal] = field(default_factory=dict)
 
     unit: ClassVar[str] = "images"
+    estimated: ClassVar[bool] = False
 
     @property
     def base_usd(self) -> Decimal:
         return self.unit_usd
+
+    @property
+    def tiers(self) -> dict[str, Decimal]:
+        """Each figure fal could quote: the price per image at each multiplier's key."""
+        if self.multiplier_param is None or not self.multipliers:
+            return {"": self.unit_usd}
+        return {k: usd(self.unit_usd * m) for k, m in self.multipliers.items()}
 
     def rebased(self, base_usd: Decimal) -> PerImage:
         return replace(self, unit_usd=base_usd)  # the multipliers are ratios already
@@ -53,7 +66,7 @@ class PerImage:
         key = str(params.get(self.multiplier_param))
         return self.unit_usd * self.multipliers.get(key, Decimal(1))
 
-    def estimate(self, params: Mapping[str, Any]) -> Decimal:
+    def estimate(self, params: Mapping[str, Any], *, input_images: int = 0) -> Decimal:
         return usd(self._unit(params) * int(params.get("num_images", 1)))
 
     def actual(self, params: Mapping[str, Any], outputs: tuple[Output, ...]) -> Decimal:
@@ -73,15 +86,20 @@ class PerMegapixel:
     sizes: Mapping[str, tuple[int, int]]  # aspect ratio → (width, height)
 
     unit: ClassVar[str] = "megapixels"
+    estimated: ClassVar[bool] = False
 
     @property
     def base_usd(self) -> Decimal:
         return self.unit_usd
 
+    @property
+    def tiers(self) -> dict[str, Decimal]:
+        return {"": self.unit_usd}
+
     def rebased(self, base_usd: Decimal) -> PerMegapixel:
         return replace(self, unit_usd=base_usd)
 
-    def estimate(self, params: Mapping[str, Any]) -> Decimal:
+    def estimate(self, params: Mapping[str, Any], *, input_images: int = 0) -> Decimal:
         width, height = self.sizes[str(params.get("aspect_ratio", "1:1"))]
         return usd(self.unit_usd * megapixels(width, height) * int(params.get("num_images", 1)))
 
@@ -103,11 +121,13 @@ class ByQuality:
 
     tiers: Mapping[str, tuple[Decimal, Decimal]]  # quality → (square, other sizes)
 
+    estimated: ClassVar[bool] = False
+
     def _unit(self, params: Mapping[str, Any]) -> Decimal:
         square, other = self.tiers[str(params.get("quality", "medium"))]
         return square if params.get("aspect_ratio", "1:1") == "1:1" else other
 
-    def estimate(self, params: Mapping[str, Any]) -> Decimal:
+    def estimate(self, params: Mapping[str, Any], *, input_images: int = 0) -> Decimal:
         return usd(self._unit(params) * int(params.get("num_images", 1)))
 
     def actual(self, params: Mapping[str, Any], outputs: tuple[Output, ...]) -> Decimal:
@@ -121,6 +141,74 @@ class ByQuality:
 
 
 @dataclass(frozen=True)
+class Tokens:
+    """fal's token prices for an OpenAI image model, per 1,000 tokens, and how many tokens an
+    input image is at each input fidelity (fal's figure for a 1024×1024 image)."""
+
+    text_in_usd: Decimal
+    image_in_usd: Decimal
+    text_out_usd: Decimal
+    image_tokens: Mapping[str, int]  # input fidelity → tokens per input image
+    tokens_per_word: int = 4  # fal's page: "One word is roughly 4 tokens."
+    fidelity_param: str = "input_fidelity"
+
+
+@dataclass(frozen=True)
+class TokenBilled:
+    """gpt-image edit: `per_image` for each output image, plus tokens fal bills on top: the
+    prompt's text, every input image (by input fidelity) and the text the model reasons in.
+
+    fal reports no token counts, so the token part is estimated from the request, at admission
+    and at settlement alike: the prompt's words, the number of input images (the model resizes
+    every input to its working size, so an image's tokens depend on the fidelity, not on how
+    big the upload was) and as many reasoning tokens as the prompt has. The charge is an
+    estimate and texts say "about"."""
+
+    per_image: ByQuality
+    tokens: Tokens
+
+    estimated: ClassVar[bool] = True
+
+    def _prompt_tokens(self, params: Mapping[str, Any]) -> int:
+        return len(str(params.get("prompt") or "").split()) * self.tokens.tokens_per_word
+
+    def _image_tokens(self, params: Mapping[str, Any]) -> int:
+        figures = self.tokens.image_tokens
+        fidelity = str(params.get(self.tokens.fidelity_param))
+        return figures.get(fidelity, max(figures.values()))
+
+    def token_usd(self, params: Mapping[str, Any], *, input_images: int) -> Decimal:
+        """The token part of one request: text in, images in, reasoning text out."""
+        t = self.tokens
+        words = self._prompt_tokens(params)
+        images = max(1, input_images) * self._image_tokens(params)
+        per_1k = words * t.text_in_usd + images * t.image_in_usd + words * t.text_out_usd
+        return usd(per_1k / 1000)
+
+    def estimate(self, params: Mapping[str, Any], *, input_images: int = 0) -> Decimal:
+        given = input_images or len(params.get("image_urls") or ())
+        return usd(self.per_image.estimate(params) + self.token_usd(params, input_images=given))
+
+    def actual(self, params: Mapping[str, Any], outputs: tuple[Output, ...]) -> Decimal:
+        if not outputs:
+            return Decimal(0)
+        given = len(params.get("image_urls") or ())
+        return usd(
+            self.per_image.actual(params, outputs) + self.token_usd(params, input_images=given)
+        )
+
+    def describe(self) -> str:
+        """Short enough for a choice label: the per-image range, and the tokens of an input
+        image at the dearer fidelity (falbot's default)."""
+        figures = [figure for pair in self.per_image.tiers.values() for figure in pair]
+        per_input = usd(max(self.tokens.image_tokens.values()) * self.tokens.image_in_usd / 1000)
+        return (
+            f"{format_usd(min(figures))}–{format_usd(max(figures))} per image,"
+            f" plus about {format_usd(per_input)} per input image"
+        )
+
+
+@dataclass(frozen=True)
 class PerSecond:
     """A price per second of video, by resolution, doubled (or so) with audio."""
 
@@ -128,11 +216,20 @@ class PerSecond:
     audio_usd: Decimal | None = None  # the per-second price with audio, when it differs
 
     unit: ClassVar[str] = "seconds"
+    estimated: ClassVar[bool] = False
 
     @property
     def base_usd(self) -> Decimal:
-        """The cheapest figure (lowest resolution, no audio): the one fal's pricing API quotes."""
+        """The cheapest figure (lowest resolution, no audio)."""
         return min(self.by_resolution.values())
+
+    @property
+    def tiers(self) -> dict[str, Decimal]:
+        """Each figure fal could quote: per resolution, and with audio."""
+        found = dict(self.by_resolution)
+        if self.audio_usd is not None:
+            found["with audio"] = self.audio_usd
+        return found
 
     def rebased(self, base_usd: Decimal) -> PerSecond:
         """Every resolution and the audio price scaled alike: their ratios to the base stay."""
@@ -149,7 +246,7 @@ class PerSecond:
         resolution = str(params.get("resolution", next(iter(self.by_resolution))))
         return self.by_resolution.get(resolution, max(self.by_resolution.values()))
 
-    def estimate(self, params: Mapping[str, Any]) -> Decimal:
+    def estimate(self, params: Mapping[str, Any], *, input_images: int = 0) -> Decimal:
         return usd(self._unit(params) * Decimal(int(params["duration"])))
 
     def actual(self, params: Mapping[str, Any], outputs: tuple[Output, ...]) -> Decimal:
@@ -205,21 +302,39 @@ class QuoteRefused(Exception):
 
 @runtime_checkable
 class Quotable(Protocol):
-    """A rule with one base price a quote can set; its other figures keep their ratios to it."""
+    """A rule fal's one figure can price: one base price its other figures keep their ratios
+    to, and `tiers`, each figure fal could be quoting (name → price)."""
 
     unit: ClassVar[str]
 
     @property
     def base_usd(self) -> Decimal: ...
 
+    @property
+    def tiers(self) -> dict[str, Decimal]: ...
+
     def rebased(self, base_usd: Decimal) -> Pricing: ...
 
 
-def apply_quote(rule: Pricing, quote: Quote) -> Pricing:
-    """The rule priced at fal's quote; QuoteRefused when the quote cannot be trusted for it."""
-    if isinstance(rule, ByQuality):
+@dataclass(frozen=True)
+class Priced:
+    """A rule priced by fal's quote, and what the quote did to it, for the report."""
+
+    pricing: Pricing
+    note: str
+
+
+def apply_quote(rule: Pricing, quote: Quote) -> Priced:
+    """The rule priced at fal's quote; QuoteRefused when the quote cannot be trusted for it.
+
+    A rule with one figure takes the quote (within the sanity band). A rule with several tiers
+    (resolutions, audio, 4K) takes it only when it is one of its tiers: fal's one figure may be
+    any of them (Veo 3 quoted at its audio price would double every silent job if taken as the
+    base), so a figure that matches none cannot be placed and the table is kept."""
+    if isinstance(rule, ByQuality | TokenBilled):
         raise QuoteRefused(
-            "its price depends on quality and size; fal's single figure cannot be mapped onto them",
+            "its price depends on quality, size and tokens; fal's single figure cannot be"
+            " mapped onto them",
             expected=True,
         )
     if not isinstance(rule, Quotable):
@@ -239,13 +354,31 @@ def apply_quote(rule: Pricing, quote: Quote) -> Pricing:
     price = _price(quote.unit_price)
     if price is None:
         raise QuoteRefused(f"fal's price {_shown(quote.unit_price)} is not a positive number")
+    tiers = rule.tiers
+    if len(set(tiers.values())) > 1:
+        return _tier(rule, tiers, price)
     low, high = BAND
     if not low * rule.base_usd <= price <= high * rule.base_usd:
         raise QuoteRefused(
             f"fal's price {_shown(quote.unit_price)} is outside {low}×–{high}× of the built-in"
             f" {format_usd(rule.base_usd)}"
         )
-    return rule.rebased(usd(price))
+    new = rule.rebased(usd(price))
+    return Priced(new, f"{rule.describe()} → {new.describe()}")
+
+
+def _tier(rule: Pricing, tiers: Mapping[str, Decimal], price: Decimal) -> Priced:
+    """A multi-tier rule and fal's figure: the tier it names, or QuoteRefused."""
+    named = [name for name, figure in tiers.items() if figure == price]
+    if not named:
+        known = ", ".join(f"{name} {format_usd(figure)}" for name, figure in tiers.items())
+        raise QuoteRefused(
+            f"fal's price ${price:f} is none of its tiers ({known}); one figure for a rule with"
+            " several cannot be placed, so the table stands"
+        )
+    return Priced(
+        rule, f"fal's {format_usd(price)} is its {' and '.join(named)} price: {rule.describe()}"
+    )
 
 
 def _price(value: object) -> Decimal | None:

@@ -81,7 +81,7 @@ def render_jobs(jobs: list[Job]) -> str:
         return "You have no jobs yet. Try /imagine."
     lines = []
     for job in jobs:
-        cost = f" · {format_usd(job.result.cost_usd)}" if job.result else ""
+        cost = f" · {job.result.cost_text}" if job.result else ""
         when = job.created_at.strftime("%Y-%m-%d %H:%M")
         lines.append(f"`{job.short_id}` {job.model} · {job.state.value}{cost} · {when} UTC")
     return "\n".join(lines)

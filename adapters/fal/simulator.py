@@ -43,6 +43,8 @@ Test controls (plain attributes and methods; all take effect at once):
 - `nsfw_marker`: a prompt containing it gets `has_nsfw_concepts: true`.
 - `prices` (`sim/pricing.py`): the pricing API's table, endpoint → `{unit_price, unit,
   currency}` (default: the built-in prices); change, remove or spoil entries freely.
+  `quote_tier(endpoint, tier)` quotes one tier of a multi-tier model (Veo 3 `"with audio"`,
+  Wan `"1080p"`, `"4K"`), as fal's one figure may be any of them.
   `price_page_size`: entries per page (None: one page). `pricing_access = False`: the key is
   good but may not read prices (403). Faults: `inject("pricing", HttpFault(...))`.
 - `endpoint_kinds`: endpoint → image | edit | upscale | video (defaults: DESIGN §2's table).
@@ -74,7 +76,8 @@ from aiohttp import web
 from adapters.fal.sim.faults import ROUTES, Fault, HttpFault
 from adapters.fal.sim.media import parse_data_uri
 from adapters.fal.sim.outputs import DEFAULT_KINDS, InputError, Kind, kind_of, plan
-from adapters.fal.sim.pricing import default_prices
+from adapters.fal.sim.pricing import default_prices, tier_prices
+from adapters.fal.sim.schemas import check_enums
 from adapters.fal.sim.state import SimRequest, State, StoredFile
 from adapters.fal.sim.webhooks import SimWebhooks
 
@@ -238,6 +241,13 @@ class FalSimulator:
             raise ValueError(f"unknown route {route!r}; one of {', '.join(ROUTES)}")
         self._http_faults[route].extend([fault] * count)
 
+    def quote_tier(self, endpoint: str, tier: str) -> None:
+        """The pricing API quotes `endpoint` at one of its tiers (names: `tier_prices`)."""
+        tiers = tier_prices(endpoint)
+        if tier not in tiers:
+            raise ValueError(f"{endpoint} has no tier {tier!r}; one of {', '.join(tiers)}")
+        self.prices[endpoint]["unit_price"] = float(tiers[tier])
+
     def store_file(self, data: bytes, content_type: str, name: str = "file.bin") -> str:
         """Put a file on the simulated CDN (as an upload would) and return its URL."""
         path = f"up/{uuid.uuid4().hex}/{name}"
@@ -367,6 +377,7 @@ class FalSimulator:
             req.add_log(lines[0])
         self._notify()
         try:
+            check_enums(req.endpoint, req.arguments)
             output, files = await asyncio.to_thread(
                 plan,
                 kind_of(req.endpoint, self.endpoint_kinds),

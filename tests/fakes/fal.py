@@ -45,6 +45,7 @@ class FakeFal:
         self.result_error: BotError | None = None
         self.result_gate: asyncio.Event | None = None  # when set up, results wait for it
         self.nsfw_flags: list[bool] | None = None  # has_nsfw_concepts of every image result
+        self.image_size = (1024, 1024)  # width and height of every image result
         self.at_fal = 0
         self.peak_at_fal = 0
         self._ids = itertools.count(1)
@@ -120,8 +121,8 @@ class FakeFal:
             "images": [
                 {
                     "url": f"https://fal.media/{request_id}-{i}.png",
-                    "width": 1024,
-                    "height": 1024,
+                    "width": self.image_size[0],
+                    "height": self.image_size[1],
                     "content_type": "image/png",
                 }
                 for i in range(count)

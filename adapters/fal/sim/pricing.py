@@ -8,10 +8,11 @@ are left out, as fal leaves out ids it does not know.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from core.catalog import build_catalog
-from core.pricing import ByQuality, Quotable
+from core.pricing import ByQuality, Quotable, TokenBilled
 
 
 def default_prices() -> dict[str, dict[str, Any]]:
@@ -23,6 +24,8 @@ def default_prices() -> dict[str, dict[str, Any]]:
     table: dict[str, dict[str, Any]] = {}
     for spec in build_catalog().all():
         rule = spec.pricing
+        if isinstance(rule, TokenBilled):
+            rule = rule.per_image
         if isinstance(rule, Quotable):
             price, unit = rule.base_usd, rule.unit
         elif isinstance(rule, ByQuality):
@@ -31,6 +34,15 @@ def default_prices() -> dict[str, dict[str, Any]]:
             continue
         table[spec.endpoint] = {"unit_price": float(price), "unit": unit, "currency": "USD"}
     return table
+
+
+def tier_prices(endpoint: str) -> dict[str, Decimal]:
+    """Each figure fal could quote for a model of the built-in table (tier name → price):
+    `{"720p": 0.20, "with audio": 0.40}` for Veo 3; one unnamed tier for a one-price model."""
+    for spec in build_catalog().all():
+        if spec.endpoint == endpoint and isinstance(spec.pricing, Quotable):
+            return spec.pricing.tiers
+    raise ValueError(f"{endpoint} has no quotable price in the built-in table")
 
 
 def price_page(
@@ -56,4 +68,4 @@ def price_page(
     }
 
 
-__all__ = ["default_prices", "price_page"]
+__all__ = ["default_prices", "price_page", "tier_prices"]

@@ -49,8 +49,9 @@ async def test_image_job_end_to_end(make_engine: EngineFactory, simulator: FalSi
     # the bytes delivered are the simulator's own output
     stored = [f for f in simulator.files.values() if f.data == file.data]
     assert stored
-    assert reply.delivery.result.cost_usd == Decimal("0.014250")  # 1024×576 → 0.57 MP × $0.025
-    assert "$0.0143" in reply.delivery.footer()
+    # 1024×576 is billed as one megapixel: fal rounds each image up to whole megapixels
+    assert reply.delivery.result.cost_usd == Decimal("0.025")
+    assert "$0.025" in reply.delivery.footer()
     done = await engine.store.get_job(job.id)
     assert done is not None and done.state is JobState.DELIVERED
     assert done.request_id in simulator.requests

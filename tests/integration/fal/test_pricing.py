@@ -173,3 +173,62 @@ async def test_the_key_is_sent_as_fal_wants_and_never_shown(
         got = await fetch(fal_sim)
         assert got.problem is not None and SIM_KEY not in got.problem
     assert SIM_KEY not in caplog.text
+
+
+# -- multi-tier models: fal's one figure may be any tier ----------------------------------------
+
+
+async def test_veo3_quoted_at_its_audio_price_keeps_every_veo3_job_at_its_own_price(
+    fal_sim: FalSimulator,
+) -> None:
+    fal_sim.quote_tier("fal-ai/veo3", "with audio")
+    got = await fetch(fal_sim)
+    veo = next(q for q in got.quotes if q.endpoint_id == "fal-ai/veo3")
+    assert veo.unit_price == Decimal("0.4")
+    result = build_catalog().repriced(got.quotes, source="fal")
+    report = next(r for r in result.reports if r.model == "veo3")
+    assert report.refreshed and not report.changed and "with audio price" in report.detail
+    pricing = result.catalog.get("veo3").pricing
+    assert pricing.estimate({"duration": 8, "generate_audio": False}) == Decimal("1.6")  # not 3.2
+    assert pricing.estimate({"duration": 8, "generate_audio": True}) == Decimal("3.2")  # not 6.4
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "tier"),
+    [
+        ("fal-ai/wan-25-preview/text-to-video", "1080p"),
+        ("fal-ai/gemini-3-pro-image-preview/edit", "4K"),
+    ],
+)
+async def test_any_tier_quoted_maps_to_that_tier_and_changes_nothing(
+    fal_sim: FalSimulator, endpoint: str, tier: str
+) -> None:
+    fal_sim.quote_tier(endpoint, tier)
+    result = build_catalog().repriced((await fetch(fal_sim)).quotes, source="fal")
+    for spec in result.catalog.all():
+        assert spec.pricing == build_catalog().get(spec.name).pricing, spec.name
+    assert not any(r.refused or r.changed for r in result.reports)
+
+
+async def test_a_multi_tier_quote_matching_no_tier_keeps_the_table_with_one_warning_per_model(
+    fal_sim: FalSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.app import priced_catalog
+    from bot.settings import Settings
+
+    fal_sim.prices["fal-ai/veo3"]["unit_price"] = 0.3
+    settings = Settings(FAL_KEY=SIM_KEY, FALBOT_FAL_API_URL=fal_sim.api_url)
+    caplog.set_level(logging.INFO)
+    catalog = await priced_catalog(settings)
+    assert catalog.get("veo3").pricing == build_catalog().get("veo3").pricing
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "price of veo3: kept built-in $0.20/s at 720p, $0.40/s with audio: fal's price $0.3 is"
+        " none of its tiers (720p $0.20, with audio $0.40); one figure for a rule with several"
+        " cannot be placed, so the table stands"
+    ]
+
+
+def test_the_simulator_names_the_tiers_it_can_quote(fal_sim: FalSimulator) -> None:
+    with pytest.raises(ValueError, match="720p, with audio"):
+        fal_sim.quote_tier("fal-ai/veo3", "4k")

@@ -122,12 +122,15 @@ async def test_edit_image_shortcut_opens_a_modal_and_edits(
 
     download = await fake.wait_for("files.download")
     assert download.params["authorised"] is True
-    await fake.wait_for("chat.update", is_done)
+    done = await fake.wait_for("chat.update", is_done)
     post = fake.calls_to("chat.postMessage")[0]
     assert post.params["thread_ts"] == message["ts"]
     endpoint, arguments = fal.submits[0]
     assert endpoint == "fal-ai/gpt-image-1.5/edit"
     assert arguments["prompt"] == "make it a watercolour"
+    assert arguments["input_fidelity"] == "high"  # sent, never left to fal's default
+    # fal bills tokens falbot cannot see: the cost is an estimate, and said so
+    assert "gpt-image-edit · about $0.0" in str(done.params["text"])
     metadata = json.loads(view["private_metadata"])
     assert metadata["c"] == CHANNEL
 

@@ -55,15 +55,31 @@ async def test_image_job_is_delivered_with_its_cost(
 async def test_estimate_is_reconciled_with_the_actual_cost(
     engine: Engine, store: MemoryStore, fal: FakeFal
 ) -> None:
-    # 16:9 is estimated at 1024×576, but fal returns 1024×1024: the bucket pays the difference.
+    # 1:1 is estimated at one megapixel, but fal returns 1536×1024 (two, rounded up as fal
+    # bills): the bucket pays the difference.
+    fal.image_size = (1536, 1024)
     reply = RecordingReply()
-    job = await engine.submit(request(aspect_ratio="16:9"), reply)
-    assert job.credits == Decimal("0.171")  # 0.57 MP × $0.003 = $0.00171
+    job = await engine.submit(request(aspect_ratio="1:1"), reply)
+    assert job.credits == Decimal("0.3")  # 1 MP × $0.003
     await reply.wait()
+    assert reply.delivery is not None and reply.delivery.result.cost_usd == Decimal("0.006")
     bucket = await store.bucket(
         BucketKey("w1", "alice"), BucketLimits(Decimal(100), Decimal(0)), START
     )
-    assert bucket.level == Decimal("99.7")
+    assert bucket.level == Decimal("99.4")
+
+
+async def test_a_16_9_flux_image_is_billed_a_whole_megapixel(
+    engine: Engine, store: MemoryStore, fal: FakeFal
+) -> None:
+    # fal bills each image "rounding up to the nearest megapixel": 1024×576 is one, not 0.57.
+    fal.image_size = (1024, 576)
+    reply = RecordingReply()
+    job = await engine.submit(request(aspect_ratio="16:9"), reply)
+    assert job.credits == Decimal("0.3")
+    await reply.wait()
+    assert reply.delivery is not None and reply.delivery.result.cost_usd == Decimal("0.003")
+    assert "flux-schnell · $0.003 ·" in reply.delivery.footer()
 
 
 async def test_fal_failure_returns_the_credits(

@@ -10,7 +10,7 @@ import pytest
 from core.catalog import Catalog, ModelSpec, build_catalog
 from core.engine import Engine, EngineConfig
 from core.jobs import Output
-from core.pricing import ByQuality, PerImage, PerMegapixel, PerSecond, Quote
+from core.pricing import PerImage, PerMegapixel, PerSecond, Quote, TokenBilled
 from core.quota import BucketLimits
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
@@ -36,7 +36,7 @@ def image(width: int = 1024, height: int = 1024) -> Output:
 def test_a_usd_quote_in_the_rules_unit_within_the_band_sets_the_price() -> None:
     catalog, reports = reprice(quote("fal-ai/nano-banana", D("0.04")))
     spec = catalog.get("nano-banana")
-    assert reports["nano-banana"].refreshed
+    assert reports["nano-banana"].refreshed and reports["nano-banana"].changed
     assert "$0.039 per image → $0.04 per image" in reports["nano-banana"].detail
     assert spec.pricing.estimate({"num_images": 3}) == D("0.12")
     assert spec.pricing.actual({}, (image(), image())) == D("0.08")
@@ -150,30 +150,68 @@ def test_the_sanity_band_is_0_2_to_5_times_the_built_in_price(price: object, ok:
         assert catalog.get("nano-banana").pricing == PerImage(D(str(price)))
 
 
-def test_4k_keeps_its_multiplier_on_the_new_base() -> None:
-    catalog, reports = reprice(quote("fal-ai/gemini-3-pro-image-preview/edit", "0.20"))
-    assert reports["nano-banana-pro-edit"].refreshed
-    pricing = catalog.get("nano-banana-pro-edit").pricing
-    assert pricing.estimate({"resolution": "1K", "num_images": 1}) == D("0.20")
-    assert pricing.estimate({"resolution": "4K", "num_images": 2}) == D("0.80")
-
-
-def test_resolution_tiers_keep_their_ratios_to_the_cheapest() -> None:
-    catalog, reports = reprice(quote("fal-ai/wan-25-preview/text-to-video", "0.06", unit="seconds"))
-    assert reports["wan-2.5"].refreshed
-    pricing = catalog.get("wan-2.5").pricing
+def test_a_one_tier_per_second_rule_takes_the_quote_as_before() -> None:
+    catalog, reports = reprice(quote("fal-ai/sora-2/text-to-video", "0.1200003", unit="seconds"))
+    assert reports["sora-2"].refreshed and reports["sora-2"].changed
+    pricing = catalog.get("sora-2").pricing
     assert isinstance(pricing, PerSecond)
-    assert dict(pricing.by_resolution) == {"480p": D("0.06"), "720p": D("0.12"), "1080p": D("0.18")}
-    assert pricing.estimate({"resolution": "1080p", "duration": 10}) == D("1.8")
+    assert pricing.by_resolution["720p"] == D("0.120001")  # rounded up to the micro-dollar
+    assert pricing.estimate({"duration": 8}) == D("0.960008")
 
 
-def test_audio_keeps_its_ratio_and_is_rounded_up_to_the_micro_dollar() -> None:
-    catalog, _ = reprice(quote("fal-ai/veo3", "0.2000003", unit="seconds"))
+@pytest.mark.parametrize(
+    ("endpoint", "model", "price", "tier"),
+    [
+        ("fal-ai/veo3", "veo3", "0.40", "with audio"),
+        ("fal-ai/veo3", "veo3", 0.2, "720p"),
+        ("fal-ai/wan-25-preview/text-to-video", "wan-2.5", "0.15", "1080p"),
+        ("fal-ai/wan-25-preview/text-to-video", "wan-2.5", "0.05", "480p"),
+        ("fal-ai/gemini-3-pro-image-preview/edit", "nano-banana-pro-edit", "0.30", "4K"),
+        ("fal-ai/gemini-3-pro-image-preview/edit", "nano-banana-pro-edit", "0.15", "1K and 2K"),
+    ],
+)
+def test_a_quote_that_is_one_of_a_multi_tier_rules_tiers_maps_to_that_tier(
+    endpoint: str, model: str, price: object, tier: str
+) -> None:
+    unit = "images" if "image" in endpoint else "seconds"
+    catalog, reports = reprice(quote(endpoint, price, unit=unit))
+    report = reports[model]
+    assert report.refreshed and not report.refused and not report.changed
+    assert f"is its {tier} price" in report.detail
+    # mapped to its tier, the table stands: no tier is scaled by another's figure
+    assert catalog.get(model).pricing == build_catalog().get(model).pricing
+
+
+def test_veo3_quoted_at_its_audio_price_does_not_double_every_job() -> None:
+    catalog, _ = reprice(quote("fal-ai/veo3", "0.40", unit="seconds"))
     pricing = catalog.get("veo3").pricing
-    assert isinstance(pricing, PerSecond)
-    assert pricing.by_resolution["720p"] == D("0.200001")
-    assert pricing.audio_usd == D("0.400002")  # exactly twice the base users are billed
-    assert pricing.estimate({"duration": 8, "generate_audio": True}) == D("3.200016")
+    assert pricing.estimate({"duration": 8, "generate_audio": False}) == D("1.6")
+    assert pricing.estimate({"duration": 8, "generate_audio": True}) == D("3.2")
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "model", "price"),
+    [
+        ("fal-ai/veo3", "veo3", "0.25"),
+        ("fal-ai/veo3", "veo3", "0.2000003"),
+        ("fal-ai/wan-25-preview/text-to-video", "wan-2.5", "0.06"),
+        ("fal-ai/gemini-3-pro-image-preview/edit", "nano-banana-pro-edit", "0.20"),
+    ],
+)
+def test_a_quote_matching_no_tier_of_a_multi_tier_rule_keeps_the_table_and_says_why(
+    endpoint: str, model: str, price: str
+) -> None:
+    unit = "images" if "image" in endpoint else "seconds"
+    catalog, reports = reprice(quote(endpoint, price, unit=unit))
+    report = reports[model]
+    assert not report.refreshed and report.refused and not report.changed
+    assert f"fal's price ${price} is none of its tiers" in report.detail
+    assert catalog.get(model).pricing == build_catalog().get(model).pricing
+
+
+def test_a_tier_refusal_names_every_tier() -> None:
+    _, reports = reprice(quote("fal-ai/veo3", "0.25", unit="seconds"))
+    assert "(720p $0.20, with audio $0.40)" in reports["veo3"].detail
 
 
 def test_quality_tiers_cannot_be_mapped_and_keep_the_built_in_table() -> None:
@@ -181,8 +219,8 @@ def test_quality_tiers_cannot_be_mapped_and_keep_the_built_in_table() -> None:
     report = reports["gpt-image-edit"]
     assert not report.refreshed
     assert not report.refused  # by design, not a bad figure from fal: no warning at startup
-    assert "quality and size" in report.detail
-    assert isinstance(catalog.get("gpt-image-edit").pricing, ByQuality)
+    assert "quality, size and tokens" in report.detail
+    assert isinstance(catalog.get("gpt-image-edit").pricing, TokenBilled)
     assert catalog.get("gpt-image-edit").pricing == build_catalog().get("gpt-image-edit").pricing
 
 
