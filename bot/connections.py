@@ -15,7 +15,7 @@ import asyncio
 import logging
 import resource
 import time
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -58,7 +58,7 @@ class ConnectionGuard:
         self.max_per_address = max_per_address
         self._clock = clock
         self._open: OrderedDict[_Guarded, None] = OrderedDict()  # oldest activity first
-        self._per_address: Counter[str] = Counter()
+        self._by_address: dict[str, OrderedDict[_Guarded, None]] = {}  # oldest activity first
         self._by_protocol: dict[object, _Guarded] = {}  # aiohttp's protocol → its connection
         self._refused = 0
         self._evicted = 0
@@ -91,14 +91,13 @@ class ConnectionGuard:
 
     def admit(self, guarded: _Guarded) -> bool:
         address = guarded.address
-        at_cap = self._per_address[address] >= self.max_per_address
-        if at_cap and not self._evict(lambda g: g.address == address):
+        mine = self._by_address.setdefault(address, OrderedDict())
+        if len(mine) >= self.max_per_address and not self._evict(mine):
             return self._refuse(f"address at its cap of {self.max_per_address}")
-        full = len(self._open) >= self.max_connections
-        if full and not self._evict(lambda g: True):
+        if len(self._open) >= self.max_connections and not self._evict(self._open):
             return self._refuse(f"table full ({self.max_connections})")
         self._open[guarded] = None
-        self._per_address[address] += 1
+        mine[guarded] = None
         self._by_protocol[guarded.inner] = guarded
         return True
 
@@ -107,17 +106,21 @@ class ConnectionGuard:
             return
         del self._open[guarded]
         self._by_protocol.pop(guarded.inner, None)
-        self._per_address[guarded.address] -= 1
-        if self._per_address[guarded.address] <= 0:
-            del self._per_address[guarded.address]
+        mine = self._by_address[guarded.address]
+        del mine[guarded]
+        if not mine:
+            del self._by_address[guarded.address]
 
     def _touch(self, guarded: _Guarded) -> None:
         if guarded in self._open:
             self._open.move_to_end(guarded)
+            self._by_address[guarded.address].move_to_end(guarded)
 
-    def _evict(self, which: Callable[[_Guarded], bool]) -> bool:
-        for guarded in self._open:
-            if guarded.busy == 0 and which(guarded):
+    def _evict(self, among: OrderedDict[_Guarded, None]) -> bool:
+        """Close the connection idle the longest among these (busy ones are skipped; they are
+        few, since a request in progress is soon answered or cut off)."""
+        for guarded in among:
+            if guarded.busy == 0:
                 self.release(guarded)
                 guarded.abort()
                 self._evicted += 1

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import resource
+import sys
 from dataclasses import dataclass
 
 import aiohttp
@@ -87,3 +88,52 @@ def raise_open_file_limit(wanted: int) -> None:
     target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     if soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+_PROBE = """
+import sys, time, urllib.request
+while True:
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(sys.argv[1], timeout=10) as answer:
+            answer.read()
+            status = str(answer.status)
+    except Exception as exc:
+        status = type(exc).__name__
+    print(f"{started:.3f} {time.monotonic() - started:.3f} {status}", flush=True)
+    time.sleep(0.25)
+"""
+
+
+class HealthProbe:
+    """`/healthz` asked every 0.25 s by a process of its own, so what it measures is falbot's
+    answer, not how busy this test's own event loop is (it runs the attack and the fakes)."""
+
+    def __init__(self, port: int) -> None:
+        self._url = f"http://127.0.0.1:{port}/healthz"
+        self._proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self._proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _PROBE,
+            self._url,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+        )
+
+    async def stop(self) -> list[tuple[float, float, str]]:
+        """(when it asked, monotonic; seconds to the answer; HTTP status or error) per probe."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.stdout is None:
+            return []
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        out = await proc.stdout.read()
+        await proc.wait()
+        samples = []
+        for line in out.decode().splitlines():
+            started, seconds, status = line.split()
+            samples.append((float(started), float(seconds), status))
+        return samples
