@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -16,6 +16,10 @@ from core.media import validate_image
 log = logging.getLogger(__name__)
 
 _MAX_REDIRECTS = 3
+
+# The headers to send to one URL: asked again at every redirect hop, so a credential meant for
+# one host is never carried to the next.
+HeadersFor = Callable[[str], Mapping[str, str]]
 
 
 class MediaFetcher:
@@ -60,8 +64,9 @@ class MediaFetcher:
             return False
         return host in self._hosts or parts.netloc.lower() in self._hosts
 
-    async def fetch(self, url: str, *, headers: Mapping[str, str] | None = None) -> bytes:
-        """The raw bytes at `url`, or a `BotError` a user can act on."""
+    async def fetch(self, url: str, *, headers: HeadersFor | None = None) -> bytes:
+        """The raw bytes at `url`, or a `BotError` a user can act on. `headers(url)` is asked
+        for each hop's headers, so a token goes only where it belongs."""
         session = self._session_or_new()
         for _ in range(_MAX_REDIRECTS + 1):
             if not self.allowed(url):
@@ -72,7 +77,10 @@ class MediaFetcher:
                 )
             try:
                 async with session.get(
-                    url, headers=dict(headers or {}), allow_redirects=False, timeout=self._timeout
+                    url,
+                    headers=dict(headers(url)) if headers is not None else {},
+                    allow_redirects=False,
+                    timeout=self._timeout,
                 ) as resp:
                     if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
                         url = urljoin(url, resp.headers["Location"])
@@ -107,9 +115,7 @@ class MediaFetcher:
                 ) from exc
         raise invalid("That file redirects too many times.", "Upload it again and retry.")
 
-    async def fetch_image(
-        self, url: str, *, headers: Mapping[str, str] | None = None
-    ) -> InputImage:
+    async def fetch_image(self, url: str, *, headers: HeadersFor | None = None) -> InputImage:
         return validate_image(await self.fetch(url, headers=headers), max_bytes=self._max_bytes)
 
     def _too_big(self, size: int) -> BotError:

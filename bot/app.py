@@ -84,12 +84,22 @@ async def priced_catalog(
     except Exception as exc:  # pricing never stops a start
         log.warning("prices: %s; the refresh failed (%s)", kept, type(exc).__name__)
         return keep
+    changed = 0
     for report in repricing.reports:
-        level = logging.WARNING if report.refused else logging.INFO
-        log.log(level, "price of %s: %s", report.model, report.detail)
+        if report.refused:
+            log.warning("price of %s: %s", report.model, report.detail)
+            continue
+        before = keep.get(report.model).price_text
+        after = repricing.catalog.get(report.model).price_text
+        if before != after:  # a line only when a price changed: a daily refresh is quiet
+            changed += 1
+            log.info("price of %s: %s → %s", report.model, before, after)
+        else:
+            log.debug("price of %s: %s", report.model, report.detail)
     if repricing.unknown:
-        log.info("prices: fal also quoted %s (not in the catalog)", ", ".join(repricing.unknown))
-    log.info("prices: %s", repricing.summary())
+        log.debug("prices: fal also quoted %s (not in the catalog)", ", ".join(repricing.unknown))
+    if current is None or changed:
+        log.info("prices: %s", repricing.summary())
     return repricing.catalog
 
 

@@ -70,9 +70,15 @@ def run_check(
     for name, state, detail in rows:
         out.write(mask.mask(f"{name:32} {state:10} {detail}".rstrip()) + "\n")
     out.write(f"falbot run will start: {', '.join(starts) or 'nothing (set a platform token)'}\n")
+    slack_half_set = "SLACK_BOT_TOKEN" in values and not any("Slack" in s for s in starts)
+    if slack_half_set:
+        out.write(
+            "Slack will not start: SLACK_BOT_TOKEN needs SLACK_SIGNING_SECRET (HTTP mode) or "
+            "SLACK_APP_TOKEN (Socket Mode); `falbot run` refuses to start until one is set\n"
+        )
     out.write(f"prices: {_prices(values)}\n")
     bad = any(state == "malformed" for _, state, _ in rows) or "FAL_KEY" not in values
-    return 1 if bad or not starts else 0
+    return 1 if bad or slack_half_set or not starts else 0
 
 
 def _values(env: Mapping[str, str] | None, env_file: Path | None) -> dict[str, str]:
@@ -153,8 +159,11 @@ def _starts(values: Mapping[str, str]) -> list[str]:
     starts: list[str] = []
     if "DISCORD_TOKEN" in values:
         starts.append("Discord")
-    if "SLACK_BOT_TOKEN" in values and "SLACK_SIGNING_SECRET" in values:
-        starts.append("Slack (Socket Mode)" if "SLACK_APP_TOKEN" in values else "Slack (HTTP)")
+    # As `falbot run` decides (bot.run.slack_mode): Socket Mode needs no signing secret.
+    if "SLACK_BOT_TOKEN" in values and "SLACK_APP_TOKEN" in values:
+        starts.append("Slack (Socket Mode)")
+    elif "SLACK_BOT_TOKEN" in values and "SLACK_SIGNING_SECRET" in values:
+        starts.append("Slack (HTTP)")
     host = values.get("FALBOT_HTTP_HOST", Settings.model_fields["http_host"].default)
     port = values.get("FALBOT_HTTP_PORT", Settings.model_fields["http_port"].default)
     if starts:

@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from adapters.console import ConsoleReplyFactory, ConsoleSession
+from adapters.console import ConsoleReplyFactory, ConsoleSession, Terminal
 from adapters.fal.simulator import FalSimulator
 from bot.app import build_app
 from bot.settings import Settings
 
+DATA_DIR = Path("data")
 TOUR = """\
 /models
 /imagine --model flux-schnell --aspect 16:9 a lighthouse on a cliff at dawn, oil painting
@@ -32,12 +33,17 @@ async def run_demo(
     *,
     script: list[str] | None,
     interactive: bool,
-    data_dir: Path = Path("data"),
+    data_dir: Path = DATA_DIR,
     out_dir: Path = Path("out"),
     out: TextIO = sys.stdout,
     latency: float = 0.3,
 ) -> int:
-    """Run the tour (or `script`), then, when `interactive`, read commands. Returns an exit code."""
+    """Run the tour (or `script`), then, when `interactive`, read commands. Returns an exit code.
+
+    Each run starts from a fresh database, so the tour finds full credits however often it is
+    run."""
+    database = fresh_database(data_dir)
+    terminal = Terminal(out)
     key = secrets.token_urlsafe(24)  # the simulator's own key; never a real one
     simulator = FalSimulator(key=key)
     simulator.queue_wait = latency / 3
@@ -46,7 +52,7 @@ async def run_demo(
     await simulator.start()
     settings = Settings(
         FAL_KEY=key,
-        FALBOT_DATABASE=f"sqlite:///{data_dir / 'demo.db'}",
+        FALBOT_DATABASE=f"sqlite:///{database}",
         FALBOT_FAL_QUEUE_URL=simulator.queue_url,
         FALBOT_FAL_REST_URL=simulator.rest_url,
         FALBOT_FAL_CDN_URL=simulator.cdn_url,
@@ -55,26 +61,36 @@ async def run_demo(
     )
     app = await build_app(settings)
     try:
-        app.engine.add_reply_factory(ConsoleReplyFactory(out=out, out_dir=out_dir))
+        app.engine.add_reply_factory(ConsoleReplyFactory(terminal=terminal, out_dir=out_dir))
         await app.engine.start()
         session = ConsoleSession(
             engine=app.engine,
             admin=app.admin,
-            out=out,
+            terminal=terminal,
             out_dir=out_dir,
             max_input_bytes=settings.max_input_bytes,
         )
-        ok = await _run_lines(session, script if script is not None else TOUR.splitlines(), out)
+        lines = script if script is not None else TOUR.splitlines()
+        ok = await _run_lines(session, lines, terminal)
         ok = await session.wait() and ok
         if interactive:
-            await _interactive(session, out)
+            await _interactive(session, terminal)
         return 0 if ok else 1
     finally:
         await app.close()
         await simulator.close()
 
 
-async def _run_lines(session: ConsoleSession, lines: list[str], out: TextIO) -> bool:
+def fresh_database(data_dir: Path) -> Path:
+    """The demo's database path, with what an earlier run left there removed."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    database = data_dir / "demo.db"
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        database.with_name(database.name + suffix).unlink(missing_ok=True)
+    return database
+
+
+async def _run_lines(session: ConsoleSession, lines: list[str], terminal: Terminal) -> bool:
     ok = True
     for raw in lines:
         line = raw.strip()
@@ -84,23 +100,25 @@ async def _run_lines(session: ConsoleSession, lines: list[str], out: TextIO) -> 
             await session.wait()
             saved = [p for r in session.replies for p in r.saved if p.suffix != ".mp4"]
             if not saved:
-                out.write(f"skipped `{line}`: no image made yet\n")
+                terminal.say(f"skipped `{line}`: no image made yet")
                 ok = False
                 continue
             line = line.replace("{last}", str(saved[-1]))
-        out.write(f"> {line}\n")
+        terminal.say(f"> {line}")
         ok = await session.handle(line) and ok
     return ok
 
 
-async def _interactive(session: ConsoleSession, out: TextIO) -> None:
-    out.write("\nYour turn: type /help for the commands, /quit to leave.\n")
+async def _interactive(session: ConsoleSession, terminal: Terminal) -> None:
+    terminal.say("\nYour turn: type /help for the commands, /quit to leave.")
     loop = asyncio.get_running_loop()
     while True:
         try:
-            line = await loop.run_in_executor(None, input, "falbot> ")
+            line = await loop.run_in_executor(None, input, terminal.prompt("falbot> "))
         except EOFError:
             break
+        finally:
+            terminal.typed()
         if line.strip() in ("/quit", "/exit"):
             break
         await session.handle(line)

@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 MASK = "***"
@@ -58,18 +59,31 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(
-    *, secrets: Iterable[str], debug: bool = False, stream: TextIO | None = None
+    *,
+    secrets: Iterable[str],
+    debug: bool = False,
+    level: str | None = None,
+    stream: TextIO | None = None,
+    path: Path | None = None,
 ) -> None:
-    """Configure the root logger once, at the entry point."""
+    """Configure the root logger once, at the entry point: JSON lines to `stream` (stderr), or
+    appended to the file at `path`. `level` is a name (`info`); `debug` means `debug`."""
     mask = SecretFilter(secrets)
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler: logging.Handler
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(mask)
     handler.setFormatter(JsonFormatter(mask))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
+        old.close()
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    root.setLevel(logging.DEBUG if debug else getattr(logging, (level or "info").upper()))
+    logging.captureWarnings(True)  # a library's warnings are log lines too, not stray stderr
     # These log request URLs at DEBUG, and a Discord interaction URL carries its token.
     for noisy in (
         "httpx",

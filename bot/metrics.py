@@ -162,14 +162,14 @@ class Metrics:
             _track(self._started, job_id, now)
         elif event == events.JOB_SUCCEEDED:
             self._ended("completed", model, job_id, now)
-            cost = fields.get("cost_usd")
-            if cost is not None:
-                workspace = str(fields.get("workspace_id", ""))
-                self.cost.labels(model, workspace).inc(float(cost))
         elif event == events.JOB_FAILED:
             state = str(fields.get("state", "failed"))
             self._ended(state if state in _ENDED else "failed", model, job_id, now)
             self.failures.labels(str(fields.get("code", "unknown"))).inc()
+        cost = fields.get("cost_usd")  # a job fal ran is charged, delivered or not
+        if cost is not None and event in (events.JOB_SUCCEEDED, events.JOB_FAILED):
+            workspace = str(fields.get("workspace_id", ""))
+            self.cost.labels(model, workspace).inc(float(cost))
 
     def _ended(self, outcome: str, model: str, job_id: str, now: float) -> None:
         self.jobs.labels(outcome, model).inc()

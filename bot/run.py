@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from adapters.sqlite.store import SqliteStore
 from bot.app import App, build_app, keep_prices_fresh
@@ -17,10 +19,21 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 from core.tasks import OwnedTasks
 
+if TYPE_CHECKING:
+    from adapters.slack import SlackAdapter
+
 log = logging.getLogger(__name__)
 
 # Seconds a stop waits for submits, settlements and deliveries under way (exit within 10 s).
 DRAIN_GRACE = 4.0
+# Seconds between two checks of the Slack token in HTTP mode (Slack calls us, so nothing else
+# would notice a revoked token before a person does).
+SLACK_CHECK_EVERY = 300.0
+
+
+class StartFailed(Exception):
+    """A platform could not start. The message is one line for a person: what went wrong and
+    what to do."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,12 @@ async def serving(settings: Settings) -> AsyncIterator[Running]:
             stack.push_async_callback(metrics_server.close)
         for start in platforms:
             await start()
+        if "discord" in app.extras:
+            await _register_discord_commands(app)
+        if slack_mode(settings) == "http":
+            checks = OwnedTasks()
+            stack.push_async_callback(checks.close)
+            checks.spawn(keep_checking_slack(app.extras["slack"]), name="falbot-slack-check")
         log.info(
             "falbot is running",
             extra={"falbot": {"event": "started", "http_port": server.port}},
@@ -111,7 +130,7 @@ def _platforms(
 ) -> list[Callable[[], Awaitable[None]]]:
     """Build each configured platform adapter; return the coroutines that connect them."""
     starts: list[Callable[[], Awaitable[None]]] = []
-    if settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token):
+    if slack_mode(settings) is not None and settings.slack_bot_token is not None:
         from adapters.slack import SlackAdapter
 
         slack = SlackAdapter(
@@ -132,12 +151,13 @@ def _platforms(
         stack.push_async_callback(slack.close)
         app.engine.add_reply_factory(slack.reply_factory)
         app.extras["slack"] = slack
+        starts.append(_explained("Slack", slack.verify))  # auth.test: is the token good?
         if settings.slack_app_token:
-            starts.append(slack.start_socket_mode)
-            health.add_adapter("slack", lambda: slack.connected)  # the Socket Mode websocket
+            starts.append(_explained("Slack Socket Mode", slack.start_socket_mode))
         else:
             server.add_routes(slack.add_routes)
-            health.add_adapter("slack", lambda: True)  # HTTP mode: Slack calls us
+        # Socket Mode: the websocket is up; HTTP mode: Slack accepted the token.
+        health.add_adapter("slack", lambda: bool(slack.connected))
     if settings.discord_token:
         from adapters.discord import DiscordAdapter
 
@@ -147,10 +167,82 @@ def _platforms(
         stack.push_async_callback(discord.close)
         app.engine.add_reply_factory(discord.reply_factory)
         app.extras["discord"] = discord
-        starts.append(discord.start)
+        starts.append(_explained("Discord", discord.start))
         client = discord.client
         health.add_adapter("discord", lambda: client.is_ready() and not client.is_closed())
     return starts
+
+
+def slack_mode(settings: Settings) -> str | None:
+    """How Slack will run: "socket" (SLACK_APP_TOKEN; no signing secret needed), "http"
+    (SLACK_SIGNING_SECRET), or None (not configured)."""
+    if settings.slack_bot_token is None:
+        return None
+    if settings.slack_app_token is not None:
+        return "socket"
+    return "http" if settings.slack_signing_secret is not None else None
+
+
+def _explained(
+    platform: str, start: Callable[[], Awaitable[None]]
+) -> Callable[[], Awaitable[None]]:
+    """`start`, with a failure turned into a StartFailed that says what to do."""
+
+    async def starting() -> None:
+        try:
+            await start()
+        except Exception as exc:
+            reason = why_not_started(platform, exc)
+            if reason is None:
+                raise
+            log.error("%s did not start: %s", platform, reason)
+            raise StartFailed(reason) from None
+
+    return starting
+
+
+def why_not_started(platform: str, exc: BaseException) -> str | None:
+    """One line for a platform that would not start, or None for an unexpected failure."""
+    from bot.start_errors import explain
+
+    return explain(platform, exc)
+
+
+async def keep_checking_slack(
+    slack: SlackAdapter,
+    *,
+    every: float = SLACK_CHECK_EVERY,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Ask Slack about the token every `every` seconds, so `/healthz` says whether Slack still
+    accepts it; a change is logged once."""
+    accepted = True
+    while True:
+        await sleep(every)
+        try:
+            await slack.verify()
+        except Exception as exc:
+            if accepted:
+                reason = why_not_started("Slack", exc) or type(exc).__name__
+                log.warning("Slack: the token check failed: %s", reason)
+            accepted = False
+        else:
+            if not accepted:
+                log.info("Slack: the token is accepted again")
+            accepted = True
+
+
+async def _register_discord_commands(app: App) -> None:
+    """Discord's commands, registered when they differ from the last ones registered; a
+    failure is said once and the bot runs on (the commands registered before still work)."""
+    discord = app.extras["discord"]
+    try:
+        await discord.register_commands(app.store)
+    except Exception as exc:
+        log.warning(
+            "Discord's commands could not be registered (%s); run `falbot sync-commands`",
+            type(exc).__name__,
+        )
 
 
 def _database_probe(store: SqliteStore) -> Callable[[], Awaitable[None]]:
@@ -165,10 +257,11 @@ def _database_probe(store: SqliteStore) -> Callable[[], Awaitable[None]]:
     return probe
 
 
-async def sync_commands(settings: Settings, *, guild: str | None) -> int:
-    """Register Discord's application commands, globally or in one guild."""
+async def sync_commands(settings: Settings, *, guild: str | None, clear: bool = False) -> int:
+    """Register Discord's application commands, globally or in one guild (or, with `clear`,
+    remove that guild's copies)."""
     if not settings.discord_token:
-        print("DISCORD_TOKEN is not set.")
+        print("DISCORD_TOKEN is not set: set it to your bot's token.", file=sys.stderr)
         return 2
     app = await build_app(settings)
     try:
@@ -178,10 +271,19 @@ async def sync_commands(settings: Settings, *, guild: str | None) -> int:
             settings, engine=app.engine, admin=app.admin, fetcher=app.fetcher, clock=app.clock
         )
         try:
-            count = await discord.sync_commands(guild_id=guild)
+            count = await discord.sync_commands(guild_id=guild, state=app.store, clear=clear)
+        except Exception as exc:
+            reason = why_not_started("Discord", exc)
+            if reason is None:
+                raise
+            print(reason, file=sys.stderr)
+            return 1
         finally:
             await discord.close()
-        print(f"Registered {count} commands {'in guild ' + guild if guild else 'globally'}.")
+        if clear and guild:
+            print(f"Removed falbot's commands from guild {guild}; the global ones stay.")
+        else:
+            print(f"Registered {count} commands {'in guild ' + guild if guild else 'globally'}.")
         return 0
     finally:
         await app.close()

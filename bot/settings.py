@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DISCORD_MEDIA_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
 SLACK_MEDIA_HOSTS = ("files.slack.com",)
 FAL_JWKS_URL = "https://rest.alpha.fal.ai/.well-known/jwks.json"
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def check_base_url(value: str | None) -> str | None:
@@ -87,6 +88,7 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=0, le=65535, alias="FALBOT_METRICS_PORT")
     metrics_host: str = Field(default="127.0.0.1", min_length=1, alias="FALBOT_METRICS_HOST")
     debug: bool = Field(default=False, alias="FALBOT_DEBUG")
+    log_level: str = Field(default="info", alias="FALBOT_LOG_LEVEL")
     admin_role: str | None = Field(default=None, alias="FALBOT_ADMIN_ROLE")
     admin_user_ids: str = Field(default="", alias="FALBOT_ADMIN_USER_IDS")
     discord_message_content: bool = Field(default=False, alias="FALBOT_DISCORD_MESSAGE_CONTENT")
@@ -122,6 +124,14 @@ class Settings(BaseSettings):
     def _base_url(cls, value: str | None) -> str | None:
         return check_base_url(value)
 
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().lower()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
+
     @field_validator("fal_jwks_url")
     @classmethod
     def _jwks_url(cls, value: str) -> str:
@@ -155,6 +165,11 @@ class Settings(BaseSettings):
         return pricing_off_reason(
             refresh=self.pricing_refresh, api_url=self.fal_api_url, fal_hosts_overridden=overridden
         )
+
+    @property
+    def effective_log_level(self) -> str:
+        """FALBOT_LOG_LEVEL, or debug when FALBOT_DEBUG is on."""
+        return "debug" if self.debug else self.log_level
 
     @property
     def media_host_list(self) -> tuple[str, ...]:

@@ -1,6 +1,8 @@
-"""The README's settings table, made from `bot.settings.Settings`: `python -m bot.settings_doc`.
+"""The README's settings table and `.env.example`, made from `bot.settings.Settings`:
+`python -m bot.settings_doc` (the table) and `python -m bot.settings_doc env` (the example).
 
-A test keeps the README's copy equal to this output, and every setting described here.
+Tests keep the README's table and `.env.example` equal to this output, and every setting
+described here.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from bot.settings import Settings
 DESCRIPTIONS: dict[str, str] = {
     "FAL_KEY": "fal API key (`key-id:key-secret`); every job needs it",
     "DISCORD_TOKEN": "Discord bot token; when set, `falbot run` starts Discord",
-    "SLACK_BOT_TOKEN": "Slack bot token (`xoxb-…`); with the signing secret, starts Slack",
+    "SLACK_BOT_TOKEN": (
+        "Slack bot token (`xoxb-…`); starts Slack with the signing secret (HTTP) or the app "
+        "token (Socket Mode)"
+    ),
     "SLACK_SIGNING_SECRET": "Slack signing secret; checks every HTTP request from Slack",
     "SLACK_APP_TOKEN": "Slack app-level token (`xapp-…`); when set, Slack runs over Socket Mode",
     "FALBOT_DATABASE": "the SQLite file (`sqlite:///relative` or `sqlite:////absolute`)",
@@ -39,6 +44,7 @@ DESCRIPTIONS: dict[str, str] = {
     "FALBOT_METRICS_PORT": "port serving `/metrics` (Prometheus); unset: not served",
     "FALBOT_METRICS_HOST": "address the metrics port binds (keep it off the internet)",
     "FALBOT_DEBUG": "debug logs, prompts included (otherwise their length and hash)",
+    "FALBOT_LOG_LEVEL": "`debug`, `info`, `warning` or `error`: the least severe log line kept",
     "FALBOT_ADMIN_ROLE": "Discord role whose members are falbot admins",
     "FALBOT_ADMIN_USER_IDS": "comma-separated user ids who are falbot admins",
     "FALBOT_DISCORD_MESSAGE_CONTENT": "use Discord's message-content intent (reply-to-edit)",
@@ -66,6 +72,30 @@ def settings_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+ENV_EXAMPLE_HEAD = """\
+# falbot's settings: copy this file to .env (or set them in the environment, which wins),
+# uncomment what you use, and check with `falbot check`. Made by `python -m bot.settings_doc env`.
+# The minimum: FAL_KEY, and DISCORD_TOKEN or SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET (HTTP
+# mode) or SLACK_APP_TOKEN (Socket Mode). Never commit the filled-in .env.
+"""
+
+
+def env_example() -> str:
+    """`.env.example`: every setting, commented out, with what it does and its default."""
+    parts = [ENV_EXAMPLE_HEAD]
+    for info in Settings.model_fields.values():
+        name = str(info.alias)
+        default = "" if info.default is None else _env_default(info.default)
+        parts.append(f"\n# {DESCRIPTIONS[name].replace('`', '')}\n# {name}={default}\n")
+    return "".join(parts)
+
+
+def _env_default(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def _default(value: Any) -> str:
     if value is None or value == "":
         return "—"
@@ -75,4 +105,6 @@ def _default(value: Any) -> str:
 
 
 if __name__ == "__main__":
-    print(settings_table(), end="")
+    import sys
+
+    print(env_example() if sys.argv[1:] == ["env"] else settings_table(), end="")

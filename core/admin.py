@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 from core.engine import Engine
 from core.errors import BotError, ErrorCode, invalid
-from core.jobs import Actor, JobState
+from core.jobs import Actor
 from core.money import format_usd
 from core.nsfw import NsfwMode
 from core.ports import Clock
@@ -166,10 +166,11 @@ class AdminService:
         """Give a finished job's cost back to its user, once."""
         self._check(actor)
         job = await self._engine.find_job(actor, job_ref)
-        if job.state not in (JobState.DELIVERED, JobState.COMPLETED) or job.result is None:
+        if job.result is None or not job.credits_settled:
+            # Charged: delivered, or ended once fal had started it (fal bills that too).
             raise invalid(
                 f"Job {job.short_id} was not charged ({job.state.value}).",
-                "Failed and cancelled jobs return their credits by themselves.",
+                "Jobs fal never ran return their credits by themselves.",
             )
         charged = self._engine.credits_for(job.result.cost_usd)
         entry = LedgerEntry(
@@ -182,8 +183,7 @@ class AdminService:
             self._clock.now(),
             kind="refund",
         )
-        owner = Actor(job.platform, job.workspace_id, job.user_id)
-        limits = await self._engine.limits_for(owner)
+        limits = await self._engine.settlement_limits(job)
         if not await self._store.refund(
             entry, bucket=BucketKey(job.workspace_id, job.user_id), limits=limits
         ):

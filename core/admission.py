@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 
 from core import events
+from core.billing import base_price
 from core.catalog import Catalog
 from core.circuit import CircuitBreaker
 from core.config import EngineConfig
@@ -43,8 +44,10 @@ class Admitter:
         self._replies = replies
         self._busy_retry_after = busy_retry_after
 
-    async def admit(self, request: JobRequest, reply: Reply) -> Job:
-        """Validate, check policy, quota and budget, persist and enqueue; or raise `BotError`."""
+    async def admit(self, request: JobRequest, reply: Reply, *, hold: bool = False) -> Job:
+        """Validate, check policy, quota and budget, persist and enqueue; or raise `BotError`.
+        With `hold`, the job keeps its place reserved but waits for `release` (or `withdraw`):
+        the adapter first shows it somewhere."""
         actor = request.actor
         kind = request.params.get("kind")
         spec = self.catalog.resolve(request.model, str(kind) if kind else None)
@@ -74,6 +77,7 @@ class Admitter:
             | ({NSFW_CHANNEL: True} if request.nsfw_channel else {}),
             input_count=len(request.images),
             parent_job_id=request.parent_job_id,
+            price_base_usd=base_price(spec.pricing),
         )
         try:
             self._line.reserve(retry_after=self._busy_retry_after())
@@ -91,22 +95,27 @@ class Admitter:
                 now=now,
                 rules=StoredRules(spec.name, actor.roles),
             )
-            await self._store.admit(job, images=request.images, admission=admission)
+            job = await self._store.admit(job, images=request.images, admission=admission)
         except BaseException:
             self._line.unreserve()
             raise
         self._replies.hold(job.id, reply)
-        self._line.put(line_key(job), job.id)
         prompt = str(params.get("prompt") or "")
         detail = {"prompt": prompt} if self._config.debug else events.redact(prompt)
         events.emit(events.JOB_QUEUED, job, estimate_usd=str(estimate), **detail)
+        if not hold:
+            await self.release(job)
+        return job
+
+    async def release(self, job: Job) -> None:
+        """Put an admitted job in the line (in its reserved place) and show it there."""
+        self._line.put(line_key(job), job.id)
         await self._replies.show(
             job,
             ProgressView(
                 job.id, job.model, Stage.QUEUED, position=len(self._line), line_size=len(self._line)
             ),
         )
-        return job
 
     async def _check_policy(self, model: str, actor: Actor) -> None:
         """A denied model or a ban is said before `busy` or an open circuit, as the store

@@ -197,8 +197,10 @@ class Engine:
 
     # ---- admission
 
-    async def submit(self, request: JobRequest, reply: Reply) -> Job:
-        """Validate, check policy, quota and budget, persist and enqueue; or raise `BotError`."""
+    async def submit(self, request: JobRequest, reply: Reply, *, hold: bool = False) -> Job:
+        """Validate, check policy, quota and budget, persist and enqueue; or raise `BotError`.
+        With `hold`, the admitted job waits for `release` or `withdraw` before it may start (an
+        adapter that shows a job only once it is admitted names its message first)."""
         try:
             if not self._accepting:
                 raise BotError(
@@ -207,7 +209,7 @@ class Engine:
                     hint="Try again in a minute.",
                     retry_after=60.0,
                 )
-            return await self._admitter.admit(request, reply)
+            return await self._admitter.admit(request, reply, hold=hold)
         except BotError as error:
             actor = request.actor
             events.refused(
@@ -218,8 +220,27 @@ class Engine:
             )
             raise
 
+    async def set_reply_ref(self, job: Job, reply_ref: Mapping[str, Any]) -> Job:
+        """Name the reply an adapter posted after admission (so a restart finds it again)."""
+        merged = {**job.reply_ref, **reply_ref}  # keeps what admission added (the NSFW mark)
+        await self.store.set_reply_ref(job.id, merged)
+        return job.replace(reply_ref=merged)
+
+    async def release(self, job: Job) -> None:
+        """Let a job admitted with `hold` start."""
+        await self._admitter.release(job)
+
+    async def withdraw(self, job: Job, error: BotError) -> None:
+        """End a job admitted with `hold` before it started: cancelled, its credits returned."""
+        self._line.unreserve()
+        await self._runner.end(job, JobState.CANCELLED, error)
+
     def credits_for(self, usd: Decimal) -> Decimal:
         return to_credits(usd, self.config.credit_usd)
+
+    async def settlement_limits(self, job: Job) -> BucketLimits:
+        """The bucket limits `job` was admitted under, for its refunds."""
+        return await self._runner.job_limits(job)
 
     async def limits_for(self, actor: Actor) -> BucketLimits:
         quotas = await self.store.quotas(actor.workspace_id, actor.user_id, actor.roles)
@@ -295,13 +316,15 @@ class Engine:
         if job.state is JobState.QUEUED and self._line.remove(job.id):
             error = BotError(ErrorCode.CANCELLED, "Cancelled before it started.")
             return await self._runner.end(job, JobState.CANCELLED, error)
-        if (
-            job.state.at_fal
-            and job.request_id
-            and not await self._fal.cancel(job.endpoint, job.request_id)
-        ):
+        if not (job.state.at_fal and job.request_id):
+            self._runner.request_cancel(job.id)
+            return job
+        # fal bills a job it has started running, cancelled or not: note whether it had, before
+        # the cancellation goes out (its outcome may come back before the cancel's answer).
+        self._runner.request_cancel(job.id, started=await self._runner.ran_at_fal(job))
+        if not await self._fal.cancel(job.endpoint, job.request_id):
+            self._runner.forget_cancel(job.id)
             raise invalid(f"Job {job.short_id} is already finishing at fal; too late to cancel.")
-        self._runner.request_cancel(job.id)
         return job
 
     def follow_up(

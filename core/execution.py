@@ -1,5 +1,6 @@
 """Running one job at fal: inputs → submit (its request id saved at once) → webhook or status
-→ result → price → ledger and credits; and ending a job that failed or was cancelled."""
+→ result → price → ledger and credits; and ending a job that failed or was cancelled, charged
+as fal bills it (`core.billing`): a job fal had started running is paid for, cancelled or not."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import base64
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
+from decimal import Decimal
 from typing import Any
 
 from core import events
+from core.billing import admitted_pricing, charged_error, fal_bills
 from core.catalog import Catalog, ModelSpec, parse_output
 from core.circuit import CircuitBreaker
 from core.config import EngineConfig
@@ -26,6 +29,7 @@ from core.webhooks import FalOutcome, WebhookOutcomes
 log = logging.getLogger(__name__)
 
 DATA_URI_MAX = 256 * 1024  # inputs up to this size go inline; larger ones to fal storage
+LATE_RESULT_S = 60.0  # reading the result of a job fal finished just as falbot gave up on it
 
 
 class Runner:
@@ -54,11 +58,35 @@ class Runner:
         self._replies = replies
         self._deliverer = deliverer
         self._cancel_requested: set[str] = set()
+        self._started_when_cancelled: set[str] = set()
         self.mean_job_s = 30.0  # a moving mean of jobs' time at fal, for `busy`'s retry time
 
-    def request_cancel(self, job_id: str) -> None:
-        """Mark a job whose cancellation was asked of fal: its failure ends it as cancelled."""
+    def request_cancel(self, job_id: str, *, started: bool = False) -> None:
+        """Mark a job whose cancellation is asked of fal: its failure ends it as cancelled,
+        charged when fal had `started` running it."""
         self._cancel_requested.add(job_id)
+        if started:
+            self._started_when_cancelled.add(job_id)
+
+    def forget_cancel(self, job_id: str) -> None:
+        """Drop a job's cancellation (fal refused it, or the job has ended)."""
+        self._cancel_requested.discard(job_id)
+        self._started_when_cancelled.discard(job_id)
+
+    async def ran_at_fal(self, job: Job, *, inference: float | None = None) -> bool:
+        """Whether fal has started running `job` (so it bills it): seen running, or fal's
+        status says it runs or ran."""
+        if job.id in self._started_when_cancelled or job.state is JobState.RUNNING:
+            return True
+        if inference or job.request_id is None:
+            return bool(inference)
+        try:
+            status = await self.fal.status(job.endpoint, job.request_id)
+        except BotError:
+            return False
+        return status.state == "in_progress" or bool(
+            status.state == "completed" and status.inference_s
+        )
 
     async def run_queued(
         self, job: Job, done_at_fal: Callable[[], Awaitable[None]], *, probe: bool = False
@@ -75,6 +103,11 @@ class Runner:
                 self._circuit.probe_ended()
         if submitted is None:
             return None
+        if submitted.id in self._cancel_requested:
+            # Cancelled while on its way to fal: cancel it there too (its end says the rest).
+            self.request_cancel(submitted.id, started=await self.ran_at_fal(submitted))
+            if await self._fal_cancel_quietly(submitted) is False:
+                self.forget_cancel(submitted.id)
         return await self.follow_at_fal(submitted, done_at_fal)
 
     async def _submit(self, job: Job) -> Job | None:
@@ -147,28 +180,68 @@ class Runner:
                 self._circuit.observe(None)
             outputs, seed = parse_output(spec.kind, data)
         except TimeoutError:
-            await self._fal_cancel_quietly(job)
-            await self.end(
-                job,
-                JobState.FAILED,
-                BotError(
-                    ErrorCode.TIMEOUT,
-                    "fal took too long with this job.",
-                    hint="Try again; long videos may need a quieter moment.",
-                    request_id=job.request_id,
-                ),
-            )
-            return None
+            return await self._timed_out(job, spec=spec, started=started)
         except BotError as error:
             self._circuit.observe(error)
             error.request_id = error.request_id or job.request_id
-            cancelled = error.code is ErrorCode.CANCELLED or job.id in self._cancel_requested
-            await self.end(job, JobState.CANCELLED if cancelled else JobState.FAILED, error)
+            if error.code is not ErrorCode.CANCELLED and job.id not in self._cancel_requested:
+                await self.end(job, JobState.FAILED, error)
+                return None
+            job = await self._store.get_job(job.id) or job  # the watch may have seen it run
+            ran = await self.ran_at_fal(job, inference=inference)
+            charge = job.estimate_usd if fal_bills(error, was_running=ran) else None
+            if charge is None and error.code is ErrorCode.CANCELLED:
+                error = BotError(
+                    ErrorCode.CANCELLED, "Cancelled before it started.", request_id=error.request_id
+                )
+            await self.end(job, JobState.CANCELLED, error, charge_usd=charge)
             return None
         async with self._settling.section():
             return await self._settle_result(
                 job, spec=spec, outputs=outputs, seed=seed, inference=inference, started=started
             )
+
+    async def _timed_out(self, job: Job, *, spec: ModelSpec, started: float) -> Job | None:
+        """falbot gave up waiting: cancel at fal. A job fal completed before the cancellation
+        landed is settled as completed (its result delivered); one fal had started running is
+        charged its estimate, as fal bills it; one still in fal's queue is free."""
+        job = await self._store.get_job(job.id) or job  # the watch may have seen it run
+        ran = await self.ran_at_fal(job)
+        taken = await self._fal_cancel_quietly(job)
+        if taken and not ran:
+            ran = await self.ran_at_fal(job)  # it may have started as the cancel went out
+        if taken is False:
+            late = await self._late_result(job, spec)
+            if late is not None:
+                outputs, seed = late
+                async with self._settling.section():
+                    return await self._settle_result(
+                        job, spec=spec, outputs=outputs, seed=seed, inference=None, started=started
+                    )
+            ran = True  # fal completed it: it is billed, though its result cannot be read
+        error = BotError(
+            ErrorCode.TIMEOUT,
+            "fal took too long with this job.",
+            hint="Try again; long videos may need a quieter moment.",
+            request_id=job.request_id,
+        )
+        cancelled = BotError(ErrorCode.CANCELLED, error.message, request_id=job.request_id)
+        charge = job.estimate_usd if fal_bills(cancelled, was_running=ran) else None
+        await self.end(job, JobState.FAILED, error, charge_usd=charge)
+        return None
+
+    async def _late_result(
+        self, job: Job, spec: ModelSpec
+    ) -> tuple[tuple[Output, ...], int | None] | None:
+        """The outputs of a job fal completed as falbot gave up on it; None when unreadable."""
+        assert job.request_id is not None
+        try:
+            async with asyncio.timeout(min(LATE_RESULT_S, self._config.job_timeout)):
+                data = await self.fal.result(job.endpoint, job.request_id)
+            return parse_output(spec.kind, data)
+        except (BotError, TimeoutError):
+            log.info("no result for job %s, completed at fal as it timed out", job.short_id)
+            return None
 
     async def _webhook_outcome(self, job: Job) -> FalOutcome | None:
         """With webhooks on: fal's webhook for this job, or None when none came in time (then
@@ -223,24 +296,28 @@ class Runner:
         inference: float | None,
         started: float,
     ) -> Job:
-        cost = spec.pricing.actual(job.arguments, outputs)
+        pricing = admitted_pricing(spec.pricing, job.price_base_usd)
+        cost = pricing.actual(job.arguments, outputs)
         result = JobResult(
             outputs=outputs,
             cost_usd=cost,
             seed=seed,
             inference_s=inference,
-            cost_estimated=spec.pricing.estimated,
+            cost_estimated=pricing.estimated,
         )
         job = await self._complete(job, result)
         self.mean_job_s = 0.8 * self.mean_job_s + 0.2 * (self._clock.monotonic() - started)
         return job
 
-    async def _fal_cancel_quietly(self, job: Job) -> None:
-        if job.request_id:
-            try:
-                await self.fal.cancel(job.endpoint, job.request_id)
-            except BotError:
-                log.info("could not cancel timed-out job %s at fal", job.short_id)
+    async def _fal_cancel_quietly(self, job: Job) -> bool | None:
+        """Cancel at fal: whether fal took it (False: it had completed; None: not known)."""
+        if not job.request_id:
+            return None
+        try:
+            return await self.fal.cancel(job.endpoint, job.request_id)
+        except BotError:
+            log.info("could not cancel job %s at fal", job.short_id)
+            return None
 
     async def _complete(self, job: Job, result: JobResult) -> Job:
         now = self._clock.now()
@@ -249,7 +326,7 @@ class Runner:
         entry = LedgerEntry(
             job.id, job.workspace_id, job.user_id, job.model, result.cost_usd, charged, now
         )
-        limits = await self._job_limits(job)
+        limits = await self.job_limits(job)
         await self._store.settle_job(done, JobSettlement(job.credits - charged, limits, entry))
         events.emit(
             events.JOB_SUCCEEDED,
@@ -260,30 +337,52 @@ class Runner:
         )
         return done
 
-    async def end(self, job: Job, state: JobState, error: BotError) -> Job:
-        """Fail or cancel a job: credits back (once), the user told."""
+    async def end(
+        self, job: Job, state: JobState, error: BotError, *, charge_usd: Decimal | None = None
+    ) -> Job:
+        """Fail or cancel a job, the user told: its credits back (once), or with `charge_usd`
+        (fal ran it) that much charged, written to the ledger and counted in the budget."""
         async with self._settling.section():
-            return await self._end_now(job, state, error)
+            return await self._end_now(job, state, error, charge_usd)
 
-    async def _end_now(self, job: Job, state: JobState, error: BotError) -> Job:
-        ended = job.moved_to(state, at=self._clock.now(), error=error, credits_settled=True)
-        limits = await self._job_limits(job)
-        applied = await self._store.settle_job(ended, JobSettlement(job.credits, limits))
-        self._cancel_requested.discard(job.id)
+    async def _end_now(
+        self, job: Job, state: JobState, error: BotError, charge_usd: Decimal | None
+    ) -> Job:
+        now = self._clock.now()
+        charged, entry, result = Decimal(0), None, None
+        if charge_usd is not None:
+            charged = to_credits(charge_usd, self._config.credit_usd)
+            entry = LedgerEntry(
+                job.id, job.workspace_id, job.user_id, job.model, charge_usd, charged, now
+            )
+            result = JobResult(outputs=(), cost_usd=charge_usd)
+            error = charged_error(error, charge_usd)
+        ended = job.moved_to(state, at=now, error=error, result=result, credits_settled=True)
+        limits = await self.job_limits(job)
+        applied = await self._store.settle_job(
+            ended, JobSettlement(job.credits - charged, limits, entry)
+        )
+        self.forget_cancel(job.id)
         events.emit(
             events.JOB_FAILED,
             ended,
             level=logging.WARNING,
             code=error.code.value,
             reason=error.message,
+            **({} if charge_usd is None else {"cost_usd": str(charge_usd)}),
         )
-        await self._deliverer.fail(ended, error, credits_returned=applied)
+        await self._deliverer.fail(ended, error, credits_returned=applied and entry is None)
         return ended
 
-    async def _job_limits(self, job: Job) -> BucketLimits:
-        # A returned credit never overfills the bucket the user has now.
-        quotas = await self._store.quotas(job.workspace_id, job.user_id, ())
-        return resolve(quotas, self._config.default_limits)
+    async def job_limits(self, job: Job) -> BucketLimits:
+        """The bucket limits a job settles and refunds with: those resolved at its admission,
+        its user's roles included, so a return never overfills a role's small bucket nor cuts
+        a generous one. A job stored before they were kept: the user's override, the
+        workspace's or the default."""
+        if job.limits is not None:
+            return job.limits
+        stored = await self._store.quotas(job.workspace_id, job.user_id, ())
+        return resolve(stored, self._config.default_limits)
 
     async def _move(self, job: Job, state: JobState, **changes: Any) -> Job:
         moved = job.moved_to(state, at=self._clock.now(), **changes)

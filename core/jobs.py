@@ -12,6 +12,7 @@ from typing import Any
 
 from core.errors import BotError, ErrorCode
 from core.money import format_usd
+from core.quota import BucketLimits
 
 
 class JobKind(StrEnum):
@@ -185,6 +186,11 @@ class Job:
     error: BotError | None = None
     credits_settled: bool = False
     parent_job_id: str | None = None
+    # Kept from admission for settlement: the bucket limits resolved then (the user's roles
+    # included; set by the store's `admit`) and the base price of the model's pricing rule then
+    # (a refreshed catalog does not change what a job admitted before it costs).
+    limits: BucketLimits | None = None
+    price_base_usd: Decimal | None = None
 
     @property
     def short_id(self) -> str:

@@ -130,19 +130,28 @@ class Store(Protocol):
     """Persistence. Every method is one transaction; nothing here leaks SQL."""
 
     # jobs
-    async def admit(self, job: Job, *, images: Sequence[InputImage], admission: Admission) -> None:
+    async def admit(self, job: Job, *, images: Sequence[InputImage], admission: Admission) -> Job:
         """Atomically, in this order: with `admission.rules`, read the workspace's rules and
         refuse a denied model or a banned user (`core.policy.check_policy`), and take the
         stored quota and budget in place of the given ones; check the user's in-flight cap and
         the workspace budget; take `job.credits` from the bucket; insert the job and its input
         images. Refusals raise `BotError` (not_allowed, quota_exhausted with retry_after,
-        budget_exhausted) and change nothing."""
+        budget_exhausted) and change nothing.
+
+        Returns the job as stored, with `limits` set to the bucket limits it was admitted
+        under; they are kept with the job (`save_job` never changes them) for its settlement
+        and any refund."""
         ...
 
     async def get_job(self, job_id: str) -> Job | None: ...
 
     async def save_job(self, job: Job) -> None:
-        """Persist a job's state and fields (not its settlement)."""
+        """Persist a job's state and fields (not its settlement, its `reply_ref` nor its
+        admitted limits)."""
+        ...
+
+    async def set_reply_ref(self, job_id: str, reply_ref: Mapping[str, Any]) -> None:
+        """Replace a job's `reply_ref` (an adapter names the reply it posted after admission)."""
         ...
 
     async def settle_job(self, job: Job, settlement: JobSettlement) -> bool:

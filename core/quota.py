@@ -51,16 +51,16 @@ def to_credits(usd: Decimal, credit_usd: Decimal) -> Decimal:
 
 
 def refill(state: BucketState | None, limits: BucketLimits, now: datetime) -> BucketState:
-    """The bucket as it stands at `now`: a new bucket starts full; refill is lazy and capped."""
+    """The bucket as it stands at `now`: a new bucket starts full; refill is lazy and capped.
+
+    A bucket never holds more than its current capacity: when an admin lowers a quota, a level
+    kept from the old one is cut to the new capacity, so the very next job sees it."""
     if state is None:
         return BucketState(limits.capacity, now)
     micros = max(0, (now - state.updated_at) // timedelta(microseconds=1))
     elapsed = Decimal(micros) / Decimal(1_000_000)
     gained = elapsed * limits.refill_per_hour / Decimal(3600)
-    level = (
-        min(limits.capacity, state.level + gained) if state.level < limits.capacity else state.level
-    )
-    return BucketState(level, now)
+    return BucketState(min(limits.capacity, state.level + gained), now)
 
 
 def take(

@@ -2,5 +2,6 @@
 
 from adapters.console.reply import ConsoleReply, ConsoleReplyFactory
 from adapters.console.session import ConsoleSession, parse
+from adapters.console.terminal import Terminal
 
-__all__ = ["ConsoleReply", "ConsoleReplyFactory", "ConsoleSession", "parse"]
+__all__ = ["ConsoleReply", "ConsoleReplyFactory", "ConsoleSession", "Terminal", "parse"]

@@ -4,30 +4,30 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TextIO
 
+from adapters.console.terminal import Terminal
 from core.errors import BotError
 from core.jobs import Delivery, Job, ProgressView
 from core.render import render_error
 
 
 class ConsoleReply:
-    def __init__(self, *, job_label: str, out: TextIO, out_dir: Path, done: asyncio.Event) -> None:
+    def __init__(
+        self, *, job_label: str, terminal: Terminal, out_dir: Path, done: asyncio.Event
+    ) -> None:
         self.label = job_label
-        self._out = out
+        self._terminal = terminal
         self._out_dir = out_dir
-        self._tty = out.isatty()
         self.done = done
         self.failed: BotError | None = None
         self.saved: list[Path] = []
         self.progress_shown: list[ProgressView] = []
 
     def _line(self, text: str, *, final: bool) -> None:
-        if self._tty:
-            self._out.write(f"\r\033[K[{self.label}] {text}" + ("\n" if final else ""))
+        if final:
+            self._terminal.final(self.label, text)
         else:
-            self._out.write(f"[{self.label}] {text}\n")
-        self._out.flush()
+            self._terminal.progress(self.label, text)
 
     async def progress(self, view: ProgressView) -> None:
         self.progress_shown.append(view)
@@ -60,11 +60,14 @@ class ConsoleReplyFactory:
 
     platform = "console"
 
-    def __init__(self, *, out: TextIO, out_dir: Path) -> None:
-        self._out = out
+    def __init__(self, *, terminal: Terminal, out_dir: Path) -> None:
+        self._terminal = terminal
         self._out_dir = out_dir
 
     def rebuild(self, job: Job) -> ConsoleReply:
         return ConsoleReply(
-            job_label=job.short_id, out=self._out, out_dir=self._out_dir, done=asyncio.Event()
+            job_label=job.short_id,
+            terminal=self._terminal,
+            out_dir=self._out_dir,
+            done=asyncio.Event(),
         )

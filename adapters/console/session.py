@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, Literal
 
 from adapters.console.reply import ConsoleReply
+from adapters.console.terminal import Terminal
 from adapters.usage_chart import file_stem, usage_chart_png, usage_csv
 from core.admin import AdminService
 from core.engine import Engine
@@ -49,6 +52,27 @@ _FLAGS_WITH_VALUES = {
     "scope",
 }
 _BOOL_FLAGS = {"audio", "csv"}
+COMMAND_NAMES = (
+    "/imagine",
+    "/edit",
+    "/upscale",
+    "/video",
+    "/models",
+    "/quota",
+    "/usage",
+    "/jobs",
+    "/cancel",
+    "/wait",
+    "/help",
+    "/admin",
+    "/quit",
+)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """` Did you mean `x`?` for the closest choice, or nothing."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean `{close[0]}`?" if close else ""
 
 
 @dataclass
@@ -76,7 +100,9 @@ def parse(line: str) -> Parsed:
                     raise invalid(f"`--{name}` needs a value.", "See /help.")
                 parsed.options[name] = value
             else:
-                raise invalid(f"There is no option `--{name}`.", "See /help.")
+                options = [f"--{o}" for o in sorted(_FLAGS_WITH_VALUES | _BOOL_FLAGS)]
+                hint = did_you_mean(token, options)
+                raise invalid(f"There is no option `{token[:40]}`.{hint}", "See /help.")
         else:
             parsed.words.append(token)
     return parsed
@@ -88,22 +114,21 @@ class ConsoleSession:
         *,
         engine: Engine,
         admin: AdminService,
-        out: TextIO,
+        terminal: Terminal,
         out_dir: Path,
         max_input_bytes: int,
         user_id: str = "console-user",
     ) -> None:
         self._engine = engine
         self._admin = admin
-        self._out = out
+        self._terminal = terminal
         self._out_dir = out_dir
         self._max_input_bytes = max_input_bytes
         self.actor = Actor("console", "console", user_id, is_admin=True, name="you")
         self.replies: list[ConsoleReply] = []
 
     def say(self, text: str) -> None:
-        self._out.write(text + "\n")
-        self._out.flush()
+        self._terminal.say(text)
 
     async def handle(self, line: str) -> bool:
         """Run one command line. Returns whether it went as expected."""
@@ -168,7 +193,8 @@ class ConsoleSession:
         elif name == "/admin":
             await self._admin_command(args, opts)
         else:
-            raise invalid(f"Unknown command `{name[:30]}`.", "See /help.")
+            hint = did_you_mean(name, COMMAND_NAMES)
+            raise invalid(f"Unknown command `{name[:30]}`.{hint}", "See /help.")
 
     def _read(self, paths: list[str]) -> tuple[InputImage, ...]:
         if not paths:
@@ -197,7 +223,9 @@ class ConsoleSession:
         if prompt is not None:
             params["prompt"] = prompt
         done = asyncio.Event()
-        reply = ConsoleReply(job_label="new", out=self._out, out_dir=self._out_dir, done=done)
+        reply = ConsoleReply(
+            job_label="new", terminal=self._terminal, out_dir=self._out_dir, done=done
+        )
         request = JobRequest(self.actor, str(opts.get("model", "")), params, images)
         job = await self._engine.submit(request, reply)
         reply.label = job.short_id

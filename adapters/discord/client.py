@@ -4,11 +4,14 @@ started and stopped by the composition root."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 from collections.abc import Collection
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+import aiohttp
 import discord
 from discord import app_commands
 
@@ -18,6 +21,7 @@ from adapters.discord.buttons import ResultButton
 from adapters.discord.commands import job_commands
 from adapters.discord.context_menu import edit_image_menu
 from adapters.discord.flows import send_error
+from adapters.discord.help import help_command
 from adapters.discord.hosts import point_discord_at
 from adapters.discord.identity import AdminRule
 from adapters.discord.mentions import on_mention
@@ -40,6 +44,21 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_INPUT_BYTES = 20 * 1024 * 1024
 
 
+class CommandState(Protocol):
+    """Where the hash of the commands last registered is kept (the Store)."""
+
+    async def state_value(self, key: str) -> str | None: ...
+
+    async def set_state_value(self, key: str, value: str) -> None: ...
+
+
+def commands_digest(tree: app_commands.CommandTree[Any]) -> str:
+    """A hash of the global command payload exactly as a sync sends it."""
+    payload = [command.to_dict(tree) for command in tree.get_commands()]
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def intents_for(*, message_content: bool) -> discord.Intents:
     """Guilds, guild and DM messages; message content only when enabled (it is privileged)."""
     intents = discord.Intents.none()
@@ -54,6 +73,9 @@ class FalbotClient(discord.Client):
     def __init__(
         self, *, services: Services, ready: asyncio.Event, guild_ready_timeout: float
     ) -> None:
+        # falbot has no voice: discord.py's warnings that voice libraries are missing say nothing.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             intents=intents_for(message_content=services.message_content),
             allowed_mentions=NO_MENTIONS,
@@ -68,6 +90,7 @@ class FalbotClient(discord.Client):
     async def setup_hook(self) -> None:
         for command in [*job_commands(self.services), *account_commands(self.services)]:
             self.tree.add_command(command)
+        self.tree.add_command(help_command(self.services))
         self.tree.add_command(admin_group(self.services))
         self.tree.add_command(edit_image_menu(self.services))
         self.add_dynamic_items(ResultButton)
@@ -205,6 +228,10 @@ class DiscordAdapter:
     async def _connect(self) -> None:
         try:
             await self.client.connect(reconnect=True)
+        except (OSError, aiohttp.ClientError, discord.DiscordException) as exc:
+            # Known ways to fail (unreachable, refused): the caller says what to do.
+            log.error("the Discord gateway connection failed: %s", type(exc).__name__)
+            raise
         except Exception:
             log.exception("the Discord gateway connection failed")
             raise
@@ -220,14 +247,40 @@ class DiscordAdapter:
                 log.debug("the gateway task ended with an error at close", exc_info=True)
         self._ready.clear()
 
-    async def sync_commands(self, guild_id: int | str | None = None) -> int:
+    async def sync_commands(
+        self,
+        guild_id: int | str | None = None,
+        *,
+        state: CommandState | None = None,
+        clear: bool = False,
+    ) -> int:
         """Register the slash commands and the Edit image menu, globally or in one guild
-        (guild commands appear at once; global ones can take up to an hour)."""
+        (guild commands appear at once; global ones can take up to an hour); `clear` removes a
+        guild's copies instead. A global sync is remembered in `state`, so `register_commands`
+        knows it is done."""
         await self._login()
         guild = discord.Object(id=int(guild_id)) if guild_id else None
-        if guild is not None:
+        digest = commands_digest(self.client.tree)
+        if guild is not None and clear:
+            self.client.tree.clear_commands(guild=guild)
+        elif guild is not None:
             self.client.tree.copy_global_to(guild=guild)
         synced = await self.client.tree.sync(guild=guild)
         where = f"to guild {guild_id}" if guild else "globally"
         log.info("synced %d command(s) %s", len(synced), where)
+        if guild is None and state is not None:
+            await state.set_state_value(self._commands_key(), digest)
         return len(synced)
+
+    async def register_commands(self, state: CommandState) -> bool:
+        """Register the commands globally (one bulk overwrite) when they differ from the ones
+        last registered by this application; True when they were sent."""
+        await self._login()
+        if await state.state_value(self._commands_key()) == commands_digest(self.client.tree):
+            log.info("discord: the registered commands are up to date")
+            return False
+        await self.sync_commands(state=state)
+        return True
+
+    def _commands_key(self) -> str:
+        return f"discord:commands:{self.client.application_id}"

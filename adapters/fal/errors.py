@@ -1,10 +1,11 @@
-"""fal's failures as `BotError`s, and which of them fal bills."""
+"""fal's failures as `BotError`s (which of them fal bills: `core.billing.fal_bills`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from core.billing import fal_bills  # the rule lives in core, which applies it
 from core.errors import BotError, ErrorCode
 
 CONTENT_POLICY = "content_policy_violation"
@@ -20,6 +21,9 @@ UNAVAILABLE_TYPES = frozenset(
 _MAX_DETAIL = 400
 
 _RETRY_HINT = "Try again in a minute."
+
+__all__ = ["CONTENT_POLICY", "TIMEOUT_TYPES", "UNAVAILABLE_TYPES", "classify", "fal_bills"]
+__all__ += ["render_detail"]
 
 
 def classify(
@@ -87,20 +91,6 @@ def classify(
         f"fal reported a failure: {text}" if text else "fal reported a failure.",
         _RETRY_HINT,
     )
-
-
-def fal_bills(error: BotError, *, was_running: bool = False) -> bool:
-    """Whether fal charges for a request that ended in `error`.
-
-    fal bills model APIs for what they produce, so a request that produced nothing costs
-    nothing: server errors, runner failures and timeouts (DESIGN §2), and validation and
-    content-policy rejections (422) too, since the model refused before producing any output.
-    We treat all of those as unbilled and return the user's credits. The one exception is a
-    cancellation after the request had started running (`was_running`): fal may have spent
-    compute on it, so its credits are kept, as DESIGN §2 keeps them for everything but
-    "cancelled while queued".
-    """
-    return error.code is ErrorCode.CANCELLED and was_running
 
 
 def render_detail(detail: Any) -> str:

@@ -30,8 +30,10 @@ from adapters.slack.context import Answers, Origin
 from adapters.slack.dedupe import Claims
 from adapters.slack.deps import Deps
 from adapters.slack.files import TOKEN_HOSTS, SlackFiles
+from adapters.slack.help import publish_home
 from adapters.slack.identity import Identities
-from adapters.slack.mentions import on_mention
+from adapters.slack.mentions import on_direct_message, on_mention
+from adapters.slack.modals import on_upload_submitted
 from adapters.slack.reply import SlackReplyFactory
 from adapters.slack.shortcuts import modal_origin, on_edit_shortcut, on_edit_submitted
 from adapters.slack.submit import Starter
@@ -98,6 +100,11 @@ class SlackAdapter:
         self._tasks = OwnedTasks()
         self._socket: AsyncSocketModeHandler | None = None
         self.reply_factory = SlackReplyFactory(self.client)
+        self._token_accepted = False
+        bolt_log = logging.getLogger(__name__ + ".bolt")
+        # Bolt reads SLACK_BOT_TOKEN from the environment even when given a client, then warns
+        # that it will not use it: it is the client's token, so the warning says nothing.
+        bolt_log.addFilter(_not_the_unused_token_warning)
         self.app = AsyncApp(
             name="falbot",
             client=self.client,
@@ -105,7 +112,7 @@ class SlackAdapter:
             signing_secret=signing_secret or "",
             # Listeners only ack and start a task, so Bolt may wait for them before answering.
             process_before_response=True,
-            logger=logging.getLogger(__name__ + ".bolt"),
+            logger=bolt_log,
         )
         self._register()
 
@@ -134,11 +141,23 @@ class SlackAdapter:
         self._socket = AsyncSocketModeHandler(self.app, self._app_token)
         await self._socket.connect_async()  # type: ignore[no-untyped-call]
 
+    async def verify(self) -> None:
+        """Ask Slack whose token this is (`auth.test`); raises SlackApiError when Slack refuses
+        it, so a wrong token stops the start instead of every command later."""
+        try:
+            answer = await self.client.auth_test()
+        except Exception:
+            self._token_accepted = False
+            raise
+        self._token_accepted = True
+        log.debug("slack: signed in to %s as %s", answer.get("team"), answer.get("user"))
+
     @property
     def connected(self) -> bool | None:
-        """Socket Mode: whether the websocket to Slack is up. HTTP mode: None (Slack calls us)."""
+        """Socket Mode: whether the websocket to Slack is up. HTTP mode (Slack calls us):
+        whether Slack accepted the token at start; None before `verify()`."""
         if self._socket is None:
-            return None
+            return self._token_accepted or None
         client = self._socket.client
         session = client.current_session
         return not client.closed and not client.stale and session is not None and not session.closed
@@ -169,8 +188,11 @@ class SlackAdapter:
         self.app.middleware(self._dedupe)
         self.app.command(_COMMAND)(self._on_command)
         self.app.event("app_mention")(self._on_mention)
+        self.app.event("message")(self._on_message)
+        self.app.event("app_home_opened")(self._on_home)
         self.app.shortcut(render.EDIT_SHORTCUT)(self._on_shortcut)
         self.app.view(render.EDIT_MODAL)(self._on_modal)
+        self.app.view(render.UPLOAD_MODAL)(self._on_upload)
         self.app.action(_RESULT_ACTION)(self._on_action)
 
     async def _dedupe(self, body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> Any:
@@ -205,6 +227,7 @@ class SlackAdapter:
             channel_id=str(command.get("channel_id", "")),
             response_url=command.get("response_url"),
             user_name=str(command.get("user_name", "")),
+            trigger_id=command.get("trigger_id"),
         )
         handler = COMMANDS[name]
         text = str(command.get("text", ""))
@@ -226,6 +249,44 @@ class SlackAdapter:
             origin, lambda: on_mention(self._deps, origin, event, bot_user_id), name="mention"
         )
 
+    async def _on_message(
+        self, ack: AsyncAck, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        """A message in a DM with falbot (`message.im`): an image and a prompt make an edit.
+        Messages elsewhere, edits, and bots' messages (falbot's own included) are ignored."""
+        await ack()
+        bot_user_id = context.bot_user_id
+        user = str(event.get("user") or "")
+        if (
+            event.get("channel_type") != "im"
+            or event.get("bot_id")
+            or event.get("subtype") not in (None, "file_share")
+            or not user
+            or user == bot_user_id
+        ):
+            return
+        ts = str(event.get("ts", ""))
+        origin = Origin(
+            team_id=str(body.get("team_id") or event.get("team") or ""),
+            user_id=user,
+            channel_id=str(event.get("channel", "")),
+            thread_ts=str(event.get("thread_ts") or ts),
+        )
+        self._spawn(
+            origin, lambda: on_direct_message(self._deps, origin, event, bot_user_id), name="dm"
+        )
+
+    async def _on_home(self, ack: AsyncAck, body: dict[str, Any], event: dict[str, Any]) -> None:
+        await ack()
+        if event.get("tab") != "home":
+            return
+        origin = Origin(
+            team_id=str(body.get("team_id") or ""),
+            user_id=str(event.get("user", "")),
+            channel_id=str(event.get("channel", "")),
+        )
+        self._spawn(origin, lambda: publish_home(self._deps, origin), name="home")
+
     async def _on_shortcut(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         origin = _interaction_origin(body)
@@ -236,10 +297,19 @@ class SlackAdapter:
         origin = modal_origin(body)
         self._spawn(origin, lambda: on_edit_submitted(self._deps, origin, view), name="modal")
 
+    async def _on_upload(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await ack()
+        origin = modal_origin(body)
+        self._spawn(origin, lambda: on_upload_submitted(self._deps, origin, view), name="upload")
+
     async def _on_action(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         origin = _interaction_origin(body)
         self._spawn(origin, lambda: on_result_button(self._deps, origin, body), name="button")
+
+
+def _not_the_unused_token_warning(record: logging.LogRecord) -> bool:
+    return "will be unused" not in record.getMessage()
 
 
 def _interaction_origin(body: dict[str, Any]) -> Origin:
@@ -253,4 +323,5 @@ def _interaction_origin(body: dict[str, Any]) -> Origin:
         thread_ts=str(message.get("thread_ts") or message.get("ts") or "") or None,
         response_url=body.get("response_url"),
         user_name=str(user.get("username") or user.get("name") or ""),
+        trigger_id=body.get("trigger_id"),
     )

@@ -1,4 +1,8 @@
-"""Slash commands: text with `--options` → core requests; core answers → (ephemeral) messages."""
+"""Slash commands: text with `--options` → core requests; core answers → (ephemeral) messages.
+
+Only `/imagine`, `/video`, `/edit` and `/upscale` are top-level; everything else is grouped
+under `/falbot …`, so falbot takes no command name other apps commonly own (`/admin`, `/jobs`…).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,10 @@ from collections.abc import Awaitable, Callable
 from adapters.slack.admin_commands import admin
 from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
+from adapters.slack.help import show_help
+from adapters.slack.modals import edit_command, upscale_command
 from adapters.slack.options import parse, parse_days, usage_error
+from adapters.slack.usage import send_usage_chart
 from core.jobs import JobRequest
 from core.render import render_jobs, render_models, render_quota, render_usage
 
@@ -18,8 +25,8 @@ VIDEO_USAGE = (
     "`/video <prompt> [--model wan-2.5] [--duration 5] [--aspect 16:9] [--resolution 720p]"
     " [--seed n] [--audio]`"
 )
-USAGE_USAGE = "`/usage [days]`, for example `/usage 7`"
-CANCEL_USAGE = "`/cancel <job id>` (see `/jobs` for the ids)"
+USAGE_USAGE = "`/falbot usage [days]`, for example `/falbot usage 7`"
+CANCEL_USAGE = "`/falbot cancel <job id>` (see `/falbot jobs` for the ids)"
 
 IMAGE_OPTIONS = frozenset({"model", "aspect_ratio", "num_images", "seed"})
 VIDEO_OPTIONS = frozenset(
@@ -68,7 +75,9 @@ async def quota(deps: Deps, origin: Origin, text: str) -> None:
 async def usage(deps: Deps, origin: Origin, text: str) -> None:
     days = parse_days(text, usage=USAGE_USAGE)
     report = await deps.engine.usage(await deps.identities.actor(origin), days=days)
-    await deps.answers.text(origin, render_usage(report))
+    sent = await send_usage_chart(deps, origin, report)
+    note = "\nThe chart and a CSV are in your DMs with me." if sent else ""
+    await deps.answers.text(origin, render_usage(report) + note)
 
 
 async def jobs(deps: Deps, origin: Origin, text: str) -> None:
@@ -85,13 +94,39 @@ async def cancel(deps: Deps, origin: Origin, text: str) -> None:
     await deps.answers.text(origin, f"{done} job `{job.short_id}` ({job.model}).")
 
 
+async def help_(deps: Deps, origin: Origin, text: str) -> None:
+    await show_help(deps, origin)
+
+
+# `/falbot <name> …`
+SUBCOMMANDS: dict[str, Handler] = {
+    "help": help_,
+    "models": models,
+    "quota": quota,
+    "usage": usage,
+    "jobs": jobs,
+    "cancel": cancel,
+    "admin": admin,
+}
+FALBOT_USAGE = "`/falbot " + "|".join(SUBCOMMANDS) + "`, for example `/falbot quota`"
+
+
+async def falbot(deps: Deps, origin: Origin, text: str) -> None:
+    """`/falbot quota`, `/falbot admin …`: the account, catalog and admin commands."""
+    name, _, rest = text.strip().partition(" ")
+    if not name:
+        await help_(deps, origin, "")
+        return
+    handler = SUBCOMMANDS.get(name.lower())
+    if handler is None:
+        raise usage_error(f"I don't know `/falbot {name[:40]}`.", FALBOT_USAGE)
+    await handler(deps, origin, rest.strip())
+
+
 COMMANDS: dict[str, Handler] = {
     "/imagine": imagine,
     "/video": video,
-    "/models": models,
-    "/quota": quota,
-    "/usage": usage,
-    "/jobs": jobs,
-    "/cancel": cancel,
-    "/admin": admin,
+    "/edit": edit_command,
+    "/upscale": upscale_command,
+    "/falbot": falbot,
 }

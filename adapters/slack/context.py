@@ -27,6 +27,7 @@ class Origin:
     thread_ts: str | None = None
     response_url: str | None = None
     user_name: str = ""
+    trigger_id: str | None = None  # a slash command's or interaction's: it may open a modal
 
 
 class Answers:
@@ -57,7 +58,7 @@ class Answers:
             log.warning("could not answer user %s: %s", origin.user_id, type(exc).__name__)
 
     async def text(self, origin: Origin, text: str) -> None:
-        await self.tell(origin, text.split("\n", 1)[0][:150], render.text_blocks(text))
+        await self.tell(origin, *render.answer(text))
 
     async def error(self, origin: Origin, err: BotError) -> None:
         text, blocks = render.error(err)

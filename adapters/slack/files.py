@@ -52,6 +52,24 @@ class SlackFiles:
             )
         return images
 
+    async def described(self, files: Sequence[SlackFile]) -> list[SlackFile]:
+        """`files` with their download URLs: a file given by id only (as a modal's file input
+        may give it) is looked up with `files.info`."""
+        out = []
+        for f in files:
+            if f.get("url_private_download") or f.get("url_private") or not f.get("id"):
+                out.append(f)
+                continue
+            try:
+                resp = await self._client.files_info(file=str(f["id"]))
+            except SlackApiError as exc:
+                log.warning("files.info failed: %s", exc.response.get("error"))
+                raise invalid(
+                    "I could not read the file you uploaded.", "Upload it again and retry."
+                ) from None
+            out.append(dict(resp.get("file") or {}))
+        return out
+
     async def in_thread(self, channel: str, thread_ts: str, *, before: str) -> list[SlackFile]:
         """The images of the thread's parent, or else of the latest earlier reply with some."""
         try:
@@ -80,10 +98,11 @@ class SlackFiles:
         images = []
         for f in files[: max(1, limit)]:
             url = str(f.get("url_private_download") or f.get("url_private"))
-            images.append(await self._fetcher.fetch_image(url, headers=self._auth(url)))
+            images.append(await self._fetcher.fetch_image(url, headers=self._auth))
         return tuple(images)
 
     def _auth(self, url: str) -> dict[str, str]:
+        """The bot token for Slack's own file host only: asked again at each redirect hop."""
         parts = urlsplit(url)
         hosts = {(parts.hostname or "").lower(), parts.netloc.lower()}
         if hosts & self._token_hosts:

@@ -7,6 +7,7 @@ from typing import Any
 
 from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
+from adapters.slack.help import show_help
 from adapters.slack.options import parse, usage_error
 from core.jobs import JobRequest
 
@@ -33,6 +34,9 @@ async def on_mention(
 ) -> None:
     text = mention_text(str(event.get("text", "")), bot_user_id)
     first = text.split(maxsplit=1)[0].lower() if text else ""
+    if first == "help" or (not text and not event.get("files")):
+        await show_help(deps, origin)
+        return
     upscale = first == "upscale"
     if upscale:
         parsed = parse(
@@ -72,3 +76,14 @@ async def on_mention(
             actor=actor, model=model, params=params, images=images, reply_ref=ref
         ),
     )
+
+
+async def on_direct_message(
+    deps: Deps, origin: Origin, event: dict[str, Any], bot_user_id: str | None
+) -> None:
+    """A DM to falbot: with an image (or in a thread with one), an edit or upscale as a mention
+    would make; anything else is answered with the help."""
+    if not event.get("files") and not event.get("thread_ts"):
+        await show_help(deps, origin)
+        return
+    await on_mention(deps, origin, event, bot_user_id)

@@ -26,6 +26,9 @@ EDIT_SHORTCUT = "edit_image"  # the message shortcut's callback id (manifest.yam
 EDIT_MODAL = "falbot_edit_modal"  # the modal's callback id
 PROMPT_BLOCK, PROMPT_INPUT = "prompt", "prompt_input"
 MODEL_BLOCK, MODEL_INPUT = "model", "model_input"
+UPLOAD_MODAL = "falbot_upload_modal"  # /edit and /upscale: an image uploaded in a modal
+FILE_BLOCK, FILE_INPUT = "image", "image_input"
+IMAGE_TYPES = ("png", "jpg", "jpeg", "webp", "gif")
 
 _SECTION_MAX = 3000
 _STAGE_ICONS = {
@@ -38,13 +41,34 @@ _STAGE_ICONS = {
 
 
 def escape(text: str) -> str:
-    """Slack's three control characters, so user text never becomes a mention or a link."""
+    """Slack's three control characters, so user text never becomes a mention or a link.
+
+    The one escape of the Slack side: every piece of text a user, an admin or fal wrote (a
+    prompt, an option, an error about them) passes through it before it is put into a message,
+    and every message's notification text is made by `plain` below, which passes through it.
+    Only falbot's own markup (`<@user>` mentions, `<url|name>` links) is added after it.
+    """
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# Core's texts name the commands as Discord has them (`/quota`); on Slack they live under /falbot.
+_GROUPED = re.compile(r"(?<![\w/])/(help|models|quota|usage|jobs|cancel|admin)\b")
+
+
+def commands(text: str) -> str:
+    """`/quota` → `/falbot quota`, `/admin budget set` → `/falbot admin budget set`."""
+    return _GROUPED.sub(r"/falbot \1", text)
+
+
+def plain(text: str) -> str:
+    """A message's notification text (`text` beside its blocks): one line, escaped, without
+    core's `**bold**` marks (notifications show no formatting)."""
+    return escape(commands(text.split("\n", 1)[0]).replace("**", "")[:150])
 
 
 def mrkdwn(text: str) -> str:
     """Core's plain text (with `**bold**`) → Slack mrkdwn (`*bold*`), escaped."""
-    return re.sub(r"\*\*(.+?)\*\*", r"*\1*", escape(text))
+    return re.sub(r"\*\*(.+?)\*\*", r"*\1*", escape(commands(text)))
 
 
 def _section(text: str) -> Block:
@@ -65,6 +89,11 @@ def _headline(user_id: str, prompt: str) -> str:
     return f"{who}: _{escape(short)}_"
 
 
+def answer(text: str) -> tuple[str, list[Block]]:
+    """A plain answer (account, admin, help) as a message: notification text and sections."""
+    return plain(text), text_blocks(text)
+
+
 def text_blocks(text: str) -> list[Block]:
     """A plain answer (account, admin, errors) as one or more sections."""
     chunks, current = [], ""
@@ -78,8 +107,8 @@ def text_blocks(text: str) -> list[Block]:
 
 
 def starting(user_id: str, prompt: str, what: str) -> tuple[str, list[Block]]:
-    """The message posted before admission, so its ts can be part of the job's reply_ref."""
-    line = f":hourglass_flowing_sand: {what} · starting…"
+    """The message posted once a job is admitted; its ts is then stored in the job's reply_ref."""
+    line = f":hourglass_flowing_sand: {escape(what)} · starting…"
     return line, [_section(_headline(user_id, prompt)), _context(line)]
 
 
@@ -114,7 +143,7 @@ def result(
     elif any(f.output.nsfw for f in delivery.files):
         blocks.append(_context(":warning: fal flagged an output as possibly NSFW."))
     blocks.append(_actions(job, file_ids))
-    return f"Done · {delivery.footer()}", blocks
+    return plain(f"Done · {delivery.footer()}"), blocks
 
 
 def _actions(job: Job, file_ids: Sequence[str]) -> Block:
@@ -159,13 +188,13 @@ def failure(
         _section(f":x: {mrkdwn(text)}"),
         _context(f"*{escape(job.model)}* · job `{job.short_id}`"),
     ]
-    return f"Failed · {error.message}", blocks
+    return plain(f"Failed · {error.message}"), blocks
 
 
 def error(err: BotError) -> tuple[str, list[Block]]:
     """A refusal or a mistake, for an ephemeral answer."""
     text = render_error(err)
-    return err.message, [_section(f":warning: {mrkdwn(text)}")]
+    return plain(err.message), [_section(f":warning: {mrkdwn(text)}")]
 
 
 def _prompt(job: Job) -> str:
@@ -225,4 +254,63 @@ def edit_modal(
                 "element": select,
             },
         ],
+    }
+
+
+def home(text: str) -> dict[str, Any]:
+    """The App Home tab (views.publish): a header, then the help text."""
+    return {
+        "type": "home",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": "falbot"}},
+            *text_blocks(text),
+        ],
+    }
+
+
+def upload_modal(
+    *, kind: str, metadata: dict[str, Any], max_files: int, prompt: str = ""
+) -> dict[str, Any]:
+    """The modal of `/edit` (an image and what to change) and `/upscale` (an image), with
+    Slack's `file_input` element: the submission carries the uploaded files."""
+    blocks: list[Block] = [
+        {
+            "type": "input",
+            "block_id": FILE_BLOCK,
+            "label": {"type": "plain_text", "text": "Image" if max_files == 1 else "Images"},
+            "element": {
+                "type": "file_input",
+                "action_id": FILE_INPUT,
+                "filetypes": list(IMAGE_TYPES),
+                "max_files": max(1, min(max_files, 10)),
+            },
+        }
+    ]
+    if kind == "edit":
+        prompt_input: dict[str, Any] = {
+            "type": "plain_text_input",
+            "action_id": PROMPT_INPUT,
+            "multiline": True,
+            "max_length": 2000,
+            "placeholder": {"type": "plain_text", "text": "What should change?"},
+        }
+        if prompt:
+            prompt_input["initial_value"] = prompt[:2000]
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": PROMPT_BLOCK,
+                "label": {"type": "plain_text", "text": "Prompt"},
+                "element": prompt_input,
+            }
+        )
+    title = "Edit image" if kind == "edit" else "Upscale image"
+    return {
+        "type": "modal",
+        "callback_id": UPLOAD_MODAL,
+        "private_metadata": json.dumps(metadata, separators=(",", ":"))[:3000],
+        "title": {"type": "plain_text", "text": title},
+        "submit": {"type": "plain_text", "text": "Edit" if kind == "edit" else "Upscale"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": blocks,
     }

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render
-from core.errors import BotError
+from core.errors import BotError, ErrorCode
 from core.jobs import Delivery, Job, ProgressView
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 _TRANSPORT_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError)
 # The progress message can no longer be edited: say it in a new message instead.
 _GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+# The bot may not post in this conversation at all.
+_NOT_HERE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,18 @@ class SlackReply:
         model: str = "",
         final_attempts: int = 5,
         max_wait: float = 30.0,
+        opening: bool = False,
     ) -> None:
         self._client = client
         self._ref = ref
         self._ts = ref.message_ts
+        self._thread_ts = ref.thread_ts
+        # A new job's message is posted only once the job is admitted (`open`); until then its
+        # progress waits, so nothing public is said about a job that is refused.
+        self._opened = asyncio.Event()
+        if not opening:
+            self._opened.set()
+        self._unpostable = False
         self._prompt = prompt
         self._model = model
         self._attempts = final_attempts
@@ -74,9 +84,39 @@ class SlackReply:
 
     @property
     def ref(self) -> ReplyRef:
-        return self._ref
+        """Where the job's message is now (its ts is known once it is posted)."""
+        return ReplyRef(
+            channel=self._ref.channel,
+            thread_ts=self._thread_ts,
+            message_ts=self._ts,
+            user_id=self._ref.user_id,
+        )
+
+    async def open(self, text: str, blocks: list[dict[str, Any]]) -> None:
+        """Post the admitted job's message; progress waits for it. Raises `BotError` when the
+        bot cannot post in the conversation (the job should then be withdrawn)."""
+        try:
+            await self._post(text, blocks)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", ""))
+            if error in _NOT_HERE:
+                self._unpostable = True
+                raise BotError(
+                    ErrorCode.NOT_ALLOWED,
+                    "I can't post in this conversation.",
+                    hint="Invite me first (/invite @falbot), or use me in a channel I'm in.",
+                ) from None
+            # The next progress edit, or the final message, posts it instead.
+            log.warning("could not post a job's message: %s", error or "unknown")
+        except _TRANSPORT_ERRORS as exc:
+            log.warning("could not post a job's message: %s", _reason(exc))
+        finally:
+            self._opened.set()
 
     async def progress(self, view: ProgressView) -> None:
+        await self._opened.wait()
+        if self._unpostable:
+            return
         text, blocks = render.progress(
             view, user_id=self._ref.user_id, prompt=self._prompt, model=self._model
         )
@@ -92,6 +132,9 @@ class SlackReply:
             log.warning("progress edit for job %s failed: %s", view.job_id[:8], _reason(exc))
 
     async def deliver(self, delivery: Delivery) -> None:
+        await self._opened.wait()
+        if self._unpostable:
+            return
         if self._uploaded is None:  # a retried delivery does not upload twice
             self._uploaded = await self._upload(delivery)
         file_ids, links = self._uploaded
@@ -101,6 +144,9 @@ class SlackReply:
         await self._final(text, blocks)
 
     async def fail(self, job: Job, error: BotError, *, credits_returned: bool) -> None:
+        await self._opened.wait()
+        if self._unpostable:
+            return  # withdrawn before anything was shown: the requester was told privately
         text, blocks = render.failure(
             job, error, credits_returned=credits_returned, user_id=self._ref.user_id
         )
@@ -126,8 +172,8 @@ class SlackReply:
             resp = await self._client.files_upload_v2(
                 file_uploads=uploads,
                 channel=self._ref.channel,
-                thread_ts=self._ref.thread_ts or None,
-                initial_comment=delivery.footer(),
+                thread_ts=self._thread_ts or None,
+                initial_comment=render.escape(delivery.footer()),
             )
         except _TRANSPORT_ERRORS as exc:
             log.warning("upload for job %s failed: %s", delivery.job.short_id, _reason(exc))
@@ -162,11 +208,13 @@ class SlackReply:
     async def _post(self, text: str, blocks: list[dict[str, Any]]) -> None:
         resp = await self._client.chat_postMessage(
             channel=self._ref.channel,
-            thread_ts=self._ref.thread_ts or None,
+            thread_ts=self._thread_ts or None,
             text=text,
             blocks=blocks,
         )
         self._ts = str(resp.get("ts") or "")
+        if not self._thread_ts:  # a new message: the job's results go to its thread
+            self._thread_ts = self._ts
 
 
 def _retry_after(exc: SlackApiError) -> float:

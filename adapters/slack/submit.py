@@ -1,4 +1,4 @@
-"""Starting a job from Slack: post its message first, so the job's reply_ref can name it."""
+"""Starting a job from Slack: admit it first, then post its message and name it in the job."""
 
 from __future__ import annotations
 
@@ -6,19 +6,17 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render
 from adapters.slack.reply import ReplyRef, SlackReply
 from core.engine import Engine
-from core.errors import BotError, ErrorCode
+from core.errors import BotError
 from core.jobs import Actor, Job, JobRequest
 
 log = logging.getLogger(__name__)
 
 RequestBuilder = Callable[[Mapping[str, Any]], JobRequest]
-_NOT_HERE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
 
 
 class Starter:
@@ -36,36 +34,30 @@ class Starter:
         what: str,
         build: RequestBuilder,
     ) -> Job:
-        """Post the job's message (in `thread_ts`, or as a new message whose thread takes the
-        results), then submit. A refused job's message is removed again and the error raised."""
+        """Submit the job, and only once it is admitted post its message (in `thread_ts`, or as
+        a new message whose thread takes the results) and store where it is. A refusal raises
+        before anything public is said; a crash before the message is named leaves a job whose
+        reply posts a new message when it next shows progress. The job may start only once its
+        message is named, so a refused post withdraws it before fal ever sees it."""
+        ref = ReplyRef(
+            channel=channel, thread_ts=thread_ts or "", message_ts="", user_id=actor.user_id
+        )
+        request = build(ref.to_dict())
+        reply = SlackReply(self._client, ref, prompt=prompt, model=request.model, opening=True)
+        # Admitted but held: it starts only once its message is posted and named.
+        job = await self._engine.submit(request, reply, hold=True)
         text, blocks = render.starting(actor.user_id, prompt, what)
         try:
-            posted = await self._client.chat_postMessage(
-                channel=channel, thread_ts=thread_ts, text=text, blocks=blocks
-            )
-        except SlackApiError as exc:
-            error = str(exc.response.get("error", ""))
-            if error in _NOT_HERE:
-                raise BotError(
-                    ErrorCode.NOT_ALLOWED,
-                    "I can't post in this conversation.",
-                    hint="Invite me first (/invite @falbot), or use me in a channel I'm in.",
-                ) from None
+            await reply.open(text, blocks)
+            job = await self._engine.set_reply_ref(job, reply.ref.to_dict())
+        except BotError as err:
+            await self._engine.withdraw(job, err)  # cancelled, credits back; nothing was shown
             raise
-        ts = str(posted["ts"])
-        ref = ReplyRef(
-            channel=channel, thread_ts=thread_ts or ts, message_ts=ts, user_id=actor.user_id
-        )
-        try:
-            request = build(ref.to_dict())
-            reply = SlackReply(self._client, ref, prompt=prompt, model=request.model)
-            return await self._engine.submit(request, reply)
         except Exception:
-            await self._remove(channel, ts)
+            # Named or not, the job runs: its reply posts a message if it has none yet.
+            await self._engine.release(job)
             raise
-
-    async def _remove(self, channel: str, ts: str) -> None:
-        try:
-            await self._client.chat_delete(channel=channel, ts=ts)
-        except SlackApiError as exc:
-            log.warning("could not remove a refused job's message: %s", exc.response.get("error"))
+        # Cancelled (shutting down): the job stays queued in the store, and the next start
+        # runs it and posts its message then.
+        await self._engine.release(job)
+        return job

@@ -11,6 +11,7 @@ from typing import Any
 
 from core.errors import BotError
 from core.jobs import InputImage, Job, JobKind, JobResult, JobState
+from core.quota import BucketLimits
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = Decimal("0.000001")
@@ -49,7 +50,8 @@ def dumps(value: Mapping[str, Any] | None) -> str | None:
 
 
 def job_values(job: Job) -> dict[str, Any]:
-    """The job as named SQL parameters (every column but `credits_settled`)."""
+    """The job as named SQL parameters (every column but `credits_settled`; the limit columns
+    are written only when the job is admitted)."""
     return {
         "id": job.id,
         "platform": job.platform,
@@ -72,6 +74,9 @@ def job_values(job: Job) -> dict[str, Any]:
         "result": dumps(job.result.to_dict()) if job.result is not None else None,
         "error": dumps(job.error.to_dict()) if job.error is not None else None,
         "parent_job_id": job.parent_job_id,
+        "limit_capacity": None if job.limits is None else str(job.limits.capacity),
+        "limit_refill_per_hour": None if job.limits is None else str(job.limits.refill_per_hour),
+        "price_base_usd": None if job.price_base_usd is None else str(job.price_base_usd),
     }
 
 
@@ -97,6 +102,12 @@ def job_from_row(row: sqlite3.Row) -> Job:
         error=BotError.from_dict(json.loads(row["error"])) if row["error"] else None,
         credits_settled=bool(row["credits_settled"]),
         parent_job_id=row["parent_job_id"],
+        limits=(
+            None
+            if row["limit_capacity"] is None
+            else BucketLimits(Decimal(row["limit_capacity"]), Decimal(row["limit_refill_per_hour"]))
+        ),
+        price_base_usd=None if row["price_base_usd"] is None else Decimal(row["price_base_usd"]),
     )
 
 

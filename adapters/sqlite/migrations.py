@@ -103,6 +103,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # What a workspace does with outputs fal flags as NSFW (withhold, spoiler, allow).
         "CREATE TABLE workspace_nsfw (workspace_id TEXT PRIMARY KEY, mode TEXT NOT NULL)",
     ),
+    (
+        # Small facts the bot keeps about itself (the hash of the Discord commands registered).
+        "CREATE TABLE bot_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+    (
+        # What a job settles with, kept from its admission: the bucket limits resolved then
+        # (roles included) and its pricing rule's base price. NULL for jobs admitted before.
+        "ALTER TABLE jobs ADD COLUMN limit_capacity TEXT",
+        "ALTER TABLE jobs ADD COLUMN limit_refill_per_hour TEXT",
+        "ALTER TABLE jobs ADD COLUMN price_base_usd TEXT",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +18,7 @@ from typing import Any
 import aiosqlite
 
 from adapters.sqlite.codec import (
+    dumps,
     from_micros,
     from_us,
     image_from_row,
@@ -74,13 +75,20 @@ _JOB_COLUMNS = (
     "result",
     "error",
     "parent_job_id",
-)  # every column but credits_settled, which only settle_job changes
+    "price_base_usd",
+)  # every column but credits_settled, which only settle_job changes, and the limits below
+# The bucket limits a job was admitted under: written once, at admission, for its settlement.
+_ADMITTED_COLUMNS = (*_JOB_COLUMNS, "limit_capacity", "limit_refill_per_hour")
 _INSERT_JOB = (
-    f"INSERT INTO jobs ({', '.join(_JOB_COLUMNS)}) "
-    f"VALUES ({', '.join(':' + c for c in _JOB_COLUMNS)})"
+    f"INSERT INTO jobs ({', '.join(_ADMITTED_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _ADMITTED_COLUMNS)})"
 )
+# save_job leaves reply_ref alone: only set_reply_ref changes it after admission, so a job saved
+# from a copy read before the adapter named its message never loses that name.
 _UPDATE_JOB = (
-    f"UPDATE jobs SET {', '.join(f'{c} = :{c}' for c in _JOB_COLUMNS if c != 'id')} WHERE id = :id"
+    "UPDATE jobs SET "
+    + ", ".join(f"{c} = :{c}" for c in _JOB_COLUMNS if c not in ("id", "reply_ref"))
+    + " WHERE id = :id"
 )
 _LEDGER_COLUMNS = "job_id, kind, workspace_id, user_id, model, cost_micros, credits, at_us"
 _INSERT_LEDGER = (
@@ -225,7 +233,7 @@ class SqliteStore:
 
     # jobs
 
-    async def admit(self, job: Job, *, images: Sequence[InputImage], admission: Admission) -> None:
+    async def admit(self, job: Job, *, images: Sequence[InputImage], admission: Admission) -> Job:
         async with self._tx() as db:
             state = await _admission_state(db, job, admission)
             limits, budget = admission.limits, admission.budget
@@ -241,6 +249,7 @@ class SqliteStore:
                 raise bucket_refusal(taken, amount=job.credits, limits=limits)
             if state.id_taken:
                 raise BotError(ErrorCode.INTERNAL, f"job {job.short_id} exists already")
+            job = job.replace(limits=limits, credits_settled=False)
             await db.execute(_INSERT_JOB, job_values(job))
             if images:
                 await db.executemany(
@@ -252,6 +261,7 @@ class SqliteStore:
                     ],
                 )
             await _save_bucket(db, admission.bucket, taken.state)
+        return job
 
     async def get_job(self, job_id: str) -> Job | None:
         async with self._tx(write=False) as db:
@@ -261,6 +271,14 @@ class SqliteStore:
     async def save_job(self, job: Job) -> None:
         async with self._tx() as db:
             await _update_job(db, job)
+
+    async def set_reply_ref(self, job_id: str, reply_ref: Mapping[str, Any]) -> None:
+        async with self._tx() as db:
+            cursor = await db.execute(
+                "UPDATE jobs SET reply_ref = ? WHERE id = ?", (dumps(reply_ref), job_id)
+            )
+            if cursor.rowcount == 0:
+                raise BotError(ErrorCode.NOT_FOUND, f"There is no job {job_id[:8]}.")
 
     async def settle_job(self, job: Job, settlement: JobSettlement) -> bool:
         async with self._tx() as db:
@@ -494,6 +512,20 @@ class SqliteStore:
         async with self._tx() as db:
             cursor = await db.execute("DELETE FROM dedupe WHERE seen_us < ?", (to_us(older_than),))
             return cursor.rowcount
+
+    async def state_value(self, key: str) -> str | None:
+        """A fact the bot keeps about itself, or None."""
+        async with self._tx(write=False) as db:
+            value = await _scalar(db, "SELECT value FROM bot_state WHERE key = ?", (key,))
+            return None if value is None else str(value)
+
+    async def set_state_value(self, key: str, value: str) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO bot_state (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
 
 
 async def _scalar(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> Any:

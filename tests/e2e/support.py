@@ -164,8 +164,9 @@ def check_books(
     context: str,
 ) -> None:
     """Every job ended: delivered with one ledger row of its own cost, or failed with no row
-    and its credits back; the ledger total is what the delivered jobs cost, and each bucket
-    holds its capacity less what its delivered jobs were charged."""
+    and its credits back (or, when fal had started it before falbot gave up, with a row of the
+    cost it was charged, its `result`); the ledger total is what the charged jobs cost, and each
+    bucket holds its capacity less what its jobs were charged."""
     states = Counter(job["state"] for job in jobs)
     assert set(states) <= {"delivered", "failed"}, (states, context)
     rows = {row["job_id"]: row for row in ledger}
@@ -174,7 +175,7 @@ def check_books(
     cost = Decimal(0)
     for job in jobs:
         assert job["credits_settled"] == 1, (job, context)
-        if job["state"] == "failed":
+        if job["state"] == "failed" and not job["result"]:
             assert job["id"] not in rows, (job, context)
             continue
         job_cost = Decimal(json.loads(job["result"])["cost_usd"])

@@ -62,7 +62,7 @@ def test_demo_script_exits_non_zero_when_a_command_fails_unexpectedly(tmp_path: 
     script.write_text("/imagine --model no-such-model hello\n")
     done = run(["demo", "--script", str(script), "--latency", "0"], cwd=tmp_path)
     assert done.returncode == 1
-    assert "There is no model called `no-such-model`" in done.stdout
+    assert "There is no model called no-such-model." in done.stdout  # no markdown marks
 
 
 def test_run_without_a_platform_says_what_to_set(tmp_path: Path) -> None:

@@ -106,10 +106,10 @@ async def test_no_secret_is_ever_logged_shown_answered_or_stored(
         sim.fail_next(Fault.content_policy())
         await command("/imagine", "this one is refused --model flux-schnell")
         await command("/imagine", "--count 99 too many")  # refused at admission
-        await command("/quota", "")
-        await command("/jobs", "")
-        await command("/admin", "quota set USECRET 500 10", user=ADMIN)
-        await command("/admin", "quota set USECRET 500 10")  # not an admin
+        await command("/falbot", "quota")
+        await command("/falbot", "jobs")
+        await command("/falbot", "admin quota set USECRET 500 10", user=ADMIN)
+        await command("/falbot", "admin quota set USECRET 500 10")  # not an admin
         await wait_all_final(db, within=20)
         sim.key = "a-key-falbot-does-not-have"  # fal now refuses falbot's credentials
         await command("/imagine", "refused for the key --model flux-schnell")

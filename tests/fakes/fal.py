@@ -1,4 +1,5 @@
-"""`FakeFal`: the `FalGateway` port by hand, for core's unit tests. Requests finish when told."""
+"""`FakeFal`: the `FalGateway` port by hand, for core's unit tests. Requests finish when told;
+with `hold_queue` they wait in fal's queue until `start`ed, as fal's own queue does."""
 
 from __future__ import annotations
 
@@ -26,15 +27,22 @@ class FakeRequest:
     endpoint: str
     arguments: Mapping[str, Any]
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    started: asyncio.Event = field(default_factory=asyncio.Event)  # IN_PROGRESS at fal
     error: BotError | None = None
     cancelled: bool = False
+    completed: bool = False
 
 
 class FakeFal:
-    """Every request sits IN_PROGRESS until `finish` (or `auto_finish`), then completes."""
+    """Every request sits IN_PROGRESS until `finish` (or `auto_finish`), then completes; with
+    `hold_queue`, IN_QUEUE first until `start`. A cancelled request completes at once."""
 
     def __init__(self, *, auto_finish: bool = True) -> None:
         self.auto_finish = auto_finish
+        self.hold_queue = False
+        self.status_calls = 0
+        self.cancels: list[str] = []  # request ids, in the order their cancel was asked
+        self.cancel_asked = asyncio.Event()
         self.requests: dict[str, FakeRequest] = {}
         self.submits: list[tuple[str, Mapping[str, Any]]] = []
         self.webhook_urls: list[str | None] = []
@@ -62,6 +70,8 @@ class FakeFal:
         request_id = f"req-{next(self._ids)}"
         self.webhook_urls.append(webhook_url)
         self.requests[request_id] = FakeRequest(endpoint, dict(arguments))
+        if not self.hold_queue:
+            self.requests[request_id].started.set()
         self.at_fal += 1
         self.peak_at_fal = max(self.peak_at_fal, self.at_fal)
         async with self._submitted:
@@ -80,19 +90,32 @@ class FakeFal:
         self.requests[rid].error = error
         self.requests[rid].release.set()
 
+    def start(self, request_id: str | None = None) -> None:
+        """Let one held request (by default the oldest waiting) leave fal's queue and run."""
+        waiting = [r for r, req in self.requests.items() if not req.started.is_set()]
+        self.requests[request_id or waiting[0]].started.set()
+
     async def watch(self, endpoint: str, request_id: str) -> AsyncIterator[FalStatus]:
         req = self.requests[request_id]
         yield FalStatus("queued", queue_position=0)
-        yield FalStatus("in_progress", logs=("step 1 of 2",))
-        if not self.auto_finish:
-            await req.release.wait()
+        if not req.started.is_set():
+            await _first(req.started, req.release)
+        if req.started.is_set():
+            yield FalStatus("in_progress", logs=("step 1 of 2",))
+            if not self.auto_finish:
+                await req.release.wait()
         if self.at_fal > 0:
             self.at_fal -= 1
-        yield FalStatus("completed", inference_s=1.0)
+        req.completed = True
+        yield FalStatus("completed", inference_s=1.0 if req.started.is_set() else None)
 
     async def status(self, endpoint: str, request_id: str) -> FalStatus:
-        done = self.requests[request_id].release.is_set() or self.auto_finish
-        return FalStatus("completed" if done else "in_progress")
+        self.status_calls += 1
+        req = self.requests[request_id]
+        ran = req.started.is_set()
+        if req.release.is_set() or (ran and self.auto_finish):
+            return FalStatus("completed", inference_s=1.0 if ran else None)
+        return FalStatus("in_progress" if ran else "queued", queue_position=None if ran else 0)
 
     async def result(self, endpoint: str, request_id: str) -> dict[str, Any]:
         if self.result_gate is not None:
@@ -132,9 +155,11 @@ class FakeFal:
         }
 
     async def cancel(self, endpoint: str, request_id: str) -> bool:
+        self.cancels.append(request_id)
+        self.cancel_asked.set()
         req = self.requests[request_id]
-        if req.release.is_set():
-            return False
+        if req.release.is_set() or req.completed:
+            return False  # ALREADY_COMPLETED
         req.cancelled = True
         req.release.set()
         return True
@@ -148,3 +173,14 @@ class FakeFal:
         if len(data) > max_bytes:
             raise BotError(ErrorCode.INVALID_INPUT, "too big")
         return data
+
+
+async def _first(*events: asyncio.Event) -> None:
+    """Wait until one of `events` is set."""
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from adapters.sqlite.codec import from_micros, to_micros
 from core.errors import BotError, ErrorCode
@@ -46,11 +47,12 @@ class MemoryStore:
         self.denied: set[tuple[str, str]] = set()
         self.bans: set[tuple[str, str]] = set()
         self.seen: dict[str, datetime] = {}
+        self.bot_state: dict[str, str] = {}
         self.nsfw: dict[str, NsfwMode] = {}
 
     # jobs
 
-    async def admit(self, job: Job, *, images: Sequence[InputImage], admission: Admission) -> None:
+    async def admit(self, job: Job, *, images: Sequence[InputImage], admission: Admission) -> Job:
         async with self._lock:
             limits, budget = admission.limits, admission.budget
             if (rules := admission.rules) is not None:
@@ -89,9 +91,11 @@ class MemoryStore:
                 raise bucket_refusal(taken, amount=job.credits, limits=limits)
             if job.id in self.jobs:
                 raise BotError(ErrorCode.INTERNAL, f"job {job.short_id} exists already")
-            self.jobs[job.id] = _utc(job).replace(credits_settled=False)
+            admitted = _utc(job).replace(credits_settled=False, limits=limits)
+            self.jobs[job.id] = admitted
             self.inputs[job.id] = list(images)
             self.buckets[admission.bucket] = taken.state
+            return admitted
 
     def _spent(self, workspace_id: str, since: datetime) -> Decimal:
         return sum(
@@ -106,10 +110,24 @@ class MemoryStore:
         async with self._lock:
             self._save(job)
 
+    async def set_reply_ref(self, job_id: str, reply_ref: Mapping[str, Any]) -> None:
+        async with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                raise BotError(ErrorCode.NOT_FOUND, f"There is no job {job_id[:8]}.")
+            self.jobs[job_id] = job.replace(reply_ref=dict(reply_ref))
+
     def _save(self, job: Job) -> Job:
         if job.id not in self.jobs:
             raise BotError(ErrorCode.NOT_FOUND, f"There is no job {job.short_id}.")
-        saved = _utc(job).replace(credits_settled=self.jobs[job.id].credits_settled)
+        stored = self.jobs[job.id]
+        # As in SQLite: settle_job alone settles, set_reply_ref alone names the reply, and the
+        # limits a job was admitted under stay as admitted.
+        saved = _utc(job).replace(
+            credits_settled=stored.credits_settled,
+            reply_ref=stored.reply_ref,
+            limits=stored.limits,
+        )
         self.jobs[job.id] = saved
         return saved
 
@@ -268,6 +286,12 @@ class MemoryStore:
         for key in old:
             del self.seen[key]
         return len(old)
+
+    async def state_value(self, key: str) -> str | None:
+        return self.bot_state.get(key)
+
+    async def set_state_value(self, key: str, value: str) -> None:
+        self.bot_state[key] = value
 
 
 def _utc(job: Job) -> Job:

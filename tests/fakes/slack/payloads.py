@@ -90,6 +90,54 @@ def app_mention(
     return event
 
 
+def direct_message(
+    text: str,
+    *,
+    user: str,
+    channel: str,
+    ts: str,
+    files: list[dict[str, Any]] | None = None,
+    team_id: str = "T0001",
+) -> dict[str, Any]:
+    """A `message.im` event: someone wrote in their DM with the app (with files: `file_share`)."""
+    event: dict[str, Any] = {
+        "type": "message",
+        "channel": channel,
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "event_ts": ts,
+        "team": team_id,
+        "channel_type": "im",
+    }
+    if files:
+        event["subtype"] = "file_share"
+        event["files"] = files
+        event["upload"] = False
+    return event
+
+
+def app_home_opened(*, user: str, channel: str, tab: str = "home") -> dict[str, Any]:
+    """The `app_home_opened` event: `tab` is `home` or `messages`."""
+    return {
+        "type": "app_home_opened",
+        "user": user,
+        "channel": channel,
+        "tab": tab,
+        "event_ts": f"{time.time():.6f}",
+    }
+
+
+def file_input(files: list[dict[str, Any]]) -> dict[str, Any]:
+    """A `file_input` element's state in a view_submission: the uploaded files as Slack file
+    objects (`id`, `name`, `mimetype`, `url_private_download`, …)."""
+    return {"type": "file_input", "files": files}
+
+
+def plain_text_input(value: str) -> dict[str, Any]:
+    return {"type": "plain_text_input", "value": value}
+
+
 def message_action(
     message: dict[str, Any],
     *,

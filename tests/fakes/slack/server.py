@@ -43,6 +43,8 @@ class HostedFile:
     data: bytes
     served_type: str
     login_only: bool = False  # as if the app lacked files:read: always the login page
+    redirect_to: str | None = None  # answered with a 302 to this URL (a file moved to a CDN)
+    public: bool = False  # served without the bot token (a CDN link a redirect points at)
 
     def info(self, base: str, team_id: str) -> dict[str, Any]:
         url = f"{base}/files-pri/{team_id}-{self.id}/{self.name}"
@@ -81,6 +83,7 @@ class FakeSlack:
         self.files: dict[str, HostedFile] = {}
         self.uploads: dict[str, dict[str, Any]] = {}
         self.views: list[dict[str, Any]] = []
+        self.homes: dict[str, dict[str, Any]] = {}  # the App Home tab published per user
         self._failures: dict[str, list[tuple[int, int]]] = {}
         # A Slack outage: called with each Web API call's method and arguments; a status it
         # returns (a 5xx, say) answers that call instead. None: Slack works.
@@ -158,8 +161,11 @@ class FakeSlack:
         mimetype: str,
         served_type: str | None = None,
         login_only: bool = False,
+        redirect_to: str | None = None,
+        public: bool = False,
     ) -> dict[str, Any]:
-        """Host a private file; returns its Slack file object (as in a message's `files`)."""
+        """Host a private file; returns its Slack file object (as in a message's `files`).
+        `redirect_to`: answer its download with a redirect there; `public`: serve it to anyone."""
         file = HostedFile(
             id=f"F{next(self._ids):06d}",
             name=name,
@@ -167,6 +173,8 @@ class FakeSlack:
             data=data,
             served_type=served_type or mimetype,
             login_only=login_only,
+            redirect_to=redirect_to,
+            public=public,
         )
         self.files[file.id] = file
         return file.info(self.base, self.team_id)
@@ -381,6 +389,18 @@ class FakeSlack:
         self.views.append(view)
         return {"ok": True, "view": view}
 
+    def _m_views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        user_id = str(params.get("user_id", ""))
+        if user_id not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        view = params.get("view")
+        view = json.loads(view) if isinstance(view, str) else dict(view or {})
+        if view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        view["id"] = f"V{next(self._ids):06d}"
+        self.homes[user_id] = view
+        return {"ok": True, "view": view}
+
     def _m_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
         if not params.get("filename") or not str(params.get("length", "")).isdigit():
             return {"ok": False, "error": "invalid_arguments"}
@@ -425,6 +445,12 @@ class FakeSlack:
             self.messages.setdefault(channel, []).append(message)
         return {"ok": True, "files": out}
 
+    def _m_files_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        file = self.files.get(str(params.get("file", "")))
+        if file is None:
+            return {"ok": False, "error": "file_not_found"}
+        return {"ok": True, "file": file.info(self.base, self.team_id)}
+
     def _m_files_delete(self, params: dict[str, Any]) -> dict[str, Any]:
         file_id = params.get("file", "")
         if self.files.pop(file_id, None) is None:
@@ -448,6 +474,10 @@ class FakeSlack:
         )
         if file is None:
             return web.Response(status=404, text="file not found")
+        if file.redirect_to is not None:
+            raise web.HTTPFound(file.redirect_to)
+        if file.public:
+            return web.Response(body=file.data, content_type=file.served_type)
         if not authorised or file.login_only:
             # What Slack does for a private file fetched without the bot token.
             return web.Response(text=LOGIN_PAGE, content_type="text/html")

@@ -92,9 +92,9 @@ async def test_quota_jobs_and_usage_are_private(env: Env) -> None:
 
 async def test_cancel_a_waiting_job_returns_its_credits(env: Env) -> None:
     await env.start_bot()
-    env.sim.hold = True
+    env.sim.hold_queue = True  # waiting in fal's queue: fal has not started it
     issued = await env.slash(env.alice, "imagine", options=[p.option("prompt", p.STRING, "x")])
-    await env.sim.wait_for(lambda: env.sim.running == 1)
+    await env.sim.wait_for(lambda: len(env.sim.requests) == 1)
     choices = await _complete(
         env, env.alice, "cancel", [p.option("job", p.STRING, "", focused=True)]
     )
@@ -110,7 +110,31 @@ async def test_cancel_a_waiting_job_returns_its_credits(env: Env) -> None:
             r.method == "PATCH" and issued.token in r.path and "Cancelled" in r.json["content"]
         )
     )
+    assert "Cancelled before it started" in failed.json["content"]
     assert "credits were returned" in failed.json["content"]
+    (request,) = env.sim.requests.values()
+    assert request.cancelled_while == "IN_QUEUE"
+
+
+async def test_cancel_a_running_job_charges_it(env: Env) -> None:
+    await env.start_bot()
+    env.sim.hold = True  # running at fal: fal bills it, cancelled or not
+    issued = await env.slash(env.alice, "imagine", options=[p.option("prompt", p.STRING, "x")])
+    await env.sim.wait_for(lambda: env.sim.running == 1)
+    choices = await _complete(
+        env, env.alice, "cancel", [p.option("job", p.STRING, "", focused=True)]
+    )
+    job_id = choices.json["data"]["choices"][0]["value"]
+
+    await _private_answer(env, env.alice, "cancel", options=[p.option("job", p.STRING, job_id)])
+
+    failed = await env.fake.wait_for(
+        lambda r: (
+            r.method == "PATCH" and issued.token in r.path and "Cancelled" in r.json["content"]
+        )
+    )
+    assert "fal had started it, so it costs $0.003" in failed.json["content"]
+    assert "This job was charged" in failed.json["content"]
 
 
 async def test_commands_in_a_dm_use_the_users_own_bucket(env: Env) -> None:

@@ -227,3 +227,26 @@ async def test_admin_nsfw_refuses_a_member_and_a_bad_mode_and_changes_nothing(en
     assert "withhold, spoiler or allow" in bad
 
     assert (await bot.app.store.policy(env.fake.guild_id)).nsfw is NsfwMode.SPOILER
+
+
+async def test_a_lowered_quota_refuses_the_next_job_of_a_user_with_credits_left(env: Env) -> None:
+    await env.start_bot()
+    first = await _imagine(env, env.alice)  # 3.9 of alice's 100 default credits
+    await env.final_edit(first)
+
+    await _quota_set(env, env.mod, env.alice, "1", "0")
+    refused = await env.callback(await _imagine(env, env.alice))
+
+    assert refused.json["type"] == 4, "the job was admitted"
+    assert "Out of credits" in refused.json["data"]["content"]
+    assert len(env.sim.submits) == 1
+    shown = await _admin(
+        env,
+        env.mod,
+        "quota",
+        "show",
+        options=[p.option("target", 6, env.alice.id)],
+        resolved=env.fake.resolved_member(env.alice),
+    )
+    content = shown.json["data"]["content"]
+    assert "1.00 of 1 credits" in content and "96.10" not in content

@@ -172,3 +172,17 @@ def test_failed_and_cancelled_jobs_are_counted_by_state_and_code_even_with_quiet
     emit_all([(events.JOB_QUEUED, {})])  # after uninstall: not counted
     again = parse(metrics.exposition()[0].decode())
     assert value(again, "falbot_jobs_total", state="queued", model="veo3") == 1
+
+
+def test_a_job_charged_though_it_did_not_complete_counts_in_the_cost() -> None:
+    metrics = Metrics()
+    metrics.install()
+    try:
+        charged = make_job(model="veo3", workspace_id="w9", state=JobState.CANCELLED)
+        events.emit(events.JOB_FAILED, charged, code="cancelled", cost_usd="3.2")
+        free = make_job(model="veo3", workspace_id="w9", state=JobState.CANCELLED)
+        events.emit(events.JOB_FAILED, free, code="cancelled")
+    finally:
+        metrics.uninstall()
+    samples = parse(metrics.exposition()[0].decode())
+    assert value(samples, "falbot_cost_usd_total", model="veo3", workspace="w9") == 3.2

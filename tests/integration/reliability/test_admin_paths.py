@@ -19,7 +19,7 @@ from typing import Any, get_args
 
 from adapters.discord.buttons import Action, ResultButton, custom_id
 from adapters.slack.admin_commands import ADMIN_USAGE
-from adapters.slack.commands import COMMANDS
+from adapters.slack.commands import COMMANDS, SUBCOMMANDS
 from adapters.slack.render import DELETE, EDIT, EDIT_MODAL, RERUN, RESULT_ACTIONS, UPSCALE
 from core.admin import AdminService
 from core.jobs import Actor
@@ -121,7 +121,7 @@ DISCORD_ADMIN: dict[tuple[str, ...], DiscordCase] = {
 
 # Top-level commands that act only for the caller (their own jobs, bucket and usage), the ones
 # that take a job id (someone else's must be refused), and the admin group.
-DISCORD_OWN = {"imagine", "edit", "upscale", "video", "models", "quota", "usage", "jobs"}
+DISCORD_OWN = {"imagine", "edit", "upscale", "video", "models", "quota", "usage", "jobs", "help"}
 DISCORD_OWN_MENUS = {"Edit image"}
 DISCORD_ON_A_JOB = {"cancel"}
 
@@ -345,15 +345,17 @@ SLACK_ADMIN: dict[tuple[str, ...], SlackCase] = {
     ("usage",): SlackCase("usage 7", "usage", "Spend by everyone"),
     ("refund",): SlackCase("refund {job}", "refund", "Refunded"),
 }
-SLACK_OWN = {"/imagine", "/video", "/models", "/quota", "/usage", "/jobs"}
-SLACK_ON_A_JOB = {"/cancel"}
+SLACK_JOBS = {"/imagine", "/video", "/edit", "/upscale"}
+SLACK_OWN = {"help", "models", "quota", "usage", "jobs"}  # `/falbot <name>`
+SLACK_ON_A_JOB = {"cancel"}
 
 
 def admin_subcommands() -> list[tuple[str, ...]]:
-    """The subcommands `/admin` lists in its usage (the words before the first `<` or `[`)."""
+    """The subcommands `/falbot admin` lists in its usage (the words before the first `<` or
+    `[`)."""
     found: list[tuple[str, ...]] = []
     for line in ADMIN_USAGE.splitlines():
-        words = line.split("`")[1].split()[1:]
+        words = line.split("`")[1].split()[2:]
         fixed = [w for w in itertools.takewhile(lambda w: w[0] not in "<[", words)]
         for combo in itertools.product(*(w.split("|") for w in fixed)):
             found.append(tuple(combo))
@@ -427,13 +429,13 @@ async def test_slack_every_admin_command_refuses_a_member_and_works_for_an_admin
         case = SLACK_ADMIN[path]
         text = case.text.format(job=job.short_id)
         before = await slack_state(stack)
-        refused = await slack_answer(stack, "/admin", text, ANN)
+        refused = await slack_answer(stack, "/falbot", f"admin {text}", ANN)
         assert NOT_ADMIN in refused, (path, refused)
         assert await slack_state(stack) == before, path
         # A Slack admin, then one by FALBOT_ADMIN_USER_IDS (a job is refunded once only).
         expected = (case.said, "was refunded before" if path == ("refund",) else case.said)
         for admin, wanted in zip((BOSS, CONFIGURED), expected, strict=True):
-            answered = await slack_answer(stack, "/admin", text, admin)
+            answered = await slack_answer(stack, "/falbot", f"admin {text}", admin)
             assert wanted in answered, (path, admin, answered)
 
 
@@ -501,7 +503,8 @@ async def test_slack_edit_modal_checks_the_submitter_on_submit(slack_stack: Slac
 async def test_slack_commands_act_only_on_the_callers_own_jobs(slack_stack: SlackStack) -> None:
     stack, fake = slack_stack, slack_stack.fake
     fake.add_user(OTHER, name="other")
-    assert set(COMMANDS) == SLACK_OWN | SLACK_ON_A_JOB | {"/admin"}, "a new command needs a case"
+    assert set(COMMANDS) == SLACK_JOBS | {"/falbot"}, "a new command needs a case"
+    assert set(SUBCOMMANDS) == SLACK_OWN | SLACK_ON_A_JOB | {"admin"}, "a new one needs a case"
 
     stack.sim.hold = True
     await stack.command("/imagine", "a slow fox --model flux-schnell", user=ANN)
@@ -510,11 +513,12 @@ async def test_slack_commands_act_only_on_the_callers_own_jobs(slack_stack: Slac
     for command in sorted(SLACK_ON_A_JOB):
         for ref in (job.id, job.short_id):
             before = await slack_state(stack)
-            refused = await slack_answer(stack, command, ref, OTHER)
+            refused = await slack_answer(stack, "/falbot", f"{command} {ref}", OTHER)
             assert f"I found no job `{ref}` of yours" in refused
             assert await slack_state(stack) == before
 
-    assert f"job `{job.short_id}`" in await slack_answer(stack, "/cancel", job.short_id, BOSS)
+    cancelled_by_boss = await slack_answer(stack, "/falbot", f"cancel {job.short_id}", BOSS)
+    assert f"job `{job.short_id}`" in cancelled_by_boss
     cancelled = await fake.wait_for("chat.update", lambda c: "Failed" in str(c.params["text"]))
     assert "Cancelled" in said(cancelled)
     assert (await stack.jobs_of(ANN))[0].state.final

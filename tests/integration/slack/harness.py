@@ -53,7 +53,14 @@ def new_fake() -> FakeSlack:
     return fake
 
 
-def settings_for(fake: FakeSlack, sim: FalSimulator, db_path: Path, *, mode: Mode) -> Settings:
+def settings_for(
+    fake: FakeSlack,
+    sim: FalSimulator,
+    db_path: Path,
+    *,
+    mode: Mode,
+    media_hosts: tuple[str, ...] = (),
+) -> Settings:
     """What an operator would put in the environment, pointed at the loopback fakes."""
     values: dict[str, Any] = {
         "FAL_KEY": SIM_KEY,
@@ -64,7 +71,7 @@ def settings_for(fake: FakeSlack, sim: FalSimulator, db_path: Path, *, mode: Mod
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "FALBOT_SLACK_API_URL": fake.api_url,
-        "FALBOT_MEDIA_HOSTS": fake.host,
+        "FALBOT_MEDIA_HOSTS": ",".join((fake.host, *media_hosts)),
         "FALBOT_ADMIN_USER_IDS": CONFIGURED,
         "FALBOT_PROGRESS_INTERVAL": 0.1,
         "FALBOT_MAX_INPUT_BYTES": MAX_INPUT_BYTES,
@@ -98,10 +105,17 @@ class SlackStack:
 
     @classmethod
     async def open(
-        cls, fake: FakeSlack, sim: FalSimulator, db_path: Path, *, mode: Mode = "http"
+        cls,
+        fake: FakeSlack,
+        sim: FalSimulator,
+        db_path: Path,
+        *,
+        mode: Mode = "http",
+        media_hosts: tuple[str, ...] = (),
     ) -> SlackStack:
-        """Built by the composition root (`build_app`), with Slack wired as `falbot run` does."""
-        settings = settings_for(fake, sim, db_path, mode=mode)
+        """Built by the composition root (`build_app`), with Slack wired as `falbot run` does;
+        `media_hosts`: more hosts the bot may fetch user media from."""
+        settings = settings_for(fake, sim, db_path, mode=mode, media_hosts=media_hosts)
         app = await build_app(settings)
         assert settings.slack_bot_token is not None
         adapter = SlackAdapter(
@@ -156,14 +170,16 @@ class SlackStack:
 
     # ---- what users do
 
-    async def command(self, command: str, text: str, *, user: str = ANN) -> Any:
+    async def command(
+        self, command: str, text: str, *, user: str = ANN, channel: str = CHANNEL
+    ) -> Any:
         """Run a slash command; over HTTP returns the answer, over Socket Mode the ack."""
         form = p.slash_command(
             command,
             text,
             team_id=TEAM,
             user_id=user,
-            channel_id=CHANNEL,
+            channel_id=channel,
             response_url=self.fake.response_url(),
         )
         return await self._send("slash_commands", form, form=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from adapters.fal.simulator import FalSimulator
+from core.jobs import JobState
 from core.nsfw import NsfwMode
 from core.quota import Budget
 from tests.fakes.slack import Call, FakeSlack
@@ -25,7 +26,7 @@ async def answer_to(stack: SlackStack, fake: FakeSlack, command: str, text: str,
 
 
 async def test_admin_command_refused_for_a_member(stack: SlackStack, fake: FakeSlack) -> None:
-    answer = await answer_to(stack, fake, "/admin", "budget set 5 100", ANN)
+    answer = await answer_to(stack, fake, "/falbot", "admin budget set 5 100", ANN)
     assert "Only falbot admins" in shown(answer)
     assert (await stack.store.policy(TEAM)).budget == Budget()
     info = fake.calls_to("users.info")
@@ -35,17 +36,17 @@ async def test_admin_command_refused_for_a_member(stack: SlackStack, fake: FakeS
 async def test_admin_command_accepted_for_a_workspace_admin(
     stack: SlackStack, fake: FakeSlack
 ) -> None:
-    answer = await answer_to(stack, fake, "/admin", "budget set 5 100", BOSS)
+    answer = await answer_to(stack, fake, "/falbot", "admin budget set 5 100", BOSS)
     assert "Budget: $5" in shown(answer)
     budget = (await stack.store.policy(TEAM)).budget
     assert budget == Budget(Decimal(5), Decimal(100))
 
 
 async def test_admin_rights_are_checked_on_every_call(stack: SlackStack, fake: FakeSlack) -> None:
-    first = await answer_to(stack, fake, "/admin", "models deny veo3", BOSS)
+    first = await answer_to(stack, fake, "/falbot", "admin models deny veo3", BOSS)
     assert "no longer allowed" in shown(first)
     fake.users[BOSS]["is_admin"] = False  # demoted in Slack
-    second = await answer_to(stack, fake, "/admin", "models allow veo3", BOSS)
+    second = await answer_to(stack, fake, "/falbot", "admin models allow veo3", BOSS)
     assert "Only falbot admins" in shown(second)
     assert "veo3" in (await stack.store.policy(TEAM)).denied_models
 
@@ -53,24 +54,24 @@ async def test_admin_rights_are_checked_on_every_call(stack: SlackStack, fake: F
 async def test_configured_admin_sets_and_shows_a_users_quota(
     stack: SlackStack, fake: FakeSlack
 ) -> None:
-    await answer_to(stack, fake, "/admin", f"quota set <@{ANN}|ann> 10 5", CONFIGURED)
-    answer = await answer_to(stack, fake, "/admin", f"quota show <@{ANN}|ann>", CONFIGURED)
+    await answer_to(stack, fake, "/falbot", f"admin quota set <@{ANN}|ann> 10 5", CONFIGURED)
+    answer = await answer_to(stack, fake, "/falbot", f"admin quota show <@{ANN}|ann>", CONFIGURED)
     assert f"User {ANN}: 10" in shown(answer)
     assert "refilling 5 an hour" in shown(answer)
     assert not [c for c in fake.calls_to("users.info") if c.params["user"] == CONFIGURED]
 
 
 async def test_unknown_admin_command_shows_usage(stack: SlackStack, fake: FakeSlack) -> None:
-    answer = await answer_to(stack, fake, "/admin", "quota frobnicate", BOSS)
+    answer = await answer_to(stack, fake, "/falbot", "admin quota frobnicate", BOSS)
     text = shown(answer)
-    assert "I don't know `/admin quota frobnicate`" in text
-    assert "/admin quota set" in text
+    assert "I don't know `/falbot admin quota frobnicate`" in text
+    assert "/falbot admin quota set" in text
 
 
 async def test_exhausted_quota_says_when_to_retry(
     stack: SlackStack, fake: FakeSlack, fal: FalSimulator
 ) -> None:
-    await answer_to(stack, fake, "/admin", f"quota set <@{ANN}> 5 60", BOSS)
+    await answer_to(stack, fake, "/falbot", f"admin quota set <@{ANN}> 5 60", BOSS)
     await stack.command("/imagine", "a red fox --model nano-banana")  # 3.9 credits of 5
     await fake.wait_for("chat.update", lambda c: str(c.params["text"]).startswith("Done"))
     left = await stack.credits_of(ANN)
@@ -80,12 +81,26 @@ async def test_exhausted_quota_says_when_to_retry(
     assert "Out of credits" in text
     assert "Try again in 3 min" in text  # 2.8 credits short at 60 an hour
     await stack.quiesce()
-    refused_post = fake.calls_to("chat.postMessage")[-1]
-    deleted = fake.calls_to("chat.delete")
-    assert [c.params["ts"] for c in deleted] == [refused_post.answer["ts"]]
+    assert len(fake.calls_to("chat.postMessage")) == 1  # the first job's only
+    assert not fake.calls_to("chat.delete")
     assert len(await stack.jobs_of(ANN)) == 1
     assert await stack.credits_of(ANN) - left < Decimal("0.1")  # only the refill since
     assert len(fal.submits) == 1
+
+
+async def test_a_banned_users_prompt_is_never_posted(
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+) -> None:
+    await answer_to(stack, fake, "/falbot", f"admin ban <@{ANN}|ann>", BOSS)
+    answer = await answer_to(stack, fake, "/imagine", "a secret plan --model nano-banana", ANN)
+    assert "not allowed to use falbot" in shown(answer)
+    await stack.quiesce()
+    # Nothing public, not even for a moment: only the ephemeral answer.
+    assert not fake.calls_to("chat.postMessage", status=None)
+    assert not fake.calls_to("chat.delete", status=None)
+    assert "secret plan" not in str([c.params for c in fake.calls if c.method != "response_url"])
+    assert await stack.jobs_of(ANN) == []
+    assert not fal.submits
 
 
 async def test_usage_error_on_a_bad_option(stack: SlackStack, fake: FakeSlack) -> None:
@@ -104,10 +119,10 @@ async def test_admin_usage_answers_privately_and_dms_the_chart(
     await stack.command("/imagine", "a kite --model nano-banana")
     await fake.wait_for("chat.update", lambda c: str(c.params["text"]).startswith("Done"))
     await stack.wait_delivered(ANN)
-    refused = await answer_to(stack, fake, "/admin", "usage 7", ANN)
+    refused = await answer_to(stack, fake, "/falbot", "admin usage 7", ANN)
     assert "Only falbot admins" in shown(refused)
 
-    answer = await answer_to(stack, fake, "/admin", "usage 7", BOSS)
+    answer = await answer_to(stack, fake, "/falbot", "admin usage 7", BOSS)
     text = shown(answer)
     assert "Spend by everyone" in text
     assert "$0.039 over 1 job(s)" in text
@@ -142,14 +157,14 @@ async def test_admin_nsfw_sets_what_happens_to_flagged_outputs(
     assert "1 output(s) withheld" in context_text(held)
     assert not fake.calls_to("files.completeUploadExternal")
 
-    spoiler = await answer_to(stack, fake, "/admin", "nsfw Spoiler", BOSS)
+    spoiler = await answer_to(stack, fake, "/falbot", "admin nsfw Spoiler", BOSS)
     assert "shown behind a spoiler" in shown(spoiler)
     assert (await stack.store.policy(TEAM)).nsfw is NsfwMode.SPOILER
     spoilered = await flagged_result(stack, fake, 2)  # Slack has no spoilers: held back
     assert "1 output(s) withheld" in context_text(spoilered)
     assert not fake.calls_to("files.completeUploadExternal")
 
-    allow = await answer_to(stack, fake, "/admin", "nsfw allow", CONFIGURED)
+    allow = await answer_to(stack, fake, "/falbot", "admin nsfw allow", CONFIGURED)
     assert "are shown outside NSFW channels" in shown(allow)
     allowed = await flagged_result(stack, fake, 3)
     assert "withheld" not in context_text(allowed)
@@ -162,14 +177,33 @@ async def test_admin_nsfw_sets_what_happens_to_flagged_outputs(
 async def test_admin_nsfw_refuses_a_member_and_a_bad_mode_and_changes_nothing(
     stack: SlackStack, fake: FakeSlack
 ) -> None:
-    await answer_to(stack, fake, "/admin", "nsfw spoiler", BOSS)
+    await answer_to(stack, fake, "/falbot", "admin nsfw spoiler", BOSS)
 
-    refused = await answer_to(stack, fake, "/admin", "nsfw allow", ANN)
+    refused = await answer_to(stack, fake, "/falbot", "admin nsfw allow", ANN)
     assert "Only falbot admins" in shown(refused)
-    bad = await answer_to(stack, fake, "/admin", "nsfw sometimes", BOSS)
+    bad = await answer_to(stack, fake, "/falbot", "admin nsfw sometimes", BOSS)
     assert "`sometimes` is not an NSFW mode" in shown(bad)
     assert "withhold, spoiler or allow" in shown(bad)
-    missing = await answer_to(stack, fake, "/admin", "nsfw", BOSS)
-    assert "`/admin nsfw &lt;withhold|spoiler|allow&gt;`" in shown(missing)
+    missing = await answer_to(stack, fake, "/falbot", "admin nsfw", BOSS)
+    assert "`/falbot admin nsfw &lt;withhold|spoiler|allow&gt;`" in shown(missing)
 
     assert (await stack.store.policy(TEAM)).nsfw is NsfwMode.SPOILER
+
+
+async def test_a_job_in_a_channel_the_bot_is_not_in_is_withdrawn(
+    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+) -> None:
+    """Admitted, then Slack refuses its message: the job is cancelled, its credits come back,
+    and only the requester is told."""
+    await stack.command("/imagine", "a hidden fox --model nano-banana", channel="CNOTIN1")
+    answer = await fake.wait_for("response_url")
+    assert "I can't post in this conversation" in shown(answer)
+    assert "/invite @falbot" in shown(answer)
+    await stack.quiesce()
+    (job,) = await stack.jobs_of(ANN)  # withdrawn before the requester was told
+    assert job.state is JobState.CANCELLED
+    assert await stack.credits_of(ANN) == Decimal(100)
+    assert not fal.submits  # held until its message was named: fal never saw it
+    (refused,) = fake.calls_to("chat.postMessage")  # Slack refused it: nothing was shown
+    assert refused.answer == {"ok": False, "error": "not_in_channel"}
+    assert not fake.calls_to("chat.update", status=None)

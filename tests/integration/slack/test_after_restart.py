@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from adapters.fal.simulator import FalSimulator
+from core.jobs import JobState
 from tests.fakes.slack import Call, FakeSlack
 from tests.fakes.slack import payloads as p
 from tests.integration.slack.harness import ANN, BOSS, CHANNEL, TEAM, SlackStack
@@ -143,5 +144,36 @@ async def test_a_running_job_is_finished_in_its_message_after_a_restart(
         complete = fake.calls_to("files.completeUploadExternal")[0]
         assert complete.params["thread_ts"] == post.answer["ts"]
         assert len(fal.submits) == 1  # resumed, never submitted twice
+    finally:
+        await second.close()
+
+
+async def test_a_restart_between_admission_and_its_message_still_shows_the_job(
+    fake: FakeSlack, fal: FalSimulator, db_path: Path
+) -> None:
+    """Killed after the job was admitted but before its message was posted: the next start
+    runs it and posts its message then (no job is left without one, none runs unseen)."""
+    gate = fake.hold("chat.postMessage")
+    first = await SlackStack.open(fake, fal, db_path)
+    try:
+        await first.command("/imagine", "a fox at the window --model flux-schnell")
+        await fake.wait_for("held:chat.postMessage")
+        (held,) = await first.jobs_of(ANN)
+        assert held.state is JobState.QUEUED
+        assert not held.reply_ref.get("message_ts")
+    finally:
+        await first.close()
+    assert not fal.submits  # held until its message was named
+
+    gate.set()
+    second = await SlackStack.open(fake, fal, db_path)
+    try:
+        await second.wait_delivered(ANN)
+        final = await fake.wait_for("chat.update", is_done)
+        posted = [c for c in fake.calls_to("chat.postMessage") if c.answer.get("ok")]
+        assert final.params["ts"] == posted[-1].answer["ts"]  # the message posted after restart
+        complete = fake.calls_to("files.completeUploadExternal")[0]
+        assert complete.params["thread_ts"] == final.params["ts"]
+        assert len(fal.submits) == 1
     finally:
         await second.close()

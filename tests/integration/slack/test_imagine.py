@@ -103,7 +103,7 @@ async def test_socket_mode_reconnects_when_slack_drops_the_socket(
     await fake.drop_sockets()  # Slack closes sockets now and then (deploys, refreshes)
     await fake.wait_for("apps.connections.open", count=2)
     await fake.wait_for("socket.connect", count=2)
-    ack = await socket_stack.command("/models", "")
+    ack = await socket_stack.command("/falbot", "models")
     assert "envelope_id" in ack.params
     answer = await fake.wait_for("response_url")
     assert "flux-dev" in answer.params["blocks"][0]["text"]["text"]

@@ -39,7 +39,7 @@ async def test_no_secret_in_debug_logs(
         )
     )
     await fake.wait_for("chat.update", is_done)
-    await socket_stack.command("/admin", "budget set 1 2", user=ANN)  # refused
+    await socket_stack.command("/falbot", "admin budget set 1 2", user=ANN)  # refused
     await fake.wait_for("response_url")
     assert fake.calls_to("files.download")[0].params["authorised"] is True
     logged = caplog.text + "".join(str(r.__dict__) for r in caplog.records)

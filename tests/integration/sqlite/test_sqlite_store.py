@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from adapters.sqlite import SqliteStore
-from adapters.sqlite.migrations import LATEST
+from adapters.sqlite.codec import job_values
+from adapters.sqlite.migrations import LATEST, MIGRATIONS
 from core.errors import BotError
 from core.jobs import InputImage
 from core.ports import JobSettlement, UsageFilter
@@ -115,7 +116,9 @@ async def test_everything_survives_close_and_reopen(db_path: Path) -> None:
     job = make_job(input_count=1)
     entry = LedgerEntry(job.id, "w1", "u1", job.model, Decimal("0.039"), Decimal("3.9"), START)
     async with await SqliteStore.open(db_path) as store:
-        await store.admit(job, images=(), admission=make_admission(job))
+        job = await store.admit(
+            job.replace(price_base_usd=Decimal("0.039")), images=(), admission=make_admission(job)
+        )
         await store.settle_job(job, JobSettlement(Decimal(1), LIMITS, entry))
         await store.set_quota("w1", QuotaScope.USER, "u1", LIMITS)
         await store.set_budget("w1", Budget(daily_usd=Decimal(5)))
@@ -211,5 +214,32 @@ async def test_a_refused_admission_rolls_back_and_the_store_goes_on(db_path: Pat
             big = make_job(credits=Decimal(1000))
             await store.admit(big, images=(), admission=make_admission(big))
         job = make_job()
-        await store.admit(job, images=(), admission=make_admission(job))
+        job = await store.admit(job, images=(), admission=make_admission(job))
         assert await store.get_job(job.id) == job
+
+
+async def test_jobs_stored_before_migration_3_come_back_without_admitted_limits(
+    db_path: Path,
+) -> None:
+    db_path.parent.mkdir(parents=True)
+    job = make_job()
+    old = {k: v for k, v in job_values(job).items() if not k.startswith(("limit_", "price_"))}
+    with raw(db_path) as conn:  # a database as falbot left it at schema version 2
+        conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_us INT)")
+        for version, statements in enumerate(MIGRATIONS[:2], start=1):
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version VALUES (?, 0)", (version,))
+        columns = ", ".join(old)
+        conn.execute(
+            f"INSERT INTO jobs ({columns}) VALUES ({', '.join('?' * len(old))})",
+            tuple(old.values()),
+        )
+        conn.commit()
+
+    async with await SqliteStore.open(db_path) as store:
+        saved = await store.get_job(job.id)
+        assert saved is not None and (saved.limits, saved.price_base_usd) == (None, None)
+        assert saved == job
+    with raw(db_path) as conn:
+        assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone() == (LATEST,)

@@ -67,9 +67,10 @@ async def refused(store: Store, job: Job, **admission: Any) -> BotError:
 
 async def test_admit_stores_the_job_and_its_images_and_takes_its_credits(store: Store) -> None:
     job = make_job(credits=Decimal("3.9"), input_count=2)
-    await store.admit(job, images=(PNG, LINK), admission=make_admission(job))
+    admitted = await store.admit(job, images=(PNG, LINK), admission=make_admission(job))
 
-    assert await store.get_job(job.id) == job
+    assert admitted == job.replace(limits=LIMITS)  # the limits it was admitted under, kept
+    assert await store.get_job(job.id) == admitted
     assert await store.job_inputs(job.id) == [PNG, LINK]
     assert (await store.bucket(KEY, LIMITS, T0)).level == Decimal("96.1")
     assert [j.id for j in await store.unfinished_jobs()] == [job.id]
@@ -217,11 +218,11 @@ async def test_admitting_a_job_id_twice_is_refused(store: Store) -> None:
     assert (await store.bucket(KEY, LIMITS, T0)).level == Decimal("96.1")
 
 
-async def ruled(store: Store, job: Job, *, roles: tuple[str, ...] = (), **admission: Any) -> None:
+async def ruled(store: Store, job: Job, *, roles: tuple[str, ...] = (), **admission: Any) -> Job:
     """Admit `job` with the store applying the workspace's stored rules, as the engine does."""
     given = make_admission(job, **admission)
     rules = StoredRules(job.model, roles)
-    await store.admit(job, images=(PNG,), admission=dataclasses.replace(given, rules=rules))
+    return await store.admit(job, images=(PNG,), admission=dataclasses.replace(given, rules=rules))
 
 
 async def refused_by_rules(store: Store, job: Job, **admission: Any) -> BotError:
@@ -261,8 +262,9 @@ async def test_without_rules_the_stored_policy_is_not_read(store: Store) -> None
     await store.set_budget("w1", Budget(daily_usd=Decimal(0)))
     await store.set_quota("w1", QuotaScope.USER, "u1", BucketLimits(Decimal(1), Decimal(0)))
     job = make_job()
-    await store.admit(job, images=(), admission=make_admission(job))
-    assert await store.get_job(job.id) == job
+    admitted = await store.admit(job, images=(), admission=make_admission(job))
+    assert admitted.limits == LIMITS  # the given limits, not the stored override
+    assert await store.get_job(job.id) == admitted
 
 
 async def test_stored_rules_take_the_quota_of_the_user_their_roles_or_the_workspace(
@@ -302,6 +304,22 @@ async def test_stored_rules_check_the_workspaces_stored_budget(store: Store) -> 
     assert "$0.01 is left" in error.message
     assert error.retry_after == 12 * 3600  # T0 is noon; the next day starts at midnight
     await ruled(store, make_job(workspace_id="w2", estimate_usd=Decimal(9)))
+
+
+async def test_reply_ref_is_set_after_admission_and_kept_by_save_job(store: Store) -> None:
+    job = make_job()
+    await store.admit(job, images=(), admission=make_admission(job))
+    stale = await store.get_job(job.id)  # read before the adapter posted its message
+    assert stale is not None
+    await store.set_reply_ref(job.id, {"channel": "C1", "message_ts": "1.000001"})
+    await store.save_job(stale.replace(state=JobState.SUBMITTING))
+    saved = await store.get_job(job.id)
+    assert saved is not None
+    assert saved.state is JobState.SUBMITTING
+    assert saved.reply_ref == {"channel": "C1", "message_ts": "1.000001"}
+    with pytest.raises(BotError) as missing:
+        await store.set_reply_ref("no-such-job", {})
+    assert missing.value.code is ErrorCode.NOT_FOUND
 
 
 # settlement, refunds, ledger
@@ -542,8 +560,9 @@ async def test_a_job_comes_back_exactly_as_saved(store: Store) -> None:
         reply_ref={"channel": "C1", "ts": "1700000000.000100", "nested": {"k": [1, 2]}},
         input_count=2,
         parent_job_id="parent-1",
+        price_base_usd=Decimal("0.0123"),
     )
-    await store.admit(job, images=(PNG, LINK), admission=make_admission(job))
+    job = await store.admit(job, images=(PNG, LINK), admission=make_admission(job))
     failed = job.replace(
         state=JobState.FAILED,
         updated_at=datetime(2026, 1, 5, 12, 0, 7, 1, tzinfo=UTC),
@@ -590,8 +609,53 @@ async def test_saving_an_unknown_job_is_not_found(store: Store) -> None:
 
 async def test_job_inputs_can_be_dropped(store: Store) -> None:
     job = make_job(input_count=2)
-    await store.admit(job, images=(LINK, PNG), admission=make_admission(job))
+    job = await store.admit(job, images=(LINK, PNG), admission=make_admission(job))
     assert await store.job_inputs(job.id) == [LINK, PNG]
     await store.drop_job_inputs(job.id)
     assert await store.job_inputs(job.id) == []
     assert await store.get_job(job.id) == job
+
+
+# the limits a job settles with
+
+
+ARTISTS = BucketLimits(Decimal(10), Decimal(1))  # a role: 10 credits, refilling 1 an hour
+
+
+async def test_a_job_keeps_the_role_limits_it_was_admitted_under(store: Store) -> None:
+    await store.set_quota("w1", QuotaScope.ROLE, "artists", ARTISTS)
+    job = await ruled(store, make_job(credits=Decimal("0.3")), roles=("artists",))
+    assert job.limits == ARTISTS
+    saved = await store.get_job(job.id)
+    assert saved is not None and saved.limits == ARTISTS
+
+    # Saving the job again (its state, its result) never changes the limits it settles with.
+    await store.save_job(job.replace(state=JobState.SUBMITTING, limits=None))
+    await store.set_quota("w1", QuotaScope.ROLE, "artists", None)
+    saved = await store.get_job(job.id)
+    assert saved is not None and saved.limits == ARTISTS
+    assert [j.limits for j in await store.unfinished_jobs()] == [ARTISTS]
+
+
+async def test_settling_with_the_admitted_role_limits_never_fills_past_the_role(
+    store: Store,
+) -> None:
+    await store.set_quota("w1", QuotaScope.ROLE, "artists", ARTISTS)
+    job = await ruled(store, make_job(credits=Decimal("0.3")), roles=("artists",))
+    assert (await store.bucket(KEY, ARTISTS, T0)).level == Decimal("9.7")
+    assert job.limits is not None
+    an_hour_later = T0 + timedelta(hours=1)
+    done = job.replace(state=JobState.CANCELLED, updated_at=an_hour_later)
+
+    assert await store.settle_job(done, JobSettlement(job.credits, job.limits))
+    assert (await store.bucket(KEY, ARTISTS, an_hour_later)).level == 10
+
+
+async def test_a_refund_into_a_generous_role_bucket_keeps_it(store: Store) -> None:
+    patrons = BucketLimits(Decimal(1000), Decimal(0))
+    await store.set_quota("w1", QuotaScope.ROLE, "patrons", patrons)
+    job = await ruled(store, make_job(credits=Decimal(320)), roles=("patrons",))
+    assert job.limits == patrons
+    failed = job.replace(state=JobState.FAILED)
+    assert await store.settle_job(failed, JobSettlement(job.credits, job.limits))
+    assert (await store.bucket(KEY, patrons, T0)).level == 1000

@@ -142,6 +142,7 @@ async def test_cancel_a_waiting_job_returns_its_credits(
 
 async def test_cancel_a_job_at_fal_cancels_it_there(engine: Engine, fal: FakeFal) -> None:
     fal.auto_finish = False
+    fal.hold_queue = True  # still in fal's queue: free (one fal had started is charged)
     reply = RecordingReply()
     job = await engine.submit(request(), reply)
     await fal.wait_for_submits(1)
@@ -181,3 +182,33 @@ async def test_job_events_carry_the_prompt_redacted(
     queued = fields[0]
     assert queued["prompt_len"] == len("my secret birthday plan")
     assert "birthday" not in repr(fields)
+
+
+async def test_a_held_job_starts_only_when_released_and_keeps_its_named_reply(
+    engine: Engine, store: MemoryStore, fal: FakeFal
+) -> None:
+    reply = RecordingReply()
+    job = await engine.submit(request(), reply, hold=True)
+    assert engine.waiting == 0 and not fal.submits and not reply.views  # not in the line
+    named = await engine.set_reply_ref(job, {"message_ts": "1.000001"})
+    assert named.reply_ref["message_ts"] == "1.000001"
+    await engine.release(job)
+    await reply.wait()
+    assert reply.delivery is not None
+    stored = await store.get_job(job.id)
+    assert stored is not None and stored.state is JobState.DELIVERED
+    assert stored.reply_ref["message_ts"] == "1.000001"  # saves along the way kept the name
+
+
+async def test_a_withdrawn_job_never_reaches_fal_and_gets_its_credits_back(
+    engine: Engine, store: MemoryStore, fal: FakeFal
+) -> None:
+    reply = RecordingReply()
+    job = await engine.submit(request(), reply, hold=True)
+    key, limits = BucketKey("w1", "alice"), BucketLimits(Decimal(100), Decimal(0))
+    assert (await store.bucket(key, limits, START)).level < 100
+    await engine.withdraw(job, BotError(ErrorCode.NOT_ALLOWED, "I can't post there."))
+    stored = await store.get_job(job.id)
+    assert stored is not None and stored.state is JobState.CANCELLED
+    assert (await store.bucket(key, limits, START)).level == 100
+    assert not fal.submits

@@ -1,0 +1,79 @@
+"""`/edit` and `/upscale`: slash commands cannot carry a file, so each opens a modal with
+Slack's `file_input` element; its submission carries the uploaded files, which become the job's
+input images (fetched with the bot token like any private Slack file)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from adapters.slack import render
+from adapters.slack.context import Origin
+from adapters.slack.deps import Deps
+from adapters.slack.mentions import EDIT_OPTIONS, UPSCALE_OPTIONS
+from adapters.slack.options import parse, usage_error
+from adapters.slack.shortcuts import modal_metadata
+from core.errors import invalid
+from core.jobs import JobRequest
+
+EDIT_USAGE = "`/edit [what to change] [--model nano-banana-edit] [--aspect 16:9] [--count n]`"
+UPSCALE_USAGE = "`/upscale [--scale 2-4]`"
+
+
+async def edit_command(deps: Deps, origin: Origin, text: str) -> None:
+    parsed = parse(text, allowed=EDIT_OPTIONS, usage=EDIT_USAGE)
+    await _open(deps, origin, kind="edit", options=parsed.options, prompt=parsed.prompt)
+
+
+async def upscale_command(deps: Deps, origin: Origin, text: str) -> None:
+    parsed = parse(text, allowed=UPSCALE_OPTIONS, usage=UPSCALE_USAGE)
+    if parsed.words:
+        raise usage_error("`/upscale` takes only `--scale`.", UPSCALE_USAGE)
+    await _open(deps, origin, kind="upscale", options=parsed.options, prompt="")
+
+
+async def _open(
+    deps: Deps, origin: Origin, *, kind: str, options: Mapping[str, Any], prompt: str
+) -> None:
+    spec = deps.engine.catalog.resolve(str(options.get("model", "")), kind)  # fails early
+    if not origin.trigger_id:
+        raise invalid("Slack did not let me open a form here.", "Try the command again.")
+    metadata = {"k": kind, "c": origin.channel_id, "o": dict(options)}
+    view = render.upload_modal(
+        kind=kind, metadata=metadata, max_files=spec.max_input_images, prompt=prompt
+    )
+    await deps.client.views_open(trigger_id=origin.trigger_id, view=view)
+
+
+async def on_upload_submitted(deps: Deps, origin: Origin, view: dict[str, Any]) -> None:
+    """The modal's files (and prompt) → an edit or upscale job in the command's channel."""
+    values = (view.get("state") or {}).get("values") or {}
+    uploaded = (values.get(render.FILE_BLOCK, {}).get(render.FILE_INPUT) or {}).get("files")
+    prompt = str(
+        (values.get(render.PROMPT_BLOCK, {}).get(render.PROMPT_INPUT) or {}).get("value") or ""
+    ).strip()
+    meta = modal_metadata(view)
+    kind = "upscale" if meta.get("k") == "upscale" else "edit"
+    stored = meta.get("o")
+    options: dict[str, Any] = stored if isinstance(stored, dict) else {}
+    model = str(options.get("model", ""))
+    spec = deps.engine.catalog.resolve(model, kind)
+    files = deps.files.images(await deps.files.described(list(uploaded or [])))
+    images = await deps.files.fetch(files, limit=spec.max_input_images)
+
+    actor = await deps.identities.actor(origin)
+    params = {k: v for k, v in options.items() if k != "model"} | {"kind": kind}
+    if kind == "edit":
+        if not prompt:
+            raise usage_error("Tell me what to change.", EDIT_USAGE)
+        params["prompt"] = prompt
+    await deps.starter.start(
+        actor=actor,
+        channel=origin.channel_id,
+        thread_ts=None,
+        prompt=prompt,
+        what=model or kind,
+        build=lambda ref: JobRequest(
+            actor=actor, model=model, params=params, images=images, reply_ref=ref
+        ),
+    )
