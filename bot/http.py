@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.connections import ConnectionGuard, connection_cap
+from bot.connections import ACCEPT_BURST, LISTEN_BACKLOG, ConnectionGuard, connection_cap
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,7 @@ class HttpServer:
         self.guard = ConnectionGuard(
             max_connections=self._limits.max_connections,
             max_per_address=self._limits.max_per_address,
+            idle_timeout=self._limits.idle_timeout,
         )
         self.app = web.Application(middlewares=[self.guard.middleware, self._deadline])
         self.app.router.add_get("/healthz", self._healthz)
@@ -202,7 +203,7 @@ class _GuardedSite(web.SockSite):
     """aiohttp's SockSite, each connection passed through the guard first."""
 
     def __init__(self, runner: web.AppRunner, sock: socket.socket, guard: ConnectionGuard) -> None:
-        super().__init__(runner, sock, backlog=512)
+        super().__init__(runner, sock, backlog=ACCEPT_BURST)
         self._guard = guard
 
     async def start(self) -> None:
@@ -210,9 +211,12 @@ class _GuardedSite(web.SockSite):
         server = self._runner.server
         assert server is not None
         loop = asyncio.get_running_loop()
+        # asyncio accepts `backlog` connections per turn (files held until the guard sees them);
+        # the kernel's queue behind it is made longer again once it listens.
         self._server = await loop.create_server(
             self._guard.factory(server), sock=self._sock, backlog=self._backlog
         )
+        self._sock.listen(LISTEN_BACKLOG)
 
 
 @dataclass

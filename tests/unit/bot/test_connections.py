@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.connections import FILES_RESERVED, connection_cap
+from bot.connections import FILES_RESERVED, IN_FLIGHT, connection_cap
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def files_1024() -> Iterator[None]:
 def test_the_cap_is_lowered_under_the_open_file_limit_and_says_so(
     files_1024: None, caplog: pytest.LogCaptureFixture
 ) -> None:
-    assert connection_cap(1000) == 1024 - FILES_RESERVED
+    assert connection_cap(1000) == 1024 - FILES_RESERVED - IN_FLIGHT
     assert "raise it (LimitNOFILE, ulimit -n)" in caplog.text
 
 
