@@ -9,9 +9,10 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 import yarl
 
+from adapters.media_workers import WORKERS, ImageChecker
 from core.errors import BotError, ErrorCode, invalid
 from core.jobs import InputImage
-from core.media import validate_image
+from core.media import MAX_REQUEST_PIXELS, PixelBudget
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ class MediaFetcher:
     """Downloads an attachment from an allowed host, capped while streaming, then validates it.
 
     Redirects are followed by hand so that each hop is checked against the allowed hosts.
+    Images are read and decoded in a small pool of worker processes, never on the event loop,
+    and the pixels of one request's images are capped together (`request_budget`).
     """
 
     def __init__(
@@ -35,9 +38,13 @@ class MediaFetcher:
         max_bytes: int,
         session: aiohttp.ClientSession | None = None,
         timeout: float = 30.0,
+        max_request_pixels: int = MAX_REQUEST_PIXELS,
+        decode_workers: int = WORKERS,
     ) -> None:
         self._hosts = tuple(h.lower() for h in allowed_hosts)
         self._max_bytes = max_bytes
+        self._max_request_pixels = max_request_pixels
+        self.images = ImageChecker(workers=decode_workers)
         self._session = session
         self._own_session = session is None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -115,8 +122,27 @@ class MediaFetcher:
                 ) from exc
         raise invalid("That file redirects too many times.", "Upload it again and retry.")
 
-    async def fetch_image(self, url: str, *, headers: HeadersFor | None = None) -> InputImage:
-        return validate_image(await self.fetch(url, headers=headers), max_bytes=self._max_bytes)
+    def request_budget(self) -> PixelBudget:
+        """The pixel cap one request's images share: make one per request."""
+        return PixelBudget(self._max_request_pixels)
+
+    async def fetch_image(
+        self,
+        url: str,
+        *,
+        headers: HeadersFor | None = None,
+        budget: PixelBudget | None = None,
+    ) -> InputImage:
+        """Download an image and check it; with `budget`, its pixels count against the
+        request's cap before it is decoded."""
+        return await self.check_image(await self.fetch(url, headers=headers), budget=budget)
+
+    async def check_image(self, data: bytes, *, budget: PixelBudget | None = None) -> InputImage:
+        """Validate downloaded bytes in a worker process: the header, then the request's pixel
+        cap, then the full decode."""
+        return await self.images.check(
+            data, max_bytes=self._max_bytes, budget=budget or self.request_budget()
+        )
 
     def _too_big(self, size: int) -> BotError:
         return invalid(
@@ -133,6 +159,7 @@ class MediaFetcher:
     async def aclose(self) -> None:
         if self._own_session and self._session is not None:
             await self._session.close()
+        await self.images.aclose()
 
 
 def _size(n: int) -> str:

@@ -19,6 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from core.money import format_usd
 from core.usage import UsageReport
 
 By = Literal["model", "user_id"]
@@ -26,7 +27,6 @@ By = Literal["model", "user_id"]
 WIDTH, HEIGHT, DPI = 1000, 600, 100  # the PNG is exactly WIDTH × HEIGHT pixels
 MAX_SERIES = 6  # the biggest spenders get a colour each; the rest are "other"
 CSV_COLUMNS = ("at", "job_id", "workspace_id", "user_id", "model", "kind", "cost_usd", "credits")
-_CENT = Decimal("0.01")
 _OTHER = "other"
 
 
@@ -48,13 +48,49 @@ def summary(report: UsageReport, *, by: By = "model") -> list[Row]:
     return [Row(name, len(jobs.get(name, ())), usd) for name, usd in report.by(by).items()]
 
 
-def usage_chart_png(
+def title(
+    report: UsageReport,
+    *,
+    by: By = "model",
+    labels: Mapping[str, str] | None = None,
+    workspace: str | None = None,
+) -> str:
+    """The chart's title: what it shows, whose (the workspace's name), when, and the total."""
+    labels = labels or {}
+    who = "by user" if by == "user_id" else "by model"
+    if report.user_id is None:
+        scope = workspace or "this workspace"
+    else:
+        scope = labels.get(report.user_id, "you")
+    return f"Spend per day {who} · {scope} · {_span(report)} · total {format_usd(report.total_usd)}"
+
+
+def table_cells(
     report: UsageReport, *, by: By = "model", labels: Mapping[str, str] | None = None
+) -> list[list[str]]:
+    """The chart's table: name, jobs and USD per row, the biggest eight, the rest, the total;
+    USD as every text shows it (`core.money.format_usd`), so the figures agree."""
+    labels = labels or {}
+    rows = summary(report, by=by)
+    cells = [[labels.get(r.name, r.name)[:20], str(r.jobs), format_usd(r.usd)] for r in rows[:8]]
+    if len(rows) > 8:
+        rest = rows[8:]
+        cells.append([f"{len(rest)} more", str(sum(r.jobs for r in rest)), format_usd(_sum(rest))])
+    cells.append(["total", str(report.jobs), format_usd(report.total_usd)])
+    return cells
+
+
+def usage_chart_png(
+    report: UsageReport,
+    *,
+    by: By = "model",
+    labels: Mapping[str, str] | None = None,
+    workspace: str | None = None,
 ) -> bytes:
     """A WIDTH × HEIGHT PNG: spend per day stacked by model (or user), and a short table.
 
-    `labels` turns ids into names (a user id into a display name); ids without one are shown
-    as they are.
+    `labels` turns ids into names (a user id into a display name; ids without one are shown
+    as they are), and `workspace` is the workspace's name for the title.
     """
     labels = labels or {}
     rows = summary(report, by=by)
@@ -67,12 +103,8 @@ def usage_chart_png(
     grid = fig.add_gridspec(1, 2, width_ratios=(2.6, 1), wspace=0.05)
     bars, table = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
     fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.2)
-    who = "by user" if by == "user_id" else "by model"
-    scope = report.workspace_id if report.user_id is None else labels.get(report.user_id, "you")
-    fig.suptitle(
-        f"Spend per day {who} · {scope} · {_span(report)} · total ${_usd(report.total_usd)}",
-        fontsize=12,
-    )
+    heading = title(report, by=by, labels=labels, workspace=workspace)
+    fig.suptitle(heading, fontsize=12)
 
     positions = list(range(len(days)))
     bottom = [0.0] * len(days)
@@ -82,7 +114,7 @@ def usage_chart_png(
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     step = max(1, -(-len(days) // 8))
     bars.set_xticks(positions[::step], [f"{d:%b %d}" for d in days[::step]], fontsize=8)
-    bars.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.2f}"))
+    bars.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_usd(Decimal(f"{v:.6f}"))))
     bars.set_ylim(bottom=0)
     bars.grid(axis="y", alpha=0.3)
     if series:
@@ -93,13 +125,8 @@ def usage_chart_png(
         bars.text(0.5, 0.5, "nothing spent in this period", ha="center", transform=bars.transAxes)
 
     table.axis("off")
-    cells = [[labels.get(r.name, r.name)[:20], str(r.jobs), f"${_usd(r.usd)}"] for r in rows[:8]]
-    if len(rows) > 8:
-        rest = rows[8:]
-        cells.append([f"{len(rest)} more", str(sum(r.jobs for r in rest)), f"${_usd(_sum(rest))}"])
-    cells.append(["total", str(report.jobs), f"${_usd(report.total_usd)}"])
     drawn = table.table(
-        cellText=cells,
+        cellText=table_cells(report, by=by, labels=labels),
         colLabels=["user" if by == "user_id" else "model", "jobs", "USD"],
         colWidths=(0.56, 0.16, 0.28),
         colLoc="left",
@@ -111,7 +138,15 @@ def usage_chart_png(
     drawn.scale(1, 1.4)
 
     out = io.BytesIO()
-    fig.savefig(out, format="png", dpi=DPI)
+    # The title and table as text too (PNG tEXt chunks), for screen readers and search.
+    cells = table_cells(report, by=by, labels=labels)
+    table_text = "\n".join(" · ".join(row) for row in cells)
+    fig.savefig(
+        out,
+        format="png",
+        dpi=DPI,
+        metadata={"Title": heading, "Description": table_text, "Software": "falbot"},
+    )
     return out.getvalue()
 
 
@@ -162,10 +197,6 @@ def _series(
 def _span(report: UsageReport) -> str:
     first, last = report.since.date(), report.until.date()
     return f"{first:%Y-%m-%d}" if first == last else f"{first:%Y-%m-%d} – {last:%Y-%m-%d}"
-
-
-def _usd(value: Decimal) -> str:
-    return str(value.quantize(_CENT)) if abs(value) >= 1 else f"{value.normalize():f}"
 
 
 def _sum(rows: list[Row]) -> Decimal:

@@ -88,6 +88,7 @@ async def serving(settings: Settings) -> AsyncIterator[Running]:
         if app.webhook is not None:  # FALBOT_PUBLIC_URL: fal's webhooks at /fal/webhook
             server.add_routes(app.webhook.add_routes)
         await app.engine.start()
+        app.engine.keep_dedupe_pruned()
         if settings.pricing_off is None and settings.fal_key is not None:
             background = OwnedTasks()
             stack.push_async_callback(background.close)

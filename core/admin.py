@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from core.engine import Engine
 from core.errors import BotError, ErrorCode, invalid
 from core.jobs import Actor
+from core.markup import role_ref, user_ref
 from core.money import format_usd
 from core.nsfw import NsfwMode
 from core.ports import Clock
@@ -75,7 +76,11 @@ class AdminService:
         )
         target_id = actor.workspace_id if scope is QuotaScope.WORKSPACE else _target_id(target)
         await self._store.set_quota(actor.workspace_id, scope, target_id, limits)
-        who = "everyone here" if scope is QuotaScope.WORKSPACE else f"{scope.value} {target_id}"
+        who = {
+            QuotaScope.WORKSPACE: "everyone here",
+            QuotaScope.ROLE: f"the role {role_ref(target_id)}",
+            QuotaScope.USER: user_ref(target_id),
+        }[scope]
         return AdminResult(
             f"Quota for {who}: {limits.capacity.normalize():f} credits, "
             f"refilling {limits.refill_per_hour.normalize():f} an hour."
@@ -99,7 +104,7 @@ class AdminService:
             else ("workspace default" if quotas.workspace else "global default")
         )
         return AdminResult(
-            f"User {user_id}: {state.level.quantize(Decimal('0.01'))} of "
+            f"{user_ref(user_id)}: {state.level.quantize(Decimal('0.01'))} of "
             f"{limits.capacity.normalize():f} credits, refilling "
             f"{limits.refill_per_hour.normalize():f} an hour ({source})."
         )
@@ -150,13 +155,13 @@ class AdminService:
         if target == actor.user_id:
             raise invalid("You cannot ban yourself.")
         await self._store.set_banned(actor.workspace_id, target, True)
-        return AdminResult(f"User {target} can no longer use falbot here.")
+        return AdminResult(f"{user_ref(target)} can no longer use falbot here.")
 
     async def unban(self, actor: Actor, user_id: str) -> AdminResult:
         self._check(actor)
         target = _target_id(user_id)
         await self._store.set_banned(actor.workspace_id, target, False)
-        return AdminResult(f"User {target} can use falbot here again.")
+        return AdminResult(f"{user_ref(target)} can use falbot here again.")
 
     async def usage(self, actor: Actor, days: int = 30) -> UsageReport:
         self._check(actor)
@@ -190,5 +195,5 @@ class AdminService:
             raise invalid(f"Job {job.short_id} was refunded before.")
         return AdminResult(
             f"Refunded {format_usd(job.result.cost_usd)} ({charged.normalize():f}"
-            f" credits) for job {job.short_id} to user {job.user_id}."
+            f" credits) for job {job.short_id} to {user_ref(job.user_id)}."
         )

@@ -1,10 +1,15 @@
 """Admission, in milliseconds: schema → policy → circuit → line room → the store's one atomic
-admit (policy, quotas, in-flight cap, budget, bucket) → the line, with the first progress."""
+admit (policy, quotas, in-flight cap, budget, bucket) → the line, with the first progress.
+
+Before a request with images is fetched, `precheck` refuses, reading only, what admission
+would refuse anyway: downloading and decoding a banned user's images costs everyone."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
 
 from core import events
 from core.billing import base_price
@@ -16,10 +21,12 @@ from core.errors import BotError
 from core.jobs import Actor, Job, JobRequest, JobState, ProgressView, Stage
 from core.nsfw import NSFW_CHANNEL
 from core.policy import check_policy
-from core.ports import Clock, Reply, Store
-from core.quota import Admission, BucketKey, StoredRules, to_credits
+from core.ports import Clock, Reply, Store, UsageFilter
+from core.quota import Admission, BucketKey, BudgetCheck, StoredRules, resolve, take, to_credits
+from core.refusals import bucket_refusal, check_budget
 from core.replies import JobReplies
 from core.scheduler import FairLine
+from core.usage import budget_check
 
 
 class Admitter:
@@ -115,6 +122,51 @@ class Admitter:
             ProgressView(
                 job.id, job.model, Stage.QUEUED, position=len(self._line), line_size=len(self._line)
             ),
+        )
+
+    async def precheck(self, request: JobRequest, *, images: int = 1) -> None:
+        """Refuse now, reading only, what `admit` would refuse for `request` once its `images`
+        images are fetched: its options, a denied model, a ban, a budget spent, a job the
+        user's bucket cannot hold now. Jobs still in flight are left out (they are admission's
+        to count), so this never refuses what admission would take; admission still runs."""
+        actor = request.actor
+        kind = request.params.get("kind")
+        spec = self.catalog.resolve(request.model, str(kind) if kind else None)
+        params = spec.validate(request.params, image_count=images)
+        policy = await self._store.policy(actor.workspace_id)
+        check_policy(
+            spec.name,
+            denied=spec.name in policy.denied_models,
+            banned=await self._store.is_banned(actor.workspace_id, actor.user_id),
+        )
+        estimate = spec.pricing.estimate(params, input_images=images)
+        now = self._clock.now()
+        if (budget := budget_check(policy.budget, now)) is not None:
+            await self._check_spent(actor.workspace_id, budget, estimate=estimate, now=now)
+        credits = to_credits(estimate, self._config.credit_usd)
+        quotas = await self._store.quotas(actor.workspace_id, actor.user_id, actor.roles)
+        limits = resolve(quotas, self._config.default_limits)
+        state = await self._store.bucket(BucketKey(actor.workspace_id, actor.user_id), limits, now)
+        taken = take(state, limits, credits, now)
+        if not taken.ok:
+            raise bucket_refusal(taken, amount=credits, limits=limits)
+
+    async def _check_spent(
+        self, workspace_id: str, budget: BudgetCheck, *, estimate: Decimal, now: datetime
+    ) -> None:
+        since = min(budget.day_start, budget.month_start)
+        entries = await self._store.ledger(UsageFilter(workspace_id, since))
+
+        def spent(start: datetime) -> Decimal:
+            return sum((e.cost_usd for e in entries if e.at >= start), Decimal(0))
+
+        check_budget(
+            budget,
+            spent_day=spent(budget.day_start),
+            spent_month=spent(budget.month_start),
+            pending=Decimal(0),
+            estimate=estimate,
+            now=now,
         )
 
     async def _check_policy(self, model: str, actor: Actor) -> None:

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from core.errors import BotError, ErrorCode, invalid
 from core.jobs import JobKind, Output
+from core.options import explain
 from core.pricing import (
     ByQuality,
     PerImage,
@@ -283,25 +284,11 @@ class ModelSpec:
             return self.input_model.model_validate(data).model_dump()
         except ValidationError as exc:
             raise invalid(
-                _explain(self.name, exc), f"See /models for {self.name}'s options."
+                explain(self.name, self.input_model, exc), f"See /models for {self.name}'s options."
             ) from None
 
     def arguments(self, params: Mapping[str, Any], image_urls: list[str]) -> dict[str, Any]:
         return self.build_arguments(params, image_urls)
-
-
-def _explain(model: str, exc: ValidationError) -> str:
-    problems = []
-    for err in exc.errors()[:3]:
-        where = ".".join(str(p) for p in err["loc"]) or "input"
-        if err["type"] == "extra_forbidden":
-            problems.append(f"{model} has no option `{where}`")
-        elif err["type"] == "missing":
-            problems.append(f"`{where}` is required")
-        else:
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            problems.append(f"`{where}`: {msg}")
-    return "; ".join(problems) + "."
 
 
 @dataclass(frozen=True)

@@ -25,4 +25,9 @@ class EngineConfig:
     circuit_threshold: int = 5  # provider failures in a row that open the circuit
     circuit_cooldown: float = 30.0  # seconds it stays open before a probe (doubling per failure)
     nsfw: NsfwMode = NsfwMode.WITHHOLD  # outputs fal flags, outside NSFW channels, by default
+    # Dedupe keys (Slack event ids, fal webhook request ids) are kept while a platform may
+    # still send the same thing again: Slack retries for about an hour, fal for two; a day
+    # is well past both. Older ones are pruned every `dedupe_prune_every` seconds.
+    dedupe_keep: float = 24 * 3600.0
+    dedupe_prune_every: float = 3600.0
     debug: bool = False

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -59,6 +61,7 @@ class Engine:
         self._clock = clock
         self._accepting = False
         self._dispatching: asyncio.Task[None] | None = None
+        self._pruning: asyncio.Task[None] | None = None
         self._line = FairLine(config.max_waiting)
         self._slots = Slots(config.max_concurrency)
         self._tasks = OwnedTasks()
@@ -145,6 +148,25 @@ class Engine:
         self._dispatching = self._tasks.spawn(self._dispatcher.run(), name="dispatcher")
         self._accepting = True
 
+    def keep_dedupe_pruned(self) -> None:
+        """From now until `stop`, forget dedupe keys older than `config.dedupe_keep` every
+        `config.dedupe_prune_every` seconds of the engine's clock, in a task the engine owns.
+        `falbot run` starts it; an engine that never claims keys (the demo) need not."""
+        if self._pruning is None or self._pruning.done():
+            self._pruning = self._tasks.spawn(self._prune_dedupe(), name="dedupe-pruner")
+
+    async def _prune_dedupe(self) -> None:
+        """Without it the table only grows. A failed round is logged and the next one tries."""
+        keep = timedelta(seconds=self.config.dedupe_keep)
+        while True:  # at once too: a process restarted often must prune all the same
+            try:
+                pruned = await self.store.prune_dedupe(self._clock.now() - keep)
+            except Exception:
+                log.warning("pruning the dedupe keys failed; trying again later", exc_info=True)
+            else:
+                log.debug("pruned %d dedupe key(s)", pruned)
+            await self._clock.sleep(self.config.dedupe_prune_every)
+
     async def drain(self, *, grace: float = 5.0) -> bool:
         """Stop gracefully: new jobs are refused with `busy` and nothing more is sent to fal;
         work caught half-way (a submit whose request id is not saved yet, a settlement, a
@@ -201,15 +223,31 @@ class Engine:
         """Validate, check policy, quota and budget, persist and enqueue; or raise `BotError`.
         With `hold`, the admitted job waits for `release` or `withdraw` before it may start (an
         adapter that shows a job only once it is admitted names its message first)."""
-        try:
-            if not self._accepting:
-                raise BotError(
-                    ErrorCode.BUSY,
-                    "falbot is restarting.",
-                    hint="Try again in a minute.",
-                    retry_after=60.0,
-                )
+        with self._refusals_logged(request):
+            self._check_accepting()
             return await self._admitter.admit(request, reply, hold=hold)
+
+    async def precheck(self, request: JobRequest, *, images: int = 1) -> None:
+        """Before a request's images are fetched or decoded: refuse, reading only, what
+        admission would refuse anyway (bad options, a denied model, a ban, a spent budget, a
+        bucket that cannot hold the job, a restart). `request` has no images yet; `images`
+        is how many it will carry. Admission (`submit`) still checks everything."""
+        with self._refusals_logged(request):
+            self._check_accepting()
+            await self._admitter.precheck(request, images=images)
+
+    def _check_accepting(self) -> None:
+        if not self._accepting:
+            raise BotError(
+                ErrorCode.BUSY,
+                "falbot is restarting.",
+                retry_after=60.0,  # the renderer says the wait, once
+            )
+
+    @contextmanager
+    def _refusals_logged(self, request: JobRequest) -> Iterator[None]:
+        try:
+            yield
         except BotError as error:
             actor = request.actor
             events.refused(
@@ -291,13 +329,16 @@ class Engine:
         state = await self.store.bucket(
             BucketKey(actor.workspace_id, actor.user_id), limits, self._clock.now()
         )
-        cheapest = self.credits_for(
-            self.catalog.default_for(JobKind.IMAGE).pricing.estimate(
-                {"aspect_ratio": "1:1", "num_images": 1}
-            )
+        default = self.catalog.default_for(JobKind.IMAGE)
+        one_image = self.credits_for(
+            default.pricing.estimate({"aspect_ratio": "1:1", "num_images": 1})
         )
         return quota_view(
-            state, limits, next_job_credits=cheapest, credit_usd=self.config.credit_usd
+            state,
+            limits,
+            next_job_credits=one_image,
+            credit_usd=self.config.credit_usd,
+            model=default.name,
         )
 
     async def usage(self, actor: Actor, *, days: int = 30, everyone: bool = False) -> UsageReport:

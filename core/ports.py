@@ -218,3 +218,7 @@ class Store(Protocol):
     async def claim(self, key: str, now: datetime) -> bool:
         """Record a dedupe key; False when it was seen before."""
         ...
+
+    async def prune_dedupe(self, older_than: datetime) -> int:
+        """Forget dedupe keys first seen before `older_than`; return how many."""
+        ...

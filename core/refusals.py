@@ -11,14 +11,10 @@ from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from core.errors import BotError, ErrorCode
+from core.money import format_usd
 from core.quota import BucketLimits, BudgetCheck, TakeResult
 
 _CENT = Decimal("0.01")
-
-
-def usd(amount: Decimal) -> str:
-    """`$1.25`: whole cents, rounded down so "left" never overstates what is left."""
-    return f"${max(amount, Decimal(0)).quantize(_CENT, rounding=ROUND_DOWN)}"
 
 
 def credits(amount: Decimal) -> str:
@@ -69,11 +65,13 @@ def check_budget(
     for name, limit, spent, resets in budgets:
         if limit is None or spent + pending + estimate <= limit:
             continue
-        left = limit - spent - pending
+        left = max(limit - spent - pending, Decimal(0))
+        # What is left is rounded down and what the job needs up, so the two never look equal.
         raise BotError(
             ErrorCode.BUDGET_EXHAUSTED,
-            f"This workspace's {name} budget of {usd(limit)} is used up: {usd(left)} is left "
-            f"and this job needs about {usd(estimate)}.",
+            f"This workspace's {name} budget of {format_usd(limit)} is used up: "
+            f"{format_usd(left, down=True)} is left and this job needs about "
+            f"{format_usd(estimate)}.",
             hint="Try a cheaper model, wait for the budget to reset, or ask an admin to raise "
             "it with /admin budget set.",
             retry_after=_seconds_until(resets, now),
@@ -92,6 +90,6 @@ def bucket_refusal(taken: TakeResult, *, amount: Decimal, limits: BucketLimits) 
     return BotError(
         ErrorCode.QUOTA_EXHAUSTED,
         f"This job needs {credits(amount)} and you have {credits(taken.state.level)}.",
-        hint=f"Enough will have refilled in {math.ceil(taken.retry_after)} s; see /quota.",
+        hint="/quota shows your credits and when the next job fits.",
         retry_after=taken.retry_after,
     )

@@ -35,7 +35,6 @@ class FairLine:
             raise BotError(
                 ErrorCode.BUSY,
                 f"falbot is busy: {self._size} jobs are waiting.",
-                hint="Try again in a little while.",
                 retry_after=retry_after,
             )
         self._reserved += 1

@@ -20,10 +20,17 @@ class QuotaView:
     credit_usd: Decimal
     next_job_credits: Decimal
     next_job_in_s: float | None  # 0 when a job fits now; None when none ever will
+    at: datetime | None = None  # when the bucket was read: the clock the wait counts from
+    next_job_model: str = ""  # the model the next job's cost is for (the default one)
 
 
 def quota_view(
-    state: BucketState, limits: BucketLimits, *, next_job_credits: Decimal, credit_usd: Decimal
+    state: BucketState,
+    limits: BucketLimits,
+    *,
+    next_job_credits: Decimal,
+    credit_usd: Decimal,
+    model: str = "",
 ) -> QuotaView:
     missing = next_job_credits - state.level
     if missing <= 0:
@@ -33,7 +40,14 @@ def quota_view(
     else:
         wait = None
     return QuotaView(
-        state.level, limits.capacity, limits.refill_per_hour, credit_usd, next_job_credits, wait
+        state.level,
+        limits.capacity,
+        limits.refill_per_hour,
+        credit_usd,
+        next_job_credits,
+        wait,
+        at=state.updated_at,
+        next_job_model=model,
     )
 
 

@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.console.terminal import Terminal
 from core.errors import BotError
 from core.jobs import Delivery, Job, ProgressView
+from core.markup import translate
 from core.render import render_error
+
+
+def console_text(text: str, *, people: Mapping[str, str] | None = None) -> str:
+    """Core's people and clock times as the console shows them: people by name (on the console
+    a user is typed by name, so an id without one is the name), clock times in the local time
+    zone. Bold and code are the terminal's (`Terminal` styles them)."""
+    people = people or {}
+
+    def clock(unix: int, with_date: bool) -> str:
+        when = datetime.fromtimestamp(unix, UTC).astimezone()
+        return f"{when:%b %d %H:%M}" if with_date else f"{when:%H:%M}"
+
+    return translate(
+        text,
+        user=lambda user_id: people.get(user_id, user_id),
+        role=lambda role_id: f"role {role_id}",
+        clock=clock,
+    )
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 class ConsoleReply:
@@ -50,7 +75,8 @@ class ConsoleReply:
 
     async def fail(self, job: Job, error: BotError, *, credits_returned: bool) -> None:
         self.failed = error
-        text = render_error(error, credits_returned=credits_returned).replace("\n", " ")
+        text = render_error(error, credits_returned=credits_returned, now=now())
+        text = console_text(text).replace("\n", " ")
         self._line(f"job {job.short_id} {job.state.value}: {text}", final=True)
         self.done.set()
 

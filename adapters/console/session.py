@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from adapters.console.reply import ConsoleReply
+from adapters.console.reply import ConsoleReply, console_text, now
 from adapters.console.terminal import Terminal
 from adapters.usage_chart import file_stem, usage_chart_png, usage_csv
 from core.admin import AdminService
@@ -128,7 +128,8 @@ class ConsoleSession:
         self.replies: list[ConsoleReply] = []
 
     def say(self, text: str) -> None:
-        self._terminal.say(text)
+        people = {self.actor.user_id: self.actor.name or self.actor.user_id}
+        self._terminal.say(console_text(text, people=people))
 
     async def handle(self, line: str) -> bool:
         """Run one command line. Returns whether it went as expected."""
@@ -140,7 +141,7 @@ class ConsoleSession:
         try:
             await self._dispatch(parse(line))
         except BotError as error:
-            self.say(render_error(error))
+            self.say(render_error(error, now=now()))
             return expect_failure
         if expect_failure:
             self.say(f"expected `{line}` to fail, and it did not")
@@ -233,7 +234,10 @@ class ConsoleSession:
 
     async def _save_chart(self, report: UsageReport, *, by: Literal["model", "user_id"]) -> None:
         """Draw the usage chart off the event loop and save it under the output folder."""
-        png = await asyncio.to_thread(usage_chart_png, report, by=by)
+        labels = {self.actor.user_id: self.actor.name or self.actor.user_id}
+        png = await asyncio.to_thread(
+            usage_chart_png, report, by=by, labels=labels, workspace="this console"
+        )
         path = self._out_dir / f"{file_stem(report)}.png"
         await asyncio.to_thread(_write, path, png)
         self.say(f"saved {path}")

@@ -82,7 +82,8 @@ async def start_job(
         tokens=services.tokens,
     )
     images: tuple[InputImage, ...] = ()
-    if attachments:
+    if attachments:  # refusals that need no image come before any download
+        await services.engine.precheck(request_for(actor, {}, ()), images=len(attachments))
         check_attachments(attachments, max_bytes=services.max_input_bytes)
         await interaction.response.defer(thinking=True)
         images = await fetch_images(services.fetcher, attachments)

@@ -52,11 +52,13 @@ def check_attachments(
 async def fetch_images(
     fetcher: MediaFetcher, attachments: Sequence[discord.Attachment]
 ) -> tuple[InputImage, ...]:
-    """Download and validate each attachment (only from Discord's own hosts)."""
+    """Download and validate each attachment (only from Discord's own hosts), their pixels
+    counted together against the request's cap."""
     images = []
+    budget = fetcher.request_budget()
     for attachment in attachments:
         try:
-            images.append(await fetcher.fetch_image(attachment.url))
+            images.append(await fetcher.fetch_image(attachment.url, budget=budget))
         except BotError as exc:
             name = discord.utils.escape_markdown(attachment.filename[:80])
             raise BotError(

@@ -103,6 +103,9 @@ async def on_mention(services: Services, client: discord.Client, message: discor
             )
         spec = services.engine.catalog.default_for(kind)
         images = images[: max(1, spec.max_input_images)]
+        params = {"kind": kind.value} | ({"prompt": prompt} if kind is JobKind.EDIT else {})
+        actor = message_actor(message, services.rule)
+        await services.engine.precheck(JobRequest(actor, spec.name, params), images=len(images))
         check_attachments(images, max_bytes=services.max_input_bytes)
         placeholder = await message.reply("⏳ On it…", mention_author=False)
         ref = ReplyRef(
@@ -115,11 +118,10 @@ async def on_mention(services: Services, client: discord.Client, message: discor
         )
         reply = DiscordReply(client=client, ref=ref, clock=services.clock, tokens=services.tokens)
         reply.open_gate()
-        params = {"kind": kind.value, "prompt": prompt if kind is JobKind.EDIT else None}
         request = JobRequest(
-            actor=message_actor(message, services.rule),
+            actor=actor,
             model=spec.name,
-            params={k: v for k, v in params.items() if v is not None},
+            params=params,
             images=await fetch_images(services.fetcher, images),
             reply_ref=ref.to_dict(),
             nsfw_channel=nsfw_channel_of(message.channel),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from core.errors import BotError
 from core.jobs import Delivery, Job, ProgressView, Stage
+from core.markup import OPTION, translate
 from core.render import render_error
 
 MAX_CONTENT = 2000
@@ -22,6 +24,21 @@ _STAGE_ICONS = {
 def fit(text: str, limit: int = MAX_CONTENT) -> str:
     """Cut `text` to Discord's content limit, saying so."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def markup(text: str) -> str:
+    """Core's markup in Discord's words: people and roles as mentions, clock times as
+    `<t:…>` (each reader's own time zone), options without dashes (as slash commands name
+    them: `--count` reads `count`), and the details line (fal's request id) in small print."""
+    text = translate(
+        OPTION.sub(r"`\1`", text),
+        user=lambda user_id: f"<@{user_id}>",
+        role=lambda role_id: f"<@&{role_id}>",
+        clock=lambda unix, with_date: f"<t:{unix}:{'f' if with_date else 't'}>",
+    )
+    return "\n".join(
+        f"-# {line}" if line.startswith("Details: ") else line for line in text.split("\n")
+    )
 
 
 def quote(text: str, limit: int = _PROMPT_SHOWN) -> str:
@@ -52,14 +69,14 @@ def failure(
     job: Job, error: BotError, *, credits_returned: bool, mention: str | None = None
 ) -> str:
     head = f"❌ **{job.model}** · job `{job.short_id}` {job.state.value}"
-    body = render_error(error, credits_returned=credits_returned)
-    return fit("\n".join([*([mention] if mention else []), head, body]))
+    body = render_error(error, credits_returned=credits_returned, now=datetime.now(UTC))
+    return fit("\n".join([*([mention] if mention else []), head, markup(body)]))
 
 
 def error(err: BotError) -> str:
-    return fit(render_error(err))
+    return fit(markup(render_error(err, now=datetime.now(UTC))))
 
 
 def block(text: str) -> str:
-    """A core rendering shown as it is, within the content limit."""
-    return fit(text)
+    """A core rendering in Discord's words, within the content limit."""
+    return fit(markup(text))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 
 import discord
@@ -12,13 +13,22 @@ from adapters.usage_chart import By, file_stem, usage_chart_png, usage_csv
 from core.render import render_usage
 from core.usage import UsageReport
 
+_FETCHED = 8  # the chart's table shows eight people by name; the rest are counted
 
-def _names(interaction: discord.Interaction, report: UsageReport) -> dict[str, str]:
-    """User ids → display names, for those Discord has told this client about."""
+
+async def _names(interaction: discord.Interaction, report: UsageReport) -> dict[str, str]:
+    """User ids → display names: those this client knows, else asked of Discord (a chart cannot
+    mention, and without the members intent few members are cached)."""
     names = {}
-    for user_id in report.by("user_id"):
-        member = interaction.guild.get_member(int(user_id)) if interaction.guild else None
-        user = member or interaction.client.get_user(int(user_id))
+    guild = interaction.guild
+    for rank, user_id in enumerate(report.by("user_id")):
+        if not user_id.isdigit():
+            continue
+        user: discord.abc.User | None = guild.get_member(int(user_id)) if guild else None
+        user = user or interaction.client.get_user(int(user_id))
+        if user is None and guild is not None and rank < _FETCHED:
+            with contextlib.suppress(discord.HTTPException):
+                user = await guild.fetch_member(int(user_id))
         if user is not None:
             names[user_id] = user.display_name
     return names
@@ -30,8 +40,11 @@ async def send_usage(
     """The report privately; a chart of spend per day when there was any."""
     files = []
     if report.entries:
-        labels = _names(interaction, report) if by == "user_id" else None
-        png = await asyncio.to_thread(usage_chart_png, report, by=by, labels=labels)
+        labels = await _names(interaction, report) if by == "user_id" else None
+        guild = interaction.guild.name if interaction.guild else None
+        png = await asyncio.to_thread(
+            usage_chart_png, report, by=by, labels=labels, workspace=guild
+        )
         files.append(discord.File(io.BytesIO(png), filename=f"{file_stem(report)}.png"))
         if csv:
             data = usage_csv(report).encode()

@@ -7,6 +7,7 @@ from typing import Any
 
 from core.billing import fal_bills  # the rule lives in core, which applies it
 from core.errors import BotError, ErrorCode
+from core.options import SHOWN, option
 
 CONTENT_POLICY = "content_policy_violation"
 TIMEOUT_TYPES = frozenset({"request_timeout", "startup_timeout"})
@@ -21,6 +22,15 @@ UNAVAILABLE_TYPES = frozenset(
 _MAX_DETAIL = 400
 
 _RETRY_HINT = "Try again in a minute."
+_SERVER_ERROR = "The model's servers had an error."
+# fal's error types in plain words: a person is never shown the code itself.
+_UNAVAILABLE = {
+    "runner_scheduling_failure": "The model's servers were busy.",
+    "runner_connection_timeout": "The model's servers were busy.",
+    "runner_connection_refused": "The model's servers were busy.",
+    "runner_connection_error": "The model's servers were busy.",
+    "runner_incomplete_response": "The model stopped before it finished.",
+}
 
 __all__ = ["CONTENT_POLICY", "TIMEOUT_TYPES", "UNAVAILABLE_TYPES", "classify", "fal_bills"]
 __all__ += ["render_detail"]
@@ -43,6 +53,8 @@ def classify(
     """
     kind = (error_type or "").strip().lower()
     text = render_detail(detail)
+    # With a wait to say, the renderer says it (once, with the clock time); else a rough one.
+    retry = "" if retry_after is not None else _RETRY_HINT
 
     def err(code: ErrorCode, message: str, hint: str) -> BotError:
         return BotError(code, message, hint=hint, retry_after=retry_after, request_id=request_id)
@@ -51,22 +63,15 @@ def classify(
         why = f": {text}" if text else "."
         return err(
             ErrorCode.PROVIDER_REJECTED,
-            f"fal refused this request under its content policy{why}",
+            f"fal's content policy refused this request{why}",
             "Change the prompt or the image and try again.",
         )
     if kind in TIMEOUT_TYPES or status_code == 504:
-        return err(
-            ErrorCode.TIMEOUT,
-            f"fal gave up waiting for the model ({kind or 'timeout'}).",
-            _RETRY_HINT,
-        )
+        return err(ErrorCode.TIMEOUT, "The model took too long, and fal stopped waiting.", retry)
     if kind == "client_cancelled" or status_code == 499:
         return err(ErrorCode.CANCELLED, "The request was cancelled at fal.", "")
     if kind in UNAVAILABLE_TYPES or kind.startswith("runner_") or (status_code or 0) >= 500:
-        label = kind or f"HTTP {status_code}"
-        return err(
-            ErrorCode.PROVIDER_UNAVAILABLE, f"fal failed to run the model ({label}).", _RETRY_HINT
-        )
+        return err(ErrorCode.PROVIDER_UNAVAILABLE, _UNAVAILABLE.get(kind, _SERVER_ERROR), retry)
     if status_code in (401, 403):
         return err(
             ErrorCode.PROVIDER_UNAVAILABLE,
@@ -76,20 +81,20 @@ def classify(
     if status_code == 404:
         return err(ErrorCode.NOT_FOUND, "fal does not know this request.", "")
     if status_code in (408, 409, 429):
-        return err(ErrorCode.PROVIDER_UNAVAILABLE, "fal is busy right now.", _RETRY_HINT)
+        return err(ErrorCode.PROVIDER_UNAVAILABLE, "The model's servers were busy.", retry)
     if status_code is not None or kind in ("bad_request", "validation_error"):
         # 422 (validation), 400 (bad_request) and any other refusal of the input.
         why = f": {text}" if text else "."
         return err(
             ErrorCode.PROVIDER_REJECTED,
-            f"fal rejected the request{why}",
+            f"The model could not take this request{why}",
             "Change the options or the input and try again.",
         )
     # COMPLETED with an error and no HTTP status or type to go by.
     return err(
         ErrorCode.PROVIDER_UNAVAILABLE,
-        f"fal reported a failure: {text}" if text else "fal reported a failure.",
-        _RETRY_HINT,
+        f"The model failed: {text}" if text else "The model failed to finish the job.",
+        retry,
     )
 
 
@@ -118,6 +123,8 @@ def _where(loc: Any) -> str:
     if not isinstance(loc, list | tuple):
         return ""
     names = [str(p) for p in loc if str(p) != "body"]
+    if len(names) == 1 and names[0] in SHOWN:  # fal's field, named as users type it
+        return option(names[0])
     return ".".join(names)
 
 

@@ -99,7 +99,7 @@ class SlackAdapter:
         self._grace = shutdown_grace
         self._tasks = OwnedTasks()
         self._socket: AsyncSocketModeHandler | None = None
-        self.reply_factory = SlackReplyFactory(self.client)
+        self.reply_factory = SlackReplyFactory(self.client, name_reply=engine.set_reply_ref)
         self._token_accepted = False
         bolt_log = logging.getLogger(__name__ + ".bolt")
         # Bolt reads SLACK_BOT_TOKEN from the environment even when given a client, then warns

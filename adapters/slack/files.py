@@ -95,10 +95,10 @@ class SlackFiles:
         """Download and validate up to `limit` images (type, size, Pillow checks)."""
         if not files:
             raise invalid("I found no image to work on.", _NO_IMAGE_HINT)
-        images = []
+        images, budget = [], self._fetcher.request_budget()
         for f in files[: max(1, limit)]:
             url = str(f.get("url_private_download") or f.get("url_private"))
-            images.append(await self._fetcher.fetch_image(url, headers=self._auth))
+            images.append(await self._fetcher.fetch_image(url, headers=self._auth, budget=budget))
         return tuple(images)
 
     def _auth(self, url: str) -> dict[str, str]:

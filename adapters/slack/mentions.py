@@ -54,6 +54,11 @@ async def on_mention(
         kind = "edit"
     model = str(parsed.options.get("model", ""))
     spec = deps.engine.catalog.resolve(model, kind)  # an unknown model fails before any download
+    actor = await deps.identities.actor(origin)
+    params = {k: v for k, v in parsed.options.items() if k != "model"} | {"kind": kind}
+    if not upscale:
+        params["prompt"] = parsed.prompt
+    await deps.engine.precheck(JobRequest(actor=actor, model=model, params=params))
 
     ts = str(event.get("ts", ""))
     thread_ts = event.get("thread_ts")
@@ -61,11 +66,6 @@ async def on_mention(
     if not files and thread_ts:
         files = await deps.files.in_thread(origin.channel_id, str(thread_ts), before=ts)
     images = await deps.files.fetch(files, limit=spec.max_input_images)
-
-    actor = await deps.identities.actor(origin)
-    params = {k: v for k, v in parsed.options.items() if k != "model"} | {"kind": kind}
-    if not upscale:
-        params["prompt"] = parsed.prompt
     await deps.starter.start(
         actor=actor,
         channel=origin.channel_id,

@@ -58,15 +58,15 @@ async def on_upload_submitted(deps: Deps, origin: Origin, view: dict[str, Any]) 
     options: dict[str, Any] = stored if isinstance(stored, dict) else {}
     model = str(options.get("model", ""))
     spec = deps.engine.catalog.resolve(model, kind)
-    files = deps.files.images(await deps.files.described(list(uploaded or [])))
-    images = await deps.files.fetch(files, limit=spec.max_input_images)
-
     actor = await deps.identities.actor(origin)
     params = {k: v for k, v in options.items() if k != "model"} | {"kind": kind}
     if kind == "edit":
         if not prompt:
             raise usage_error("Tell me what to change.", EDIT_USAGE)
         params["prompt"] = prompt
+    await deps.engine.precheck(JobRequest(actor=actor, model=model, params=params))
+    files = deps.files.images(await deps.files.described(list(uploaded or [])))
+    images = await deps.files.fetch(files, limit=spec.max_input_images)
     await deps.starter.start(
         actor=actor,
         channel=origin.channel_id,

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from core.catalog import ModelSpec
 from core.errors import BotError
 from core.jobs import Delivery, Job, JobKind, ProgressView, Stage
+from core.markup import translate
 from core.render import render_error
 
 Block = dict[str, Any]
@@ -60,15 +62,36 @@ def commands(text: str) -> str:
     return _GROUPED.sub(r"/falbot \1", text)
 
 
+def _date(unix: int, with_date: bool) -> str:
+    """A clock time as Slack's date token: the reader's own time zone, UTC as the fallback."""
+    when = datetime.fromtimestamp(unix, UTC)
+    if with_date:
+        return f"<!date^{unix}^{{date_short}} {{time}}|{when:%b %d %H:%M} UTC>"
+    return f"<!date^{unix}^{{time}}|{when:%H:%M} UTC>"
+
+
+def _tokens(escaped: str) -> str:
+    """Core's people, roles and clock times (core.markup) → Slack's mentions (a role is a user
+    group) and date tokens. Only core makes these tokens: a `<@U…>` in a prompt or in fal's
+    words stays escaped text."""
+    return translate(
+        escaped,
+        user=lambda user_id: f"<@{user_id}>",
+        role=lambda group_id: f"<!subteam^{group_id}>",
+        clock=_date,
+    )
+
+
 def plain(text: str) -> str:
     """A message's notification text (`text` beside its blocks): one line, escaped, without
     core's `**bold**` marks (notifications show no formatting)."""
-    return escape(commands(text.split("\n", 1)[0]).replace("**", "")[:150])
+    return _tokens(escape(commands(text.split("\n", 1)[0]).replace("**", "")[:150]))
 
 
 def mrkdwn(text: str) -> str:
-    """Core's plain text (with `**bold**`) → Slack mrkdwn (`*bold*`), escaped."""
-    return re.sub(r"\*\*(.+?)\*\*", r"*\1*", escape(commands(text)))
+    """Core's markup → Slack mrkdwn, escaped: `**bold**` → `*bold*`, people as mentions, clock
+    times as Slack's date token."""
+    return _tokens(re.sub(r"\*\*(.+?)\*\*", r"*\1*", escape(commands(text))))
 
 
 def _section(text: str) -> Block:
@@ -182,7 +205,7 @@ def _button(label: str, action_id: str, value: str) -> Block:
 def failure(
     job: Job, error: BotError, *, credits_returned: bool, user_id: str
 ) -> tuple[str, list[Block]]:
-    text = render_error(error, credits_returned=credits_returned)
+    text = render_error(error, credits_returned=credits_returned, now=datetime.now(UTC))
     blocks = [
         _section(_headline(user_id, _prompt(job))),
         _section(f":x: {mrkdwn(text)}"),
@@ -193,7 +216,7 @@ def failure(
 
 def error(err: BotError) -> tuple[str, list[Block]]:
     """A refusal or a mistake, for an ephemeral answer."""
-    text = render_error(err)
+    text = render_error(err, now=datetime.now(UTC))
     return plain(err.message), [_section(f":warning: {mrkdwn(text)}")]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,9 @@ from core.errors import BotError, ErrorCode
 from core.jobs import Delivery, Job, ProgressView
 
 log = logging.getLogger(__name__)
+
+# Stores where a job's reply now is (core's `Engine.set_reply_ref`).
+NameReply = Callable[[Job, Mapping[str, Any]], Awaitable[object]]
 
 _TRANSPORT_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError)
 # The progress message can no longer be edited: say it in a new message instead.
@@ -65,8 +68,12 @@ class SlackReply:
         final_attempts: int = 5,
         max_wait: float = 30.0,
         opening: bool = False,
+        on_posted: Callable[[ReplyRef], Awaitable[None]] | None = None,
     ) -> None:
         self._client = client
+        # Called when this reply posts the job's first message, so a job rebuilt after a
+        # restart, before its message was named, names the message it posts.
+        self._on_posted = on_posted
         self._ref = ref
         self._ts = ref.message_ts
         self._thread_ts = ref.thread_ts
@@ -212,9 +219,12 @@ class SlackReply:
             text=text,
             blocks=blocks,
         )
+        first = not self._ts
         self._ts = str(resp.get("ts") or "")
         if not self._thread_ts:  # a new message: the job's results go to its thread
             self._thread_ts = self._ts
+        if first and self._ts and self._on_posted is not None:
+            await self._on_posted(self.ref)
 
 
 def _retry_after(exc: SlackApiError) -> float:
@@ -239,13 +249,25 @@ class SlackReplyFactory:
 
     platform = "slack"
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, *, name_reply: NameReply | None = None) -> None:
         self._client = client
+        self._name_reply = name_reply
 
     def rebuild(self, job: Job) -> SlackReply:
+        ref = ReplyRef.from_mapping(job.reply_ref)
+        on_posted = None
+        if not ref.message_ts and self._name_reply is not None:
+            # Admitted, then cut off before its message was posted: the message this reply
+            # posts is the job's from now on, after the next restart too.
+            name_reply = self._name_reply
+
+            async def on_posted(posted: ReplyRef) -> None:
+                await name_reply(job, posted.to_dict())
+
         return SlackReply(
             self._client,
-            ReplyRef.from_mapping(job.reply_ref),
+            ref,
             prompt=str(job.arguments.get("prompt") or ""),
             model=job.model,
+            on_posted=on_posted,
         )

@@ -89,8 +89,9 @@ async def on_edit_submitted(deps: Deps, origin: Origin, view: dict[str, Any]) ->
         files = [
             {"url_private_download": f["u"], "mimetype": f.get("m")} for f in meta.get("f", [])
         ]
-        images = await deps.files.fetch(files, limit=spec.max_input_images)
         params = {"kind": "edit", "prompt": prompt}
+        await deps.engine.precheck(JobRequest(actor=actor, model=model, params=params))
+        images = await deps.files.fetch(files, limit=spec.max_input_images)
 
         def build(ref: Any) -> JobRequest:
             return JobRequest(actor=actor, model=model, params=params, images=images, reply_ref=ref)

@@ -11,7 +11,8 @@ from slack_sdk.errors import SlackClientError
 
 from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
-from adapters.usage_chart import file_stem, usage_chart_png, usage_csv
+from adapters.slack.names import team_name, user_names
+from adapters.usage_chart import By, file_stem, usage_chart_png, usage_csv
 from core.usage import UsageReport
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,13 @@ async def send_usage_chart(deps: Deps, origin: Origin, report: UsageReport) -> b
     chart or Slack refused (the text answer still goes out)."""
     if not report.entries:
         return False
-    png = await asyncio.to_thread(usage_chart_png, report)
+    # Like Discord's: everyone's spend by user, each by name, under the workspace's name.
+    by: By = "user_id" if report.user_id is None else "model"
+    labels = await user_names(deps.client, report.by("user_id"))
+    workspace = await team_name(deps.client, origin.team_id)
+    png = await asyncio.to_thread(
+        usage_chart_png, report, by=by, labels=labels, workspace=workspace
+    )
     stem = file_stem(report)
     try:
         dm = await deps.client.conversations_open(users=origin.user_id)

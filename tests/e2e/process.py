@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import sys
@@ -23,11 +24,31 @@ FALBOT = [sys.executable, "-m", "bot.cli", "run"]
 
 
 def free_port() -> int:
-    """A TCP port nothing listens on right now (the child binds it a moment later)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port nothing listens on right now, for a child to bind a moment later (and again
+    after each restart).
+
+    Picked below the kernel's ephemeral range: a port the kernel handed out with bind(0) is also
+    what it hands to any outgoing connection on the machine, which would then hold it when the
+    child binds (or rebinds it after a SIGKILL)."""
+    low, _ = _ephemeral_range()
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(10_000, low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def clean_environment(extra: Mapping[str, str]) -> dict[str, str]:

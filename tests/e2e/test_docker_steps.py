@@ -23,7 +23,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -38,6 +37,7 @@ import aiohttp
 import pytest
 
 from adapters.fal.simulator import FalSimulator
+from tests.e2e.process import free_port
 from tests.fakes.slack import FakeSlack
 from tests.integration.fal.fixtures import SIM_KEY, running_fal_simulator
 
@@ -167,13 +167,6 @@ def offline(command: str, machine: Machine) -> str:
         paths = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
         (site / "ci-dependencies.pth").write_text("\n".join(sorted(paths)) + "\n")
     return command.replace("pip install ", "pip install --no-index --no-build-isolation ", 1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture

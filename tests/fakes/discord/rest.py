@@ -86,6 +86,13 @@ class RestApi(World):
             ),
             ("GET", "/channels/{channel}", "GET /channels/{channel}", self._get_channel, True),
             (
+                "GET",
+                "/guilds/{guild}/members/{user}",
+                "GET /guilds/{guild}/members/{user}",
+                self._get_member,
+                True,
+            ),
+            (
                 "POST",
                 "/channels/{channel}/messages",
                 "POST /channels/{channel}/messages",
@@ -238,6 +245,13 @@ class RestApi(World):
         if channel is None:
             raise ApiError(404, 10003, "Unknown Channel")
         return channel
+
+    async def _get_member(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
+        """Get Guild Member: the member object, or 10007 Unknown Member."""
+        person = next((x for x in self.people.values() if x.id == m["user"]), None)
+        if m["guild"] != self.guild_id or person is None:
+            raise ApiError(404, 10007, "Unknown Member")
+        return 200, self.member_of(person, with_permissions=False)
 
     async def _get_channel(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
         return 200, self._channel(m["channel"])

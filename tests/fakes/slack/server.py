@@ -69,12 +69,14 @@ class FakeSlack:
         bot_token: str,
         app_token: str | None = None,
         team_id: str = "T0001",
+        team_name: str = "Fake Team",
         bot_user_id: str = "UBOT",
         bot_id: str = "B0001",
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
         self.team_id = team_id
+        self.team_name = team_name
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.calls: list[Call] = []
@@ -301,7 +303,7 @@ class FakeSlack:
         return {
             "ok": True,
             "url": "https://fake.slack.com/",
-            "team": "Fake Team",
+            "team": self.team_name,
             "user": "falbot",
             "team_id": self.team_id,
             "user_id": self.bot_user_id,
@@ -373,6 +375,16 @@ class FakeSlack:
         if not users or any(u not in self.users for u in users.split(",")):
             return {"ok": False, "error": "user_not_found"}
         return {"ok": True, "channel": {"id": "D" + users.replace(",", "")[:10]}}
+
+    def _m_team_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        team = str(params.get("team") or self.team_id)
+        if team != self.team_id:
+            return {"ok": False, "error": "team_not_found"}
+        domain = self.team_name.lower().replace(" ", "-")
+        return {
+            "ok": True,
+            "team": {"id": self.team_id, "name": self.team_name, "domain": domain},
+        }
 
     def _m_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(params.get("user", ""))

@@ -73,7 +73,9 @@ async def test_model_autocomplete_is_narrowed_to_kind_and_policy(env: Env) -> No
 
 async def test_quota_jobs_and_usage_are_private(env: Env) -> None:
     await env.start_bot()
-    assert "Your next job fits now" in await _private_answer(env, env.alice, "quota")
+    assert "costs 0.3 credits ($0.003): you have enough now" in await _private_answer(
+        env, env.alice, "quota"
+    )
     assert "no jobs yet" in await _private_answer(env, env.alice, "jobs")
     issued = await env.slash(env.alice, "imagine", options=[p.option("prompt", p.STRING, "x")])
     await env.final_edit(issued)
@@ -86,7 +88,7 @@ async def test_quota_jobs_and_usage_are_private(env: Env) -> None:
     assert "flux-schnell · delivered" in jobs
     assert usage.json["data"]["flags"] & EPHEMERAL
     assert "Spend by you" in usage.json["data"]["content"]
-    assert "1 job(s)" in usage.json["data"]["content"]
+    assert "1 job." in usage.json["data"]["content"]
     assert [f.filename[-4:] for f in usage.files] == [".png"]  # the chart of spend per day
 
 

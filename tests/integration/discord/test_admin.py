@@ -51,13 +51,13 @@ async def test_admin_commands_need_manage_server_or_the_admin_role(env: Env) -> 
     by_role = await _quota_set(env, env.helper, env.alice, "6", "1")
 
     assert "Only falbot admins" in refused
-    assert f"Quota for user {env.alice.id}: 5 credits" in by_manager
-    assert f"Quota for user {env.alice.id}: 6 credits" in by_role
+    assert f"Quota for <@{env.alice.id}>: 5 credits" in by_manager
+    assert f"Quota for <@{env.alice.id}>: 6 credits" in by_role
 
 
 async def test_the_admin_check_is_made_on_every_call(env: Env) -> None:
     await env.start_bot()
-    assert "Quota for user" in await _quota_set(env, env.helper, env.alice, "5", "1")
+    assert "Quota for <@" in await _quota_set(env, env.helper, env.alice, "5", "1")
 
     demoted = Person(env.helper.user, roles=())  # the admin role was taken away
     assert "Only falbot admins" in await _quota_set(env, demoted, env.alice, "7", "1")
@@ -167,7 +167,7 @@ async def test_a_role_quota_applies_to_members_with_that_role(env: Env) -> None:
         ],
         resolved=env.fake.resolved_role(artists),
     )
-    assert f"Quota for role {artists}: 42 credits" in answer.json["data"]["content"]
+    assert f"Quota for the role <@&{artists}>: 42 credits" in answer.json["data"]["content"]
 
     quota = await env.callback(await env.slash(carol, "quota"))
     assert "of 42 credits" in quota.json["data"]["content"]

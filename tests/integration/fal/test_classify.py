@@ -49,10 +49,38 @@ def test_a_422_list_is_rendered_as_readable_messages() -> None:
     error = classify(422, None, detail)
     assert error.code is ErrorCode.PROVIDER_REJECTED
     assert error.message == (
-        "fal rejected the request: prompt: String should have at most 2000 characters; "
+        "The model could not take this request: prompt: String should have at most 2000 "
+        "characters; "
         "image_urls.0: Could not download"
     )
     assert "{" not in error.message and "loc" not in error.message
+
+
+def test_a_422_names_fals_field_as_the_option_users_type() -> None:
+    detail = [{"loc": ["body", "num_images"], "msg": "Input should be less than or equal to 4"}]
+    error = classify(422, None, detail)
+    assert "`--count`: Input should be" in error.message
+    assert "num_images" not in error.message
+
+
+def test_fal_failures_say_what_happened_in_plain_words_not_fals_code() -> None:
+    busy = classify(503, "runner_scheduling_failure", "no runner", request_id="req-9")
+    assert busy.message == "The model's servers were busy."
+    assert busy.hint == "Try again in a minute."
+    for status, kind in [
+        (503, "runner_scheduling_failure"),
+        (503, "runner_connection_timeout"),
+        (502, "runner_incomplete_response"),
+        (500, "runner_server_error"),
+        (500, "internal_error"),
+        (504, "request_timeout"),
+        (504, "startup_timeout"),
+        (499, "client_cancelled"),
+    ]:
+        error = classify(status, kind, "boom")
+        assert kind not in error.message + error.hint, (kind, error.message)
+    # A wait fal gave is said once, by the renderer: no second, rougher one in the hint.
+    assert classify(503, "runner_scheduling_failure", None, retry_after=30).hint == ""
 
 
 def test_content_policy_is_named_whether_typed_in_the_detail_or_the_header() -> None:

@@ -46,7 +46,7 @@ async def test_an_input_fidelity_fal_does_not_know_is_a_422_naming_it(
     with pytest.raises(BotError) as caught:
         await _run(fal_sim, fal_gateway, arguments)
     assert caught.value.code is ErrorCode.PROVIDER_REJECTED
-    assert "input_fidelity" in caught.value.message
+    assert "`--fidelity`" in caught.value.message  # fal's input_fidelity, named as users type it
 
 
 @pytest.mark.parametrize(

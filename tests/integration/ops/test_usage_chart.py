@@ -19,12 +19,15 @@ from adapters.usage_chart import (
     WIDTH,
     file_stem,
     summary,
+    table_cells,
     usage_chart_png,
     usage_csv,
 )
 from core.jobs import Actor, JobState
+from core.markup import user_ref
 from core.ports import JobSettlement, UsageFilter
 from core.quota import BucketKey, BucketLimits, LedgerEntry
+from core.render import render_usage
 from core.usage import UsageReport, usage_report
 from tests.fakes.builders import make_admission, make_job
 
@@ -103,6 +106,24 @@ async def test_the_table_and_the_chart_follow_the_ledger(store: SqliteStore, led
     assert file_stem(usage) == "usage-workspace-20261120"
     different = usage_chart_png(own)
     assert different != usage_chart_png(usage)
+
+
+async def test_the_chart_names_the_workspace_and_agrees_with_the_text_to_the_digit(
+    store: SqliteStore, ledger: list[str]
+) -> None:
+    usage = await report(store)
+    png = usage_chart_png(usage, by="user_id", labels={"ann": "Ann"}, workspace="Team Rocket")
+    with Image.open(io.BytesIO(png)) as image:
+        title, table = image.text["Title"], image.text["Description"]
+    assert "· Team Rocket ·" in title and "w1" not in title  # the name, not the id
+    text = render_usage(usage)
+    rows = [line.split(" · ") for line in table.splitlines()]
+    assert rows == table_cells(usage, by="user_id", labels={"ann": "Ann"})
+    # ann spent $2.125 and bob $0.1188: the table, the title and the text round them alike
+    assert ["Ann", "3", "$2.125"] in rows and ["bob", "3", "$0.1188"] in rows
+    assert f"{user_ref('ann')}: $2.125" in text and f"{user_ref('bob')}: $0.1188" in text
+    total = rows[-1][2]
+    assert title.endswith(f"total {total}") and f": {total} over 7 jobs." in text
 
 
 async def test_the_csv_rows_sum_to_the_ledger(store: SqliteStore, ledger: list[str]):

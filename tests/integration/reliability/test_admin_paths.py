@@ -85,7 +85,7 @@ DISCORD_ADMIN: dict[tuple[str, ...], DiscordCase] = {
             p.option("refill_per_hour", p.STRING, "500"),
         ],
         _on("alice"),
-        "Quota for user",
+        "Quota for <@",
     ),
     ("quota", "show"): DiscordCase(
         lambda e, _: [p.option("target", 6, e.alice.id)], _on("alice"), "credits, refilling"
@@ -334,7 +334,7 @@ class SlackCase:
 
 
 SLACK_ADMIN: dict[tuple[str, ...], SlackCase] = {
-    ("quota", "set"): SlackCase(f"quota set <@{ANN}|ann> 500 500", "quota_set", "Quota for user"),
+    ("quota", "set"): SlackCase(f"quota set <@{ANN}|ann> 500 500", "quota_set", "Quota for <@"),
     ("quota", "show"): SlackCase(f"quota show <@{ANN}>", "quota_show", "credits, refilling"),
     ("budget", "set"): SlackCase("budget set 0 0", "budget_set", "Budget: $0.00 a day"),
     ("models", "allow"): SlackCase("models allow veo3", "models_allow", "veo3 is allowed"),

@@ -41,7 +41,7 @@ async def test_quota_usage_and_jobs_after_a_job(stack: SlackStack, fake: FakeSla
     quota = await answer(stack, "/falbot", "quota")
     assert "You have 96.1" in quota
     usage = await answer(stack, "/falbot", "usage 7")
-    assert "$0.039 over 1 job(s)" in usage
+    assert "$0.039 over 1 job." in usage
     assert "nano-banana: $0.039" in usage
     job = (await stack.jobs_of(ANN))[0]
     jobs = await answer(stack, "/falbot", "jobs")
@@ -99,7 +99,8 @@ async def test_video_with_options(stack: SlackStack, fake: FakeSlack, fal: FalSi
 
 async def test_invalid_option_value_is_explained(stack: SlackStack, fake: FakeSlack) -> None:
     text = await answer(stack, "/imagine", "a fox --count 9")
-    assert "num_images" in text
+    assert "`--count` must be 1–4, not `9`" in text  # the option typed, not fal's num_images
+    assert "num_images" not in text
     await stack.quiesce()
     # refused at admission: nothing was posted, so nothing needs removing
     assert not fake.calls_to("chat.postMessage", status=None)

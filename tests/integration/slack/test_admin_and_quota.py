@@ -56,7 +56,7 @@ async def test_configured_admin_sets_and_shows_a_users_quota(
 ) -> None:
     await answer_to(stack, fake, "/falbot", f"admin quota set <@{ANN}|ann> 10 5", CONFIGURED)
     answer = await answer_to(stack, fake, "/falbot", f"admin quota show <@{ANN}|ann>", CONFIGURED)
-    assert f"User {ANN}: 10" in shown(answer)
+    assert f"<@{ANN}>: 10" in shown(answer)  # a mention, not the raw id
     assert "refilling 5 an hour" in shown(answer)
     assert not [c for c in fake.calls_to("users.info") if c.params["user"] == CONFIGURED]
 
@@ -125,7 +125,7 @@ async def test_admin_usage_answers_privately_and_dms_the_chart(
     answer = await answer_to(stack, fake, "/falbot", "admin usage 7", BOSS)
     text = shown(answer)
     assert "Spend by everyone" in text
-    assert "$0.039 over 1 job(s)" in text
+    assert "$0.039 over 1 job." in text
     assert "in your DMs" in text
     opened = fake.calls_to("conversations.open")
     assert [c.params["users"] for c in opened] == [BOSS]

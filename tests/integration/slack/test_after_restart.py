@@ -175,5 +175,8 @@ async def test_a_restart_between_admission_and_its_message_still_shows_the_job(
         complete = fake.calls_to("files.completeUploadExternal")[0]
         assert complete.params["thread_ts"] == final.params["ts"]
         assert len(fal.submits) == 1
+        # The job now names that message, so a later restart finds it again.
+        (job,) = await second.jobs_of(ANN)
+        assert job.reply_ref["message_ts"] == final.params["ts"]
     finally:
         await second.close()

@@ -133,7 +133,7 @@ async def test_daily_budget_counts_todays_spend_jobs_in_flight_and_refunds(store
     error = await refused(store, job, budget=budget_check(daily="0.10"))
     assert error.code is ErrorCode.BUDGET_EXHAUSTED
     assert "daily budget of $0.10" in error.message
-    assert "$0.01 is left" in error.message
+    assert "$0.011 is left" in error.message  # rounded down, never to $0.00
     assert error.retry_after == 12 * 3600  # T0 is noon; the next day starts at midnight
 
     entry = (await store.ledger(UsageFilter("w1", since=DAY_START)))[0]
@@ -301,7 +301,7 @@ async def test_stored_rules_check_the_workspaces_stored_budget(store: Store) -> 
     error = await refused_by_rules(store, make_job(estimate_usd=Decimal("0.039")))
     assert error.code is ErrorCode.BUDGET_EXHAUSTED
     assert "daily budget of $5.05" in error.message
-    assert "$0.01 is left" in error.message
+    assert "$0.011 is left" in error.message  # rounded down, never to $0.00
     assert error.retry_after == 12 * 3600  # T0 is noon; the next day starts at midnight
     await ruled(store, make_job(workspace_id="w2", estimate_usd=Decimal(9)))
 
@@ -408,8 +408,7 @@ async def test_claim_dedupes_keys_until_pruned(store: Store) -> None:
     assert await store.claim("fal:req-1", T0 + timedelta(seconds=5)) is False
     assert await store.claim("slack:Ev123", T0 + timedelta(hours=3)) is True
 
-    prune = store.prune_dedupe  # type: ignore[attr-defined]  # not in the port (yet)
-    assert await prune(T0 + timedelta(hours=1)) == 1
+    assert await store.prune_dedupe(T0 + timedelta(hours=1)) == 1
     assert await store.claim("fal:req-1", T0 + timedelta(hours=4)) is True
     assert await store.claim("slack:Ev123", T0 + timedelta(hours=4)) is False
 

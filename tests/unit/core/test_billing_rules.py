@@ -122,7 +122,7 @@ def test_fidelity_is_an_option_of_the_gpt_edit_only() -> None:
     )
     arguments = catalog.get("gpt-image-edit").arguments(params, ["https://fal.media/a.png"])
     assert arguments["input_fidelity"] == "low"
-    with pytest.raises(Exception, match="input_fidelity"):
+    with pytest.raises(Exception, match="`--fidelity` must be low"):  # named as users type it
         catalog.get("gpt-image-edit").validate({"prompt": "x", "fidelity": "max"}, image_count=1)
     with pytest.raises(Exception, match="no option"):
         catalog.get("nano-banana-edit").validate({"prompt": "x", "fidelity": "low"}, image_count=1)
