@@ -119,7 +119,10 @@ async def test_healthz_shows_slack_connected_over_socket_mode(fal_sim: FalSimula
 
 
 async def test_an_open_circuit_shows_in_healthz_which_stays_200_and_in_the_metrics(
-    http: aiohttp.ClientSession, running: Running, fal_sim: FalSimulator
+    http: aiohttp.ClientSession,
+    metrics_http: aiohttp.ClientSession,
+    running: Running,
+    fal_sim: FalSimulator,
 ) -> None:
     fal_sim.fail_endpoint("fal-ai/flux/schnell", Fault.server_error("runner_scheduling_failure"))
     engine = running.app.engine
@@ -138,7 +141,7 @@ async def test_an_open_circuit_shows_in_healthz_which_stays_200_and_in_the_metri
         assert response.status == 200
         body = await response.json()
     assert (body["status"], body["circuit"]) == ("ok", "open")
-    async with http.get("/metrics") as response:
+    async with metrics_http.get("/metrics") as response:
         metrics = await response.text()
     assert 'falbot_admission_refusals_total{code="provider_unavailable"} 1.0' in metrics
     assert 'falbot_job_failures_total{code="provider_unavailable"}' in metrics

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from core.engine import Engine
-from core.errors import BotError, ErrorCode
+from core.errors import BotError, ErrorCode, RetryLater, Undeliverable
 from core.jobs import Delivery, Job, JobState
 from core.model_table import build_catalog
 from tests.fakes.clock import FakeClock
@@ -85,3 +85,55 @@ async def test_a_result_never_handed_over_is_delivered_by_the_next_start(
     finally:
         await second.stop()
     assert len(store.entries) == 1
+
+
+class RateLimitedReply(RecordingReply):
+    """Its platform says "retry after `after` s" to the first `limited` final messages, and
+    remembers on the engine's clock when each try came."""
+
+    def __init__(self, clock: FakeClock, *, limited: int, after: float) -> None:
+        super().__init__()
+        self.clock = clock
+        self.limited = limited
+        self.after = after
+        self.tries: list[float] = []
+
+    async def deliver(self, delivery: Delivery) -> None:
+        self.tries.append(self.clock.monotonic())
+        if len(self.tries) <= self.limited:
+            raise RetryLater("rate limited", after=self.after)
+        await super().deliver(delivery)
+
+
+class RefusingReply(RecordingReply):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tries = 0
+
+    async def deliver(self, delivery: Delivery) -> None:
+        self.tries += 1
+        raise Undeliverable("the bot may not post here")
+
+
+async def test_a_rate_limited_result_waits_as_long_as_the_platform_asked_on_the_clock(
+    make_engine: EngineFactory, clock: FakeClock
+) -> None:
+    engine = await make_engine(progress_interval=0)
+    reply = RateLimitedReply(clock, limited=3, after=7.0)
+    await engine.submit(request(), reply)
+    await reply.wait(timeout=10)
+    assert reply.delivery is not None
+    start = reply.tries[0]
+    assert [t - start for t in reply.tries] == [0.0, 7.0, 14.0, 21.0]
+
+
+async def test_an_undeliverable_result_is_not_tried_again(
+    make_engine: EngineFactory, store: MemoryStore
+) -> None:
+    engine = await make_engine()
+    reply = RefusingReply()
+    job = await engine.submit(request(), reply)
+    await until(lambda: reply.tries == 1)
+    assert await engine.drain(grace=5)  # the delivery step ended without another try
+    assert reply.tries == 1
+    assert store.jobs[job.id].state is JobState.COMPLETED  # the next start tries once more
