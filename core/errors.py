@@ -70,6 +70,16 @@ class BotError(Exception):
         )
 
 
+def internal_error(*, request_id: str | None = None) -> BotError:
+    """What a person is told when falbot itself failed (the details go to the log only)."""
+    return BotError(
+        ErrorCode.INTERNAL,
+        "Something went wrong on my side.",
+        hint="Try again; if it keeps happening, tell an admin.",
+        request_id=request_id,
+    )
+
+
 def invalid(message: str, hint: str = "") -> BotError:
     return BotError(ErrorCode.INVALID_INPUT, message, hint=hint)
 

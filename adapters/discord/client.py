@@ -28,9 +28,9 @@ from adapters.discord.mentions import on_mention
 from adapters.discord.refs import TokenPolicy
 from adapters.discord.reply import DiscordReplyFactory
 from adapters.discord.results import ResultButtons
-from adapters.discord.services import Services, WallClock
+from adapters.discord.services import Services
 from adapters.discord.webhooks import NO_MENTIONS
-from core.errors import BotError, ErrorCode
+from core.errors import BotError, internal_error
 from core.ports import Clock
 
 if TYPE_CHECKING:
@@ -116,9 +116,7 @@ class FalbotClient(discord.Client):
             await send_error(interaction, cause)
             return
         log.error("command failed", exc_info=error)
-        await send_error(
-            interaction, BotError(ErrorCode.INTERNAL, "Something went wrong on my side.")
-        )
+        await send_error(interaction, internal_error())
 
 
 class DiscordAdapter:
@@ -135,7 +133,7 @@ class DiscordAdapter:
         admin: AdminService,
         fetcher: MediaFetcher,
         token: str,
-        clock: Clock | None = None,
+        clock: Clock,
         api_url: str | None = None,
         gateway_url: str | None = None,
         admin_role: str | None = None,
@@ -154,7 +152,6 @@ class DiscordAdapter:
             else min(timedelta(minutes=1), token_lifetime / 10)
         )
         tokens = TokenPolicy(lifetime=token_lifetime, margin=margin)
-        clock = clock or WallClock()
         self.services = Services(
             engine=engine,
             admin=admin,
@@ -188,7 +185,7 @@ class DiscordAdapter:
         engine: Engine,
         admin: AdminService,
         fetcher: MediaFetcher,
-        clock: Clock | None = None,
+        clock: Clock,
         **overrides: Any,
     ) -> DiscordAdapter:
         if settings.discord_token is None:

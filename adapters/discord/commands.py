@@ -12,8 +12,9 @@ from discord import app_commands
 from adapters.discord.flows import answering, plain_request, start_job
 from adapters.discord.identity import workspace_of
 from adapters.discord.services import Services
-from core.catalog import ImageAspect, ModelSpec
+from core.catalog import ModelSpec
 from core.jobs import JobKind
+from core.model_inputs import ImageAspect
 
 log = logging.getLogger(__name__)
 

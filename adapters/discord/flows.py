@@ -17,16 +17,12 @@ from adapters.discord.media import check_attachments, fetch_images
 from adapters.discord.refs import ReplyRef
 from adapters.discord.reply import DiscordReply
 from adapters.discord.services import Services
-from core.errors import BotError, ErrorCode
+from core.errors import BotError, internal_error
 from core.jobs import Actor, InputImage, Job, JobRequest
 
 log = logging.getLogger(__name__)
 
 RequestFor = Callable[[Actor, Mapping[str, Any], tuple[InputImage, ...]], JobRequest]
-
-_INTERNAL = BotError(
-    ErrorCode.INTERNAL, "Something went wrong on my side.", hint="Try again in a moment."
-)
 
 
 async def send_error(interaction: discord.Interaction, error: BotError) -> None:
@@ -77,7 +73,7 @@ async def answering(interaction: discord.Interaction) -> AsyncIterator[None]:
         await send_error(interaction, error)
     except Exception:
         log.exception("interaction %s failed", interaction.id)
-        await send_error(interaction, _INTERNAL)
+        await send_error(interaction, internal_error())
 
 
 async def start_job(

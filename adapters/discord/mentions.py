@@ -19,7 +19,7 @@ from adapters.discord.media import check_attachments, fetch_images, images_of
 from adapters.discord.refs import DEFAULT_SIZE_LIMIT, ReplyRef
 from adapters.discord.reply import DiscordReply
 from adapters.discord.services import Services
-from core.errors import BotError, ErrorCode, invalid
+from core.errors import BotError, internal_error, invalid
 from core.jobs import JobKind, JobRequest
 
 log = logging.getLogger(__name__)
@@ -143,9 +143,7 @@ async def on_mention(services: Services, client: discord.Client, message: discor
         await _refuse(message, placeholder, error)
     except Exception:
         log.exception("mention %s failed", message.id)
-        await _refuse(
-            message, placeholder, BotError(ErrorCode.INTERNAL, "Something went wrong on my side.")
-        )
+        await _refuse(message, placeholder, internal_error())
 
 
 async def _refuse(

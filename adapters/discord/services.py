@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from adapters.discord.identity import AdminRule, DmPolicy
 from adapters.discord.refs import TokenPolicy
@@ -26,16 +23,3 @@ class Services:
     max_input_bytes: int
     message_content: bool
     dms: DmPolicy  # what a DM counts as (FALBOT_DISCORD_DMS)
-
-
-class WallClock:
-    """The real time, when the composition root passes no clock."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))

@@ -38,7 +38,7 @@ from adapters.slack.shortcuts import modal_origin, on_edit_shortcut, on_edit_sub
 from adapters.slack.submit import Starter
 from core.admin import AdminService
 from core.engine import Engine
-from core.errors import BotError, ErrorCode
+from core.errors import BotError, internal_error
 from core.ports import Claims
 from core.tasks import OwnedTasks
 
@@ -47,11 +47,6 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 _COMMAND = re.compile("^(" + "|".join(re.escape(c) for c in COMMANDS) + ")$")
 _RESULT_ACTION = re.compile("^" + render.RESULT_ACTION.pattern + "$")
-_INTERNAL = BotError(
-    ErrorCode.INTERNAL,
-    "Something went wrong on my side.",
-    hint="Try again; if it keeps happening, tell an admin.",
-)
 
 Work = Callable[[], Awaitable[None]]
 
@@ -216,7 +211,7 @@ class SlackAdapter:
             await self._deps.answers.error(origin, err)
         except Exception:
             log.exception("Slack %s failed", name)
-            await self._deps.answers.error(origin, _INTERNAL)
+            await self._deps.answers.error(origin, internal_error())
 
     async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         await ack()

@@ -13,10 +13,12 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from core.catalog import ALIASES, MAX_PROMPT, SEED_MAX, build_catalog, parse_output
+from adapters.fal.outputs import parse_output
 from core.engine import Engine, EngineConfig
 from core.errors import BotError, ErrorCode
 from core.jobs import Actor, InputImage, JobKind, JobRequest
+from core.model_inputs import ALIASES, MAX_PROMPT, SEED_MAX
+from core.model_table import build_catalog
 from core.quota import BucketKey, BucketLimits
 from tests.fakes.clock import START, FakeClock
 from tests.fakes.fal import FakeFal

@@ -20,16 +20,16 @@ def is_running(call: Call) -> bool:
 
 
 async def test_429_on_chat_update_does_not_lose_the_final_result(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
-    fal.hold = True
+    fal_sim.hold = True
     await stack.command("/imagine", "a storm over the sea")
     post = await fake.wait_for("chat.postMessage")
     await fake.wait_for("chat.update", is_running)
     # From here every chat.update is refused for a while: more 429s than a last progress edit
     # can use up, so the final edit meets some too.
     fake.rate_limit("chat.update", times=6, retry_after=0)
-    fal.release()
+    fal_sim.release()
 
     final = await fake.wait_for("chat.update", is_done, timeout=15)
     limited = fake.calls_to("chat.update", status=429)
@@ -44,16 +44,16 @@ async def test_429_on_chat_update_does_not_lose_the_final_result(
 
 
 async def test_final_result_is_posted_when_the_job_message_is_gone(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
-    fal.hold = True
+    fal_sim.hold = True
     await stack.command("/imagine", "a storm over the sea")
     post = await fake.wait_for("chat.postMessage")
     await fake.wait_for("chat.update", is_running)
     message = fake.message(CHANNEL, post.answer["ts"])
     assert message is not None
     fake.messages[CHANNEL].remove(message)  # deleted in Slack while the job ran
-    fal.release()
+    fal_sim.release()
 
     final = await fake.wait_for("chat.postMessage", is_done)
     assert final.params["thread_ts"] == post.answer["ts"]

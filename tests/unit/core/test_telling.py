@@ -3,20 +3,18 @@ tries again with backoff; a result it could never hand over is delivered by the 
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
 import pytest
 
-from core.catalog import build_catalog
 from core.engine import Engine
 from core.errors import BotError, ErrorCode, RetryLater, Undeliverable
 from core.jobs import Delivery, Job, JobState
+from core.model_table import build_catalog
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.reply import RecordingReply, RecordingReplyFactory
 from tests.unit.core.conftest import EngineFactory, config, request
+from tests.waits import until
 
 pytestmark = pytest.mark.usefixtures("ticking")
 
@@ -40,12 +38,6 @@ class FlakyReply(RecordingReply):
         if self.tries <= self.down:
             raise ConnectionError("the chat platform is down")
         await super().fail(job, error, credits_returned=credits_returned)
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110 - engine steps set no event of their own
-            await asyncio.sleep(0)
 
 
 async def test_a_result_is_delivered_once_the_platform_is_back(
