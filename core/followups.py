@@ -8,14 +8,13 @@ import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from core.catalog import Catalog
+from core.commands import Channel, FollowUp
 from core.errors import invalid
 from core.jobs import Actor, Delivery, InputImage, Job, JobKind, JobRequest, Output
+from core.model_table import ModelTable
 from core.nsfw import NSFW_INPUT, flagged_output
-
-FollowUp = Literal["rerun", "upscale", "edit"]
 
 # The name every delivered file gets (`core.delivery`): the job's short id and the output's
 # place, 1-based. A platform may prefix it (Discord's `SPOILER_`).
@@ -42,7 +41,11 @@ def follow_up_menu(delivery: Delivery, *, spoilers: bool) -> FollowUpMenu:
         if f.output in outputs and f.output.content_type.startswith("image/")
     )
     image_outputs = sum(1 for o in outputs if o.content_type.startswith("image/"))
-    return FollowUpMenu(rerun=bool(seen), images=images, grid=image_outputs > 1)
+    return FollowUpMenu(
+        rerun=bool(seen),
+        images=images,
+        grid=image_outputs > 1,
+    )
 
 
 def result_file(name: str) -> tuple[str, int] | None:
@@ -59,49 +62,49 @@ def is_flagged(job: Job, index: int) -> bool:
 
 
 def follow_up_request(
-    catalog: Catalog,
+    models: ModelTable,
     job: Job,
+    command: FollowUp,
     *,
-    action: FollowUp,
     actor: Actor,
+    channel: Channel,
     reply_ref: Mapping[str, Any],
-    prompt: str | None = None,
-    model: str | None = None,
-    index: int | None = None,
 ) -> JobRequest:
-    """The request behind a result's Rerun, Upscale or Edit button; `index` picks the image
-    (0-based; None, as on buttons made before grids had their own, is the first)."""
-    if action == "rerun":
+    """The request behind a result's button: `command.action` on the caller's own `job`."""
+    if command.action == "rerun":
         params = {k: v for k, v in job.arguments.items() if k != "image_urls"}
         params["seed"] = random.randrange(2**31)  # a seed, not a secret
         urls = list(job.arguments.get("image_urls") or [])
         images = tuple(InputImage(content_type="image/*", url=u) for u in urls)
-        if "seed" not in catalog.get(job.model).input_model.model_fields:
+        if "seed" not in models.get(job.model).input_model.model_fields:
             params.pop("seed")
         return JobRequest(
             actor,
+            job.kind,
             job.model,
             params,
             images,
             reply_ref,
-            job.id,
+            parent_job_id=job.id,
+            channel=channel,
             flagged_input=bool(job.reply_ref.get(NSFW_INPUT)),
         )
-    chosen, at = _picked(job, index)
+    chosen, at = _picked(job, command.image_index)
     image = InputImage(content_type=chosen.content_type, url=chosen.url)
     flagged = is_flagged(job, at)
-    if action == "upscale":
-        return JobRequest(
-            actor, "", {"kind": "upscale"}, (image,), reply_ref, job.id, flagged_input=flagged
-        )
-    spec = catalog.get(model) if model else catalog.default_for(JobKind.EDIT)
+    if command.action == "upscale":
+        kind, model, params = JobKind.UPSCALE, "", {}
+    else:
+        kind, model, params = JobKind.EDIT, command.model or "", {"prompt": command.prompt or ""}
     return JobRequest(
         actor,
-        spec.name,
-        {"kind": "edit", "prompt": prompt or ""},
+        kind,
+        model,
+        params,
         (image,),
         reply_ref,
-        job.id,
+        parent_job_id=job.id,
+        channel=channel,
         flagged_input=flagged,
     )
 

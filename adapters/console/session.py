@@ -14,9 +14,10 @@ from adapters.console.reply import ConsoleReply, console_text, now
 from adapters.console.terminal import Terminal
 from adapters.usage_chart import file_stem, usage_chart_png, usage_csv
 from core.admin import AdminService
+from core.commands import Generate
 from core.engine import Engine
 from core.errors import BotError, invalid
-from core.jobs import Actor, InputImage, JobRequest
+from core.jobs import Actor, InputImage, JobKind
 from core.media import validate_image
 from core.quota import QuotaScope
 from core.render import (
@@ -161,9 +162,9 @@ class ConsoleSession:
         if name == "/help":
             self.say(HELP)
         elif name == "/imagine":
-            await self._submit("image", opts, prompt=" ".join(args))
+            await self._submit(JobKind.IMAGE, opts, prompt=" ".join(args))
         elif name == "/video":
-            await self._submit("video", opts, prompt=" ".join(args))
+            await self._submit(JobKind.VIDEO, opts, prompt=" ".join(args))
         elif name == "/edit":
             paths = [
                 a
@@ -171,9 +172,9 @@ class ConsoleSession:
                 if Path(a).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".gif")
             ]
             prompt = " ".join(a for a in args if a not in paths)
-            await self._submit("edit", opts, prompt=prompt, images=self._read(paths))
+            await self._submit(JobKind.EDIT, opts, prompt=prompt, images=self._read(paths))
         elif name == "/upscale":
-            await self._submit("upscale", opts, prompt=None, images=self._read(args[:1]))
+            await self._submit(JobKind.UPSCALE, opts, prompt=None, images=self._read(args[:1]))
         elif name == "/models":
             self.say(render_models(await self._engine.models(self.actor.workspace_id)))
         elif name == "/quota":
@@ -213,22 +214,18 @@ class ConsoleSession:
 
     async def _submit(
         self,
-        kind: str,
+        kind: JobKind,
         opts: dict[str, Any],
         *,
         prompt: str | None,
         images: tuple[InputImage, ...] = (),
     ) -> None:
-        params = {k: v for k, v in opts.items() if k != "model"}
-        params["kind"] = kind
-        if prompt is not None:
-            params["prompt"] = prompt
+        command = Generate.typed(kind, opts, prompt=prompt).with_images(images, flagged=False)
         done = asyncio.Event()
         reply = ConsoleReply(
             job_label="new", terminal=self._terminal, out_dir=self._out_dir, done=done
         )
-        request = JobRequest(self.actor, str(opts.get("model", "")), params, images)
-        job = await self._engine.submit(request, reply)
+        job = await self._engine.submit(command, reply, actor=self.actor)
         reply.label = job.short_id
         self.replies.append(reply)
 

@@ -103,7 +103,7 @@ def admin_group(services: Services) -> app_commands.Group:
         interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         typed = current.strip().lower()
-        specs = services.engine.catalog.all()
+        specs = services.models.all()
         return [model_choice(s) for s in specs if typed in s.name][:25]
 
     models_allow.autocomplete("model")(any_model)

@@ -12,12 +12,14 @@ from adapters.discord.refs import TokenPolicy
 from adapters.media_fetch import MediaFetcher
 from core.admin import AdminService
 from core.engine import Engine
+from core.model_table import ModelTable
 from core.ports import Clock
 
 
 @dataclass(frozen=True)
 class Services:
     engine: Engine
+    models: ModelTable  # the catalog in use (refreshed prices swap it there)
     admin: AdminService
     fetcher: MediaFetcher
     clock: Clock

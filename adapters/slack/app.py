@@ -39,6 +39,7 @@ from adapters.slack.submit import Starter
 from core.admin import AdminService
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
+from core.model_table import ModelTable
 from core.ports import Claims
 from core.tasks import OwnedTasks
 
@@ -72,6 +73,7 @@ class SlackAdapter:
         api_url: str | None = None,
         admin_user_ids: Collection[str] = (),
         claims: Claims | None = None,
+        models: ModelTable | None = None,
         shutdown_grace: float = 5.0,
     ) -> None:
         client_args: dict[str, Any] = {"base_url": api_url} if api_url else {}
@@ -86,6 +88,7 @@ class SlackAdapter:
         self._deps = Deps(
             client=self.client,
             engine=engine,
+            models=models or engine.model_table,
             admin=admin,
             identities=Identities(self.client, admin_user_ids=admin_user_ids),
             answers=Answers(self.client),

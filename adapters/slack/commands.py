@@ -15,7 +15,8 @@ from adapters.slack.help import show_help
 from adapters.slack.modals import edit_command, upscale_command
 from adapters.slack.options import parse, parse_days, usage_error
 from adapters.slack.usage import send_usage_chart
-from core.jobs import JobRequest
+from core.commands import Generate
+from core.jobs import JobKind
 from core.render import render_jobs, render_models, render_quota, render_usage
 
 Handler = Callable[[Deps, Origin, str], Awaitable[None]]
@@ -35,30 +36,32 @@ VIDEO_OPTIONS = frozenset(
 
 
 async def imagine(deps: Deps, origin: Origin, text: str) -> None:
-    await _generate(deps, origin, text, kind="image", allowed=IMAGE_OPTIONS, usage=IMAGINE_USAGE)
+    await _generate(
+        deps, origin, text, kind=JobKind.IMAGE, allowed=IMAGE_OPTIONS, usage=IMAGINE_USAGE
+    )
 
 
 async def video(deps: Deps, origin: Origin, text: str) -> None:
-    await _generate(deps, origin, text, kind="video", allowed=VIDEO_OPTIONS, usage=VIDEO_USAGE)
+    await _generate(
+        deps, origin, text, kind=JobKind.VIDEO, allowed=VIDEO_OPTIONS, usage=VIDEO_USAGE
+    )
 
 
 async def _generate(
-    deps: Deps, origin: Origin, text: str, *, kind: str, allowed: frozenset[str], usage: str
+    deps: Deps, origin: Origin, text: str, *, kind: JobKind, allowed: frozenset[str], usage: str
 ) -> None:
     parsed = parse(text, allowed=allowed, usage=usage)
     if not parsed.prompt:
         raise usage_error("Tell me what to make.", usage)
     actor = await deps.identities.actor(origin)
-    model = str(parsed.options.get("model", ""))
-    params = {k: v for k, v in parsed.options.items() if k != "model"}
-    params |= {"kind": kind, "prompt": parsed.prompt}
+    command = Generate.typed(kind, parsed.options, prompt=parsed.prompt)
     await deps.starter.start(
         actor=actor,
         channel=origin.channel_id,
         thread_ts=origin.thread_ts,
         prompt=parsed.prompt,
-        what=model or kind,
-        build=lambda ref: JobRequest(actor=actor, model=model, params=params, reply_ref=ref),
+        what=command.model or kind.value,
+        command=command,
     )
 
 

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from core.catalog import ALIASES, MAX_PROMPT, SEED_MAX, build_catalog, parse_output
 from core.engine import Engine, EngineConfig
 from core.errors import BotError, ErrorCode
-from core.jobs import Actor, InputImage, JobKind, JobRequest
+from core.jobs import Actor, InputImage, JobKind
 from core.quota import BucketKey, BucketLimits
+from tests.fakes.asking import Ask, submit
 from tests.fakes.clock import START, FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
@@ -168,7 +169,7 @@ async def _admit(model: str, params: dict[str, Any], image_count: int) -> None:
     )
     await engine.start()
     try:
-        job = await engine.submit(JobRequest(actor, model, params, images), RecordingReply())
+        job = await submit(engine, Ask(actor, model, params, images), RecordingReply())
     except BotError as error:
         assert error.code in (ErrorCode.INVALID_INPUT, ErrorCode.QUOTA_EXHAUSTED)
         assert store.jobs == {}

@@ -16,9 +16,10 @@ import pytest
 from adapters.fal.simulator import FalSimulator, HttpFault
 from bot.app import keep_prices_fresh
 from bot.run import Running, serving
-from core.jobs import Actor, JobRequest
+from core.jobs import Actor
 from core.ports import UsageFilter
 from core.render import render_models
+from tests.fakes.asking import Ask, submit
 from tests.fakes.reply import RecordingReply
 from tests.integration.fal.fixtures import SIM_KEY
 from tests.integration.ops.conftest import ops_settings
@@ -30,8 +31,8 @@ SCHNELL = "fal-ai/flux/schnell"
 async def one_job(running: Running) -> tuple[Decimal, Decimal]:
     """A 1:1 flux-schnell image (one megapixel): its cost in the reply and in the ledger."""
     reply = RecordingReply()
-    request = JobRequest(ACTOR, "flux-schnell", {"kind": "image", "prompt": "a fox"}, ())
-    await running.app.engine.submit(request, reply)
+    request = Ask(ACTOR, "flux-schnell", {"prompt": "a fox"}, ())
+    await submit(running.app.engine, request, reply)
     await reply.wait(10)
     assert reply.delivery is not None, reply.error
     since = datetime.now(UTC) - timedelta(hours=1)

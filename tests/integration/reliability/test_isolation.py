@@ -17,9 +17,11 @@ from core.admin import AdminService
 from core.catalog import build_catalog
 from core.engine import Engine, EngineConfig
 from core.errors import BotError, ErrorCode
-from core.jobs import Actor, Job, JobRequest, JobState
+from core.jobs import Actor, Job, JobState
 from core.ports import Store
 from core.quota import BucketLimits
+from tests.fakes import asking
+from tests.fakes.asking import Ask
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
@@ -69,8 +71,8 @@ def admin(engine: Engine) -> AdminService:
 
 
 async def submit(engine: Engine, actor: Actor, prompt: str = "a fox") -> Job:
-    request = JobRequest(actor, "flux-schnell", {"prompt": prompt})
-    return await engine.submit(request, RecordingReply())
+    request = Ask(actor, "flux-schnell", {"prompt": prompt})
+    return await asking.submit(engine, request, RecordingReply())
 
 
 async def test_a_user_sees_and_cancels_only_their_own_jobs(engine: Engine) -> None:
@@ -146,7 +148,7 @@ async def test_usage_is_per_user_and_per_workspace(engine: Engine, admin: AdminS
     replies = []
     for actor in (ALICE_1, BOB_1, ALICE_2, ALICE_2):
         reply = RecordingReply()
-        await engine.submit(JobRequest(actor, "nano-banana", {"prompt": "x"}), reply)
+        await asking.submit(engine, Ask(actor, "nano-banana", {"prompt": "x"}), reply)
         replies.append(reply)
     for reply in replies:
         await reply.wait()

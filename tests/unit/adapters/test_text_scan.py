@@ -32,7 +32,7 @@ from core.catalog import build_catalog
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.help import render_help
-from core.jobs import Actor, JobRequest
+from core.jobs import Actor
 from core.markup import CLOSE, OPEN
 from core.options import SHOWN
 from core.quota import BucketLimits, BucketState, Budget, BudgetCheck, QuotaScope, TakeResult
@@ -45,6 +45,7 @@ from core.render import (
     render_usage,
 )
 from core.usage import UsageReport
+from tests.fakes.asking import Ask, submit
 from tests.fakes.reply import RecordingReply
 
 pytestmark = pytest.mark.usefixtures("ticking")
@@ -160,8 +161,8 @@ async def engine_errors(make_engine: Callable[..., Any]) -> list[BotError]:
     await draining.drain(grace=0)
     for engine in (full, draining):
         with pytest.raises(BotError) as caught:
-            await engine.submit(
-                JobRequest(Actor("console", "w1", "u1"), "", {"prompt": "x"}), RecordingReply()
+            await submit(
+                engine, Ask(Actor("console", "w1", "u1"), "", {"prompt": "x"}), RecordingReply()
             )
         found.append(caught.value)
     return found
@@ -173,7 +174,7 @@ async def admin_texts(engine: Engine, admin: AdminService, where: Platform) -> l
     user = Actor(where.name, "w1", where.user)
     for _ in range(2):  # one to refund, one that stays charged: no total is really zero
         reply = RecordingReply()
-        await engine.submit(JobRequest(user, "flux-schnell", {"prompt": "a fox"}), reply)
+        await submit(engine, Ask(user, "flux-schnell", {"prompt": "a fox"}), reply)
         await reply.wait()
         assert reply.delivery is not None
     samples: dict[str, Any] = {

@@ -18,6 +18,7 @@ from core.jobs import JobState, Stage
 from core.ports import UsageFilter
 from core.quota import BucketKey, BucketLimits
 from core.render import render_error
+from tests.fakes.asking import submit
 from tests.fakes.clock import START
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
@@ -50,7 +51,7 @@ async def test_cancelled_while_running_at_fal_is_charged_and_counts_in_the_budge
     await admin.budget_set(ADMIN, "5", "none")
     fal.auto_finish = False
     reply = RecordingReply()
-    job = await engine.submit(veo(), reply)
+    job = await submit(engine, veo(), reply)
     await reply.wait_for_stage(Stage.RUNNING)
 
     await engine.cancel(ALICE, job.short_id)
@@ -69,7 +70,7 @@ async def test_cancelled_while_running_at_fal_is_charged_and_counts_in_the_budge
     # $3.20 spent of a $5 day: the next $3.20 job does not fit, however often it is tried.
     for _ in range(4):
         with pytest.raises(BotError) as refused:
-            await engine.submit(veo(), RecordingReply())
+            await submit(engine, veo(), RecordingReply())
         assert refused.value.code is ErrorCode.BUDGET_EXHAUSTED
     assert len(fal.submits) == 1
 
@@ -81,7 +82,7 @@ async def test_cancelled_while_queued_at_fal_is_free(
     fal.auto_finish = False
     fal.hold_queue = True
     reply = RecordingReply()
-    job = await engine.submit(veo(), reply)
+    job = await submit(engine, veo(), reply)
     await reply.wait_for_stage(Stage.SUBMITTED)
 
     await engine.cancel(ALICE, job.short_id)
@@ -103,7 +104,7 @@ async def test_a_job_cancelled_on_its_way_to_fal_is_cancelled_there_and_free(
     fal.hold_queue = True
     fal.submit_gate = asyncio.Event()
     reply = RecordingReply()
-    job = await engine.submit(request(model="nano-banana"), reply)
+    job = await submit(engine, request(model="nano-banana"), reply)
     await _until(lambda: fal.submit_calls == 1)
 
     await engine.cancel(ALICE, job.short_id)
@@ -121,7 +122,7 @@ async def test_a_cancel_fal_answers_already_completed_leaves_the_job_delivered_a
 ) -> None:
     fal.result_gate = asyncio.Event()  # completed at fal; its result not read yet
     reply = RecordingReply()
-    job = await engine.submit(request(model="nano-banana"), reply)
+    job = await submit(engine, request(model="nano-banana"), reply)
     await _until(lambda: fal.requests.get("req-1") is not None and fal.requests["req-1"].completed)
 
     with pytest.raises(BotError) as too_late:
@@ -141,7 +142,7 @@ async def test_a_cancelled_job_is_charged_once_and_an_admin_can_refund_it(
     await admin.quota_set(ADMIN, "alice", "1000", "0")
     fal.auto_finish = False
     reply = RecordingReply()
-    job = await engine.submit(veo(), reply)
+    job = await submit(engine, veo(), reply)
     await reply.wait_for_stage(Stage.RUNNING)
     await engine.cancel(ALICE, job.short_id)
     await reply.wait()
@@ -166,7 +167,7 @@ async def test_falbot_giving_up_on_a_running_job_charges_it(
     await AdminService(engine=engine, clock=admin._clock).quota_set(ADMIN, "alice", "1000", "0")
     fal.auto_finish = False
     reply = RecordingReply()
-    job = await engine.submit(veo(), reply)
+    job = await submit(engine, veo(), reply)
     await reply.wait()
 
     assert fal.cancels == ["req-1"]
@@ -184,7 +185,7 @@ async def test_falbot_giving_up_on_a_job_still_in_fals_queue_is_free(
     fal.auto_finish = False
     fal.hold_queue = True
     reply = RecordingReply()
-    await engine.submit(request(model="nano-banana"), reply)
+    await submit(engine, request(model="nano-banana"), reply)
     await reply.wait()
 
     assert fal.cancels == ["req-1"]
@@ -199,7 +200,7 @@ async def test_a_job_fal_completed_as_falbot_gave_up_is_delivered_and_charged(
     engine = await make_engine(job_timeout=0.2)
     fal.result_gate = fal.cancel_asked  # the result is slow to read until falbot cancels
     reply = RecordingReply()
-    job = await engine.submit(request(model="nano-banana"), reply)
+    job = await submit(engine, request(model="nano-banana"), reply)
     await reply.wait()
 
     assert fal.cancels == ["req-1"]  # answered ALREADY_COMPLETED

@@ -8,8 +8,9 @@ import pytest
 from core.admin import AdminService
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
-from core.jobs import JobRequest
+from core.jobs import Channel
 from core.nsfw import NSFW_CHANNEL, NsfwMode
+from tests.fakes.asking import Ask, submit
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
@@ -36,9 +37,9 @@ def fal() -> CountingFal:
     return counting
 
 
-async def deliver(engine: Engine, job_request: JobRequest) -> RecordingReply:
+async def deliver(engine: Engine, job_request: Ask) -> RecordingReply:
     reply = RecordingReply()
-    await engine.submit(job_request, reply)
+    await submit(engine, job_request, reply)
     await reply.wait()
     assert reply.delivery is not None, reply.error
     return reply
@@ -80,7 +81,7 @@ async def test_everything_is_shown_in_a_channel_marked_nsfw(make_engine: EngineF
     engine = await make_engine(progress_interval=0)
     base = request(num_images=3)
     reply = await deliver(
-        engine, JobRequest(base.actor, base.model, base.params, nsfw_channel=True)
+        engine, Ask(base.actor, base.model, base.params, channel=Channel(nsfw=True))
     )
     assert reply.delivery is not None
     assert reply.delivery.withheld == 0

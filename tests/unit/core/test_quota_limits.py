@@ -11,6 +11,7 @@ from core.admin import AdminService
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.quota import BucketLimits, BucketState, give, refill, take
+from tests.fakes.asking import submit
 from tests.fakes.clock import START
 from tests.fakes.reply import RecordingReply
 from tests.unit.core.conftest import ADMIN, ALICE, request
@@ -32,14 +33,14 @@ async def test_a_lowered_quota_refuses_the_very_next_job(
     engine: Engine, admin: AdminService
 ) -> None:
     first = RecordingReply()
-    await engine.submit(request(model="flux-schnell"), first)  # alice's bucket now exists
+    await submit(engine, request(model="flux-schnell"), first)  # alice's bucket now exists
     await first.wait()
     assert "99.70 of 100 credits" in (await admin.quota_show(ADMIN, "alice")).text
 
     await admin.quota_set(ADMIN, "alice", "1", "0")
 
     with pytest.raises(BotError) as err:  # flux-dev, one megapixel: 2.5 credits
-        await engine.submit(request(model="flux-dev"), RecordingReply())
+        await submit(engine, request(model="flux-dev"), RecordingReply())
     assert err.value.code is ErrorCode.QUOTA_EXHAUSTED
     assert (await engine.quota(ALICE)).level == 1
     shown = (await admin.quota_show(ADMIN, "alice")).text

@@ -12,6 +12,7 @@ from core.catalog import build_catalog
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.jobs import Delivery, Job, JobState
+from tests.fakes.asking import submit
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
@@ -53,7 +54,7 @@ async def test_a_result_is_delivered_once_the_platform_is_back(
 ) -> None:
     engine = await make_engine()
     reply = FlakyReply(down=5)
-    job = await engine.submit(request(), reply)
+    job = await submit(engine, request(), reply)
     await reply.wait(timeout=10)
     assert reply.delivery is not None and reply.tries == 6
     await until(lambda: store.jobs[job.id].state is JobState.DELIVERED)
@@ -63,7 +64,7 @@ async def test_a_failure_notice_is_retried_too(make_engine: EngineFactory, fal: 
     engine = await make_engine()
     fal.submit_error = BotError(ErrorCode.PROVIDER_REJECTED, "fal said no")
     reply = FlakyReply(down=3)
-    await engine.submit(request(), reply)
+    await submit(engine, request(), reply)
     await reply.wait(timeout=10)
     assert reply.error is not None and reply.credits_returned is True
     assert reply.tries == 4
@@ -76,7 +77,7 @@ async def test_a_result_never_handed_over_is_delivered_by_the_next_start(
     first.add_reply_factory(RecordingReplyFactory())
     await first.start()
     reply = FlakyReply(down=1000)
-    job = await first.submit(request(), reply)
+    job = await submit(first, request(), reply)
     await until(lambda: reply.tries == 8, timeout=20)  # every try spent
     await first.stop()
     assert store.jobs[job.id].state is JobState.COMPLETED

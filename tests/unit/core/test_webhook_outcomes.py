@@ -14,6 +14,7 @@ from core.errors import BotError, ErrorCode
 from core.jobs import JobState
 from core.ports import UsageFilter
 from core.webhooks import FalOutcome
+from tests.fakes.asking import submit
 from tests.fakes.clock import START, FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
@@ -39,7 +40,7 @@ async def test_a_job_ends_from_its_webhook_without_fetching_the_result(
 ) -> None:
     fal.result_error = NO_RESULT
     reply = RecordingReply()
-    job = await engine.submit(request(), reply)
+    job = await submit(engine, request(), reply)
     await fal.wait_for_submits(1)
     await reply.wait_for_stage("submitted")
 
@@ -59,7 +60,7 @@ async def test_a_replayed_webhook_changes_nothing(
 ) -> None:
     fal.result_error = NO_RESULT
     reply = RecordingReply()
-    job = await engine.submit(request(), reply)
+    job = await submit(engine, request(), reply)
     await reply.wait_for_stage("submitted")
     assert engine.fal_webhook(FalOutcome("req-1", data=output())) is True
     await reply.wait()
@@ -82,7 +83,7 @@ async def test_a_webhook_that_comes_before_the_submit_answer_is_kept(
     assert engine.fal_webhook(FalOutcome("req-1", data=output())) is True
     assert engine.fal_webhook(FalOutcome("req-1", data=output())) is False  # a replay
     reply = RecordingReply()
-    await engine.submit(request(), reply)
+    await submit(engine, request(), reply)
     await reply.wait()
     assert reply.delivery is not None
 
@@ -91,7 +92,7 @@ async def test_an_error_webhook_fails_the_job_with_fals_error_and_returns_the_cr
     engine: Engine, fal: FakeFal, store: MemoryStore
 ) -> None:
     reply = RecordingReply()
-    job = await engine.submit(request(), reply)
+    job = await submit(engine, request(), reply)
     await reply.wait_for_stage("submitted")
     refused = BotError(ErrorCode.PROVIDER_REJECTED, "fal flagged the prompt", hint="Rephrase it.")
     engine.fal_webhook(FalOutcome("req-1", error=refused))
@@ -109,7 +110,7 @@ async def test_a_webhook_without_its_payload_fetches_the_result(
     engine: Engine, fal: FakeFal
 ) -> None:
     reply = RecordingReply()
-    await engine.submit(request(), reply)
+    await submit(engine, request(), reply)
     await reply.wait_for_stage("submitted")
     engine.fal_webhook(FalOutcome("req-1"))  # fal's payload_error: nothing inline
     await reply.wait()
@@ -121,7 +122,7 @@ async def test_without_a_webhook_in_time_the_job_falls_back_to_watching_its_stat
     engine: Engine, fal: FakeFal, clock: FakeClock
 ) -> None:
     reply = RecordingReply()
-    await engine.submit(request(), reply)
+    await submit(engine, request(), reply)
     await reply.wait_for_stage("submitted")
     await clock.wait_for_sleepers(1)
     await clock.advance(59)
