@@ -1,5 +1,9 @@
 # falbot in a container: `docker build -t falbot .`, then
-#   docker run -d --name falbot --env-file falbot.env -v falbot-data:/data -p 8080:8080 falbot
+#   docker run -d --name falbot --env-file falbot.env -v falbot-data:/data -p 8080:8080 \
+#     --ulimit nofile=65536:65536 falbot
+# (every HTTP connection holds an open file: falbot keeps its connections under the limit, and
+# Docker's default may be 1,024; /metrics is on FALBOT_METRICS_PORT, loopback unless
+# FALBOT_METRICS_HOST says otherwise: publish it only to your monitoring network.)
 # (falbot.env holds FAL_KEY and the platform tokens; see the README's settings table).
 # tests/e2e/test_docker_steps.py runs these steps in order outside Docker, so CI proves them.
 

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench coverage clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ test: $(DEVSTAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict core
+
+coverage: $(DEVSTAMP)
+	$(BIN)/python -m coverage run --source=core,adapters -m pytest -q -p no:cacheprovider tests --ignore=tests/e2e
+	$(BIN)/python -m coverage report --include='core/*' | tail -1
+	$(BIN)/python -m coverage report --include='adapters/*' | tail -1
+	$(BIN)/python -m coverage report | tail -1
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py

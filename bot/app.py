@@ -173,7 +173,9 @@ async def build_app(settings: Settings, *, clock: Clock | None = None) -> App:
         admin = AdminService(engine=engine, clock=clock)
         webhook = None
         if settings.public_url:
-            webhook = FalWebhookReceiver.for_jwks(settings.fal_jwks_url, sink=engine, claims=store)
+            webhook = FalWebhookReceiver.for_jwks(
+                settings.fal_jwks_url, sink=engine, claims=store, user_id=settings.fal_user_id
+            )
             stack.push_async_callback(webhook.aclose)
     except BaseException:
         await stack.aclose()

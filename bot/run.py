@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from adapters.sqlite.store import SqliteStore
 from bot.app import App, build_app, keep_prices_fresh
-from bot.http import Health, HttpServer
+from bot.http import Health, HttpLimits, HttpServer, MetricsServer
 from bot.metrics import Metrics
 from bot.settings import Settings
 from core.tasks import OwnedTasks
@@ -38,12 +38,14 @@ class StartFailed(Exception):
 
 @dataclass(frozen=True)
 class Running:
-    """A started falbot: the app, its HTTP server (`server.port`) and its metrics."""
+    """A started falbot: the app, its HTTP server (`server.port`) and its metrics (served on
+    `metrics_server.port` when FALBOT_METRICS_PORT is set)."""
 
     app: App
     server: HttpServer
     metrics: Metrics
     health: Health
+    metrics_server: MetricsServer | None = None
 
 
 async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> int:
@@ -77,7 +79,10 @@ async def serving(settings: Settings) -> AsyncIterator[Running]:
         engine = app.engine
         health = Health(database=_database_probe(app.store), circuit=lambda: engine.circuit_state)
         server = HttpServer(
-            host=settings.http_host, port=settings.http_port, health=health, metrics=metrics
+            host=settings.http_host,
+            port=settings.http_port,
+            health=health,
+            limits=_limits(settings),
         )
         platforms = _platforms(app, settings, server, health, stack)
         if app.webhook is not None:  # FALBOT_PUBLIC_URL: fal's webhooks at /fal/webhook
@@ -90,6 +95,13 @@ async def serving(settings: Settings) -> AsyncIterator[Running]:
             background.spawn(keep_prices_fresh(engine, settings), name="falbot-prices")
         await server.start()
         stack.push_async_callback(server.close)
+        metrics_server = None
+        if settings.metrics_port is not None:
+            metrics_server = MetricsServer(
+                host=settings.metrics_host, port=settings.metrics_port, metrics=metrics
+            )
+            await metrics_server.start()
+            stack.push_async_callback(metrics_server.close)
         for start in platforms:
             await start()
         if "discord" in app.extras:
@@ -102,7 +114,16 @@ async def serving(settings: Settings) -> AsyncIterator[Running]:
             "falbot is running",
             extra={"falbot": {"event": "started", "http_port": server.port}},
         )
-        yield Running(app, server, metrics, health)
+        yield Running(app, server, metrics, health, metrics_server)
+
+
+def _limits(settings: Settings) -> HttpLimits:
+    return HttpLimits(
+        idle_timeout=settings.http_idle_timeout,
+        request_timeout=settings.http_request_timeout,
+        max_connections=settings.http_max_connections,
+        max_per_address=settings.http_max_per_address,
+    )
 
 
 def _platforms(

@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     circuit_cooldown: float = Field(default=30.0, gt=0, le=3600, alias="FALBOT_CIRCUIT_COOLDOWN")
     http_port: int = Field(default=8080, ge=0, le=65535, alias="FALBOT_HTTP_PORT")
     http_host: str = Field(default="0.0.0.0", min_length=1, alias="FALBOT_HTTP_HOST")
+    http_idle_timeout: float = Field(default=15.0, gt=0, le=3600, alias="FALBOT_HTTP_IDLE_TIMEOUT")
+    http_request_timeout: float = Field(
+        default=30.0, gt=0, le=3600, alias="FALBOT_HTTP_REQUEST_TIMEOUT"
+    )
+    http_max_connections: int = Field(default=1000, ge=16, alias="FALBOT_HTTP_MAX_CONNECTIONS")
+    http_max_per_address: int = Field(default=64, ge=1, alias="FALBOT_HTTP_MAX_PER_ADDRESS")
+    metrics_port: int | None = Field(default=None, ge=0, le=65535, alias="FALBOT_METRICS_PORT")
+    metrics_host: str = Field(default="127.0.0.1", min_length=1, alias="FALBOT_METRICS_HOST")
     debug: bool = Field(default=False, alias="FALBOT_DEBUG")
     log_level: str = Field(default="info", alias="FALBOT_LOG_LEVEL")
     admin_role: str | None = Field(default=None, alias="FALBOT_ADMIN_ROLE")
@@ -99,6 +107,7 @@ class Settings(BaseSettings):
     fal_cdn_url: str | None = Field(default=None, alias="FALBOT_FAL_CDN_URL")
     fal_api_url: str | None = Field(default=None, alias="FALBOT_FAL_API_URL")
     fal_jwks_url: str = Field(default=FAL_JWKS_URL, alias="FALBOT_FAL_JWKS_URL")
+    fal_user_id: str | None = Field(default=None, alias="FALBOT_FAL_USER_ID")
     media_hosts: str = Field(
         default=",".join(DISCORD_MEDIA_HOSTS + SLACK_MEDIA_HOSTS), alias="FALBOT_MEDIA_HOSTS"
     )

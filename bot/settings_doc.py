@@ -35,8 +35,14 @@ DESCRIPTIONS: dict[str, str] = {
     "FALBOT_WEBHOOK_WAIT": "seconds to wait for fal's webhook before watching the job's status",
     "FALBOT_CIRCUIT_THRESHOLD": "fal failures in a row after which new jobs are refused a while",
     "FALBOT_CIRCUIT_COOLDOWN": "seconds the fal circuit stays open before one probe job",
-    "FALBOT_HTTP_PORT": "port of the HTTP server (`/healthz`, `/metrics`, `/slack/events`)",
+    "FALBOT_HTTP_PORT": "public HTTP port (`/healthz`, `/slack/events`, `/fal/webhook`)",
     "FALBOT_HTTP_HOST": "address the HTTP server binds (`127.0.0.1` behind a local proxy)",
+    "FALBOT_HTTP_IDLE_TIMEOUT": "seconds a connection may take to send a request head, or idle",
+    "FALBOT_HTTP_REQUEST_TIMEOUT": "seconds a request may take to send its body and be answered",
+    "FALBOT_HTTP_MAX_CONNECTIONS": "open HTTP connections in all (kept under the open-file limit)",
+    "FALBOT_HTTP_MAX_PER_ADDRESS": "HTTP connections per client address (raise it behind a proxy)",
+    "FALBOT_METRICS_PORT": "port serving `/metrics` (Prometheus); unset: not served",
+    "FALBOT_METRICS_HOST": "address the metrics port binds (keep it off the internet)",
     "FALBOT_DEBUG": "debug logs, prompts included (otherwise their length and hash)",
     "FALBOT_LOG_LEVEL": "`debug`, `info`, `warning` or `error`: the least severe log line kept",
     "FALBOT_ADMIN_ROLE": "Discord role whose members are falbot admins",
@@ -57,6 +63,7 @@ DESCRIPTIONS: dict[str, str] = {
     "FALBOT_FAL_CDN_URL": "fal CDN host (uploads)",
     "FALBOT_FAL_API_URL": "fal platform API host (pricing); needed when fal's hosts are overridden",
     "FALBOT_FAL_JWKS_URL": "fal's webhook signing keys (JWKS), cached 24 h",
+    "FALBOT_FAL_USER_ID": "fal's user id of the account (`X-Fal-Webhook-User-Id`); else learned",
     "FALBOT_MEDIA_HOSTS": "the only hosts user images are downloaded from",
 }
 

@@ -68,7 +68,7 @@ class Engine:
         self._slots = Slots(config.max_concurrency)
         self._tasks = OwnedTasks()
         self._settling = Settling()
-        self._webhooks = WebhookOutcomes(clock=clock)
+        self._webhooks = WebhookOutcomes(clock=clock, enabled=config.webhook_url is not None)
         self._circuit = CircuitBreaker(
             clock=clock, threshold=config.circuit_threshold, cooldown=config.circuit_cooldown
         )
@@ -139,6 +139,8 @@ class Engine:
         """Pick up every unfinished job of a platform we serve, then start the dispatcher."""
         for job in await self.store.unfinished_jobs():
             if self._replies.serves(job.platform):
+                if job.state.at_fal and job.request_id is not None:
+                    self._webhooks.expect(job.request_id)  # its webhook may come any moment
                 await recover(
                     job,
                     line=self._line,
@@ -210,8 +212,13 @@ class Engine:
         """Whether new jobs are taken (False before start and once stopping)."""
         return self._accepting
 
+    def expects_webhook(self, request_id: str) -> bool:
+        """Whether fal's webhook for this request is wanted (falbot sent it and still waits)."""
+        return self._webhooks.expects(request_id)
+
     def fal_webhook(self, outcome: FalOutcome) -> bool:
-        """A request's outcome from fal's (verified) webhook; False when it came before."""
+        """A request's outcome from fal's (verified) webhook; False when it came before or is
+        not one falbot waits for (then nothing is kept)."""
         return self._webhooks.deliver(outcome)
 
     # ---- admission

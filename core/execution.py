@@ -125,8 +125,8 @@ class Runner:
                 raise BotError(ErrorCode.CANCELLED, "Cancelled before it started.")
             job = await self._move(job, JobState.SUBMITTING)
             events.emit(events.JOB_STARTED, job)
-            request_id = await self.fal.submit(
-                job.endpoint, arguments, webhook_url=self._config.webhook_url
+            request_id = await self._webhooks.submitted(
+                self.fal.submit(job.endpoint, arguments, webhook_url=self._config.webhook_url)
             )
         except BotError as error:
             self._circuit.observe(error)

@@ -6,10 +6,20 @@ JWKS, fetched from `FALBOT_FAL_JWKS_URL` and kept 24 h) over
 fal retries a delivery up to 10 times, so each request id is claimed once in the store: a replay
 is answered 200 and changes nothing. Anything refused is answered 401 (400 when unreadable, 503
 when the keys cannot be had, so that fal tries again later) and changes nothing either.
+
+The endpoint is public, so nothing is read before it can be judged cheaply. The signature
+headers are checked first (present, well-formed, timestamp within 300 s), then fal's user id
+(`FALBOT_FAL_USER_ID`, or learned from the first verified webhook of a request falbot sent),
+then whether falbot waits for that request at all: another account's request is answered 200
+unread, so fal stops, and nothing is kept. Only then is the body read: at most `MAX_BODY`
+bytes (fal's payloads hold URLs, not files: a few KB; the cap leaves room for a 422 that echoes
+inline `data:` inputs), within `BODY_DEADLINE` seconds, and at most `MAX_READING` bodies at once
+(beyond that: 503 with Retry-After, and fal retries).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -19,6 +29,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -36,8 +47,12 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/fal/webhook"
 TOLERANCE_S = 300.0
 JWKS_TTL_S = 24 * 3600.0
-MAX_BODY = 8 * 1024 * 1024
+MAX_BODY = 1024 * 1024
+BODY_DEADLINE = 10.0  # seconds to send the whole body once its headers passed
+MAX_READING = 16  # bodies read (not yet verified) at once
 _HEADERS = ("Request-Id", "User-Id", "Timestamp", "Signature")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_SIGNATURE = re.compile(r"[0-9a-fA-F]{128}")  # an ED25519 signature: 64 bytes
 
 
 class WebhookRejected(Exception):
@@ -50,7 +65,19 @@ class WebhookRejected(Exception):
 
 
 class OutcomeSink(Protocol):
+    def expects_webhook(self, request_id: str) -> bool: ...
+
     def fal_webhook(self, outcome: FalOutcome) -> bool: ...
+
+
+@dataclass(frozen=True)
+class SignedHeaders:
+    """fal's four webhook headers, checked for form and freshness (not yet the signature)."""
+
+    request_id: str
+    user_id: str
+    timestamp: str
+    signature: bytes
 
 
 class JwksKeys:
@@ -143,26 +170,34 @@ class WebhookVerifier:
         self._tolerance = tolerance
         self._now = now
 
-    async def verify(self, headers: Mapping[str, str], body: bytes) -> str:
-        """The request id of a genuine, fresh webhook; `WebhookRejected` otherwise."""
+    def check_headers(self, headers: Mapping[str, str]) -> SignedHeaders:
+        """The signature headers, present, well-formed and fresh; `WebhookRejected` otherwise.
+        Needs nothing but the headers: it runs before any of the body is read."""
         values = [headers.get(f"X-Fal-Webhook-{name}", "").strip() for name in _HEADERS]
         if not all(values):
             raise WebhookRejected("missing signature headers")
         request_id, user_id, timestamp, signature_hex = values
+        if not _ID.fullmatch(request_id) or not _ID.fullmatch(user_id):
+            raise WebhookRejected("malformed request or user id")
         try:
             sent_at = float(timestamp)
         except ValueError:
             raise WebhookRejected("malformed timestamp") from None
         if not math.isfinite(sent_at) or abs(self._now() - sent_at) > self._tolerance:
             raise WebhookRejected("timestamp too far from now")
-        try:
-            signature = bytes.fromhex(signature_hex)
-        except ValueError:
-            raise WebhookRejected("malformed signature") from None
-        message = signed_message(request_id, user_id, timestamp, body)
-        if not await self._matches(signature, message):
+        if not _SIGNATURE.fullmatch(signature_hex):
+            raise WebhookRejected("malformed signature")
+        return SignedHeaders(request_id, user_id, timestamp, bytes.fromhex(signature_hex))
+
+    async def verify(self, headers: Mapping[str, str], body: bytes) -> str:
+        """The request id of a genuine, fresh webhook; `WebhookRejected` otherwise."""
+        return await self.verify_signed(self.check_headers(headers), body)
+
+    async def verify_signed(self, signed: SignedHeaders, body: bytes) -> str:
+        message = signed_message(signed.request_id, signed.user_id, signed.timestamp, body)
+        if not await self._matches(signed.signature, message):
             raise WebhookRejected("signature matches no fal key")
-        return request_id
+        return signed.request_id
 
     async def _matches(self, signature: bytes, message: bytes) -> bool:
         fetches = self._keys.fetches
@@ -216,17 +251,27 @@ class FalWebhookReceiver:
         claims: Claims,
         verifier: WebhookVerifier,
         keys: JwksKeys | None = None,
+        user_id: str | None = None,
+        max_reading: int = MAX_READING,
+        body_deadline: float = BODY_DEADLINE,
     ) -> None:
         self._sink = sink
         self._claims = claims
         self._verifier = verifier
         self._keys = keys
+        self.user_id = user_id  # fal's user id of this account: set, or learned (see module)
+        self._max_reading = max_reading
+        self._reading = 0
+        self._body_deadline = body_deadline
 
     @classmethod
-    def for_jwks(cls, jwks_url: str, *, sink: OutcomeSink, claims: Claims) -> FalWebhookReceiver:
+    def for_jwks(
+        cls, jwks_url: str, *, sink: OutcomeSink, claims: Claims, user_id: str | None = None
+    ) -> FalWebhookReceiver:
         """A receiver checking signatures against the keys published at `jwks_url`."""
         keys = JwksKeys(jwks_url)
-        return cls(sink=sink, claims=claims, verifier=WebhookVerifier(keys), keys=keys)
+        verifier = WebhookVerifier(keys)
+        return cls(sink=sink, claims=claims, verifier=verifier, keys=keys, user_id=user_id)
 
     def add_routes(self, app: web.Application, path: str = WEBHOOK_PATH) -> None:
         app.router.add_post(path, self.handle)
@@ -237,26 +282,61 @@ class FalWebhookReceiver:
 
     async def handle(self, request: web.Request) -> web.Response:
         try:
-            body = await _read(request)
-            request_id = await self._verifier.verify(request.headers, body)
+            signed = self._verifier.check_headers(request.headers)
+            if self.user_id is not None and signed.user_id != self.user_id:
+                raise WebhookRejected("sent for another fal account")
+            if not self._sink.expects_webhook(signed.request_id):
+                # Not a request falbot waits for: answered so fal stops, body never read.
+                log.info("fal webhook for a request falbot does not wait for; ignored")
+                return _answer({"ok": True, "ignored": True}, unread=True)
+            body = await self._read_limited(request)
+            request_id = await self._verifier.verify_signed(signed, body)
             parsed = _json_object(body)
             if str(parsed.get("request_id", "")) != request_id:
                 raise WebhookRejected("the body names another request")
             outcome = outcome_from(parsed, request_id)
         except WebhookRejected as exc:
             log.warning("refused a fal webhook: %s", exc.reason)
-            return web.json_response({"ok": False, "error": exc.reason}, status=exc.status)
+            response = _answer({"ok": False, "error": exc.reason}, status=exc.status, unread=True)
+            if exc.status in (429, 503):
+                response.headers["Retry-After"] = "5"
+            return response
+        if self.user_id is None:
+            self.user_id = signed.user_id  # a verified webhook of a request falbot sent
+            log.info("learned fal's user id of this account from a verified webhook")
         if not await self._claims.claim(f"fal:webhook:{request_id}", datetime.now(UTC)):
             log.info("fal webhook for %s seen before; ignored", request_id)
             return web.json_response({"ok": True, "duplicate": True})
-        self._sink.fal_webhook(outcome)
+        if not self._sink.fal_webhook(outcome):
+            log.info("fal webhook for %s came when falbot no longer waited; ignored", request_id)
+            return web.json_response({"ok": True, "ignored": True})
         log.info("fal webhook for %s taken", request_id)
         return web.json_response({"ok": True})
 
+    async def _read_limited(self, request: web.Request) -> bytes:
+        """The body: capped, within the deadline, and only `max_reading` at once."""
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            raise WebhookRejected("body too large", 413)
+        if self._reading >= self._max_reading:
+            raise WebhookRejected("too many webhooks at once; try again shortly", 503)
+        self._reading += 1
+        try:
+            async with asyncio.timeout(self._body_deadline):
+                return await _read(request)
+        except TimeoutError:
+            raise WebhookRejected("the body took too long", 408) from None
+        finally:
+            self._reading -= 1
+
+
+def _answer(body: dict[str, Any], *, status: int = 200, unread: bool) -> web.Response:
+    response = web.json_response(body, status=status)
+    if unread:
+        response.force_close()  # what is left of the body is not waited for
+    return response
+
 
 async def _read(request: web.Request) -> bytes:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise WebhookRejected("body too large", 413)
     body = bytearray()
     async for chunk in request.content.iter_chunked(64 * 1024):
         body += chunk

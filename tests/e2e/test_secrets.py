@@ -76,9 +76,10 @@ async def test_no_secret_is_ever_logged_shown_answered_or_stored(
     sim: FalSimulator, slack: FakeSlack, tmp_path: Path
 ) -> None:
     db = tmp_path / "falbot.db"
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     env = falbot_env(sim, slack, db, port) | {
+        "FALBOT_METRICS_PORT": str(metrics_port),
         "FAL_KEY": FAL_KEY,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -115,8 +116,8 @@ async def test_no_secret_is_ever_logged_shown_answered_or_stored(
         await slack.wait_for("chat.update", lambda c: "credentials" in json.dumps(c.params))
         await wait_all_final(db, within=20)
         async with aiohttp.ClientSession() as session:
-            for path in ("/healthz", "/metrics"):
-                async with session.get(base + path) as resp:
+            for url in (f"{base}/healthz", f"http://127.0.0.1:{metrics_port}/metrics"):
+                async with session.get(url) as resp:
                     answers.append(await resp.text())
         await sender.post("{}", "application/json", signature="v0=forged")  # a bad signature
         await proc.terminate(within=10)
@@ -150,9 +151,10 @@ async def test_no_discord_or_fal_secret_is_ever_logged_shown_answered_or_stored(
     sim: FalSimulator, tmp_path: Path
 ) -> None:
     db = tmp_path / "falbot.db"
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     async with running_discord(("alice",), bot_token=DISCORD_TOKEN) as fake:
         env = discord_env(sim, fake, db, port) | {"FAL_KEY": FAL_KEY, "FALBOT_DEBUG": "1"}
+        env["FALBOT_METRICS_PORT"] = str(metrics_port)
         await sync_discord_commands(env, tmp_path)
         proc = FalbotProcess(env, cwd=tmp_path)
         alice = fake.people["alice"]
@@ -179,8 +181,11 @@ async def test_no_discord_or_fal_secret_is_ever_logged_shown_answered_or_stored(
             await fake.wait_for(lambda r: "credentials" in json.dumps(r.json), timeout=20)
             await wait_all_final(db, within=20)
             async with aiohttp.ClientSession() as session:
-                for path in ("/healthz", "/metrics"):
-                    async with session.get(f"http://127.0.0.1:{port}{path}") as resp:
+                for url in (
+                    f"http://127.0.0.1:{port}/healthz",
+                    f"http://127.0.0.1:{metrics_port}/metrics",
+                ):
+                    async with session.get(url) as resp:
                         answers.append(await resp.text())
             await proc.terminate(within=10)
         finally:

@@ -25,6 +25,7 @@ def ops_settings(sim: FalSimulator, db_path: Path, **extra: Any) -> Settings:
         "FALBOT_FAL_CDN_URL": sim.cdn_url,
         "FALBOT_HTTP_HOST": "127.0.0.1",
         "FALBOT_HTTP_PORT": 0,
+        "FALBOT_METRICS_PORT": 0,
         "FALBOT_PROGRESS_INTERVAL": 0.1,
         **extra,
     }
@@ -52,6 +53,16 @@ async def running(fal: FalSimulator, db_path: Path) -> AsyncIterator[Running]:
 async def http(running: Running) -> AsyncIterator[aiohttp.ClientSession]:
     """A client for the falbot under test, with short timeouts."""
     base = f"http://127.0.0.1:{running.server.port}"
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(base_url=base, timeout=timeout) as session:
+        yield session
+
+
+@pytest.fixture
+async def metrics_http(running: Running) -> AsyncIterator[aiohttp.ClientSession]:
+    """A client for the falbot under test's metrics port (loopback only)."""
+    assert running.metrics_server is not None
+    base = f"http://127.0.0.1:{running.metrics_server.port}"
     timeout = aiohttp.ClientTimeout(total=10)
     async with aiohttp.ClientSession(base_url=base, timeout=timeout) as session:
         yield session

@@ -120,7 +120,10 @@ async def test_healthz_shows_slack_connected_over_socket_mode(fal: FalSimulator,
 
 
 async def test_an_open_circuit_shows_in_healthz_which_stays_200_and_in_the_metrics(
-    http: aiohttp.ClientSession, running: Running, fal: FalSimulator
+    http: aiohttp.ClientSession,
+    metrics_http: aiohttp.ClientSession,
+    running: Running,
+    fal: FalSimulator,
 ) -> None:
     fal.fail_endpoint("fal-ai/flux/schnell", Fault.server_error("runner_scheduling_failure"))
     engine = running.app.engine
@@ -139,7 +142,7 @@ async def test_an_open_circuit_shows_in_healthz_which_stays_200_and_in_the_metri
         assert response.status == 200
         body = await response.json()
     assert (body["status"], body["circuit"]) == ("ok", "open")
-    async with http.get("/metrics") as response:
+    async with metrics_http.get("/metrics") as response:
         metrics = await response.text()
     assert 'falbot_admission_refusals_total{code="provider_unavailable"} 1.0' in metrics
     assert 'falbot_job_failures_total{code="provider_unavailable"}' in metrics

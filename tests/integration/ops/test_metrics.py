@@ -49,7 +49,8 @@ def request(prompt: str, model: str = "flux-schnell") -> Ask:
 
 @asynccontextmanager
 async def client(running: Running) -> AsyncIterator[aiohttp.ClientSession]:
-    base = f"http://127.0.0.1:{running.server.port}"
+    assert running.metrics_server is not None
+    base = f"http://127.0.0.1:{running.metrics_server.port}"
     async with aiohttp.ClientSession(base, timeout=aiohttp.ClientTimeout(total=10)) as session:
         yield session
 
@@ -109,13 +110,13 @@ async def test_metrics_parse_and_their_counters_move_with_a_job(
 
 
 async def test_admission_refusals_are_counted_by_code(
-    http: aiohttp.ClientSession, running: Running
+    metrics_http: aiohttp.ClientSession, running: Running
 ) -> None:
     bad = request("x", model="no-such-model")
     for _ in range(2):
         with pytest.raises(BotError):
             await submit(running.app.engine, bad, RecordingReply())
-    samples = await scrape(http)
+    samples = await scrape(metrics_http)
     assert value(samples, "falbot_admission_refusals_total", code="invalid_input") == 2
     assert total(samples, "falbot_jobs_total") == 0
 

@@ -99,6 +99,7 @@ async def test_forged_and_stale_webhooks_are_refused_and_change_nothing(
             "payload": forged_output,
         }
     ).encode()
+    elsewhere = body.replace(request_id.encode(), b"someone-else")
     stranger = Ed25519PrivateKey.generate()  # a key fal never published
     real = sim.webhooks.key
     now = int(time.time())
@@ -112,10 +113,10 @@ async def test_forged_and_stale_webhooks_are_refused_and_change_nothing(
             body.replace(b"evil", b"evi1"),
             signed_headers(real, request_id=request_id, body=body),
         ),
-        (  # a genuine signature, lifted from another request
+        (  # genuinely signed for this request, over a body that names another one
             "the body names another request",
-            body,
-            signed_headers(real, request_id="someone-else", body=body),
+            elsewhere,
+            signed_headers(real, request_id=request_id, body=elsewhere),
         ),
         ("missing signature headers", body, {"Content-Type": "application/json"}),
     ]

@@ -4,6 +4,8 @@ watching the status."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -80,12 +82,84 @@ async def test_a_webhook_that_comes_before_the_submit_answer_is_kept(
     engine: Engine, fal: FakeFal
 ) -> None:
     fal.result_error = NO_RESULT
-    assert engine.fal_webhook(FalOutcome("req-1", data=output())) is True
-    assert engine.fal_webhook(FalOutcome("req-1", data=output())) is False  # a replay
+    fal.submit_gate = asyncio.Event()  # fal ran it before falbot read the submit's answer
     reply = RecordingReply()
     await submit(engine, request(), reply)
+    await until(lambda: fal.submit_calls == 1)
+    assert engine.expects_webhook("req-1") is True
+    assert engine.fal_webhook(FalOutcome("req-1", data=output())) is True
+    assert engine.fal_webhook(FalOutcome("req-1", data=output())) is False  # a replay
+    fal.submit_gate.set()
     await reply.wait()
     assert reply.delivery is not None
+    assert reply.delivery.result.outputs[0].url == "https://fal.media/from-webhook.png"
+
+
+async def test_a_webhook_for_a_request_falbot_did_not_send_is_not_kept(
+    engine: Engine, fal: FakeFal, clock: FakeClock
+) -> None:
+    # Another fal account points its webhooks here: genuinely signed, but not ours.
+    assert engine.expects_webhook("req-1") is False
+    stranger = FalOutcome("req-1", data=output("https://evil.example/x.png"))
+    assert engine.fal_webhook(stranger) is False  # not kept
+
+    # Even when falbot later sends a request that gets that id, the stranger's is gone.
+    reply = RecordingReply()
+    await submit(engine, request(), reply)
+    await reply.wait_for_stage("submitted")
+    await clock.wait_for_sleepers(1)
+    await clock.advance(60)  # no webhook came: the status is watched
+    await reply.wait()
+    assert reply.delivery is not None
+    assert reply.delivery.result.outputs[0].url == "https://fal.media/req-1-0.png"
+
+
+async def test_a_webhook_is_expected_only_while_its_job_waits_for_it(
+    engine: Engine, fal: FakeFal
+) -> None:
+    reply = RecordingReply()
+    await submit(engine, request(), reply)
+    await reply.wait_for_stage("submitted")
+    assert engine.expects_webhook("req-1") is True
+    assert engine.expects_webhook("req-2") is False
+    assert engine.fal_webhook(FalOutcome("req-1", data=output())) is True
+    await reply.wait()
+    assert engine.expects_webhook("req-1") is False  # fal's retries are answered, not kept
+    assert engine.fal_webhook(FalOutcome("req-1", data=output())) is False
+
+
+async def test_outcomes_nobody_claims_are_dropped_once_no_submit_is_under_way(
+    engine: Engine, fal: FakeFal
+) -> None:
+    fal.submit_gate = asyncio.Event()
+    reply = RecordingReply()
+    await submit(engine, request(), reply)
+    await until(lambda: fal.submit_calls == 1)
+    assert engine.fal_webhook(FalOutcome("req-stranger", data=output())) is True  # may be ours
+    fal.submit_gate.set()
+    await reply.wait_for_stage("submitted")  # the answer said req-1
+    assert engine.expects_webhook("req-stranger") is False
+    assert engine.fal_webhook(FalOutcome("req-stranger", data=output())) is False
+
+
+async def test_after_a_restart_the_webhooks_of_jobs_at_fal_are_expected_at_once(
+    make_engine: EngineFactory, store: MemoryStore, fal: FakeFal
+) -> None:
+    first = await make_engine(progress_interval=0, webhook_url=HOOK, webhook_wait=60)
+    fal.auto_finish = False
+    reply = RecordingReply()
+    await submit(first, request(), reply)
+    await reply.wait_for_stage("submitted")
+    await first.stop()
+
+    again = await make_engine(progress_interval=0, webhook_url=HOOK, webhook_wait=60)
+    assert again.expects_webhook("req-1") is True
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(5):
+        while not condition():  # noqa: ASYNC110 - a submit under way sets no event of its own
+            await asyncio.sleep(0)
 
 
 async def test_an_error_webhook_fails_the_job_with_fals_error_and_returns_the_credits(
