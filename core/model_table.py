@@ -41,7 +41,11 @@ class ModelTable:
         spec = self._catalog.get(name) if name else self._catalog.default_for(kind)
         if spec.kind is not kind:
             raise invalid(
-                f"{spec.name} is a {spec.kind.value} model, not a {kind.value} one.",
+                f"{spec.name} is {_a(spec.kind)} model, not {_a(kind)} one.",
                 "See /models for the models of each kind.",
             )
         return spec
+
+
+def _a(kind: JobKind) -> str:
+    return f"an {kind.value}" if kind.value[0] in "aeiou" else f"a {kind.value}"

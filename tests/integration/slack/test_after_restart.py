@@ -112,7 +112,9 @@ async def test_delete_is_for_the_requester_or_an_admin(
     fake.add_user("UOTHER", name="other")
     await click(stack, result, "falbot_delete", user="UOTHER")
     refused = await fake.wait_for("response_url")
-    assert "Only the person who asked" in refused.params["blocks"][0]["text"]["text"]
+    said = refused.params["blocks"][0]["text"]["text"]
+    # Core's one rule and one text, as on Discord: it names what was refused.
+    assert "Only the person who asked for this result, or an admin, can delete it." in said
     assert fake.message(CHANNEL, result["ts"]) is not None
 
     await click(stack, result, "falbot_delete", user=BOSS)  # a workspace admin may
