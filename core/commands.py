@@ -44,9 +44,10 @@ class Generate:
         return Generate(self.kind, self.model, self.options, images, flagged_input=flagged)
 
 
-# rerun: the same job with a new seed; upscale and edit: one image of the result
+# rerun: the same job with a new seed; vary: four new variations of it in one job (a new seed,
+# four images; see `core.followups`); upscale and edit: one image of the result
 # (`image_index`, 0-based).
-FollowUpAction = Literal["rerun", "upscale", "edit"]
+FollowUpAction = Literal["rerun", "vary", "upscale", "edit"]
 
 
 @dataclass(frozen=True)

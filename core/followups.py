@@ -1,6 +1,7 @@
-"""The requests behind a result's buttons (Rerun, Upscale and Edit) and which buttons a result
-gets: one Upscale and one Edit per image the user can see (U1–U4 on a grid), none for an output
-withheld as NSFW, and nothing but Delete when every output was withheld."""
+"""The requests behind a result's buttons (Rerun, Variations, Upscale and Edit) and which
+buttons a result gets: one Upscale and one Edit per image the user can see (U1–U4 on a grid),
+none for an output withheld as NSFW, and nothing but Delete when every output was withheld.
+Variations is offered where the job's model makes several images at once."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from core.jobs import Actor, Delivery, InputImage, Job, JobKind, JobRequest, Out
 from core.model_table import ModelTable
 from core.nsfw import NSFW_INPUT, flagged_output
 
+# How many images Variations asks for: one job, a new seed, four images (every image model
+# falbot offers takes up to four at once; a model without a count has no Variations button).
+VARIATIONS = 4
+
 # The name every delivered file gets (`core.delivery`): the job's short id and the output's
 # place, 1-based. A platform may prefix it (Discord's `SPOILER_`).
 _RESULT_FILE = re.compile(r"(?:SPOILER_)?falbot-(?P<job>[0-9a-f]{8})-(?P<n>[1-9][0-9]?)\.\w+")
@@ -26,6 +31,7 @@ class FollowUpMenu:
     """The buttons a delivered result gets, for the adapters to render."""
 
     rerun: bool
+    vary: bool  # the job's model makes several images at once: four new ones in one job
     images: tuple[int, ...]  # outputs (0-based) Upscale and Edit may take, in order
     grid: bool  # more than one image output: each button names its image (U1, E2…)
 
@@ -43,6 +49,7 @@ def follow_up_menu(delivery: Delivery, *, spoilers: bool) -> FollowUpMenu:
     image_outputs = sum(1 for o in outputs if o.content_type.startswith("image/"))
     return FollowUpMenu(
         rerun=bool(seen),
+        vary=bool(seen) and "num_images" in delivery.job.arguments,
         images=images,
         grid=image_outputs > 1,
     )
@@ -71,9 +78,16 @@ def follow_up_request(
     reply_ref: Mapping[str, Any],
 ) -> JobRequest:
     """The request behind a result's button: `command.action` on the caller's own `job`."""
-    if command.action == "rerun":
+    if command.action in ("rerun", "vary"):
         params = {k: v for k, v in job.arguments.items() if k != "image_urls"}
         params["seed"] = random.randrange(2**31)  # a seed, not a secret
+        if command.action == "vary":
+            if "num_images" not in params:
+                raise invalid(
+                    f"{job.model} makes one result at a time: it has no variations.",
+                    "Use Rerun for another one.",
+                )
+            params["num_images"] = VARIATIONS
         urls = list(job.arguments.get("image_urls") or [])
         images = tuple(InputImage(content_type="image/*", url=u) for u in urls)
         if "seed" not in models.get(job.model).input_model.model_fields:

@@ -45,7 +45,7 @@ class ResultButtons:
                 )
                 await interaction.response.send_modal(EditResultModal(self._services, job, image))
             else:
-                follow: FollowUpAction = "rerun" if action == "rerun" else "upscale"
+                follow: FollowUpAction = action
                 command = FollowUp(job_id, follow, image_index=image)
                 await start_job(self._services, interaction, command)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Literal
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
@@ -16,11 +16,13 @@ from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
 from adapters.slack.shortcuts import open_edit_modal
 from adapters.slack.submit import SLACK_CHANNEL
-from core.commands import FollowUp
+from core.commands import FollowUp, FollowUpAction
 from core.errors import invalid
 from core.jobs import Actor
 
 log = logging.getLogger(__name__)
+
+_FOLLOW_UPS: dict[str, FollowUpAction] = {render.RERUN: "rerun", render.VARY: "vary"}
 
 
 async def on_result_button(deps: Deps, origin: Origin, body: dict[str, Any]) -> None:
@@ -42,14 +44,14 @@ async def on_result_button(deps: Deps, origin: Origin, body: dict[str, Any]) -> 
         metadata = {"job": job.id, "c": origin.channel_id, "t": thread_ts, "i": image}
         await open_edit_modal(deps, origin, trigger_id=str(body["trigger_id"]), metadata=metadata)
         return
-    follow: Literal["rerun", "upscale"] = "rerun" if action_id == render.RERUN else "upscale"
+    follow: FollowUpAction = _FOLLOW_UPS.get(action_id, "upscale")
     job = await deps.engine.own_job(actor, value, doing=follow)
     await deps.starter.start(
         actor=actor,
         channel=origin.channel_id,
         thread_ts=thread_ts,
-        prompt=str(job.arguments.get("prompt") or "") if follow == "rerun" else "",
-        what=f"{follow} of {job.short_id}",
+        prompt=str(job.arguments.get("prompt") or "") if follow != "upscale" else "",
+        what=f"{'variations' if follow == 'vary' else follow} of {job.short_id}",
         command=FollowUp(job.id, follow, image_index=image),
     )
 

@@ -56,6 +56,7 @@ async def test_final_result_is_posted_when_the_job_message_is_gone(
     actions = [b for b in final.params["blocks"] if b["type"] == "actions"]
     assert [e["action_id"] for e in actions[0]["elements"]] == [
         "falbot_rerun",
+        "falbot_vary",
         "falbot_upscale",
         "falbot_edit",
         "falbot_delete",
