@@ -26,7 +26,7 @@ test: $(DEVSTAMP)
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict core
+	$(BIN)/mypy --strict core adapters bot
 
 coverage: $(DEVSTAMP)
 	$(BIN)/python -m coverage run --source=core,adapters -m pytest -q -p no:cacheprovider tests --ignore=tests/e2e

@@ -30,9 +30,9 @@ from adapters.fal.gateway import FalClientGateway
 from adapters.fal.hosts import point_fal_client_at
 from adapters.sqlite.store import SqliteStore
 from bot.clock import SystemClock
-from core.catalog import build_catalog
 from core.engine import Engine, EngineConfig
-from core.jobs import Actor
+from core.jobs import Actor, JobKind, Output
+from core.model_table import build_catalog
 from core.ports import FalStatus
 from core.quota import BucketLimits
 from tests.fakes.asking import Ask, submit
@@ -178,6 +178,11 @@ class HeldGateway:
         raise NotImplementedError
 
     async def result(self, endpoint: str, request_id: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def read_output(
+        self, kind: JobKind, data: Mapping[str, Any]
+    ) -> tuple[tuple[Output, ...], int | None]:
         raise NotImplementedError
 
     async def cancel(self, endpoint: str, request_id: str) -> bool:

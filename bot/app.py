@@ -18,10 +18,12 @@ from adapters.sqlite.store import SqliteStore
 from bot.clock import SystemClock
 from bot.settings import Settings
 from core.admin import AdminService
-from core.catalog import Catalog, build_catalog
+from core.catalog import Catalog
 from core.engine import Engine, EngineConfig
+from core.model_table import build_catalog
 from core.ports import Clock
 from core.quota import BucketLimits
+from core.repricing import reprice
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,7 @@ async def priced_catalog(
             return keep
         if fetched.problem is not None:
             log.warning("prices: fal's pricing API answered in part (%s)", fetched.problem)
-        repricing = builtin.repriced(fetched.quotes, source="fal's pricing API")
+        repricing = reprice(builtin, fetched.quotes, source="fal's pricing API")
     except Exception as exc:  # pricing never stops a start
         log.warning("prices: %s; the refresh failed (%s)", kept, type(exc).__name__)
         return keep
@@ -115,7 +117,7 @@ async def keep_prices_fresh(
     while True:
         await sleep(every)
         try:
-            table = engine.model_table
+            table = engine.live_catalog
             table.use(await priced_catalog(settings, current=table.catalog))
         except Exception:  # a refresh never stops the bot
             log.exception("prices: the refresh failed; the prices stay as they were")

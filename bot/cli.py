@@ -196,7 +196,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _models() -> int:
-    from core.catalog import build_catalog
+    from core.model_table import build_catalog
 
     for spec in build_catalog().all():
         print(f"{spec.name:22} {spec.kind.value:8} {spec.endpoint:42} {spec.price_text}")

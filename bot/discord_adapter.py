@@ -27,7 +27,7 @@ def discord_adapter(app: App, **overrides: Any) -> DiscordAdapter:
     values.update(overrides)
     return DiscordAdapter(
         engine=app.engine,
-        models=app.engine.model_table,
+        models=app.engine.live_catalog,
         admin=app.admin,
         fetcher=app.fetcher,
         **values,

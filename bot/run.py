@@ -148,7 +148,7 @@ def _platforms(
             api_url=settings.slack_api_url,
             admin_user_ids=settings.admin_user_id_set,
             claims=app.store,
-            models=app.engine.model_table,
+            models=app.engine.live_catalog,
         )
         stack.push_async_callback(slack.close)
         app.engine.add_reply_factory(slack.reply_factory)

@@ -1,4 +1,4 @@
-"""Settings (DESIGN §7): read once from the environment (and `.env`) and passed down."""
+"""Settings: read once from the environment (and `.env`) and passed down."""
 
 from __future__ import annotations
 

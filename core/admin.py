@@ -127,13 +127,13 @@ class AdminService:
 
     async def models_allow(self, actor: Actor, model: str) -> AdminResult:
         self._check(actor)
-        spec = self._engine.model_table.get(model)
+        spec = self._engine.live_catalog.get(model)
         await self._store.set_model_denied(actor.workspace_id, spec.name, False)
         return AdminResult(f"{spec.name} is allowed here.")
 
     async def models_deny(self, actor: Actor, model: str) -> AdminResult:
         self._check(actor)
-        spec = self._engine.model_table.get(model)
+        spec = self._engine.live_catalog.get(model)
         await self._store.set_model_denied(actor.workspace_id, spec.name, True)
         return AdminResult(f"{spec.name} is no longer allowed here.")
 

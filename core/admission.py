@@ -22,7 +22,7 @@ from core.config import EngineConfig
 from core.dispatch import line_key
 from core.errors import BotError
 from core.jobs import Actor, InputImage, Job, JobRequest, JobState, ProgressView, Stage
-from core.model_table import ModelTable
+from core.live_catalog import LiveCatalog
 from core.nsfw import NSFW_CHANNEL, NSFW_INPUT, check_reuse
 from core.policy import check_policy
 from core.ports import Clock, Reply, Store
@@ -61,7 +61,7 @@ class Admitter:
         self,
         *,
         store: Store,
-        models: ModelTable,
+        models: LiveCatalog,
         clock: Clock,
         config: EngineConfig,
         circuit: CircuitBreaker,

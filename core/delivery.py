@@ -1,5 +1,5 @@
 """Telling users how their jobs ended: the result (fetched within the size cap, NSFW screened)
-or the failure, each retried through a chat platform's outage."""
+or the failure, each retried through a chat platform's outage or rate limit, on the clock."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from core.config import EngineConfig
-from core.errors import BotError
+from core.errors import BotError, RetryLater, Undeliverable
 from core.jobs import DeliveredFile, Delivery, Job, JobState, ProgressView, Stage
 from core.nsfw import NSFW_CHANNEL, NsfwMode, flagged_output, screen
 from core.ports import Clock, FalGateway, Store
@@ -18,10 +18,10 @@ from core.settling import Settling
 
 log = logging.getLogger(__name__)
 
-# Telling the user (a result or a failure) is tried this often, backing off up to a minute
-# between tries (about five minutes in all): a chat platform's outage should not lose it.
-_TELL_ATTEMPTS = 8
-_TELL_BACKOFF_MAX = 60.0
+# A final message (a result or a failure) is tried this often, waiting up to a minute between
+# tries (about five minutes in all): a chat platform's outage or rate limit should not lose it.
+_SEND_ATTEMPTS = 8
+_WAIT_MAX = 60.0
 
 
 class Deliverer:
@@ -73,7 +73,7 @@ class Deliverer:
         delivery = Delivery(
             job=job, result=job.result, files=tuple(files), elapsed_s=elapsed, withheld=withheld
         )
-        if not await self._tell(job, "delivery", lambda: reply.deliver(delivery)):
+        if not await self._send_final(job, "delivery", lambda: reply.deliver(delivery)):
             return  # left completed: the next start delivers it again
         await self._store.save_job(job.moved_to(JobState.DELIVERED, at=self._clock.now()))
         self._replies.drop(job.id)
@@ -82,29 +82,49 @@ class Deliverer:
         """Tell the user their job failed or was cancelled, and whether credits came back."""
         reply = self._replies.of(job)
         self._replies.drop(job.id)
-        told = await self._tell(
+        told = await self._send_final(
             job, "failure notice", lambda: reply.fail(job, error, credits_returned=credits_returned)
         )
         if not told:
             log.error("could not tell the user job %s failed", job.short_id)
 
-    async def _tell(
+    async def _send_final(
         self, job: Job, what: str, call: Callable[[], Coroutine[Any, Any, None]]
     ) -> bool:
-        """Run one final message to the user, retried with backoff and jitter; False when
-        every try failed."""
-        for attempt in range(1, _TELL_ATTEMPTS + 1):
+        """Send one final message to the user: the one retry loop of a chat platform's
+        message. A platform's `RetryLater` is waited out as long as it asked, an outage backs
+        off with jitter, all on the clock; `Undeliverable` is not tried again. False when it
+        was never sent."""
+        for attempt in range(1, _SEND_ATTEMPTS + 1):
             try:
                 await call()
                 return True
+            except Undeliverable as exc:
+                log.warning("%s of job %s refused for good: %s", what, job.short_id, exc)
+                return False
+            except RetryLater as exc:
+                wait = exc.after if exc.after is not None else _backoff(attempt)
+                log.info(
+                    "%s of job %s must wait %.1f s (attempt %d): %s",
+                    what,
+                    job.short_id,
+                    wait,
+                    attempt,
+                    exc.reason,
+                )
             except Exception:
+                wait = _backoff(attempt)
                 log.warning(
                     "%s of job %s failed (attempt %d)", what, job.short_id, attempt, exc_info=True
                 )
-            if attempt < _TELL_ATTEMPTS:
-                backoff = min(_TELL_BACKOFF_MAX, 2.0**attempt)
-                await self._clock.sleep(backoff * random.uniform(0.5, 1.0))  # jitter, not secret
+            if attempt < _SEND_ATTEMPTS:
+                await self._clock.sleep(min(wait, _WAIT_MAX))
         return False
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential backoff with jitter (not a secret)."""
+    return min(_WAIT_MAX, 2.0**attempt) * random.uniform(0.5, 1.0)
 
 
 def _file_name(job: Job, index: int, content_type: str) -> str:

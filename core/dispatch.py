@@ -10,7 +10,7 @@ from functools import partial
 
 from core.circuit import CircuitBreaker
 from core.delivery import Deliverer
-from core.errors import BotError, ErrorCode
+from core.errors import internal_error
 from core.execution import Runner
 from core.jobs import Job, JobState, ProgressView, Stage
 from core.ports import Store
@@ -114,12 +114,7 @@ class Dispatcher:
             await self._runner.end(
                 job,
                 JobState.FAILED,
-                BotError(
-                    ErrorCode.INTERNAL,
-                    "Something went wrong inside falbot.",
-                    hint="Try again.",
-                    request_id=job.request_id,
-                ),
+                internal_error(request_id=job.request_id),
             )
 
     async def _refresh_positions(self, limit: int = 25) -> None:

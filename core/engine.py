@@ -28,7 +28,7 @@ from core.errors import BotError, ErrorCode, invalid, not_allowed
 from core.execution import DATA_URI_MAX, Runner
 from core.intake import Intake, find_job
 from core.jobs import ANY_CHANNEL, Actor, Channel, Job, JobKind, JobState
-from core.model_table import ModelTable
+from core.live_catalog import LiveCatalog
 from core.ports import Clock, FalGateway, Reply, ReplyFactory, Store
 from core.quota import BucketKey, BucketLimits, resolve, to_credits
 from core.recovery import recover
@@ -57,7 +57,7 @@ class Engine:
         config: EngineConfig,
     ) -> None:
         self.store = store
-        self.model_table = ModelTable(catalog)
+        self.live_catalog = LiveCatalog(catalog)
         self.config = config
         self._gateway = fal
         self._clock = clock
@@ -85,7 +85,7 @@ class Engine:
             store=store,
             fal=fal,
             clock=clock,
-            models=self.model_table,
+            models=self.live_catalog,
             config=config,
             circuit=self._circuit,
             webhooks=self._webhooks,
@@ -105,7 +105,7 @@ class Engine:
         )
         self._admitter = Admitter(
             store=store,
-            models=self.model_table,
+            models=self.live_catalog,
             clock=clock,
             config=config,
             circuit=self._circuit,
@@ -114,7 +114,7 @@ class Engine:
             busy_retry_after=self._busy_retry_after,
         )
         self._intake = Intake(
-            store=store, models=self.model_table, config=config, admitter=self._admitter
+            store=store, models=self.live_catalog, config=config, admitter=self._admitter
         )
 
     @property
@@ -124,11 +124,11 @@ class Engine:
     @property
     def catalog(self) -> Catalog:
         """The catalog in use now (`models.use` swaps it)."""
-        return self.model_table.catalog
+        return self.live_catalog.catalog
 
     def use_catalog(self, catalog: Catalog) -> None:
         """Price new jobs (and jobs settling from now on) from `catalog`: refreshed prices."""
-        self.model_table.use(catalog)
+        self.live_catalog.use(catalog)
 
     # ---- lifecycle
 
@@ -321,14 +321,14 @@ class Engine:
 
     async def models(self, workspace_id: str) -> list[ModelSpec]:
         denied = (await self.store.policy(workspace_id)).denied_models
-        return [spec for spec in self.model_table.all() if spec.name not in denied]
+        return [spec for spec in self.live_catalog.all() if spec.name not in denied]
 
     async def quota(self, actor: Actor) -> QuotaView:
         limits = await self.limits_for(actor)
         state = await self.store.bucket(
             BucketKey(actor.workspace_id, actor.user_id), limits, self._clock.now()
         )
-        default = self.model_table.default_for(JobKind.IMAGE)
+        default = self.live_catalog.default_for(JobKind.IMAGE)
         one_image = self.credits_for(
             default.pricing.estimate({"aspect_ratio": "1:1", "num_images": 1})
         )

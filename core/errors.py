@@ -1,8 +1,11 @@
-"""The one root exception of falbot and its codes."""
+"""The one root exception of falbot and its codes; and how a chat platform says a message
+cannot be sent now (`RetryLater`) or ever (`Undeliverable`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 
 class ErrorCode(StrEnum):
@@ -67,9 +70,51 @@ class BotError(Exception):
         )
 
 
+def internal_error(*, request_id: str | None = None) -> BotError:
+    """What a person is told when falbot itself failed (the details go to the log only)."""
+    return BotError(
+        ErrorCode.INTERNAL,
+        "Something went wrong on my side.",
+        hint="Try again; if it keeps happening, tell an admin.",
+        request_id=request_id,
+    )
+
+
 def invalid(message: str, hint: str = "") -> BotError:
     return BotError(ErrorCode.INVALID_INPUT, message, hint=hint)
 
 
 def not_allowed(message: str, hint: str = "") -> BotError:
     return BotError(ErrorCode.NOT_ALLOWED, message, hint=hint)
+
+
+class RetryLater(Exception):
+    """A chat platform cannot take a message now. ``after`` is how many seconds it asked for
+    (its Retry-After), or None when it did not say (an outage: the caller backs off)."""
+
+    def __init__(self, reason: str, *, after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.after = after
+
+    @classmethod
+    def from_headers(cls, reason: str, headers: Mapping[str, Any] | None) -> RetryLater:
+        """From a rate-limited answer's headers: Discord's ``X-RateLimit-Reset-After`` (in
+        fractions of a second) or the standard ``Retry-After`` (seconds), any spelling."""
+        by_name = {str(k).lower(): v for k, v in (headers or {}).items()}
+        for name in ("x-ratelimit-reset-after", "retry-after"):
+            value = by_name.get(name)
+            if isinstance(value, list | tuple):  # slack_sdk keeps each header as a list
+                value = value[0] if value else None
+            try:
+                seconds = float(value) if value is not None else None
+            except ValueError:
+                continue
+            if seconds is not None and 0 <= seconds < 86_400:
+                return cls(reason, after=seconds)
+        return cls(reason)
+
+
+class Undeliverable(Exception):
+    """A chat platform will never take this message (the bot may not post there, the message
+    is malformed): trying it again cannot help."""

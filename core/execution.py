@@ -14,13 +14,13 @@ from typing import Any
 
 from core import events
 from core.billing import admitted_pricing, charged_error, fal_bills
-from core.catalog import ModelSpec, parse_output
+from core.catalog import ModelSpec
 from core.circuit import CircuitBreaker
 from core.config import EngineConfig
 from core.delivery import Deliverer
 from core.errors import BotError, ErrorCode
 from core.jobs import InputImage, Job, JobResult, JobState, Output, ProgressView, Stage
-from core.model_table import ModelTable
+from core.live_catalog import LiveCatalog
 from core.ports import Clock, FalGateway, JobSettlement, Store
 from core.quota import BucketLimits, LedgerEntry, resolve, to_credits
 from core.replies import JobReplies
@@ -40,7 +40,7 @@ class Runner:
         store: Store,
         fal: FalGateway,
         clock: Clock,
-        models: ModelTable,
+        models: LiveCatalog,
         config: EngineConfig,
         circuit: CircuitBreaker,
         webhooks: WebhookOutcomes,
@@ -179,7 +179,7 @@ class Runner:
                 else:
                     data = await self.fal.result(job.endpoint, request_id)
                 self._circuit.observe(None)
-            outputs, seed = parse_output(spec.kind, data)
+            outputs, seed = self.fal.read_output(spec.kind, data)
         except TimeoutError:
             return await self._timed_out(job, spec=spec, started=started)
         except BotError as error:
@@ -239,7 +239,7 @@ class Runner:
         try:
             async with asyncio.timeout(min(LATE_RESULT_S, self._config.job_timeout)):
                 data = await self.fal.result(job.endpoint, job.request_id)
-            return parse_output(spec.kind, data)
+            return self.fal.read_output(spec.kind, data)
         except (BotError, TimeoutError):
             log.info("no result for job %s, completed at fal as it timed out", job.short_id)
             return None

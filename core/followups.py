@@ -14,7 +14,7 @@ from typing import Any
 from core.commands import Channel, FollowUp
 from core.errors import invalid
 from core.jobs import Actor, Delivery, InputImage, Job, JobKind, JobRequest, Output
-from core.model_table import ModelTable
+from core.live_catalog import LiveCatalog
 from core.nsfw import NSFW_INPUT, flagged_output
 
 # How many images Variations asks for: one job, a new seed, four images (every image model
@@ -69,7 +69,7 @@ def is_flagged(job: Job, index: int) -> bool:
 
 
 def follow_up_request(
-    models: ModelTable,
+    models: LiveCatalog,
     job: Job,
     command: FollowUp,
     *,

@@ -15,14 +15,14 @@ from core.config import EngineConfig
 from core.errors import BotError, ErrorCode
 from core.followups import follow_up_request, is_flagged, picked_is_flagged, result_file
 from core.jobs import Actor, Channel, Job, JobRequest
-from core.model_table import ModelTable
+from core.live_catalog import LiveCatalog
 from core.nsfw import check_reuse
 from core.ports import Reply, Store
 
 
 class Intake:
     def __init__(
-        self, *, store: Store, models: ModelTable, config: EngineConfig, admitter: Admitter
+        self, *, store: Store, models: LiveCatalog, config: EngineConfig, admitter: Admitter
     ) -> None:
         self._store = store
         self._models = models

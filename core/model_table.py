@@ -1,51 +1,205 @@
-"""The catalog in use, shared by everything that reads it: refreshed prices swap it in one place
-(`use`), and every reader (admission, execution, the adapters' model lists) sees the new one."""
+"""The model table: every model falbot offers, one entry each (its endpoint, input model, price
+rule and how its options become fal's arguments). A new model is one entry here."""
 
 from __future__ import annotations
 
-from core.catalog import Catalog, ModelSpec
-from core.errors import invalid
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from core.catalog import Args, Catalog, ModelSpec
 from core.jobs import JobKind
+from core.model_inputs import (
+    Edit,
+    GptEdit,
+    ProEdit,
+    SoraVideo,
+    TextToImage,
+    Upscale,
+    Veo3Video,
+    WanVideo,
+)
+from core.pricing import ByQuality, PerImage, PerMegapixel, PerSecond, TokenBilled, Tokens
+
+FLUX_SIZES = {
+    "1:1": (1024, 1024),
+    "16:9": (1024, 576),
+    "9:16": (576, 1024),
+    "4:3": (1024, 768),
+    "3:4": (768, 1024),
+    "3:2": (1152, 768),
+    "2:3": (768, 1152),
+    "21:9": (1344, 576),
+}
+FLUX_PRESETS = {
+    "1:1": "square_hd",
+    "16:9": "landscape_16_9",
+    "9:16": "portrait_16_9",
+    "4:3": "landscape_4_3",
+    "3:4": "portrait_4_3",
+}
+GPT_SIZES = {"1:1": "1024x1024", "3:2": "1536x1024", "2:3": "1024x1536"}
 
 
-class ModelTable:
-    def __init__(self, catalog: Catalog) -> None:
-        self._catalog = catalog
-
-    @property
-    def catalog(self) -> Catalog:
-        return self._catalog
-
-    def use(self, catalog: Catalog) -> None:
-        """Price new jobs (and jobs settling from now on) from `catalog`: refreshed prices.
-
-        It must name the same models: jobs in flight and stored ones refer to them by name."""
-        have = {spec.name for spec in self._catalog.all()}
-        given = {spec.name for spec in catalog.all()}
-        if given != have:
-            raise ValueError(f"a refreshed catalog must keep the same models ({have ^ given})")
-        self._catalog = catalog
-
-    def get(self, name: str) -> ModelSpec:
-        return self._catalog.get(name)
-
-    def all(self) -> list[ModelSpec]:
-        return self._catalog.all()
-
-    def default_for(self, kind: JobKind) -> ModelSpec:
-        return self._catalog.default_for(kind)
-
-    def for_kind(self, kind: JobKind, name: str = "") -> ModelSpec:
-        """The model a job of `kind` runs on: the one named, or the kind's default. A model of
-        another kind is refused (an edit never runs on an upscale model)."""
-        spec = self._catalog.get(name) if name else self._catalog.default_for(kind)
-        if spec.kind is not kind:
-            raise invalid(
-                f"{spec.name} is {_a(spec.kind)} model, not {_a(kind)} one.",
-                "See /models for the models of each kind.",
-            )
-        return spec
+def _common(p: Mapping[str, Any], *names: str) -> Args:
+    return {n: p[n] for n in names if p.get(n) is not None}
 
 
-def _a(kind: JobKind) -> str:
-    return f"an {kind.value}" if kind.value[0] in "aeiou" else f"a {kind.value}"
+def _flux_args(p: Mapping[str, Any], _: list[str]) -> Args:
+    aspect = str(p["aspect_ratio"])
+    w, h = FLUX_SIZES[aspect]
+    size: Any = FLUX_PRESETS.get(aspect, {"width": w, "height": h})
+    return {**_common(p, "prompt", "num_images", "seed"), "image_size": size}
+
+
+def _nano_args(p: Mapping[str, Any], _: list[str]) -> Args:
+    return _common(p, "prompt", "num_images", "aspect_ratio")
+
+
+def _edit_args(p: Mapping[str, Any], urls: list[str]) -> Args:
+    return {**_common(p, "prompt", "num_images", "aspect_ratio", "resolution"), "image_urls": urls}
+
+
+def _gpt_args(p: Mapping[str, Any], urls: list[str]) -> Args:
+    args = _common(p, "prompt", "num_images", "quality", "input_fidelity")
+    return {**args, "image_size": GPT_SIZES[str(p["aspect_ratio"])], "image_urls": urls}
+
+
+def _esrgan_args(p: Mapping[str, Any], urls: list[str]) -> Args:
+    return {"image_url": urls[0], "scale": p["scale"]}
+
+
+def _wan_args(p: Mapping[str, Any], _: list[str]) -> Args:
+    args = _common(p, "prompt", "aspect_ratio", "resolution", "seed")
+    return {**args, "duration": str(p["duration"])}
+
+
+def _veo_args(p: Mapping[str, Any], _: list[str]) -> Args:
+    args = _common(p, "prompt", "aspect_ratio", "generate_audio", "seed")
+    return {**args, "duration": f"{p['duration']}s"}
+
+
+def _sora_args(p: Mapping[str, Any], _: list[str]) -> Args:
+    return {**_common(p, "prompt", "aspect_ratio", "duration"), "resolution": "720p"}
+
+
+def build_catalog(*, esrgan_usd: Decimal = Decimal("0.002")) -> Catalog:
+    d = Decimal
+    specs = [
+        ModelSpec(
+            "flux-dev",
+            "fal-ai/flux/dev",
+            JobKind.IMAGE,
+            "FLUX.1 [dev]: detailed, controllable",
+            TextToImage,
+            PerMegapixel(d("0.025"), FLUX_SIZES),
+            _flux_args,
+        ),
+        ModelSpec(
+            "flux-schnell",
+            "fal-ai/flux/schnell",
+            JobKind.IMAGE,
+            "FLUX.1 [schnell]: fast drafts",
+            TextToImage,
+            PerMegapixel(d("0.003"), FLUX_SIZES),
+            _flux_args,
+        ),
+        ModelSpec(
+            "nano-banana",
+            "fal-ai/nano-banana",
+            JobKind.IMAGE,
+            "Gemini 2.5 Flash Image",
+            TextToImage,
+            PerImage(d("0.039")),
+            _nano_args,
+        ),
+        ModelSpec(
+            "nano-banana-edit",
+            "fal-ai/nano-banana/edit",
+            JobKind.EDIT,
+            "Gemini 2.5 Flash Image edit: fast and cheap",
+            Edit,
+            PerImage(d("0.039")),
+            _edit_args,
+            max_input_images=4,
+        ),
+        ModelSpec(
+            "nano-banana-pro-edit",
+            "fal-ai/gemini-3-pro-image-preview/edit",
+            JobKind.EDIT,
+            "Gemini 3 Pro Image edit: best quality, up to 14 references",
+            ProEdit,
+            PerImage(d("0.15"), "resolution", {"1K": d(1), "2K": d(1), "4K": d(2)}),
+            _edit_args,
+            max_input_images=14,
+        ),
+        ModelSpec(
+            "gpt-image-edit",
+            "fal-ai/gpt-image-1.5/edit",
+            JobKind.EDIT,
+            "GPT Image 1.5 edit: precise instructions, text in images",
+            GptEdit,
+            TokenBilled(
+                ByQuality(
+                    {
+                        "low": (d("0.009"), d("0.013")),
+                        "medium": (d("0.034"), d("0.051")),
+                        "high": (d("0.133"), d("0.200")),
+                    }
+                ),
+                Tokens(
+                    text_in_usd=d("0.005"),
+                    image_in_usd=d("0.008"),
+                    text_out_usd=d("0.010"),
+                    image_tokens={"low": 135, "high": 3050},
+                ),
+            ),
+            _gpt_args,
+            max_input_images=4,
+        ),
+        ModelSpec(
+            "esrgan",
+            "fal-ai/esrgan",
+            JobKind.UPSCALE,
+            "ESRGAN upscale ×2 to ×4",
+            Upscale,
+            PerImage(esrgan_usd),
+            _esrgan_args,
+            max_input_images=1,
+            fixed_price="priced by a catalog setting (fal's own figure varies)",
+        ),
+        ModelSpec(
+            "wan-2.5",
+            "fal-ai/wan-25-preview/text-to-video",
+            JobKind.VIDEO,
+            "Wan 2.5 text to video, 5 or 10 s",
+            WanVideo,
+            PerSecond({"480p": d("0.05"), "720p": d("0.10"), "1080p": d("0.15")}),
+            _wan_args,
+        ),
+        ModelSpec(
+            "veo3",
+            "fal-ai/veo3",
+            JobKind.VIDEO,
+            "Google Veo 3, optional audio",
+            Veo3Video,
+            PerSecond({"720p": d("0.20")}, audio_usd=d("0.40")),
+            _veo_args,
+        ),
+        ModelSpec(
+            "sora-2",
+            "fal-ai/sora-2/text-to-video",
+            JobKind.VIDEO,
+            "OpenAI Sora 2 text to video",
+            SoraVideo,
+            PerSecond({"720p": d("0.10")}),
+            _sora_args,
+        ),
+    ]
+    defaults = {
+        JobKind.IMAGE: "flux-schnell",
+        JobKind.EDIT: "nano-banana-edit",
+        JobKind.UPSCALE: "esrgan",
+        JobKind.VIDEO: "wan-2.5",
+    }
+    return Catalog(specs, defaults)

@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 
 from core.admission_rules import AdmissionKey, AdmissionState, Admitted
 from core.errors import BotError
-from core.jobs import Delivery, InputImage, Job, ProgressView
+from core.jobs import Delivery, InputImage, Job, JobKind, Output, ProgressView
 from core.nsfw import NsfwMode
 from core.quota import (
     BucketKey,
@@ -63,6 +63,13 @@ class FalGateway(Protocol):
 
     async def result(self, endpoint: str, request_id: str) -> dict[str, Any]:
         """The model's output; a failed request raises the mapped `BotError`."""
+        ...
+
+    def read_output(
+        self, kind: JobKind, data: Mapping[str, Any]
+    ) -> tuple[tuple[Output, ...], int | None]:
+        """fal's JSON output of a job of this kind (from `result` or a webhook) read into
+        outputs and seed; a shape that cannot be read raises `provider_unavailable`."""
         ...
 
     async def cancel(self, endpoint: str, request_id: str) -> bool:

@@ -1,5 +1,6 @@
-"""A job's reply, throttled: at most one platform edit per interval, the latest view wins,
-and the final message (result or failure) is always shown."""
+"""A job's reply, throttled: at most one progress edit per interval, the latest view wins.
+The final message (result or failure) is not throttled: it goes out as soon as it is ready,
+and only the platform's own rate limit (its `RetryLater`, waited out by the deliverer) holds it."""
 
 from __future__ import annotations
 
@@ -52,14 +53,13 @@ class ThrottledReply:
                 await self._clock.sleep(wait)
 
     async def _finish(self) -> None:
+        """No progress edit after this one: a waiting one is dropped, one in flight stopped."""
         self._closed = True
         self._pending = None
         flusher = self._flusher
         if flusher is not None and not flusher.done():
             flusher.cancel()
             await asyncio.gather(flusher, return_exceptions=True)
-        await self._wait_turn()
-        self._last_edit = self._clock.monotonic()
 
     async def deliver(self, delivery: Delivery) -> None:
         await self._finish()

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import difflib
 import shlex
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from adapters.console.reply import ConsoleReply, console_text, now
 from adapters.console.terminal import Terminal
+from adapters.text_commands import verbs
+from adapters.text_commands.admin import AdminCommand, admin_usage, read_admin, run_admin
+from adapters.text_commands.grammar import Parsed, did_you_mean, parse, parse_days
 from adapters.usage_chart import file_stem, usage_chart_png, usage_csv
 from core.admin import AdminService
 from core.commands import Generate
@@ -19,7 +20,6 @@ from core.engine import Engine
 from core.errors import BotError, invalid
 from core.jobs import Actor, InputImage, JobKind
 from core.media import validate_image
-from core.quota import QuotaScope
 from core.render import (
     render_admin,
     render_error,
@@ -30,83 +30,48 @@ from core.render import (
 )
 from core.usage import UsageReport
 
-HELP = """\
-/imagine [--model M] [--aspect 16:9] [--count N] [--seed S] PROMPT
-/edit PATH [PATH…] [--model M] PROMPT      /upscale PATH [--scale 2]
-/video [--model M] [--duration S] PROMPT   /models  /quota  /usage [DAYS]  /jobs
-/cancel JOB   /wait   /help   /quit
-/admin quota set TARGET CAPACITY REFILL_PER_HOUR [--scope user|role|workspace]
-/admin quota show TARGET   /admin budget set DAILY_USD MONTHLY_USD
-/admin models allow|deny MODEL   /admin ban|unban USER   /admin usage [DAYS] [--csv]
-/admin refund JOB   /admin nsfw withhold|spoiler|allow
-A line starting with ! expects the command to fail (for scripts)."""
-
-_FLAGS_WITH_VALUES = {
-    "model",
-    "aspect",
-    "count",
-    "seed",
-    "duration",
-    "scale",
-    "quality",
-    "resolution",
-    "scope",
-}
-_BOOL_FLAGS = {"audio", "csv"}
-COMMAND_NAMES = (
-    "/imagine",
-    "/edit",
-    "/upscale",
-    "/video",
-    "/models",
-    "/quota",
-    "/usage",
-    "/jobs",
-    "/cancel",
-    "/wait",
-    "/help",
-    "/admin",
-    "/quit",
+# The console's own words for the verbs that take images: paths, where Slack attaches a file.
+_ARGS = {"edit": "<image path>… <what to change>", "upscale": "<image path>"}
+VERBS = {f"/{v.name}": v for v in (*verbs.JOB_VERBS, *verbs.ACCOUNT_VERBS)}
+_OWN = ("/wait", "/quit")  # the console's own commands
+ADMIN_OPTIONS = frozenset({"scope", "csv"})
+COMMAND_NAMES = (*VERBS, "/admin", *_OWN)
+HELP = "\n".join(
+    [
+        *(v.usage(args=_ARGS.get(v.name)) for v in VERBS.values()),
+        *(f"`{name}`" for name in _OWN),
+        admin_usage("/", allowed=ADMIN_OPTIONS),
+        "A line starting with ! expects the command to fail (for scripts).",
+    ]
 )
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """` Did you mean `x`?` for the closest choice, or nothing."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" Did you mean `{close[0]}`?" if close else ""
+@dataclass(frozen=True)
+class Line:
+    """A command line read: the command's name, its words and options."""
+
+    name: str
+    parsed: Parsed
 
 
-@dataclass
-class Parsed:
-    words: list[str]
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-def parse(line: str) -> Parsed:
-    """Words and `--option value` pairs; a clear error for a malformed line."""
+def read_line(line: str) -> Line:
+    """The command and its words and `--options` (the shared grammar); a clear error for a
+    malformed line, an unknown command or an option the command does not take."""
     try:
         tokens = shlex.split(line)
     except ValueError as exc:
         raise invalid(f"I could not read that line: {exc}.", "Check your quotes.") from None
-    parsed = Parsed([])
-    it = iter(tokens)
-    for token in it:
-        if token.startswith("--") and len(token) > 2:
-            name = token[2:].replace("-", "_")
-            if name in _BOOL_FLAGS:
-                parsed.options[name] = True
-            elif name in _FLAGS_WITH_VALUES:
-                value = next(it, None)
-                if value is None:
-                    raise invalid(f"`--{name}` needs a value.", "See /help.")
-                parsed.options[name] = value
-            else:
-                options = [f"--{o}" for o in sorted(_FLAGS_WITH_VALUES | _BOOL_FLAGS)]
-                hint = did_you_mean(token, options)
-                raise invalid(f"There is no option `{token[:40]}`.{hint}", "See /help.")
-        else:
-            parsed.words.append(token)
-    return parsed
+    if not tokens:
+        raise invalid("Type a command.", "See /help.")
+    name = tokens[0].lower()
+    if name == "/admin" or name in _OWN:
+        return Line(name, Parsed(tuple(tokens[1:])))  # /admin reads its own options
+    verb = VERBS.get(name)
+    if verb is None:
+        hint = did_you_mean(name, COMMAND_NAMES)
+        raise invalid(f"Unknown command `{name[:30]}`.{hint}", "See /help.")
+    usage = verb.usage(args=_ARGS.get(verb.name))
+    return Line(name, parse(tokens[1:], allowed=verb.options, usage=usage))
 
 
 class ConsoleSession:
@@ -140,7 +105,7 @@ class ConsoleSession:
         if not line or line.startswith("#"):
             return True
         try:
-            await self._dispatch(parse(line))
+            await self._dispatch(read_line(line))
         except BotError as error:
             self.say(render_error(error, now=now()))
             return expect_failure
@@ -154,11 +119,8 @@ class ConsoleSession:
         await asyncio.gather(*(r.done.wait() for r in self.replies))
         return all(r.failed is None for r in self.replies)
 
-    async def _dispatch(self, cmd: Parsed) -> None:
-        if not cmd.words:
-            raise invalid("Type a command.", "See /help.")
-        name, args = cmd.words[0].lower(), cmd.words[1:]
-        opts = cmd.options
+    async def _dispatch(self, line: Line) -> None:
+        name, args, opts = line.name, list(line.parsed.words), dict(line.parsed.options)
         if name == "/help":
             self.say(HELP)
         elif name == "/imagine":
@@ -180,7 +142,8 @@ class ConsoleSession:
         elif name == "/quota":
             self.say(render_quota(await self._engine.quota(self.actor)))
         elif name == "/usage":
-            report = await self._engine.usage(self.actor, days=_days(args))
+            days = parse_days(" ".join(args), usage=verbs.USAGE.usage())
+            report = await self._engine.usage(self.actor, days=days)
             self.say(render_usage(report))
             await self._save_chart(report, by="model")
         elif name == "/jobs":
@@ -193,10 +156,7 @@ class ConsoleSession:
         elif name == "/wait":
             await self.wait()
         elif name == "/admin":
-            await self._admin_command(args, opts)
-        else:
-            hint = did_you_mean(name, COMMAND_NAMES)
-            raise invalid(f"Unknown command `{name[:30]}`.{hint}", "See /help.")
+            await self._admin_command(read_admin(args, prefix="/", allowed=ADMIN_OPTIONS))
 
     def _read(self, paths: list[str]) -> tuple[InputImage, ...]:
         if not paths:
@@ -239,53 +199,18 @@ class ConsoleSession:
         await asyncio.to_thread(_write, path, png)
         self.say(f"saved {path}")
 
-    async def _admin_command(self, args: list[str], opts: dict[str, Any]) -> None:
-        a = self._admin
-        words = [w.lower() for w in args[:2]]
-        match words, args[2:]:
-            case ["quota", "set"], [target, capacity, refill]:
-                scope = QuotaScope(opts.get("scope", "user"))
-                self.say(
-                    render_admin(await a.quota_set(self.actor, target, capacity, refill, scope))
-                )
-            case ["quota", "show"], [target]:
-                self.say(render_admin(await a.quota_show(self.actor, target)))
-            case ["budget", "set"], [daily, monthly]:
-                self.say(render_admin(await a.budget_set(self.actor, daily, monthly)))
-            case ["models", "allow"], [model]:
-                self.say(render_admin(await a.models_allow(self.actor, model)))
-            case ["models", "deny"], [model]:
-                self.say(render_admin(await a.models_deny(self.actor, model)))
-            case ["ban", user], []:
-                self.say(render_admin(await a.ban(self.actor, user)))
-            case ["unban", user], []:
-                self.say(render_admin(await a.unban(self.actor, user)))
-            case ["usage", *rest], []:
-                report = await a.usage(self.actor, days=_days(rest))
-                self.say(render_usage(report))
-                await self._save_chart(report, by="user_id")
-                if opts.get("csv"):
-                    path = self._out_dir / f"{file_stem(report)}.csv"
-                    await asyncio.to_thread(_write, path, usage_csv(report).encode())
-                    self.say(f"saved {path}")
-            case ["refund", job], []:
-                self.say(render_admin(await a.refund(self.actor, job)))
-            case ["nsfw", mode], []:
-                self.say(render_admin(await a.nsfw_set(self.actor, mode)))
-            case _:
-                raise invalid("I did not understand that admin command.", "See /help.")
-
-
-def _days(args: list[str]) -> int:
-    if not args:
-        return 30
-    try:
-        days = int(args[0])
-    except ValueError:
-        raise invalid("The period is a number of days, like 7.") from None
-    if not 1 <= days <= 366:
-        raise invalid("The period is 1 to 366 days.")
-    return days
+    async def _admin_command(self, command: AdminCommand) -> None:
+        if command.words != ("usage",):
+            result = await run_admin(self._admin, self.actor, command, person=str.strip)
+            self.say(render_admin(result))
+            return
+        report = await self._admin.usage(self.actor, days=command.days)
+        self.say(render_usage(report))
+        await self._save_chart(report, by="user_id")
+        if command.options.get("csv"):
+            path = self._out_dir / f"{file_stem(report)}.csv"
+            await asyncio.to_thread(_write, path, usage_csv(report).encode())
+            self.say(f"saved {path}")
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -28,16 +28,16 @@ from adapters.discord.mentions import on_mention
 from adapters.discord.refs import TokenPolicy
 from adapters.discord.reply import DiscordReplyFactory
 from adapters.discord.results import ResultButtons
-from adapters.discord.services import Services, WallClock
+from adapters.discord.services import Services
 from adapters.discord.webhooks import NO_MENTIONS
-from core.errors import BotError, ErrorCode
+from core.errors import BotError, internal_error
 from core.ports import Clock
 
 if TYPE_CHECKING:
     from adapters.media_fetch import MediaFetcher
     from core.admin import AdminService
     from core.engine import Engine
-    from core.model_table import ModelTable
+    from core.live_catalog import LiveCatalog
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +116,7 @@ class FalbotClient(discord.Client):
             await send_error(interaction, cause)
             return
         log.error("command failed", exc_info=error)
-        await send_error(
-            interaction, BotError(ErrorCode.INTERNAL, "Something went wrong on my side.")
-        )
+        await send_error(interaction, internal_error())
 
 
 class DiscordAdapter:
@@ -133,10 +131,10 @@ class DiscordAdapter:
         *,
         engine: Engine,
         admin: AdminService,
-        models: ModelTable | None = None,
+        models: LiveCatalog | None = None,
         fetcher: MediaFetcher,
         token: str,
-        clock: Clock | None = None,
+        clock: Clock,
         api_url: str | None = None,
         gateway_url: str | None = None,
         admin_role: str | None = None,
@@ -155,10 +153,9 @@ class DiscordAdapter:
             else min(timedelta(minutes=1), token_lifetime / 10)
         )
         tokens = TokenPolicy(lifetime=token_lifetime, margin=margin)
-        clock = clock or WallClock()
         self.services = Services(
             engine=engine,
-            models=models or engine.model_table,
+            models=models or engine.live_catalog,
             admin=admin,
             fetcher=fetcher,
             clock=clock,

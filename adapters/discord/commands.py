@@ -12,9 +12,10 @@ from discord import app_commands
 from adapters.discord.flows import answering, start_job
 from adapters.discord.identity import workspace_of
 from adapters.discord.services import Services
-from core.catalog import ImageAspect, ModelSpec
+from core.catalog import ModelSpec
 from core.commands import Generate
 from core.jobs import JobKind
+from core.model_inputs import ImageAspect
 
 log = logging.getLogger(__name__)
 

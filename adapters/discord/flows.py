@@ -16,14 +16,10 @@ from adapters.discord.refs import ReplyRef
 from adapters.discord.reply import DiscordReply
 from adapters.discord.services import Services
 from core.commands import Command, Generate
-from core.errors import BotError, ErrorCode
+from core.errors import BotError, internal_error
 from core.jobs import Channel, Job
 
 log = logging.getLogger(__name__)
-
-_INTERNAL = BotError(
-    ErrorCode.INTERNAL, "Something went wrong on my side.", hint="Try again in a moment."
-)
 
 
 async def send_error(interaction: discord.Interaction, error: BotError) -> None:
@@ -74,7 +70,7 @@ async def answering(interaction: discord.Interaction) -> AsyncIterator[None]:
         await send_error(interaction, error)
     except Exception:
         log.exception("interaction %s failed", interaction.id)
-        await send_error(interaction, _INTERNAL)
+        await send_error(interaction, internal_error())
 
 
 async def start_job(

@@ -20,7 +20,7 @@ from adapters.discord.refs import DEFAULT_SIZE_LIMIT, ReplyRef
 from adapters.discord.reply import DiscordReply
 from adapters.discord.services import Services
 from core.commands import Generate, asks_upscale
-from core.errors import BotError, ErrorCode, invalid
+from core.errors import BotError, internal_error, invalid
 from core.jobs import Channel, JobKind
 
 log = logging.getLogger(__name__)
@@ -135,9 +135,7 @@ async def on_mention(services: Services, client: discord.Client, message: discor
         await _refuse(message, placeholder, error)
     except Exception:
         log.exception("mention %s failed", message.id)
-        await _refuse(
-            message, placeholder, BotError(ErrorCode.INTERNAL, "Something went wrong on my side.")
-        )
+        await _refuse(message, placeholder, internal_error())
 
 
 async def _refuse(

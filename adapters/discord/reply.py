@@ -11,7 +11,7 @@ import asyncio
 import functools
 import io
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 import discord
@@ -20,7 +20,7 @@ from adapters.discord import render
 from adapters.discord.buttons import result_view
 from adapters.discord.refs import ReplyRef, TokenPolicy
 from adapters.discord.webhooks import NO_MENTIONS, edit_original
-from core.errors import BotError
+from core.errors import BotError, RetryLater, Undeliverable
 from core.jobs import Delivery, Job, ProgressView
 from core.ports import Clock
 
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 # Discord's answers that mean the interaction token cannot be used (any more).
 _TOKEN_GONE = {50027, 10015, 10062}  # Invalid Webhook Token, Unknown Webhook, Unknown interaction
 _UNKNOWN_MESSAGE = 10008
-_FINAL_ATTEMPTS = 4
 
 
 FileMaker = Callable[[], list[discord.File]]
@@ -62,6 +61,7 @@ class DiscordReply:
         self._channel_message_id = ref.message_id
         self._model = ""
         self._final = False
+        self._linked = False  # Discord refused the files as too large: the result links them
 
     def open_gate(self) -> None:
         """The message to edit exists now."""
@@ -163,31 +163,31 @@ class DiscordReply:
         files: FileMaker | None,
         view: discord.ui.View | None,
     ) -> None:
-        """The result or failure must arrive: retry rate limits and Discord's own errors, link
-        the files when they are refused as too large, and fall back to a channel message."""
-        linked = False
-        failure: discord.HTTPException | None = None
-        for attempt in range(1, _FINAL_ATTEMPTS + 1):
+        """Send the result or failure once, through what Discord takes: the files linked when
+        they are refused as too large, a channel message when the interaction's is refused.
+        A rate limit or Discord's own error raises `RetryLater` (core tries again on its
+        clock); a refusal with nowhere else to go raises `Undeliverable`."""
+        while True:
             try:
                 await self._send(
-                    functools.partial(compose, linked),
-                    files=files() if files and not linked else (),
+                    functools.partial(compose, self._linked),
+                    files=files() if files and not self._linked else (),
                     view=view,
                     ping=True,
                 )
                 return
             except discord.HTTPException as exc:
-                failure = exc
-                if exc.status == 413 and files is not None and not linked:
-                    linked = True  # bigger than Discord takes here after all: link them
-                elif exc.status == 429 or exc.status >= 500:
-                    await self._clock.sleep(_retry_after(exc, attempt))
+                said = f"HTTP {exc.status} (code {exc.code}) on the final message"
+                if exc.status == 413 and files is not None and not self._linked:
+                    self._linked = True  # bigger than Discord takes here after all: link them
+                elif exc.status == 429:
+                    raise RetryLater.from_headers(said, _headers(exc)) from exc
+                elif exc.status >= 500:
+                    raise RetryLater(said) from exc
                 elif self._via_interaction:
-                    self._fall_back(f"HTTP {exc.status} (code {exc.code}) on the final edit")
+                    self._fall_back(said)
                 else:
-                    raise
-        assert failure is not None
-        raise failure
+                    raise Undeliverable(said) from exc
 
     async def _send(
         self,
@@ -308,16 +308,8 @@ def _rewind(files: Sequence[discord.File]) -> None:
         file.reset()
 
 
-def _retry_after(exc: discord.HTTPException, attempt: int) -> float:
-    headers = getattr(exc.response, "headers", {}) or {}
-    for name in ("X-RateLimit-Reset-After", "Retry-After"):
-        value = headers.get(name)
-        if value:
-            try:
-                return min(max(float(value), 0.05), 60.0)
-            except ValueError:
-                continue
-    return min(0.5 * 2.0**attempt, 10.0)
+def _headers(exc: discord.HTTPException) -> Mapping[str, str] | None:
+    return getattr(exc.response, "headers", None)
 
 
 class DiscordReplyFactory:

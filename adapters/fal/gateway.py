@@ -34,8 +34,10 @@ from adapters.fal.answers import (
 from adapters.fal.attempts import RetryRefused, attempt_budget, install_attempt_hooks
 from adapters.fal.downloads import backoff, download
 from adapters.fal.errors import classify
+from adapters.fal.outputs import parse_output
 from adapters.fal.statuses import sse_data, status_from_client, status_from_json
 from core.errors import BotError, ErrorCode, invalid
+from core.jobs import JobKind, Output
 from core.ports import FalStatus
 
 log = logging.getLogger(__name__)
@@ -209,6 +211,11 @@ class FalClientGateway:
         if not isinstance(data, dict):
             raise unreadable("result", TypeError(type(data).__name__), request_id)
         return data
+
+    def read_output(
+        self, kind: JobKind, data: Mapping[str, Any]
+    ) -> tuple[tuple[Output, ...], int | None]:
+        return parse_output(kind, data)
 
     async def cancel(self, endpoint: str, request_id: str) -> bool:
         """True when fal took the cancellation; False when the request had already completed."""

@@ -1,4 +1,5 @@
-"""fal's pricing API: `GET {api}/v1/models/pricing?endpoint_id=a,b` (DESIGN §3), read once.
+"""fal's pricing API, read once: `GET {api}/v1/models/pricing?endpoint_id=a,b` answers
+`{"prices": [{endpoint_id, unit_price, unit, currency}], "has_more", "next_cursor"}`.
 
 `fetch_prices` asks for every endpoint in one request (following `next_cursor` while
 `has_more`) and never raises on fal's faults: it hands back the quotes it got and, when
@@ -18,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from core.pricing import Quote
+from core.quotes import Quote
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """A fal simulator: an aiohttp server on loopback that speaks fal's queue, status stream,
-storage and CDN protocol (DESIGN §3), for tests, benchmarks and the demo.
+storage and CDN protocol (fal's queue API), for tests, benchmarks and the demo.
 
     sim = FalSimulator(key="sim-key")
     await sim.start()
@@ -47,7 +47,8 @@ Test controls (plain attributes and methods; all take effect at once):
   Wan `"1080p"`, `"4K"`), as fal's one figure may be any of them.
   `price_page_size`: entries per page (None: one page). `pricing_access = False`: the key is
   good but may not read prices (403). Faults: `inject("pricing", HttpFault(...))`.
-- `endpoint_kinds`: endpoint → image | edit | upscale | video (defaults: DESIGN §2's table).
+- `endpoint_kinds`: endpoint → image | edit | upscale | video (defaults:
+  `DEFAULT_KINDS`).
 - `on_completed`: async callbacks run (as owned tasks) when a request completes — the place to
   deliver webhooks from (`SimRequest.webhook_url`).
 - `webhooks` (`sim/webhooks.py`): a request submitted with `fal_webhook` gets fal's webhook on
@@ -74,10 +75,11 @@ from typing import Any
 from aiohttp import web
 
 from adapters.fal.sim.faults import ROUTES, Fault, HttpFault
+from adapters.fal.sim.lifecycle import live
 from adapters.fal.sim.media import parse_data_uri
-from adapters.fal.sim.outputs import DEFAULT_KINDS, InputError, Kind, kind_of, plan
+from adapters.fal.sim.outputs import DEFAULT_KINDS, Kind
 from adapters.fal.sim.pricing import default_prices, tier_prices
-from adapters.fal.sim.schemas import check_enums
+from adapters.fal.sim.routes import build_app
 from adapters.fal.sim.state import SimRequest, State, StoredFile
 from adapters.fal.sim.webhooks import SimWebhooks
 
@@ -131,14 +133,12 @@ class FalSimulator:
         self._base_url = ""
         self.closing = False
         # signed webhooks to `fal_webhook` URLs, and their JWKS (after `on_completed` is made)
-        self.webhooks = SimWebhooks(self)
+        self.webhooks = SimWebhooks(self.on_completed)
 
     # -- server ----------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Listen on 127.0.0.1 on a free port."""
-        from adapters.fal.sim.routes import build_app
-
         self._runner = web.AppRunner(build_app(self), access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -153,7 +153,7 @@ class FalSimulator:
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        self._notify()
+        self.notify()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.webhooks.close()
         if self._runner is not None:
@@ -204,7 +204,7 @@ class FalSimulator:
     @hold.setter
     def hold(self, value: bool) -> None:
         self._hold = value
-        self._notify()
+        self.notify()
 
     @property
     def hold_queue(self) -> bool:
@@ -213,19 +213,19 @@ class FalSimulator:
     @hold_queue.setter
     def hold_queue(self, value: bool) -> None:
         self._hold_queue = value
-        self._notify()
+        self.notify()
 
     def release(self, request_id: str | None = None) -> None:
         """Let a held IN_PROGRESS request (None: every request so far) complete."""
         for req in self._matching(request_id):
             req.released = True
-        self._notify()
+        self.notify()
 
     def admit(self, request_id: str | None = None) -> None:
         """Let a request held IN_QUEUE (None: every request so far) start."""
         for req in self._matching(request_id):
             req.admitted = True
-        self._notify()
+        self.notify()
 
     def fail_next(self, fault: Fault, count: int = 1) -> None:
         self._next_faults.extend([fault] * count)
@@ -313,7 +313,7 @@ class FalSimulator:
         self.http_by_route[route] += 1
         if request_id is not None:
             self.http_by_request[request_id][route] += 1
-        self._notify()  # so tests can wait on calls too
+        self.notify()  # so tests can wait on calls too
 
     def submit(
         self, endpoint: str, arguments: dict[str, Any], webhook_url: str | None
@@ -338,8 +338,8 @@ class FalSimulator:
         self.requests[req.id] = req
         self.submits.append((endpoint, arguments))
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-        self._lifecycles[req.id] = self._own(self._lifecycle(req), f"fal-sim {req.id}")
-        self._notify()
+        self._lifecycles[req.id] = self._own(live(self, req), f"fal-sim {req.id}")
+        self.notify()
         return req
 
     def cancel(self, req: SimRequest) -> bool:
@@ -350,7 +350,7 @@ class FalSimulator:
         task = self._lifecycles.pop(req.id, None)
         if task is not None:
             task.cancel()
-        self._complete(req, Fault.cancelled())
+        self.complete(req, Fault.cancelled())
         return True
 
     def fetch_input(self, url: str) -> bytes:
@@ -362,74 +362,13 @@ class FalSimulator:
             return self.files[url[len(prefix) :]].read_sync()
         raise ValueError("not a file this simulator can read")
 
-    # -- a request's life ------------------------------------------------------------------
-
-    async def _lifecycle(self, req: SimRequest) -> None:
-        loop = asyncio.get_running_loop()
-        if self.queue_wait > 0:
-            await asyncio.sleep(self.queue_wait)
-        req.waited = True
-        await self.wait_for(lambda: self._may_start(req), within=None)
-        req.state = "IN_PROGRESS"
-        req.started_at = loop.time()
-        lines = list(self.log_lines)
-        if lines:
-            req.add_log(lines[0])
-        self._notify()
-        try:
-            check_enums(req.endpoint, req.arguments)
-            output, files = await asyncio.to_thread(
-                plan,
-                kind_of(req.endpoint, self.endpoint_kinds),
-                req.arguments,
-                request_id=req.id,
-                fetch=self.fetch_input,
-                url_for=lambda name: self.file_url(f"out/{req.id}/{name}"),
-                video_fps=self.video_fps,
-                nsfw_marker=self.nsfw_marker,
-            )
-        except InputError as exc:
-            self._complete(req, exc.fault)
-            return
-        step = self.run_time / max(1, len(lines))
-        for line in lines[1:]:
-            if step > 0:
-                await asyncio.sleep(step)
-            req.add_log(line)
-            self._notify()
-        if step > 0:
-            await asyncio.sleep(step)
-        await self.wait_for(lambda: not self._hold or req.released, within=None)
-        if req.fault is None:
-            for file in files:
-                self.files[f"out/{req.id}/{file.name}"] = StoredFile(
-                    file.content_type, render=file.render
-                )
-            req.output = output
-        self._complete(req, req.fault)
-
-    def _may_start(self, req: SimRequest) -> bool:
-        if not self._eligible(req):
-            return False
-        if self.max_running is None:
-            return True
-        if self.running >= self.max_running:
-            return False
-        # First come, first served: an earlier request that could start goes first.
-        return not any(
-            r.state == "IN_QUEUE" and r.seq < req.seq and self._eligible(r)
-            for r in self.requests.values()
-        )
-
-    def _eligible(self, req: SimRequest) -> bool:
-        return req.waited and (req.admitted or not self._hold_queue)
-
-    def _complete(self, req: SimRequest, fault: Fault | None) -> None:
+    def complete(self, req: SimRequest, fault: Fault | None) -> None:
+        """End a request: with its output, or with `fault`."""
         req.state = "COMPLETED"
         req.fault = fault
         req.completed_at = asyncio.get_running_loop().time()
         self._lifecycles.pop(req.id, None)
-        self._notify()
+        self.notify()
         for callback in self.on_completed:
             self._own(callback(req), f"fal-sim on_completed {req.id}")
 
@@ -441,7 +380,8 @@ class FalSimulator:
             raise KeyError(f"no request {request_id}")
         return [req]
 
-    def _notify(self) -> None:
+    def notify(self) -> None:
+        """Wake whatever waits on a change."""
         self._changed.set()
         self._changed = asyncio.Event()
 

@@ -220,7 +220,9 @@ def _verifies(keys: list[Ed25519PublicKey], signature: bytes, message: bytes) ->
 
 
 def outcome_from(body: Mapping[str, Any], request_id: str) -> FalOutcome:
-    """The engine's view of a webhook body (DESIGN §3)."""
+    """The engine's view of a webhook body: `status` OK with the output as `payload` (absent,
+    with `payload_error`, when fal could not include it), or ERROR with `error` and the error
+    body as `payload`."""
     status = str(body.get("status", "")).upper()
     payload = body.get("payload")
     if status == "OK":

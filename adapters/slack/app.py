@@ -38,8 +38,8 @@ from adapters.slack.shortcuts import modal_origin, on_edit_shortcut, on_edit_sub
 from adapters.slack.submit import Starter
 from core.admin import AdminService
 from core.engine import Engine
-from core.errors import BotError, ErrorCode
-from core.model_table import ModelTable
+from core.errors import BotError, internal_error
+from core.live_catalog import LiveCatalog
 from core.ports import Claims
 from core.tasks import OwnedTasks
 
@@ -48,11 +48,6 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 _COMMAND = re.compile("^(" + "|".join(re.escape(c) for c in COMMANDS) + ")$")
 _RESULT_ACTION = re.compile("^" + render.RESULT_ACTION.pattern + "$")
-_INTERNAL = BotError(
-    ErrorCode.INTERNAL,
-    "Something went wrong on my side.",
-    hint="Try again; if it keeps happening, tell an admin.",
-)
 
 Work = Callable[[], Awaitable[None]]
 
@@ -73,7 +68,7 @@ class SlackAdapter:
         api_url: str | None = None,
         admin_user_ids: Collection[str] = (),
         claims: Claims | None = None,
-        models: ModelTable | None = None,
+        models: LiveCatalog | None = None,
         shutdown_grace: float = 5.0,
     ) -> None:
         client_args: dict[str, Any] = {"base_url": api_url} if api_url else {}
@@ -88,7 +83,7 @@ class SlackAdapter:
         self._deps = Deps(
             client=self.client,
             engine=engine,
-            models=models or engine.model_table,
+            models=models or engine.live_catalog,
             admin=admin,
             identities=Identities(self.client, admin_user_ids=admin_user_ids),
             answers=Answers(self.client),
@@ -219,7 +214,7 @@ class SlackAdapter:
             await self._deps.answers.error(origin, err)
         except Exception:
             log.exception("Slack %s failed", name)
-            await self._deps.answers.error(origin, _INTERNAL)
+            await self._deps.answers.error(origin, internal_error())
 
     async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         await ack()

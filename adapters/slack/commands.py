@@ -13,26 +13,23 @@ from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
 from adapters.slack.help import show_help
 from adapters.slack.modals import edit_command, upscale_command
-from adapters.slack.options import parse, parse_days, usage_error
+from adapters.slack.options import parse
 from adapters.slack.usage import send_usage_chart
+from adapters.text_commands import verbs
+from adapters.text_commands.grammar import parse_days, usage_error
 from core.commands import Generate
 from core.jobs import JobKind
 from core.render import render_jobs, render_models, render_quota, render_usage
 
 Handler = Callable[[Deps, Origin, str], Awaitable[None]]
 
-IMAGINE_USAGE = "`/imagine <prompt> [--model flux-dev] [--aspect 16:9] [--count 1-4] [--seed n]`"
-VIDEO_USAGE = (
-    "`/video <prompt> [--model wan-2.5] [--duration 5] [--aspect 16:9] [--resolution 720p]"
-    " [--seed n] [--audio]`"
-)
-USAGE_USAGE = "`/falbot usage [days]`, for example `/falbot usage 7`"
-CANCEL_USAGE = "`/falbot cancel <job id>` (see `/falbot jobs` for the ids)"
+IMAGINE_USAGE = verbs.IMAGINE.usage()
+VIDEO_USAGE = verbs.VIDEO.usage()
+USAGE_USAGE = verbs.USAGE.usage(prefix="/falbot ") + ", for example `/falbot usage 7`"
+CANCEL_USAGE = verbs.CANCEL.usage(prefix="/falbot ") + " (see `/falbot jobs` for the ids)"
 
-IMAGE_OPTIONS = frozenset({"model", "aspect_ratio", "num_images", "seed"})
-VIDEO_OPTIONS = frozenset(
-    {"model", "duration", "aspect_ratio", "resolution", "seed", "generate_audio"}
-)
+IMAGE_OPTIONS = frozenset(verbs.IMAGINE.options)
+VIDEO_OPTIONS = frozenset(verbs.VIDEO.options)
 
 
 async def imagine(deps: Deps, origin: Origin, text: str) -> None:

@@ -8,17 +8,21 @@ from typing import Any
 from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
 from adapters.slack.help import show_help
-from adapters.slack.options import parse, usage_error
+from adapters.slack.options import parse
 from adapters.slack.shortcuts import screen_files
+from adapters.text_commands.grammar import usage_error
+from adapters.text_commands.verbs import EDIT, UPSCALE
 from core.commands import Generate, asks_upscale
 from core.jobs import JobKind
 
 MENTION_USAGE = (
-    "mention me in a thread with an image: `@falbot <what to change> [--model nano-banana-edit]"
-    " [--aspect 16:9] [--count n] [--seed n]`, or `@falbot upscale [--scale 2-4]`"
+    "mention me in a thread with an image: "
+    + EDIT.usage(prefix="@falbot ", args="<what to change>", named=False)
+    + ", or "
+    + UPSCALE.usage(prefix="@falbot ")
 )
-EDIT_OPTIONS = frozenset({"model", "aspect_ratio", "num_images", "seed", "quality", "resolution"})
-UPSCALE_OPTIONS = frozenset({"model", "scale"})
+EDIT_OPTIONS = frozenset(EDIT.options)
+UPSCALE_OPTIONS = frozenset(UPSCALE.options)
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 

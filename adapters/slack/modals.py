@@ -11,14 +11,16 @@ from adapters.slack import render
 from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
 from adapters.slack.mentions import EDIT_OPTIONS, UPSCALE_OPTIONS
-from adapters.slack.options import parse, usage_error
+from adapters.slack.options import parse
 from adapters.slack.shortcuts import modal_metadata, screen_files
+from adapters.text_commands.grammar import usage_error
+from adapters.text_commands.verbs import EDIT, UPSCALE
 from core.commands import Generate
 from core.errors import invalid
 from core.jobs import JobKind
 
-EDIT_USAGE = "`/edit [what to change] [--model nano-banana-edit] [--aspect 16:9] [--count n]`"
-UPSCALE_USAGE = "`/upscale [--scale 2-4]`"
+EDIT_USAGE = EDIT.usage()
+UPSCALE_USAGE = UPSCALE.usage()
 
 
 async def edit_command(deps: Deps, origin: Origin, text: str) -> None:

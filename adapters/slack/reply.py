@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -10,10 +11,11 @@ from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render
-from core.errors import BotError, ErrorCode
+from core.errors import BotError, ErrorCode, RetryLater, Undeliverable
 from core.jobs import Delivery, Job, ProgressView
 
 log = logging.getLogger(__name__)
@@ -65,12 +67,10 @@ class SlackReply:
         *,
         prompt: str = "",
         model: str = "",
-        final_attempts: int = 5,
-        max_wait: float = 30.0,
         opening: bool = False,
         on_posted: Callable[[ReplyRef], Awaitable[None]] | None = None,
     ) -> None:
-        self._client = client
+        self._client = _without_rate_limit_retries(client)
         # Called when this reply posts the job's first message, so a job rebuilt after a
         # restart, before its message was named, names the message it posts.
         self._on_posted = on_posted
@@ -85,8 +85,6 @@ class SlackReply:
         self._unpostable = False
         self._prompt = prompt
         self._model = model
-        self._attempts = final_attempts
-        self._max_wait = max_wait
         self._uploaded: tuple[list[str], list[tuple[str, str]]] | None = None
 
     @property
@@ -185,35 +183,40 @@ class SlackReply:
                 thread_ts=self._thread_ts or None,
                 initial_comment=render.escape(delivery.footer()),
             )
+        except SlackApiError as exc:
+            if exc.response.status_code == 429:  # not uploaded yet: upload when core retries
+                raise _retry_later("files.upload", exc) from exc
+            log.warning("upload for job %s failed: %s", delivery.job.short_id, _reason(exc))
+            return [], [(f.file_name, f.output.url) for f in delivery.files if not f.spoiler]
         except _TRANSPORT_ERRORS as exc:
             log.warning("upload for job %s failed: %s", delivery.job.short_id, _reason(exc))
             return [], [(f.file_name, f.output.url) for f in delivery.files if not f.spoiler]
         return [str(f["id"]) for f in resp.get("files") or []], links
 
     async def _final(self, text: str, blocks: list[dict[str, Any]]) -> None:
-        """Edit the progress message into the final one, waiting out rate limits; when it
-        cannot be edited, post the final message in the thread instead."""
-        for attempt in range(1, self._attempts + 1):
-            if not self._ts:
-                break
+        """Edit the progress message into the final one, or post the final message in the
+        thread when it cannot be edited. Sent once: a rate limit or an outage raises
+        `RetryLater` (core tries again on its clock), a refusal raises `Undeliverable`."""
+        if self._ts:
             try:
                 await self._client.chat_update(
                     channel=self._ref.channel, ts=self._ts, text=text, blocks=blocks
                 )
                 return
             except SlackApiError as exc:
-                error = str(exc.response.get("error", ""))
-                if exc.response.status_code == 429 or error == "ratelimited":
-                    wait = _retry_after(exc)
-                    log.info("chat.update rate limited; retrying in %.0f s", wait)
-                    await asyncio.sleep(min(wait, self._max_wait))
-                    continue
-                log.warning("final edit failed (%s); posting instead", error or "unknown")
-                break
+                if _retryable(exc):
+                    raise _retry_later("chat.update", exc) from exc
+                log.warning("final edit failed (%s); posting instead", _reason(exc))
             except _TRANSPORT_ERRORS as exc:
-                log.warning("final edit failed (%s), attempt %d", _reason(exc), attempt)
-                await asyncio.sleep(min(2.0**attempt, self._max_wait))
-        await self._post(text, blocks)
+                raise _retry_later("chat.update", exc) from exc
+        try:
+            await self._post(text, blocks)
+        except SlackApiError as exc:
+            if _retryable(exc):
+                raise _retry_later("chat.postMessage", exc) from exc
+            raise Undeliverable(f"chat.postMessage: {_reason(exc)}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise _retry_later("chat.postMessage", exc) from exc
 
     async def _post(self, text: str, blocks: list[dict[str, Any]]) -> None:
         resp = await self._client.chat_postMessage(
@@ -230,15 +233,32 @@ class SlackReply:
             await self._on_posted(self.ref)
 
 
-def _retry_after(exc: SlackApiError) -> float:
-    headers = exc.response.headers or {}
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    if isinstance(value, list):
-        value = value[0] if value else None
-    try:
-        return max(0.0, float(value)) if value is not None else 1.0
-    except ValueError:
-        return 1.0
+# Slack's answers that say "not now" rather than "never".
+_TRANSIENT = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable"})
+
+
+def _retryable(exc: SlackApiError) -> bool:
+    status = exc.response.status_code
+    return status == 429 or status >= 500 or str(exc.response.get("error", "")) in _TRANSIENT
+
+
+def _retry_later(method: str, exc: BaseException) -> RetryLater:
+    """A rate limit says how long to wait (its Retry-After); an outage does not."""
+    said = f"{method}: {_reason(exc)}"
+    if isinstance(exc, SlackApiError) and exc.response.status_code == 429:
+        return RetryLater.from_headers(said, exc.response.headers)
+    return RetryLater(said)
+
+
+def _without_rate_limit_retries(client: AsyncWebClient) -> AsyncWebClient:
+    """The same client (token, API host, session) without slack_sdk's 429 retry handler: a
+    reply's rate limits go to core's one retry loop, which waits on the engine's clock."""
+    kept = [h for h in client.retry_handlers if not isinstance(h, AsyncRateLimitErrorRetryHandler)]
+    if len(kept) == len(client.retry_handlers):
+        return client
+    own = copy.copy(client)
+    own.retry_handlers = kept
+    return own
 
 
 def _reason(exc: BaseException) -> str:

@@ -60,7 +60,7 @@ class Sent:
 
 @dataclass
 class Chaos:
-    sim: FalSimulator
+    fal_sim: FalSimulator
     slack: FakeSlack
     db: Path
     env: dict[str, str]
@@ -134,27 +134,27 @@ async def slack() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[FalSimulator]:
+async def fal_sim() -> AsyncIterator[FalSimulator]:
     async with running_simulator(run_time=0.6, queue_wait=0.1) as simulator:
         yield simulator
 
 
 @pytest.mark.parametrize("watching", ["status", "webhooks"])
 async def test_sigkill_at_random_moments_loses_nothing_and_bills_nobody_twice(
-    sim: FalSimulator, slack: FakeSlack, tmp_path: Path, watching: str
+    fal_sim: FalSimulator, slack: FakeSlack, tmp_path: Path, watching: str
 ) -> None:
     db = tmp_path / "falbot.db"
     port = free_port()
-    env = falbot_env(sim, slack, db, port)
+    env = falbot_env(fal_sim, slack, db, port)
     if watching == "webhooks":
         # fal's webhooks to a killed process are lost: the restarted one falls back to status.
         env |= {
             "FALBOT_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "FALBOT_FAL_JWKS_URL": sim.jwks_url,
+            "FALBOT_FAL_JWKS_URL": fal_sim.jwks_url,
             "FALBOT_WEBHOOK_WAIT": "2",
         }
     chaos = Chaos(
-        sim,
+        fal_sim,
         slack,
         db,
         env,
@@ -197,7 +197,7 @@ async def test_sigkill_at_random_moments_loses_nothing_and_bills_nobody_twice(
     context = f"{watching}, seed {SEED}, kills at: {moments}"
     assert chaos.kills >= 5
     if watching == "webhooks":
-        taken = [d for d in sim.webhooks.deliveries if d.status == 200]
+        taken = [d for d in fal_sim.webhooks.deliveries if d.status == 200]
         assert taken, "jobs ended by fal's webhooks too"
     assert len(jobs) >= MIN_JOBS, context
     # A command acked but cut off before admission has no job: it never reached fal (below)
@@ -205,7 +205,7 @@ async def test_sigkill_at_random_moments_loses_nothing_and_bills_nobody_twice(
     assert {prompt_of(j) for j in jobs} <= {s.prompt for s in chaos.sent if s.acked}
 
     # Nothing was submitted to fal twice: each prompt is unique and reached fal at most once.
-    at_fal = Counter(str(args.get("prompt")) for _, args in sim.submits)
+    at_fal = Counter(str(args.get("prompt")) for _, args in fal_sim.submits)
     assert at_fal, context
     twice = {prompt: times for prompt, times in at_fal.items() if times > 1}
     assert not twice, context

@@ -136,18 +136,18 @@ async def discord() -> AsyncIterator[FakeDiscord]:
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[FalSimulator]:
+async def fal_sim() -> AsyncIterator[FalSimulator]:
     async with running_simulator(run_time=0.6, queue_wait=0.1) as simulator:
         yield simulator
 
 
 async def test_sigkill_at_random_moments_through_discord_loses_nothing_and_bills_once(
-    sim: FalSimulator, discord: FakeDiscord, tmp_path: Path
+    fal_sim: FalSimulator, discord: FakeDiscord, tmp_path: Path
 ) -> None:
     db = tmp_path / "falbot.db"
-    env = discord_env(sim, discord, db, free_port())
+    env = discord_env(fal_sim, discord, db, free_port())
     await sync_discord_commands(env, tmp_path)
-    chaos = Chaos(sim, discord, env, tmp_path, random.Random(SEED))
+    chaos = Chaos(fal_sim, discord, env, tmp_path, random.Random(SEED))
     moments: list[str] = []
     try:
         n = 0
@@ -234,7 +234,7 @@ OUTAGE_JOBS = 12
 
 
 async def test_discord_failing_a_third_of_the_time_and_dropping_the_gateway_loses_no_result(
-    sim: FalSimulator, discord: FakeDiscord, tmp_path: Path
+    fal_sim: FalSimulator, discord: FakeDiscord, tmp_path: Path
 ) -> None:
     rng = random.Random(SEED)
     in_a_row: Counter[str] = Counter()
@@ -256,9 +256,9 @@ async def test_discord_failing_a_third_of_the_time_and_dropping_the_gateway_lose
         return rng.choice((500, 502, 503, 504))
 
     db = tmp_path / "falbot.db"
-    env = discord_env(sim, discord, db, free_port())
+    env = discord_env(fal_sim, discord, db, free_port())
     await sync_discord_commands(env, tmp_path)
-    chaos = Chaos(sim, discord, env, tmp_path, rng)
+    chaos = Chaos(fal_sim, discord, env, tmp_path, rng)
     try:
         proc = await chaos.start()
         discord.outage = outage

@@ -39,7 +39,7 @@ import pytest
 from adapters.fal.simulator import FalSimulator
 from tests.e2e.process import free_port
 from tests.fakes.slack import FakeSlack
-from tests.integration.fal.fixtures import SIM_KEY, running_fal_simulator
+from tests.integration.fal.fixtures import SIM_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPED = ("/opt/venv", "/src", "/data")  # every container path the Dockerfile uses
@@ -170,12 +170,6 @@ def offline(command: str, machine: Machine) -> str:
 
 
 @pytest.fixture
-async def fal() -> AsyncIterator[FalSimulator]:
-    async with running_fal_simulator() as sim:
-        yield sim
-
-
-@pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
     fake = FakeSlack(bot_token=BOT_TOKEN)
     await fake.start()
@@ -274,7 +268,7 @@ def imported_from(image: Image, env: dict[str, str]) -> str:
 
 
 async def test_the_dockerfile_steps_install_falbot_and_its_healthcheck_passes(
-    tmp_path: Path, fal: FalSimulator, slack: FakeSlack
+    tmp_path: Path, fal_sim: FalSimulator, slack: FakeSlack
 ) -> None:
     image = await asyncio.to_thread(build_image, tmp_path)
     port = free_port()
@@ -282,9 +276,9 @@ async def test_the_dockerfile_steps_install_falbot_and_its_healthcheck_passes(
         **image.env,
         # what an operator passes with `docker run --env-file`, pointed at loopback fakes
         "FAL_KEY": SIM_KEY,
-        "FALBOT_FAL_QUEUE_URL": fal.queue_url,
-        "FALBOT_FAL_REST_URL": fal.rest_url,
-        "FALBOT_FAL_CDN_URL": fal.cdn_url,
+        "FALBOT_FAL_QUEUE_URL": fal_sim.queue_url,
+        "FALBOT_FAL_REST_URL": fal_sim.rest_url,
+        "FALBOT_FAL_CDN_URL": fal_sim.cdn_url,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "FALBOT_SLACK_API_URL": slack.api_url,

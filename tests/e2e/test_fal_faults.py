@@ -51,21 +51,21 @@ async def slack() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[FalSimulator]:
+async def fal_sim() -> AsyncIterator[FalSimulator]:
     async with running_simulator(run_time=0.2) as simulator:
         yield simulator
 
 
 async def test_a_fifth_of_fal_calls_failing_every_job_ends_clearly_and_every_user_is_told(
-    sim: FalSimulator, slack: FakeSlack, tmp_path: Path
+    fal_sim: FalSimulator, slack: FakeSlack, tmp_path: Path
 ) -> None:
     db = tmp_path / "falbot.db"
     port = free_port()
-    env = falbot_env(sim, slack, db, port) | {
+    env = falbot_env(fal_sim, slack, db, port) | {
         "FALBOT_CIRCUIT_COOLDOWN": "1",  # when the circuit opens, the test need not wait long
         "FALBOT_JOB_TIMEOUT": "60",
     }
-    sim.chaos = random_faults(0.2, random.Random(SEED))
+    fal_sim.chaos = random_faults(0.2, random.Random(SEED))
     sender = SignedSender(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET)
     proc = FalbotProcess(env, cwd=tmp_path)
     sent: list[Command] = []
@@ -93,12 +93,12 @@ async def test_a_fifth_of_fal_calls_failing_every_job_ends_clearly_and_every_use
         await proc.close()
 
     jobs, ledger, buckets = read_db(db)
-    context = f"seed {SEED}; faults answered {sum(sim.http_by_route.values())} calls"
+    context = f"seed {SEED}; faults answered {sum(fal_sim.http_by_route.values())} calls"
     by_prompt = {prompt_of(j): j for j in jobs}
     states = Counter(j["state"] for j in jobs)
     assert set(states) <= {"delivered", "failed"}, (states, context)
     assert states["failed"] >= 1 and states["delivered"] >= 1, (states, context)
-    at_fal = Counter(str(args.get("prompt")) for _, args in sim.submits)
+    at_fal = Counter(str(args.get("prompt")) for _, args in fal_sim.submits)
     assert max(at_fal.values()) == 1, "a failed submit is never sent again"
 
     charged: Counter[str] = Counter()

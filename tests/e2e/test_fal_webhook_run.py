@@ -37,20 +37,20 @@ async def slack() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[FalSimulator]:
+async def fal_sim() -> AsyncIterator[FalSimulator]:
     async with running_simulator() as simulator:
         yield simulator
 
 
 async def test_jobs_end_from_fals_webhook_and_a_forged_one_changes_nothing(
-    sim: FalSimulator, slack: FakeSlack, tmp_path: Path
+    fal_sim: FalSimulator, slack: FakeSlack, tmp_path: Path
 ) -> None:
     db = tmp_path / "falbot.db"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = falbot_env(sim, slack, db, port) | {
+    env = falbot_env(fal_sim, slack, db, port) | {
         "FALBOT_PUBLIC_URL": base,
-        "FALBOT_FAL_JWKS_URL": sim.jwks_url,
+        "FALBOT_FAL_JWKS_URL": fal_sim.jwks_url,
     }
     sender = SignedSender(f"{base}/slack/events", SIGNING_SECRET)
     proc = FalbotProcess(env, cwd=tmp_path)
@@ -75,7 +75,7 @@ async def test_jobs_end_from_fals_webhook_and_a_forged_one_changes_nothing(
             response_url=slack.response_url(),
         )
         assert (await sender.command(form)).status == 200
-        (delivery,) = await sim.webhooks.wait_for(1, within=15)
+        (delivery,) = await fal_sim.webhooks.wait_for(1, within=15)
         (job,) = await wait_all_final(db, within=15)
         await proc.terminate(within=10)
     finally:
@@ -84,6 +84,6 @@ async def test_jobs_end_from_fals_webhook_and_a_forged_one_changes_nothing(
 
     assert delivery.url == f"{base}/fal/webhook" and delivery.status == 200
     assert job["state"] == "delivered"
-    calls = sim.http_by_request[job["request_id"]]
+    calls = fal_sim.http_by_request[job["request_id"]]
     assert calls["stream"] == 0 and calls["status"] == 0 and calls["result"] == 0
     assert json.loads(job["result"])["outputs"]

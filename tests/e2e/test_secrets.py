@@ -50,7 +50,7 @@ async def slack() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[FalSimulator]:
+async def fal_sim() -> AsyncIterator[FalSimulator]:
     async with running_simulator(key=FAL_KEY) as simulator:
         yield simulator
 
@@ -73,12 +73,12 @@ def database_text(db: Path) -> str:
 
 
 async def test_no_secret_is_ever_logged_shown_answered_or_stored(
-    sim: FalSimulator, slack: FakeSlack, tmp_path: Path
+    fal_sim: FalSimulator, slack: FakeSlack, tmp_path: Path
 ) -> None:
     db = tmp_path / "falbot.db"
     port, metrics_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
-    env = falbot_env(sim, slack, db, port) | {
+    env = falbot_env(fal_sim, slack, db, port) | {
         "FALBOT_METRICS_PORT": str(metrics_port),
         "FAL_KEY": FAL_KEY,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -101,9 +101,9 @@ async def test_no_secret_is_ever_logged_shown_answered_or_stored(
     try:
         await proc.start()
         await command("/imagine", "a quiet harbour --model flux-schnell")
-        sim.fail_next(Fault.server_error("runner_server_error"))
+        fal_sim.fail_next(Fault.server_error("runner_server_error"))
         await command("/imagine", "this one fails at fal --model flux-schnell")
-        sim.fail_next(Fault.content_policy())
+        fal_sim.fail_next(Fault.content_policy())
         await command("/imagine", "this one is refused --model flux-schnell")
         await command("/imagine", "--count 99 too many")  # refused at admission
         await command("/falbot", "quota")
@@ -111,7 +111,7 @@ async def test_no_secret_is_ever_logged_shown_answered_or_stored(
         await command("/falbot", "admin quota set USECRET 500 10", user=ADMIN)
         await command("/falbot", "admin quota set USECRET 500 10")  # not an admin
         await wait_all_final(db, within=20)
-        sim.key = "a-key-falbot-does-not-have"  # fal now refuses falbot's credentials
+        fal_sim.key = "a-key-falbot-does-not-have"  # fal now refuses falbot's credentials
         await command("/imagine", "refused for the key --model flux-schnell")
         await slack.wait_for("chat.update", lambda c: "credentials" in json.dumps(c.params))
         await wait_all_final(db, within=20)
@@ -135,7 +135,7 @@ async def test_no_secret_is_ever_logged_shown_answered_or_stored(
     for text in answers:
         found += leaks("an HTTP answer", text)
     found += leaks("the database", database_text(db))
-    for _, arguments in sim.submits:
+    for _, arguments in fal_sim.submits:
         found += leaks("what fal was sent", json.dumps(arguments))
     assert not found, found
     # The scan would see them: the secrets were in use, where they belong (Slack's header).
@@ -148,12 +148,12 @@ async def test_no_secret_is_ever_logged_shown_answered_or_stored(
 
 
 async def test_no_discord_or_fal_secret_is_ever_logged_shown_answered_or_stored(
-    sim: FalSimulator, tmp_path: Path
+    fal_sim: FalSimulator, tmp_path: Path
 ) -> None:
     db = tmp_path / "falbot.db"
     port, metrics_port = free_port(), free_port()
     async with running_discord(("alice",), bot_token=DISCORD_TOKEN) as fake:
-        env = discord_env(sim, fake, db, port) | {"FAL_KEY": FAL_KEY, "FALBOT_DEBUG": "1"}
+        env = discord_env(fal_sim, fake, db, port) | {"FAL_KEY": FAL_KEY, "FALBOT_DEBUG": "1"}
         env["FALBOT_METRICS_PORT"] = str(metrics_port)
         await sync_discord_commands(env, tmp_path)
         proc = FalbotProcess(env, cwd=tmp_path)
@@ -168,15 +168,15 @@ async def test_no_discord_or_fal_secret_is_ever_logged_shown_answered_or_stored(
         try:
             await proc.start()
             await slash("imagine", prompt="a quiet harbour", model="flux-schnell")
-            sim.fail_next(Fault.server_error("runner_server_error"))
+            fal_sim.fail_next(Fault.server_error("runner_server_error"))
             await slash("imagine", prompt="this one fails at fal", model="flux-schnell")
-            sim.fail_next(Fault.content_policy())
+            fal_sim.fail_next(Fault.content_policy())
             await slash("imagine", prompt="this one is refused", model="flux-schnell")
             await slash("imagine", prompt="no such model", model="no-such-model")  # refused
             await slash("quota")
             await slash("jobs")
             await wait_all_final(db, within=20)
-            sim.key = "a-key-falbot-does-not-have"  # fal now refuses falbot's credentials
+            fal_sim.key = "a-key-falbot-does-not-have"  # fal now refuses falbot's credentials
             await slash("imagine", prompt="refused for the key", model="flux-schnell")
             await fake.wait_for(lambda r: "credentials" in json.dumps(r.json), timeout=20)
             await wait_all_final(db, within=20)
@@ -202,7 +202,7 @@ async def test_no_discord_or_fal_secret_is_ever_logged_shown_answered_or_stored(
     for text in answers:
         found += leaks("an HTTP answer", text)
     found += leaks("the database", database_text(db))
-    for _, arguments in sim.submits:
+    for _, arguments in fal_sim.submits:
         found += leaks("what fal was sent", json.dumps(arguments))
     assert not found, found
     # The scan would see it: the token was in use, where it belongs (the Authorization header).

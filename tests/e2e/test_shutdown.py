@@ -36,7 +36,7 @@ async def slack() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[FalSimulator]:
+async def fal_sim() -> AsyncIterator[FalSimulator]:
     async with running_simulator() as simulator:
         yield simulator
 
@@ -58,23 +58,23 @@ async def imagine(sender: SignedSender, slack: FakeSlack, user: str, prompt: str
 
 
 async def test_sigterm_with_jobs_in_flight_exits_in_time_and_the_next_start_loses_nothing(
-    sim: FalSimulator, slack: FakeSlack, tmp_path: Path
+    fal_sim: FalSimulator, slack: FakeSlack, tmp_path: Path
 ) -> None:
     db = tmp_path / "falbot.db"
     port = free_port()
-    env = falbot_env(sim, slack, db, port) | {"FALBOT_MAX_CONCURRENCY": "3"}
+    env = falbot_env(fal_sim, slack, db, port) | {"FALBOT_MAX_CONCURRENCY": "3"}
     sender = SignedSender(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET)
     first, second = FalbotProcess(env, cwd=tmp_path), FalbotProcess(env, cwd=tmp_path)
-    sim.hold = True  # jobs at fal stay running until released
+    fal_sim.hold = True  # jobs at fal stay running until released
     try:
         await first.start()
         await imagine(sender, slack, USERS[0], "running one")
         await imagine(sender, slack, USERS[1], "running two")
-        await sim.wait_for(lambda: sim.running == 2)
+        await fal_sim.wait_for(lambda: fal_sim.running == 2)
         # The third job's submit reaches fal but its answer is slow: SIGTERM lands mid-submit.
-        sim.inject("submit", HttpFault.slow(2.0))
+        fal_sim.inject("submit", HttpFault.slow(2.0))
         await imagine(sender, slack, USERS[0], "caught mid-submit")
-        await sim.wait_for(lambda: sim.http_by_route["submit"] == 3)
+        await fal_sim.wait_for(lambda: fal_sim.http_by_route["submit"] == 3)
         await imagine(sender, slack, USERS[1], "waiting in the line")
         await first.wait_for_line(lambda line: line.get("event") == "job_queued", within=5, count=4)
 
@@ -101,8 +101,8 @@ async def test_sigterm_with_jobs_in_flight_exits_in_time_and_the_next_start_lose
         assert jobs["caught mid-submit"]["state"] in ("submitted", "running")
         assert jobs["waiting in the line"]["state"] == "queued"
 
-        sim.hold = False
-        sim.release()
+        fal_sim.hold = False
+        fal_sim.release()
         await second.start()
         finals = await wait_all_final(db, within=20)
         await second.terminate(within=10)
@@ -112,7 +112,7 @@ async def test_sigterm_with_jobs_in_flight_exits_in_time_and_the_next_start_lose
         await second.close()
 
     assert Counter(j["state"] for j in finals) == {"delivered": 4}
-    at_fal = Counter(str(args.get("prompt")) for _, args in sim.submits)
+    at_fal = Counter(str(args.get("prompt")) for _, args in fal_sim.submits)
     assert at_fal == Counter(
         {"running one": 1, "running two": 1, "caught mid-submit": 1, "waiting in the line": 1}
     )

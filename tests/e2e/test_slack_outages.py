@@ -40,13 +40,13 @@ async def slack() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[FalSimulator]:
+async def fal_sim() -> AsyncIterator[FalSimulator]:
     async with running_simulator(run_time=0.2) as simulator:
         yield simulator
 
 
 async def test_slack_failing_a_third_of_the_time_loses_no_result(
-    sim: FalSimulator, slack: FakeSlack, tmp_path: Path
+    fal_sim: FalSimulator, slack: FakeSlack, tmp_path: Path
 ) -> None:
     rng = random.Random(SEED)
 
@@ -60,7 +60,7 @@ async def test_slack_failing_a_third_of_the_time_loses_no_result(
     db = tmp_path / "falbot.db"
     port = free_port()
     sender = SignedSender(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET)
-    proc = FalbotProcess(falbot_env(sim, slack, db, port), cwd=tmp_path)
+    proc = FalbotProcess(falbot_env(fal_sim, slack, db, port), cwd=tmp_path)
     try:
         await proc.start()
         slack.outage = outage

@@ -29,7 +29,7 @@ class Ask:
         kind = self.kind
         if kind is None:
             try:
-                kind = engine.model_table.get(self.model).kind if self.model else JobKind.IMAGE
+                kind = engine.live_catalog.get(self.model).kind if self.model else JobKind.IMAGE
             except BotError:  # an unknown model: the engine says so
                 kind = JobKind.IMAGE
         return Generate(

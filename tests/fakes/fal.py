@@ -12,7 +12,9 @@ from typing import Any
 
 from PIL import Image
 
+from adapters.fal.outputs import parse_output
 from core.errors import BotError, ErrorCode
+from core.jobs import JobKind, Output
 from core.ports import FalStatus
 
 
@@ -153,6 +155,11 @@ class FakeFal:
             "seed": 42,
             "has_nsfw_concepts": self.nsfw_flags or [False] * count,
         }
+
+    def read_output(
+        self, kind: JobKind, data: Mapping[str, Any]
+    ) -> tuple[tuple[Output, ...], int | None]:
+        return parse_output(kind, data)
 
     async def cancel(self, endpoint: str, request_id: str) -> bool:
         self.cancels.append(request_id)

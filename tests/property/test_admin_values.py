@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.admin import MAX_CREDITS, AdminService, parse_amount
-from core.catalog import build_catalog
 from core.engine import Engine, EngineConfig
 from core.errors import BotError, ErrorCode
 from core.jobs import Actor
+from core.model_table import build_catalog
 from core.quota import BucketLimits, QuotaScope
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal

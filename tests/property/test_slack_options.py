@@ -6,7 +6,9 @@ from __future__ import annotations
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from adapters.slack.options import parse, parse_days, slack_id
+from adapters.console.session import VERBS, read_line
+from adapters.slack.options import parse, slack_id
+from adapters.text_commands.grammar import parse_days
 from core.errors import BotError, ErrorCode
 from tests.property.strategies import any_text, tricky_text
 
@@ -50,3 +52,16 @@ def test_a_number_of_days_is_1_to_366_or_refused(text: str) -> None:
 def test_a_user_mention_gives_an_id_without_slack_markup(token: str) -> None:
     found = slack_id(token)
     assert "<" not in found or "<" in token.strip().lstrip("@")
+
+
+@given(text=texts, verb=st.sampled_from(["/imagine", "/video", "/edit", "/upscale", "/admin"]))
+def test_a_console_line_reads_as_the_same_grammar_or_is_refused(text: str, verb: str) -> None:
+    """The console reads the same grammar (with shell quoting): known options with values
+    core can check, or a clear `invalid_input`; never a traceback."""
+    try:
+        line = read_line(f"{verb} {text}")
+    except BotError as error:
+        assert error.code is ErrorCode.INVALID_INPUT
+        return
+    allowed = set() if verb == "/admin" else set(VERBS[verb].options)  # /admin reads its own
+    assert set(line.parsed.options) <= allowed

@@ -1,4 +1,5 @@
-"""Failures the simulator can be told to produce, shaped as fal shapes them (DESIGN §3)."""
+"""Failures the simulator can be told to produce, shaped as fal's queue API shapes them:
+HTTP errors, error bodies and failed statuses."""
 
 from __future__ import annotations
 

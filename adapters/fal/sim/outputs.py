@@ -14,7 +14,8 @@ from adapters.fal.sim.mp4 import tiny_mp4
 
 Kind = Literal["image", "edit", "upscale", "video"]
 
-# DESIGN §2's model table; `FalSimulator.endpoint_kinds` starts as a copy.
+# The kind of output each endpoint of the model table makes; `FalSimulator.endpoint_kinds`
+# starts as a copy.
 DEFAULT_KINDS: dict[str, Kind] = {
     "fal-ai/flux/dev": "image",
     "fal-ai/flux/schnell": "image",

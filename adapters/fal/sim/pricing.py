@@ -1,4 +1,4 @@
-"""The simulator's pricing API: `GET {api_url}/v1/models/pricing?endpoint_id=a,b` (DESIGN §3).
+"""The simulator's pricing API: `GET {api_url}/v1/models/pricing?endpoint_id=a,b`.
 
 Answers `{"prices": [{endpoint_id, unit_price, unit, currency}], "has_more", "next_cursor"}` from
 `FalSimulator.prices` (endpoint → entry; a test may change, remove or spoil any entry), one page of
@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from core.catalog import build_catalog
+from core.model_table import build_catalog
 from core.pricing import ByQuality, Quotable, TokenBilled
 
 

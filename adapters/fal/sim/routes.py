@@ -1,4 +1,4 @@
-"""The simulator's HTTP side: fal's queue, storage and CDN routes (DESIGN §3)."""
+"""The simulator's HTTP side: fal's queue, storage and CDN routes."""
 
 from __future__ import annotations
 
@@ -9,21 +9,19 @@ import re
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from adapters.fal.sim.faults import Fault, HttpFault
+from adapters.fal.sim.host import RouteHost
 from adapters.fal.sim.pricing import price_page
 from adapters.fal.sim.state import SimRequest, StoredFile
-
-if TYPE_CHECKING:
-    from adapters.fal.simulator import FalSimulator
 
 Handler = Any
 
 
-def build_app(sim: FalSimulator) -> web.Application:
+def build_app(sim: RouteHost) -> web.Application:
     routes = _Routes(sim)
     app = web.Application(middlewares=[routes.counting], client_max_size=256 * 1024 * 1024)
     queue = "/queue/{owner}/{alias}/requests/{request_id}"
@@ -70,7 +68,7 @@ def _http_fault_response(fault: HttpFault) -> web.Response:
 
 
 class _Routes:
-    def __init__(self, sim: FalSimulator) -> None:
+    def __init__(self, sim: RouteHost) -> None:
         self.sim = sim
 
     @web.middleware

@@ -1,6 +1,6 @@
 """The simulator's webhooks: when a request submitted with `fal_webhook` completes, POST fal's
-webhook body to that URL, signed with ED25519 as fal signs it (DESIGN §3), and serve the public
-key as a JWKS.
+webhook body to that URL, signed with ED25519 as fal signs it (fal's webhook docs), and serve
+the public key as a JWKS.
 
 Test controls: `drop` (lose every webhook: falbot must fall back to watching the status),
 `repeat` (send each one this many times: replays), `delay` (seconds before sending).
@@ -15,18 +15,15 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from adapters.fal.sim.state import SimRequest
-
-if TYPE_CHECKING:
-    from adapters.fal.simulator import FalSimulator
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +89,15 @@ def jwk(key: Ed25519PrivateKey, kid: str = KEY_ID) -> dict[str, str]:
     return {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "use": "sig", "alg": "EdDSA"}
 
 
+OnCompleted = Callable[[SimRequest], Coroutine[Any, Any, None]]
+
+
 class SimWebhooks:
-    def __init__(self, sim: FalSimulator) -> None:
-        self._sim = sim
+    def __init__(
+        self, on_completed: list[Callable[[SimRequest], Coroutine[Any, Any, None]]]
+    ) -> None:
+        """Sends the webhooks of requests completing from now on (`on_completed`: where the
+        simulator calls back as a request completes)."""
         self.key = Ed25519PrivateKey.generate()
         self.drop = False
         self.repeat = 1
@@ -103,7 +106,7 @@ class SimWebhooks:
         self.jwks_fetches = 0
         self._session: aiohttp.ClientSession | None = None
         self._changed = asyncio.Condition()
-        sim.on_completed.append(self._on_completed)
+        on_completed.append(self._on_completed)
 
     def jwks(self) -> dict[str, Any]:
         self.jwks_fetches += 1

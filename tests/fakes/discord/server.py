@@ -50,6 +50,8 @@ SERVER_ERRORS: dict[int, tuple[str, str]] = {
         "upstream connect error or disconnect/reset before headers. reset reason: overflow",
     ),
     504: ("text/html", "<html><head><title>504 Gateway Time-out</title></head></html>"),
+    # not a server error: the bot lost access to the channel (Discord's JSON error 50001)
+    403: (JSON, json.dumps({"message": "Missing Access", "code": 50001})),
 }
 
 Outage = Callable[[Recorded], "int | None"]

@@ -33,6 +33,8 @@ class Call:
     headers: Mapping[str, str]
     status: int = 200
     answer: dict[str, Any] = field(default_factory=dict)
+    # the loop's monotonic time when it was answered
+    at: float = field(default_factory=lambda: asyncio.get_running_loop().time())
 
 
 @dataclass

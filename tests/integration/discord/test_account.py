@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from core.jobs import Actor
 from tests.fakes.discord import Person, Recorded
 from tests.fakes.discord import payloads as p
@@ -152,3 +154,20 @@ async def test_commands_in_a_dm_use_the_users_own_bucket(env: Env) -> None:
     mine = await bot.app.engine.jobs(Actor("discord", f"dm:{env.alice.id}", env.alice.id), limit=5)
     in_guild = await bot.app.engine.jobs(Actor("discord", env.fake.guild_id, env.alice.id), limit=5)
     assert len(mine) == 1 and in_guild == []
+
+
+async def test_a_crash_is_answered_with_the_one_internal_error(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Discord, Slack and the console say the same thing when falbot itself fails (Discord's
+    commands said "Try again in a moment." where Slack said to tell an admin)."""
+    bot = await env.start_bot()
+
+    async def broken(workspace_id: str) -> list[object]:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(bot.app.engine, "models", broken)
+    said = await _private_answer(env, env.alice, "models")
+    assert "Something went wrong on my side." in said
+    assert "if it keeps happening, tell an admin" in said
+    assert "a bug" not in said and "RuntimeError" not in said

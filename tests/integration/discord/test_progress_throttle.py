@@ -1,5 +1,6 @@
-"""Never more than one edit of a job's message per progress interval: with the engine on a
-clock that moves only when the test says, edits happen only when it moves, one per interval."""
+"""Never more than one progress edit of a job's message per progress interval: with the engine
+on a clock that moves only when the test says, progress edits happen only when it moves, one per
+interval; the result is not held by that interval."""
 
 from __future__ import annotations
 
@@ -47,10 +48,11 @@ async def test_one_edit_per_progress_interval(env: Env) -> None:
     if "running" not in content:  # the running status came after that edit's turn
         content = await one_more_edit_per_interval()
     assert "running" in content
+    # The result is not throttled: it replaces the last progress edit without the clock moving.
+    released_at = clock.monotonic()
     env.sim.release()
-    while "-# flux-schnell · $" not in content:
-        content = await one_more_edit_per_interval()
-
-    final = env.edits(issued)[-1]
-    assert len(env.edits(issued)) == seen
+    final = await env.final_edit(issued)
+    assert clock.monotonic() == released_at
+    assert "-# flux-schnell · $" in str(final.json["content"])
+    assert env.edits(issued)[-1] is final and len(env.edits(issued)) == seen + 1
     assert len(final.files) == 1 and final.json["components"]

@@ -10,32 +10,20 @@ from typing import Any
 import pytest
 
 from adapters.fal.gateway import FalClientGateway
-from adapters.fal.hosts import point_fal_client_at
 from adapters.fal.simulator import FalSimulator
 from adapters.sqlite.store import SqliteStore
 from bot.clock import SystemClock
-from core.catalog import build_catalog
 from core.engine import Engine, EngineConfig
+from core.model_table import build_catalog
 from core.ports import FalGateway
 from core.quota import BucketLimits
 from tests.fakes.reply import RecordingReplyFactory
-
-KEY = "sim-test-key-1234"
-
-
-@pytest.fixture
-async def simulator() -> AsyncIterator[FalSimulator]:
-    sim = FalSimulator(key=KEY)
-    await sim.start()
-    point_fal_client_at(queue_url=sim.queue_url, rest_url=sim.rest_url, cdn_url=sim.cdn_url)
-    yield sim
-    point_fal_client_at(queue_url=None, rest_url=None, cdn_url=None)
-    await sim.close()
+from tests.integration.fal.fixtures import SIM_KEY
 
 
 @pytest.fixture
-async def gateway(simulator: FalSimulator) -> AsyncIterator[FalClientGateway]:
-    fal = FalClientGateway(key=KEY)
+async def gateway(fal_sim: FalSimulator) -> AsyncIterator[FalClientGateway]:
+    fal = FalClientGateway(key=SIM_KEY)
     yield fal
     await fal.aclose()
 

@@ -26,11 +26,11 @@ def veo(actor: Actor = ALICE) -> Ask:
 
 
 async def test_veo3_cancelled_while_running_is_charged_and_the_budget_refuses_the_next(
-    make_engine: EngineFactory, simulator: FalSimulator
+    make_engine: EngineFactory, fal_sim: FalSimulator
 ) -> None:
     engine = await make_engine()
     await engine.store.set_budget("w1", Budget(daily_usd=Decimal(5)))
-    simulator.hold = True  # every request stays IN_PROGRESS until released
+    fal_sim.hold = True  # every request stays IN_PROGRESS until released
     charged: list[RecordingReply] = []
     refusals: list[BotError] = []
 
@@ -53,7 +53,7 @@ async def test_veo3_cancelled_while_running_is_charged_and_the_budget_refuses_th
     assert reply.credits_returned is False
     text = render_error(reply.error, credits_returned=False)
     assert "fal had started it, so it costs $3.20" in text and "This job was charged" in text
-    (request,) = simulator.requests.values()
+    (request,) = fal_sim.requests.values()
     assert request.cancelled_while == "IN_PROGRESS"
     ledger = await engine.store.ledger(UsageFilter("w1", START))
     assert [(e.cost_usd, e.kind) for e in ledger] == [(Decimal("3.2"), "charge")]
@@ -62,14 +62,14 @@ async def test_veo3_cancelled_while_running_is_charged_and_the_budget_refuses_th
 
 
 async def test_cancelled_while_in_fals_queue_is_free(
-    make_engine: EngineFactory, simulator: FalSimulator
+    make_engine: EngineFactory, fal_sim: FalSimulator
 ) -> None:
     engine = await make_engine()
-    simulator.hold_queue = True  # requests wait IN_QUEUE until admitted
+    fal_sim.hold_queue = True  # requests wait IN_QUEUE until admitted
     reply = RecordingReply()
     job = await submit(engine, veo(), reply)
     await reply.wait_for_stage("submitted", timeout=10)
-    (request,) = simulator.requests.values()
+    (request,) = fal_sim.requests.values()
 
     await engine.cancel(ALICE, job.short_id)
     await reply.wait(10)
@@ -84,15 +84,15 @@ async def test_cancelled_while_in_fals_queue_is_free(
 
 
 async def test_a_running_job_falbot_gives_up_on_is_cancelled_at_fal_and_charged(
-    make_engine: EngineFactory, simulator: FalSimulator
+    make_engine: EngineFactory, fal_sim: FalSimulator
 ) -> None:
     engine = await make_engine(job_timeout=1.0)
-    simulator.hold = True
+    fal_sim.hold = True
     reply = RecordingReply()
     job = await submit(engine, veo(), reply)
     await reply.wait(10)
 
-    (request,) = simulator.requests.values()
+    (request,) = fal_sim.requests.values()
     assert request.cancelled_while == "IN_PROGRESS"
     assert reply.error is not None and reply.error.code is ErrorCode.TIMEOUT
     assert reply.credits_returned is False

@@ -30,17 +30,17 @@ def noisy_png(side: int) -> bytes:
     return buf.getvalue()
 
 
-async def test_image_job_end_to_end(make_engine: EngineFactory, simulator: FalSimulator) -> None:
+async def test_image_job_end_to_end(make_engine: EngineFactory, fal_sim: FalSimulator) -> None:
     engine = await make_engine()
-    simulator.hold = True
-    simulator.log_lines = ["loading", "denoising"]
+    fal_sim.hold = True
+    fal_sim.log_lines = ["loading", "denoising"]
     reply = RecordingReply()
     job = await submit(
         engine, Ask(ALICE, "flux-dev", {"prompt": "a red fox", "aspect_ratio": "16:9"}), reply
     )
     running = await reply.wait_for_stage("running")
     assert running.last_log in ("loading", "denoising")
-    simulator.release(None)
+    fal_sim.release(None)
     await reply.wait(10)
     assert reply.error is None and reply.delivery is not None
     (file,) = reply.delivery.files
@@ -48,23 +48,23 @@ async def test_image_job_end_to_end(make_engine: EngineFactory, simulator: FalSi
     image = Image.open(io.BytesIO(file.data))
     assert image.format == "PNG" and image.size == (file.output.width, file.output.height)
     # the bytes delivered are the simulator's own output
-    stored = [f for f in simulator.files.values() if f.data == file.data]
+    stored = [f for f in fal_sim.files.values() if f.data == file.data]
     assert stored
     # 1024×576 is billed as one megapixel: fal rounds each image up to whole megapixels
     assert reply.delivery.result.cost_usd == Decimal("0.025")
     assert "$0.025" in reply.delivery.footer()
     done = await engine.store.get_job(job.id)
     assert done is not None and done.state is JobState.DELIVERED
-    assert done.request_id in simulator.requests
+    assert done.request_id in fal_sim.requests
     stages = [v.stage.value for v in reply.views]
     assert stages[0] == "queued"
     assert stages.index("running") > 0
     # status came through the stream: submit, stream, result (≤ 4 requests for the job)
-    assert sum(simulator.http_by_request[done.request_id].values()) <= 4
+    assert sum(fal_sim.http_by_request[done.request_id].values()) <= 4
 
 
 async def test_edit_job_uploads_its_input_to_fal_storage(
-    make_engine: EngineFactory, simulator: FalSimulator
+    make_engine: EngineFactory, fal_sim: FalSimulator
 ) -> None:
     engine = await make_engine()
     source = validate_image(noisy_png(400), max_bytes=20 * 1024 * 1024)
@@ -75,16 +75,16 @@ async def test_edit_job_uploads_its_input_to_fal_storage(
     )
     await reply.wait(10)
     assert reply.error is None and reply.delivery is not None
-    endpoint, arguments = simulator.submits[0]
+    endpoint, arguments = fal_sim.submits[0]
     assert endpoint == "fal-ai/nano-banana/edit"
     (url,) = arguments["image_urls"]
-    assert url.startswith(simulator.cdn_url)
-    uploaded = [f for f in simulator.files.values() if f.data == source.data]
+    assert url.startswith(fal_sim.cdn_url)
+    uploaded = [f for f in fal_sim.files.values() if f.data == source.data]
     assert uploaded, "the input reached fal storage byte for byte"
     assert reply.delivery.result.cost_usd == Decimal("0.039")
 
 
-async def test_video_job_end_to_end(make_engine: EngineFactory, simulator: FalSimulator) -> None:
+async def test_video_job_end_to_end(make_engine: EngineFactory, fal_sim: FalSimulator) -> None:
     engine = await make_engine()
     reply = RecordingReply()
     await submit(
@@ -112,10 +112,10 @@ async def test_video_job_end_to_end(make_engine: EngineFactory, simulator: FalSi
     ],
 )
 async def test_fal_failures_fail_the_job_and_return_credits(
-    make_engine: EngineFactory, simulator: FalSimulator, fault: Fault, code: ErrorCode
+    make_engine: EngineFactory, fal_sim: FalSimulator, fault: Fault, code: ErrorCode
 ) -> None:
     engine = await make_engine()
-    simulator.fail_next(fault)
+    fal_sim.fail_next(fault)
     reply = RecordingReply()
     job = await submit(engine, Ask(ALICE, "nano-banana", {"prompt": "a cat"}), reply)
     await reply.wait(10)
@@ -132,9 +132,9 @@ async def test_fal_failures_fail_the_job_and_return_credits(
 
 
 async def test_never_more_than_max_concurrency_at_the_simulator(
-    make_engine: EngineFactory, simulator: FalSimulator
+    make_engine: EngineFactory, fal_sim: FalSimulator
 ) -> None:
-    simulator.run_time = 0.05
+    fal_sim.run_time = 0.05
     engine = await make_engine(max_concurrency=3)
     replies = [RecordingReply() for _ in range(15)]
     for i, reply in enumerate(replies):
@@ -143,5 +143,5 @@ async def test_never_more_than_max_concurrency_at_the_simulator(
     for reply in replies:
         await reply.wait(20)
     assert all(r.delivery is not None for r in replies)
-    assert simulator.peak_in_flight == 3
-    assert len(simulator.submits) == 15
+    assert fal_sim.peak_in_flight == 3
+    assert len(fal_sim.submits) == 15

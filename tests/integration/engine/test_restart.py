@@ -10,7 +10,7 @@ from typing import Any
 
 from adapters.fal.gateway import FalClientGateway
 from adapters.fal.simulator import FalSimulator
-from core.jobs import Actor, JobState
+from core.jobs import Actor, JobKind, JobState, Output
 from core.ports import FalStatus, UsageFilter
 from core.quota import BucketKey, BucketLimits
 from tests.fakes.asking import Ask, submit
@@ -45,6 +45,11 @@ class GatedGateway:
     async def result(self, endpoint: str, request_id: str) -> dict[str, Any]:
         return await self.inner.result(endpoint, request_id)
 
+    def read_output(
+        self, kind: JobKind, data: Mapping[str, Any]
+    ) -> tuple[tuple[Output, ...], int | None]:
+        return self.inner.read_output(kind, data)
+
     async def cancel(self, endpoint: str, request_id: str) -> bool:
         return await self.inner.cancel(endpoint, request_id)
 
@@ -56,7 +61,7 @@ class GatedGateway:
 
 
 async def test_abrupt_restart_ends_every_job_once(
-    make_engine: EngineFactory, simulator: FalSimulator, gateway: FalClientGateway
+    make_engine: EngineFactory, fal_sim: FalSimulator, gateway: FalClientGateway
 ) -> None:
     users = [Actor("console", "w1", f"u{i}") for i in range(3)]
     # a completed job no longer holds a slot: the running and the submitting one fill both
@@ -72,7 +77,7 @@ async def test_abrupt_restart_ends_every_job_once(
     completed = await submit(first, ask(users[0], "completed"), stuck)
     await asyncio.wait_for(stuck.delivery_started.wait(), 10)  # completed is saved before
     # at fal, held running
-    simulator.hold = True
+    fal_sim.hold = True
     running_reply = RecordingReply()
     running = await submit(first, ask(users[1], "running"), running_reply)
     await running_reply.wait_for_stage("running")  # shown only once saved as running
@@ -92,8 +97,8 @@ async def test_abrupt_restart_ends_every_job_once(
     }
 
     await first.stop()  # abrupt: every task cancelled where it stood
-    simulator.hold = False
-    simulator.release(None)
+    fal_sim.hold = False
+    fal_sim.release(None)
 
     factory = RecordingReplyFactory()
     second = await make_engine(max_concurrency=3, factory=factory)
@@ -110,7 +115,7 @@ async def test_abrupt_restart_ends_every_job_once(
         "queued-2": JobState.DELIVERED,
     }
     assert factory.replies[submitting.id].credits_returned is True
-    per_prompt = Counter(args["prompt"] for _, args in simulator.submits)
+    per_prompt = Counter(args["prompt"] for _, args in fal_sim.submits)
     assert max(per_prompt.values()) == 1, per_prompt
     assert "submitting" not in per_prompt
     ledger = await second.store.ledger(UsageFilter("w1", completed.created_at))

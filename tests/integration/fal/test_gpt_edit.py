@@ -9,8 +9,8 @@ from adapters.fal.gateway import FalClientGateway
 from adapters.fal.sim.outputs import InputError
 from adapters.fal.sim.schemas import check_enums
 from adapters.fal.simulator import FalSimulator
-from core.catalog import build_catalog
 from core.errors import BotError, ErrorCode
+from core.model_table import build_catalog
 from tests.integration.fal.helpers import follow, png
 
 GPT_EDIT = "fal-ai/gpt-image-1.5/edit"

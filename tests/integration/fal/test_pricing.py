@@ -12,8 +12,10 @@ import pytest
 
 from adapters.fal.pricing import PriceFetch, fetch_prices
 from adapters.fal.simulator import FalSimulator, HttpFault
-from core.catalog import build_catalog
-from core.pricing import PerImage, Quote
+from core.model_table import build_catalog
+from core.pricing import PerImage
+from core.quotes import Quote
+from core.repricing import reprice
 from tests.integration.fal.fixtures import SIM_KEY
 
 ENDPOINTS = [spec.endpoint for spec in build_catalog().all()]
@@ -35,7 +37,7 @@ async def test_one_request_brings_every_models_quote_as_decimal(fal_sim: FalSimu
 async def test_the_simulators_default_table_reprices_nothing(fal_sim: FalSimulator) -> None:
     got = await fetch(fal_sim)
     builtin = build_catalog()
-    result = builtin.repriced(got.quotes, source="fal")
+    result = reprice(builtin, got.quotes, source="fal")
     for spec in result.catalog.all():
         assert spec.pricing == builtin.get(spec.name).pricing, spec.name
     kept = {r.model for r in result.reports if not r.refreshed}
@@ -45,7 +47,7 @@ async def test_the_simulators_default_table_reprices_nothing(fal_sim: FalSimulat
 async def test_a_changed_price_at_fal_comes_through(fal_sim: FalSimulator) -> None:
     fal_sim.prices["fal-ai/nano-banana"]["unit_price"] = 0.05
     got = await fetch(fal_sim)
-    result = build_catalog().repriced(got.quotes, source="fal")
+    result = reprice(build_catalog(), got.quotes, source="fal")
     assert result.catalog.get("nano-banana").pricing == PerImage(Decimal("0.05"))
 
 
@@ -117,7 +119,7 @@ async def test_entries_without_an_endpoint_are_skipped_and_odd_values_passed_on_
     got = await fetch(fal_sim)
     assert got.ok
     assert got.quotes == (Quote("fal-ai/nano-banana", "NaN", None, None),)
-    report = build_catalog().repriced(got.quotes, source="fal").reports
+    report = reprice(build_catalog(), got.quotes, source="fal").reports
     assert not next(r for r in report if r.model == "nano-banana").refreshed
 
 
@@ -185,7 +187,7 @@ async def test_veo3_quoted_at_its_audio_price_keeps_every_veo3_job_at_its_own_pr
     got = await fetch(fal_sim)
     veo = next(q for q in got.quotes if q.endpoint_id == "fal-ai/veo3")
     assert veo.unit_price == Decimal("0.4")
-    result = build_catalog().repriced(got.quotes, source="fal")
+    result = reprice(build_catalog(), got.quotes, source="fal")
     report = next(r for r in result.reports if r.model == "veo3")
     assert report.refreshed and not report.changed and "with audio price" in report.detail
     pricing = result.catalog.get("veo3").pricing
@@ -204,7 +206,7 @@ async def test_any_tier_quoted_maps_to_that_tier_and_changes_nothing(
     fal_sim: FalSimulator, endpoint: str, tier: str
 ) -> None:
     fal_sim.quote_tier(endpoint, tier)
-    result = build_catalog().repriced((await fetch(fal_sim)).quotes, source="fal")
+    result = reprice(build_catalog(), (await fetch(fal_sim)).quotes, source="fal")
     for spec in result.catalog.all():
         assert spec.pricing == build_catalog().get(spec.name).pricing, spec.name
     assert not any(r.refused or r.changed for r in result.reports)

@@ -12,7 +12,7 @@ import pytest
 from adapters.fal.simulator import FalSimulator
 from bot.run import Running, serving
 from bot.settings import Settings
-from tests.integration.fal.fixtures import SIM_KEY, running_fal_simulator
+from tests.integration.fal.fixtures import SIM_KEY
 
 
 def ops_settings(sim: FalSimulator, db_path: Path, **extra: Any) -> Settings:
@@ -33,19 +33,13 @@ def ops_settings(sim: FalSimulator, db_path: Path, **extra: Any) -> Settings:
 
 
 @pytest.fixture
-async def fal() -> AsyncIterator[FalSimulator]:
-    async with running_fal_simulator() as sim:
-        yield sim
-
-
-@pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "falbot.db"
 
 
 @pytest.fixture
-async def running(fal: FalSimulator, db_path: Path) -> AsyncIterator[Running]:
-    async with serving(ops_settings(fal, db_path)) as started:
+async def running(fal_sim: FalSimulator, db_path: Path) -> AsyncIterator[Running]:
+    async with serving(ops_settings(fal_sim, db_path)) as started:
         yield started
 
 

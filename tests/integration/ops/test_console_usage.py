@@ -40,3 +40,21 @@ async def test_usage_commands_save_the_chart_and_the_csv_under_out(tmp_path: Pat
     rows = list(csv.DictReader(export.read_text().splitlines()))
     assert [r["model"] for r in rows] == ["nano-banana"]
     assert sum(Decimal(r["cost_usd"]) for r in rows) == Decimal("0.078")  # two images at $0.039
+
+
+async def test_console_admin_speaks_slacks_grammar(tmp_path: Path) -> None:
+    """`workspace` as the target means everyone (the console set a quota for a user called
+    `workspace`), and a period may be `week` (the console took only a number)."""
+    out = io.StringIO()
+    script = ["/admin quota set workspace 12 3", "/admin usage week", "/usage week"]
+    code = await run_demo(
+        script=script,
+        interactive=False,
+        data_dir=tmp_path / "data",
+        out_dir=tmp_path / "out",
+        out=out,
+        latency=0.01,
+    )
+    shown = out.getvalue()
+    assert code == 0, shown
+    assert "Quota for everyone here: 12 credits, refilling 3 an hour." in shown

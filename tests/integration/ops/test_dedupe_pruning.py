@@ -18,13 +18,15 @@ def keys(db_path: Path) -> set[str]:
         return {row[0] for row in db.execute("SELECT key FROM dedupe")}
 
 
-async def test_falbot_run_prunes_keys_older_than_a_day(fal: FalSimulator, db_path: Path) -> None:
+async def test_falbot_run_prunes_keys_older_than_a_day(
+    fal_sim: FalSimulator, db_path: Path
+) -> None:
     now = datetime.now(UTC)
     async with await SqliteStore.open(db_path) as store:
         await store.claim("slack:Ev-two-days-old", now - timedelta(days=2))
         await store.claim("fal:webhook:req-an-hour-old", now - timedelta(hours=1))
 
-    async with serving(ops_settings(fal, db_path)):
+    async with serving(ops_settings(fal_sim, db_path)):
         async with asyncio.timeout(5):
             while "slack:Ev-two-days-old" in keys(db_path):  # noqa: ASYNC110 - a file, no event
                 await asyncio.sleep(0.01)

@@ -103,11 +103,11 @@ async def test_adapters_mount_their_routes_on_the_same_server_before_it_starts()
         await server.close()
 
 
-async def test_healthz_shows_slack_connected_over_socket_mode(fal: FalSimulator, db_path: Path):
+async def test_healthz_shows_slack_connected_over_socket_mode(fal_sim: FalSimulator, db_path: Path):
     fake = new_fake()
     await fake.start()
     try:
-        settings = settings_for(fake, fal, db_path, mode="socket")
+        settings = settings_for(fake, fal_sim, db_path, mode="socket")
         settings = settings.model_copy(update={"http_host": "127.0.0.1"})
         async with serving(settings) as running:
             await fake.wait_socket_connected()
@@ -123,9 +123,9 @@ async def test_an_open_circuit_shows_in_healthz_which_stays_200_and_in_the_metri
     http: aiohttp.ClientSession,
     metrics_http: aiohttp.ClientSession,
     running: Running,
-    fal: FalSimulator,
+    fal_sim: FalSimulator,
 ) -> None:
-    fal.fail_endpoint("fal-ai/flux/schnell", Fault.server_error("runner_scheduling_failure"))
+    fal_sim.fail_endpoint("fal-ai/flux/schnell", Fault.server_error("runner_scheduling_failure"))
     engine = running.app.engine
     for _ in range(20):  # fal fails every job: a handful in a row opens the circuit
         if engine.circuit_state != "closed":

@@ -63,27 +63,27 @@ async def scrape(http: aiohttp.ClientSession) -> Samples:
 
 
 async def test_metrics_parse_and_their_counters_move_with_a_job(
-    fal: FalSimulator, db_path: Path
+    fal_sim: FalSimulator, db_path: Path
 ) -> None:
-    settings = ops_settings(fal, db_path, FALBOT_MAX_CONCURRENCY=1)
+    settings = ops_settings(fal_sim, db_path, FALBOT_MAX_CONCURRENCY=1)
     async with serving(settings) as running, client(running) as http:
         before = await scrape(http)
         assert value(before, "falbot_jobs_total", state="queued", model="flux-schnell") == 0
         assert value(before, "falbot_queue_depth") == 0
 
-        fal.hold = True  # the first job stays at fal, the second waits in falbot's line
+        fal_sim.hold = True  # the first job stays at fal, the second waits in falbot's line
         replies = [RecordingReply(), RecordingReply()]
         for reply in replies:
             await submit(running.app.engine, request("a fox"), reply)
-        await fal.wait_for_submits(1)
+        await fal_sim.wait_for_submits(1)
         held = await scrape(http)
         assert value(held, "falbot_queue_depth") == 1
         assert value(held, "falbot_jobs_at_fal") == running.app.engine.at_fal >= 1
         assert value(held, "falbot_jobs_total", state="queued", model="flux-schnell") == 2
         assert value(held, "falbot_jobs_total", state="started", model="flux-schnell") == 1
 
-        fal.hold = False
-        fal.release()
+        fal_sim.hold = False
+        fal_sim.release()
         for reply in replies:
             await reply.wait(10)
             assert reply.delivery is not None
@@ -105,8 +105,8 @@ async def test_metrics_parse_and_their_counters_move_with_a_job(
     for operation in ("submit", "result", "download"):
         assert value(after, "falbot_fal_requests_total", operation=operation) == 2
     assert value(after, "falbot_fal_responses_total", operation="submit", status="200") == 2
-    assert total(after, "falbot_fal_requests_total") == fal.http_total
-    assert total(after, "falbot_fal_request_duration_seconds_count") == fal.http_total
+    assert total(after, "falbot_fal_requests_total") == fal_sim.http_total
+    assert total(after, "falbot_fal_request_duration_seconds_count") == fal_sim.http_total
 
 
 async def test_admission_refusals_are_counted_by_code(

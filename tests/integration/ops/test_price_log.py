@@ -20,11 +20,11 @@ def price_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 async def test_only_a_changed_price_is_logged(
-    fal: FalSimulator, db_path: Path, caplog: pytest.LogCaptureFixture
+    fal_sim: FalSimulator, db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.app")
-    fal.prices["fal-ai/flux/schnell"]["unit_price"] = 0.006
-    settings = ops_settings(fal, db_path, FALBOT_FAL_API_URL=fal.api_url)
+    fal_sim.prices["fal-ai/flux/schnell"]["unit_price"] = 0.006
+    settings = ops_settings(fal_sim, db_path, FALBOT_FAL_API_URL=fal_sim.api_url)
 
     catalog = await priced_catalog(settings)
     started = price_lines(caplog)
@@ -35,7 +35,7 @@ async def test_only_a_changed_price_is_logged(
     catalog = await priced_catalog(settings, current=catalog)  # the daily refresh, no change
     assert price_lines(caplog) == []
 
-    fal.prices["fal-ai/nano-banana"]["unit_price"] = 0.045
+    fal_sim.prices["fal-ai/nano-banana"]["unit_price"] = 0.045
     await priced_catalog(settings, current=catalog)
     assert [line for line in price_lines(caplog) if line.startswith("price of")] == [
         "price of nano-banana: $0.039 per image → $0.045 per image"

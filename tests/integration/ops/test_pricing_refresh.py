@@ -41,14 +41,16 @@ async def one_job(running: Running) -> tuple[Decimal, Decimal]:
     return reply.delivery.result.cost_usd, ledger[0].cost_usd
 
 
-def settings(fal: FalSimulator, db_path: Path, **extra: Any) -> Any:
-    return ops_settings(fal, db_path, FALBOT_FAL_API_URL=fal.api_url, **extra)
+def settings(fal_sim: FalSimulator, db_path: Path, **extra: Any) -> Any:
+    return ops_settings(fal_sim, db_path, FALBOT_FAL_API_URL=fal_sim.api_url, **extra)
 
 
-async def test_a_price_changed_at_fal_is_what_a_job_costs(fal: FalSimulator, db_path: Path) -> None:
-    fal.prices[SCHNELL]["unit_price"] = 0.006  # twice the built-in $0.003 per megapixel
-    async with serving(settings(fal, db_path)) as running:
-        assert fal.http_by_route["pricing"] == 1
+async def test_a_price_changed_at_fal_is_what_a_job_costs(
+    fal_sim: FalSimulator, db_path: Path
+) -> None:
+    fal_sim.prices[SCHNELL]["unit_price"] = 0.006  # twice the built-in $0.003 per megapixel
+    async with serving(settings(fal_sim, db_path)) as running:
+        assert fal_sim.http_by_route["pricing"] == 1
         catalog = running.app.engine.catalog
         assert catalog.get("flux-schnell").price_text == "$0.006 per megapixel"
         assert catalog.prices_from.startswith("fal's pricing API")
@@ -59,13 +61,13 @@ async def test_a_price_changed_at_fal_is_what_a_job_costs(fal: FalSimulator, db_
 
 
 async def test_with_the_pricing_api_failing_a_job_is_billed_the_built_in_price(
-    fal: FalSimulator, db_path: Path, caplog: pytest.LogCaptureFixture
+    fal_sim: FalSimulator, db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    fal.prices[SCHNELL]["unit_price"] = 0.006  # never read: the API fails
-    fal.inject("pricing", HttpFault(status=503))
+    fal_sim.prices[SCHNELL]["unit_price"] = 0.006  # never read: the API fails
+    fal_sim.inject("pricing", HttpFault(status=503))
     caplog.set_level(logging.INFO)
-    async with serving(settings(fal, db_path)) as running:
-        assert fal.http_by_route["pricing"] == 1
+    async with serving(settings(fal_sim, db_path)) as running:
+        assert fal_sim.http_by_route["pricing"] == 1
         assert running.app.engine.catalog.prices_from == "the built-in table"
         assert await one_job(running) == (Decimal("0.003"), Decimal("0.003"))
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "price" in r.msg]
@@ -77,11 +79,11 @@ async def test_with_the_pricing_api_failing_a_job_is_billed_the_built_in_price(
 
 
 async def test_a_quote_outside_the_band_is_refused_and_logged(
-    fal: FalSimulator, db_path: Path, caplog: pytest.LogCaptureFixture
+    fal_sim: FalSimulator, db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    fal.prices[SCHNELL]["unit_price"] = 0.3  # 100× the built-in: a typo at fal, not a price
-    fal.prices["fal-ai/nano-banana"]["unit_price"] = 0.045
-    async with serving(settings(fal, db_path)) as running:
+    fal_sim.prices[SCHNELL]["unit_price"] = 0.3  # 100× the built-in: a typo at fal, not a price
+    fal_sim.prices["fal-ai/nano-banana"]["unit_price"] = 0.045
+    async with serving(settings(fal_sim, db_path)) as running:
         catalog = running.app.engine.catalog
         assert catalog.get("nano-banana").price_text == "$0.045 per image"
         assert await one_job(running) == (Decimal("0.003"), Decimal("0.003"))
@@ -97,19 +99,19 @@ async def test_a_quote_outside_the_band_is_refused_and_logged(
     ],
 )
 async def test_no_pricing_request_when_refresh_is_off_or_has_no_host(
-    fal: FalSimulator, db_path: Path, extra: dict[str, Any]
+    fal_sim: FalSimulator, db_path: Path, extra: dict[str, Any]
 ) -> None:
-    fal.prices[SCHNELL]["unit_price"] = 0.006
+    fal_sim.prices[SCHNELL]["unit_price"] = 0.006
     if extra.get("FALBOT_FAL_API_URL") == "set":
-        extra = {**extra, "FALBOT_FAL_API_URL": fal.api_url}
-    async with serving(ops_settings(fal, db_path, **extra)) as running:
+        extra = {**extra, "FALBOT_FAL_API_URL": fal_sim.api_url}
+    async with serving(ops_settings(fal_sim, db_path, **extra)) as running:
         assert running.app.engine.catalog.prices_from == "the built-in table"
         assert await one_job(running) == (Decimal("0.003"), Decimal("0.003"))
-    assert fal.http_by_route["pricing"] == 0
+    assert fal_sim.http_by_route["pricing"] == 0
 
 
 async def test_prices_are_read_again_while_running_and_a_failed_read_keeps_them(
-    fal: FalSimulator, db_path: Path
+    fal_sim: FalSimulator, db_path: Path
 ) -> None:
     slept: asyncio.Queue[float] = asyncio.Queue()
     ticks: asyncio.Queue[None] = asyncio.Queue()
@@ -121,24 +123,24 @@ async def test_prices_are_read_again_while_running_and_a_failed_read_keeps_them(
     async def next_sleep() -> float:
         return await asyncio.wait_for(slept.get(), 5)
 
-    given = settings(fal, db_path, FALBOT_PRICING_REFRESH_HOURS="6")
+    given = settings(fal_sim, db_path, FALBOT_PRICING_REFRESH_HOURS="6")
     async with serving(given) as running:
         engine = running.app.engine
         refresher = asyncio.create_task(keep_prices_fresh(engine, given, sleep=sleep))
         try:
             assert await next_sleep() == 6 * 3600
-            fal.prices[SCHNELL]["unit_price"] = 0.006
+            fal_sim.prices[SCHNELL]["unit_price"] = 0.006
             ticks.put_nowait(None)
             await next_sleep()  # the refresh before it is done
             assert engine.catalog.get("flux-schnell").price_text == "$0.006 per megapixel"
             assert await one_job(running) == (Decimal("0.006"), Decimal("0.006"))
 
-            fal.inject("pricing", HttpFault(status=503))
+            fal_sim.inject("pricing", HttpFault(status=503))
             ticks.put_nowait(None)
             await next_sleep()
             # A failed read keeps the prices the engine had, not the built-in table.
             assert engine.catalog.get("flux-schnell").price_text == "$0.006 per megapixel"
-            assert fal.http_by_route["pricing"] == 3  # at start, then twice while running
+            assert fal_sim.http_by_route["pricing"] == 3  # at start, then twice while running
         finally:
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -17,22 +17,16 @@ from adapters.fal.simulator import FalSimulator
 from adapters.fal.webhook import FalWebhookReceiver, JwksKeys, WebhookVerifier
 from adapters.sqlite.store import SqliteStore
 from bot.clock import SystemClock
-from core.catalog import build_catalog
 from core.engine import Engine, EngineConfig
+from core.model_table import build_catalog
 from core.quota import BucketLimits
 from tests.e2e.process import free_port
 from tests.fakes.reply import RecordingReplyFactory
-from tests.integration.fal.fixtures import fast_gateway, running_fal_simulator
+from tests.integration.fal.fixtures import fast_gateway
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[FalSimulator]:
-    async with running_fal_simulator() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-async def gateway(sim: FalSimulator) -> AsyncIterator[FalClientGateway]:
+async def gateway(fal_sim: FalSimulator) -> AsyncIterator[FalClientGateway]:
     fal = fast_gateway()
     try:
         yield fal
@@ -68,7 +62,7 @@ def webhook_wait() -> float:
 
 @pytest.fixture
 async def hooked(
-    sim: FalSimulator, gateway: FalClientGateway, store: SqliteStore, webhook_wait: float
+    fal_sim: FalSimulator, gateway: FalClientGateway, store: SqliteStore, webhook_wait: float
 ) -> AsyncIterator[Hooked]:
     port = free_port()
     url = f"http://127.0.0.1:{port}/fal/webhook"
@@ -87,7 +81,7 @@ async def hooked(
         ),
     )
     engine.add_reply_factory(replies)
-    keys = JwksKeys(sim.jwks_url)
+    keys = JwksKeys(fal_sim.jwks_url)
     receiver = FalWebhookReceiver(
         sink=engine, claims=store, verifier=WebhookVerifier(keys), keys=keys
     )

@@ -35,7 +35,7 @@ from tests.integration.slack.harness import ANN, BOSS, CHANNEL, CONFIGURED, TEAM
 
 # The whole stacks, as tests/integration/discord and tests/integration/slack use them.
 env = discord_fixtures.env
-fake, fal, db_path = slack_fixtures.fake, slack_fixtures.fal, slack_fixtures.db_path
+fake, db_path = slack_fixtures.fake, slack_fixtures.db_path
 slack_stack = slack_fixtures.stack
 OTHER = "UOTHER"  # an ordinary member who is not ANN
 

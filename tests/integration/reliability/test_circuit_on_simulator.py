@@ -11,10 +11,10 @@ import pytest
 from adapters.fal.gateway import FalClientGateway
 from adapters.fal.simulator import FalSimulator, Fault
 from adapters.sqlite.store import SqliteStore
-from core.catalog import build_catalog
 from core.engine import Engine, EngineConfig
 from core.errors import BotError, ErrorCode
 from core.jobs import Actor
+from core.model_table import build_catalog
 from core.quota import BucketLimits
 from tests.fakes.asking import Ask, submit
 from tests.fakes.clock import FakeClock
@@ -25,7 +25,7 @@ ENDPOINT = "fal-ai/flux/schnell"
 
 
 async def test_fal_down_opens_the_circuit_and_a_probe_closes_it_once_fal_is_back(
-    sim: FalSimulator, gateway: FalClientGateway, store: SqliteStore
+    fal_sim: FalSimulator, gateway: FalClientGateway, store: SqliteStore
 ) -> None:
     clock = FakeClock()
     engine = Engine(
@@ -44,7 +44,7 @@ async def test_fal_down_opens_the_circuit_and_a_probe_closes_it_once_fal_is_back
     await engine.start()
     try:
         down = Fault.server_error("runner_scheduling_failure", at_submit=True)
-        sim.fail_endpoint(ENDPOINT, down)
+        fal_sim.fail_endpoint(ENDPOINT, down)
         for n in range(3):
             reply = RecordingReply()
             await submit(engine, Ask(ANN, "flux-schnell", {"prompt": f"try {n}"}), reply)
@@ -52,7 +52,7 @@ async def test_fal_down_opens_the_circuit_and_a_probe_closes_it_once_fal_is_back
             assert reply.error is not None
             assert reply.error.code is ErrorCode.PROVIDER_UNAVAILABLE
         assert engine.circuit_state == "open"
-        submits = sim.http_by_route["submit"]
+        submits = fal_sim.http_by_route["submit"]
         level = (await engine.quota(ANN)).level
 
         with pytest.raises(BotError) as refused:
@@ -62,9 +62,9 @@ async def test_fal_down_opens_the_circuit_and_a_probe_closes_it_once_fal_is_back
         assert refused.value.code is ErrorCode.PROVIDER_UNAVAILABLE
         assert refused.value.retry_after is not None and refused.value.retry_after >= 1
         assert (await engine.quota(ANN)).level == level == Decimal(100)
-        assert sim.http_by_route["submit"] == submits  # fal was not bothered
+        assert fal_sim.http_by_route["submit"] == submits  # fal was not bothered
 
-        sim.fail_endpoint(ENDPOINT, None)  # fal is back
+        fal_sim.fail_endpoint(ENDPOINT, None)  # fal is back
         await clock.advance(30)
         assert engine.circuit_state == "half_open"
         probe = RecordingReply()

@@ -51,42 +51,42 @@ async def job_now(store: SqliteStore, job: Job) -> Job:
     return found
 
 
-async def running_job(hooked: Hooked, sim: FalSimulator) -> tuple[Job, RecordingReply, str]:
+async def running_job(hooked: Hooked, fal_sim: FalSimulator) -> tuple[Job, RecordingReply, str]:
     """A job held running at fal: (the job, its reply, fal's request id)."""
-    sim.hold = True
+    fal_sim.hold = True
     reply = RecordingReply()
     job = await submit(hooked.engine, imagine(), reply)
-    await sim.wait_for_submits(1)
-    request_id = next(iter(sim.requests))
-    await sim.wait_for_state(request_id, "IN_PROGRESS")
+    await fal_sim.wait_for_submits(1)
+    request_id = next(iter(fal_sim.requests))
+    await fal_sim.wait_for_state(request_id, "IN_PROGRESS")
     return job, reply, request_id
 
 
 async def test_a_job_ends_from_its_signed_webhook_without_watching_or_fetching(
-    hooked: Hooked, sim: FalSimulator, store: SqliteStore
+    hooked: Hooked, fal_sim: FalSimulator, store: SqliteStore
 ) -> None:
     reply = RecordingReply()
     job = await submit(hooked.engine, imagine(), reply)
     await reply.wait(timeout=10)
 
     assert reply.delivery is not None, reply.error
-    (delivery,) = await sim.webhooks.wait_for(1)
+    (delivery,) = await fal_sim.webhooks.wait_for(1)
     assert delivery.status == 200
     request_id = (await job_now(store, job)).request_id
     assert request_id is not None
-    assert sim.requests[request_id].webhook_url == hooked.url  # submitted with fal_webhook
-    calls = sim.http_by_request[request_id]
+    assert fal_sim.requests[request_id].webhook_url == hooked.url  # submitted with fal_webhook
+    calls = fal_sim.http_by_request[request_id]
     assert calls["result"] == 0 and calls["stream"] == 0 and calls["status"] == 0
-    output = sim.requests[request_id].output
+    output = fal_sim.requests[request_id].output
     assert output is not None
     assert reply.delivery.result.outputs[0].url == output["images"][0]["url"]
     assert (await job_now(store, job)).state is JobState.DELIVERED
 
 
 async def test_forged_and_stale_webhooks_are_refused_and_change_nothing(
-    hooked: Hooked, sim: FalSimulator, store: SqliteStore
+    hooked: Hooked, fal_sim: FalSimulator, store: SqliteStore
 ) -> None:
-    job, reply, request_id = await running_job(hooked, sim)
+    job, reply, request_id = await running_job(hooked, fal_sim)
     forged_output = {
         "images": [{"url": "https://evil.example/x.png", "width": 1, "height": 1}],
         "seed": 1,
@@ -101,7 +101,7 @@ async def test_forged_and_stale_webhooks_are_refused_and_change_nothing(
     ).encode()
     elsewhere = body.replace(request_id.encode(), b"someone-else")
     stranger = Ed25519PrivateKey.generate()  # a key fal never published
-    real = sim.webhooks.key
+    real = fal_sim.webhooks.key
     now = int(time.time())
     no_key, stale = "signature matches no fal key", "timestamp too far from now"
     attempts: list[tuple[str, bytes, dict[str, str]]] = [
@@ -134,19 +134,19 @@ async def test_forged_and_stale_webhooks_are_refused_and_change_nothing(
     assert not reply.ended.is_set()
     assert await store.ledger(UsageFilter("w1", LONG_AGO)) == []
 
-    sim.release()  # the genuine webhook now arrives and ends the job with fal's real output
+    fal_sim.release()  # the genuine webhook now arrives and ends the job with fal's real output
     await reply.wait(timeout=10)
     assert reply.delivery is not None
     assert "evil" not in json.dumps(reply.delivery.result.outputs[0].to_dict())
 
 
 async def test_a_replayed_webhook_changes_nothing_the_second_time(
-    hooked: Hooked, sim: FalSimulator, store: SqliteStore
+    hooked: Hooked, fal_sim: FalSimulator, store: SqliteStore
 ) -> None:
     reply = RecordingReply()
     job = await submit(hooked.engine, imagine(), reply)
     await reply.wait(timeout=10)
-    (first,) = await sim.webhooks.wait_for(1)
+    (first,) = await fal_sim.webhooks.wait_for(1)
     done = await job_now(store, job)
     ledger = await store.ledger(UsageFilter("w1", LONG_AGO))
     level = (await hooked.engine.quota(ANN)).level
@@ -161,23 +161,23 @@ async def test_a_replayed_webhook_changes_nothing_the_second_time(
 
 
 async def test_fal_retrying_a_delivery_ends_the_job_once(
-    hooked: Hooked, sim: FalSimulator, store: SqliteStore
+    hooked: Hooked, fal_sim: FalSimulator, store: SqliteStore
 ) -> None:
-    sim.webhooks.repeat = 3  # fal sends it again when it did not hear back in time
+    fal_sim.webhooks.repeat = 3  # fal sends it again when it did not hear back in time
     reply = RecordingReply()
     job = await submit(hooked.engine, imagine(), reply)
     await reply.wait(timeout=10)
-    deliveries = await sim.webhooks.wait_for(3)
+    deliveries = await fal_sim.webhooks.wait_for(3)
     assert [d.status for d in deliveries] == [200, 200, 200]
     assert (await job_now(store, job)).state is JobState.DELIVERED
     assert len(await store.ledger(UsageFilter("w1", LONG_AGO))) == 1
 
 
 async def test_an_error_webhook_fails_the_job_with_credits_returned(
-    hooked: Hooked, sim: FalSimulator, store: SqliteStore
+    hooked: Hooked, fal_sim: FalSimulator, store: SqliteStore
 ) -> None:
     before = (await hooked.engine.quota(ANN)).level
-    sim.fail_next(Fault.content_policy())
+    fal_sim.fail_next(Fault.content_policy())
     reply = RecordingReply()
     job = await submit(hooked.engine, imagine("something fal refuses"), reply)
     await reply.wait(timeout=10)
@@ -186,15 +186,15 @@ async def test_an_error_webhook_fails_the_job_with_credits_returned(
     assert "content policy" in reply.error.message
     assert reply.credits_returned is True
     request_id = (await job_now(store, job)).request_id
-    assert request_id is not None and sim.http_by_request[request_id]["result"] == 0
+    assert request_id is not None and fal_sim.http_by_request[request_id]["result"] == 0
     assert (await hooked.engine.quota(ANN)).level == before
 
 
 @pytest.mark.parametrize("webhook_wait", [0.5])
 async def test_a_lost_webhook_falls_back_to_watching_the_status(
-    hooked: Hooked, sim: FalSimulator, store: SqliteStore
+    hooked: Hooked, fal_sim: FalSimulator, store: SqliteStore
 ) -> None:
-    sim.webhooks.drop = True
+    fal_sim.webhooks.drop = True
     reply = RecordingReply()
     job = await submit(hooked.engine, imagine(), reply)
     await reply.wait(timeout=10)
@@ -202,36 +202,36 @@ async def test_a_lost_webhook_falls_back_to_watching_the_status(
     assert reply.delivery is not None
     request_id = (await job_now(store, job)).request_id
     assert request_id is not None
-    assert sim.http_by_request[request_id]["stream"] >= 1  # watched after the wait
-    assert sim.http_by_request[request_id]["result"] == 1
-    assert sim.webhooks.deliveries == []
+    assert fal_sim.http_by_request[request_id]["stream"] >= 1  # watched after the wait
+    assert fal_sim.http_by_request[request_id]["result"] == 1
+    assert fal_sim.webhooks.deliveries == []
 
 
 async def test_the_keys_are_fetched_once_and_kept() -> None:
-    sim = FalSimulator()
-    await sim.start()
+    fal_sim = FalSimulator()
+    await fal_sim.start()
     moment = [0.0]
-    keys = JwksKeys(sim.jwks_url, clock=lambda: moment[0])
+    keys = JwksKeys(fal_sim.jwks_url, clock=lambda: moment[0])
     verifier = WebhookVerifier(keys)
     try:
         for n in range(3):
             body = json.dumps({"request_id": f"r{n}"}).encode()
-            headers = signed_headers(sim.webhooks.key, request_id=f"r{n}", body=body)
+            headers = signed_headers(fal_sim.webhooks.key, request_id=f"r{n}", body=body)
             assert await verifier.verify(headers, body) == f"r{n}"
-        assert sim.webhooks.jwks_fetches == 1
+        assert fal_sim.webhooks.jwks_fetches == 1
         moment[0] = 24 * 3600.0  # a day later: fetched again
         await verifier.verify(headers, body)
-        assert sim.webhooks.jwks_fetches == 2
+        assert fal_sim.webhooks.jwks_fetches == 2
     finally:
         await keys.aclose()
-        await sim.close()
+        await fal_sim.close()
 
 
 async def test_no_keys_to_be_had_is_a_503_so_fal_tries_again() -> None:
-    sim = FalSimulator()
-    await sim.start()
-    url = sim.jwks_url
-    await sim.close()  # nothing listens there any more
+    fal_sim = FalSimulator()
+    await fal_sim.start()
+    url = fal_sim.jwks_url
+    await fal_sim.close()  # nothing listens there any more
     keys = JwksKeys(url)
     body = b'{"request_id": "r1"}'
     headers = signed_headers(Ed25519PrivateKey.generate(), request_id="r1", body=body)

@@ -14,10 +14,10 @@ import pytest
 
 from adapters.sqlite.store import SqliteStore
 from core.admin import AdminService
-from core.catalog import build_catalog
 from core.engine import Engine, EngineConfig
 from core.errors import BotError, ErrorCode
 from core.jobs import Actor, Job, JobState
+from core.model_table import build_catalog
 from core.ports import Store
 from core.quota import BucketLimits
 from tests.fakes import asking

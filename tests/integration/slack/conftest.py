@@ -10,7 +10,6 @@ import pytest
 
 from adapters.fal.simulator import FalSimulator
 from tests.fakes.slack import FakeSlack
-from tests.integration.fal.fixtures import running_fal_simulator
 from tests.integration.slack.harness import SlackStack, new_fake
 
 
@@ -25,19 +24,13 @@ async def fake() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-async def fal() -> AsyncIterator[FalSimulator]:
-    async with running_fal_simulator() as sim:
-        yield sim
-
-
-@pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "falbot.db"
 
 
 @pytest.fixture
-async def stack(fake: FakeSlack, fal: FalSimulator, db_path: Path) -> AsyncIterator[SlackStack]:
-    opened = await SlackStack.open(fake, fal, db_path, mode="http")
+async def stack(fake: FakeSlack, fal_sim: FalSimulator, db_path: Path) -> AsyncIterator[SlackStack]:
+    opened = await SlackStack.open(fake, fal_sim, db_path, mode="http")
     try:
         yield opened
     finally:
@@ -46,9 +39,9 @@ async def stack(fake: FakeSlack, fal: FalSimulator, db_path: Path) -> AsyncItera
 
 @pytest.fixture
 async def socket_stack(
-    fake: FakeSlack, fal: FalSimulator, db_path: Path
+    fake: FakeSlack, fal_sim: FalSimulator, db_path: Path
 ) -> AsyncIterator[SlackStack]:
-    opened = await SlackStack.open(fake, fal, db_path, mode="socket")
+    opened = await SlackStack.open(fake, fal_sim, db_path, mode="socket")
     try:
         yield opened
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +23,7 @@ from bot.app import App, build_app
 from bot.settings import Settings
 from core.engine import Engine
 from core.jobs import Actor, Job, JobState
+from core.ports import Clock
 from tests.fakes.slack import FakeSlack, SignedSender
 from tests.fakes.slack import payloads as p
 from tests.integration.fal.fixtures import SIM_KEY
@@ -60,6 +62,7 @@ def settings_for(
     *,
     mode: Mode,
     media_hosts: tuple[str, ...] = (),
+    overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
     """What an operator would put in the environment, pointed at the loopback fakes."""
     values: dict[str, Any] = {
@@ -80,6 +83,7 @@ def settings_for(
     }
     if mode == "socket":
         values["SLACK_APP_TOKEN"] = APP_TOKEN
+    values.update(overrides or {})
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
@@ -112,21 +116,26 @@ class SlackStack:
         *,
         mode: Mode = "http",
         media_hosts: tuple[str, ...] = (),
+        clock: Clock | None = None,
+        settings: Mapping[str, Any] | None = None,
     ) -> SlackStack:
         """Built by the composition root (`build_app`), with Slack wired as `falbot run` does;
-        `media_hosts`: more hosts the bot may fetch user media from."""
-        settings = settings_for(fake, sim, db_path, mode=mode, media_hosts=media_hosts)
-        app = await build_app(settings)
-        assert settings.slack_bot_token is not None
+        `media_hosts`: more hosts the bot may fetch user media from; `clock`: the engine's;
+        `settings`: environment values over the test ones."""
+        config = settings_for(
+            fake, sim, db_path, mode=mode, media_hosts=media_hosts, overrides=settings
+        )
+        app = await build_app(config, clock=clock)
+        assert config.slack_bot_token is not None
         adapter = SlackAdapter(
             engine=app.engine,
             admin=app.admin,
             fetcher=app.fetcher,
-            bot_token=settings.slack_bot_token.get_secret_value(),
+            bot_token=config.slack_bot_token.get_secret_value(),
             signing_secret=SIGNING_SECRET,
             app_token=APP_TOKEN if mode == "socket" else None,
-            api_url=settings.slack_api_url,
-            admin_user_ids=settings.admin_user_id_set,
+            api_url=config.slack_api_url,
+            admin_user_ids=config.admin_user_id_set,
             claims=app.store,
             shutdown_grace=2.0,
         )

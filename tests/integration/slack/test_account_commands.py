@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from adapters.fal.simulator import FalSimulator
 from tests.fakes.slack import Call, FakeSlack
 from tests.integration.slack.harness import ANN, BOSS, SlackStack
@@ -54,8 +56,10 @@ async def test_usage_with_a_bad_period(stack: SlackStack) -> None:
     assert "/falbot usage [days]" in text
 
 
-async def test_cancel_a_running_job(stack: SlackStack, fake: FakeSlack, fal: FalSimulator) -> None:
-    fal.hold = True
+async def test_cancel_a_running_job(
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
+) -> None:
+    fal_sim.hold = True
     await stack.command("/imagine", "a very slow painting")
     await fake.wait_for("chat.update", lambda c: "running" in str(c.params.get("text")))
     job = (await stack.jobs_of(ANN))[0]
@@ -69,23 +73,25 @@ async def test_cancel_a_running_job(stack: SlackStack, fake: FakeSlack, fal: Fal
 
 
 async def test_cancel_someone_elses_job_is_not_found(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
-    fal.hold = True
+    fal_sim.hold = True
     await stack.command("/imagine", "mine", user=BOSS)
     await fake.wait_for("chat.update", lambda c: "running" in str(c.params.get("text")))
     job = (await stack.jobs_of(BOSS))[0]
     text = await answer(stack, "/falbot", f"cancel {job.short_id}", user=ANN)
     assert "I found no job" in text
-    fal.release()
+    fal_sim.release()
     await fake.wait_for("chat.update", is_done)
 
 
-async def test_video_with_options(stack: SlackStack, fake: FakeSlack, fal: FalSimulator) -> None:
+async def test_video_with_options(
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
+) -> None:
     await answer(stack, "/falbot", f"admin quota set <@{ANN}> 500 50", user=BOSS)  # veo3 is dear
     await stack.command("/video", "waves at night —model veo3 --duration 4s --audio")
     final = await fake.wait_for("chat.update", is_done)
-    endpoint, arguments = fal.submits[0]
+    endpoint, arguments = fal_sim.submits[0]
     assert endpoint == "fal-ai/veo3"
     assert arguments["duration"] == "4s"
     assert arguments["generate_audio"] is True
@@ -112,3 +118,16 @@ async def test_hints_name_the_slack_commands(stack: SlackStack) -> None:
     text = await answer(stack, "/video", "waves --model veo3")
     assert "/falbot models" in text
     assert "See /models" not in text
+
+
+async def test_a_crash_is_answered_with_the_one_internal_error(
+    stack: SlackStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(workspace_id: str) -> list[object]:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(stack.engine, "models", broken)
+    said = await answer(stack, "/falbot", "models")
+    assert "Something went wrong on my side." in said
+    assert "if it keeps happening, tell an admin" in said
+    assert "a bug" not in said and "RuntimeError" not in said

@@ -69,7 +69,7 @@ async def test_unknown_admin_command_shows_usage(stack: SlackStack, fake: FakeSl
 
 
 async def test_exhausted_quota_says_when_to_retry(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     await answer_to(stack, fake, "/falbot", f"admin quota set <@{ANN}> 5 60", BOSS)
     await stack.command("/imagine", "a red fox --model nano-banana")  # 3.9 credits of 5
@@ -85,11 +85,11 @@ async def test_exhausted_quota_says_when_to_retry(
     assert not fake.calls_to("chat.delete")
     assert len(await stack.jobs_of(ANN)) == 1
     assert await stack.credits_of(ANN) - left < Decimal("0.1")  # only the refill since
-    assert len(fal.submits) == 1
+    assert len(fal_sim.submits) == 1
 
 
 async def test_a_banned_users_prompt_is_never_posted(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     await answer_to(stack, fake, "/falbot", f"admin ban <@{ANN}|ann>", BOSS)
     answer = await answer_to(stack, fake, "/imagine", "a secret plan --model nano-banana", ANN)
@@ -100,7 +100,7 @@ async def test_a_banned_users_prompt_is_never_posted(
     assert not fake.calls_to("chat.delete", status=None)
     assert "secret plan" not in str([c.params for c in fake.calls if c.method != "response_url"])
     assert await stack.jobs_of(ANN) == []
-    assert not fal.submits
+    assert not fal_sim.submits
 
 
 async def test_usage_error_on_a_bad_option(stack: SlackStack, fake: FakeSlack) -> None:
@@ -191,7 +191,7 @@ async def test_admin_nsfw_refuses_a_member_and_a_bad_mode_and_changes_nothing(
 
 
 async def test_a_job_in_a_channel_the_bot_is_not_in_is_withdrawn(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     """Admitted, then Slack refuses its message: the job is cancelled, its credits come back,
     and only the requester is told."""
@@ -203,7 +203,7 @@ async def test_a_job_in_a_channel_the_bot_is_not_in_is_withdrawn(
     (job,) = await stack.jobs_of(ANN)  # withdrawn before the requester was told
     assert job.state is JobState.CANCELLED
     assert await stack.credits_of(ANN) == Decimal(100)
-    assert not fal.submits  # held until its message was named: fal never saw it
+    assert not fal_sim.submits  # held until its message was named: fal never saw it
     (refused,) = fake.calls_to("chat.postMessage")  # Slack refused it: nothing was shown
     assert refused.answer == {"ok": False, "error": "not_in_channel"}
     assert not fake.calls_to("chat.update", status=None)

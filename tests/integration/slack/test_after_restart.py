@@ -21,10 +21,10 @@ def is_done(call: Call) -> bool:
 
 @pytest.fixture
 async def restarted(
-    fake: FakeSlack, fal: FalSimulator, db_path: Path
+    fake: FakeSlack, fal_sim: FalSimulator, db_path: Path
 ) -> AsyncIterator[tuple[SlackStack, dict[str, Any]]]:
     """One /imagine delivered by a first process; then a second process on the same database."""
-    first = await SlackStack.open(fake, fal, db_path)
+    first = await SlackStack.open(fake, fal_sim, db_path)
     try:
         await first.command("/imagine", "a paper boat --model flux-dev --seed 7")
         await fake.wait_for("chat.update", is_done)
@@ -34,7 +34,7 @@ async def restarted(
     post = fake.calls_to("chat.postMessage")[0]
     result = fake.message(CHANNEL, post.answer["ts"])
     assert result is not None
-    second = await SlackStack.open(fake, fal, db_path)
+    second = await SlackStack.open(fake, fal_sim, db_path)
     try:
         yield second, result
     finally:
@@ -58,14 +58,14 @@ async def click(
 
 
 async def test_rerun_after_a_restart(
-    restarted: tuple[SlackStack, dict[str, Any]], fake: FakeSlack, fal: FalSimulator
+    restarted: tuple[SlackStack, dict[str, Any]], fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     stack, result = restarted
     await click(stack, result, "falbot_rerun")
     await fake.wait_for("chat.update", is_done, count=2)
     rerun_post = fake.calls_to("chat.postMessage")[1]
     assert rerun_post.params["thread_ts"] == result["ts"]  # in the result's thread
-    (_, first), (_, again) = fal.submits
+    (_, first), (_, again) = fal_sim.submits
     assert again["prompt"] == first["prompt"] == "a paper boat"
     assert first["seed"] == 7
     assert again["seed"] != 7  # a new seed
@@ -91,12 +91,12 @@ async def test_variations_after_a_restart(
 
 
 async def test_upscale_after_a_restart(
-    restarted: tuple[SlackStack, dict[str, Any]], fake: FakeSlack, fal: FalSimulator
+    restarted: tuple[SlackStack, dict[str, Any]], fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     stack, result = restarted
     await click(stack, result, "falbot_upscale")
     await fake.wait_for("chat.update", is_done, count=2)
-    endpoint, arguments = fal.submits[1]
+    endpoint, arguments = fal_sim.submits[1]
     assert endpoint == "fal-ai/esrgan"
     jobs = await stack.jobs_of(ANN)
     original = jobs[1]
@@ -105,7 +105,7 @@ async def test_upscale_after_a_restart(
 
 
 async def test_edit_button_after_a_restart(
-    restarted: tuple[SlackStack, dict[str, Any]], fake: FakeSlack, fal: FalSimulator
+    restarted: tuple[SlackStack, dict[str, Any]], fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     stack, result = restarted
     await click(stack, result, "falbot_edit")
@@ -116,7 +116,7 @@ async def test_edit_button_after_a_restart(
     }
     await stack.interaction(p.view_submission(fake.views[-1], values, team_id=TEAM, user_id=ANN))
     await fake.wait_for("chat.update", is_done, count=2)
-    endpoint, arguments = fal.submits[1]
+    endpoint, arguments = fal_sim.submits[1]
     assert endpoint == "fal-ai/nano-banana/edit"
     assert arguments["prompt"] == "add a lighthouse"
     assert fake.calls_to("chat.postMessage")[1].params["thread_ts"] == result["ts"]
@@ -144,10 +144,10 @@ async def test_delete_is_for_the_requester_or_an_admin(
 
 
 async def test_a_running_job_is_finished_in_its_message_after_a_restart(
-    fake: FakeSlack, fal: FalSimulator, db_path: Path
+    fake: FakeSlack, fal_sim: FalSimulator, db_path: Path
 ) -> None:
-    fal.hold = True
-    first = await SlackStack.open(fake, fal, db_path)
+    fal_sim.hold = True
+    first = await SlackStack.open(fake, fal_sim, db_path)
     try:
         await first.command("/imagine", "slow clouds")
         post = await fake.wait_for("chat.postMessage")
@@ -155,25 +155,25 @@ async def test_a_running_job_is_finished_in_its_message_after_a_restart(
     finally:
         await first.close()  # the process goes away while fal works
 
-    second = await SlackStack.open(fake, fal, db_path)
+    second = await SlackStack.open(fake, fal_sim, db_path)
     try:
-        fal.release()
+        fal_sim.release()
         final = await fake.wait_for("chat.update", is_done)
         assert final.params["ts"] == post.answer["ts"]  # the same message, rebuilt from reply_ref
         complete = fake.calls_to("files.completeUploadExternal")[0]
         assert complete.params["thread_ts"] == post.answer["ts"]
-        assert len(fal.submits) == 1  # resumed, never submitted twice
+        assert len(fal_sim.submits) == 1  # resumed, never submitted twice
     finally:
         await second.close()
 
 
 async def test_a_restart_between_admission_and_its_message_still_shows_the_job(
-    fake: FakeSlack, fal: FalSimulator, db_path: Path
+    fake: FakeSlack, fal_sim: FalSimulator, db_path: Path
 ) -> None:
     """Killed after the job was admitted but before its message was posted: the next start
     runs it and posts its message then (no job is left without one, none runs unseen)."""
     gate = fake.hold("chat.postMessage")
-    first = await SlackStack.open(fake, fal, db_path)
+    first = await SlackStack.open(fake, fal_sim, db_path)
     try:
         await first.command("/imagine", "a fox at the window --model flux-schnell")
         await fake.wait_for("held:chat.postMessage")
@@ -182,10 +182,10 @@ async def test_a_restart_between_admission_and_its_message_still_shows_the_job(
         assert not held.reply_ref.get("message_ts")
     finally:
         await first.close()
-    assert not fal.submits  # held until its message was named
+    assert not fal_sim.submits  # held until its message was named
 
     gate.set()
-    second = await SlackStack.open(fake, fal, db_path)
+    second = await SlackStack.open(fake, fal_sim, db_path)
     try:
         await second.wait_delivered(ANN)
         final = await fake.wait_for("chat.update", is_done)
@@ -193,7 +193,7 @@ async def test_a_restart_between_admission_and_its_message_still_shows_the_job(
         assert final.params["ts"] == posted[-1].answer["ts"]  # the message posted after restart
         complete = fake.calls_to("files.completeUploadExternal")[0]
         assert complete.params["thread_ts"] == final.params["ts"]
-        assert len(fal.submits) == 1
+        assert len(fal_sim.submits) == 1
         # The job now names that message, so a later restart finds it again.
         (job,) = await second.jobs_of(ANN)
         assert job.reply_ref["message_ts"] == final.params["ts"]

@@ -40,7 +40,7 @@ BAD_FILES: dict[str, tuple[dict[str, Any], str]] = {
 
 
 async def assert_refused(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator, expected: str
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator, expected: str
 ) -> None:
     ephemeral = await fake.wait_for("chat.postEphemeral")
     assert ephemeral.params["user"] == ANN
@@ -50,14 +50,14 @@ async def assert_refused(
     assert "Traceback" not in shown
     await stack.quiesce()
     assert not fake.calls_to("chat.postMessage")  # no job message
-    assert not fal.submits
+    assert not fal_sim.submits
     assert await stack.jobs_of(ANN) == []
     assert await stack.credits_of(ANN) == Decimal(100)
 
 
 @pytest.mark.parametrize("case", BAD_FILES)
 async def test_bad_file_in_a_mentioned_thread(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator, case: str
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator, case: str
 ) -> None:
     spec, expected = BAD_FILES[case]
     bad = fake.add_file(**spec)
@@ -71,7 +71,7 @@ async def test_bad_file_in_a_mentioned_thread(
             thread_ts=parent["ts"],
         )
     )
-    await assert_refused(stack, fake, fal, expected)
+    await assert_refused(stack, fake, fal_sim, expected)
     ephemeral = fake.calls_to("chat.postEphemeral")[0]
     assert ephemeral.params["thread_ts"] == parent["ts"]
     if case == "a pdf":
@@ -79,7 +79,7 @@ async def test_bad_file_in_a_mentioned_thread(
 
 
 async def test_login_page_through_the_shortcut_modal(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     spec, expected = BAD_FILES["login page"]
     bad = fake.add_file(**spec)
@@ -99,11 +99,11 @@ async def test_login_page_through_the_shortcut_modal(
         "model": {"model_input": {"type": "static_select", "selected_option": None}},
     }
     await stack.interaction(p.view_submission(fake.views[-1], values, team_id=TEAM, user_id=ANN))
-    await assert_refused(stack, fake, fal, expected)
+    await assert_refused(stack, fake, fal_sim, expected)
 
 
 async def test_shortcut_on_a_message_without_an_image(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     message = fake.add_message(CHANNEL, user=ANN, text="just words")
     await stack.interaction(
@@ -124,7 +124,7 @@ async def test_shortcut_on_a_message_without_an_image(
 
 
 async def test_mention_without_any_image(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     parent = fake.add_message(CHANNEL, user=ANN, text="no pictures here")
     await stack.event(
@@ -136,4 +136,4 @@ async def test_mention_without_any_image(
             thread_ts=parent["ts"],
         )
     )
-    await assert_refused(stack, fake, fal, "no image")
+    await assert_refused(stack, fake, fal_sim, "no image")

@@ -24,7 +24,7 @@ async def _dm_command(stack: SlackStack, fake: FakeSlack, text: str) -> Call:
 
 
 async def test_a_user_banned_in_the_workspace_is_refused_in_a_dm(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     await stack.store.set_banned(TEAM, ANN, True)
 
@@ -32,12 +32,12 @@ async def test_a_user_banned_in_the_workspace_is_refused_in_a_dm(
 
     assert answer.params["response_type"] == "ephemeral"
     assert "not allowed to use falbot here" in str(answer.params["blocks"])
-    assert fal.submits == []
+    assert fal_sim.submits == []
     assert await stack.jobs_of(ANN) == []
 
 
 async def test_a_dm_job_takes_the_workspace_bucket(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     before = await stack.credits_of(ANN)
     form = p.slash_command(
@@ -57,7 +57,7 @@ async def test_a_dm_job_takes_the_workspace_bucket(
 
 
 async def test_an_image_dmed_by_a_banned_user_is_refused(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     await stack.store.set_banned(TEAM, ANN, True)
     photo = fake.add_file(png(color="blue"), name="cat.png", mimetype="image/png")
@@ -69,5 +69,5 @@ async def test_an_image_dmed_by_a_banned_user_is_refused(
 
     refused = await fake.wait_for("chat.postEphemeral")
     assert "not allowed to use falbot here" in str(refused.params.get("blocks"))
-    assert fal.submits == []
+    assert fal_sim.submits == []
     assert await stack.jobs_of(ANN) == []

@@ -27,7 +27,7 @@ def is_done(call: object) -> bool:
 
 
 async def test_mention_in_a_thread_edits_its_parent_image(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     image = png(color="green")
     photo = fake.add_file(image, name="cat.png", mimetype="image/png")
@@ -52,7 +52,7 @@ async def test_mention_in_a_thread_edits_its_parent_image(
     await fake.wait_for("chat.update", is_done)
     post = fake.calls_to("chat.postMessage")[0]
     assert post.params["thread_ts"] == parent["ts"]  # the job lives in the image's thread
-    endpoint, arguments = fal.submits[0]
+    endpoint, arguments = fal_sim.submits[0]
     assert endpoint == "fal-ai/nano-banana/edit"
     assert arguments["prompt"] == "give it a hat"
     assert arguments["image_urls"][0].startswith("data:image/png;base64,")
@@ -61,7 +61,7 @@ async def test_mention_in_a_thread_edits_its_parent_image(
 
 
 async def test_mention_upscale_in_a_thread(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     photo = fake.add_file(png(), name="small.png", mimetype="image/png")
     parent = fake.add_message(CHANNEL, user=ANN, files=[photo])
@@ -75,7 +75,7 @@ async def test_mention_upscale_in_a_thread(
         )
     )
     await fake.wait_for("chat.update", is_done)
-    endpoint, arguments = fal.submits[0]
+    endpoint, arguments = fal_sim.submits[0]
     assert endpoint == "fal-ai/esrgan"
     assert arguments["scale"] == 4
 
@@ -102,7 +102,7 @@ async def test_mention_upscale_it_is_an_upscale_as_on_discord(
 
 
 async def test_edit_image_shortcut_opens_a_modal_and_edits(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     photo = fake.add_file(png(color="blue"), name="dog.png", mimetype="image/png")
     message = fake.add_message(CHANNEL, user=ANN, text="the dog", files=[photo])
@@ -146,7 +146,7 @@ async def test_edit_image_shortcut_opens_a_modal_and_edits(
     done = await fake.wait_for("chat.update", is_done)
     post = fake.calls_to("chat.postMessage")[0]
     assert post.params["thread_ts"] == message["ts"]
-    endpoint, arguments = fal.submits[0]
+    endpoint, arguments = fal_sim.submits[0]
     assert endpoint == "fal-ai/gpt-image-1.5/edit"
     assert arguments["prompt"] == "make it a watercolour"
     assert arguments["input_fidelity"] == "high"  # sent, never left to fal's default
@@ -157,7 +157,7 @@ async def test_edit_image_shortcut_opens_a_modal_and_edits(
 
 
 async def test_a_large_image_goes_to_fal_storage(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     noise = Image.frombytes("RGB", (420, 420), os.urandom(420 * 420 * 3))
     buf = io.BytesIO()
@@ -175,7 +175,7 @@ async def test_a_large_image_goes_to_fal_storage(
         )
     )
     await fake.wait_for("chat.update", is_done)
-    _, arguments = fal.submits[0]
+    _, arguments = fal_sim.submits[0]
     url = arguments["image_urls"][0]
-    assert url.startswith(fal.cdn_url)  # uploaded to fal storage, not inlined
+    assert url.startswith(fal_sim.cdn_url)  # uploaded to fal storage, not inlined
     assert await stack.output_bytes(url) == buf.getvalue()

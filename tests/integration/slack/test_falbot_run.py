@@ -16,9 +16,9 @@ from tests.integration.slack.harness import ANN, CHANNEL, SIGNING_SECRET, TEAM, 
 
 
 async def test_falbot_run_serves_slack_over_socket_mode(
-    fake: FakeSlack, fal: FalSimulator, db_path: Path
+    fake: FakeSlack, fal_sim: FalSimulator, db_path: Path
 ) -> None:
-    settings = settings_for(fake, fal, db_path, mode="socket")
+    settings = settings_for(fake, fal_sim, db_path, mode="socket")
     ready = asyncio.Event()
     running = asyncio.create_task(run(settings, ready=ready))
     try:
@@ -40,7 +40,7 @@ async def test_falbot_run_serves_slack_over_socket_mode(
         assert "flux-schnell · $" in final.params["text"]
         complete = await fake.wait_for("files.completeUploadExternal")
         assert complete.params["channel_id"] == CHANNEL
-        assert fal.submits[0][1]["prompt"] == "a lantern in fog"
+        assert fal_sim.submits[0][1]["prompt"] == "a lantern in fog"
     finally:
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -48,9 +48,9 @@ async def test_falbot_run_serves_slack_over_socket_mode(
 
 
 async def test_falbot_run_serves_slack_over_http_on_its_one_server(
-    fake: FakeSlack, fal: FalSimulator, db_path: Path
+    fake: FakeSlack, fal_sim: FalSimulator, db_path: Path
 ) -> None:
-    settings = settings_for(fake, fal, db_path, mode="http")
+    settings = settings_for(fake, fal_sim, db_path, mode="http")
     async with serving(settings) as running:
         base = f"http://127.0.0.1:{running.server.port}"
         sender = SignedSender(f"{base}/slack/events", SIGNING_SECRET)
@@ -78,9 +78,9 @@ async def test_falbot_run_serves_slack_over_http_on_its_one_server(
 
 
 async def test_healthz_reports_the_socket_mode_connection(
-    fake: FakeSlack, fal: FalSimulator, db_path: Path
+    fake: FakeSlack, fal_sim: FalSimulator, db_path: Path
 ) -> None:
-    settings = settings_for(fake, fal, db_path, mode="socket")
+    settings = settings_for(fake, fal_sim, db_path, mode="socket")
     async with serving(settings) as running, aiohttp.ClientSession() as session:
         await fake.wait_socket_connected()
         url = f"http://127.0.0.1:{running.server.port}/healthz"

@@ -18,14 +18,14 @@ def stage_of(call: Call) -> str:
     return next((s for s in STAGES if s in text), "?")
 
 
-async def imagine_flow(stack: SlackStack, fake: FakeSlack, fal: FalSimulator) -> None:
+async def imagine_flow(stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator) -> None:
     """What every /imagine shows: its message, progress in order, the upload, the footer."""
     post = await fake.wait_for("chat.postMessage")
     assert post.params["channel"] == CHANNEL
     assert "a lighthouse at dusk" in post.params["blocks"][0]["text"]["text"]
     message_ts = post.answer["ts"]
     await fake.wait_for("chat.update", lambda c: stage_of(c) == "running")
-    fal.release()
+    fal_sim.release()
 
     final = await fake.wait_for(
         "chat.update", lambda c: str(c.params.get("text", "")).startswith("Done"), timeout=10
@@ -77,8 +77,8 @@ async def imagine_flow(stack: SlackStack, fake: FakeSlack, fal: FalSimulator) ->
     ]
 
 
-async def test_imagine_over_http(stack: SlackStack, fake: FakeSlack, fal: FalSimulator) -> None:
-    fal.hold = True
+async def test_imagine_over_http(stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator) -> None:
+    fal_sim.hold = True
     assert stack.adapter.connected is None  # HTTP mode: Slack calls us
     gate = fake.hold("chat.postMessage")
     answer, elapsed = await stack.timed_command("/imagine", "a lighthouse at dusk --aspect 16:9")
@@ -87,20 +87,20 @@ async def test_imagine_over_http(stack: SlackStack, fake: FakeSlack, fal: FalSim
     assert elapsed < 3.0
     await fake.wait_for("held:chat.postMessage")
     gate.set()
-    await imagine_flow(stack, fake, fal)
+    await imagine_flow(stack, fake, fal_sim)
 
 
 async def test_imagine_over_socket_mode(
-    socket_stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    socket_stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
-    fal.hold = True
+    fal_sim.hold = True
     assert socket_stack.adapter.connected is True
     gate = fake.hold("chat.postMessage")
     ack = await socket_stack.command("/imagine", "a lighthouse at dusk --aspect 16:9")
     assert "envelope_id" in ack.params
     await fake.wait_for("held:chat.postMessage")
     gate.set()
-    await imagine_flow(socket_stack, fake, fal)
+    await imagine_flow(socket_stack, fake, fal_sim)
 
 
 async def test_socket_mode_reconnects_when_slack_drops_the_socket(

@@ -35,9 +35,9 @@ async def test_an_option_cannot_ping_the_channel(stack: SlackStack, fake: FakeSl
 
 
 async def test_a_prompt_and_fals_error_about_it_stay_text(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
-    fal.fail_next(Fault.content_policy("<!channel> <@UVICTIM> is not allowed"))
+    fal_sim.fail_next(Fault.content_policy("<!channel> <@UVICTIM> is not allowed"))
     prompt = "look <@UVICTIM> <https://evil.example|google.com> <!here> <!channel>"
     await stack.command("/imagine", f"{prompt} --model nano-banana")
     await fake.wait_for("chat.update", lambda c: str(c.params.get("text")).startswith("Failed"))
@@ -48,7 +48,7 @@ async def test_a_prompt_and_fals_error_about_it_stay_text(
 
 
 async def test_a_delivered_result_echoes_the_prompt_escaped(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     await stack.command("/imagine", "a fox <!channel> <@UVICTIM> --model flux-schnell")
     await stack.wait_delivered(ANN)

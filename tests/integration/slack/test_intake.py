@@ -24,20 +24,20 @@ def big_webp() -> bytes:
     return buf.getvalue()
 
 
-async def refusal(stack: SlackStack, fake: FakeSlack, fal: FalSimulator) -> str:
+async def refusal(stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator) -> str:
     """The ephemeral answer, once the adapter is done; and nothing else happened."""
     ephemeral = await fake.wait_for("chat.postEphemeral")
     await stack.quiesce()
     assert ephemeral.params["user"] == ANN
     assert not fake.calls_to("chat.postMessage")
-    assert not fal.submits
+    assert not fal_sim.submits
     assert await stack.jobs_of(ANN) == []
     assert await stack.credits_of(ANN) == Decimal(100)
     return str(ephemeral.params["blocks"][0]["text"]["text"])
 
 
 async def test_a_banned_users_mention_in_a_thread_downloads_nothing(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator, big_webp: bytes
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator, big_webp: bytes
 ) -> None:
     await stack.store.set_banned(TEAM, ANN, True)
     photos = [
@@ -55,13 +55,13 @@ async def test_a_banned_users_mention_in_a_thread_downloads_nothing(
         )
     )
 
-    assert "not allowed to use falbot" in await refusal(stack, fake, fal)
+    assert "not allowed to use falbot" in await refusal(stack, fake, fal_sim)
     assert not fake.calls_to("files.download")
     assert not fake.calls_to("conversations.replies")  # not even looked for
 
 
 async def test_a_banned_users_edit_image_modal_downloads_nothing(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     photo = fake.add_file(png(), name="dog.png", mimetype="image/png")
     message = fake.add_message(CHANNEL, user=ANN, files=[photo])
@@ -79,12 +79,12 @@ async def test_a_banned_users_edit_image_modal_downloads_nothing(
     }
     await stack.interaction(p.view_submission(fake.views[-1], values, team_id=TEAM, user_id=ANN))
 
-    assert "not allowed to use falbot" in await refusal(stack, fake, fal)
+    assert "not allowed to use falbot" in await refusal(stack, fake, fal_sim)
     assert not fake.calls_to("files.download")
 
 
 async def test_a_mention_past_the_pixel_cap_is_refused(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator, big_webp: bytes
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator, big_webp: bytes
 ) -> None:
     photos = [fake.add_file(big_webp, name=f"{n}.webp", mimetype="image/webp") for n in "ab"]
 
@@ -98,13 +98,13 @@ async def test_a_mention_past_the_pixel_cap_is_refused(
         )
     )
 
-    shown = await refusal(stack, fake, fal)
+    shown = await refusal(stack, fake, fal_sim)
     assert "Your images add up to 80 megapixels; the limit is 64 megapixels" in shown
     assert len(fake.calls_to("files.download")) == 2
 
 
 async def test_a_banned_users_upload_modal_downloads_nothing(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator, big_webp: bytes
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator, big_webp: bytes
 ) -> None:
     await stack.command("/edit", "--model gpt-image-edit")
     await fake.wait_for("views.open")
@@ -117,6 +117,6 @@ async def test_a_banned_users_upload_modal_downloads_nothing(
 
     await stack.interaction(p.view_submission(fake.views[-1], values, team_id=TEAM, user_id=ANN))
 
-    assert "not allowed to use falbot" in await refusal(stack, fake, fal)
+    assert "not allowed to use falbot" in await refusal(stack, fake, fal_sim)
     assert not fake.calls_to("files.info")  # not even looked up
     assert not fake.calls_to("files.download")

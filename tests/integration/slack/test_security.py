@@ -23,15 +23,15 @@ def imagine_form(fake: FakeSlack) -> str:
     return urlencode(form)
 
 
-async def assert_nothing_started(stack: SlackStack, fake: FakeSlack, fal: FalSimulator) -> None:
+async def assert_nothing_started(stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator) -> None:
     await stack.quiesce()
     assert [c.method for c in fake.calls] == []  # not even auth.test: Bolt stopped at the door
-    assert not fal.submits
+    assert not fal_sim.submits
     assert await stack.jobs_of(ANN) == []
 
 
 async def test_bad_signature_is_refused(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     assert stack.sender is not None
     answer = await stack.sender.post(
@@ -40,11 +40,11 @@ async def test_bad_signature_is_refused(
         signature="v0=" + "0" * 64,
     )
     assert answer.status == 401
-    await assert_nothing_started(stack, fake, fal)
+    await assert_nothing_started(stack, fake, fal_sim)
 
 
 async def test_body_changed_after_signing_is_refused(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     assert stack.sender is not None
     ts = int(time.time())
@@ -55,11 +55,11 @@ async def test_body_changed_after_signing_is_refused(
         tampered, "application/x-www-form-urlencoded", timestamp=ts, signature=signature
     )
     assert answer.status == 401
-    await assert_nothing_started(stack, fake, fal)
+    await assert_nothing_started(stack, fake, fal_sim)
 
 
 async def test_stale_timestamp_is_refused(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     assert stack.sender is not None
     # Correctly signed, but six minutes old: outside Slack's five-minute window (a replay).
@@ -67,11 +67,11 @@ async def test_stale_timestamp_is_refused(
         imagine_form(fake), "application/x-www-form-urlencoded", timestamp=int(time.time()) - 360
     )
     assert answer.status == 401
-    await assert_nothing_started(stack, fake, fal)
+    await assert_nothing_started(stack, fake, fal_sim)
 
 
 async def test_retried_event_starts_one_job(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     photo = fake.add_file(png(), name="cat.png", mimetype="image/png")
     parent = fake.add_message(CHANNEL, user=ANN, files=[photo])
@@ -107,13 +107,13 @@ async def test_retried_event_starts_one_job(
         "chat.update", lambda c: str(c.params.get("text", "")).startswith("Done"), count=2
     )
     await stack.quiesce()
-    prompts = [a["prompt"] for _, a in fal.submits]
+    prompts = [a["prompt"] for _, a in fal_sim.submits]
     assert prompts == ["paint it blue", "now green"]
     assert len(await stack.jobs_of(ANN)) == 2
 
 
 async def test_retried_event_over_socket_mode_runs_once(
-    socket_stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    socket_stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     photo = fake.add_file(png(), name="cat.png", mimetype="image/png")
     parent = fake.add_message(CHANNEL, user=ANN, files=[photo])
@@ -131,6 +131,6 @@ async def test_retried_event_over_socket_mode_runs_once(
     await fake.wait_ack(retry)
     await fake.wait_for("chat.update", lambda c: str(c.params.get("text", "")).startswith("Done"))
     await socket_stack.quiesce()
-    assert len(fal.submits) == 1
+    assert len(fal_sim.submits) == 1
     assert len(fake.calls_to("chat.postMessage")) == 1
     assert len(await socket_stack.jobs_of(ANN)) == 1

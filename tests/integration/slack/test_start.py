@@ -31,14 +31,14 @@ async def healthz(port: int) -> dict[str, object]:
 
 async def test_http_mode_checks_the_token_at_start_and_healthz_says_so(
     fake: FakeSlack,
-    fal: FalSimulator,
+    fal_sim: FalSimulator,
     db_path: Path,
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)  # as in production: Bolt reads it too
     caplog.set_level(logging.INFO)
-    async with serving(settings_for(fake, fal, db_path, mode="http")) as running:
+    async with serving(settings_for(fake, fal_sim, db_path, mode="http")) as running:
         assert fake.calls_to("auth.test")
         health = await healthz(running.server.port)
     assert health["adapters"] == {"slack": "connected"}
@@ -47,9 +47,9 @@ async def test_http_mode_checks_the_token_at_start_and_healthz_says_so(
 
 
 async def test_a_token_slack_refuses_stops_the_start_with_what_to_do(
-    fake: FakeSlack, fal: FalSimulator, db_path: Path
+    fake: FakeSlack, fal_sim: FalSimulator, db_path: Path
 ) -> None:
-    settings = settings_for(fake, fal, db_path, mode="http")
+    settings = settings_for(fake, fal_sim, db_path, mode="http")
     settings = settings.model_copy(
         update={"slack_bot_token": type(settings.slack_bot_token)("xoxb-revoked")}
     )
@@ -73,9 +73,9 @@ def test_check_reports_a_slack_bot_token_alone(tmp_path: Path) -> None:
 
 
 async def test_socket_mode_starts_without_a_signing_secret(
-    fake: FakeSlack, fal: FalSimulator, db_path: Path
+    fake: FakeSlack, fal_sim: FalSimulator, db_path: Path
 ) -> None:
-    settings = settings_for(fake, fal, db_path, mode="socket")
+    settings = settings_for(fake, fal_sim, db_path, mode="socket")
     settings = settings.model_copy(update={"slack_signing_secret": None})
     async with serving(settings) as running:
         await fake.wait_socket_connected()
@@ -84,7 +84,7 @@ async def test_socket_mode_starts_without_a_signing_secret(
 
 
 async def test_healthz_says_when_slack_stops_accepting_the_token(
-    fake: FakeSlack, fal: FalSimulator, db_path: Path
+    fake: FakeSlack, fal_sim: FalSimulator, db_path: Path
 ) -> None:
     slept: asyncio.Queue[float] = asyncio.Queue()
     ticks: asyncio.Queue[None] = asyncio.Queue()
@@ -93,7 +93,7 @@ async def test_healthz_says_when_slack_stops_accepting_the_token(
         slept.put_nowait(seconds)
         await ticks.get()
 
-    async with serving(settings_for(fake, fal, db_path, mode="http")) as running:
+    async with serving(settings_for(fake, fal_sim, db_path, mode="http")) as running:
         slack = running.app.extras["slack"]
         checking = asyncio.create_task(keep_checking_slack(slack, every=60, sleep=sleep))
         try:

@@ -84,9 +84,9 @@ async def test_models_lists_each_models_options_with_their_ranges(
 
 
 async def test_a_fal_failure_is_told_in_plain_words(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
-    fal.fail_endpoint("fal-ai/nano-banana", Fault.server_error("runner_scheduling_failure"))
+    fal_sim.fail_endpoint("fal-ai/nano-banana", Fault.server_error("runner_scheduling_failure"))
     await stack.command("/imagine", "a kite --model nano-banana")
     failed = await fake.wait_for("chat.update", lambda c: "Failed" in str(c.params.get("text")))
     text = shown(failed)

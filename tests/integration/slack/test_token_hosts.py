@@ -28,7 +28,7 @@ async def test_token_only_for_slack_file_hosts() -> None:
 
 
 async def test_token_not_sent_on_after_a_redirect(
-    fake: FakeSlack, fal: FalSimulator, db_path: Path
+    fake: FakeSlack, fal_sim: FalSimulator, db_path: Path
 ) -> None:
     """Slack's file host redirects the download to another allowed host (a CDN): that host
     serves the image but never sees the bot token."""
@@ -40,7 +40,7 @@ async def test_token_not_sent_on_after_a_redirect(
             b"", name="cat.png", mimetype="image/png", redirect_to=image["url_private_download"]
         )
         parent = fake.add_message(CHANNEL, user=ANN, text="my cat", files=[moved])
-        stack = await SlackStack.open(fake, fal, db_path, media_hosts=(cdn.host,))
+        stack = await SlackStack.open(fake, fal_sim, db_path, media_hosts=(cdn.host,))
         try:
             await stack.event(
                 p.app_mention(

@@ -18,7 +18,7 @@ def is_done(call: Call) -> bool:
 
 
 async def test_edit_command_opens_a_file_input_modal_and_edits_the_upload(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     answer = await stack.command("/edit", "--model gpt-image-edit")
     assert answer.status == 200
@@ -46,7 +46,7 @@ async def test_edit_command_opens_a_file_input_modal_and_edits_the_upload(
     assert download.headers["Authorization"] == f"Bearer {BOT_TOKEN}"
     final = await fake.wait_for("chat.update", is_done)
     assert final.params["channel"] == CHANNEL
-    endpoint, arguments = fal.submits[0]
+    endpoint, arguments = fal_sim.submits[0]
     assert endpoint == "fal-ai/gpt-image-1.5/edit"
     assert arguments["prompt"] == "give it a scarf"
     assert arguments["image_urls"][0].startswith("data:image/png;base64,")
@@ -54,7 +54,7 @@ async def test_edit_command_opens_a_file_input_modal_and_edits_the_upload(
 
 
 async def test_upscale_command_upscales_the_uploaded_image(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     await stack.command("/upscale", "--scale 4")
     await fake.wait_for("views.open")
@@ -69,13 +69,13 @@ async def test_upscale_command_upscales_the_uploaded_image(
     await stack.interaction(p.view_submission(view, values, team_id=TEAM, user_id=ANN))
     await fake.wait_for("chat.update", is_done)
     assert (await fake.wait_for("files.info")).params["file"] == uploaded["id"]
-    endpoint, arguments = fal.submits[0]
+    endpoint, arguments = fal_sim.submits[0]
     assert endpoint == "fal-ai/esrgan"
     assert arguments["scale"] == 4
 
 
 async def test_upload_modal_refuses_a_file_that_is_not_an_image(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     await stack.command("/edit", "")
     await fake.wait_for("views.open")
@@ -88,12 +88,12 @@ async def test_upload_modal_refuses_a_file_that_is_not_an_image(
     refused = await fake.wait_for("chat.postEphemeral")
     assert "not an image" in json.dumps(refused.params["blocks"])
     await stack.quiesce()
-    assert not fal.submits
+    assert not fal_sim.submits
     assert not fake.calls_to("chat.postMessage")
 
 
 async def test_an_image_sent_in_a_dm_is_edited(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     photo = fake.add_file(png(color="blue"), name="cat.png", mimetype="image/png")
     sent = fake.add_message(DM, user=ANN, text="make it a painting", files=[photo])
@@ -103,7 +103,7 @@ async def test_an_image_sent_in_a_dm_is_edited(
     assert answer.status == 200
     final = await fake.wait_for("chat.update", is_done)
     assert final.params["channel"] == DM
-    endpoint, arguments = fal.submits[0]
+    endpoint, arguments = fal_sim.submits[0]
     assert endpoint == "fal-ai/nano-banana/edit"
     assert arguments["prompt"] == "make it a painting"
     (job,) = await stack.jobs_of(ANN)
@@ -111,7 +111,7 @@ async def test_an_image_sent_in_a_dm_is_edited(
 
 
 async def test_falbots_own_dm_messages_and_other_channels_start_nothing(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     photo = fake.add_file(png(), name="cat.png", mimetype="image/png")
     own = p.direct_message("Done", user="UBOT", channel=DM, ts="1700000900.000001", files=[photo])
@@ -122,5 +122,5 @@ async def test_falbots_own_dm_messages_and_other_channels_start_nothing(
     for event in (own, channel):
         assert (await stack.event(event)).status == 200
     await stack.quiesce()
-    assert not fal.submits
+    assert not fal_sim.submits
     assert not [c for c in fake.calls if c.method.startswith("chat.")]

@@ -76,7 +76,7 @@ async def test_a_spoilered_output_is_not_shown_on_slack_so_gets_no_buttons(
 
 
 async def test_buttons_on_a_flagged_output_are_refused_once_the_workspace_withholds(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     await stack.store.set_nsfw(TEAM, NsfwMode.ALLOW)
     result = await _imagine(stack, "an nsfw cat --model flux-dev")
@@ -90,12 +90,12 @@ async def test_buttons_on_a_flagged_output_are_refused_once_the_workspace_withho
 
     assert "NSFW" in _said(refused)
     assert not fake.calls_to("views.open")
-    assert len(fal.submits) == 1
+    assert len(fal_sim.submits) == 1
     assert len(await stack.jobs_of(ANN)) == 1
 
 
 async def test_what_is_made_from_an_allowed_flagged_output_is_flagged_too(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     await stack.store.set_nsfw(TEAM, NsfwMode.ALLOW)
     result = await _imagine(stack, "an nsfw cat --model flux-dev")
@@ -103,18 +103,18 @@ async def test_what_is_made_from_an_allowed_flagged_output_is_flagged_too(
     update = await fake.wait_for("chat.update", is_done, count=2)
     await stack.wait_delivered(ANN, count=2)
     upscaled = fake.message(CHANNEL, str(update.params["ts"]))
-    assert upscaled is not None and fal.submits[1][0] == "fal-ai/esrgan"  # esrgan flags nothing
+    assert upscaled is not None and fal_sim.submits[1][0] == "fal-ai/esrgan"  # esrgan flags nothing
 
     # Slack cannot spoiler: under `spoiler` the upscale, made from a flagged image, is not shown.
     await stack.store.set_nsfw(TEAM, NsfwMode.SPOILER)
     await _click(stack, upscaled, "falbot_upscale")
 
     await fake.wait_for("response_url", lambda c: "withheld" in _said(c))
-    assert len(fal.submits) == 2
+    assert len(fal_sim.submits) == 2
 
 
 async def test_a_mention_in_a_flagged_results_thread_is_refused_once_withheld(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     await stack.store.set_nsfw(TEAM, NsfwMode.ALLOW)
     result = await _imagine(stack, "an nsfw cat --model flux-dev")
@@ -134,11 +134,11 @@ async def test_a_mention_in_a_flagged_results_thread_is_refused_once_withheld(
     refused = await fake.wait_for("chat.postEphemeral", lambda c: "withheld" in _said(c))
     assert "NSFW" in _said(refused)
     assert not fake.calls_to("files.download")
-    assert len(fal.submits) == 1
+    assert len(fal_sim.submits) == 1
 
 
 async def test_the_edit_shortcut_on_a_flagged_result_is_refused_once_withheld(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     await stack.store.set_nsfw(TEAM, NsfwMode.ALLOW)
     result = await _imagine(stack, "an nsfw cat --model flux-dev")
@@ -157,11 +157,11 @@ async def test_the_edit_shortcut_on_a_flagged_result_is_refused_once_withheld(
     refused = await fake.wait_for("response_url", lambda c: "withheld" in _said(c))
     assert "NSFW" in _said(refused)
     assert not fake.calls_to("views.open")
-    assert len(fal.submits) == 1
+    assert len(fal_sim.submits) == 1
 
 
 async def test_grid_buttons_act_on_the_picked_image_only_after_a_restart(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator, db_path: Path
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator, db_path: Path
 ) -> None:
     result = await _imagine(stack, "three foxes --model flux-dev --count 3")
     assert _buttons(result) == ["U1", "U2", "U3", "E1", "E2", "E3", "Rerun", "Variations", "Delete"]
@@ -169,7 +169,7 @@ async def test_grid_buttons_act_on_the_picked_image_only_after_a_restart(
     assert grid.result is not None
     urls = [o.url for o in grid.result.outputs]
     await stack.close()
-    stack = await SlackStack.open(fake, fal, db_path)
+    stack = await SlackStack.open(fake, fal_sim, db_path)
     try:
         await _work_on_the_grid(stack, result, urls)
     finally:
@@ -177,12 +177,12 @@ async def test_grid_buttons_act_on_the_picked_image_only_after_a_restart(
 
 
 async def _work_on_the_grid(stack: SlackStack, result: dict[str, Any], urls: list[str]) -> None:
-    fake, fal = stack.fake, stack.sim
+    fake, fal_sim = stack.fake, stack.sim
 
     await _click(stack, result, "falbot_upscale_2")
     await fake.wait_for("chat.update", is_done, count=2)
-    assert fal.submits[1][0] == "fal-ai/esrgan"
-    assert fal.submits[1][1]["image_url"] == urls[1]
+    assert fal_sim.submits[1][0] == "fal-ai/esrgan"
+    assert fal_sim.submits[1][1]["image_url"] == urls[1]
 
     await _click(stack, result, "falbot_edit_3")
     await fake.wait_for("views.open")
@@ -192,7 +192,7 @@ async def _work_on_the_grid(stack: SlackStack, result: dict[str, Any], urls: lis
     }
     await stack.interaction(p.view_submission(fake.views[-1], values, team_id=TEAM, user_id=ANN))
     await fake.wait_for("chat.update", is_done, count=3)
-    endpoint, arguments = fal.submits[2]
+    endpoint, arguments = fal_sim.submits[2]
     assert endpoint == "fal-ai/nano-banana/edit"
     assert arguments["image_urls"] == [urls[2]]
 
@@ -209,7 +209,7 @@ async def _saved_flagged_result(stack: SlackStack, fake: FakeSlack) -> dict[str,
 
 
 async def test_upscale_command_with_a_saved_flagged_result_is_refused_once_withheld(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     saved = await _saved_flagged_result(stack, fake)
     await stack.command("/upscale", "")
@@ -220,11 +220,11 @@ async def test_upscale_command_with_a_saved_flagged_result_is_refused_once_withh
 
     refused = await fake.wait_for("chat.postEphemeral", lambda c: "withheld" in _said(c))
     assert "NSFW" in _said(refused)
-    assert len(fal.submits) == 1
+    assert len(fal_sim.submits) == 1
 
 
 async def test_a_dm_with_a_saved_flagged_result_is_refused_once_withheld(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     saved = await _saved_flagged_result(stack, fake)
     sent = fake.add_message("DANN", user=ANN, text="make it a painting", files=[saved])
@@ -235,4 +235,4 @@ async def test_a_dm_with_a_saved_flagged_result_is_refused_once_withheld(
 
     refused = await fake.wait_for("chat.postEphemeral", lambda c: "withheld" in _said(c))
     assert "NSFW" in _said(refused)
-    assert len(fal.submits) == 1
+    assert len(fal_sim.submits) == 1

@@ -12,10 +12,10 @@ from decimal import Decimal
 import pytest
 
 from core.admin import AdminService
-from core.catalog import build_catalog
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.jobs import Actor, JobState, Stage
+from core.model_table import build_catalog
 from core.ports import Store
 from core.quota import BucketKey, BucketLimits, QuotaScope
 from tests.fakes.asking import submit

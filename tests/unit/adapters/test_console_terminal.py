@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import io
 
-import pytest
-
-from adapters.console import Terminal, parse
+from adapters.console import Terminal
 from adapters.console.terminal import styled
-from core.errors import BotError
 
 
 def test_without_a_terminal_markup_is_plain_words() -> None:
@@ -43,15 +40,6 @@ def test_progress_without_a_terminal_is_one_plain_line_per_update() -> None:
     screen.progress("ab12", "queued")
     screen.progress("ab12", "running")
     assert out.getvalue() == "[ab12] queued\n[ab12] running\n"
-
-
-@pytest.mark.parametrize(
-    ("line", "suggestion"), [("/imagine --modle x a cat", "Did you mean `--model`?")]
-)
-def test_a_mistyped_option_gets_did_you_mean(line: str, suggestion: str) -> None:
-    with pytest.raises(BotError) as caught:
-        parse(line)
-    assert suggestion in caught.value.message
 
 
 def test_while_the_person_types_progress_stays_above_the_prompt() -> None:

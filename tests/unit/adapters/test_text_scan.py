@@ -28,12 +28,12 @@ from adapters.fal import errors as fal_errors
 from adapters.slack import render as slack_render
 from core import refusals
 from core.admin import AdminResult, AdminService
-from core.catalog import build_catalog
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.help import render_help
 from core.jobs import Actor
 from core.markup import CLOSE, OPEN
+from core.model_table import build_catalog
 from core.options import SHOWN
 from core.quota import BucketLimits, BucketState, Budget, BudgetCheck, QuotaScope, TakeResult
 from core.render import (

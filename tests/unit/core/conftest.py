@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from core.admin import AdminService
-from core.catalog import build_catalog
 from core.engine import Engine, EngineConfig
 from core.jobs import Actor
+from core.model_table import build_catalog
 from core.quota import BucketLimits
 from tests.fakes.asking import Ask
 from tests.fakes.clock import FakeClock

@@ -7,10 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from core.catalog import Catalog, build_catalog
+from core.catalog import Catalog
 from core.engine import Engine
+from core.model_table import build_catalog
 from core.ports import UsageFilter
-from core.pricing import Quote
+from core.quotes import Quote
+from core.repricing import reprice
 from tests.fakes.asking import submit
 from tests.fakes.clock import START, FakeClock
 from tests.fakes.fal import FakeFal
@@ -24,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("ticking")
 def doubled() -> Catalog:
     """flux-dev at $0.05 a megapixel, as a refresh from fal's pricing API would set it."""
     quote = Quote("fal-ai/flux/dev", "0.05", "megapixels", "USD")
-    catalog = build_catalog().repriced([quote], source="fal's pricing API").catalog
+    catalog = reprice(build_catalog(), [quote], source="fal's pricing API").catalog
     assert catalog.get("flux-dev").price_text == "$0.05 per megapixel"
     return catalog
 

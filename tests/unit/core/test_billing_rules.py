@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from core.catalog import build_catalog
 from core.engine import Engine
 from core.jobs import Output
 from core.media import validate_image
+from core.model_table import build_catalog
 from core.pricing import PerMegapixel, TokenBilled, megapixels
 from core.render import render_jobs
 from tests.fakes.asking import Ask, submit

@@ -5,7 +5,6 @@ counted in the budget, and the user is told which."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +23,7 @@ from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.reply import RecordingReply
 from tests.unit.core.conftest import ADMIN, ALICE, EngineFactory, request
+from tests.waits import until
 
 pytestmark = pytest.mark.usefixtures("ticking")
 
@@ -105,7 +105,7 @@ async def test_a_job_cancelled_on_its_way_to_fal_is_cancelled_there_and_free(
     fal.submit_gate = asyncio.Event()
     reply = RecordingReply()
     job = await submit(engine, request(model="nano-banana"), reply)
-    await _until(lambda: fal.submit_calls == 1)
+    await until(lambda: fal.submit_calls == 1)
 
     await engine.cancel(ALICE, job.short_id)
     fal.submit_gate.set()
@@ -123,7 +123,7 @@ async def test_a_cancel_fal_answers_already_completed_leaves_the_job_delivered_a
     fal.result_gate = asyncio.Event()  # completed at fal; its result not read yet
     reply = RecordingReply()
     job = await submit(engine, request(model="nano-banana"), reply)
-    await _until(lambda: fal.requests.get("req-1") is not None and fal.requests["req-1"].completed)
+    await until(lambda: fal.requests.get("req-1") is not None and fal.requests["req-1"].completed)
 
     with pytest.raises(BotError) as too_late:
         await engine.cancel(ALICE, job.short_id)
@@ -213,9 +213,3 @@ def _nothing() -> Any:
     from core.ports import JobSettlement
 
     return JobSettlement(Decimal(320), ROOMY)
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(5):
-        while not condition():  # noqa: ASYNC110 - the fake sets no event for a submit begun
-            await asyncio.sleep(0)

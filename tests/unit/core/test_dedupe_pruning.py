@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from core.catalog import build_catalog
 from core.engine import Engine
+from core.model_table import build_catalog
 from tests.fakes.clock import START, FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore

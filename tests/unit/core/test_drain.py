@@ -4,27 +4,20 @@ to fal, a submit caught half-way gets to save its request id, and the next start
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import pytest
 
-from core.catalog import build_catalog
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.jobs import JobState
+from core.model_table import build_catalog
 from tests.fakes.asking import submit
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.reply import RecordingReply, RecordingReplyFactory
 from tests.unit.core.conftest import config, request
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Let the loop run until `condition` holds (each engine step is a few loop turns)."""
-    async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110 - engine steps set no event of their own
-            await asyncio.sleep(0)
+from tests.waits import until
 
 
 def build(store: MemoryStore, fal: FakeFal, clock: FakeClock, **overrides: object) -> Engine:

@@ -7,11 +7,14 @@ from typing import Any
 
 import pytest
 
-from core.catalog import Catalog, ModelSpec, build_catalog
+from core import repricing
+from core.catalog import Catalog, ModelSpec
 from core.engine import Engine, EngineConfig
-from core.jobs import Output
-from core.pricing import PerImage, PerMegapixel, PerSecond, Quote, TokenBilled
+from core.jobs import JobKind, Output
+from core.model_table import build_catalog
+from core.pricing import PerImage, PerMegapixel, PerSecond, TokenBilled
 from core.quota import BucketLimits
+from core.quotes import Quote
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
@@ -25,7 +28,7 @@ def quote(endpoint: str, price: object, unit: object = "images", currency: objec
 
 
 def reprice(*quotes: Quote, catalog: Catalog | None = None) -> tuple[Catalog, dict[str, Any]]:
-    result = (catalog or build_catalog()).repriced(quotes, source=SOURCE)
+    result = repricing.reprice(catalog or build_catalog(), quotes, source=SOURCE)
     return result.catalog, {r.model: r for r in result.reports}
 
 
@@ -232,7 +235,8 @@ def test_esrgan_is_priced_by_its_setting_whatever_fal_says() -> None:
 
 
 def test_models_fal_did_not_quote_keep_their_price_and_unknown_endpoints_are_ignored() -> None:
-    result = build_catalog().repriced(
+    result = repricing.reprice(
+        build_catalog(),
         [quote("fal-ai/nano-banana", "0.04"), quote("someone/else", "9", "requests")],
         source=SOURCE,
     )
@@ -247,7 +251,7 @@ def test_models_fal_did_not_quote_keep_their_price_and_unknown_endpoints_are_ign
 
 
 def test_no_quote_at_all_keeps_the_whole_table_and_its_source() -> None:
-    result = build_catalog().repriced([], source=SOURCE)
+    result = repricing.reprice(build_catalog(), [], source=SOURCE)
     assert result.refreshed == 0
     assert result.catalog.prices_from == "the built-in table"
     for spec in result.catalog.all():
@@ -270,7 +274,7 @@ def test_conflicting_quotes_for_one_endpoint_are_refused_identical_ones_are_fine
 
 def test_defaults_and_lookups_survive_a_repricing() -> None:
     catalog, _ = reprice(quote("fal-ai/flux/schnell", "0.004", "megapixels"))
-    spec: ModelSpec = catalog.resolve("", "image")
+    spec: ModelSpec = catalog.default_for(JobKind.IMAGE)
     assert spec.name == "flux-schnell"
     assert spec.price_text == "$0.004 per megapixel"
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
 
-from core.catalog import build_catalog
 from core.engine import Engine
 from core.jobs import Actor, JobState
+from core.model_table import build_catalog
 from core.ports import UsageFilter
 from core.quota import BucketKey, BucketLimits
 from tests.fakes.asking import submit
@@ -20,15 +19,9 @@ from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.reply import RecordingReply, RecordingReplyFactory
 from tests.unit.core.conftest import config, request
+from tests.waits import until
 
 pytestmark = pytest.mark.usefixtures("ticking")
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Let the loop run until `condition` holds (each engine step is a few loop turns)."""
-    async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110 - engine steps set no event of their own
-            await asyncio.sleep(0)
 
 
 async def test_every_job_ends_after_an_abrupt_restart_and_none_is_submitted_twice(

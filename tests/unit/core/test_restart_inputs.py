@@ -4,19 +4,19 @@ queued, so the next start runs it instead of failing it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import pytest
 
-from core.catalog import build_catalog
 from core.engine import DATA_URI_MAX, Engine
 from core.jobs import InputImage, JobState
+from core.model_table import build_catalog
 from tests.fakes.asking import Ask, submit
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.reply import RecordingReply, RecordingReplyFactory
 from tests.unit.core.conftest import ALICE, config
+from tests.waits import until
 
 pytestmark = pytest.mark.usefixtures("ticking")
 
@@ -31,12 +31,6 @@ class SlowUploads(FakeFal):
         self.started.set()
         await self.gate.wait()
         return await super().upload(data, content_type)
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(5):
-        while not condition():  # noqa: ASYNC110 - engine steps set no event of their own
-            await asyncio.sleep(0)
 
 
 async def test_a_crash_during_an_input_upload_leaves_the_job_to_run_again(

@@ -3,21 +3,19 @@ tries again with backoff; a result it could never hand over is delivered by the 
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
 import pytest
 
-from core.catalog import build_catalog
 from core.engine import Engine
-from core.errors import BotError, ErrorCode
+from core.errors import BotError, ErrorCode, RetryLater, Undeliverable
 from core.jobs import Delivery, Job, JobState
+from core.model_table import build_catalog
 from tests.fakes.asking import submit
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.reply import RecordingReply, RecordingReplyFactory
 from tests.unit.core.conftest import EngineFactory, config, request
+from tests.waits import until
 
 pytestmark = pytest.mark.usefixtures("ticking")
 
@@ -41,12 +39,6 @@ class FlakyReply(RecordingReply):
         if self.tries <= self.down:
             raise ConnectionError("the chat platform is down")
         await super().fail(job, error, credits_returned=credits_returned)
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110 - engine steps set no event of their own
-            await asyncio.sleep(0)
 
 
 async def test_a_result_is_delivered_once_the_platform_is_back(
@@ -94,3 +86,55 @@ async def test_a_result_never_handed_over_is_delivered_by_the_next_start(
     finally:
         await second.stop()
     assert len(store.entries) == 1
+
+
+class RateLimitedReply(RecordingReply):
+    """Its platform says "retry after `after` s" to the first `limited` final messages, and
+    remembers on the engine's clock when each try came."""
+
+    def __init__(self, clock: FakeClock, *, limited: int, after: float) -> None:
+        super().__init__()
+        self.clock = clock
+        self.limited = limited
+        self.after = after
+        self.tries: list[float] = []
+
+    async def deliver(self, delivery: Delivery) -> None:
+        self.tries.append(self.clock.monotonic())
+        if len(self.tries) <= self.limited:
+            raise RetryLater("rate limited", after=self.after)
+        await super().deliver(delivery)
+
+
+class RefusingReply(RecordingReply):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tries = 0
+
+    async def deliver(self, delivery: Delivery) -> None:
+        self.tries += 1
+        raise Undeliverable("the bot may not post here")
+
+
+async def test_a_rate_limited_result_waits_as_long_as_the_platform_asked_on_the_clock(
+    make_engine: EngineFactory, clock: FakeClock
+) -> None:
+    engine = await make_engine(progress_interval=0)
+    reply = RateLimitedReply(clock, limited=3, after=7.0)
+    await submit(engine, request(), reply)
+    await reply.wait(timeout=10)
+    assert reply.delivery is not None
+    start = reply.tries[0]
+    assert [t - start for t in reply.tries] == [0.0, 7.0, 14.0, 21.0]
+
+
+async def test_an_undeliverable_result_is_not_tried_again(
+    make_engine: EngineFactory, store: MemoryStore
+) -> None:
+    engine = await make_engine()
+    reply = RefusingReply()
+    job = await submit(engine, request(), reply)
+    await until(lambda: reply.tries == 1)
+    assert await engine.drain(grace=5)  # the delivery step ended without another try
+    assert reply.tries == 1
+    assert store.jobs[job.id].state is JobState.COMPLETED  # the next start tries once more

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from core.catalog import build_catalog
 from core.errors import BotError, ErrorCode
 from core.markup import clock_ref
+from core.model_table import build_catalog
 from core.money import format_usd
 from core.quota import BucketLimits, BucketState, TakeResult
 from core.refusals import bucket_refusal
