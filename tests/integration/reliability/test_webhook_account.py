@@ -19,7 +19,7 @@ ANN = Actor("console", "w1", "ann")
 
 
 async def test_the_accounts_user_id_is_learned_and_then_required(
-    hooked: Hooked, sim: FalSimulator, store: SqliteStore
+    hooked: Hooked, fal_sim: FalSimulator, store: SqliteStore
 ) -> None:
     assert hooked.receiver.user_id is None  # FALBOT_FAL_USER_ID not set
     first = RecordingReply()
@@ -28,16 +28,16 @@ async def test_the_accounts_user_id_is_learned_and_then_required(
     assert first.delivery is not None
     assert hooked.receiver.user_id == USER_ID  # from fal's verified webhook
 
-    sim.hold = True
+    fal_sim.hold = True
     second = RecordingReply()
     job = await submit(hooked.engine, Ask(ANN, "flux-schnell", {"prompt": "two"}), second)
-    await sim.wait_for_submits(2)
-    request_id = list(sim.requests)[-1]
-    await sim.wait_for_state(request_id, "IN_PROGRESS")
+    await fal_sim.wait_for_submits(2)
+    request_id = list(fal_sim.requests)[-1]
+    await fal_sim.wait_for_state(request_id, "IN_PROGRESS")
     output = {"images": [{"url": "https://evil.example/x.png", "width": 1, "height": 1}]}
     body = json.dumps({"request_id": request_id, "status": "OK", "payload": output}).encode()
     # fal's own key, but for a request of another account (a leaked or guessed request id).
-    headers = signed_headers(sim.webhooks.key, request_id=request_id, body=body, user_id="u-2")
+    headers = signed_headers(fal_sim.webhooks.key, request_id=request_id, body=body, user_id="u-2")
     async with (
         aiohttp.ClientSession() as session,
         session.post(hooked.url, data=body, headers=headers) as answer,
@@ -47,7 +47,7 @@ async def test_the_accounts_user_id_is_learned_and_then_required(
 
     stored = await store.get_job(job.id)
     assert stored is not None and stored.state is JobState.SUBMITTED
-    sim.release()
+    fal_sim.release()
     await second.wait(timeout=10)
     assert second.delivery is not None
     assert "evil" not in json.dumps(second.delivery.result.outputs[0].to_dict())

@@ -74,7 +74,7 @@ async def test_rerun_after_a_restart(
 
 
 async def test_variations_after_a_restart(
-    restarted: tuple[SlackStack, dict[str, Any]], fake: FakeSlack, fal: FalSimulator
+    restarted: tuple[SlackStack, dict[str, Any]], fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     stack, result = restarted
     buttons = [b["action_id"] for b in result["blocks"][-1]["elements"]]
@@ -82,7 +82,7 @@ async def test_variations_after_a_restart(
     await click(stack, result, "falbot_vary")
     await fake.wait_for("chat.update", is_done, count=2)
     assert fake.calls_to("chat.postMessage")[1].params["thread_ts"] == result["ts"]
-    (_, first), (_, varied) = fal.submits
+    (_, first), (_, varied) = fal_sim.submits
     assert varied["prompt"] == first["prompt"] == "a paper boat"
     assert (first["num_images"], varied["num_images"]) == (1, 4)
     assert varied["seed"] != 7  # four new images from a new seed

@@ -81,7 +81,7 @@ async def test_mention_upscale_in_a_thread(
 
 
 async def test_mention_upscale_it_is_an_upscale_as_on_discord(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     # One rule for both platforms (core.commands.asks_upscale): "upscale it" upscales.
     photo = fake.add_file(png(), name="small.png", mimetype="image/png")
@@ -96,7 +96,7 @@ async def test_mention_upscale_it_is_an_upscale_as_on_discord(
         )
     )
     await fake.wait_for("chat.update", is_done)
-    endpoint, arguments = fal.submits[0]
+    endpoint, arguments = fal_sim.submits[0]
     assert endpoint == "fal-ai/esrgan"
     assert arguments["scale"] == 2
 

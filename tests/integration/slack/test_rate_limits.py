@@ -69,20 +69,20 @@ async def test_final_result_is_posted_when_the_job_message_is_gone(
 
 
 async def test_a_rate_limited_final_edit_waits_on_the_engines_clock(
-    fake: FakeSlack, fal: FalSimulator, db_path: Path
+    fake: FakeSlack, fal_sim: FalSimulator, db_path: Path
 ) -> None:
     """Slack's Retry-After on the final edit is waited out by core, on the engine's clock: the
     result lands only once that clock has moved 30 s (no SDK or adapter sleeps in real time)."""
     clock = FakeClock()
-    stack = await SlackStack.open(fake, fal, db_path, clock=clock)
+    stack = await SlackStack.open(fake, fal_sim, db_path, clock=clock)
     try:
-        fal.hold = True
+        fal_sim.hold = True
         await stack.command("/imagine", "a storm over the sea")
         post = await fake.wait_for("chat.postMessage")
         await fake.wait_for("chat.update")  # the first progress edit; the next wait the clock
-        await fal.wait_for(lambda: fal.running >= 1)
+        await fal_sim.wait_for(lambda: fal_sim.running >= 1)
         fake.rate_limit("chat.update", times=1, retry_after=30)
-        fal.release()
+        fal_sim.release()
 
         await fake.wait_for("chat.update", is_done, status=429)
         waited = 0
@@ -100,7 +100,7 @@ async def test_a_rate_limited_final_edit_waits_on_the_engines_clock(
 
 
 async def test_a_rate_limited_upload_is_uploaded_when_tried_again(
-    stack: SlackStack, fake: FakeSlack, fal: FalSimulator
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     """A 429 on the upload is not a reason to link the image instead: core tries the
     delivery again after Slack's Retry-After, and the file is uploaded once."""
@@ -110,4 +110,4 @@ async def test_a_rate_limited_upload_is_uploaded_when_tried_again(
     final = await fake.wait_for("chat.update", is_done, timeout=15)
     assert len(fake.calls_to("files.getUploadURLExternal", status=429)) == 1
     assert len(fake.calls_to("files.completeUploadExternal")) == 1
-    assert "fal.media" not in str(final.params) and "/cdn/" not in str(final.params)
+    assert "fal_sim.media" not in str(final.params) and "/cdn/" not in str(final.params)
