@@ -20,7 +20,7 @@ from core import events
 from core.admission import Admitter
 from core.catalog import Catalog, ModelSpec
 from core.circuit import CircuitBreaker
-from core.commands import Command, FollowUp, Generate
+from core.commands import Cancel, Command, FollowUp, Generate
 from core.config import EngineConfig
 from core.delivery import Deliverer
 from core.dispatch import Dispatcher
@@ -120,15 +120,6 @@ class Engine:
     @property
     def _fal(self) -> FalGateway:
         return self._gateway
-
-    @property
-    def catalog(self) -> Catalog:
-        """The catalog in use now (`models.use` swaps it)."""
-        return self.live_catalog.catalog
-
-    def use_catalog(self, catalog: Catalog) -> None:
-        """Price new jobs (and jobs settling from now on) from `catalog`: refreshed prices."""
-        self.live_catalog.use(catalog)
 
     # ---- lifecycle
 
@@ -348,9 +339,9 @@ class Engine:
             self.store, actor, days=days, now=self._clock.now(), everyone=everyone
         )
 
-    async def cancel(self, actor: Actor, job_ref: str) -> Job:
+    async def cancel(self, command: Cancel, *, actor: Actor) -> Job:
         """Cancel one of the actor's jobs: waiting ones at once, ones at fal through fal."""
-        job = await self.find_job(actor, job_ref)
+        job = await self.find_job(actor, command.job_id)
         if job.state.final:
             raise invalid(f"Job {job.short_id} has already ended ({job.state.value}).")
         if job.state is JobState.QUEUED and self._line.remove(job.id):

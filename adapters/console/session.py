@@ -15,7 +15,7 @@ from adapters.text_commands.admin import AdminCommand, admin_usage, read_admin, 
 from adapters.text_commands.grammar import Parsed, did_you_mean, parse, parse_days
 from adapters.usage_chart import file_stem, usage_chart_png, usage_csv
 from core.admin import AdminService
-from core.commands import Generate
+from core.commands import Cancel, Generate
 from core.engine import Engine
 from core.errors import BotError, invalid
 from core.jobs import Actor, InputImage, JobKind
@@ -151,7 +151,7 @@ class ConsoleSession:
         elif name == "/cancel":
             if not args:
                 raise invalid("Which job?", "/cancel JOB, with an id from /jobs.")
-            job = await self._engine.cancel(self.actor, args[0])
+            job = await self._engine.cancel(Cancel(args[0]), actor=self.actor)
             self.say(f"Cancelling job {job.short_id}.")
         elif name == "/wait":
             await self.wait()

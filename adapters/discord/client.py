@@ -131,7 +131,7 @@ class DiscordAdapter:
         *,
         engine: Engine,
         admin: AdminService,
-        models: LiveCatalog | None = None,
+        models: LiveCatalog,
         fetcher: MediaFetcher,
         token: str,
         clock: Clock,
@@ -155,7 +155,7 @@ class DiscordAdapter:
         tokens = TokenPolicy(lifetime=token_lifetime, margin=margin)
         self.services = Services(
             engine=engine,
-            models=models or engine.live_catalog,
+            models=models,
             admin=admin,
             fetcher=fetcher,
             clock=clock,

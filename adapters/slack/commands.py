@@ -17,7 +17,7 @@ from adapters.slack.options import parse
 from adapters.slack.usage import send_usage_chart
 from adapters.text_commands import verbs
 from adapters.text_commands.grammar import parse_days, usage_error
-from core.commands import Generate
+from core.commands import Cancel, Generate
 from core.jobs import JobKind
 from core.render import render_jobs, render_models, render_quota, render_usage
 
@@ -89,7 +89,8 @@ async def cancel(deps: Deps, origin: Origin, text: str) -> None:
     words = text.split()
     if len(words) != 1:
         raise usage_error("Tell me which job to cancel.", CANCEL_USAGE)
-    job = await deps.engine.cancel(await deps.identities.actor(origin), words[0].strip("`"))
+    actor = await deps.identities.actor(origin)
+    job = await deps.engine.cancel(Cancel(words[0].strip("`")), actor=actor)
     done = "Cancelled" if job.state.final else "Cancelling"
     await deps.answers.text(origin, f"{done} job `{job.short_id}` ({job.model}).")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from adapters.fal.simulator import FalSimulator
+from core.commands import Cancel
 from core.errors import BotError, ErrorCode
 from core.jobs import Actor, JobState
 from core.ports import UsageFilter
@@ -42,7 +43,7 @@ async def test_veo3_cancelled_while_running_is_charged_and_the_budget_refuses_th
             refusals.append(refused)
             continue
         await reply.wait_for_stage("running", timeout=10)
-        await engine.cancel(ALICE, job.short_id)
+        await engine.cancel(Cancel(job.short_id), actor=ALICE)
         await reply.wait(10)
         charged.append(reply)
 
@@ -71,7 +72,7 @@ async def test_cancelled_while_in_fals_queue_is_free(
     await reply.wait_for_stage("submitted", timeout=10)
     (request,) = fal_sim.requests.values()
 
-    await engine.cancel(ALICE, job.short_id)
+    await engine.cancel(Cancel(job.short_id), actor=ALICE)
     await reply.wait(10)
 
     assert request.cancelled_while == "IN_QUEUE"

@@ -14,6 +14,7 @@ import pytest
 
 from adapters.sqlite.store import SqliteStore
 from core.admin import AdminService
+from core.commands import Cancel
 from core.engine import Engine, EngineConfig
 from core.errors import BotError, ErrorCode
 from core.jobs import Actor, Job, JobState
@@ -91,7 +92,7 @@ async def test_a_user_sees_and_cancels_only_their_own_jobs(engine: Engine) -> No
             await engine.find_job(ALICE_1, ref)
     for actor, job in ((ALICE_1, bob1), (ALICE_1, alice2), (ALICE_2, alice1)):
         with pytest.raises(BotError) as cancelled:
-            await engine.cancel(actor, job.id)
+            await engine.cancel(Cancel(job.id), actor=actor)
         assert cancelled.value.code is ErrorCode.NOT_FOUND
     for job in (alice1, bob1, alice2):
         stored = await engine.store.get_job(job.id)
@@ -102,8 +103,8 @@ async def test_a_user_sees_and_cancels_only_their_own_jobs(engine: Engine) -> No
     with pytest.raises(BotError):
         await engine.find_job(ADMIN_1, alice2.id)
     with pytest.raises(BotError):
-        await engine.cancel(ADMIN_2, alice1.id)
-    cancelled = await engine.cancel(ADMIN_1, bob1.id)
+        await engine.cancel(Cancel(alice1.id), actor=ADMIN_2)
+    cancelled = await engine.cancel(Cancel(bob1.id), actor=ADMIN_1)
     assert cancelled.id == bob1.id
 
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 
 from core.admin import AdminService
+from core.commands import Cancel
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.jobs import Actor, JobState, Stage
@@ -100,7 +101,7 @@ async def test_cancelled_jobs_do_not_inflate_a_role_bucket(
     await clock.advance(1800)
 
     for job, reply in zip(jobs, replies, strict=True):
-        await engine.cancel(ARTIST, job.id)
+        await engine.cancel(Cancel(job.id), actor=ARTIST)
         await reply.wait()
         assert reply.credits_returned is True
 

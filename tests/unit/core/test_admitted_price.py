@@ -45,7 +45,7 @@ async def test_a_price_refreshed_while_a_job_waits_or_runs_does_not_change_what_
     await fal.wait_for_submits(1)
     await submit(engine, request(model="flux-dev"), waiting)  # at $0.025, in falbot's line
 
-    engine.use_catalog(doubled())
+    engine.live_catalog.use(doubled())
     after = RecordingReply()
     await submit(engine, request(model="flux-dev"), after)  # admitted at the new $0.05
     for n in (1, 2, 3):

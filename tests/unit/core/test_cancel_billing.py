@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from core.admin import AdminService
+from core.commands import Cancel
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.jobs import JobState, Stage
@@ -54,7 +55,7 @@ async def test_cancelled_while_running_at_fal_is_charged_and_counts_in_the_budge
     job = await submit(engine, veo(), reply)
     await reply.wait_for_stage(Stage.RUNNING)
 
-    await engine.cancel(ALICE, job.short_id)
+    await engine.cancel(Cancel(job.short_id), actor=ALICE)
     await reply.wait()
 
     assert reply.error is not None and reply.error.code is ErrorCode.CANCELLED
@@ -85,7 +86,7 @@ async def test_cancelled_while_queued_at_fal_is_free(
     job = await submit(engine, veo(), reply)
     await reply.wait_for_stage(Stage.SUBMITTED)
 
-    await engine.cancel(ALICE, job.short_id)
+    await engine.cancel(Cancel(job.short_id), actor=ALICE)
     await reply.wait()
 
     assert fal.cancels == ["req-1"]
@@ -107,7 +108,7 @@ async def test_a_job_cancelled_on_its_way_to_fal_is_cancelled_there_and_free(
     job = await submit(engine, request(model="nano-banana"), reply)
     await until(lambda: fal.submit_calls == 1)
 
-    await engine.cancel(ALICE, job.short_id)
+    await engine.cancel(Cancel(job.short_id), actor=ALICE)
     fal.submit_gate.set()
     await reply.wait()
 
@@ -126,7 +127,7 @@ async def test_a_cancel_fal_answers_already_completed_leaves_the_job_delivered_a
     await until(lambda: fal.requests.get("req-1") is not None and fal.requests["req-1"].completed)
 
     with pytest.raises(BotError) as too_late:
-        await engine.cancel(ALICE, job.short_id)
+        await engine.cancel(Cancel(job.short_id), actor=ALICE)
     fal.result_gate.set()
     await reply.wait()
 
@@ -144,7 +145,7 @@ async def test_a_cancelled_job_is_charged_once_and_an_admin_can_refund_it(
     reply = RecordingReply()
     job = await submit(engine, veo(), reply)
     await reply.wait_for_stage(Stage.RUNNING)
-    await engine.cancel(ALICE, job.short_id)
+    await engine.cancel(Cancel(job.short_id), actor=ALICE)
     await reply.wait()
     stored = await store.get_job(job.id)
     assert stored is not None

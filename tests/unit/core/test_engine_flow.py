@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from core.commands import Cancel
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.jobs import JobState, Stage
@@ -132,7 +133,7 @@ async def test_cancel_a_waiting_job_returns_its_credits(
     await submit(engine, request(), first)
     waiting = await submit(engine, request(), second)
     await fal.wait_for_submits(1)
-    cancelled = await engine.cancel(ALICE, waiting.short_id)
+    cancelled = await engine.cancel(Cancel(waiting.short_id), actor=ALICE)
     assert cancelled.state is JobState.CANCELLED
     await second.wait()
     assert second.error is not None and second.error.code is ErrorCode.CANCELLED
@@ -148,7 +149,7 @@ async def test_cancel_a_job_at_fal_cancels_it_there(engine: Engine, fal: FakeFal
     reply = RecordingReply()
     job = await submit(engine, request(), reply)
     await fal.wait_for_submits(1)
-    await engine.cancel(ALICE, job.id)
+    await engine.cancel(Cancel(job.id), actor=ALICE)
     await reply.wait()
     assert fal.requests["req-1"].cancelled
     assert reply.error is not None and reply.error.code is ErrorCode.CANCELLED
@@ -164,7 +165,7 @@ async def test_nobody_else_can_cancel_or_see_a_job(engine: Engine, fal: FakeFal)
     other_workspace_admin = Actor("console", "w2", "root", is_admin=True)
     for actor in (bob, other_workspace_admin):
         with pytest.raises(BotError) as err:
-            await engine.cancel(actor, job.id)
+            await engine.cancel(Cancel(job.id), actor=actor)
         assert err.value.code is ErrorCode.NOT_FOUND
 
 

@@ -289,10 +289,10 @@ def test_an_engine_takes_a_repriced_catalog_only_with_the_same_models() -> None:
         config=EngineConfig(default_limits=BucketLimits(D(100), D(0))),
     )
     repriced, _ = reprice(quote("fal-ai/flux/schnell", "0.006", "megapixels"))
-    engine.use_catalog(repriced)
-    assert engine.catalog.get("flux-schnell").price_text == "$0.006 per megapixel"
+    engine.live_catalog.use(repriced)
+    assert engine.live_catalog.get("flux-schnell").price_text == "$0.006 per megapixel"
 
     fewer = Catalog([s for s in builtin.all() if s.name != "veo3"], {})
     with pytest.raises(ValueError, match="veo3"):
-        engine.use_catalog(fewer)
-    assert engine.catalog is repriced
+        engine.live_catalog.use(fewer)
+    assert engine.live_catalog.catalog is repriced
