@@ -21,7 +21,6 @@ from core.errors import BotError, invalid
 from core.jobs import Actor, InputImage, JobKind
 from core.media import validate_image
 from core.render import (
-    render_admin,
     render_error,
     render_jobs,
     render_models,
@@ -202,7 +201,7 @@ class ConsoleSession:
     async def _admin_command(self, command: AdminCommand) -> None:
         if command.words != ("usage",):
             result = await run_admin(self._admin, self.actor, command, person=str.strip)
-            self.say(render_admin(result))
+            self.say(result)
             return
         report = await self._admin.usage(self.actor, days=command.days)
         self.say(render_usage(report))

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 
 from core.admin import AdminService
+from core.admin_commands import Refund, SetQuota
 from core.commands import Cancel
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
@@ -53,8 +54,8 @@ async def setup(store: Store) -> AsyncIterator[tuple[Engine, AdminService, FakeF
             await clock.advance(0.5)
 
     admin = AdminService(engine=engine, clock=clock)
-    await admin.quota_set(ADMIN, "artists", "10", "1", QuotaScope.ROLE)
-    await admin.quota_set(ADMIN, "patrons", "1000", "0", QuotaScope.ROLE)
+    await admin.handle(SetQuota("artists", "10", "1", QuotaScope.ROLE), actor=ADMIN)
+    await admin.handle(SetQuota("patrons", "1000", "0", QuotaScope.ROLE), actor=ADMIN)
     ticking = asyncio.create_task(tick())
     try:
         yield engine, admin, fal, clock
@@ -137,6 +138,6 @@ async def test_an_admin_refund_goes_back_into_the_role_bucket(
     assert reply.delivery is not None
     assert await _level(store, PATRON, PATRONS, clock) == 680
 
-    await admin.refund(ADMIN, job.short_id)
+    await admin.handle(Refund(job.short_id), actor=ADMIN)
 
     assert await _level(store, PATRON, PATRONS, clock) == 1000

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from core.admin import AdminService
+from core.admin_commands import AllowModel, Ban, Refund, SetBudget, SetQuota
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.jobs import Actor
@@ -88,7 +89,7 @@ async def test_workspace_budget_counts_jobs_in_flight(
     engine: Engine, admin: AdminService, fal: FakeFal
 ) -> None:
     fal.auto_finish = False
-    await admin.budget_set(ADMIN, "0.10", "none")
+    await admin.handle(SetBudget("0.10", "none"), actor=ADMIN)
     await submit(engine, request(model="nano-banana", num_images=2), RecordingReply())  # $0.078
     with pytest.raises(BotError) as err:
         await submit(
@@ -175,12 +176,12 @@ def test_bad_images_are_refused() -> None:
 async def test_banned_users_and_denied_models_are_refused(
     engine: Engine, admin: AdminService, store: MemoryStore
 ) -> None:
-    await admin.ban(ADMIN, "alice")
+    await admin.handle(Ban("alice", banned=True), actor=ADMIN)
     with pytest.raises(BotError) as err:
         await submit(engine, request(), RecordingReply())
     assert err.value.code is ErrorCode.NOT_ALLOWED
-    await admin.unban(ADMIN, "alice")
-    await admin.models_deny(ADMIN, "flux-schnell")
+    await admin.handle(Ban("alice", banned=False), actor=ADMIN)
+    await admin.handle(AllowModel("flux-schnell", allowed=False), actor=ADMIN)
     with pytest.raises(BotError) as err:
         await submit(engine, request(), RecordingReply())
     assert err.value.code is ErrorCode.NOT_ALLOWED
@@ -204,19 +205,19 @@ async def test_bad_admin_quota_values_are_refused(
     admin: AdminService, store: MemoryStore, capacity: str, refill: str
 ) -> None:
     with pytest.raises(BotError) as err:
-        await admin.quota_set(ADMIN, "alice", capacity, refill)
+        await admin.handle(SetQuota("alice", capacity, refill), actor=ADMIN)
     assert err.value.code is ErrorCode.INVALID_INPUT
     assert store.quota_table == {}
 
 
 async def test_admin_commands_need_an_admin(admin: AdminService, store: MemoryStore) -> None:
     calls = [
-        admin.quota_set(ALICE, "alice", "1000", "1000"),
-        admin.budget_set(ALICE, "1", "1"),
-        admin.models_deny(ALICE, "flux-dev"),
-        admin.ban(ALICE, "bob"),
+        admin.handle(SetQuota("alice", "1000", "1000"), actor=ALICE),
+        admin.handle(SetBudget("1", "1"), actor=ALICE),
+        admin.handle(AllowModel("flux-dev", allowed=False), actor=ALICE),
+        admin.handle(Ban("bob", banned=True), actor=ALICE),
         admin.usage(ALICE),
-        admin.refund(ALICE, "abcd1234"),
+        admin.handle(Refund("abcd1234"), actor=ALICE),
     ]
     for call in calls:
         with pytest.raises(BotError) as err:
@@ -226,11 +227,11 @@ async def test_admin_commands_need_an_admin(admin: AdminService, store: MemorySt
 
 
 async def test_a_quota_set_applies_to_the_next_job(engine: Engine, admin: AdminService) -> None:
-    await admin.quota_set(ADMIN, "alice", "1", "0")
+    await admin.handle(SetQuota("alice", "1", "0"), actor=ADMIN)
     with pytest.raises(BotError) as err:
         await submit(engine, request(model="nano-banana"), RecordingReply())
     assert err.value.code is ErrorCode.QUOTA_EXHAUSTED
-    await admin.quota_set(ADMIN, "moderators", "50", "10", QuotaScope.ROLE)
+    await admin.handle(SetQuota("moderators", "50", "10", QuotaScope.ROLE), actor=ADMIN)
     mod = Actor("console", "w1", "dave", roles=("moderators",))
     await submit(engine, request(mod, model="nano-banana"), RecordingReply())
     view = await engine.quota(mod)

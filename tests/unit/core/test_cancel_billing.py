@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from core.admin import AdminService
+from core.admin_commands import Refund, SetBudget, SetQuota
 from core.commands import Cancel
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
@@ -48,8 +49,8 @@ async def _charges(store: MemoryStore) -> list[tuple[str, Decimal, str]]:
 async def test_cancelled_while_running_at_fal_is_charged_and_counts_in_the_budget(
     engine: Engine, admin: AdminService, store: MemoryStore, fal: FakeFal
 ) -> None:
-    await admin.quota_set(ADMIN, "alice", "1000", "0")
-    await admin.budget_set(ADMIN, "5", "none")
+    await admin.handle(SetQuota("alice", "1000", "0"), actor=ADMIN)
+    await admin.handle(SetBudget("5", "none"), actor=ADMIN)
     fal.auto_finish = False
     reply = RecordingReply()
     job = await submit(engine, veo(), reply)
@@ -79,7 +80,7 @@ async def test_cancelled_while_running_at_fal_is_charged_and_counts_in_the_budge
 async def test_cancelled_while_queued_at_fal_is_free(
     engine: Engine, admin: AdminService, store: MemoryStore, fal: FakeFal
 ) -> None:
-    await admin.quota_set(ADMIN, "alice", "1000", "0")
+    await admin.handle(SetQuota("alice", "1000", "0"), actor=ADMIN)
     fal.auto_finish = False
     fal.hold_queue = True
     reply = RecordingReply()
@@ -140,7 +141,7 @@ async def test_a_cancel_fal_answers_already_completed_leaves_the_job_delivered_a
 async def test_a_cancelled_job_is_charged_once_and_an_admin_can_refund_it(
     engine: Engine, admin: AdminService, store: MemoryStore, fal: FakeFal
 ) -> None:
-    await admin.quota_set(ADMIN, "alice", "1000", "0")
+    await admin.handle(SetQuota("alice", "1000", "0"), actor=ADMIN)
     fal.auto_finish = False
     reply = RecordingReply()
     job = await submit(engine, veo(), reply)
@@ -151,9 +152,9 @@ async def test_a_cancelled_job_is_charged_once_and_an_admin_can_refund_it(
     assert stored is not None
     assert not await store.settle_job(stored, _nothing())  # settled once, never again
 
-    refunded = await admin.refund(ADMIN, job.short_id)
+    refunded = await admin.handle(Refund(job.short_id), actor=ADMIN)
 
-    assert "$3.20" in refunded.text
+    assert "$3.20" in refunded
     assert await _charges(store) == [
         (job.id, Decimal("3.2"), "charge"),
         (job.id, Decimal("-3.2"), "refund"),
@@ -165,7 +166,9 @@ async def test_falbot_giving_up_on_a_running_job_charges_it(
     make_engine: EngineFactory, admin: AdminService, store: MemoryStore, fal: FakeFal
 ) -> None:
     engine = await make_engine(job_timeout=0.2)
-    await AdminService(engine=engine, clock=admin._clock).quota_set(ADMIN, "alice", "1000", "0")
+    await AdminService(engine=engine, clock=admin._clock).handle(
+        SetQuota("alice", "1000", "0"), actor=ADMIN
+    )
     fal.auto_finish = False
     reply = RecordingReply()
     job = await submit(engine, veo(), reply)

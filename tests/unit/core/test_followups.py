@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from core.admin import AdminService
+from core.admin_commands import SetNsfw
 from core.commands import FollowUp
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
@@ -49,7 +50,7 @@ async def test_spoilered_outputs_get_buttons_only_where_spoilers_exist(
     make_engine: EngineFactory, clock: FakeClock
 ) -> None:
     engine = await make_engine(progress_interval=0)
-    await AdminService(engine=engine, clock=clock).nsfw_set(ADMIN, "spoiler")
+    await AdminService(engine=engine, clock=clock).handle(SetNsfw("spoiler"), actor=ADMIN)
     delivery = await _deliver(engine, request(num_images=3))
     assert follow_up_menu(delivery, spoilers=True).images == (0, 1, 2)
     assert follow_up_menu(delivery, spoilers=False).images == (1,)
@@ -97,7 +98,7 @@ async def test_what_is_made_from_a_flagged_image_is_flagged_too(
     make_engine: EngineFactory, fal: FakeFal, clock: FakeClock
 ) -> None:
     engine = await make_engine(progress_interval=0)
-    await AdminService(engine=engine, clock=clock).nsfw_set(ADMIN, "spoiler")
+    await AdminService(engine=engine, clock=clock).handle(SetNsfw("spoiler"), actor=ADMIN)
     job = (await _deliver(engine, request(num_images=3))).job
     fal.nsfw_flags = []  # the upscaler flags nothing itself
     delivery = await _deliver(engine, FollowUp(job.id, "upscale", image_index=0))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from core.admin import AdminService
+from core.admin_commands import SetNsfw
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.jobs import Channel
@@ -62,14 +63,14 @@ async def test_a_workspace_can_choose_spoilers_or_to_allow_them(
 ) -> None:
     engine = await make_engine(progress_interval=0)
     admin = AdminService(engine=engine, clock=clock)
-    said = await admin.nsfw_set(ADMIN, "Spoiler")
-    assert "behind a spoiler" in said.text
+    said = await admin.handle(SetNsfw("Spoiler"), actor=ADMIN)
+    assert "behind a spoiler" in said
     spoilered = await deliver(engine, request(num_images=3))
     assert spoilered.delivery is not None and spoilered.delivery.withheld == 0
     assert [f.spoiler for f in spoilered.delivery.files] == FLAGS
     assert all(f.data is not None for f in spoilered.delivery.files)
 
-    await admin.nsfw_set(ADMIN, "allow")
+    await admin.handle(SetNsfw("allow"), actor=ADMIN)
     shown = await deliver(engine, request(num_images=3))
     assert shown.delivery is not None
     assert [f.spoiler for f in shown.delivery.files] == [False] * 3
@@ -95,8 +96,8 @@ async def test_the_nsfw_mode_is_an_admin_setting_with_known_values(
     engine = await make_engine(progress_interval=0)
     admin = AdminService(engine=engine, clock=clock)
     with pytest.raises(BotError) as refused:
-        await admin.nsfw_set(ALICE, "allow")
+        await admin.handle(SetNsfw("allow"), actor=ALICE)
     assert refused.value.code is ErrorCode.NOT_ALLOWED
     with pytest.raises(BotError) as unknown:
-        await admin.nsfw_set(ADMIN, "sometimes")
+        await admin.handle(SetNsfw("sometimes"), actor=ADMIN)
     assert unknown.value.code is ErrorCode.INVALID_INPUT

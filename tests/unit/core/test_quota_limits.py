@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from core.admin import AdminService
+from core.admin_commands import SetQuota, ShowQuota
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.quota import BucketLimits, BucketState, give, refill, take
@@ -35,13 +36,13 @@ async def test_a_lowered_quota_refuses_the_very_next_job(
     first = RecordingReply()
     await submit(engine, request(model="flux-schnell"), first)  # alice's bucket now exists
     await first.wait()
-    assert "99.70 of 100 credits" in (await admin.quota_show(ADMIN, "alice")).text
+    assert "99.70 of 100 credits" in await admin.handle(ShowQuota("alice"), actor=ADMIN)
 
-    await admin.quota_set(ADMIN, "alice", "1", "0")
+    await admin.handle(SetQuota("alice", "1", "0"), actor=ADMIN)
 
     with pytest.raises(BotError) as err:  # flux-dev, one megapixel: 2.5 credits
         await submit(engine, request(model="flux-dev"), RecordingReply())
     assert err.value.code is ErrorCode.QUOTA_EXHAUSTED
     assert (await engine.quota(ALICE)).level == 1
-    shown = (await admin.quota_show(ADMIN, "alice")).text
+    shown = await admin.handle(ShowQuota("alice"), actor=ADMIN)
     assert "1.00 of 1 credits" in shown and "99.70" not in shown
