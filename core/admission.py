@@ -23,7 +23,7 @@ from core.dispatch import line_key
 from core.errors import BotError
 from core.jobs import Actor, InputImage, Job, JobRequest, JobState, ProgressView, Stage
 from core.live_catalog import LiveCatalog
-from core.nsfw import NSFW_CHANNEL, NSFW_INPUT, check_reuse
+from core.nsfw import check_reuse
 from core.policy import check_policy
 from core.ports import Clock, Reply, Store
 from core.quota import BucketLimits, to_credits
@@ -110,9 +110,9 @@ class Admitter:
             state=JobState.QUEUED,
             created_at=now,
             updated_at=now,
-            reply_ref=dict(request.reply_ref)
-            | ({NSFW_CHANNEL: True} if request.channel.nsfw else {})
-            | ({NSFW_INPUT: True} if request.flagged_input else {}),
+            reply_ref=dict(request.reply_ref),
+            nsfw_channel=request.channel.nsfw,
+            nsfw_input=request.flagged_input,
             input_count=len(request.images),
             parent_job_id=request.parent_job_id,
             price_base_usd=base_price(spec.pricing),

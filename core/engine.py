@@ -268,7 +268,7 @@ class Engine:
 
     async def set_reply_ref(self, job: Job, reply_ref: Mapping[str, Any]) -> Job:
         """Name the reply an adapter posted after admission (so a restart finds it again)."""
-        merged = {**job.reply_ref, **reply_ref}  # keeps what admission added (the NSFW mark)
+        merged = {**job.reply_ref, **reply_ref}
         await self.store.set_reply_ref(job.id, merged)
         return job.replace(reply_ref=merged)
 

@@ -15,7 +15,7 @@ from core.commands import Channel, FollowUp
 from core.errors import invalid
 from core.jobs import Actor, Delivery, InputImage, Job, JobKind, JobRequest, Output
 from core.live_catalog import LiveCatalog
-from core.nsfw import NSFW_INPUT, flagged_output
+from core.nsfw import flagged_output
 
 # How many images Variations asks for: one job, a new seed, four images (every image model
 # falbot offers takes up to four at once; a model without a count has no Variations button).
@@ -65,7 +65,7 @@ def is_flagged(job: Job, index: int) -> bool:
     """Whether a job's output counts as flagged NSFW (out of range: the job's inputs' flag)."""
     outputs = job.result.outputs if job.result else ()
     own = outputs[index].nsfw if 0 <= index < len(outputs) else False
-    return flagged_output(output_flag=own, reply_ref=job.reply_ref)
+    return flagged_output(output_flag=own, job=job)
 
 
 def follow_up_request(
@@ -101,7 +101,7 @@ def follow_up_request(
             reply_ref,
             parent_job_id=job.id,
             channel=channel,
-            flagged_input=bool(job.reply_ref.get(NSFW_INPUT)),
+            flagged_input=job.nsfw_input,
         )
     chosen, at = _picked(job, command.image_index)
     image = InputImage(content_type=chosen.content_type, url=chosen.url)

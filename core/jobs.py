@@ -206,6 +206,10 @@ class Job:
     # (a refreshed catalog does not change what a job admitted before it costs).
     limits: BucketLimits | None = None
     price_base_usd: Decimal | None = None
+    # NSFW facts kept for delivery and for follow-ups (see core.nsfw): asked in a channel the
+    # platform marks NSFW, and made from an output fal flagged.
+    nsfw_channel: bool = False
+    nsfw_input: bool = False
 
     @property
     def short_id(self) -> str:

@@ -169,9 +169,7 @@ def result(
         blocks.append(
             _context(f":no_entry: {held} output(s) withheld: fal flagged them as possibly NSFW.")
         )
-    elif any(
-        flagged_output(output_flag=f.output.nsfw, reply_ref=job.reply_ref) for f in delivery.files
-    ):
+    elif any(flagged_output(output_flag=f.output.nsfw, job=job) for f in delivery.files):
         blocks.append(_context(":warning: fal flagged an output as possibly NSFW."))
     blocks.append(_actions(delivery, file_ids))
     return plain(f"Done · {delivery.footer()}"), blocks

@@ -12,7 +12,6 @@ from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.followups import follow_up_menu, result_file
 from core.jobs import Channel, Delivery, JobKind
-from core.nsfw import NSFW_INPUT
 from tests.fakes.asking import Ask, submit
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
@@ -83,7 +82,7 @@ async def test_a_flagged_image_is_refused_as_input_where_it_is_withheld(
     clean = FollowUp(job.id, "edit", image_index=1, prompt="x")
     edit = (await _deliver(engine, clean)).job
     assert edit.kind is JobKind.EDIT and edit.parent_job_id == job.id
-    assert not edit.reply_ref.get(NSFW_INPUT)
+    assert not edit.nsfw_input
     (_, arguments), *_ = reversed(fal.submits)
     assert arguments["image_urls"] == [job.result.outputs[1].url]  # type: ignore[union-attr]
 
@@ -103,10 +102,10 @@ async def test_what_is_made_from_a_flagged_image_is_flagged_too(
     fal.nsfw_flags = []  # the upscaler flags nothing itself
     delivery = await _deliver(engine, FollowUp(job.id, "upscale", image_index=0))
 
-    assert delivery.job.reply_ref[NSFW_INPUT] is True
+    assert delivery.job.nsfw_input
     assert [f.spoiler for f in delivery.files] == [True]
     rerun = await _deliver(engine, FollowUp(delivery.job.id, "rerun"))
-    assert rerun.job.reply_ref[NSFW_INPUT] is True  # it takes the same flagged image again
+    assert rerun.job.nsfw_input  # it takes the same flagged image again
 
 
 async def test_screen_files_knows_falbot_results_by_name(make_engine: EngineFactory) -> None:

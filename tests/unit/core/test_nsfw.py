@@ -10,7 +10,7 @@ from core.admin_commands import SetNsfw
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.jobs import Channel
-from core.nsfw import NSFW_CHANNEL, NsfwMode
+from core.nsfw import NsfwMode
 from tests.fakes.asking import Ask, submit
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
@@ -87,7 +87,7 @@ async def test_everything_is_shown_in_a_channel_marked_nsfw(make_engine: EngineF
     assert reply.delivery is not None
     assert reply.delivery.withheld == 0
     assert not any(f.spoiler for f in reply.delivery.files)
-    assert reply.delivery.job.reply_ref[NSFW_CHANNEL] is True  # kept for a restart
+    assert reply.delivery.job.nsfw_channel  # kept for a restart
 
 
 async def test_the_nsfw_mode_is_an_admin_setting_with_known_values(
