@@ -98,17 +98,17 @@ class Chaos:
     def kill_moment(self) -> tuple[str, Callable[[], Awaitable[object]]]:
         """A random event of the run to kill at: its name and how to wait for it."""
         k = self.rng.randint(1, 8)
-        submits, done = len(self.sim.submits), self._completed()
+        submits, done = len(self.fal_sim.submits), self._completed()
         edits = len(self.slack.calls_to("chat.update"))
         uploads = len(self.slack.calls_to("files.completeUploadExternal"))
         moments: list[tuple[str, Callable[[], Awaitable[object]]]] = [
             (
                 f"submit +{k}",
-                lambda: self.sim.wait_for(lambda: len(self.sim.submits) >= submits + k, 15),
+                lambda: self.fal_sim.wait_for(lambda: len(self.fal_sim.submits) >= submits + k, 15),
             ),
             (
                 f"completed at fal +{k}",
-                lambda: self.sim.wait_for(lambda: self._completed() >= done + k, 15),
+                lambda: self.fal_sim.wait_for(lambda: self._completed() >= done + k, 15),
             ),
             (
                 f"progress edit +{k * 3}",
@@ -124,7 +124,7 @@ class Chaos:
         return self.rng.choice(moments)
 
     def _completed(self) -> int:
-        return sum(1 for r in self.sim.requests.values() if r.state == "COMPLETED")
+        return sum(1 for r in self.fal_sim.requests.values() if r.state == "COMPLETED")
 
 
 @pytest.fixture
