@@ -31,10 +31,11 @@ from adapters.fal.hosts import point_fal_client_at
 from adapters.sqlite.store import SqliteStore
 from bot.clock import SystemClock
 from core.engine import Engine, EngineConfig
-from core.jobs import Actor, JobKind, JobRequest, Output
+from core.jobs import Actor, JobKind, Output
 from core.model_table import build_catalog
 from core.ports import FalStatus
 from core.quota import BucketLimits
+from tests.fakes.asking import Ask, submit
 from tests.fakes.reply import RecordingReply, RecordingReplyFactory
 
 KEY = "bench-key"
@@ -111,10 +112,8 @@ async def engine_on(fal: Any, db: Path, concurrency: int) -> tuple[Engine, Sqlit
     return engine, store
 
 
-def job(i: int, users: int = 50) -> JobRequest:
-    return JobRequest(
-        Actor("bench", "w1", f"u{i % users}"), "flux-schnell", {"prompt": f"bench job {i}"}
-    )
+def job(i: int, users: int = 50) -> Ask:
+    return Ask(Actor("bench", "w1", f"u{i % users}"), "flux-schnell", {"prompt": f"bench job {i}"})
 
 
 async def throughput(tmp: Path, *, latency: float, slots: int, jobs: int) -> None:
@@ -134,7 +133,7 @@ async def throughput(tmp: Path, *, latency: float, slots: int, jobs: int) -> Non
         fal.result = timed_result  # type: ignore[method-assign]
         cpu0, t0 = time.process_time(), time.perf_counter()
         for i, reply in enumerate(replies):
-            await engine.submit(job(i), reply)
+            await submit(engine, job(i), reply)
         for reply in replies:
             await reply.wait(600)
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
@@ -217,12 +216,12 @@ async def admission(tmp: Path, *, waiting: int, samples: int) -> None:
     engine, store = await engine_on(HeldGateway(), tmp / "admission.db", 10)
     try:
         for i in range(waiting):
-            await engine.submit(job(i), RecordingReply())
+            await submit(engine, job(i), RecordingReply())
         timings = []
         ticks = cpu_ticks()
         for i in range(samples):
             t0 = time.perf_counter()
-            await engine.submit(job(waiting + i), RecordingReply())
+            await submit(engine, job(waiting + i), RecordingReply())
             timings.append((time.perf_counter() - t0) * 1000)
         note = steal_note(ticks, cpu_ticks())
         timings.sort()
@@ -243,7 +242,7 @@ async def requests_per_job(tmp: Path, *, seconds: float) -> None:
     engine, store = await engine_on(fal, tmp / "requests.db", 1)
     try:
         reply = RecordingReply()
-        submitted = await engine.submit(job(0), reply)
+        submitted = await submit(engine, job(0), reply)
         await reply.wait(seconds + 30)
         stored = await store.get_job(submitted.id)
         assert stored is not None and stored.request_id is not None
@@ -270,10 +269,10 @@ async def memory(tmp: Path, *, waiting: int) -> None:
     engine, store = await engine_on(HeldGateway(), tmp / "memory.db", 10)
     try:
         for i in range(200):  # warm up: imports, caches, the first pages of the database
-            await engine.submit(job(i), RecordingReply())
+            await submit(engine, job(i), RecordingReply())
         before = rss_mb()
         for i in range(waiting):
-            await engine.submit(job(200 + i), RecordingReply())
+            await submit(engine, job(200 + i), RecordingReply())
         after = rss_mb()
         print(
             f"RSS: {before:.1f} MB -> {after:.1f} MB with {engine.waiting} waiting: "

@@ -117,7 +117,8 @@ async def keep_prices_fresh(
     while True:
         await sleep(every)
         try:
-            engine.use_catalog(await priced_catalog(settings, current=engine.catalog))
+            table = engine.live_catalog
+            table.use(await priced_catalog(settings, current=table.catalog))
         except Exception:  # a refresh never stops the bot
             log.exception("prices: the refresh failed; the prices stay as they were")
 

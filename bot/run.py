@@ -148,6 +148,7 @@ def _platforms(
             api_url=settings.slack_api_url,
             admin_user_ids=settings.admin_user_id_set,
             claims=app.store,
+            models=app.engine.live_catalog,
         )
         stack.push_async_callback(slack.close)
         app.engine.add_reply_factory(slack.reply_factory)
@@ -160,11 +161,9 @@ def _platforms(
         # Socket Mode: the websocket is up; HTTP mode: Slack accepted the token.
         health.add_adapter("slack", lambda: bool(slack.connected))
     if settings.discord_token:
-        from adapters.discord import DiscordAdapter
+        from bot.discord_adapter import discord_adapter
 
-        discord = DiscordAdapter.from_settings(
-            settings, engine=app.engine, admin=app.admin, fetcher=app.fetcher, clock=app.clock
-        )
+        discord = discord_adapter(app)
         stack.push_async_callback(discord.close)
         app.engine.add_reply_factory(discord.reply_factory)
         app.extras["discord"] = discord
@@ -266,11 +265,9 @@ async def sync_commands(settings: Settings, *, guild: str | None, clear: bool = 
         return 2
     app = await build_app(settings)
     try:
-        from adapters.discord import DiscordAdapter
+        from bot.discord_adapter import discord_adapter
 
-        discord = DiscordAdapter.from_settings(
-            settings, engine=app.engine, admin=app.admin, fetcher=app.fetcher, clock=app.clock
-        )
+        discord = discord_adapter(app)
         try:
             count = await discord.sync_commands(guild_id=guild, state=app.store, clear=clear)
         except Exception as exc:

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from core.admin_commands import (
+    AdminCommand,
+    AllowModel,
+    Amount,
+    Ban,
+    Refund,
+    SetBudget,
+    SetNsfw,
+    SetQuota,
+    ShowQuota,
+)
 from core.engine import Engine
 from core.errors import BotError, ErrorCode, invalid
 from core.jobs import Actor
@@ -18,11 +28,6 @@ from core.usage import UsageReport
 MAX_CREDITS = Decimal(1_000_000)
 MAX_USD = Decimal(1_000_000)
 _OFF = {"none", "off", "unlimited", "-"}
-
-
-@dataclass(frozen=True)
-class AdminResult:
-    text: str
 
 
 def parse_amount(value: str | int | float | Decimal, *, name: str, limit: Decimal) -> Decimal:
@@ -52,6 +57,25 @@ class AdminService:
         self._store = engine.store
         self._clock = clock
 
+    async def handle(self, command: AdminCommand, *, actor: Actor) -> str:
+        """Do an admin command for `actor` (an admin, or it is refused) and say what it did."""
+        self._check(actor)
+        match command:
+            case SetQuota():
+                return await self._quota_set(actor, command)
+            case ShowQuota():
+                return await self._quota_show(actor, command)
+            case SetBudget():
+                return await self._budget_set(actor, command)
+            case AllowModel():
+                return await self._models_allow(actor, command)
+            case SetNsfw():
+                return await self._nsfw_set(actor, command)
+            case Ban():
+                return await self._ban(actor, command)
+            case Refund():
+                return await self._refund(actor, command)
+
     @staticmethod
     def _check(actor: Actor) -> None:
         if not actor.is_admin:
@@ -61,37 +85,28 @@ class AdminService:
                 hint="Ask someone who manages this workspace.",
             )
 
-    async def quota_set(
-        self,
-        actor: Actor,
-        target: str,
-        capacity: str | int | Decimal,
-        refill_per_hour: str | int | Decimal,
-        scope: QuotaScope = QuotaScope.USER,
-    ) -> AdminResult:
-        self._check(actor)
+    async def _quota_set(self, actor: Actor, command: SetQuota) -> str:
+        scope = command.scope
         limits = BucketLimits(
-            parse_amount(capacity, name="capacity", limit=MAX_CREDITS),
-            parse_amount(refill_per_hour, name="refill_per_hour", limit=MAX_CREDITS),
+            parse_amount(command.capacity, name="capacity", limit=MAX_CREDITS),
+            parse_amount(command.refill_per_hour, name="refill_per_hour", limit=MAX_CREDITS),
         )
-        target_id = actor.workspace_id if scope is QuotaScope.WORKSPACE else _target_id(target)
+        workspace = scope is QuotaScope.WORKSPACE
+        target_id = actor.workspace_id if workspace else _target_id(command.target)
         await self._store.set_quota(actor.workspace_id, scope, target_id, limits)
         who = {
             QuotaScope.WORKSPACE: "everyone here",
             QuotaScope.ROLE: f"the role {role_ref(target_id)}",
             QuotaScope.USER: user_ref(target_id),
         }[scope]
-        return AdminResult(
+        return (
             f"Quota for {who}: {limits.capacity.normalize():f} credits, "
             f"refilling {limits.refill_per_hour.normalize():f} an hour."
         )
 
-    async def quota_show(
-        self, actor: Actor, target: str, roles: tuple[str, ...] = ()
-    ) -> AdminResult:
-        self._check(actor)
-        user_id = _target_id(target)
-        quotas = await self._store.quotas(actor.workspace_id, user_id, roles)
+    async def _quota_show(self, actor: Actor, command: ShowQuota) -> str:
+        user_id = _target_id(command.user_id)
+        quotas = await self._store.quotas(actor.workspace_id, user_id, command.roles)
         limits = resolve(quotas, self._engine.config.default_limits)
         state = await self._store.bucket(
             BucketKey(actor.workspace_id, user_id), limits, self._clock.now()
@@ -103,74 +118,60 @@ class AdminService:
             if quotas.roles
             else ("workspace default" if quotas.workspace else "global default")
         )
-        return AdminResult(
+        return (
             f"{user_ref(user_id)}: {state.level.quantize(Decimal('0.01'))} of "
             f"{limits.capacity.normalize():f} credits, refilling "
             f"{limits.refill_per_hour.normalize():f} an hour ({source})."
         )
 
-    async def budget_set(
-        self, actor: Actor, daily_usd: str | Decimal | None, monthly_usd: str | Decimal | None
-    ) -> AdminResult:
-        self._check(actor)
-
-        def parse(value: str | Decimal | None, name: str) -> Decimal | None:
+    async def _budget_set(self, actor: Actor, command: SetBudget) -> str:
+        def parse(value: Amount | None, name: str) -> Decimal | None:
             if value is None or str(value).strip().lower() in _OFF:
                 return None
             return parse_amount(value, name=name, limit=MAX_USD)
 
-        budget = Budget(parse(daily_usd, "daily_usd"), parse(monthly_usd, "monthly_usd"))
+        budget = Budget(
+            parse(command.daily_usd, "daily_usd"), parse(command.monthly_usd, "monthly_usd")
+        )
         await self._store.set_budget(actor.workspace_id, budget)
         daily = format_usd(budget.daily_usd) if budget.daily_usd is not None else "no limit"
         monthly = format_usd(budget.monthly_usd) if budget.monthly_usd is not None else "no limit"
-        return AdminResult(f"Budget: {daily} a day, {monthly} a month.")
+        return f"Budget: {daily} a day, {monthly} a month."
 
-    async def models_allow(self, actor: Actor, model: str) -> AdminResult:
-        self._check(actor)
-        spec = self._engine.catalog.get(model)
-        await self._store.set_model_denied(actor.workspace_id, spec.name, False)
-        return AdminResult(f"{spec.name} is allowed here.")
+    async def _models_allow(self, actor: Actor, command: AllowModel) -> str:
+        spec = self._engine.live_catalog.get(command.model)
+        await self._store.set_model_denied(actor.workspace_id, spec.name, not command.allowed)
+        if command.allowed:
+            return f"{spec.name} is allowed here."
+        return f"{spec.name} is no longer allowed here."
 
-    async def models_deny(self, actor: Actor, model: str) -> AdminResult:
-        self._check(actor)
-        spec = self._engine.catalog.get(model)
-        await self._store.set_model_denied(actor.workspace_id, spec.name, True)
-        return AdminResult(f"{spec.name} is no longer allowed here.")
-
-    async def nsfw_set(self, actor: Actor, mode: str) -> AdminResult:
+    async def _nsfw_set(self, actor: Actor, command: SetNsfw) -> str:
         """What this workspace does with outputs fal flags as NSFW, outside NSFW channels."""
-        self._check(actor)
-        chosen = NsfwMode.parse(mode)
+        chosen = NsfwMode.parse(command.mode)
         await self._store.set_nsfw(actor.workspace_id, chosen)
         said = {
             NsfwMode.WITHHOLD: "are withheld",
             NsfwMode.SPOILER: "are shown behind a spoiler",
             NsfwMode.ALLOW: "are shown",
         }[chosen]
-        return AdminResult(f"Outputs fal flags as NSFW {said} outside NSFW channels.")
+        return f"Outputs fal flags as NSFW {said} outside NSFW channels."
 
-    async def ban(self, actor: Actor, user_id: str) -> AdminResult:
-        self._check(actor)
-        target = _target_id(user_id)
-        if target == actor.user_id:
+    async def _ban(self, actor: Actor, command: Ban) -> str:
+        target = _target_id(command.user_id)
+        if command.banned and target == actor.user_id:
             raise invalid("You cannot ban yourself.")
-        await self._store.set_banned(actor.workspace_id, target, True)
-        return AdminResult(f"{user_ref(target)} can no longer use falbot here.")
-
-    async def unban(self, actor: Actor, user_id: str) -> AdminResult:
-        self._check(actor)
-        target = _target_id(user_id)
-        await self._store.set_banned(actor.workspace_id, target, False)
-        return AdminResult(f"{user_ref(target)} can use falbot here again.")
+        await self._store.set_banned(actor.workspace_id, target, command.banned)
+        if command.banned:
+            return f"{user_ref(target)} can no longer use falbot here."
+        return f"{user_ref(target)} can use falbot here again."
 
     async def usage(self, actor: Actor, days: int = 30) -> UsageReport:
         self._check(actor)
         return await self._engine.usage(actor, days=days, everyone=True)
 
-    async def refund(self, actor: Actor, job_ref: str) -> AdminResult:
+    async def _refund(self, actor: Actor, command: Refund) -> str:
         """Give a finished job's cost back to its user, once."""
-        self._check(actor)
-        job = await self._engine.find_job(actor, job_ref)
+        job = await self._engine.find_job(actor, command.job_id)
         if job.result is None or not job.credits_settled:
             # Charged: delivered, or ended once fal had started it (fal bills that too).
             raise invalid(
@@ -193,7 +194,7 @@ class AdminService:
             entry, bucket=BucketKey(job.workspace_id, job.user_id), limits=limits
         ):
             raise invalid(f"Job {job.short_id} was refunded before.")
-        return AdminResult(
+        return (
             f"Refunded {format_usd(job.result.cost_usd)} ({charged.normalize():f}"
             f" credits) for job {job.short_id} to {user_ref(job.user_id)}."
         )

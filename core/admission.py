@@ -16,13 +16,14 @@ from decimal import Decimal
 from core import events
 from core.admission_rules import AdmissionKey, check, decide
 from core.billing import base_price
-from core.catalog import Catalog
+from core.catalog import ModelSpec
 from core.circuit import CircuitBreaker
 from core.config import EngineConfig
 from core.dispatch import line_key
 from core.errors import BotError
 from core.jobs import Actor, InputImage, Job, JobRequest, JobState, ProgressView, Stage
-from core.nsfw import NSFW_CHANNEL, NSFW_INPUT, check_reuse
+from core.live_catalog import LiveCatalog
+from core.nsfw import check_reuse
 from core.policy import check_policy
 from core.ports import Clock, Reply, Store
 from core.quota import BucketLimits, to_credits
@@ -60,7 +61,7 @@ class Admitter:
         self,
         *,
         store: Store,
-        catalog: Catalog,
+        models: LiveCatalog,
         clock: Clock,
         config: EngineConfig,
         circuit: CircuitBreaker,
@@ -69,7 +70,7 @@ class Admitter:
         busy_retry_after: Callable[[], float],
     ) -> None:
         self._store = store
-        self.catalog = catalog  # the engine swaps it when prices are refreshed
+        self._models = models
         self._clock = clock
         self._config = config
         self._circuit = circuit
@@ -82,12 +83,12 @@ class Admitter:
         With `hold`, the job keeps its place reserved but waits for `release` (or `withdraw`):
         the adapter first shows it somewhere."""
         actor = request.actor
-        kind = request.params.get("kind")
-        spec = self.catalog.resolve(request.model, str(kind) if kind else None)
+        spec = self._models.for_kind(request.kind, request.model)
         params = spec.validate(request.params, image_count=len(request.images))
         if request.flagged_input:
             mode = (await self._store.policy(actor.workspace_id)).nsfw or self._config.nsfw
-            check_reuse(nsfw_channel=request.nsfw_channel, mode=mode, spoilers=request.spoilers)
+            channel = request.channel
+            check_reuse(nsfw_channel=channel.nsfw, mode=mode, spoilers=channel.spoilers)
         try:
             self._circuit.check()
         except BotError:
@@ -109,9 +110,9 @@ class Admitter:
             state=JobState.QUEUED,
             created_at=now,
             updated_at=now,
-            reply_ref=dict(request.reply_ref)
-            | ({NSFW_CHANNEL: True} if request.nsfw_channel else {})
-            | ({NSFW_INPUT: True} if request.flagged_input else {}),
+            reply_ref=dict(request.reply_ref),
+            nsfw_channel=request.channel.nsfw,
+            nsfw_input=request.flagged_input,
             input_count=len(request.images),
             parent_job_id=request.parent_job_id,
             price_base_usd=base_price(spec.pricing),
@@ -154,14 +155,13 @@ class Admitter:
             ),
         )
 
-    async def precheck(self, request: JobRequest, *, images: int = 1) -> None:
+    async def precheck(self, request: JobRequest, *, images: int = 1) -> ModelSpec:
         """Refuse now, reading only, what `admit` would refuse for `request` once its `images`
         images are fetched: its options, a denied model, a ban, a budget spent, a job the
         user's bucket cannot hold now. Jobs still in flight are left out (they are admission's
         to count), so this never refuses what admission would take; admission still runs."""
         actor = request.actor
-        kind = request.params.get("kind")
-        spec = self.catalog.resolve(request.model, str(kind) if kind else None)
+        spec = self._models.for_kind(request.kind, request.model)
         params = spec.validate(request.params, image_count=images)
         estimate = spec.pricing.estimate(params, input_images=images)
         now = self._clock.now()
@@ -186,6 +186,7 @@ class Admitter:
             max_in_flight=self._config.max_in_flight_per_user,
             now=now,
         )
+        return spec
 
     async def _check_policy(self, model: str, actor: Actor) -> None:
         """A denied model or a ban is said before `busy` or an open circuit, as the store

@@ -36,7 +36,7 @@ class ModelSpec:
 
     def validate(self, params: Mapping[str, Any], *, image_count: int) -> dict[str, Any]:
         """The user's options checked against this model's schema, with defaults filled in."""
-        data = {ALIASES.get(k, k): v for k, v in params.items() if v is not None and k != "kind"}
+        data = {ALIASES.get(k, k): v for k, v in params.items() if v is not None}
         if self.kind in (JobKind.EDIT, JobKind.UPSCALE):
             if image_count == 0:
                 raise invalid(f"{self.name} needs an image to work on.", "Attach an image.")
@@ -88,19 +88,3 @@ class Catalog:
 
     def default_for(self, kind: JobKind) -> ModelSpec:
         return self._specs[self.defaults[kind]]
-
-    def resolve(self, name: str, kind: str | None) -> ModelSpec:
-        """A named model, or the default for a kind; a model of the wrong kind is refused."""
-        if name:
-            spec = self.get(name)
-        else:
-            try:
-                spec = self.default_for(JobKind(kind or "image"))
-            except ValueError:
-                raise invalid(f"Unknown kind of job `{kind}`.") from None
-        if kind and spec.kind != kind and not (kind == "edit" and spec.kind is JobKind.UPSCALE):
-            raise invalid(
-                f"{spec.name} is a {spec.kind.value} model, not a {kind} one.",
-                "See /models for the models of each kind.",
-            )
-        return spec

@@ -11,7 +11,7 @@ from typing import Any
 from core.config import EngineConfig
 from core.errors import BotError, RetryLater, Undeliverable
 from core.jobs import DeliveredFile, Delivery, Job, JobState, ProgressView, Stage
-from core.nsfw import NSFW_CHANNEL, NsfwMode, flagged_output, screen
+from core.nsfw import NsfwMode, flagged_output, screen
 from core.ports import Clock, FalGateway, Store
 from core.replies import JobReplies
 from core.settling import Settling
@@ -52,10 +52,10 @@ class Deliverer:
         reply = self._replies.of(job)
         await reply.progress(ProgressView(job.id, job.model, Stage.UPLOADING))
         mode = (await self._store.policy(job.workspace_id)).nsfw or self._config.nsfw
-        nsfw_channel = bool(job.reply_ref.get(NSFW_CHANNEL))
+        nsfw_channel = job.nsfw_channel
         files, withheld = [], 0
         for i, output in enumerate(job.result.outputs):
-            flagged = flagged_output(output_flag=output.nsfw, reply_ref=job.reply_ref)
+            flagged = flagged_output(output_flag=output.nsfw, job=job)
             shown = screen(flagged=flagged, nsfw_channel=nsfw_channel, mode=mode)
             if shown is NsfwMode.WITHHOLD:
                 withheld += 1  # never fetched, never handed to the platform

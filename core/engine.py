@@ -20,20 +20,15 @@ from core import events
 from core.admission import Admitter
 from core.catalog import Catalog, ModelSpec
 from core.circuit import CircuitBreaker
+from core.commands import Cancel, Command, FollowUp, Generate
 from core.config import EngineConfig
 from core.delivery import Deliverer
 from core.dispatch import Dispatcher
 from core.errors import BotError, ErrorCode, invalid, not_allowed
 from core.execution import DATA_URI_MAX, Runner
-from core.followups import (
-    FollowUp,
-    follow_up_request,
-    is_flagged,
-    picked_is_flagged,
-    result_file,
-)
-from core.jobs import Actor, Job, JobKind, JobRequest, JobState
-from core.nsfw import check_reuse
+from core.intake import Intake, find_job
+from core.jobs import ANY_CHANNEL, Actor, Channel, Job, JobKind, JobState
+from core.live_catalog import LiveCatalog
 from core.ports import Clock, FalGateway, Reply, ReplyFactory, Store
 from core.quota import BucketKey, BucketLimits, resolve, to_credits
 from core.recovery import recover
@@ -62,7 +57,7 @@ class Engine:
         config: EngineConfig,
     ) -> None:
         self.store = store
-        self.catalog = catalog
+        self.live_catalog = LiveCatalog(catalog)
         self.config = config
         self._gateway = fal
         self._clock = clock
@@ -90,7 +85,7 @@ class Engine:
             store=store,
             fal=fal,
             clock=clock,
-            catalog=catalog,
+            models=self.live_catalog,
             config=config,
             circuit=self._circuit,
             webhooks=self._webhooks,
@@ -110,7 +105,7 @@ class Engine:
         )
         self._admitter = Admitter(
             store=store,
-            catalog=catalog,
+            models=self.live_catalog,
             clock=clock,
             config=config,
             circuit=self._circuit,
@@ -118,20 +113,13 @@ class Engine:
             replies=self._replies,
             busy_retry_after=self._busy_retry_after,
         )
+        self._intake = Intake(
+            store=store, models=self.live_catalog, config=config, admitter=self._admitter
+        )
 
     @property
     def _fal(self) -> FalGateway:
         return self._gateway
-
-    def use_catalog(self, catalog: Catalog) -> None:
-        """Price new jobs (and jobs settling from now on) from `catalog`: refreshed prices.
-
-        It must name the same models: jobs in flight and stored ones refer to them by name."""
-        have = {spec.name for spec in self.catalog.all()}
-        given = {spec.name for spec in catalog.all()}
-        if given != have:
-            raise ValueError(f"a refreshed catalog must keep the same models ({have ^ given})")
-        self.catalog = self._admitter.catalog = self._runner.catalog = catalog
 
     # ---- lifecycle
 
@@ -226,22 +214,36 @@ class Engine:
 
     # ---- admission
 
-    async def submit(self, request: JobRequest, reply: Reply, *, hold: bool = False) -> Job:
-        """Validate, check policy, quota and budget, persist and enqueue; or raise `BotError`.
-        With `hold`, the admitted job waits for `release` or `withdraw` before it may start (an
-        adapter that shows a job only once it is admitted names its message first)."""
-        with self._refusals_logged(request):
+    async def submit(
+        self,
+        command: Command,
+        reply: Reply,
+        *,
+        actor: Actor,
+        channel: Channel = ANY_CHANNEL,
+        hold: bool = False,
+    ) -> Job:
+        """Admit `command` (asked by `actor` in `channel`) shown in `reply`, whose ref the job
+        keeps: validate, check policy, quota and budget, persist and enqueue; or raise
+        `BotError`. With `hold`, the admitted job waits for `release` or `withdraw` before it
+        may start (an adapter that shows a job only once it is admitted names its message
+        first)."""
+        model = command.model if isinstance(command, Generate) else command.action
+        with self._refusals_logged(actor, model or ""):
             self._check_accepting()
-            return await self._admitter.admit(request, reply, hold=hold)
+            return await self._intake.submit(
+                command, reply, actor=actor, channel=channel, hold=hold
+            )
 
-    async def precheck(self, request: JobRequest, *, images: int = 1) -> None:
-        """Before a request's images are fetched or decoded: refuse, reading only, what
+    async def precheck(self, command: Generate, *, actor: Actor, images: int = 1) -> ModelSpec:
+        """Before a command's images are fetched or decoded: refuse, reading only, what
         admission would refuse anyway (bad options, a denied model, a ban, a spent budget, a
-        bucket that cannot hold the job, a restart). `request` has no images yet; `images`
-        is how many it will carry. Admission (`submit`) still checks everything."""
-        with self._refusals_logged(request):
+        bucket that cannot hold the job, a restart). `command` has no images yet; `images`
+        is how many it will carry. Returns the model it runs on (how many images it takes).
+        Admission (`submit`) still checks everything."""
+        with self._refusals_logged(actor, command.model):
             self._check_accepting()
-            await self._admitter.precheck(request, images=images)
+            return await self._intake.precheck(command, actor=actor, images=images)
 
     def _check_accepting(self) -> None:
         if not self._accepting:
@@ -252,14 +254,13 @@ class Engine:
             )
 
     @contextmanager
-    def _refusals_logged(self, request: JobRequest) -> Iterator[None]:
+    def _refusals_logged(self, actor: Actor, model: str) -> Iterator[None]:
         try:
             yield
         except BotError as error:
-            actor = request.actor
             events.refused(
                 code=error.code.value,
-                model=request.model[:40],
+                model=model[:40],
                 workspace_id=actor.workspace_id,
                 user_id=actor.user_id,
             )
@@ -267,7 +268,7 @@ class Engine:
 
     async def set_reply_ref(self, job: Job, reply_ref: Mapping[str, Any]) -> Job:
         """Name the reply an adapter posted after admission (so a restart finds it again)."""
-        merged = {**job.reply_ref, **reply_ref}  # keeps what admission added (the NSFW mark)
+        merged = {**job.reply_ref, **reply_ref}
         await self.store.set_reply_ref(job.id, merged)
         return job.replace(reply_ref=merged)
 
@@ -300,43 +301,25 @@ class Engine:
 
     async def find_job(self, actor: Actor, job_ref: str) -> Job:
         """One of the actor's own jobs (an admin's: any in the workspace), by id or short id."""
-        ref = job_ref.strip().lower()
-        if len(ref) >= 32:
-            found = await self.store.get_job(ref)
-            candidates = [found] if found else []
-        elif len(ref) < 4:
-            candidates = []
-        elif actor.is_admin:
-            candidates = await self.store.jobs_by_prefix(actor.workspace_id, ref, limit=20)
-        else:
-            candidates = [
-                j
-                for j in await self.store.user_jobs(actor.workspace_id, actor.user_id, limit=200)
-                if j.id.startswith(ref)
-            ]
-        for job in candidates:
-            mine = job.user_id == actor.user_id
-            if job.workspace_id == actor.workspace_id and (mine or actor.is_admin):
-                return job
-        raise BotError(
-            ErrorCode.NOT_FOUND,
-            f"I found no job `{job_ref[:40]}` of yours.",
-            hint="/jobs lists your recent jobs and their ids.",
-        )
+        return await find_job(self.store, actor, job_ref)
+
+    async def own_job(self, actor: Actor, job_id: str, *, doing: str) -> Job:
+        """The job a result's button names, if it is the caller's (or the caller's an admin)."""
+        return await self._intake.own_job(actor, job_id, doing=doing)
 
     async def jobs(self, actor: Actor, *, limit: int = 10) -> list[Job]:
         return await self.store.user_jobs(actor.workspace_id, actor.user_id, limit=limit)
 
     async def models(self, workspace_id: str) -> list[ModelSpec]:
         denied = (await self.store.policy(workspace_id)).denied_models
-        return [spec for spec in self.catalog.all() if spec.name not in denied]
+        return [spec for spec in self.live_catalog.all() if spec.name not in denied]
 
     async def quota(self, actor: Actor) -> QuotaView:
         limits = await self.limits_for(actor)
         state = await self.store.bucket(
             BucketKey(actor.workspace_id, actor.user_id), limits, self._clock.now()
         )
-        default = self.catalog.default_for(JobKind.IMAGE)
+        default = self.live_catalog.default_for(JobKind.IMAGE)
         one_image = self.credits_for(
             default.pricing.estimate({"aspect_ratio": "1:1", "num_images": 1})
         )
@@ -356,9 +339,9 @@ class Engine:
             self.store, actor, days=days, now=self._clock.now(), everyone=everyone
         )
 
-    async def cancel(self, actor: Actor, job_ref: str) -> Job:
+    async def cancel(self, command: Cancel, *, actor: Actor) -> Job:
         """Cancel one of the actor's jobs: waiting ones at once, ones at fal through fal."""
-        job = await self.find_job(actor, job_ref)
+        job = await self.find_job(actor, command.job_id)
         if job.state.final:
             raise invalid(f"Job {job.short_id} has already ended ({job.state.value}).")
         if job.state is JobState.QUEUED and self._line.remove(job.id):
@@ -375,53 +358,16 @@ class Engine:
             raise invalid(f"Job {job.short_id} is already finishing at fal; too late to cancel.")
         return job
 
-    def follow_up(
-        self,
-        job: Job,
-        *,
-        action: FollowUp,
-        actor: Actor,
-        reply_ref: Mapping[str, Any],
-        prompt: str | None = None,
-        model: str | None = None,
-        index: int | None = None,
-    ) -> JobRequest:
-        """The request behind a result's Rerun, Upscale or Edit button."""
-        return follow_up_request(
-            self.catalog,
-            job,
-            action=action,
-            actor=actor,
-            reply_ref=reply_ref,
-            prompt=prompt,
-            model=model,
-            index=index,
-        )
-
     async def check_follow_up(
-        self, job: Job, *, image: int | None, nsfw_channel: bool, spoilers: bool
-    ) -> None:
-        """Refuse early (before a modal asks for a prompt) what admission would refuse: an
-        image that is not there, or one withheld as NSFW here."""
-        if picked_is_flagged(job, image):
-            await self._check_reuse(job.workspace_id, nsfw_channel=nsfw_channel, spoilers=spoilers)
+        self, command: FollowUp, *, actor: Actor, channel: Channel = ANY_CHANNEL
+    ) -> Job:
+        """Refuse early (before a modal asks for a prompt) what admission would refuse: not the
+        caller's job, an image that is not there, or one withheld as NSFW here."""
+        return await self._intake.check_follow_up(command, actor=actor, channel=channel)
 
     async def screen_files(
-        self, workspace_id: str, names: list[str], *, nsfw_channel: bool, spoilers: bool
+        self, workspace_id: str, names: list[str], *, channel: Channel = ANY_CHANNEL
     ) -> bool:
         """Whether files a mention or a shortcut reuses hold a falbot result flagged NSFW (the
-        request is then `flagged_input`); refused at once where that result is not shown."""
-        for name in names:
-            found = result_file(name)
-            if found is None:
-                continue
-            short_id, index = found
-            jobs = await self.store.jobs_by_prefix(workspace_id, short_id, limit=5)
-            if name.startswith("SPOILER_") or any(is_flagged(j, index) for j in jobs):
-                await self._check_reuse(workspace_id, nsfw_channel=nsfw_channel, spoilers=spoilers)
-                return True
-        return False
-
-    async def _check_reuse(self, workspace_id: str, *, nsfw_channel: bool, spoilers: bool) -> None:
-        mode = (await self.store.policy(workspace_id)).nsfw or self.config.nsfw
-        check_reuse(nsfw_channel=nsfw_channel, mode=mode, spoilers=spoilers)
+        command is then `flagged_input`); refused at once where that result is not shown."""
+        return await self._intake.screen_files(workspace_id, names, channel)

@@ -14,12 +14,13 @@ from typing import Any
 
 from core import events
 from core.billing import admitted_pricing, charged_error, fal_bills
-from core.catalog import Catalog, ModelSpec
+from core.catalog import ModelSpec
 from core.circuit import CircuitBreaker
 from core.config import EngineConfig
 from core.delivery import Deliverer
 from core.errors import BotError, ErrorCode
 from core.jobs import InputImage, Job, JobResult, JobState, Output, ProgressView, Stage
+from core.live_catalog import LiveCatalog
 from core.ports import Clock, FalGateway, JobSettlement, Store
 from core.quota import BucketLimits, LedgerEntry, resolve, to_credits
 from core.replies import JobReplies
@@ -39,7 +40,7 @@ class Runner:
         store: Store,
         fal: FalGateway,
         clock: Clock,
-        catalog: Catalog,
+        models: LiveCatalog,
         config: EngineConfig,
         circuit: CircuitBreaker,
         webhooks: WebhookOutcomes,
@@ -50,7 +51,7 @@ class Runner:
         self._store = store
         self.fal = fal
         self._clock = clock
-        self.catalog = catalog  # the engine swaps it when prices are refreshed
+        self._models = models  # swapped in one place when prices are refreshed
         self._config = config
         self._circuit = circuit
         self._webhooks = webhooks
@@ -113,7 +114,7 @@ class Runner:
     async def _submit(self, job: Job) -> Job | None:
         """Send a queued job to fal and save its request id; the submitted job, or None when
         it ended here (failed or cancelled, the user told)."""
-        spec = self.catalog.get(job.model)
+        spec = self._models.get(job.model)
         try:
             # Inputs are uploaded while the job is still queued: a crash here sends nothing to
             # fal, so the next start simply runs the job again.
@@ -161,7 +162,7 @@ class Runner:
         `done_at_fal` is awaited as soon as fal is done with it, before its result is read."""
         request_id = job.request_id
         assert request_id is not None
-        spec = self.catalog.get(job.model)
+        spec = self._models.get(job.model)
         started = self._clock.monotonic()
         inference: float | None = None
         try:

@@ -1,6 +1,7 @@
-"""The requests behind a result's buttons (Rerun, Upscale and Edit) and which buttons a result
-gets: one Upscale and one Edit per image the user can see (U1–U4 on a grid), none for an output
-withheld as NSFW, and nothing but Delete when every output was withheld."""
+"""The requests behind a result's buttons (Rerun, Variations, Upscale and Edit) and which
+buttons a result gets: one Upscale and one Edit per image the user can see (U1–U4 on a grid),
+none for an output withheld as NSFW, and nothing but Delete when every output was withheld.
+Variations is offered where the job's model makes several images at once."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from core.catalog import Catalog
+from core.commands import Channel, FollowUp
 from core.errors import invalid
 from core.jobs import Actor, Delivery, InputImage, Job, JobKind, JobRequest, Output
-from core.nsfw import NSFW_INPUT, flagged_output
+from core.live_catalog import LiveCatalog
+from core.nsfw import flagged_output
 
-FollowUp = Literal["rerun", "upscale", "edit"]
+# How many images Variations asks for: one job, a new seed, four images (every image model
+# falbot offers takes up to four at once; a model without a count has no Variations button).
+VARIATIONS = 4
 
 # The name every delivered file gets (`core.delivery`): the job's short id and the output's
 # place, 1-based. A platform may prefix it (Discord's `SPOILER_`).
@@ -27,6 +31,7 @@ class FollowUpMenu:
     """The buttons a delivered result gets, for the adapters to render."""
 
     rerun: bool
+    vary: bool  # the job's model makes several images at once: four new ones in one job
     images: tuple[int, ...]  # outputs (0-based) Upscale and Edit may take, in order
     grid: bool  # more than one image output: each button names its image (U1, E2…)
 
@@ -42,7 +47,12 @@ def follow_up_menu(delivery: Delivery, *, spoilers: bool) -> FollowUpMenu:
         if f.output in outputs and f.output.content_type.startswith("image/")
     )
     image_outputs = sum(1 for o in outputs if o.content_type.startswith("image/"))
-    return FollowUpMenu(rerun=bool(seen), images=images, grid=image_outputs > 1)
+    return FollowUpMenu(
+        rerun=bool(seen),
+        vary=bool(seen) and "num_images" in delivery.job.arguments,
+        images=images,
+        grid=image_outputs > 1,
+    )
 
 
 def result_file(name: str) -> tuple[str, int] | None:
@@ -55,53 +65,60 @@ def is_flagged(job: Job, index: int) -> bool:
     """Whether a job's output counts as flagged NSFW (out of range: the job's inputs' flag)."""
     outputs = job.result.outputs if job.result else ()
     own = outputs[index].nsfw if 0 <= index < len(outputs) else False
-    return flagged_output(output_flag=own, reply_ref=job.reply_ref)
+    return flagged_output(output_flag=own, job=job)
 
 
 def follow_up_request(
-    catalog: Catalog,
+    models: LiveCatalog,
     job: Job,
+    command: FollowUp,
     *,
-    action: FollowUp,
     actor: Actor,
+    channel: Channel,
     reply_ref: Mapping[str, Any],
-    prompt: str | None = None,
-    model: str | None = None,
-    index: int | None = None,
 ) -> JobRequest:
-    """The request behind a result's Rerun, Upscale or Edit button; `index` picks the image
-    (0-based; None, as on buttons made before grids had their own, is the first)."""
-    if action == "rerun":
+    """The request behind a result's button: `command.action` on the caller's own `job`."""
+    if command.action in ("rerun", "vary"):
         params = {k: v for k, v in job.arguments.items() if k != "image_urls"}
         params["seed"] = random.randrange(2**31)  # a seed, not a secret
+        if command.action == "vary":
+            if "num_images" not in params:
+                raise invalid(
+                    f"{job.model} makes one result at a time: it has no variations.",
+                    "Use Rerun for another one.",
+                )
+            params["num_images"] = VARIATIONS
         urls = list(job.arguments.get("image_urls") or [])
         images = tuple(InputImage(content_type="image/*", url=u) for u in urls)
-        if "seed" not in catalog.get(job.model).input_model.model_fields:
+        if "seed" not in models.get(job.model).input_model.model_fields:
             params.pop("seed")
         return JobRequest(
             actor,
+            job.kind,
             job.model,
             params,
             images,
             reply_ref,
-            job.id,
-            flagged_input=bool(job.reply_ref.get(NSFW_INPUT)),
+            parent_job_id=job.id,
+            channel=channel,
+            flagged_input=job.nsfw_input,
         )
-    chosen, at = _picked(job, index)
+    chosen, at = _picked(job, command.image_index)
     image = InputImage(content_type=chosen.content_type, url=chosen.url)
     flagged = is_flagged(job, at)
-    if action == "upscale":
-        return JobRequest(
-            actor, "", {"kind": "upscale"}, (image,), reply_ref, job.id, flagged_input=flagged
-        )
-    spec = catalog.get(model) if model else catalog.default_for(JobKind.EDIT)
+    if command.action == "upscale":
+        kind, model, params = JobKind.UPSCALE, "", {}
+    else:
+        kind, model, params = JobKind.EDIT, command.model or "", {"prompt": command.prompt or ""}
     return JobRequest(
         actor,
-        spec.name,
-        {"kind": "edit", "prompt": prompt or ""},
+        kind,
+        model,
+        params,
         (image,),
         reply_ref,
-        job.id,
+        parent_job_id=job.id,
+        channel=channel,
         flagged_input=flagged,
     )
 

@@ -66,12 +66,12 @@ TOPICS = (
 NOTES: dict[Platform, tuple[str, ...]] = {
     "discord": (
         "On a message with an image: Apps → **Edit image**, or reply to it and mention falbot.",
-        "Under every result: **Rerun**, **Upscale**, **Edit** and **Delete**.",
+        "Under every result: **Rerun**, **Variations**, **Upscale**, **Edit** and **Delete**.",
     ),
     "slack": (
         "In an image's thread: `@falbot give it a hat` edits it, `@falbot upscale` upscales it.",
         "In a DM with falbot: send an image with what to change, and falbot edits it.",
-        "Under every result: **Rerun**, **Upscale**, **Edit** and **Delete**.",
+        "Under every result: **Rerun**, **Variations**, **Upscale**, **Edit** and **Delete**.",
     ),
 }
 

@@ -92,18 +92,31 @@ class InputImage:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """What the platform says about the place a job is asked for and answered in."""
+
+    nsfw: bool = False  # marked NSFW (age-restricted): flagged outputs are shown there
+    spoilers: bool = True  # the platform can show a file behind a spoiler (Slack cannot)
+
+
+# A channel not marked NSFW, on a platform with spoilers (the console, most tests).
+ANY_CHANNEL = Channel()
+
+
+@dataclass(frozen=True)
 class JobRequest:
-    """What an adapter hands core: the model's short name and the user's raw options."""
+    """What admission takes: a command (`core.commands`) made concrete by core for one actor
+    and one reply. `model` "" is the kind's default. Adapters never build one."""
 
     actor: Actor
+    kind: JobKind
     model: str
     params: Mapping[str, Any]
     images: tuple[InputImage, ...] = ()
     reply_ref: Mapping[str, Any] = field(default_factory=dict)
     parent_job_id: str | None = None
-    nsfw_channel: bool = False  # the platform marks the channel NSFW: flagged outputs shown
+    channel: Channel = field(default_factory=Channel)
     flagged_input: bool = False  # made from an output fal flagged as NSFW (see core.nsfw)
-    spoilers: bool = True  # the platform can show a file behind a spoiler
 
 
 @dataclass(frozen=True)
@@ -193,6 +206,10 @@ class Job:
     # (a refreshed catalog does not change what a job admitted before it costs).
     limits: BucketLimits | None = None
     price_base_usd: Decimal | None = None
+    # NSFW facts kept for delivery and for follow-ups (see core.nsfw): asked in a channel the
+    # platform marks NSFW, and made from an output fal flagged.
+    nsfw_channel: bool = False
+    nsfw_input: bool = False
 
     @property
     def short_id(self) -> str:

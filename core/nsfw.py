@@ -12,16 +12,10 @@ nowhere, so there a flagged output is reused only under `allow` or in an NSFW ch
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
 
 from core.errors import BotError, ErrorCode, invalid
-
-# The key in a job's `reply_ref` that remembers its channel is marked NSFW (across restarts).
-NSFW_CHANNEL = "falbot_nsfw_channel"
-# The key in a job's `reply_ref` that remembers it was made from a flagged output.
-NSFW_INPUT = "falbot_nsfw_input"
+from core.jobs import Job
 
 
 class NsfwMode(StrEnum):
@@ -46,9 +40,9 @@ def screen(*, flagged: bool, nsfw_channel: bool, mode: NsfwMode) -> NsfwMode:
     return mode
 
 
-def flagged_output(*, output_flag: bool, reply_ref: Mapping[str, Any]) -> bool:
+def flagged_output(*, output_flag: bool, job: Job) -> bool:
     """Whether an output counts as flagged: fal said so, or its job was made from one."""
-    return output_flag or bool(reply_ref.get(NSFW_INPUT))
+    return output_flag or job.nsfw_input
 
 
 def shows(*, flagged: bool, nsfw_channel: bool, mode: NsfwMode, spoilers: bool) -> bool:

@@ -88,6 +88,10 @@ class FalGateway(Protocol):
 class Reply(Protocol):
     """The one message a job is shown in, made by the adapter that took the request."""
 
+    def persisted_ref(self) -> Mapping[str, Any]:
+        """What finds this reply again after a restart (kept as the job's `reply_ref`)."""
+        ...
+
     async def progress(self, view: ProgressView) -> None: ...
 
     async def deliver(self, delivery: Delivery) -> None: ...

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
-from core.admin import AdminResult
 from core.catalog import ModelSpec
 from core.errors import BotError, ErrorCode
 from core.jobs import Job
@@ -131,7 +130,3 @@ def render_usage(report: UsageReport) -> str:
         by_user = report.by("user_id").items()
         rows += ["By user:"] + [f"  {user_ref(u)}: {format_usd(t)}" for u, t in by_user]
     return "\n".join([head, *rows])
-
-
-def render_admin(result: AdminResult) -> str:
-    return result.text

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from adapters.console.terminal import Terminal
 from core.errors import BotError
@@ -47,6 +48,9 @@ class ConsoleReply:
         self.failed: BotError | None = None
         self.saved: list[Path] = []
         self.progress_shown: list[ProgressView] = []
+
+    def persisted_ref(self) -> dict[str, Any]:
+        return {}  # a console job ends with its process
 
     def _line(self, text: str, *, final: bool) -> None:
         if final:

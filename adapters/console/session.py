@@ -15,12 +15,12 @@ from adapters.text_commands.admin import AdminCommand, admin_usage, read_admin, 
 from adapters.text_commands.grammar import Parsed, did_you_mean, parse, parse_days
 from adapters.usage_chart import file_stem, usage_chart_png, usage_csv
 from core.admin import AdminService
+from core.commands import Cancel, Generate
 from core.engine import Engine
 from core.errors import BotError, invalid
-from core.jobs import Actor, InputImage, JobRequest
+from core.jobs import Actor, InputImage, JobKind
 from core.media import validate_image
 from core.render import (
-    render_admin,
     render_error,
     render_jobs,
     render_models,
@@ -123,9 +123,9 @@ class ConsoleSession:
         if name == "/help":
             self.say(HELP)
         elif name == "/imagine":
-            await self._submit("image", opts, prompt=" ".join(args))
+            await self._submit(JobKind.IMAGE, opts, prompt=" ".join(args))
         elif name == "/video":
-            await self._submit("video", opts, prompt=" ".join(args))
+            await self._submit(JobKind.VIDEO, opts, prompt=" ".join(args))
         elif name == "/edit":
             paths = [
                 a
@@ -133,9 +133,9 @@ class ConsoleSession:
                 if Path(a).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".gif")
             ]
             prompt = " ".join(a for a in args if a not in paths)
-            await self._submit("edit", opts, prompt=prompt, images=self._read(paths))
+            await self._submit(JobKind.EDIT, opts, prompt=prompt, images=self._read(paths))
         elif name == "/upscale":
-            await self._submit("upscale", opts, prompt=None, images=self._read(args[:1]))
+            await self._submit(JobKind.UPSCALE, opts, prompt=None, images=self._read(args[:1]))
         elif name == "/models":
             self.say(render_models(await self._engine.models(self.actor.workspace_id)))
         elif name == "/quota":
@@ -150,7 +150,7 @@ class ConsoleSession:
         elif name == "/cancel":
             if not args:
                 raise invalid("Which job?", "/cancel JOB, with an id from /jobs.")
-            job = await self._engine.cancel(self.actor, args[0])
+            job = await self._engine.cancel(Cancel(args[0]), actor=self.actor)
             self.say(f"Cancelling job {job.short_id}.")
         elif name == "/wait":
             await self.wait()
@@ -173,22 +173,18 @@ class ConsoleSession:
 
     async def _submit(
         self,
-        kind: str,
+        kind: JobKind,
         opts: dict[str, Any],
         *,
         prompt: str | None,
         images: tuple[InputImage, ...] = (),
     ) -> None:
-        params = {k: v for k, v in opts.items() if k != "model"}
-        params["kind"] = kind
-        if prompt is not None:
-            params["prompt"] = prompt
+        command = Generate.typed(kind, opts, prompt=prompt).with_images(images, flagged=False)
         done = asyncio.Event()
         reply = ConsoleReply(
             job_label="new", terminal=self._terminal, out_dir=self._out_dir, done=done
         )
-        request = JobRequest(self.actor, str(opts.get("model", "")), params, images)
-        job = await self._engine.submit(request, reply)
+        job = await self._engine.submit(command, reply, actor=self.actor)
         reply.label = job.short_id
         self.replies.append(reply)
 
@@ -205,7 +201,7 @@ class ConsoleSession:
     async def _admin_command(self, command: AdminCommand) -> None:
         if command.words != ("usage",):
             result = await run_admin(self._admin, self.actor, command, person=str.strip)
-            self.say(render_admin(result))
+            self.say(result)
             return
         report = await self._admin.usage(self.actor, days=command.days)
         self.say(render_usage(report))

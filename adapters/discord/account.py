@@ -12,6 +12,7 @@ from adapters.discord.flows import answering
 from adapters.discord.identity import interaction_actor
 from adapters.discord.services import Services
 from adapters.discord.usage import send_usage
+from core.commands import Cancel
 from core.render import render_jobs, render_models, render_quota
 
 PERIODS = [
@@ -60,7 +61,7 @@ def account_commands(services: Services) -> list[app_commands.Command[Any, Any, 
     async def cancel(interaction: discord.Interaction, job: app_commands.Range[str, 4, 64]) -> None:
         async with answering(interaction):
             actor = interaction_actor(interaction, services.rule)
-            found = await engine.cancel(actor, job)
+            found = await engine.cancel(Cancel(job), actor=actor)
             await say_privately(interaction, f"Cancelling job `{found.short_id}` ({found.model}).")
 
     @cancel.autocomplete("job")

@@ -13,10 +13,10 @@ from adapters.discord.flows import answering
 from adapters.discord.identity import interaction_actor
 from adapters.discord.services import Services
 from adapters.discord.usage import send_usage
+from core.admin_commands import AllowModel, Ban, Refund, SetBudget, SetNsfw, SetQuota, ShowQuota
 from core.jobs import Actor
 from core.nsfw import NsfwMode
 from core.quota import QuotaScope
-from core.render import render_admin
 
 AMOUNT = app_commands.Range[str, 1, 20]
 NSFW_MODES = [
@@ -57,10 +57,10 @@ def admin_group(services: Services) -> app_commands.Group:
                 scope = QuotaScope.WORKSPACE if target.is_default() else QuotaScope.ROLE
             else:
                 scope = QuotaScope.USER
-            result = await admin.quota_set(
-                actor(interaction), str(target.id), capacity, refill_per_hour, scope
+            result = await admin.handle(
+                SetQuota(str(target.id), capacity, refill_per_hour, scope), actor=actor(interaction)
             )
-            await say_privately(interaction, render_admin(result))
+            await say_privately(interaction, result)
 
     @quota.command(name="show", description="A member's quota and credits")
     @app_commands.describe(target="The member")
@@ -71,8 +71,8 @@ def admin_group(services: Services) -> app_commands.Group:
                 if isinstance(target, discord.Member)
                 else ()
             )
-            result = await admin.quota_show(actor(interaction), str(target.id), roles)
-            await say_privately(interaction, render_admin(result))
+            result = await admin.handle(ShowQuota(str(target.id), roles), actor=actor(interaction))
+            await say_privately(interaction, result)
 
     @budget.command(
         name="set", description="Daily and monthly spend limits in USD ('none': no limit)"
@@ -82,28 +82,28 @@ def admin_group(services: Services) -> app_commands.Group:
         interaction: discord.Interaction, daily_usd: AMOUNT, monthly_usd: AMOUNT
     ) -> None:
         async with answering(interaction):
-            result = await admin.budget_set(actor(interaction), daily_usd, monthly_usd)
-            await say_privately(interaction, render_admin(result))
+            result = await admin.handle(SetBudget(daily_usd, monthly_usd), actor=actor(interaction))
+            await say_privately(interaction, result)
 
     @models.command(name="allow", description="Allow a model here")
     @app_commands.describe(model="The model's short name")
     async def models_allow(interaction: discord.Interaction, model: str) -> None:
         async with answering(interaction):
-            result = await admin.models_allow(actor(interaction), model)
-            await say_privately(interaction, render_admin(result))
+            result = await admin.handle(AllowModel(model, allowed=True), actor=actor(interaction))
+            await say_privately(interaction, result)
 
     @models.command(name="deny", description="Stop a model being used here")
     @app_commands.describe(model="The model's short name")
     async def models_deny(interaction: discord.Interaction, model: str) -> None:
         async with answering(interaction):
-            result = await admin.models_deny(actor(interaction), model)
-            await say_privately(interaction, render_admin(result))
+            result = await admin.handle(AllowModel(model, allowed=False), actor=actor(interaction))
+            await say_privately(interaction, result)
 
     async def any_model(
         interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         typed = current.strip().lower()
-        specs = services.engine.catalog.all()
+        specs = services.models.all()
         return [model_choice(s) for s in specs if typed in s.name][:25]
 
     models_allow.autocomplete("model")(any_model)
@@ -115,22 +115,22 @@ def admin_group(services: Services) -> app_commands.Group:
     async def nsfw(interaction: discord.Interaction, mode: str) -> None:
         async with answering(interaction):
             # Discord offers only the choices, but a client can send anything: core checks it.
-            result = await admin.nsfw_set(actor(interaction), mode)
-            await say_privately(interaction, render_admin(result))
+            result = await admin.handle(SetNsfw(mode), actor=actor(interaction))
+            await say_privately(interaction, result)
 
     @root.command(name="ban", description="Stop a member using falbot here")
     @app_commands.describe(user="The member")
     async def ban(interaction: discord.Interaction, user: discord.User) -> None:
         async with answering(interaction):
-            result = await admin.ban(actor(interaction), str(user.id))
-            await say_privately(interaction, render_admin(result))
+            result = await admin.handle(Ban(str(user.id), banned=True), actor=actor(interaction))
+            await say_privately(interaction, result)
 
     @root.command(name="unban", description="Let a member use falbot here again")
     @app_commands.describe(user="The member")
     async def unban(interaction: discord.Interaction, user: discord.User) -> None:
         async with answering(interaction):
-            result = await admin.unban(actor(interaction), str(user.id))
-            await say_privately(interaction, render_admin(result))
+            result = await admin.handle(Ban(str(user.id), banned=False), actor=actor(interaction))
+            await say_privately(interaction, result)
 
     @root.command(name="usage", description="Spend by everyone here, with a chart")
     @app_commands.describe(
@@ -146,7 +146,7 @@ def admin_group(services: Services) -> app_commands.Group:
     @app_commands.describe(job="The job's id")
     async def refund(interaction: discord.Interaction, job: app_commands.Range[str, 4, 64]) -> None:
         async with answering(interaction):
-            result = await admin.refund(actor(interaction), job)
-            await say_privately(interaction, render_admin(result))
+            result = await admin.handle(Refund(job), actor=actor(interaction))
+            await say_privately(interaction, result)
 
     return root

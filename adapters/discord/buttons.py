@@ -16,12 +16,14 @@ from core.jobs import Delivery
 
 log = logging.getLogger(__name__)
 
-Action = Literal["rerun", "upscale", "edit", "delete"]
+Action = Literal["rerun", "vary", "upscale", "edit", "delete"]
 _TEMPLATE = (
-    r"falbot:(?P<action>rerun|upscale|edit|delete):(?P<job>[0-9a-f]{32})(?::(?P<image>[1-9]\d?))?"
+    r"falbot:(?P<action>rerun|vary|upscale|edit|delete)"
+    r":(?P<job>[0-9a-f]{32})(?::(?P<image>[1-9]\d?))?"
 )
 _LOOKS = {
     "rerun": ("Rerun", "🔁", discord.ButtonStyle.secondary),
+    "vary": ("Variations", "🎲", discord.ButtonStyle.secondary),
     "upscale": ("Upscale", "🔍", discord.ButtonStyle.secondary),
     "edit": ("Edit", "✏️", discord.ButtonStyle.primary),
     "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
@@ -85,8 +87,9 @@ class ResultButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_TEM
 
 
 def result_view(delivery: Delivery) -> discord.ui.View:
-    """Rerun, Upscale, Edit and Delete for one image; on a grid an Upscale (U1…) and an Edit
-    (E1…) per image shown, then Rerun and Delete. Nothing acts on a withheld output."""
+    """Rerun, Variations, Upscale, Edit and Delete for one image; on a grid an Upscale (U1…)
+    and an Edit (E1…) per image shown, then Rerun, Variations and Delete. Nothing acts on a
+    withheld output."""
     job_id = delivery.job.id
     menu = follow_up_menu(delivery, spoilers=True)
     view = discord.ui.View(timeout=None)
@@ -96,10 +99,14 @@ def result_view(delivery: Delivery) -> discord.ui.View:
                 view.add_item(ResultButton(action, job_id, image, row=_ROWS[action]))
         if menu.rerun:
             view.add_item(ResultButton("rerun", job_id, row=2))
+        if menu.vary:
+            view.add_item(ResultButton("vary", job_id, row=2))
         view.add_item(ResultButton("delete", job_id, row=2))
         return view
     if menu.rerun:
         view.add_item(ResultButton("rerun", job_id))
+    if menu.vary:
+        view.add_item(ResultButton("vary", job_id))
     if menu.images:
         view.add_item(ResultButton("upscale", job_id))
         view.add_item(ResultButton("edit", job_id))

@@ -35,9 +35,9 @@ from core.ports import Clock
 
 if TYPE_CHECKING:
     from adapters.media_fetch import MediaFetcher
-    from bot.settings import Settings
     from core.admin import AdminService
     from core.engine import Engine
+    from core.live_catalog import LiveCatalog
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,7 @@ class DiscordAdapter:
         *,
         engine: Engine,
         admin: AdminService,
+        models: LiveCatalog,
         fetcher: MediaFetcher,
         token: str,
         clock: Clock,
@@ -154,6 +155,7 @@ class DiscordAdapter:
         tokens = TokenPolicy(lifetime=token_lifetime, margin=margin)
         self.services = Services(
             engine=engine,
+            models=models,
             admin=admin,
             fetcher=fetcher,
             clock=clock,
@@ -176,32 +178,6 @@ class DiscordAdapter:
         )
         self._runner: asyncio.Task[None] | None = None
         self._logged_in = False
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        *,
-        engine: Engine,
-        admin: AdminService,
-        fetcher: MediaFetcher,
-        clock: Clock,
-        **overrides: Any,
-    ) -> DiscordAdapter:
-        if settings.discord_token is None:
-            raise ValueError("DISCORD_TOKEN is not set")
-        values: dict[str, Any] = {
-            "token": settings.discord_token.get_secret_value(),
-            "api_url": settings.discord_api_url,
-            "gateway_url": settings.discord_gateway_url,
-            "admin_role": settings.admin_role,
-            "admin_user_ids": settings.admin_user_id_set,
-            "message_content": settings.discord_message_content,
-            "max_input_bytes": settings.max_input_bytes,
-            "dms": settings.discord_dms,
-        }
-        values.update(overrides)
-        return cls(engine=engine, admin=admin, fetcher=fetcher, clock=clock, **values)
 
     def __repr__(self) -> str:
         return f"<DiscordAdapter ready={self._ready.is_set()}>"

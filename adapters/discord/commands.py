@@ -9,10 +9,11 @@ from typing import Any, get_args
 import discord
 from discord import app_commands
 
-from adapters.discord.flows import answering, plain_request, start_job
+from adapters.discord.flows import answering, start_job
 from adapters.discord.identity import workspace_of
 from adapters.discord.services import Services
 from core.catalog import ModelSpec
+from core.commands import Generate
 from core.jobs import JobKind
 from core.model_inputs import ImageAspect
 
@@ -68,15 +69,9 @@ def job_commands(services: Services) -> list[app_commands.Command[Any, Any, Any]
         count: COUNT | None = None,
         seed: SEED | None = None,
     ) -> None:
-        params = {
-            "kind": "image",
-            "prompt": prompt,
-            "aspect_ratio": aspect,
-            "num_images": count,
-            "seed": seed,
-        }
+        options = {"prompt": prompt, "aspect_ratio": aspect, "num_images": count, "seed": seed}
         async with answering(interaction):
-            await start_job(services, interaction, plain_request(model or "", params))
+            await start_job(services, interaction, Generate(JobKind.IMAGE, model or "", options))
 
     @app_commands.command(name="edit", description="Edit an image with a text instruction")
     @app_commands.describe(
@@ -102,18 +97,11 @@ def job_commands(services: Services) -> list[app_commands.Command[Any, Any, Any]
         count: COUNT | None = None,
         seed: SEED | None = None,
     ) -> None:
-        params = {
-            "kind": "edit",
-            "prompt": prompt,
-            "aspect_ratio": aspect,
-            "num_images": count,
-            "seed": seed,
-        }
+        options = {"prompt": prompt, "aspect_ratio": aspect, "num_images": count, "seed": seed}
+        command = Generate(JobKind.EDIT, model or "", options)
         attachments = [a for a in (image, image2, image3) if a is not None]
         async with answering(interaction):
-            await start_job(
-                services, interaction, plain_request(model or "", params), attachments=attachments
-            )
+            await start_job(services, interaction, command, attachments=attachments)
 
     @app_commands.command(name="upscale", description="Upscale an image")
     @app_commands.describe(image="The image to upscale", scale="How much larger", model="Model")
@@ -125,11 +113,9 @@ def job_commands(services: Services) -> list[app_commands.Command[Any, Any, Any]
         scale: int | None = None,
         model: str | None = None,
     ) -> None:
-        params = {"kind": "upscale", "scale": scale}
+        command = Generate(JobKind.UPSCALE, model or "", {"scale": scale})
         async with answering(interaction):
-            await start_job(
-                services, interaction, plain_request(model or "", params), attachments=[image]
-            )
+            await start_job(services, interaction, command, attachments=[image])
 
     @app_commands.command(name="video", description="Make a short video from a text prompt")
     @app_commands.describe(
@@ -147,9 +133,9 @@ def job_commands(services: Services) -> list[app_commands.Command[Any, Any, Any]
         duration: app_commands.Range[int, 1, 20] | None = None,
         aspect: str | None = None,
     ) -> None:
-        params = {"kind": "video", "prompt": prompt, "duration": duration, "aspect_ratio": aspect}
+        options = {"prompt": prompt, "duration": duration, "aspect_ratio": aspect}
         async with answering(interaction):
-            await start_job(services, interaction, plain_request(model or "", params))
+            await start_job(services, interaction, Generate(JobKind.VIDEO, model or "", options))
 
     imagine.autocomplete("model")(model_autocomplete(services, JobKind.IMAGE))
     edit.autocomplete("model")(model_autocomplete(services, JobKind.EDIT))

@@ -10,16 +10,11 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from adapters.discord.flows import (
-    admit_dm,
-    answering,
-    nsfw_channel_of,
-    plain_request,
-    start_job,
-)
+from adapters.discord.flows import admit_dm, answering, channel_of, start_job
 from adapters.discord.identity import interaction_actor
 from adapters.discord.media import check_attachments, images_of
 from adapters.discord.services import Services
+from core.commands import Generate
 from core.errors import invalid
 from core.jobs import JobKind
 
@@ -56,16 +51,15 @@ class PromptModal(discord.ui.Modal):
 
 class EditImageModal(PromptModal):
     def __init__(self, services: Services, images: Sequence[discord.Attachment]) -> None:
-        default = services.engine.catalog.default_for(JobKind.EDIT).name
+        default = services.models.default_for(JobKind.EDIT).name
         super().__init__(services, title="Edit image", default_model=default)
         self._images = list(images)
 
     async def submitted(self, interaction: discord.Interaction, prompt: str, model: str) -> None:
-        spec = self._services.engine.catalog.resolve(model, JobKind.EDIT.value)
+        spec = self._services.models.for_kind(JobKind.EDIT, model)
         images = self._images[: max(1, spec.max_input_images)]
-        params = {"kind": "edit", "prompt": prompt}
-        request = plain_request(spec.name, params)  # start_job screens the images again
-        await start_job(self._services, interaction, request, attachments=images)
+        command = Generate(JobKind.EDIT, spec.name, {"prompt": prompt})
+        await start_job(self._services, interaction, command, attachments=images)  # screens again
 
 
 async def screen_images(
@@ -75,8 +69,7 @@ async def screen_images(
     return await services.engine.screen_files(
         interaction_actor(interaction, services.rule).workspace_id,
         [a.filename for a in images],
-        nsfw_channel=nsfw_channel_of(interaction.channel),
-        spoilers=True,
+        channel=channel_of(interaction),
     )
 
 

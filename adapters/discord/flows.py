@@ -3,11 +3,9 @@ into an ephemeral answer, and starting a job whose reply is the interaction's me
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 
 import discord
 
@@ -17,12 +15,11 @@ from adapters.discord.media import check_attachments, fetch_images
 from adapters.discord.refs import ReplyRef
 from adapters.discord.reply import DiscordReply
 from adapters.discord.services import Services
+from core.commands import Command, Generate
 from core.errors import BotError, internal_error
-from core.jobs import Actor, InputImage, Job, JobRequest
+from core.jobs import Channel, Job
 
 log = logging.getLogger(__name__)
-
-RequestFor = Callable[[Actor, Mapping[str, Any], tuple[InputImage, ...]], JobRequest]
 
 
 async def send_error(interaction: discord.Interaction, error: BotError) -> None:
@@ -79,7 +76,7 @@ async def answering(interaction: discord.Interaction) -> AsyncIterator[None]:
 async def start_job(
     services: Services,
     interaction: discord.Interaction,
-    request_for: RequestFor,
+    command: Command,
     *,
     attachments: Sequence[discord.Attachment] = (),
 ) -> Job:
@@ -95,26 +92,19 @@ async def start_job(
         clock=services.clock,
         tokens=services.tokens,
     )
-    images: tuple[InputImage, ...] = ()
-    nsfw_channel = nsfw_channel_of(interaction.channel)
-    flagged = False
-    if attachments:  # refusals that need no image come before any download
-        await services.engine.precheck(request_for(actor, {}, ()), images=len(attachments))
+    channel = channel_of(interaction)
+    if attachments and isinstance(command, Generate):
+        # Refusals that need no image come before any download.
+        await services.engine.precheck(command, actor=actor, images=len(attachments))
         check_attachments(attachments, max_bytes=services.max_input_bytes)
         # A falbot result fal flagged (its file name says which) stays flagged when reused.
         flagged = await services.engine.screen_files(
-            actor.workspace_id,
-            [a.filename for a in attachments],
-            nsfw_channel=nsfw_channel,
-            spoilers=True,
+            actor.workspace_id, [a.filename for a in attachments], channel=channel
         )
         await interaction.response.defer(thinking=True)
         images = await fetch_images(services.fetcher, attachments)
-    request = request_for(actor, reply.ref.to_dict(), images)
-    request = dataclasses.replace(
-        request, nsfw_channel=nsfw_channel, flagged_input=request.flagged_input or flagged
-    )
-    job = await services.engine.submit(request, reply)
+        command = command.with_images(images, flagged=flagged)
+    job = await services.engine.submit(command, reply, actor=actor, channel=channel)
     try:
         if not interaction.response.is_done():
             await interaction.response.defer(thinking=True)
@@ -128,20 +118,12 @@ async def start_job(
     return job
 
 
-def plain_request(model: str, params: Mapping[str, Any]) -> RequestFor:
-    """A request from the user's own options."""
-
-    def build(
-        actor: Actor, reply_ref: Mapping[str, Any], images: tuple[InputImage, ...]
-    ) -> JobRequest:
-        return JobRequest(
-            actor=actor, model=model, params=dict(params), images=images, reply_ref=reply_ref
-        )
-
-    return build
-
-
 def nsfw_channel_of(channel: object) -> bool:
     """Whether Discord marks the channel age-restricted (threads follow their parent)."""
     is_nsfw = getattr(channel, "is_nsfw", None)
     return bool(is_nsfw()) if callable(is_nsfw) else False
+
+
+def channel_of(interaction: discord.Interaction) -> Channel:
+    """What core needs to know of the interaction's channel (Discord has spoilers)."""
+    return Channel(nsfw=nsfw_channel_of(interaction.channel), spoilers=True)

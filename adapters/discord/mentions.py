@@ -19,8 +19,9 @@ from adapters.discord.media import check_attachments, fetch_images, images_of
 from adapters.discord.refs import DEFAULT_SIZE_LIMIT, ReplyRef
 from adapters.discord.reply import DiscordReply
 from adapters.discord.services import Services
+from core.commands import Generate, asks_upscale
 from core.errors import BotError, internal_error, invalid
-from core.jobs import JobKind, JobRequest
+from core.jobs import Channel, JobKind
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,6 @@ HIDDEN_IMAGE_HINT = (
 USE_MENU = (
     "Open that message's menu (right-click, or long-press on mobile) → Apps → **Edit image**."
 )
-_UPSCALE_WORDS = {"upscale", "upscale it", "upscale this", "enhance"}
 
 
 def addressed_to_me(message: discord.Message, me: discord.abc.User) -> bool:
@@ -101,22 +101,22 @@ async def on_mention(services: Services, client: discord.Client, message: discor
         actor = message_actor(message, services.rule, dm=dm)
         prompt = prompt_of(message, me)
         images = _images_to_use(services, message, await parent_of(message), me)
-        kind = JobKind.UPSCALE if prompt.lower() in _UPSCALE_WORDS else JobKind.EDIT
-        if kind is JobKind.EDIT and not prompt:
+        if not prompt:
             raise invalid(
                 "Tell me what to change, after the mention.", "Like: @falbot make it night"
             )
-        spec = services.engine.catalog.default_for(kind)
+        command = (
+            Generate(JobKind.UPSCALE)
+            if asks_upscale(prompt)
+            else Generate(JobKind.EDIT, "", {"prompt": prompt})
+        )
+        spec = services.models.for_kind(command.kind)
         images = images[: max(1, spec.max_input_images)]
-        params = {"kind": kind.value} | ({"prompt": prompt} if kind is JobKind.EDIT else {})
-        await services.engine.precheck(JobRequest(actor, spec.name, params), images=len(images))
+        await services.engine.precheck(command, actor=actor, images=len(images))
         check_attachments(images, max_bytes=services.max_input_bytes)
-        nsfw_channel = nsfw_channel_of(message.channel)
+        channel = Channel(nsfw=nsfw_channel_of(message.channel), spoilers=True)
         flagged = await services.engine.screen_files(
-            actor.workspace_id,
-            [a.filename for a in images],
-            nsfw_channel=nsfw_channel,
-            spoilers=True,
+            actor.workspace_id, [a.filename for a in images], channel=channel
         )
         placeholder = await message.reply("⏳ On it…", mention_author=False)
         ref = ReplyRef(
@@ -129,16 +129,8 @@ async def on_mention(services: Services, client: discord.Client, message: discor
         )
         reply = DiscordReply(client=client, ref=ref, clock=services.clock, tokens=services.tokens)
         reply.open_gate()
-        request = JobRequest(
-            actor=actor,
-            model=spec.name,
-            params=params,
-            images=await fetch_images(services.fetcher, images),
-            reply_ref=ref.to_dict(),
-            nsfw_channel=nsfw_channel,
-            flagged_input=flagged,
-        )
-        await services.engine.submit(request, reply)
+        command = command.with_images(await fetch_images(services.fetcher, images), flagged=flagged)
+        await services.engine.submit(command, reply, actor=actor, channel=channel)
     except BotError as error:
         await _refuse(message, placeholder, error)
     except Exception:

@@ -69,6 +69,9 @@ class DiscordReply:
 
     # the Reply port
 
+    def persisted_ref(self) -> dict[str, Any]:
+        return self.ref.to_dict()
+
     async def progress(self, view: ProgressView) -> None:
         if self._defer is not None and not self._gate.is_set():
             self._defer(self._progress(view))  # see `_fail`

@@ -9,12 +9,14 @@ from adapters.discord.refs import TokenPolicy
 from adapters.media_fetch import MediaFetcher
 from core.admin import AdminService
 from core.engine import Engine
+from core.live_catalog import LiveCatalog
 from core.ports import Clock
 
 
 @dataclass(frozen=True)
 class Services:
     engine: Engine
+    models: LiveCatalog  # the catalog in use (refreshed prices swap it there)
     admin: AdminService
     fetcher: MediaFetcher
     clock: Clock

@@ -8,7 +8,7 @@ from adapters.slack.deps import Deps
 from adapters.slack.options import slack_id, unescape
 from adapters.slack.usage import send_usage_chart
 from adapters.text_commands.admin import admin_usage, read_admin, run_admin
-from core.render import render_admin, render_usage
+from core.render import render_usage
 
 PREFIX = "/falbot "
 ADMIN_USAGE = admin_usage(PREFIX)
@@ -24,4 +24,4 @@ async def admin(deps: Deps, origin: Origin, text: str) -> None:
         await deps.answers.text(origin, render_usage(report) + note)
         return
     result = await run_admin(deps.admin, actor, command, person=slack_id)
-    await deps.answers.text(origin, render_admin(result))
+    await deps.answers.text(origin, result)

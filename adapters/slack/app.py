@@ -39,6 +39,7 @@ from adapters.slack.submit import Starter
 from core.admin import AdminService
 from core.engine import Engine
 from core.errors import BotError, internal_error
+from core.live_catalog import LiveCatalog
 from core.ports import Claims
 from core.tasks import OwnedTasks
 
@@ -66,7 +67,8 @@ class SlackAdapter:
         app_token: str | None = None,
         api_url: str | None = None,
         admin_user_ids: Collection[str] = (),
-        claims: Claims | None = None,
+        claims: Claims,
+        models: LiveCatalog,
         shutdown_grace: float = 5.0,
     ) -> None:
         client_args: dict[str, Any] = {"base_url": api_url} if api_url else {}
@@ -81,14 +83,15 @@ class SlackAdapter:
         self._deps = Deps(
             client=self.client,
             engine=engine,
+            models=models,
             admin=admin,
             identities=Identities(self.client, admin_user_ids=admin_user_ids),
             answers=Answers(self.client),
             files=SlackFiles(self.client, fetcher, bot_token=bot_token, token_hosts=token_hosts),
             starter=Starter(self.client, engine),
         )
-        # Retried events are dropped by their event_id: in the engine's store when it has one.
-        self._claims: Claims = claims if claims is not None else engine.store
+        # Retried events are dropped by their event_id, claimed where every process sees them.
+        self._claims = claims
         self._app_token = app_token
         self._signing_secret = signing_secret
         self._grace = shutdown_grace

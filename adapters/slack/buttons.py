@@ -5,11 +5,9 @@ refuses a flagged image that Slack would not show."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
@@ -17,10 +15,14 @@ from adapters.slack import render
 from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
 from adapters.slack.shortcuts import open_edit_modal
-from core.errors import BotError, ErrorCode, invalid
-from core.jobs import Actor, Job, JobRequest
+from adapters.slack.submit import SLACK_CHANNEL
+from core.commands import FollowUp, FollowUpAction
+from core.errors import invalid
+from core.jobs import Actor
 
 log = logging.getLogger(__name__)
+
+_FOLLOW_UPS: dict[str, FollowUpAction] = {render.RERUN: "rerun", render.VARY: "vary"}
 
 
 async def on_result_button(deps: Deps, origin: Origin, body: dict[str, Any]) -> None:
@@ -35,40 +37,23 @@ async def on_result_button(deps: Deps, origin: Origin, body: dict[str, Any]) -> 
     if action_id == render.DELETE:
         await _delete(deps, actor, value, channel=origin.channel_id, message_ts=message_ts)
         return
-    job = await _job(deps, actor, value)
     if action_id == render.EDIT:
-        # A withheld image is refused before the modal asks for a prompt.
-        await deps.engine.check_follow_up(job, image=image, nsfw_channel=False, spoilers=False)
+        # Not the caller's, or a withheld image: refused before the modal asks for a prompt.
+        command = FollowUp(value, "edit", image_index=image)
+        job = await deps.engine.check_follow_up(command, actor=actor, channel=SLACK_CHANNEL)
         metadata = {"job": job.id, "c": origin.channel_id, "t": thread_ts, "i": image}
         await open_edit_modal(deps, origin, trigger_id=str(body["trigger_id"]), metadata=metadata)
         return
-    follow: Literal["rerun", "upscale"] = "rerun" if action_id == render.RERUN else "upscale"
-
-    def build(ref: Mapping[str, Any]) -> JobRequest:
-        request = deps.engine.follow_up(job, action=follow, actor=actor, reply_ref=ref, index=image)
-        return dataclasses.replace(request, spoilers=False)
-
+    follow: FollowUpAction = _FOLLOW_UPS.get(action_id, "upscale")
+    job = await deps.engine.own_job(actor, value, doing=follow)
     await deps.starter.start(
         actor=actor,
         channel=origin.channel_id,
         thread_ts=thread_ts,
-        prompt=str(job.arguments.get("prompt") or "") if follow == "rerun" else "",
-        what=f"{follow} of {job.short_id}",
-        build=build,
+        prompt=str(job.arguments.get("prompt") or "") if follow != "upscale" else "",
+        what=f"{'variations' if follow == 'vary' else follow} of {job.short_id}",
+        command=FollowUp(job.id, follow, image_index=image),
     )
-
-
-async def _job(deps: Deps, actor: Actor, job_id: str) -> Job:
-    try:
-        return await deps.engine.find_job(actor, job_id)
-    except BotError as err:
-        if err.code is ErrorCode.NOT_FOUND:
-            raise BotError(
-                ErrorCode.NOT_ALLOWED,
-                "Only the person who asked for this result, or an admin, can use its buttons.",
-                hint="Start your own with /imagine.",
-            ) from None
-        raise
 
 
 async def _delete(deps: Deps, actor: Actor, value: str, *, channel: str, message_ts: str) -> None:
@@ -77,7 +62,7 @@ async def _delete(deps: Deps, actor: Actor, value: str, *, channel: str, message
         job_id, file_ids = str(data["job"]), [str(f) for f in data.get("files", [])]
     except (ValueError, KeyError, TypeError):
         raise invalid("That button is broken.") from None
-    await _job(deps, actor, job_id)  # the requester or an admin, nobody else
+    await deps.engine.own_job(actor, job_id, doing="delete")  # the requester or an admin
     for file_id in file_ids:
         try:
             await deps.client.files_delete(file=file_id)

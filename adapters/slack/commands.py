@@ -17,7 +17,8 @@ from adapters.slack.options import parse
 from adapters.slack.usage import send_usage_chart
 from adapters.text_commands import verbs
 from adapters.text_commands.grammar import parse_days, usage_error
-from core.jobs import JobRequest
+from core.commands import Cancel, Generate
+from core.jobs import JobKind
 from core.render import render_jobs, render_models, render_quota, render_usage
 
 Handler = Callable[[Deps, Origin, str], Awaitable[None]]
@@ -32,30 +33,32 @@ VIDEO_OPTIONS = frozenset(verbs.VIDEO.options)
 
 
 async def imagine(deps: Deps, origin: Origin, text: str) -> None:
-    await _generate(deps, origin, text, kind="image", allowed=IMAGE_OPTIONS, usage=IMAGINE_USAGE)
+    await _generate(
+        deps, origin, text, kind=JobKind.IMAGE, allowed=IMAGE_OPTIONS, usage=IMAGINE_USAGE
+    )
 
 
 async def video(deps: Deps, origin: Origin, text: str) -> None:
-    await _generate(deps, origin, text, kind="video", allowed=VIDEO_OPTIONS, usage=VIDEO_USAGE)
+    await _generate(
+        deps, origin, text, kind=JobKind.VIDEO, allowed=VIDEO_OPTIONS, usage=VIDEO_USAGE
+    )
 
 
 async def _generate(
-    deps: Deps, origin: Origin, text: str, *, kind: str, allowed: frozenset[str], usage: str
+    deps: Deps, origin: Origin, text: str, *, kind: JobKind, allowed: frozenset[str], usage: str
 ) -> None:
     parsed = parse(text, allowed=allowed, usage=usage)
     if not parsed.prompt:
         raise usage_error("Tell me what to make.", usage)
     actor = await deps.identities.actor(origin)
-    model = str(parsed.options.get("model", ""))
-    params = {k: v for k, v in parsed.options.items() if k != "model"}
-    params |= {"kind": kind, "prompt": parsed.prompt}
+    command = Generate.typed(kind, parsed.options, prompt=parsed.prompt)
     await deps.starter.start(
         actor=actor,
         channel=origin.channel_id,
         thread_ts=origin.thread_ts,
         prompt=parsed.prompt,
-        what=model or kind,
-        build=lambda ref: JobRequest(actor=actor, model=model, params=params, reply_ref=ref),
+        what=command.model or kind.value,
+        command=command,
     )
 
 
@@ -86,7 +89,8 @@ async def cancel(deps: Deps, origin: Origin, text: str) -> None:
     words = text.split()
     if len(words) != 1:
         raise usage_error("Tell me which job to cancel.", CANCEL_USAGE)
-    job = await deps.engine.cancel(await deps.identities.actor(origin), words[0].strip("`"))
+    actor = await deps.identities.actor(origin)
+    job = await deps.engine.cancel(Cancel(words[0].strip("`")), actor=actor)
     done = "Cancelled" if job.state.final else "Cancelling"
     await deps.answers.text(origin, f"{done} job `{job.short_id}` ({job.model}).")
 

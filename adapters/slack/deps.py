@@ -12,12 +12,14 @@ from adapters.slack.identity import Identities
 from adapters.slack.submit import Starter
 from core.admin import AdminService
 from core.engine import Engine
+from core.live_catalog import LiveCatalog
 
 
 @dataclass(frozen=True)
 class Deps:
     client: AsyncWebClient
     engine: Engine
+    models: LiveCatalog  # the catalog in use (refreshed prices swap it there)
     admin: AdminService
     identities: Identities
     answers: Answers

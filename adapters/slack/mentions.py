@@ -12,7 +12,8 @@ from adapters.slack.options import parse
 from adapters.slack.shortcuts import screen_files
 from adapters.text_commands.grammar import usage_error
 from adapters.text_commands.verbs import EDIT, UPSCALE
-from core.jobs import JobRequest
+from core.commands import Generate, asks_upscale
+from core.jobs import JobKind
 
 MENTION_USAGE = (
     "mention me in a thread with an image: "
@@ -42,28 +43,19 @@ async def on_mention(
     if first == "help" or (not text and not event.get("files")):
         await show_help(deps, origin)
         return
-    upscale = first == "upscale"
+    upscale = asks_upscale(text)
     if upscale:
-        parsed = parse(
-            text.split(maxsplit=1)[1] if " " in text else "",
-            allowed=UPSCALE_OPTIONS,
-            usage=MENTION_USAGE,
-        )
-        if parsed.words:
-            raise usage_error("`upscale` takes only `--scale`.", MENTION_USAGE)
-        kind = "upscale"
+        options = "--" + text.split("--", 1)[1] if "--" in text else ""
+        parsed = parse(options, allowed=UPSCALE_OPTIONS, usage=MENTION_USAGE)
+        command = Generate.typed(JobKind.UPSCALE, parsed.options, prompt=None)
     else:
         parsed = parse(text, allowed=EDIT_OPTIONS, usage=MENTION_USAGE)
         if not parsed.prompt:
             raise usage_error("Tell me what to change.", MENTION_USAGE)
-        kind = "edit"
-    model = str(parsed.options.get("model", ""))
-    spec = deps.engine.catalog.resolve(model, kind)  # an unknown model fails before any download
+        command = Generate.typed(JobKind.EDIT, parsed.options, prompt=parsed.prompt)
     actor = await deps.identities.actor(origin)
-    params = {k: v for k, v in parsed.options.items() if k != "model"} | {"kind": kind}
-    if not upscale:
-        params["prompt"] = parsed.prompt
-    await deps.engine.precheck(JobRequest(actor=actor, model=model, params=params))
+    # An unknown model, or a refusal that needs no image, comes before any download.
+    spec = await deps.engine.precheck(command, actor=actor)
 
     ts = str(event.get("ts", ""))
     thread_ts = event.get("thread_ts")
@@ -77,16 +69,8 @@ async def on_mention(
         channel=origin.channel_id,
         thread_ts=str(thread_ts or ts),
         prompt=parsed.prompt if not upscale else "",
-        what=model or kind,
-        build=lambda ref: JobRequest(
-            actor=actor,
-            model=model,
-            params=params,
-            images=images,
-            reply_ref=ref,
-            flagged_input=flagged,
-            spoilers=False,
-        ),
+        what=command.model or command.kind.value,
+        command=command.with_images(images, flagged=flagged),
     )
 
 

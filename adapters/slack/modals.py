@@ -15,8 +15,9 @@ from adapters.slack.options import parse
 from adapters.slack.shortcuts import modal_metadata, screen_files
 from adapters.text_commands.grammar import usage_error
 from adapters.text_commands.verbs import EDIT, UPSCALE
+from core.commands import Generate
 from core.errors import invalid
-from core.jobs import JobRequest
+from core.jobs import JobKind
 
 EDIT_USAGE = EDIT.usage()
 UPSCALE_USAGE = UPSCALE.usage()
@@ -24,25 +25,25 @@ UPSCALE_USAGE = UPSCALE.usage()
 
 async def edit_command(deps: Deps, origin: Origin, text: str) -> None:
     parsed = parse(text, allowed=EDIT_OPTIONS, usage=EDIT_USAGE)
-    await _open(deps, origin, kind="edit", options=parsed.options, prompt=parsed.prompt)
+    await _open(deps, origin, kind=JobKind.EDIT, options=parsed.options, prompt=parsed.prompt)
 
 
 async def upscale_command(deps: Deps, origin: Origin, text: str) -> None:
     parsed = parse(text, allowed=UPSCALE_OPTIONS, usage=UPSCALE_USAGE)
     if parsed.words:
         raise usage_error("`/upscale` takes only `--scale`.", UPSCALE_USAGE)
-    await _open(deps, origin, kind="upscale", options=parsed.options, prompt="")
+    await _open(deps, origin, kind=JobKind.UPSCALE, options=parsed.options, prompt="")
 
 
 async def _open(
-    deps: Deps, origin: Origin, *, kind: str, options: Mapping[str, Any], prompt: str
+    deps: Deps, origin: Origin, *, kind: JobKind, options: Mapping[str, Any], prompt: str
 ) -> None:
-    spec = deps.engine.catalog.resolve(str(options.get("model", "")), kind)  # fails early
+    spec = deps.models.for_kind(kind, str(options.get("model", "")))  # fails early
     if not origin.trigger_id:
         raise invalid("Slack did not let me open a form here.", "Try the command again.")
-    metadata = {"k": kind, "c": origin.channel_id, "o": dict(options)}
+    metadata = {"k": kind.value, "c": origin.channel_id, "o": dict(options)}
     view = render.upload_modal(
-        kind=kind, metadata=metadata, max_files=spec.max_input_images, prompt=prompt
+        kind=kind.value, metadata=metadata, max_files=spec.max_input_images, prompt=prompt
     )
     await deps.client.views_open(trigger_id=origin.trigger_id, view=view)
 
@@ -55,18 +56,14 @@ async def on_upload_submitted(deps: Deps, origin: Origin, view: dict[str, Any]) 
         (values.get(render.PROMPT_BLOCK, {}).get(render.PROMPT_INPUT) or {}).get("value") or ""
     ).strip()
     meta = modal_metadata(view)
-    kind = "upscale" if meta.get("k") == "upscale" else "edit"
+    kind = JobKind.UPSCALE if meta.get("k") == "upscale" else JobKind.EDIT
     stored = meta.get("o")
     options: dict[str, Any] = stored if isinstance(stored, dict) else {}
-    model = str(options.get("model", ""))
-    spec = deps.engine.catalog.resolve(model, kind)
+    if kind is JobKind.EDIT and not prompt:
+        raise usage_error("Tell me what to change.", EDIT_USAGE)
+    command = Generate.typed(kind, options, prompt=prompt if kind is JobKind.EDIT else None)
     actor = await deps.identities.actor(origin)
-    params = {k: v for k, v in options.items() if k != "model"} | {"kind": kind}
-    if kind == "edit":
-        if not prompt:
-            raise usage_error("Tell me what to change.", EDIT_USAGE)
-        params["prompt"] = prompt
-    await deps.engine.precheck(JobRequest(actor=actor, model=model, params=params))
+    spec = await deps.engine.precheck(command, actor=actor)
     files = deps.files.images(await deps.files.described(list(uploaded or [])))
     flagged = await screen_files(deps, origin, files[: max(1, spec.max_input_images)])
     images = await deps.files.fetch(files, limit=spec.max_input_images)
@@ -75,14 +72,6 @@ async def on_upload_submitted(deps: Deps, origin: Origin, view: dict[str, Any]) 
         channel=origin.channel_id,
         thread_ts=None,
         prompt=prompt,
-        what=model or kind,
-        build=lambda ref: JobRequest(
-            actor=actor,
-            model=model,
-            params=params,
-            images=images,
-            reply_ref=ref,
-            flagged_input=flagged,
-            spoilers=False,
-        ),
+        what=command.model or kind.value,
+        command=command.with_images(images, flagged=flagged),
     )

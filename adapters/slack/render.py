@@ -21,10 +21,11 @@ Block = dict[str, Any]
 # Action ids of the buttons under a result. Their value carries the job id: the job itself lives
 # in the store, so the buttons work after a restart.
 RERUN = "falbot_rerun"
+VARY = "falbot_vary"
 UPSCALE = "falbot_upscale"
 EDIT = "falbot_edit"
 DELETE = "falbot_delete"
-RESULT_ACTIONS = (RERUN, UPSCALE, EDIT, DELETE)
+RESULT_ACTIONS = (RERUN, VARY, UPSCALE, EDIT, DELETE)
 # A grid's buttons name their image after the action (`falbot_upscale_2`): action ids are unique
 # within a block.
 RESULT_ACTION = re.compile("(" + "|".join(RESULT_ACTIONS) + r")(?:_([1-9]\d?))?")
@@ -168,17 +169,15 @@ def result(
         blocks.append(
             _context(f":no_entry: {held} output(s) withheld: fal flagged them as possibly NSFW.")
         )
-    elif any(
-        flagged_output(output_flag=f.output.nsfw, reply_ref=job.reply_ref) for f in delivery.files
-    ):
+    elif any(flagged_output(output_flag=f.output.nsfw, job=job) for f in delivery.files):
         blocks.append(_context(":warning: fal flagged an output as possibly NSFW."))
     blocks.append(_actions(delivery, file_ids))
     return plain(f"Done · {delivery.footer()}"), blocks
 
 
 def _actions(delivery: Delivery, file_ids: Sequence[str]) -> Block:
-    """Rerun, Upscale, Edit, Delete; on a grid an Upscale (U1…) and an Edit (E1…) per image
-    shown. Slack has no spoilers, so a spoilered output is not shown and gets no button; a
+    """Rerun, Variations, Upscale, Edit, Delete; on a grid an Upscale (U1…) and an Edit (E1…)
+    per image shown. Slack has no spoilers, so a spoilered output is not shown and gets no button; a
     withheld one never does (`core.followups.follow_up_menu`)."""
     job = delivery.job
     menu = follow_up_menu(delivery, spoilers=False)
@@ -190,9 +189,13 @@ def _actions(delivery: Delivery, file_ids: Sequence[str]) -> Block:
             ]
         if menu.rerun:
             buttons.append(_button("Rerun", RERUN, job.id))
+        if menu.vary:
+            buttons.append(_button("Variations", VARY, job.id))
     else:
         if menu.rerun:
             buttons.append(_button("Rerun", RERUN, job.id))
+        if menu.vary:
+            buttons.append(_button("Variations", VARY, job.id))
         if menu.images:
             buttons.append(_button("Upscale", UPSCALE, job.id))
             buttons.append(_button("Edit", EDIT, job.id))

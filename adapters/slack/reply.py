@@ -118,6 +118,9 @@ class SlackReply:
         finally:
             self._opened.set()
 
+    def persisted_ref(self) -> dict[str, Any]:
+        return self.ref.to_dict()
+
     async def progress(self, view: ProgressView) -> None:
         await self._opened.wait()
         if self._unpostable:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -10,8 +9,10 @@ from typing import Any
 from adapters.slack import render
 from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
+from adapters.slack.submit import SLACK_CHANNEL
+from core.commands import Command, FollowUp, Generate
 from core.errors import invalid
-from core.jobs import JobKind, JobRequest
+from core.jobs import JobKind
 
 _METADATA_MAX = 3000
 
@@ -22,7 +23,7 @@ async def open_edit_modal(
     specs = [s for s in await deps.engine.models(origin.team_id) if s.kind is JobKind.EDIT]
     if not specs:
         raise invalid("No edit model is allowed in this workspace.", "Ask an admin.")
-    default = deps.engine.catalog.default_for(JobKind.EDIT).name
+    default = deps.models.default_for(JobKind.EDIT).name
     view = render.edit_modal(specs, default=default, metadata=metadata)
     await deps.client.views_open(trigger_id=trigger_id, view=view)
 
@@ -54,7 +55,7 @@ async def screen_files(deps: Deps, origin: Origin, files: Sequence[Mapping[str, 
     """Whether the files hold a falbot result flagged NSFW (Slack shows those only under
     `allow`); refused where it is not shown."""
     names = [str(f.get("name") or "") for f in files]
-    return await deps.engine.screen_files(origin.team_id, names, nsfw_channel=False, spoilers=False)
+    return await deps.engine.screen_files(origin.team_id, names, channel=SLACK_CHANNEL)
 
 
 def modal_metadata(view: dict[str, Any]) -> dict[str, Any]:
@@ -90,50 +91,32 @@ async def on_edit_submitted(deps: Deps, origin: Origin, view: dict[str, Any]) ->
     channel, thread_ts = origin.channel_id, origin.thread_ts
     actor = await deps.identities.actor(origin)
 
-    if meta.get("job"):  # the Edit button of a result
-        job = await deps.engine.find_job(actor, str(meta["job"]))
+    command: Command
+    if meta.get("job"):  # the Edit button of a result: core checks the submitter again
         image = meta.get("i")
-
-        def build(ref: Any) -> JobRequest:
-            request = deps.engine.follow_up(
-                job,
-                action="edit",
-                actor=actor,
-                reply_ref=ref,
-                prompt=prompt,
-                model=model or None,
-                index=image if isinstance(image, int) else None,
-            )
-            return dataclasses.replace(request, spoilers=False)
-
+        command = FollowUp(
+            str(meta["job"]),
+            "edit",
+            image_index=image if isinstance(image, int) else None,
+            prompt=prompt,
+            model=model or None,
+        )
     else:
-        spec = deps.engine.catalog.resolve(model, "edit")
         files = [
             {"url_private_download": f["u"], "mimetype": f.get("m"), "name": f.get("n", "")}
             for f in meta.get("f", [])
         ]
-        params = {"kind": "edit", "prompt": prompt}
-        await deps.engine.precheck(JobRequest(actor=actor, model=model, params=params))
+        generate = Generate(JobKind.EDIT, model, {"prompt": prompt})
+        spec = await deps.engine.precheck(generate, actor=actor)
         # Checked again now: the NSFW mode may have changed while the modal was open.
         flagged = await screen_files(deps, origin, files)
         images = await deps.files.fetch(files, limit=spec.max_input_images)
-
-        def build(ref: Any) -> JobRequest:
-            return JobRequest(
-                actor=actor,
-                model=model,
-                params=params,
-                images=images,
-                reply_ref=ref,
-                flagged_input=flagged,
-                spoilers=False,
-            )
-
+        command = generate.with_images(images, flagged=flagged)
     await deps.starter.start(
         actor=actor,
         channel=channel,
         thread_ts=thread_ts,
         prompt=prompt,
         what=model or "edit",
-        build=build,
+        command=command,
     )

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render
 from adapters.slack.reply import ReplyRef, SlackReply
+from core.commands import Command, Generate
 from core.engine import Engine
 from core.errors import BotError
-from core.jobs import Actor, Job, JobRequest
+from core.jobs import Actor, Channel, Job
 
 log = logging.getLogger(__name__)
 
-RequestBuilder = Callable[[Mapping[str, Any]], JobRequest]
+# Slack marks no channel NSFW and has no spoilers: core refuses a flagged image Slack would not
+# show, and withholds what it would have spoilered.
+SLACK_CHANNEL = Channel(nsfw=False, spoilers=False)
 
 
 class Starter:
@@ -32,7 +33,7 @@ class Starter:
         thread_ts: str | None,
         prompt: str,
         what: str,
-        build: RequestBuilder,
+        command: Command,
     ) -> Job:
         """Submit the job, and only once it is admitted post its message (in `thread_ts`, or as
         a new message whose thread takes the results) and store where it is. A refusal raises
@@ -42,10 +43,12 @@ class Starter:
         ref = ReplyRef(
             channel=channel, thread_ts=thread_ts or "", message_ts="", user_id=actor.user_id
         )
-        request = build(ref.to_dict())
-        reply = SlackReply(self._client, ref, prompt=prompt, model=request.model, opening=True)
+        model = command.model if isinstance(command, Generate) else ""
+        reply = SlackReply(self._client, ref, prompt=prompt, model=model, opening=True)
         # Admitted but held: it starts only once its message is posted and named.
-        job = await self._engine.submit(request, reply, hold=True)
+        job = await self._engine.submit(
+            command, reply, actor=actor, channel=SLACK_CHANNEL, hold=True
+        )
         text, blocks = render.starting(actor.user_id, prompt, what)
         try:
             await reply.open(text, blocks)

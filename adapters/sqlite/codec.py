@@ -77,6 +77,8 @@ def job_values(job: Job) -> dict[str, Any]:
         "limit_capacity": None if job.limits is None else str(job.limits.capacity),
         "limit_refill_per_hour": None if job.limits is None else str(job.limits.refill_per_hour),
         "price_base_usd": None if job.price_base_usd is None else str(job.price_base_usd),
+        "nsfw_channel": int(job.nsfw_channel),
+        "nsfw_input": int(job.nsfw_input),
     }
 
 
@@ -108,6 +110,8 @@ def job_from_row(row: sqlite3.Row) -> Job:
             else BucketLimits(Decimal(row["limit_capacity"]), Decimal(row["limit_refill_per_hour"]))
         ),
         price_base_usd=None if row["price_base_usd"] is None else Decimal(row["price_base_usd"]),
+        nsfw_channel=bool(row["nsfw_channel"]),
+        nsfw_input=bool(row["nsfw_input"]),
     )
 
 

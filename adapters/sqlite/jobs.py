@@ -36,6 +36,8 @@ _JOB_COLUMNS = (
     "error",
     "parent_job_id",
     "price_base_usd",
+    "nsfw_channel",
+    "nsfw_input",
 )  # every column but credits_settled, which only settle_job changes, and the limits below
 # The bucket limits a job was admitted under: written once, at admission, for its settlement.
 _ADMITTED_COLUMNS = (*_JOB_COLUMNS, "limit_capacity", "limit_refill_per_hour")

@@ -114,6 +114,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE jobs ADD COLUMN limit_refill_per_hour TEXT",
         "ALTER TABLE jobs ADD COLUMN price_base_usd TEXT",
     ),
+    (
+        # A job's NSFW facts, once kept in its reply_ref (keys falbot_nsfw_channel and
+        # falbot_nsfw_input), are columns of their own; older jobs keep theirs.
+        "ALTER TABLE jobs ADD COLUMN nsfw_channel INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE jobs ADD COLUMN nsfw_input INTEGER NOT NULL DEFAULT 0",
+        "UPDATE jobs SET"
+        " nsfw_channel = COALESCE(json_extract(reply_ref, '$.falbot_nsfw_channel'), 0) != 0,"
+        " nsfw_input = COALESCE(json_extract(reply_ref, '$.falbot_nsfw_input'), 0) != 0"
+        " WHERE reply_ref LIKE '%falbot_nsfw_%'",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -7,7 +7,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from adapters.text_commands.grammar import BY_FIELD, Value, parse, parse_days, usage_error
-from core.admin import AdminResult, AdminService
+from core.admin import AdminService
+from core.admin_commands import AllowModel, Ban, Refund, SetBudget, SetNsfw, SetQuota, ShowQuota
 from core.jobs import Actor
 from core.quota import QuotaScope
 
@@ -105,7 +106,7 @@ def read_admin(
 
 async def run_admin(
     service: AdminService, actor: Actor, command: AdminCommand, *, person: Callable[[str], str]
-) -> AdminResult:
+) -> str:
     """Do `command` (anything but `usage`, which each surface shows its own way).
     `person`: a user's id from the way it is written on this surface (a Slack mention)."""
     match command.words, command.args:
@@ -115,21 +116,23 @@ async def run_admin(
                 target, scope = actor.workspace_id, QuotaScope.WORKSPACE
             elif scope is QuotaScope.USER:
                 target = person(target)
-            return await service.quota_set(actor, target, capacity, refill, scope=scope)
+            return await service.handle(
+                SetQuota(target, capacity, refill, scope=scope), actor=actor
+            )
         case ("quota", "show"), (target,):
-            return await service.quota_show(actor, person(target))
+            return await service.handle(ShowQuota(person(target)), actor=actor)
         case ("budget", "set"), (daily, monthly):
-            return await service.budget_set(actor, daily, monthly)
+            return await service.handle(SetBudget(daily, monthly), actor=actor)
         case ("models", "allow"), (model,):
-            return await service.models_allow(actor, model)
+            return await service.handle(AllowModel(model, allowed=True), actor=actor)
         case ("models", "deny"), (model,):
-            return await service.models_deny(actor, model)
+            return await service.handle(AllowModel(model, allowed=False), actor=actor)
         case ("nsfw",), (mode,):
-            return await service.nsfw_set(actor, mode)
+            return await service.handle(SetNsfw(mode), actor=actor)
         case ("ban",), (user,):
-            return await service.ban(actor, person(user))
+            return await service.handle(Ban(person(user), banned=True), actor=actor)
         case ("unban",), (user,):
-            return await service.unban(actor, person(user))
+            return await service.handle(Ban(person(user), banned=False), actor=actor)
         case ("refund",), (job,):
-            return await service.refund(actor, job.strip("`"))
+            return await service.handle(Refund(job.strip("`")), actor=actor)
     raise AssertionError(f"admin command {command.words} has no handler")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from core.errors import BotError
 from core.jobs import Delivery, Job, ProgressView
@@ -18,6 +19,10 @@ class RecordingReply:
         self.block_delivery: asyncio.Event | None = None
         self.delivery_started = asyncio.Event()
         self._viewed = asyncio.Condition()
+        self.ref: dict[str, Any] = {}
+
+    def persisted_ref(self) -> dict[str, Any]:
+        return self.ref
 
     async def progress(self, view: ProgressView) -> None:
         async with self._viewed:

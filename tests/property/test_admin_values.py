@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.admin import MAX_CREDITS, AdminService, parse_amount
+from core.admin_commands import Ban, SetBudget, SetQuota
 from core.engine import Engine, EngineConfig
 from core.errors import BotError, ErrorCode
 from core.jobs import Actor
@@ -81,7 +82,7 @@ async def _quota_set(
     service_, store = service()
     actor = Actor("console", "w1", "root", is_admin=admin)
     try:
-        await service_.quota_set(actor, target, capacity, refill, scope)
+        await service_.handle(SetQuota(target, capacity, refill, scope), actor=actor)
     except BotError as error:
         assert error.code in (ErrorCode.INVALID_INPUT, ErrorCode.NOT_ALLOWED)
         if not admin:
@@ -106,7 +107,7 @@ async def _budget_set(daily: Any, monthly: Any) -> None:
     service_, store = service()
     actor = Actor("console", "w1", "root", is_admin=True)
     try:
-        await service_.budget_set(actor, daily, monthly)
+        await service_.handle(SetBudget(daily, monthly), actor=actor)
     except BotError as error:
         assert error.code is ErrorCode.INVALID_INPUT
         assert store.budgets == {}
@@ -126,7 +127,7 @@ async def _ban(target: str) -> None:
     service_, store = service()
     actor = Actor("console", "w1", "root", is_admin=True)
     try:
-        await service_.ban(actor, target)
+        await service_.handle(Ban(target, banned=True), actor=actor)
     except BotError as error:
         assert error.code is ErrorCode.INVALID_INPUT
         assert store.bans == set()

@@ -16,10 +16,12 @@ from hypothesis import strategies as st
 from adapters.fal.outputs import parse_output
 from core.engine import Engine, EngineConfig
 from core.errors import BotError, ErrorCode
-from core.jobs import Actor, InputImage, JobKind, JobRequest
+from core.jobs import Actor, InputImage, JobKind
+from core.live_catalog import LiveCatalog
 from core.model_inputs import ALIASES, MAX_PROMPT, SEED_MAX
 from core.model_table import build_catalog
 from core.quota import BucketKey, BucketLimits
+from tests.fakes.asking import Ask, submit
 from tests.fakes.clock import START, FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
@@ -28,9 +30,7 @@ from tests.property.strategies import any_text, json_like, tricky_text
 
 CATALOG = build_catalog()
 SPECS = CATALOG.all()
-FIELDS = sorted(
-    {name for spec in SPECS for name in spec.input_model.model_fields} | set(ALIASES) | {"kind"}
-)
+FIELDS = sorted({name for spec in SPECS for name in spec.input_model.model_fields} | set(ALIASES))
 option_names = st.one_of(st.sampled_from(FIELDS), any_text)
 options = st.dictionaries(option_names, json_like, max_size=6)
 plausible_options = st.fixed_dictionaries(
@@ -81,10 +81,10 @@ def test_every_schema_accepts_within_its_caps_or_refuses_as_invalid_input(
     assert isinstance(estimate, Decimal) and estimate.is_finite() and estimate >= 0
 
 
-@given(name=tricky_text, kind=st.one_of(st.none(), tricky_text, st.sampled_from(list(JobKind))))
-def test_model_names_and_kinds_resolve_or_are_refused(name: str, kind: str | None) -> None:
+@given(name=tricky_text, kind=st.sampled_from(list(JobKind)))
+def test_model_names_and_kinds_resolve_or_are_refused(name: str, kind: JobKind) -> None:
     try:
-        spec = CATALOG.resolve(name, kind)
+        spec = LiveCatalog(CATALOG).for_kind(kind, name)
     except BotError as error:
         assert error.code is ErrorCode.INVALID_INPUT
         return
@@ -170,7 +170,7 @@ async def _admit(model: str, params: dict[str, Any], image_count: int) -> None:
     )
     await engine.start()
     try:
-        job = await engine.submit(JobRequest(actor, model, params, images), RecordingReply())
+        job = await submit(engine, Ask(actor, model, params, images), RecordingReply())
     except BotError as error:
         assert error.code in (ErrorCode.INVALID_INPUT, ErrorCode.QUOTA_EXHAUSTED)
         assert store.jobs == {}

@@ -19,6 +19,7 @@ from adapters.discord import DiscordAdapter, point_discord_at
 from adapters.fal.simulator import FalSimulator
 from bot.app import App, build_app
 from bot.clock import SystemClock
+from bot.discord_adapter import discord_adapter
 from bot.settings import Settings
 from core.ports import Clock
 from tests.fakes.discord import FakeDiscord, Issued, Person, Recorded
@@ -119,11 +120,8 @@ class Env:
         config = self.settings(**(settings or {}))
         app = await build_app(config, clock=clock)
         try:
-            adapter = DiscordAdapter.from_settings(
-                config,
-                engine=app.engine,
-                admin=app.admin,
-                fetcher=app.fetcher,
+            adapter = discord_adapter(
+                app,
                 clock=adapter_clock or app.clock,
                 guild_ready_timeout=0.01,
                 **adapter_options,

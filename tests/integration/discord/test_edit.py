@@ -155,6 +155,7 @@ async def test_edit_command_with_an_attachment(env: Env) -> None:
     assert [_data_uri_bytes(u) for u in env.sim.submits[0][1]["image_urls"]] == [image]
     assert set(env.fake.button_ids(env.fake.original(issued))) == {
         "Rerun",
+        "Variations",
         "Upscale",
         "Edit",
         "Delete",

@@ -153,3 +153,21 @@ async def test_other_peoples_rerun_is_refused_and_not_charged(env: Env) -> None:
     assert refused.json["type"] == 4 and refused.json["data"]["flags"] & EPHEMERAL
     assert len(env.sim.submits) == 1
     assert (await bot.app.engine.quota(_actor(env, env.bob))).level == before.level
+
+
+async def test_variations_after_a_restart_is_one_job_of_four_new_images(env: Env) -> None:
+    bot = await env.start_bot()
+    first = await _imagine(env, env.alice)
+    bot = await _restart(env, bot)
+
+    click = await _click(env, env.alice, first, "Variations")
+
+    final = await env.final_edit(click)
+    assert click.original_id != first.original_id  # a new message, like Rerun's
+    assert len(final.files) == 4
+    (_, before), (_, varied) = env.sim.submits
+    assert varied["prompt"] == before["prompt"] == "a fox"
+    assert varied["num_images"] == 4 and before["num_images"] == 1
+    jobs = await bot.app.engine.jobs(_actor(env, env.alice), limit=5)
+    assert jobs[0].parent_job_id == jobs[1].id
+    assert jobs[0].arguments["seed"] != jobs[1].arguments.get("seed")

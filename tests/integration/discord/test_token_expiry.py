@@ -56,7 +56,13 @@ async def test_a_job_longer_than_the_token_lifetime_ends_in_a_channel_message(en
         await env.fake.wait_for(
             lambda r, m=message_id: r.method == "DELETE" and r.path.endswith(f"/messages/{m}")
         )
-    assert set(env.fake.button_ids(result.answer)) == {"Rerun", "Upscale", "Edit", "Delete"}
+    assert set(env.fake.button_ids(result.answer)) == {
+        "Rerun",
+        "Variations",
+        "Upscale",
+        "Edit",
+        "Delete",
+    }
     late_edits = [
         r
         for r in env.fake.requests[mark:]

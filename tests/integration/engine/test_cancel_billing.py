@@ -7,11 +7,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from adapters.fal.simulator import FalSimulator
+from core.commands import Cancel
 from core.errors import BotError, ErrorCode
-from core.jobs import Actor, JobRequest, JobState
+from core.jobs import Actor, JobState
 from core.ports import UsageFilter
 from core.quota import Budget
 from core.render import render_error
+from tests.fakes.asking import Ask, submit
 from tests.fakes.clock import START
 from tests.fakes.reply import RecordingReply
 from tests.integration.engine.conftest import EngineFactory
@@ -20,8 +22,8 @@ ALICE = Actor("console", "w1", "alice")
 VEO_AUDIO = {"prompt": "waves at dusk", "duration": 8, "generate_audio": True}  # $3.20 at fal
 
 
-def veo(actor: Actor = ALICE) -> JobRequest:
-    return JobRequest(actor, "veo3", VEO_AUDIO)
+def veo(actor: Actor = ALICE) -> Ask:
+    return Ask(actor, "veo3", VEO_AUDIO)
 
 
 async def test_veo3_cancelled_while_running_is_charged_and_the_budget_refuses_the_next(
@@ -36,12 +38,12 @@ async def test_veo3_cancelled_while_running_is_charged_and_the_budget_refuses_th
     for _ in range(5):
         reply = RecordingReply()
         try:
-            job = await engine.submit(veo(), reply)
+            job = await submit(engine, veo(), reply)
         except BotError as refused:
             refusals.append(refused)
             continue
         await reply.wait_for_stage("running", timeout=10)
-        await engine.cancel(ALICE, job.short_id)
+        await engine.cancel(Cancel(job.short_id), actor=ALICE)
         await reply.wait(10)
         charged.append(reply)
 
@@ -66,11 +68,11 @@ async def test_cancelled_while_in_fals_queue_is_free(
     engine = await make_engine()
     fal_sim.hold_queue = True  # requests wait IN_QUEUE until admitted
     reply = RecordingReply()
-    job = await engine.submit(veo(), reply)
+    job = await submit(engine, veo(), reply)
     await reply.wait_for_stage("submitted", timeout=10)
     (request,) = fal_sim.requests.values()
 
-    await engine.cancel(ALICE, job.short_id)
+    await engine.cancel(Cancel(job.short_id), actor=ALICE)
     await reply.wait(10)
 
     assert request.cancelled_while == "IN_QUEUE"
@@ -88,7 +90,7 @@ async def test_a_running_job_falbot_gives_up_on_is_cancelled_at_fal_and_charged(
     engine = await make_engine(job_timeout=1.0)
     fal_sim.hold = True
     reply = RecordingReply()
-    job = await engine.submit(veo(), reply)
+    job = await submit(engine, veo(), reply)
     await reply.wait(10)
 
     (request,) = fal_sim.requests.values()

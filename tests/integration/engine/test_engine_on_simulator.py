@@ -10,10 +10,11 @@ from PIL import Image
 
 from adapters.fal.simulator import FalSimulator, Fault
 from core.errors import ErrorCode
-from core.jobs import Actor, JobRequest, JobState
+from core.jobs import Actor, JobState
 from core.media import validate_image
 from core.ports import UsageFilter
 from core.quota import BucketKey, BucketLimits
+from tests.fakes.asking import Ask, submit
 from tests.fakes.reply import RecordingReply
 from tests.integration.engine.conftest import EngineFactory
 
@@ -34,8 +35,8 @@ async def test_image_job_end_to_end(make_engine: EngineFactory, fal_sim: FalSimu
     fal_sim.hold = True
     fal_sim.log_lines = ["loading", "denoising"]
     reply = RecordingReply()
-    job = await engine.submit(
-        JobRequest(ALICE, "flux-dev", {"prompt": "a red fox", "aspect_ratio": "16:9"}), reply
+    job = await submit(
+        engine, Ask(ALICE, "flux-dev", {"prompt": "a red fox", "aspect_ratio": "16:9"}), reply
     )
     running = await reply.wait_for_stage("running")
     assert running.last_log in ("loading", "denoising")
@@ -69,8 +70,8 @@ async def test_edit_job_uploads_its_input_to_fal_storage(
     source = validate_image(noisy_png(400), max_bytes=20 * 1024 * 1024)
     assert source.data is not None and len(source.data) > 256 * 1024
     reply = RecordingReply()
-    await engine.submit(
-        JobRequest(ALICE, "nano-banana-edit", {"prompt": "make it blue"}, (source,)), reply
+    await submit(
+        engine, Ask(ALICE, "nano-banana-edit", {"prompt": "make it blue"}, (source,)), reply
     )
     await reply.wait(10)
     assert reply.error is None and reply.delivery is not None
@@ -86,8 +87,9 @@ async def test_edit_job_uploads_its_input_to_fal_storage(
 async def test_video_job_end_to_end(make_engine: EngineFactory, fal_sim: FalSimulator) -> None:
     engine = await make_engine()
     reply = RecordingReply()
-    await engine.submit(
-        JobRequest(ALICE, "wan-2.5", {"prompt": "waves", "duration": 5, "resolution": "1080p"}),
+    await submit(
+        engine,
+        Ask(ALICE, "wan-2.5", {"prompt": "waves", "duration": 5, "resolution": "1080p"}),
         reply,
     )
     await reply.wait(10)
@@ -115,7 +117,7 @@ async def test_fal_failures_fail_the_job_and_return_credits(
     engine = await make_engine()
     fal_sim.fail_next(fault)
     reply = RecordingReply()
-    job = await engine.submit(JobRequest(ALICE, "nano-banana", {"prompt": "a cat"}), reply)
+    job = await submit(engine, Ask(ALICE, "nano-banana", {"prompt": "a cat"}), reply)
     await reply.wait(10)
     assert reply.error is not None and reply.error.code is code, reply.error
     assert reply.credits_returned is True
@@ -137,7 +139,7 @@ async def test_never_more_than_max_concurrency_at_the_simulator(
     replies = [RecordingReply() for _ in range(15)]
     for i, reply in enumerate(replies):
         actor = Actor("console", "w1", f"user{i % 5}")
-        await engine.submit(JobRequest(actor, "flux-schnell", {"prompt": f"job {i}"}), reply)
+        await submit(engine, Ask(actor, "flux-schnell", {"prompt": f"job {i}"}), reply)
     for reply in replies:
         await reply.wait(20)
     assert all(r.delivery is not None for r in replies)

@@ -10,9 +10,10 @@ from typing import Any
 
 from adapters.fal.gateway import FalClientGateway
 from adapters.fal.simulator import FalSimulator
-from core.jobs import Actor, JobKind, JobRequest, JobState, Output
+from core.jobs import Actor, JobKind, JobState, Output
 from core.ports import FalStatus, UsageFilter
 from core.quota import BucketKey, BucketLimits
+from tests.fakes.asking import Ask, submit
 from tests.fakes.reply import RecordingReply, RecordingReplyFactory
 from tests.integration.engine.conftest import EngineFactory
 
@@ -67,25 +68,25 @@ async def test_abrupt_restart_ends_every_job_once(
     gated = GatedGateway(gateway)
     first = await make_engine(max_concurrency=2, fal=gated)
 
-    def ask(user: Actor, prompt: str) -> JobRequest:
-        return JobRequest(user, "flux-schnell", {"prompt": prompt})
+    def ask(user: Actor, prompt: str) -> Ask:
+        return Ask(user, "flux-schnell", {"prompt": prompt})
 
     # completed, its delivery stuck
     stuck = RecordingReply()
     stuck.block_delivery = asyncio.Event()
-    completed = await first.submit(ask(users[0], "completed"), stuck)
+    completed = await submit(first, ask(users[0], "completed"), stuck)
     await asyncio.wait_for(stuck.delivery_started.wait(), 10)  # completed is saved before
     # at fal, held running
     fal_sim.hold = True
     running_reply = RecordingReply()
-    running = await first.submit(ask(users[1], "running"), running_reply)
+    running = await submit(first, ask(users[1], "running"), running_reply)
     await running_reply.wait_for_stage("running")  # shown only once saved as running
     # on its way to fal
     gated.closed = True  # the one job submitted from here on waits at the gate
-    submitting = await first.submit(ask(users[2], "submitting"), RecordingReply())
+    submitting = await submit(first, ask(users[2], "submitting"), RecordingReply())
     await asyncio.wait_for(gated.waiting.wait(), 5)
     # waiting in line: both slots are taken
-    queued = [await first.submit(ask(users[i], f"queued-{i}"), RecordingReply()) for i in range(3)]
+    queued = [await submit(first, ask(users[i], f"queued-{i}"), RecordingReply()) for i in range(3)]
     jobs = [completed, running, submitting, *queued]
     states = Counter([(await first.store.get_job(j.id)).state for j in jobs])  # type: ignore[union-attr]
     assert states == {

@@ -12,7 +12,8 @@ from adapters.fal.simulator import FalSimulator, Fault
 from bot.http import Health, HttpServer
 from bot.run import Running, serving
 from core.errors import BotError, ErrorCode
-from core.jobs import Actor, JobRequest
+from core.jobs import Actor
+from tests.fakes.asking import Ask, submit
 from tests.fakes.reply import RecordingReply
 from tests.integration.slack.harness import new_fake, settings_for
 
@@ -130,12 +131,12 @@ async def test_an_open_circuit_shows_in_healthz_which_stays_200_and_in_the_metri
         if engine.circuit_state != "closed":
             break
         reply = RecordingReply()
-        await engine.submit(JobRequest(ANN, "flux-schnell", {"prompt": "fal is down"}), reply)
+        await submit(engine, Ask(ANN, "flux-schnell", {"prompt": "fal is down"}), reply)
         await reply.wait(timeout=10)
         assert reply.error is not None and reply.error.code is ErrorCode.PROVIDER_UNAVAILABLE
     assert engine.circuit_state == "open"
     with pytest.raises(BotError):
-        await engine.submit(JobRequest(ANN, "flux-schnell", {"prompt": "no"}), RecordingReply())
+        await submit(engine, Ask(ANN, "flux-schnell", {"prompt": "no"}), RecordingReply())
 
     async with http.get("/healthz") as response:
         assert response.status == 200

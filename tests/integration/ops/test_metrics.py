@@ -16,7 +16,8 @@ from bot.metrics import Metrics
 from bot.run import Running, serving
 from core import events
 from core.errors import BotError
-from core.jobs import Actor, JobRequest, JobState
+from core.jobs import Actor, JobState
+from tests.fakes.asking import Ask, submit
 from tests.fakes.builders import make_job
 from tests.fakes.reply import RecordingReply
 from tests.integration.ops.conftest import ops_settings
@@ -42,8 +43,8 @@ def total(samples: Samples, name: str) -> float:
     return sum(v for (n, _), v in samples.items() if n == name)
 
 
-def request(prompt: str, model: str = "flux-schnell") -> JobRequest:
-    return JobRequest(ACTOR, model, {"kind": "image", "prompt": prompt}, ())
+def request(prompt: str, model: str = "flux-schnell") -> Ask:
+    return Ask(ACTOR, model, {"prompt": prompt}, ())
 
 
 @asynccontextmanager
@@ -73,7 +74,7 @@ async def test_metrics_parse_and_their_counters_move_with_a_job(
         fal_sim.hold = True  # the first job stays at fal, the second waits in falbot's line
         replies = [RecordingReply(), RecordingReply()]
         for reply in replies:
-            await running.app.engine.submit(request("a fox"), reply)
+            await submit(running.app.engine, request("a fox"), reply)
         await fal_sim.wait_for_submits(1)
         held = await scrape(http)
         assert value(held, "falbot_queue_depth") == 1
@@ -114,7 +115,7 @@ async def test_admission_refusals_are_counted_by_code(
     bad = request("x", model="no-such-model")
     for _ in range(2):
         with pytest.raises(BotError):
-            await running.app.engine.submit(bad, RecordingReply())
+            await submit(running.app.engine, bad, RecordingReply())
     samples = await scrape(metrics_http)
     assert value(samples, "falbot_admission_refusals_total", code="invalid_input") == 2
     assert total(samples, "falbot_jobs_total") == 0

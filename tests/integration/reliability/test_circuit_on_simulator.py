@@ -13,9 +13,10 @@ from adapters.fal.simulator import FalSimulator, Fault
 from adapters.sqlite.store import SqliteStore
 from core.engine import Engine, EngineConfig
 from core.errors import BotError, ErrorCode
-from core.jobs import Actor, JobRequest
+from core.jobs import Actor
 from core.model_table import build_catalog
 from core.quota import BucketLimits
+from tests.fakes.asking import Ask, submit
 from tests.fakes.clock import FakeClock
 from tests.fakes.reply import RecordingReply, RecordingReplyFactory
 
@@ -46,7 +47,7 @@ async def test_fal_down_opens_the_circuit_and_a_probe_closes_it_once_fal_is_back
         fal_sim.fail_endpoint(ENDPOINT, down)
         for n in range(3):
             reply = RecordingReply()
-            await engine.submit(JobRequest(ANN, "flux-schnell", {"prompt": f"try {n}"}), reply)
+            await submit(engine, Ask(ANN, "flux-schnell", {"prompt": f"try {n}"}), reply)
             await reply.wait(timeout=10)
             assert reply.error is not None
             assert reply.error.code is ErrorCode.PROVIDER_UNAVAILABLE
@@ -55,8 +56,8 @@ async def test_fal_down_opens_the_circuit_and_a_probe_closes_it_once_fal_is_back
         level = (await engine.quota(ANN)).level
 
         with pytest.raises(BotError) as refused:
-            await engine.submit(
-                JobRequest(ANN, "flux-schnell", {"prompt": "while open"}), RecordingReply()
+            await submit(
+                engine, Ask(ANN, "flux-schnell", {"prompt": "while open"}), RecordingReply()
             )
         assert refused.value.code is ErrorCode.PROVIDER_UNAVAILABLE
         assert refused.value.retry_after is not None and refused.value.retry_after >= 1
@@ -67,7 +68,7 @@ async def test_fal_down_opens_the_circuit_and_a_probe_closes_it_once_fal_is_back
         await clock.advance(30)
         assert engine.circuit_state == "half_open"
         probe = RecordingReply()
-        await engine.submit(JobRequest(ANN, "flux-schnell", {"prompt": "the probe"}), probe)
+        await submit(engine, Ask(ANN, "flux-schnell", {"prompt": "the probe"}), probe)
         await probe.wait(timeout=10)
         assert probe.delivery is not None
         assert engine.circuit_state == "closed"

@@ -18,8 +18,9 @@ from adapters.fal.simulator import FalSimulator, Fault
 from adapters.fal.webhook import JwksKeys, WebhookRejected, WebhookVerifier, outcome_from
 from adapters.sqlite.store import SqliteStore
 from core.errors import ErrorCode
-from core.jobs import Actor, Job, JobRequest, JobState
+from core.jobs import Actor, Job, JobState
 from core.ports import UsageFilter
+from tests.fakes.asking import Ask, submit
 from tests.fakes.reply import RecordingReply
 from tests.integration.reliability.conftest import Hooked
 
@@ -27,8 +28,8 @@ ANN = Actor("console", "w1", "ann")
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
 
-def imagine(prompt: str = "a lighthouse at dusk") -> JobRequest:
-    return JobRequest(ANN, "flux-schnell", {"prompt": prompt})
+def imagine(prompt: str = "a lighthouse at dusk") -> Ask:
+    return Ask(ANN, "flux-schnell", {"prompt": prompt})
 
 
 async def post(url: str, body: bytes, headers: Mapping[str, str]) -> int:
@@ -54,7 +55,7 @@ async def running_job(hooked: Hooked, fal_sim: FalSimulator) -> tuple[Job, Recor
     """A job held running at fal: (the job, its reply, fal's request id)."""
     fal_sim.hold = True
     reply = RecordingReply()
-    job = await hooked.engine.submit(imagine(), reply)
+    job = await submit(hooked.engine, imagine(), reply)
     await fal_sim.wait_for_submits(1)
     request_id = next(iter(fal_sim.requests))
     await fal_sim.wait_for_state(request_id, "IN_PROGRESS")
@@ -65,7 +66,7 @@ async def test_a_job_ends_from_its_signed_webhook_without_watching_or_fetching(
     hooked: Hooked, fal_sim: FalSimulator, store: SqliteStore
 ) -> None:
     reply = RecordingReply()
-    job = await hooked.engine.submit(imagine(), reply)
+    job = await submit(hooked.engine, imagine(), reply)
     await reply.wait(timeout=10)
 
     assert reply.delivery is not None, reply.error
@@ -143,7 +144,7 @@ async def test_a_replayed_webhook_changes_nothing_the_second_time(
     hooked: Hooked, fal_sim: FalSimulator, store: SqliteStore
 ) -> None:
     reply = RecordingReply()
-    job = await hooked.engine.submit(imagine(), reply)
+    job = await submit(hooked.engine, imagine(), reply)
     await reply.wait(timeout=10)
     (first,) = await fal_sim.webhooks.wait_for(1)
     done = await job_now(store, job)
@@ -164,7 +165,7 @@ async def test_fal_retrying_a_delivery_ends_the_job_once(
 ) -> None:
     fal_sim.webhooks.repeat = 3  # fal sends it again when it did not hear back in time
     reply = RecordingReply()
-    job = await hooked.engine.submit(imagine(), reply)
+    job = await submit(hooked.engine, imagine(), reply)
     await reply.wait(timeout=10)
     deliveries = await fal_sim.webhooks.wait_for(3)
     assert [d.status for d in deliveries] == [200, 200, 200]
@@ -178,7 +179,7 @@ async def test_an_error_webhook_fails_the_job_with_credits_returned(
     before = (await hooked.engine.quota(ANN)).level
     fal_sim.fail_next(Fault.content_policy())
     reply = RecordingReply()
-    job = await hooked.engine.submit(imagine("something fal refuses"), reply)
+    job = await submit(hooked.engine, imagine("something fal refuses"), reply)
     await reply.wait(timeout=10)
 
     assert reply.error is not None and reply.error.code is ErrorCode.PROVIDER_REJECTED
@@ -195,7 +196,7 @@ async def test_a_lost_webhook_falls_back_to_watching_the_status(
 ) -> None:
     fal_sim.webhooks.drop = True
     reply = RecordingReply()
-    job = await hooked.engine.submit(imagine(), reply)
+    job = await submit(hooked.engine, imagine(), reply)
     await reply.wait(timeout=10)
 
     assert reply.delivery is not None

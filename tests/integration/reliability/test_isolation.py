@@ -4,22 +4,34 @@ even where user ids are the same; every admin action checks the caller, every ti
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from adapters.sqlite.store import SqliteStore
 from core.admin import AdminService
+from core.admin_commands import (
+    AdminCommand,
+    AllowModel,
+    Ban,
+    Refund,
+    SetBudget,
+    SetNsfw,
+    SetQuota,
+    ShowQuota,
+)
+from core.commands import Cancel
 from core.engine import Engine, EngineConfig
 from core.errors import BotError, ErrorCode
-from core.jobs import Actor, Job, JobRequest, JobState
+from core.jobs import Actor, Job, JobState
 from core.model_table import build_catalog
 from core.ports import Store
 from core.quota import BucketLimits
+from tests.fakes import asking
+from tests.fakes.asking import Ask
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
@@ -69,8 +81,8 @@ def admin(engine: Engine) -> AdminService:
 
 
 async def submit(engine: Engine, actor: Actor, prompt: str = "a fox") -> Job:
-    request = JobRequest(actor, "flux-schnell", {"prompt": prompt})
-    return await engine.submit(request, RecordingReply())
+    request = Ask(actor, "flux-schnell", {"prompt": prompt})
+    return await asking.submit(engine, request, RecordingReply())
 
 
 async def test_a_user_sees_and_cancels_only_their_own_jobs(engine: Engine) -> None:
@@ -89,7 +101,7 @@ async def test_a_user_sees_and_cancels_only_their_own_jobs(engine: Engine) -> No
             await engine.find_job(ALICE_1, ref)
     for actor, job in ((ALICE_1, bob1), (ALICE_1, alice2), (ALICE_2, alice1)):
         with pytest.raises(BotError) as cancelled:
-            await engine.cancel(actor, job.id)
+            await engine.cancel(Cancel(job.id), actor=actor)
         assert cancelled.value.code is ErrorCode.NOT_FOUND
     for job in (alice1, bob1, alice2):
         stored = await engine.store.get_job(job.id)
@@ -100,35 +112,35 @@ async def test_a_user_sees_and_cancels_only_their_own_jobs(engine: Engine) -> No
     with pytest.raises(BotError):
         await engine.find_job(ADMIN_1, alice2.id)
     with pytest.raises(BotError):
-        await engine.cancel(ADMIN_2, alice1.id)
-    cancelled = await engine.cancel(ADMIN_1, bob1.id)
+        await engine.cancel(Cancel(alice1.id), actor=ADMIN_2)
+    cancelled = await engine.cancel(Cancel(bob1.id), actor=ADMIN_1)
     assert cancelled.id == bob1.id
 
 
 async def test_quotas_and_buckets_belong_to_one_workspace(
     engine: Engine, admin: AdminService
 ) -> None:
-    await admin.quota_set(ADMIN_1, "alice", "5", "0")
+    await admin.handle(SetQuota("alice", "5", "0"), actor=ADMIN_1)
     assert (await engine.limits_for(ALICE_1)).capacity == Decimal(5)
     assert await engine.limits_for(ALICE_2) == DEFAULT
     await submit(engine, ALICE_2, "spend in w2")
     assert (await engine.quota(ALICE_1)).level == Decimal(5)  # w2's spending is not w1's
     assert (await engine.quota(ALICE_2)).level < Decimal(100)
-    shown = await admin.quota_show(ADMIN_2, "alice")
-    assert "of 100 credits" in shown.text and "global default" in shown.text
+    shown = await admin.handle(ShowQuota("alice"), actor=ADMIN_2)
+    assert "of 100 credits" in shown and "global default" in shown
 
 
 async def test_budgets_bans_and_models_belong_to_one_workspace(
     engine: Engine, admin: AdminService
 ) -> None:
-    await admin.budget_set(ADMIN_1, "0", "0")
-    await admin.ban(ADMIN_1, "bob")
-    await admin.models_deny(ADMIN_1, "flux-schnell")
+    await admin.handle(SetBudget("0", "0"), actor=ADMIN_1)
+    await admin.handle(Ban("bob", banned=True), actor=ADMIN_1)
+    await admin.handle(AllowModel("flux-schnell", allowed=False), actor=ADMIN_1)
     for actor, code in ((ALICE_1, ErrorCode.NOT_ALLOWED), (BOB_1, ErrorCode.NOT_ALLOWED)):
         with pytest.raises(BotError) as refused:
             await submit(engine, actor)
         assert refused.value.code is code
-    await admin.models_allow(ADMIN_1, "flux-schnell")
+    await admin.handle(AllowModel("flux-schnell", allowed=True), actor=ADMIN_1)
     with pytest.raises(BotError) as over:
         await submit(engine, ALICE_1)
     assert over.value.code is ErrorCode.BUDGET_EXHAUSTED
@@ -146,7 +158,7 @@ async def test_usage_is_per_user_and_per_workspace(engine: Engine, admin: AdminS
     replies = []
     for actor in (ALICE_1, BOB_1, ALICE_2, ALICE_2):
         reply = RecordingReply()
-        await engine.submit(JobRequest(actor, "nano-banana", {"prompt": "x"}), reply)
+        await asking.submit(engine, Ask(actor, "nano-banana", {"prompt": "x"}), reply)
         replies.append(reply)
     for reply in replies:
         await reply.wait()
@@ -164,45 +176,39 @@ async def test_usage_is_per_user_and_per_workspace(engine: Engine, admin: AdminS
     job_2 = (await engine.jobs(ALICE_2))[0]
     assert job_2.state is JobState.DELIVERED
     with pytest.raises(BotError):
-        await admin.refund(ADMIN_1, job_2.id)
-    await admin.refund(ADMIN_2, job_2.id)
+        await admin.handle(Refund(job_2.id), actor=ADMIN_1)
+    await admin.handle(Refund(job_2.id), actor=ADMIN_2)
 
 
-ARGUMENTS: dict[str, tuple[Any, ...]] = {
-    "quota_set": ("alice", "1", "1"),
-    "quota_show": ("alice",),
-    "budget_set": ("1", "1"),
-    "models_allow": ("flux-dev",),
-    "models_deny": ("flux-dev",),
-    "nsfw_set": ("allow",),
-    "ban": ("bob",),
-    "unban": ("bob",),
-    "usage": (),
-    "refund": ("deadbeef",),
-}
+COMMANDS: list[AdminCommand] = [
+    SetQuota("alice", "1", "1"),
+    ShowQuota("alice"),
+    SetBudget("1", "1"),
+    AllowModel("flux-dev", allowed=True),
+    AllowModel("flux-dev", allowed=False),
+    SetNsfw("allow"),
+    Ban("bob", banned=True),
+    Ban("bob", banned=False),
+    Refund("deadbeef"),
+]
 
 
-def admin_actions() -> list[str]:
-    return [
-        name
-        for name, member in inspect.getmembers(AdminService, inspect.iscoroutinefunction)
-        if not name.startswith("_")
-    ]
+def test_every_admin_command_is_covered_here() -> None:
+    assert {type(c) for c in COMMANDS} == set(get_args(AdminCommand))
 
 
-def test_every_admin_action_is_covered_here() -> None:
-    assert sorted(admin_actions()) == sorted(ARGUMENTS)
-
-
-@pytest.mark.parametrize("action", sorted(ARGUMENTS))
-async def test_every_admin_action_refuses_a_non_admin_and_changes_nothing(
-    admin: AdminService, store: Store, action: str
+@pytest.mark.parametrize("command", COMMANDS, ids=repr)
+async def test_every_admin_command_refuses_a_non_admin_and_changes_nothing(
+    admin: AdminService, store: Store, command: AdminCommand
 ) -> None:
     before = await workspace_state(store)
     with pytest.raises(BotError) as refused:
-        await getattr(admin, action)(ALICE_1, *ARGUMENTS[action])
+        await admin.handle(command, actor=ALICE_1)
     assert refused.value.code is ErrorCode.NOT_ALLOWED
     assert await workspace_state(store) == before
+    with pytest.raises(BotError) as usage:  # the one admin call that is not a command
+        await admin.usage(ALICE_1)
+    assert usage.value.code is ErrorCode.NOT_ALLOWED
 
 
 async def workspace_state(store: Store) -> tuple[object, ...]:

@@ -10,7 +10,8 @@ import aiohttp
 from adapters.fal.sim.webhooks import USER_ID, signed_headers
 from adapters.fal.simulator import FalSimulator
 from adapters.sqlite.store import SqliteStore
-from core.jobs import Actor, JobRequest, JobState
+from core.jobs import Actor, JobState
+from tests.fakes.asking import Ask, submit
 from tests.fakes.reply import RecordingReply
 from tests.integration.reliability.conftest import Hooked
 
@@ -22,14 +23,14 @@ async def test_the_accounts_user_id_is_learned_and_then_required(
 ) -> None:
     assert hooked.receiver.user_id is None  # FALBOT_FAL_USER_ID not set
     first = RecordingReply()
-    await hooked.engine.submit(JobRequest(ANN, "flux-schnell", {"prompt": "one"}), first)
+    await submit(hooked.engine, Ask(ANN, "flux-schnell", {"prompt": "one"}), first)
     await first.wait(timeout=10)
     assert first.delivery is not None
     assert hooked.receiver.user_id == USER_ID  # from fal's verified webhook
 
     fal_sim.hold = True
     second = RecordingReply()
-    job = await hooked.engine.submit(JobRequest(ANN, "flux-schnell", {"prompt": "two"}), second)
+    job = await submit(hooked.engine, Ask(ANN, "flux-schnell", {"prompt": "two"}), second)
     await fal_sim.wait_for_submits(2)
     request_id = list(fal_sim.requests)[-1]
     await fal_sim.wait_for_state(request_id, "IN_PROGRESS")

@@ -137,6 +137,7 @@ class SlackStack:
             api_url=config.slack_api_url,
             admin_user_ids=config.admin_user_id_set,
             claims=app.store,
+            models=app.engine.live_catalog,
             shutdown_grace=2.0,
         )
         app.engine.add_reply_factory(adapter.reply_factory)

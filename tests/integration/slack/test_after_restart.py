@@ -73,6 +73,23 @@ async def test_rerun_after_a_restart(
     assert jobs[0].parent_job_id == jobs[1].id
 
 
+async def test_variations_after_a_restart(
+    restarted: tuple[SlackStack, dict[str, Any]], fake: FakeSlack, fal_sim: FalSimulator
+) -> None:
+    stack, result = restarted
+    buttons = [b["action_id"] for b in result["blocks"][-1]["elements"]]
+    assert "falbot_vary" in buttons
+    await click(stack, result, "falbot_vary")
+    await fake.wait_for("chat.update", is_done, count=2)
+    assert fake.calls_to("chat.postMessage")[1].params["thread_ts"] == result["ts"]
+    (_, first), (_, varied) = fal_sim.submits
+    assert varied["prompt"] == first["prompt"] == "a paper boat"
+    assert (first["num_images"], varied["num_images"]) == (1, 4)
+    assert varied["seed"] != 7  # four new images from a new seed
+    jobs = await stack.jobs_of(ANN)
+    assert jobs[0].parent_job_id == jobs[1].id
+
+
 async def test_upscale_after_a_restart(
     restarted: tuple[SlackStack, dict[str, Any]], fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
@@ -112,7 +129,9 @@ async def test_delete_is_for_the_requester_or_an_admin(
     fake.add_user("UOTHER", name="other")
     await click(stack, result, "falbot_delete", user="UOTHER")
     refused = await fake.wait_for("response_url")
-    assert "Only the person who asked" in refused.params["blocks"][0]["text"]["text"]
+    said = refused.params["blocks"][0]["text"]["text"]
+    # Core's one rule and one text, as on Discord: it names what was refused.
+    assert "Only the person who asked for this result, or an admin, can delete it." in said
     assert fake.message(CHANNEL, result["ts"]) is not None
 
     await click(stack, result, "falbot_delete", user=BOSS)  # a workspace admin may

@@ -80,6 +80,27 @@ async def test_mention_upscale_in_a_thread(
     assert arguments["scale"] == 4
 
 
+async def test_mention_upscale_it_is_an_upscale_as_on_discord(
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
+) -> None:
+    # One rule for both platforms (core.commands.asks_upscale): "upscale it" upscales.
+    photo = fake.add_file(png(), name="small.png", mimetype="image/png")
+    parent = fake.add_message(CHANNEL, user=ANN, files=[photo])
+    await stack.event(
+        p.app_mention(
+            "<@UBOT> upscale it",
+            user=ANN,
+            channel=CHANNEL,
+            ts="1700000100.000001",
+            thread_ts=parent["ts"],
+        )
+    )
+    await fake.wait_for("chat.update", is_done)
+    endpoint, arguments = fal_sim.submits[0]
+    assert endpoint == "fal-ai/esrgan"
+    assert arguments["scale"] == 2
+
+
 async def test_edit_image_shortcut_opens_a_modal_and_edits(
     stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:

@@ -68,7 +68,13 @@ async def imagine_flow(stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
     assert f"seed {job.result.seed}" in final.params["text"]
     actions = [b for b in final.params["blocks"] if b["type"] == "actions"]
     buttons = [e["action_id"] for b in actions for e in b["elements"]]
-    assert buttons == ["falbot_rerun", "falbot_upscale", "falbot_edit", "falbot_delete"]
+    assert buttons == [
+        "falbot_rerun",
+        "falbot_vary",
+        "falbot_upscale",
+        "falbot_edit",
+        "falbot_delete",
+    ]
 
 
 async def test_imagine_over_http(stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator) -> None:

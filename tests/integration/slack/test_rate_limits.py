@@ -60,6 +60,7 @@ async def test_final_result_is_posted_when_the_job_message_is_gone(
     actions = [b for b in final.params["blocks"] if b["type"] == "actions"]
     assert [e["action_id"] for e in actions[0]["elements"]] == [
         "falbot_rerun",
+        "falbot_vary",
         "falbot_upscale",
         "falbot_edit",
         "falbot_delete",
@@ -109,4 +110,4 @@ async def test_a_rate_limited_upload_is_uploaded_when_tried_again(
     final = await fake.wait_for("chat.update", is_done, timeout=15)
     assert len(fake.calls_to("files.getUploadURLExternal", status=429)) == 1
     assert len(fake.calls_to("files.completeUploadExternal")) == 1
-    assert "fal.media" not in str(final.params) and "/cdn/" not in str(final.params)
+    assert "fal_sim.media" not in str(final.params) and "/cdn/" not in str(final.params)

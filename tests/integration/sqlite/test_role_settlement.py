@@ -12,12 +12,15 @@ from decimal import Decimal
 import pytest
 
 from core.admin import AdminService
+from core.admin_commands import Refund, SetQuota
+from core.commands import Cancel
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.jobs import Actor, JobState, Stage
 from core.model_table import build_catalog
 from core.ports import Store
 from core.quota import BucketKey, BucketLimits, QuotaScope
+from tests.fakes.asking import submit
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.reply import RecordingReply, RecordingReplyFactory
@@ -51,8 +54,8 @@ async def setup(store: Store) -> AsyncIterator[tuple[Engine, AdminService, FakeF
             await clock.advance(0.5)
 
     admin = AdminService(engine=engine, clock=clock)
-    await admin.quota_set(ADMIN, "artists", "10", "1", QuotaScope.ROLE)
-    await admin.quota_set(ADMIN, "patrons", "1000", "0", QuotaScope.ROLE)
+    await admin.handle(SetQuota("artists", "10", "1", QuotaScope.ROLE), actor=ADMIN)
+    await admin.handle(SetQuota("patrons", "1000", "0", QuotaScope.ROLE), actor=ADMIN)
     ticking = asyncio.create_task(tick())
     try:
         yield engine, admin, fal, clock
@@ -72,7 +75,7 @@ async def test_a_job_settling_an_hour_later_leaves_the_role_bucket_within_the_ro
 ) -> None:
     engine, _, fal, clock = setup
     reply = RecordingReply()
-    await engine.submit(request(ARTIST, model="nano-banana"), reply)  # 3.9 credits
+    await submit(engine, request(ARTIST, model="nano-banana"), reply)  # 3.9 credits
     await reply.wait_for_stage(Stage.RUNNING)
     assert await _level(store, ARTIST, ARTISTS, clock) < Decimal("6.11")
 
@@ -84,7 +87,7 @@ async def test_a_job_settling_an_hour_later_leaves_the_role_bucket_within_the_ro
     # One credit came back in the hour, at the role's rate: not the default's hundred.
     assert Decimal("7.1") <= await _level(store, ARTIST, ARTISTS, clock) < Decimal("7.11")
     with pytest.raises(BotError) as refused:  # a 50-credit video the role never allows
-        await engine.submit(request(ARTIST, model="wan-2.5", duration=10), RecordingReply())
+        await submit(engine, request(ARTIST, model="wan-2.5", duration=10), RecordingReply())
     assert refused.value.code is ErrorCode.QUOTA_EXHAUSTED
 
 
@@ -94,12 +97,12 @@ async def test_cancelled_jobs_do_not_inflate_a_role_bucket(
     engine, _, fal, clock = setup
     fal.hold_queue = True  # still in fal's queue when cancelled: free, credits back
     replies = [RecordingReply() for _ in range(4)]
-    jobs = [await engine.submit(request(ARTIST, model="flux-schnell"), r) for r in replies]
+    jobs = [await submit(engine, request(ARTIST, model="flux-schnell"), r) for r in replies]
     await fal.wait_for_submits(4)
     await clock.advance(1800)
 
     for job, reply in zip(jobs, replies, strict=True):
-        await engine.cancel(ARTIST, job.id)
+        await engine.cancel(Cancel(job.id), actor=ARTIST)
         await reply.wait()
         assert reply.credits_returned is True
 
@@ -111,7 +114,7 @@ async def test_a_failed_job_refunds_into_a_generous_role_bucket(
 ) -> None:
     engine, _, fal, clock = setup
     reply = RecordingReply()
-    job = await engine.submit(request(PATRON, model="veo3", **VEO), reply)
+    job = await submit(engine, request(PATRON, model="veo3", **VEO), reply)
     assert await _level(store, PATRON, PATRONS, clock) == 680
     await fal.wait_for_submits(1)
     fal.finish(error=BotError(ErrorCode.PROVIDER_UNAVAILABLE, "runner failed"))
@@ -128,13 +131,13 @@ async def test_an_admin_refund_goes_back_into_the_role_bucket(
 ) -> None:
     engine, admin, fal, clock = setup
     reply = RecordingReply()
-    job = await engine.submit(request(PATRON, model="veo3", **VEO), reply)
+    job = await submit(engine, request(PATRON, model="veo3", **VEO), reply)
     await fal.wait_for_submits(1)
     fal.finish()
     await reply.wait()
     assert reply.delivery is not None
     assert await _level(store, PATRON, PATRONS, clock) == 680
 
-    await admin.refund(ADMIN, job.short_id)
+    await admin.handle(Refund(job.short_id), actor=ADMIN)
 
     assert await _level(store, PATRON, PATRONS, clock) == 1000

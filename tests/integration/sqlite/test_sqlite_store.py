@@ -219,7 +219,9 @@ async def test_jobs_stored_before_migration_3_come_back_without_admitted_limits(
 ) -> None:
     db_path.parent.mkdir(parents=True)
     job = make_job()
-    old = {k: v for k, v in job_values(job).items() if not k.startswith(("limit_", "price_"))}
+    old = {
+        k: v for k, v in job_values(job).items() if not k.startswith(("limit_", "price_", "nsfw_"))
+    }
     with raw(db_path) as conn:  # a database as falbot left it at schema version 2
         conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_us INT)")
         for version, statements in enumerate(MIGRATIONS[:2], start=1):
@@ -239,3 +241,33 @@ async def test_jobs_stored_before_migration_3_come_back_without_admitted_limits(
         assert saved == job
     with raw(db_path) as conn:
         assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone() == (LATEST,)
+
+
+async def test_nsfw_marks_kept_in_the_reply_ref_before_their_columns_carry_over(
+    db_path: Path,
+) -> None:
+    db_path.parent.mkdir(parents=True)
+    marked = make_job(reply_ref={"channel_id": 1, "falbot_nsfw_channel": True})
+    flagged = make_job(reply_ref={"falbot_nsfw_input": True})
+    plain = make_job(reply_ref={"channel_id": 2})
+    with raw(db_path) as conn:  # a database as falbot left it before the NSFW columns
+        conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_us INT)")
+        for version, statements in enumerate(MIGRATIONS[:-1], start=1):
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version VALUES (?, 0)", (version,))
+        for job in (marked, flagged, plain):
+            old = {k: v for k, v in job_values(job).items() if not k.startswith("nsfw_")}
+            conn.execute(
+                f"INSERT INTO jobs ({', '.join(old)}) VALUES ({', '.join('?' * len(old))})",
+                tuple(old.values()),
+            )
+        conn.commit()
+
+    async with await SqliteStore.open(db_path) as store:
+        got = [await store.get_job(j.id) for j in (marked, flagged, plain)]
+    assert [(j.nsfw_channel, j.nsfw_input) for j in got if j is not None] == [
+        (True, False),
+        (False, True),
+        (False, False),
+    ]

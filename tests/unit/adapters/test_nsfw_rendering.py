@@ -7,7 +7,6 @@ from decimal import Decimal
 from adapters.discord import render as discord_render
 from adapters.slack import render as slack_render
 from core.jobs import DeliveredFile, Delivery, JobResult, Output
-from core.nsfw import NSFW_INPUT
 from tests.fakes.builders import make_job
 
 
@@ -41,7 +40,7 @@ def test_slack_holds_back_spoilered_outputs_and_says_how_many() -> None:
 def test_slack_warns_about_an_output_made_from_a_flagged_one() -> None:
     plain = Output("https://fal.media/b.png", "image/png", nsfw=False)
     result = JobResult(outputs=(plain,), cost_usd=Decimal("0.039"), seed=1)
-    job = make_job(reply_ref={NSFW_INPUT: True})
+    job = make_job(nsfw_input=True)
     shown = Delivery(job, result, (DeliveredFile(plain, b"x", "b.png"),), 1.0)
     _, blocks = slack_render.result(shown, user_id="U1", links=[], file_ids=[])
     assert "flagged an output as possibly NSFW" in str(blocks)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -15,7 +14,16 @@ from adapters.slack.commands import IMAGINE_USAGE
 from adapters.text_commands import verbs
 from adapters.text_commands.admin import ADMIN_VERBS, read_admin, run_admin
 from adapters.text_commands.grammar import parse, parse_days
-from core.admin import AdminResult
+from core.admin_commands import (
+    AdminCommand,
+    AllowModel,
+    Ban,
+    Refund,
+    SetBudget,
+    SetNsfw,
+    SetQuota,
+    ShowQuota,
+)
 from core.errors import BotError, ErrorCode
 from core.jobs import Actor
 from core.quota import QuotaScope
@@ -146,18 +154,15 @@ def test_usage_and_help_are_generated_from_the_tables() -> None:
 
 
 class RecordingAdmin:
-    """Records which AdminService call an admin command became (core's service is tested on
-    its own; here only the grammar's table → call mapping is)."""
+    """Records which typed command an admin command became (core's service is tested on its
+    own; here only the grammar's table → command mapping is)."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple[object, ...], dict[str, object]]] = []
+        self.calls: list[AdminCommand] = []
 
-    def __getattr__(self, name: str) -> Callable[..., Awaitable[AdminResult]]:
-        async def call(*args: object, **kwargs: object) -> AdminResult:
-            self.calls.append((name, args[1:], kwargs))
-            return AdminResult(name)
-
-        return call
+    async def handle(self, command: AdminCommand, *, actor: Actor) -> str:
+        self.calls.append(command)
+        return type(command).__name__
 
 
 EXAMPLES = {
@@ -183,8 +188,18 @@ async def test_every_admin_command_in_the_usage_runs() -> None:
             command = read_admin([*combo, *args], prefix="/")
             service = RecordingAdmin()
             await run_admin(service, actor, command, person=str.upper)  # type: ignore[arg-type]
-            expected = {"nsfw": "nsfw_set"}.get(combo[0], "_".join(combo))
-            assert [name for name, _, _ in service.calls] == [expected]
+            expected = {
+                ("quota", "set"): SetQuota("ANN", "10", "5"),
+                ("quota", "show"): ShowQuota("ANN"),
+                ("budget", "set"): SetBudget("3", "none"),
+                ("models", "allow"): AllowModel("veo3", allowed=True),
+                ("models", "deny"): AllowModel("veo3", allowed=False),
+                ("nsfw",): SetNsfw("spoiler"),
+                ("ban",): Ban("ANN", banned=True),
+                ("unban",): Ban("ANN", banned=False),
+                ("refund",): Refund("7f3a"),
+            }[combo]
+            assert service.calls == [expected]
 
 
 async def test_the_workspace_target_sets_the_workspaces_quota() -> None:
@@ -192,7 +207,7 @@ async def test_the_workspace_target_sets_the_workspaces_quota() -> None:
     service = RecordingAdmin()
     command = read_admin(words("quota set everyone 10 5"), prefix="/falbot ")
     await run_admin(service, actor, command, person=str.upper)  # type: ignore[arg-type]
-    assert service.calls == [("quota_set", ("T1", "10", "5"), {"scope": QuotaScope.WORKSPACE})]
+    assert service.calls == [SetQuota("T1", "10", "5", QuotaScope.WORKSPACE)]
     command = read_admin(words("quota set <@u2> 10 5"), prefix="/falbot ")
     await run_admin(service, actor, command, person=str.upper)  # type: ignore[arg-type]
-    assert service.calls[-1] == ("quota_set", ("<@U2>", "10", "5"), {"scope": QuotaScope.USER})
+    assert service.calls[-1] == SetQuota("<@U2>", "10", "5", QuotaScope.USER)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
@@ -27,24 +27,33 @@ from adapters.discord import render as discord_render
 from adapters.fal import errors as fal_errors
 from adapters.slack import render as slack_render
 from core import refusals
-from core.admin import AdminResult, AdminService
+from core.admin import AdminService
+from core.admin_commands import (
+    AdminCommand,
+    AllowModel,
+    Ban,
+    Refund,
+    SetBudget,
+    SetNsfw,
+    SetQuota,
+    ShowQuota,
+)
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.help import render_help
-from core.jobs import Actor, JobRequest
+from core.jobs import Actor
 from core.markup import CLOSE, OPEN
 from core.model_table import build_catalog
 from core.options import SHOWN
 from core.quota import BucketLimits, BucketState, Budget, BudgetCheck, QuotaScope, TakeResult
 from core.render import (
-    render_admin,
     render_error,
     render_jobs,
     render_models,
     render_quota,
     render_usage,
 )
-from core.usage import UsageReport
+from tests.fakes.asking import Ask, submit
 from tests.fakes.reply import RecordingReply
 
 pytestmark = pytest.mark.usefixtures("ticking")
@@ -160,8 +169,8 @@ async def engine_errors(make_engine: Callable[..., Any]) -> list[BotError]:
     await draining.drain(grace=0)
     for engine in (full, draining):
         with pytest.raises(BotError) as caught:
-            await engine.submit(
-                JobRequest(Actor("console", "w1", "u1"), "", {"prompt": "x"}), RecordingReply()
+            await submit(
+                engine, Ask(Actor("console", "w1", "u1"), "", {"prompt": "x"}), RecordingReply()
             )
         found.append(caught.value)
     return found
@@ -173,45 +182,26 @@ async def admin_texts(engine: Engine, admin: AdminService, where: Platform) -> l
     user = Actor(where.name, "w1", where.user)
     for _ in range(2):  # one to refund, one that stays charged: no total is really zero
         reply = RecordingReply()
-        await engine.submit(JobRequest(user, "flux-schnell", {"prompt": "a fox"}), reply)
+        await submit(engine, Ask(user, "flux-schnell", {"prompt": "a fox"}), reply)
         await reply.wait()
         assert reply.delivery is not None
-    samples: dict[str, Any] = {
-        "actor": boss,
-        "target": where.user,
-        "user_id": where.user,
-        "capacity": "5",
-        "refill_per_hour": "1",
-        "roles": (),
-        "daily_usd": str(TINY),
-        "monthly_usd": "12.5",
-        "model": "flux-dev",
-        "mode": "spoiler",
-        "days": 7,
-        "job_ref": reply.delivery.job.id,
-    }
-    texts = []
-    for name, method in inspect.getmembers(AdminService, inspect.isfunction):
-        if name.startswith("_"):
-            continue
-        params = list(inspect.signature(method).parameters.values())[1:]
-        unknown = [p.name for p in params if p.name not in samples and p.name != "scope"]
-        assert not unknown, f"AdminService.{name}: add a sample for {unknown}"
-        args = {p.name: samples[p.name] for p in params if p.name in samples}
-        scoped = any(p.name == "scope" for p in params)
-        for scope in list(QuotaScope) if scoped else [None]:
-            call = dict(args)
-            if scope is not None:
-                call["scope"] = scope
-                if scope is QuotaScope.ROLE:
-                    call["target"] = where.role
-            result = await getattr(admin, name)(**call)
-            if isinstance(result, AdminResult):
-                texts.append(render_admin(result))
-            elif isinstance(result, UsageReport):
-                texts.append(render_usage(result))
-            else:
-                raise AssertionError(f"AdminService.{name} returned a {type(result).__name__}")
+    commands: list[AdminCommand] = [
+        *(
+            SetQuota(where.role if scope is QuotaScope.ROLE else where.user, "5", "1", scope)
+            for scope in QuotaScope
+        ),
+        ShowQuota(where.user),
+        SetBudget(str(TINY), "12.5"),
+        AllowModel("flux-dev", allowed=True),
+        AllowModel("flux-dev", allowed=False),
+        SetNsfw("spoiler"),
+        Refund(reply.delivery.job.id),
+        Ban(where.user, banned=True),
+        Ban(where.user, banned=False),
+    ]
+    assert {type(c) for c in commands} == set(get_args(AdminCommand)), "add a sample"
+    texts = [await admin.handle(command, actor=boss) for command in commands]
+    texts.append(render_usage(await admin.usage(boss, days=7)))
     return texts
 
 

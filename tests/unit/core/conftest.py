@@ -12,9 +12,10 @@ import pytest
 
 from core.admin import AdminService
 from core.engine import Engine, EngineConfig
-from core.jobs import Actor, JobRequest
+from core.jobs import Actor
 from core.model_table import build_catalog
 from core.quota import BucketLimits
+from tests.fakes.asking import Ask
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
@@ -24,9 +25,9 @@ ALICE = Actor("console", "w1", "alice")
 ADMIN = Actor("console", "w1", "root", is_admin=True)
 
 
-def request(actor: Actor = ALICE, model: str = "flux-schnell", **params: Any) -> JobRequest:
+def request(actor: Actor = ALICE, model: str = "flux-schnell", **params: Any) -> Ask:
     params.setdefault("prompt", "a lighthouse at dawn")
-    return JobRequest(actor, model, params)
+    return Ask(actor, model, params)
 
 
 def config(**overrides: Any) -> EngineConfig:

@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 
 from core.admin import AdminService
+from core.admin_commands import AllowModel, Ban, Refund, SetBudget, SetQuota
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
-from core.jobs import Actor, JobRequest
+from core.jobs import Actor
 from core.media import validate_image
 from core.quota import BucketKey, BucketLimits, BucketState, QuotaScope, take
+from tests.fakes.asking import Ask, submit
 from tests.fakes.clock import START, FakeClock
 from tests.fakes.fal import FakeFal, png_bytes
 from tests.fakes.memory_store import MemoryStore
@@ -45,13 +47,13 @@ async def test_quota_refusal_says_when_the_next_job_fits(
     # flux-dev 1 MP = $0.025 = 2.5 credits; 5 credits refilling 1 credit a minute.
     engine = await make_engine(default_limits=BucketLimits(Decimal(5), Decimal(60)))
     for _ in range(2):
-        await engine.submit(request(model="flux-dev"), RecordingReply())
+        await submit(engine, request(model="flux-dev"), RecordingReply())
     with pytest.raises(BotError) as err:
-        await engine.submit(request(model="flux-dev"), RecordingReply())
+        await submit(engine, request(model="flux-dev"), RecordingReply())
     assert err.value.code is ErrorCode.QUOTA_EXHAUSTED
     assert err.value.retry_after == 150.0  # 2.5 credits at one a minute
     await clock.advance(150)
-    await engine.submit(request(model="flux-dev"), RecordingReply())
+    await submit(engine, request(model="flux-dev"), RecordingReply())
 
 
 async def test_200_concurrent_admissions_never_overdraw_the_bucket(
@@ -60,7 +62,7 @@ async def test_200_concurrent_admissions_never_overdraw_the_bucket(
     fal.auto_finish = False
     engine = await make_engine(default_limits=BucketLimits(Decimal(10), Decimal(0)))
     results = await asyncio.gather(
-        *(engine.submit(request(model="nano-banana"), RecordingReply()) for _ in range(200)),
+        *(submit(engine, request(model="nano-banana"), RecordingReply()) for _ in range(200)),
         return_exceptions=True,
     )
     admitted = [r for r in results if not isinstance(r, BaseException)]
@@ -76,31 +78,31 @@ async def test_jobs_in_flight_per_user_are_capped(make_engine: EngineFactory, fa
     fal.auto_finish = False
     engine = await make_engine(max_in_flight_per_user=2)
     for _ in range(2):
-        await engine.submit(request(), RecordingReply())
+        await submit(engine, request(), RecordingReply())
     with pytest.raises(BotError) as err:
-        await engine.submit(request(), RecordingReply())
+        await submit(engine, request(), RecordingReply())
     assert err.value.code is ErrorCode.QUOTA_EXHAUSTED
-    await engine.submit(request(Actor("console", "w1", "bob")), RecordingReply())
+    await submit(engine, request(Actor("console", "w1", "bob")), RecordingReply())
 
 
 async def test_workspace_budget_counts_jobs_in_flight(
     engine: Engine, admin: AdminService, fal: FakeFal
 ) -> None:
     fal.auto_finish = False
-    await admin.budget_set(ADMIN, "0.10", "none")
-    await engine.submit(request(model="nano-banana", num_images=2), RecordingReply())  # $0.078
+    await admin.handle(SetBudget("0.10", "none"), actor=ADMIN)
+    await submit(engine, request(model="nano-banana", num_images=2), RecordingReply())  # $0.078
     with pytest.raises(BotError) as err:
-        await engine.submit(
-            request(Actor("console", "w1", "bob"), model="nano-banana"), RecordingReply()
+        await submit(
+            engine, request(Actor("console", "w1", "bob"), model="nano-banana"), RecordingReply()
         )
     assert err.value.code is ErrorCode.BUDGET_EXHAUSTED
     assert err.value.retry_after == 12 * 3600  # the fake clock starts at noon
     other = Actor("console", "w2", "carol")
-    await engine.submit(request(other, model="nano-banana"), RecordingReply())
+    await submit(engine, request(other, model="nano-banana"), RecordingReply())
 
 
-def _edit(data: bytes) -> JobRequest:
-    return JobRequest(
+def _edit(data: bytes) -> Ask:
+    return Ask(
         ALICE,
         "nano-banana-edit",
         {"prompt": "make it red"},
@@ -131,7 +133,7 @@ async def test_bad_input_is_refused_and_changes_nothing(
     engine: Engine, store: MemoryStore, fal: FakeFal, model: str, params: dict[str, Any]
 ) -> None:
     with pytest.raises(BotError) as err:
-        await engine.submit(JobRequest(ALICE, model, params), RecordingReply())
+        await submit(engine, Ask(ALICE, model, params), RecordingReply())
     assert err.value.code is ErrorCode.INVALID_INPUT
     assert err.value.message
     assert store.jobs == {} and store.buckets == {}
@@ -174,14 +176,14 @@ def test_bad_images_are_refused() -> None:
 async def test_banned_users_and_denied_models_are_refused(
     engine: Engine, admin: AdminService, store: MemoryStore
 ) -> None:
-    await admin.ban(ADMIN, "alice")
+    await admin.handle(Ban("alice", banned=True), actor=ADMIN)
     with pytest.raises(BotError) as err:
-        await engine.submit(request(), RecordingReply())
+        await submit(engine, request(), RecordingReply())
     assert err.value.code is ErrorCode.NOT_ALLOWED
-    await admin.unban(ADMIN, "alice")
-    await admin.models_deny(ADMIN, "flux-schnell")
+    await admin.handle(Ban("alice", banned=False), actor=ADMIN)
+    await admin.handle(AllowModel("flux-schnell", allowed=False), actor=ADMIN)
     with pytest.raises(BotError) as err:
-        await engine.submit(request(), RecordingReply())
+        await submit(engine, request(), RecordingReply())
     assert err.value.code is ErrorCode.NOT_ALLOWED
     assert "flux-schnell" not in [s.name for s in await engine.models("w1")]
     assert store.jobs == {}
@@ -203,19 +205,19 @@ async def test_bad_admin_quota_values_are_refused(
     admin: AdminService, store: MemoryStore, capacity: str, refill: str
 ) -> None:
     with pytest.raises(BotError) as err:
-        await admin.quota_set(ADMIN, "alice", capacity, refill)
+        await admin.handle(SetQuota("alice", capacity, refill), actor=ADMIN)
     assert err.value.code is ErrorCode.INVALID_INPUT
     assert store.quota_table == {}
 
 
 async def test_admin_commands_need_an_admin(admin: AdminService, store: MemoryStore) -> None:
     calls = [
-        admin.quota_set(ALICE, "alice", "1000", "1000"),
-        admin.budget_set(ALICE, "1", "1"),
-        admin.models_deny(ALICE, "flux-dev"),
-        admin.ban(ALICE, "bob"),
+        admin.handle(SetQuota("alice", "1000", "1000"), actor=ALICE),
+        admin.handle(SetBudget("1", "1"), actor=ALICE),
+        admin.handle(AllowModel("flux-dev", allowed=False), actor=ALICE),
+        admin.handle(Ban("bob", banned=True), actor=ALICE),
         admin.usage(ALICE),
-        admin.refund(ALICE, "abcd1234"),
+        admin.handle(Refund("abcd1234"), actor=ALICE),
     ]
     for call in calls:
         with pytest.raises(BotError) as err:
@@ -225,13 +227,13 @@ async def test_admin_commands_need_an_admin(admin: AdminService, store: MemorySt
 
 
 async def test_a_quota_set_applies_to_the_next_job(engine: Engine, admin: AdminService) -> None:
-    await admin.quota_set(ADMIN, "alice", "1", "0")
+    await admin.handle(SetQuota("alice", "1", "0"), actor=ADMIN)
     with pytest.raises(BotError) as err:
-        await engine.submit(request(model="nano-banana"), RecordingReply())
+        await submit(engine, request(model="nano-banana"), RecordingReply())
     assert err.value.code is ErrorCode.QUOTA_EXHAUSTED
-    await admin.quota_set(ADMIN, "moderators", "50", "10", QuotaScope.ROLE)
+    await admin.handle(SetQuota("moderators", "50", "10", QuotaScope.ROLE), actor=ADMIN)
     mod = Actor("console", "w1", "dave", roles=("moderators",))
-    await engine.submit(request(mod, model="nano-banana"), RecordingReply())
+    await submit(engine, request(mod, model="nano-banana"), RecordingReply())
     view = await engine.quota(mod)
     assert view.capacity == 50 and view.level == Decimal("46.1")
 
@@ -242,20 +244,20 @@ async def test_a_ban_or_a_denied_model_is_said_before_busy(
     fal.auto_finish = False
     engine = await make_engine(max_concurrency=1, max_waiting=1)
     for i in range(2):  # one goes to fal, one waits: the line is full
-        await engine.submit(request(Actor("console", "w1", f"u{i}")), RecordingReply())
+        await submit(engine, request(Actor("console", "w1", f"u{i}")), RecordingReply())
         await fal.wait_for_submits(1)
     with pytest.raises(BotError) as busy:
-        await engine.submit(request(), RecordingReply())
+        await submit(engine, request(), RecordingReply())
     assert busy.value.code is ErrorCode.BUSY
 
     await store.set_banned("w1", "alice", True)
     with pytest.raises(BotError) as banned:
-        await engine.submit(request(), RecordingReply())
+        await submit(engine, request(), RecordingReply())
     assert banned.value.code is ErrorCode.NOT_ALLOWED
     assert banned.value.message == "You are not allowed to use falbot here."
     await store.set_model_denied("w1", "flux-schnell", True)
     with pytest.raises(BotError) as denied:
-        await engine.submit(request(), RecordingReply())
+        await submit(engine, request(), RecordingReply())
     assert denied.value.message == "flux-schnell is not allowed in this workspace."
     assert engine.waiting == 1
 
@@ -266,14 +268,14 @@ async def test_a_ban_is_said_before_an_open_circuit(
     engine = await make_engine(progress_interval=0, circuit_threshold=1)
     fal.submit_error = BotError(ErrorCode.PROVIDER_UNAVAILABLE, "fal answered 503")
     reply = RecordingReply()
-    await engine.submit(request(), reply)
+    await submit(engine, request(), reply)
     await reply.wait()
     assert engine.circuit_state == "open"
 
     await store.set_banned("w1", "alice", True)
     with pytest.raises(BotError) as banned:
-        await engine.submit(request(), RecordingReply())
+        await submit(engine, request(), RecordingReply())
     assert banned.value.code is ErrorCode.NOT_ALLOWED
     with pytest.raises(BotError) as down:
-        await engine.submit(request(Actor("console", "w1", "bob")), RecordingReply())
+        await submit(engine, request(Actor("console", "w1", "bob")), RecordingReply())
     assert down.value.code is ErrorCode.PROVIDER_UNAVAILABLE

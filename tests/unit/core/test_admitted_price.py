@@ -13,6 +13,7 @@ from core.model_table import build_catalog
 from core.ports import UsageFilter
 from core.quotes import Quote
 from core.repricing import reprice
+from tests.fakes.asking import submit
 from tests.fakes.clock import START, FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
@@ -40,13 +41,13 @@ async def test_a_price_refreshed_while_a_job_waits_or_runs_does_not_change_what_
     engine = await make_engine(max_concurrency=1)
     fal.auto_finish = False
     running, waiting = RecordingReply(), RecordingReply()
-    await engine.submit(request(model="flux-dev"), running)  # 1 MP at $0.025, at fal
+    await submit(engine, request(model="flux-dev"), running)  # 1 MP at $0.025, at fal
     await fal.wait_for_submits(1)
-    await engine.submit(request(model="flux-dev"), waiting)  # at $0.025, in falbot's line
+    await submit(engine, request(model="flux-dev"), waiting)  # at $0.025, in falbot's line
 
-    engine.use_catalog(doubled())
+    engine.live_catalog.use(doubled())
     after = RecordingReply()
-    await engine.submit(request(model="flux-dev"), after)  # admitted at the new $0.05
+    await submit(engine, request(model="flux-dev"), after)  # admitted at the new $0.05
     for n in (1, 2, 3):
         await fal.wait_for_submits(n)
         fal.finish(f"req-{n}")
@@ -65,7 +66,7 @@ async def test_after_a_restart_a_job_settles_at_its_admitted_price(
     first = Engine(store=store, fal=fal, clock=clock, catalog=build_catalog(), config=config())
     first.add_reply_factory(RecordingReplyFactory())
     await first.start()
-    job = await first.submit(request(model="flux-dev"), RecordingReply())
+    job = await submit(first, request(model="flux-dev"), RecordingReply())
     await fal.wait_for_submits(1)
     await first.stop()
 

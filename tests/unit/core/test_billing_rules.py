@@ -7,11 +7,12 @@ from decimal import Decimal
 import pytest
 
 from core.engine import Engine
-from core.jobs import JobRequest, Output
+from core.jobs import Output
 from core.media import validate_image
 from core.model_table import build_catalog
 from core.pricing import PerMegapixel, TokenBilled, megapixels
 from core.render import render_jobs
+from tests.fakes.asking import Ask, submit
 from tests.fakes.fal import FakeFal, png_bytes
 from tests.fakes.reply import RecordingReply
 from tests.unit.core.conftest import ALICE
@@ -132,11 +133,11 @@ async def test_a_gpt_edit_is_admitted_and_charged_with_its_tokens_and_says_about
     engine: Engine, fal: FakeFal
 ) -> None:
     photo = validate_image(png_bytes(64, 48), max_bytes=10**7)
-    job_request = JobRequest(
+    job_request = Ask(
         ALICE, "gpt-image-edit", {"prompt": "make it blue", "quality": "low"}, (photo,)
     )
     reply = RecordingReply()
-    job = await engine.submit(job_request, reply)
+    job = await submit(engine, job_request, reply)
     # $0.009 + 3,050 × $0.008/1k + 12 words' tokens: 0.009 + 0.0244 + 0.00006 + 0.00012
     assert job.estimate_usd == D("0.03358")
     await reply.wait()

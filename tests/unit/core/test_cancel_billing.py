@@ -11,12 +11,15 @@ from typing import Any
 import pytest
 
 from core.admin import AdminService
+from core.admin_commands import Refund, SetBudget, SetQuota
+from core.commands import Cancel
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.jobs import JobState, Stage
 from core.ports import UsageFilter
 from core.quota import BucketKey, BucketLimits
 from core.render import render_error
+from tests.fakes.asking import submit
 from tests.fakes.clock import START
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
@@ -46,14 +49,14 @@ async def _charges(store: MemoryStore) -> list[tuple[str, Decimal, str]]:
 async def test_cancelled_while_running_at_fal_is_charged_and_counts_in_the_budget(
     engine: Engine, admin: AdminService, store: MemoryStore, fal: FakeFal
 ) -> None:
-    await admin.quota_set(ADMIN, "alice", "1000", "0")
-    await admin.budget_set(ADMIN, "5", "none")
+    await admin.handle(SetQuota("alice", "1000", "0"), actor=ADMIN)
+    await admin.handle(SetBudget("5", "none"), actor=ADMIN)
     fal.auto_finish = False
     reply = RecordingReply()
-    job = await engine.submit(veo(), reply)
+    job = await submit(engine, veo(), reply)
     await reply.wait_for_stage(Stage.RUNNING)
 
-    await engine.cancel(ALICE, job.short_id)
+    await engine.cancel(Cancel(job.short_id), actor=ALICE)
     await reply.wait()
 
     assert reply.error is not None and reply.error.code is ErrorCode.CANCELLED
@@ -69,7 +72,7 @@ async def test_cancelled_while_running_at_fal_is_charged_and_counts_in_the_budge
     # $3.20 spent of a $5 day: the next $3.20 job does not fit, however often it is tried.
     for _ in range(4):
         with pytest.raises(BotError) as refused:
-            await engine.submit(veo(), RecordingReply())
+            await submit(engine, veo(), RecordingReply())
         assert refused.value.code is ErrorCode.BUDGET_EXHAUSTED
     assert len(fal.submits) == 1
 
@@ -77,14 +80,14 @@ async def test_cancelled_while_running_at_fal_is_charged_and_counts_in_the_budge
 async def test_cancelled_while_queued_at_fal_is_free(
     engine: Engine, admin: AdminService, store: MemoryStore, fal: FakeFal
 ) -> None:
-    await admin.quota_set(ADMIN, "alice", "1000", "0")
+    await admin.handle(SetQuota("alice", "1000", "0"), actor=ADMIN)
     fal.auto_finish = False
     fal.hold_queue = True
     reply = RecordingReply()
-    job = await engine.submit(veo(), reply)
+    job = await submit(engine, veo(), reply)
     await reply.wait_for_stage(Stage.SUBMITTED)
 
-    await engine.cancel(ALICE, job.short_id)
+    await engine.cancel(Cancel(job.short_id), actor=ALICE)
     await reply.wait()
 
     assert fal.cancels == ["req-1"]
@@ -103,10 +106,10 @@ async def test_a_job_cancelled_on_its_way_to_fal_is_cancelled_there_and_free(
     fal.hold_queue = True
     fal.submit_gate = asyncio.Event()
     reply = RecordingReply()
-    job = await engine.submit(request(model="nano-banana"), reply)
+    job = await submit(engine, request(model="nano-banana"), reply)
     await until(lambda: fal.submit_calls == 1)
 
-    await engine.cancel(ALICE, job.short_id)
+    await engine.cancel(Cancel(job.short_id), actor=ALICE)
     fal.submit_gate.set()
     await reply.wait()
 
@@ -121,11 +124,11 @@ async def test_a_cancel_fal_answers_already_completed_leaves_the_job_delivered_a
 ) -> None:
     fal.result_gate = asyncio.Event()  # completed at fal; its result not read yet
     reply = RecordingReply()
-    job = await engine.submit(request(model="nano-banana"), reply)
+    job = await submit(engine, request(model="nano-banana"), reply)
     await until(lambda: fal.requests.get("req-1") is not None and fal.requests["req-1"].completed)
 
     with pytest.raises(BotError) as too_late:
-        await engine.cancel(ALICE, job.short_id)
+        await engine.cancel(Cancel(job.short_id), actor=ALICE)
     fal.result_gate.set()
     await reply.wait()
 
@@ -138,20 +141,20 @@ async def test_a_cancel_fal_answers_already_completed_leaves_the_job_delivered_a
 async def test_a_cancelled_job_is_charged_once_and_an_admin_can_refund_it(
     engine: Engine, admin: AdminService, store: MemoryStore, fal: FakeFal
 ) -> None:
-    await admin.quota_set(ADMIN, "alice", "1000", "0")
+    await admin.handle(SetQuota("alice", "1000", "0"), actor=ADMIN)
     fal.auto_finish = False
     reply = RecordingReply()
-    job = await engine.submit(veo(), reply)
+    job = await submit(engine, veo(), reply)
     await reply.wait_for_stage(Stage.RUNNING)
-    await engine.cancel(ALICE, job.short_id)
+    await engine.cancel(Cancel(job.short_id), actor=ALICE)
     await reply.wait()
     stored = await store.get_job(job.id)
     assert stored is not None
     assert not await store.settle_job(stored, _nothing())  # settled once, never again
 
-    refunded = await admin.refund(ADMIN, job.short_id)
+    refunded = await admin.handle(Refund(job.short_id), actor=ADMIN)
 
-    assert "$3.20" in refunded.text
+    assert "$3.20" in refunded
     assert await _charges(store) == [
         (job.id, Decimal("3.2"), "charge"),
         (job.id, Decimal("-3.2"), "refund"),
@@ -163,10 +166,12 @@ async def test_falbot_giving_up_on_a_running_job_charges_it(
     make_engine: EngineFactory, admin: AdminService, store: MemoryStore, fal: FakeFal
 ) -> None:
     engine = await make_engine(job_timeout=0.2)
-    await AdminService(engine=engine, clock=admin._clock).quota_set(ADMIN, "alice", "1000", "0")
+    await AdminService(engine=engine, clock=admin._clock).handle(
+        SetQuota("alice", "1000", "0"), actor=ADMIN
+    )
     fal.auto_finish = False
     reply = RecordingReply()
-    job = await engine.submit(veo(), reply)
+    job = await submit(engine, veo(), reply)
     await reply.wait()
 
     assert fal.cancels == ["req-1"]
@@ -184,7 +189,7 @@ async def test_falbot_giving_up_on_a_job_still_in_fals_queue_is_free(
     fal.auto_finish = False
     fal.hold_queue = True
     reply = RecordingReply()
-    await engine.submit(request(model="nano-banana"), reply)
+    await submit(engine, request(model="nano-banana"), reply)
     await reply.wait()
 
     assert fal.cancels == ["req-1"]
@@ -199,7 +204,7 @@ async def test_a_job_fal_completed_as_falbot_gave_up_is_delivered_and_charged(
     engine = await make_engine(job_timeout=0.2)
     fal.result_gate = fal.cancel_asked  # the result is slow to read until falbot cancels
     reply = RecordingReply()
-    job = await engine.submit(request(model="nano-banana"), reply)
+    job = await submit(engine, request(model="nano-banana"), reply)
     await reply.wait()
 
     assert fal.cancels == ["req-1"]  # answered ALREADY_COMPLETED

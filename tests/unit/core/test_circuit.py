@@ -13,6 +13,7 @@ from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.jobs import JobState
 from core.quota import BucketKey, BucketLimits
+from tests.fakes.asking import submit
 from tests.fakes.clock import START, FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
@@ -31,7 +32,7 @@ async def open_the_circuit(engine: Engine, fal: FakeFal, failures: int = 5) -> N
     fal.submit_error = DOWN
     for _ in range(failures):
         reply = RecordingReply()
-        await engine.submit(request(), reply)
+        await submit(engine, request(), reply)
         await reply.wait()
         assert reply.error is not None and reply.error.code is ErrorCode.PROVIDER_UNAVAILABLE
     assert engine.circuit_state == "open"
@@ -45,7 +46,7 @@ async def test_repeated_provider_failures_open_the_circuit_and_new_jobs_are_refu
     jobs_before, level_before = len(store.jobs), await alice_level(store)
 
     with pytest.raises(BotError) as refused:
-        await engine.submit(request(prompt="one more"), RecordingReply())
+        await submit(engine, request(prompt="one more"), RecordingReply())
 
     assert refused.value.code is ErrorCode.PROVIDER_UNAVAILABLE
     assert refused.value.retry_after == 30.0
@@ -62,18 +63,18 @@ async def test_four_failures_leave_it_closed_and_a_refused_input_is_not_a_provid
     fal.submit_error = DOWN
     for _ in range(4):
         reply = RecordingReply()
-        await engine.submit(request(), reply)
+        await submit(engine, request(), reply)
         await reply.wait()
     fal.submit_error = BotError(ErrorCode.PROVIDER_REJECTED, "422: prompt refused")
     for _ in range(3):
         reply = RecordingReply()
-        await engine.submit(request(), reply)
+        await submit(engine, request(), reply)
         await reply.wait()
         assert reply.error is not None and reply.error.code is ErrorCode.PROVIDER_REJECTED
     assert engine.circuit_state == "closed"  # fal answered: the count started again
     fal.submit_error = DOWN
     reply = RecordingReply()
-    await engine.submit(request(), reply)
+    await submit(engine, request(), reply)
     await reply.wait()
     assert engine.circuit_state == "closed"
 
@@ -88,7 +89,7 @@ async def test_waiting_jobs_are_held_while_open_and_one_probe_closes_it(
     fal.submit_error = DOWN
     replies = [RecordingReply() for _ in range(7)]
     for n, reply in enumerate(replies):
-        await engine.submit(request(prompt=f"job {n}"), reply)
+        await submit(engine, request(prompt=f"job {n}"), reply)
     fal.submit_gate.set()
     for reply in replies[:5]:
         await reply.wait()
@@ -121,13 +122,13 @@ async def test_a_failed_probe_opens_it_again_for_twice_as_long(
     assert engine.circuit_state == "half_open"
 
     probe = RecordingReply()
-    await engine.submit(request(prompt="the probe"), probe)  # half-open: admitted
+    await submit(engine, request(prompt="the probe"), probe)  # half-open: admitted
     await probe.wait()
     assert probe.error is not None and probe.error.code is ErrorCode.PROVIDER_UNAVAILABLE
     assert probe.credits_returned is True
     assert engine.circuit_state == "open"
     with pytest.raises(BotError) as refused:
-        await engine.submit(request(), RecordingReply())
+        await submit(engine, request(), RecordingReply())
     assert refused.value.retry_after == 20.0
 
 
@@ -138,7 +139,7 @@ async def test_failures_at_the_result_count_too(
     fal.result_error = BotError(ErrorCode.TIMEOUT, "fal timed out")
     for _ in range(3):
         reply = RecordingReply()
-        job = await engine.submit(request(), reply)
+        job = await submit(engine, request(), reply)
         await reply.wait()
         stored = await store.get_job(job.id)
         assert stored is not None and stored.state is JobState.FAILED

@@ -11,6 +11,7 @@ from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.jobs import JobState
 from core.model_table import build_catalog
+from tests.fakes.asking import submit
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
@@ -38,14 +39,14 @@ async def test_drain_refuses_new_jobs_lets_a_submit_save_its_request_id_and_the_
     fal.submit_gate = asyncio.Event()
     first = build(store, fal, clock, max_concurrency=1)
     await first.start()
-    sending = await first.submit(request(prompt="caught mid-submit"), RecordingReply())
-    waiting = await first.submit(request(prompt="still in the line"), RecordingReply())
+    sending = await submit(first, request(prompt="caught mid-submit"), RecordingReply())
+    waiting = await submit(first, request(prompt="still in the line"), RecordingReply())
     await until(lambda: fal.submit_calls == 1)
 
     draining = asyncio.create_task(first.drain(grace=5))
     await until(lambda: not first.accepting)
     with pytest.raises(BotError) as refused:
-        await first.submit(request(prompt="too late"), RecordingReply())
+        await submit(first, request(prompt="too late"), RecordingReply())
     assert refused.value.code is ErrorCode.BUSY and refused.value.retry_after
     assert not draining.done()  # it waits for the submit in flight
     fal.submit_gate.set()
@@ -78,7 +79,7 @@ async def test_drain_gives_up_after_its_grace_and_stops_anyway(
     fal.submit_gate = asyncio.Event()  # fal never answers
     engine = build(store, fal, clock)
     await engine.start()
-    job = await engine.submit(request(), RecordingReply())
+    job = await submit(engine, request(), RecordingReply())
     await until(lambda: fal.submit_calls == 1)
     draining = asyncio.create_task(engine.drain(grace=5))
     await clock.wait_for_sleepers(1)

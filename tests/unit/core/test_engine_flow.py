@@ -6,11 +6,13 @@ from decimal import Decimal
 
 import pytest
 
+from core.commands import Cancel
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.jobs import JobState, Stage
 from core.ports import UsageFilter
 from core.quota import BucketKey, BucketLimits
+from tests.fakes.asking import submit
 from tests.fakes.clock import START
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
@@ -24,7 +26,7 @@ async def test_image_job_is_delivered_with_its_cost(
     engine: Engine, store: MemoryStore, fal: FakeFal
 ) -> None:
     reply = RecordingReply()
-    job = await engine.submit(request(num_images=2), reply)
+    job = await submit(engine, request(num_images=2), reply)
     await reply.wait()
 
     assert reply.error is None and reply.delivery is not None
@@ -59,7 +61,7 @@ async def test_estimate_is_reconciled_with_the_actual_cost(
     # bills): the bucket pays the difference.
     fal.image_size = (1536, 1024)
     reply = RecordingReply()
-    job = await engine.submit(request(aspect_ratio="1:1"), reply)
+    job = await submit(engine, request(aspect_ratio="1:1"), reply)
     assert job.credits == Decimal("0.3")  # 1 MP × $0.003
     await reply.wait()
     assert reply.delivery is not None and reply.delivery.result.cost_usd == Decimal("0.006")
@@ -75,7 +77,7 @@ async def test_a_16_9_flux_image_is_billed_a_whole_megapixel(
     # fal bills each image "rounding up to the nearest megapixel": 1024×576 is one, not 0.57.
     fal.image_size = (1024, 576)
     reply = RecordingReply()
-    job = await engine.submit(request(aspect_ratio="16:9"), reply)
+    job = await submit(engine, request(aspect_ratio="16:9"), reply)
     assert job.credits == Decimal("0.3")
     await reply.wait()
     assert reply.delivery is not None and reply.delivery.result.cost_usd == Decimal("0.003")
@@ -87,7 +89,7 @@ async def test_fal_failure_returns_the_credits(
 ) -> None:
     fal.result_error = BotError(ErrorCode.PROVIDER_UNAVAILABLE, "runner failed")
     reply = RecordingReply()
-    job = await engine.submit(request(), reply)
+    job = await submit(engine, request(), reply)
     await reply.wait()
     assert reply.error is not None and reply.error.code is ErrorCode.PROVIDER_UNAVAILABLE
     assert reply.credits_returned is True
@@ -109,7 +111,8 @@ async def test_edit_uploads_large_inputs_and_inlines_small_ones(
 
     small = validate_image(png_bytes(8, 8), max_bytes=10**7)
     reply = RecordingReply()
-    await engine.submit(
+    await submit(
+        engine,
         request(model="nano-banana-edit", prompt="make it red").__class__(
             ALICE, "nano-banana-edit", {"prompt": "make it red"}, (small,)
         ),
@@ -127,10 +130,10 @@ async def test_cancel_a_waiting_job_returns_its_credits(
     fal.auto_finish = False
     engine = await make_engine(max_concurrency=1)  # type: ignore[operator]
     first, second = RecordingReply(), RecordingReply()
-    await engine.submit(request(), first)
-    waiting = await engine.submit(request(), second)
+    await submit(engine, request(), first)
+    waiting = await submit(engine, request(), second)
     await fal.wait_for_submits(1)
-    cancelled = await engine.cancel(ALICE, waiting.short_id)
+    cancelled = await engine.cancel(Cancel(waiting.short_id), actor=ALICE)
     assert cancelled.state is JobState.CANCELLED
     await second.wait()
     assert second.error is not None and second.error.code is ErrorCode.CANCELLED
@@ -144,9 +147,9 @@ async def test_cancel_a_job_at_fal_cancels_it_there(engine: Engine, fal: FakeFal
     fal.auto_finish = False
     fal.hold_queue = True  # still in fal's queue: free (one fal had started is charged)
     reply = RecordingReply()
-    job = await engine.submit(request(), reply)
+    job = await submit(engine, request(), reply)
     await fal.wait_for_submits(1)
-    await engine.cancel(ALICE, job.id)
+    await engine.cancel(Cancel(job.id), actor=ALICE)
     await reply.wait()
     assert fal.requests["req-1"].cancelled
     assert reply.error is not None and reply.error.code is ErrorCode.CANCELLED
@@ -157,12 +160,12 @@ async def test_nobody_else_can_cancel_or_see_a_job(engine: Engine, fal: FakeFal)
     from core.jobs import Actor
 
     fal.auto_finish = False
-    job = await engine.submit(request(), RecordingReply())
+    job = await submit(engine, request(), RecordingReply())
     bob = Actor("console", "w1", "bob")
     other_workspace_admin = Actor("console", "w2", "root", is_admin=True)
     for actor in (bob, other_workspace_admin):
         with pytest.raises(BotError) as err:
-            await engine.cancel(actor, job.id)
+            await engine.cancel(Cancel(job.id), actor=actor)
         assert err.value.code is ErrorCode.NOT_FOUND
 
 
@@ -171,7 +174,7 @@ async def test_job_events_carry_the_prompt_redacted(
 ) -> None:
     caplog.set_level("DEBUG", logger="falbot.events")
     reply = RecordingReply()
-    await engine.submit(request(prompt="my secret birthday plan"), reply)
+    await submit(engine, request(prompt="my secret birthday plan"), reply)
     await reply.wait()
     fields = [r.falbot for r in caplog.records if hasattr(r, "falbot")]  # type: ignore[attr-defined]
     assert [f["event"] for f in fields if f["event"] != "job_progress"] == [
@@ -188,7 +191,7 @@ async def test_a_held_job_starts_only_when_released_and_keeps_its_named_reply(
     engine: Engine, store: MemoryStore, fal: FakeFal
 ) -> None:
     reply = RecordingReply()
-    job = await engine.submit(request(), reply, hold=True)
+    job = await submit(engine, request(), reply, hold=True)
     assert engine.waiting == 0 and not fal.submits and not reply.views  # not in the line
     named = await engine.set_reply_ref(job, {"message_ts": "1.000001"})
     assert named.reply_ref["message_ts"] == "1.000001"
@@ -204,7 +207,7 @@ async def test_a_withdrawn_job_never_reaches_fal_and_gets_its_credits_back(
     engine: Engine, store: MemoryStore, fal: FakeFal
 ) -> None:
     reply = RecordingReply()
-    job = await engine.submit(request(), reply, hold=True)
+    job = await submit(engine, request(), reply, hold=True)
     key, limits = BucketKey("w1", "alice"), BucketLimits(Decimal(100), Decimal(0))
     assert (await store.bucket(key, limits, START)).level < 100
     await engine.withdraw(job, BotError(ErrorCode.NOT_ALLOWED, "I can't post there."))

@@ -6,10 +6,12 @@ from __future__ import annotations
 import pytest
 
 from core.admin import AdminService
+from core.admin_commands import SetNsfw
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
-from core.jobs import JobRequest
-from core.nsfw import NSFW_CHANNEL, NsfwMode
+from core.jobs import Channel
+from core.nsfw import NsfwMode
+from tests.fakes.asking import Ask, submit
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
@@ -36,9 +38,9 @@ def fal() -> CountingFal:
     return counting
 
 
-async def deliver(engine: Engine, job_request: JobRequest) -> RecordingReply:
+async def deliver(engine: Engine, job_request: Ask) -> RecordingReply:
     reply = RecordingReply()
-    await engine.submit(job_request, reply)
+    await submit(engine, job_request, reply)
     await reply.wait()
     assert reply.delivery is not None, reply.error
     return reply
@@ -61,14 +63,14 @@ async def test_a_workspace_can_choose_spoilers_or_to_allow_them(
 ) -> None:
     engine = await make_engine(progress_interval=0)
     admin = AdminService(engine=engine, clock=clock)
-    said = await admin.nsfw_set(ADMIN, "Spoiler")
-    assert "behind a spoiler" in said.text
+    said = await admin.handle(SetNsfw("Spoiler"), actor=ADMIN)
+    assert "behind a spoiler" in said
     spoilered = await deliver(engine, request(num_images=3))
     assert spoilered.delivery is not None and spoilered.delivery.withheld == 0
     assert [f.spoiler for f in spoilered.delivery.files] == FLAGS
     assert all(f.data is not None for f in spoilered.delivery.files)
 
-    await admin.nsfw_set(ADMIN, "allow")
+    await admin.handle(SetNsfw("allow"), actor=ADMIN)
     shown = await deliver(engine, request(num_images=3))
     assert shown.delivery is not None
     assert [f.spoiler for f in shown.delivery.files] == [False] * 3
@@ -80,12 +82,12 @@ async def test_everything_is_shown_in_a_channel_marked_nsfw(make_engine: EngineF
     engine = await make_engine(progress_interval=0)
     base = request(num_images=3)
     reply = await deliver(
-        engine, JobRequest(base.actor, base.model, base.params, nsfw_channel=True)
+        engine, Ask(base.actor, base.model, base.params, channel=Channel(nsfw=True))
     )
     assert reply.delivery is not None
     assert reply.delivery.withheld == 0
     assert not any(f.spoiler for f in reply.delivery.files)
-    assert reply.delivery.job.reply_ref[NSFW_CHANNEL] is True  # kept for a restart
+    assert reply.delivery.job.nsfw_channel  # kept for a restart
 
 
 async def test_the_nsfw_mode_is_an_admin_setting_with_known_values(
@@ -94,8 +96,8 @@ async def test_the_nsfw_mode_is_an_admin_setting_with_known_values(
     engine = await make_engine(progress_interval=0)
     admin = AdminService(engine=engine, clock=clock)
     with pytest.raises(BotError) as refused:
-        await admin.nsfw_set(ALICE, "allow")
+        await admin.handle(SetNsfw("allow"), actor=ALICE)
     assert refused.value.code is ErrorCode.NOT_ALLOWED
     with pytest.raises(BotError) as unknown:
-        await admin.nsfw_set(ADMIN, "sometimes")
+        await admin.handle(SetNsfw("sometimes"), actor=ADMIN)
     assert unknown.value.code is ErrorCode.INVALID_INPUT

@@ -9,6 +9,7 @@ from decimal import Decimal
 from core.errors import BotError, ErrorCode
 from core.jobs import Delivery, Job, JobResult, ProgressView, Stage
 from core.progress import ThrottledReply
+from tests.fakes.asking import submit
 from tests.fakes.builders import make_job
 from tests.fakes.clock import FakeClock
 from tests.fakes.reply import RecordingReply
@@ -112,7 +113,7 @@ async def test_a_job_whose_last_progress_edit_was_just_made_delivers_at_once(
     job's last progress edit, not a progress interval (1.5 s here) later."""
     engine = await make_engine()
     reply = RecordingReply()
-    await engine.submit(request(), reply)
+    await submit(engine, request(), reply)
     await reply.wait(timeout=5)
     assert reply.views and reply.delivery is not None
     assert clock.monotonic() == 0.0

@@ -8,9 +8,11 @@ from decimal import Decimal
 import pytest
 
 from core.admin import AdminService
+from core.admin_commands import SetQuota, ShowQuota
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.quota import BucketLimits, BucketState, give, refill, take
+from tests.fakes.asking import submit
 from tests.fakes.clock import START
 from tests.fakes.reply import RecordingReply
 from tests.unit.core.conftest import ADMIN, ALICE, request
@@ -32,15 +34,15 @@ async def test_a_lowered_quota_refuses_the_very_next_job(
     engine: Engine, admin: AdminService
 ) -> None:
     first = RecordingReply()
-    await engine.submit(request(model="flux-schnell"), first)  # alice's bucket now exists
+    await submit(engine, request(model="flux-schnell"), first)  # alice's bucket now exists
     await first.wait()
-    assert "99.70 of 100 credits" in (await admin.quota_show(ADMIN, "alice")).text
+    assert "99.70 of 100 credits" in await admin.handle(ShowQuota("alice"), actor=ADMIN)
 
-    await admin.quota_set(ADMIN, "alice", "1", "0")
+    await admin.handle(SetQuota("alice", "1", "0"), actor=ADMIN)
 
     with pytest.raises(BotError) as err:  # flux-dev, one megapixel: 2.5 credits
-        await engine.submit(request(model="flux-dev"), RecordingReply())
+        await submit(engine, request(model="flux-dev"), RecordingReply())
     assert err.value.code is ErrorCode.QUOTA_EXHAUSTED
     assert (await engine.quota(ALICE)).level == 1
-    shown = (await admin.quota_show(ADMIN, "alice")).text
+    shown = await admin.handle(ShowQuota("alice"), actor=ADMIN)
     assert "1.00 of 1 credits" in shown and "99.70" not in shown

@@ -10,7 +10,7 @@ import pytest
 from core import repricing
 from core.catalog import Catalog, ModelSpec
 from core.engine import Engine, EngineConfig
-from core.jobs import Output
+from core.jobs import JobKind, Output
 from core.model_table import build_catalog
 from core.pricing import PerImage, PerMegapixel, PerSecond, TokenBilled
 from core.quota import BucketLimits
@@ -274,7 +274,7 @@ def test_conflicting_quotes_for_one_endpoint_are_refused_identical_ones_are_fine
 
 def test_defaults_and_lookups_survive_a_repricing() -> None:
     catalog, _ = reprice(quote("fal-ai/flux/schnell", "0.004", "megapixels"))
-    spec: ModelSpec = catalog.resolve("", "image")
+    spec: ModelSpec = catalog.default_for(JobKind.IMAGE)
     assert spec.name == "flux-schnell"
     assert spec.price_text == "$0.004 per megapixel"
 
@@ -289,10 +289,10 @@ def test_an_engine_takes_a_repriced_catalog_only_with_the_same_models() -> None:
         config=EngineConfig(default_limits=BucketLimits(D(100), D(0))),
     )
     repriced, _ = reprice(quote("fal-ai/flux/schnell", "0.006", "megapixels"))
-    engine.use_catalog(repriced)
-    assert engine.catalog.get("flux-schnell").price_text == "$0.006 per megapixel"
+    engine.live_catalog.use(repriced)
+    assert engine.live_catalog.get("flux-schnell").price_text == "$0.006 per megapixel"
 
     fewer = Catalog([s for s in builtin.all() if s.name != "veo3"], {})
     with pytest.raises(ValueError, match="veo3"):
-        engine.use_catalog(fewer)
-    assert engine.catalog is repriced
+        engine.live_catalog.use(fewer)
+    assert engine.live_catalog.catalog is repriced

@@ -13,6 +13,7 @@ from core.jobs import Actor, JobState
 from core.model_table import build_catalog
 from core.ports import UsageFilter
 from core.quota import BucketKey, BucketLimits
+from tests.fakes.asking import submit
 from tests.fakes.clock import START, FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
@@ -37,20 +38,20 @@ async def test_every_job_ends_after_an_abrupt_restart_and_none_is_submitted_twic
     # completed but not yet delivered: its reply blocks
     stuck = RecordingReply()
     stuck.block_delivery = asyncio.Event()
-    completed = await first.submit(request(users[0], prompt="completed"), stuck)
+    completed = await submit(first, request(users[0], prompt="completed"), stuck)
     await fal.wait_for_submits(1)
     fal.finish()
     await until(lambda: store.jobs[completed.id].state is JobState.COMPLETED)
     # running at fal
-    await first.submit(request(users[1], prompt="running"), RecordingReply())
+    await submit(first, request(users[1], prompt="running"), RecordingReply())
     await fal.wait_for_submits(2)
     # submitting: the request is on its way to fal when the engine dies
     fal.submit_gate = asyncio.Event()
-    await first.submit(request(users[2], prompt="submitting"), RecordingReply())
+    await submit(first, request(users[2], prompt="submitting"), RecordingReply())
     await until(lambda: fal.submit_calls == 3)
     # queued: both slots are taken
     for i in range(3):
-        await first.submit(request(users[i], prompt=f"queued-{i}"), RecordingReply())
+        await submit(first, request(users[i], prompt=f"queued-{i}"), RecordingReply())
     states = Counter(j.state for j in store.jobs.values())
     at_fal = states[JobState.SUBMITTED] + states[JobState.RUNNING]
     assert (

@@ -8,8 +8,9 @@ import asyncio
 import pytest
 
 from core.engine import DATA_URI_MAX, Engine
-from core.jobs import InputImage, JobRequest, JobState
+from core.jobs import InputImage, JobState
 from core.model_table import build_catalog
+from tests.fakes.asking import Ask, submit
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
@@ -40,8 +41,8 @@ async def test_a_crash_during_an_input_upload_leaves_the_job_to_run_again(
     first = Engine(store=store, fal=fal, clock=clock, catalog=build_catalog(), config=config())
     first.add_reply_factory(RecordingReplyFactory())
     await first.start()
-    edit = JobRequest(ALICE, "nano-banana-edit", {"prompt": "make it blue"}, (big,))
-    job = await first.submit(edit, RecordingReply())
+    edit = Ask(ALICE, "nano-banana-edit", {"prompt": "make it blue"}, (big,))
+    job = await submit(first, edit, RecordingReply())
     await asyncio.wait_for(fal.started.wait(), 5)
     await first.stop()  # abrupt: its tasks are cancelled mid-upload
     assert store.jobs[job.id].state is JobState.QUEUED

@@ -9,6 +9,7 @@ from core.engine import Engine
 from core.errors import BotError, ErrorCode, RetryLater, Undeliverable
 from core.jobs import Delivery, Job, JobState
 from core.model_table import build_catalog
+from tests.fakes.asking import submit
 from tests.fakes.clock import FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
@@ -45,7 +46,7 @@ async def test_a_result_is_delivered_once_the_platform_is_back(
 ) -> None:
     engine = await make_engine()
     reply = FlakyReply(down=5)
-    job = await engine.submit(request(), reply)
+    job = await submit(engine, request(), reply)
     await reply.wait(timeout=10)
     assert reply.delivery is not None and reply.tries == 6
     await until(lambda: store.jobs[job.id].state is JobState.DELIVERED)
@@ -55,7 +56,7 @@ async def test_a_failure_notice_is_retried_too(make_engine: EngineFactory, fal: 
     engine = await make_engine()
     fal.submit_error = BotError(ErrorCode.PROVIDER_REJECTED, "fal said no")
     reply = FlakyReply(down=3)
-    await engine.submit(request(), reply)
+    await submit(engine, request(), reply)
     await reply.wait(timeout=10)
     assert reply.error is not None and reply.credits_returned is True
     assert reply.tries == 4
@@ -68,7 +69,7 @@ async def test_a_result_never_handed_over_is_delivered_by_the_next_start(
     first.add_reply_factory(RecordingReplyFactory())
     await first.start()
     reply = FlakyReply(down=1000)
-    job = await first.submit(request(), reply)
+    job = await submit(first, request(), reply)
     await until(lambda: reply.tries == 8, timeout=20)  # every try spent
     await first.stop()
     assert store.jobs[job.id].state is JobState.COMPLETED
@@ -120,7 +121,7 @@ async def test_a_rate_limited_result_waits_as_long_as_the_platform_asked_on_the_
 ) -> None:
     engine = await make_engine(progress_interval=0)
     reply = RateLimitedReply(clock, limited=3, after=7.0)
-    await engine.submit(request(), reply)
+    await submit(engine, request(), reply)
     await reply.wait(timeout=10)
     assert reply.delivery is not None
     start = reply.tries[0]
@@ -132,7 +133,7 @@ async def test_an_undeliverable_result_is_not_tried_again(
 ) -> None:
     engine = await make_engine()
     reply = RefusingReply()
-    job = await engine.submit(request(), reply)
+    job = await submit(engine, request(), reply)
     await until(lambda: reply.tries == 1)
     assert await engine.drain(grace=5)  # the delivery step ended without another try
     assert reply.tries == 1

@@ -15,6 +15,7 @@ from core.errors import BotError, ErrorCode
 from core.jobs import JobState
 from core.ports import UsageFilter
 from core.webhooks import FalOutcome
+from tests.fakes.asking import submit
 from tests.fakes.clock import START, FakeClock
 from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
@@ -41,7 +42,7 @@ async def test_a_job_ends_from_its_webhook_without_fetching_the_result(
 ) -> None:
     fal.result_error = NO_RESULT
     reply = RecordingReply()
-    job = await engine.submit(request(), reply)
+    job = await submit(engine, request(), reply)
     await fal.wait_for_submits(1)
     await reply.wait_for_stage("submitted")
 
@@ -61,7 +62,7 @@ async def test_a_replayed_webhook_changes_nothing(
 ) -> None:
     fal.result_error = NO_RESULT
     reply = RecordingReply()
-    job = await engine.submit(request(), reply)
+    job = await submit(engine, request(), reply)
     await reply.wait_for_stage("submitted")
     assert engine.fal_webhook(FalOutcome("req-1", data=output())) is True
     await reply.wait()
@@ -83,7 +84,7 @@ async def test_a_webhook_that_comes_before_the_submit_answer_is_kept(
     fal.result_error = NO_RESULT
     fal.submit_gate = asyncio.Event()  # fal ran it before falbot read the submit's answer
     reply = RecordingReply()
-    await engine.submit(request(), reply)
+    await submit(engine, request(), reply)
     await until(lambda: fal.submit_calls == 1)
     assert engine.expects_webhook("req-1") is True
     assert engine.fal_webhook(FalOutcome("req-1", data=output())) is True
@@ -104,7 +105,7 @@ async def test_a_webhook_for_a_request_falbot_did_not_send_is_not_kept(
 
     # Even when falbot later sends a request that gets that id, the stranger's is gone.
     reply = RecordingReply()
-    await engine.submit(request(), reply)
+    await submit(engine, request(), reply)
     await reply.wait_for_stage("submitted")
     await clock.wait_for_sleepers(1)
     await clock.advance(60)  # no webhook came: the status is watched
@@ -117,7 +118,7 @@ async def test_a_webhook_is_expected_only_while_its_job_waits_for_it(
     engine: Engine, fal: FakeFal
 ) -> None:
     reply = RecordingReply()
-    await engine.submit(request(), reply)
+    await submit(engine, request(), reply)
     await reply.wait_for_stage("submitted")
     assert engine.expects_webhook("req-1") is True
     assert engine.expects_webhook("req-2") is False
@@ -132,7 +133,7 @@ async def test_outcomes_nobody_claims_are_dropped_once_no_submit_is_under_way(
 ) -> None:
     fal.submit_gate = asyncio.Event()
     reply = RecordingReply()
-    await engine.submit(request(), reply)
+    await submit(engine, request(), reply)
     await until(lambda: fal.submit_calls == 1)
     assert engine.fal_webhook(FalOutcome("req-stranger", data=output())) is True  # may be ours
     fal.submit_gate.set()
@@ -147,7 +148,7 @@ async def test_after_a_restart_the_webhooks_of_jobs_at_fal_are_expected_at_once(
     first = await make_engine(progress_interval=0, webhook_url=HOOK, webhook_wait=60)
     fal.auto_finish = False
     reply = RecordingReply()
-    await first.submit(request(), reply)
+    await submit(first, request(), reply)
     await reply.wait_for_stage("submitted")
     await first.stop()
 
@@ -159,7 +160,7 @@ async def test_an_error_webhook_fails_the_job_with_fals_error_and_returns_the_cr
     engine: Engine, fal: FakeFal, store: MemoryStore
 ) -> None:
     reply = RecordingReply()
-    job = await engine.submit(request(), reply)
+    job = await submit(engine, request(), reply)
     await reply.wait_for_stage("submitted")
     refused = BotError(ErrorCode.PROVIDER_REJECTED, "fal flagged the prompt", hint="Rephrase it.")
     engine.fal_webhook(FalOutcome("req-1", error=refused))
@@ -177,7 +178,7 @@ async def test_a_webhook_without_its_payload_fetches_the_result(
     engine: Engine, fal: FakeFal
 ) -> None:
     reply = RecordingReply()
-    await engine.submit(request(), reply)
+    await submit(engine, request(), reply)
     await reply.wait_for_stage("submitted")
     engine.fal_webhook(FalOutcome("req-1"))  # fal's payload_error: nothing inline
     await reply.wait()
@@ -189,7 +190,7 @@ async def test_without_a_webhook_in_time_the_job_falls_back_to_watching_its_stat
     engine: Engine, fal: FakeFal, clock: FakeClock
 ) -> None:
     reply = RecordingReply()
-    await engine.submit(request(), reply)
+    await submit(engine, request(), reply)
     await reply.wait_for_stage("submitted")
     await clock.wait_for_sleepers(1)
     await clock.advance(59)

@@ -1,0 +1,129 @@
+"""Commands in: a `Generate` or a `FollowUp` becomes the request admission takes, with what core
+decides once for every adapter: the model a kind defaults to (`core.models`), whether a job is
+the caller's, which image a follow-up works on, and whether an image flagged NSFW may be reused
+where it is asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from core.admission import Admitter
+from core.catalog import ModelSpec
+from core.commands import Command, FollowUp, Generate
+from core.config import EngineConfig
+from core.errors import BotError, ErrorCode
+from core.followups import follow_up_request, is_flagged, picked_is_flagged, result_file
+from core.jobs import Actor, Channel, Job, JobRequest
+from core.live_catalog import LiveCatalog
+from core.nsfw import check_reuse
+from core.ports import Reply, Store
+
+
+class Intake:
+    def __init__(
+        self, *, store: Store, models: LiveCatalog, config: EngineConfig, admitter: Admitter
+    ) -> None:
+        self._store = store
+        self._models = models
+        self._config = config
+        self._admitter = admitter
+
+    async def submit(
+        self, command: Command, reply: Reply, *, actor: Actor, channel: Channel, hold: bool
+    ) -> Job:
+        request = await self._request(
+            command, actor=actor, channel=channel, reply_ref=reply.persisted_ref()
+        )
+        return await self._admitter.admit(request, reply, hold=hold)
+
+    async def precheck(self, command: Generate, *, actor: Actor, images: int) -> ModelSpec:
+        """The model `command` runs on, once what admission would refuse anyway is refused."""
+        request = JobRequest(actor, command.kind, command.model, dict(command.options))
+        return await self._admitter.precheck(request, images=images)
+
+    async def _request(
+        self, command: Command, *, actor: Actor, channel: Channel, reply_ref: Mapping[str, Any]
+    ) -> JobRequest:
+        if isinstance(command, Generate):
+            return JobRequest(
+                actor,
+                command.kind,
+                command.model,
+                dict(command.options),
+                command.images,
+                reply_ref,
+                channel=channel,
+                flagged_input=command.flagged_input,
+            )
+        job = await self.own_job(actor, command.job_id, doing=command.action)
+        return follow_up_request(
+            self._models, job, command, actor=actor, channel=channel, reply_ref=reply_ref
+        )
+
+    async def own_job(self, actor: Actor, job_id: str, *, doing: str) -> Job:
+        """The job a result's button names, if it is the caller's (or the caller is an admin):
+        the one rule every platform's buttons and modals follow."""
+        try:
+            return await find_job(self._store, actor, job_id)
+        except BotError as exc:
+            if exc.code is not ErrorCode.NOT_FOUND:
+                raise
+            raise BotError(
+                ErrorCode.NOT_ALLOWED,
+                f"Only the person who asked for this result, or an admin, can {doing} it.",
+                hint="Use /imagine or /edit to make your own.",
+            ) from None
+
+    async def check_follow_up(self, command: FollowUp, *, actor: Actor, channel: Channel) -> Job:
+        """Refuse early (before a modal asks for a prompt) what admission would refuse: not the
+        caller's job, an image that is not there, or one withheld as NSFW here."""
+        job = await self.own_job(actor, command.job_id, doing=command.action)
+        if picked_is_flagged(job, command.image_index):
+            await self._check_reuse(job.workspace_id, channel)
+        return job
+
+    async def screen_files(self, workspace_id: str, names: Sequence[str], channel: Channel) -> bool:
+        """Whether files a mention or a shortcut reuses hold a falbot result flagged NSFW (the
+        command is then `flagged_input`); refused at once where that result is not shown."""
+        for name in names:
+            found = result_file(name)
+            if found is None:
+                continue
+            short_id, index = found
+            jobs = await self._store.jobs_by_prefix(workspace_id, short_id, limit=5)
+            if name.startswith("SPOILER_") or any(is_flagged(j, index) for j in jobs):
+                await self._check_reuse(workspace_id, channel)
+                return True
+        return False
+
+    async def _check_reuse(self, workspace_id: str, channel: Channel) -> None:
+        mode = (await self._store.policy(workspace_id)).nsfw or self._config.nsfw
+        check_reuse(nsfw_channel=channel.nsfw, mode=mode, spoilers=channel.spoilers)
+
+
+async def find_job(store: Store, actor: Actor, job_ref: str) -> Job:
+    """One of the actor's own jobs (an admin's: any in the workspace), by id or short id."""
+    ref = job_ref.strip().lower()
+    if len(ref) >= 32:
+        found = await store.get_job(ref)
+        candidates = [found] if found else []
+    elif len(ref) < 4:
+        candidates = []
+    elif actor.is_admin:
+        candidates = await store.jobs_by_prefix(actor.workspace_id, ref, limit=20)
+    else:
+        candidates = [
+            j
+            for j in await store.user_jobs(actor.workspace_id, actor.user_id, limit=200)
+            if j.id.startswith(ref)
+        ]
+    for job in candidates:
+        mine = job.user_id == actor.user_id
+        if job.workspace_id == actor.workspace_id and (mine or actor.is_admin):
+            return job
+    raise BotError(
+        ErrorCode.NOT_FOUND,
+        f"I found no job `{job_ref[:40]}` of yours.",
+        hint="/jobs lists your recent jobs and their ids.",
+    )
