@@ -27,7 +27,8 @@ class ModelSpec:
     input_model: type[ModelInput]
     pricing: Pricing
     build_arguments: ArgBuilder
-    max_input_images: int = 0
+    max_input_images: int = 0  # 0: the model makes its output from text and takes no image
+    min_input_images: int = 1  # when it takes images (a blend takes two or more)
     fixed_price: str | None = None  # why fal's pricing API never sets this model's price
 
     @property
@@ -37,9 +38,15 @@ class ModelSpec:
     def validate(self, params: Mapping[str, Any], *, image_count: int) -> dict[str, Any]:
         """The user's options checked against this model's schema, with defaults filled in."""
         data = {ALIASES.get(k, k): v for k, v in params.items() if v is not None}
-        if self.kind in (JobKind.EDIT, JobKind.UPSCALE):
+        if self.max_input_images:
             if image_count == 0:
                 raise invalid(f"{self.name} needs an image to work on.", "Attach an image.")
+            if image_count < self.min_input_images:
+                raise invalid(
+                    f"{self.name} takes at least {self.min_input_images} images;"
+                    f" you gave {image_count}.",
+                    "Attach more images.",
+                )
             if image_count > self.max_input_images:
                 raise invalid(
                     f"{self.name} takes at most {self.max_input_images} image(s);"

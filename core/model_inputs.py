@@ -5,7 +5,14 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 MAX_PROMPT = 2000
 SEED_MAX = 2**32 - 1
@@ -108,3 +115,70 @@ class SoraVideo(ModelInput):
     prompt: Prompt
     aspect_ratio: VideoAspect = "16:9"
     duration: Annotated[Literal[4, 8, 12], Seconds] = 4
+
+
+# The verbs' models (issue 14). Sizes are in pixels; a side is at most fal's 5000.
+Side = Annotated[int, Field(ge=64, le=5000)]
+Offset = Annotated[int, Field(ge=0, le=5000)]
+
+
+class CreativeUpscale(ModelInput):
+    """clarity-upscaler: a factor of 1 to 4 (fal's range), and a prompt for the detail."""
+
+    upscale_factor: Annotated[float, Field(ge=1, le=4)] = 2
+    prompt: Prompt | None = None
+    creativity: Annotated[float, Field(ge=0, le=1)] = 0.35
+    seed: Seed | None = None
+
+
+class Expand(ModelInput):
+    """bria/expand (zoom out, pan): the canvas, and where the original sits on it, in pixels.
+    The original must lie inside the canvas; fal's limit is an area under 5000×5000."""
+
+    canvas_width: Side
+    canvas_height: Side
+    image_width: Side
+    image_height: Side
+    image_x: Offset = 0
+    image_y: Offset = 0
+    prompt: Prompt | None = None
+    seed: Seed | None = None
+
+    @model_validator(mode="after")
+    def _inside(self) -> Expand:
+        if self.image_x + self.image_width > self.canvas_width:
+            raise ValueError("the image does not fit the canvas's width at that place")
+        if self.image_y + self.image_height > self.canvas_height:
+            raise ValueError("the image does not fit the canvas's height at that place")
+        if self.image_width == self.canvas_width and self.image_height == self.canvas_height:
+            raise ValueError("the canvas is no bigger than the image: nothing to expand")
+        return self
+
+
+class Blend(ModelInput):
+    """FLUX.1 Kontext [pro] multi: two to five images (the images themselves come with the
+    request; the catalog counts them) blended by a prompt."""
+
+    prompt: Prompt
+    aspect_ratio: Literal["21:9", "16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "9:21"] = "1:1"
+    num_images: Count = 1
+    seed: Seed | None = None
+
+
+class Animate(ModelInput):
+    """Wan 2.5 image to video: the image is the first frame; fal's prompt is at most 800."""
+
+    prompt: Annotated[str, Field(max_length=800), AfterValidator(clean_prompt)]
+    resolution: Literal["480p", "720p", "1080p"] = "720p"
+    duration: Annotated[Literal[5, 10], Seconds] = 5
+    seed: Seed | None = None
+
+
+class Fill(ModelInput):
+    """FLUX.1 [pro] Fill (issue 15's region painter): the mask's URL, the same size as the
+    image; white is painted, black kept."""
+
+    prompt: Prompt
+    mask_url: Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^(https?|data):")]
+    num_images: Count = 1
+    seed: Seed | None = None

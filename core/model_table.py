@@ -10,7 +10,12 @@ from typing import Any
 from core.catalog import Args, Catalog, ModelSpec
 from core.jobs import JobKind
 from core.model_inputs import (
+    Animate,
+    Blend,
+    CreativeUpscale,
     Edit,
+    Expand,
+    Fill,
     GptEdit,
     ProEdit,
     SoraVideo,
@@ -19,7 +24,15 @@ from core.model_inputs import (
     Veo3Video,
     WanVideo,
 )
-from core.pricing import ByQuality, PerImage, PerMegapixel, PerSecond, TokenBilled, Tokens
+from core.pricing import (
+    ByQuality,
+    PerImage,
+    PerMegapixel,
+    PerScaledMegapixel,
+    PerSecond,
+    TokenBilled,
+    Tokens,
+)
 
 FLUX_SIZES = {
     "1:1": (1024, 1024),
@@ -81,6 +94,91 @@ def _veo_args(p: Mapping[str, Any], _: list[str]) -> Args:
 
 def _sora_args(p: Mapping[str, Any], _: list[str]) -> Args:
     return {**_common(p, "prompt", "aspect_ratio", "duration"), "resolution": "720p"}
+
+
+def _clarity_args(p: Mapping[str, Any], urls: list[str]) -> Args:
+    return {**_common(p, "upscale_factor", "prompt", "creativity", "seed"), "image_url": urls[0]}
+
+
+def _expand_args(p: Mapping[str, Any], urls: list[str]) -> Args:
+    return {
+        **_common(p, "prompt", "seed"),
+        "image_url": urls[0],
+        "canvas_size": [p["canvas_width"], p["canvas_height"]],
+        "original_image_size": [p["image_width"], p["image_height"]],
+        "original_image_location": [p["image_x"], p["image_y"]],
+    }
+
+
+def _blend_args(p: Mapping[str, Any], urls: list[str]) -> Args:
+    return {**_common(p, "prompt", "aspect_ratio", "num_images", "seed"), "image_urls": urls}
+
+
+def _animate_args(p: Mapping[str, Any], urls: list[str]) -> Args:
+    args = _common(p, "prompt", "resolution", "seed")
+    return {**args, "duration": str(p["duration"]), "image_url": urls[0]}
+
+
+def _fill_args(p: Mapping[str, Any], urls: list[str]) -> Args:
+    return {**_common(p, "prompt", "mask_url", "num_images", "seed"), "image_url": urls[0]}
+
+
+def _verb_specs() -> list[ModelSpec]:
+    """The models of issue 14's verbs (and issue 15's fill), priced as fal's pages say."""
+    d = Decimal
+    return [
+        ModelSpec(
+            "clarity-upscale",
+            "fal-ai/clarity-upscaler",
+            JobKind.UPSCALE,
+            "Clarity creative upscale ×1 to ×4, adds detail",
+            CreativeUpscale,
+            PerScaledMegapixel(d("0.03"), "upscale_factor"),
+            _clarity_args,
+            max_input_images=1,
+        ),
+        ModelSpec(
+            "bria-expand",
+            "fal-ai/bria/expand",
+            JobKind.EDIT,
+            "Bria Expand: zoom out and pan onto a bigger canvas",
+            Expand,
+            PerImage(d("0.04")),
+            _expand_args,
+            max_input_images=1,
+        ),
+        ModelSpec(
+            "kontext-blend",
+            "fal-ai/flux-pro/kontext/multi",
+            JobKind.EDIT,
+            "FLUX.1 Kontext [pro] multi: blend 2 to 5 images",
+            Blend,
+            PerImage(d("0.04")),
+            _blend_args,
+            max_input_images=5,
+            min_input_images=2,
+        ),
+        ModelSpec(
+            "wan-2.5-animate",
+            "fal-ai/wan-25-preview/image-to-video",
+            JobKind.VIDEO,
+            "Wan 2.5 image to video: animate an image, 5 or 10 s",
+            Animate,
+            PerSecond({"480p": d("0.05"), "720p": d("0.10"), "1080p": d("0.15")}),
+            _animate_args,
+            max_input_images=1,
+        ),
+        ModelSpec(
+            "flux-fill",
+            "fal-ai/flux-pro/v1/fill",
+            JobKind.EDIT,
+            "FLUX.1 [pro] Fill: repaint a masked region",
+            Fill,
+            PerScaledMegapixel(d("0.05")),
+            _fill_args,
+            max_input_images=1,
+        ),
+    ]
 
 
 def build_catalog(*, esrgan_usd: Decimal = Decimal("0.002")) -> Catalog:
@@ -195,6 +293,7 @@ def build_catalog(*, esrgan_usd: Decimal = Decimal("0.002")) -> Catalog:
             PerSecond({"720p": d("0.10")}),
             _sora_args,
         ),
+        *_verb_specs(),
     ]
     defaults = {
         JobKind.IMAGE: "flux-schnell",

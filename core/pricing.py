@@ -115,6 +115,45 @@ class PerMegapixel(_UnitPriced):
 
 
 @dataclass(frozen=True)
+class PerScaledMegapixel(_UnitPriced):
+    """A price per output megapixel for a model whose output is its input image's size times a
+    factor (an upscaler; a fill, factor 1). Before the job the input's size is unknown, so the
+    estimate takes a `base` image (a 1024×1024 result) times the requested factor; the charge
+    is from the outputs' sizes."""
+
+    factor_param: str | None = None
+    base: tuple[int, int] = (1024, 1024)
+
+    unit: ClassVar[str] = "megapixels"
+    estimated: ClassVar[bool] = False
+
+    @property
+    def tiers(self) -> dict[str, Decimal]:
+        return {"": self.unit_usd}
+
+    def _size(self, params: Mapping[str, Any]) -> tuple[int, int]:
+        factor = 1.0
+        if self.factor_param is not None:
+            factor = float(params.get(self.factor_param) or 1)
+        return round(self.base[0] * factor), round(self.base[1] * factor)
+
+    def estimate(self, params: Mapping[str, Any], *, input_images: int = 0) -> Decimal:
+        count = int(params.get("num_images", 1))
+        return usd(self.unit_usd * megapixels(*self._size(params)) * count)
+
+    def actual(self, params: Mapping[str, Any], outputs: tuple[Output, ...]) -> Decimal:
+        fallback = self._size(params)
+        total = Decimal(0)
+        for out in outputs:
+            w, h = (out.width, out.height) if out.width and out.height else fallback
+            total += megapixels(w, h)
+        return usd(self.unit_usd * total)
+
+    def describe(self) -> str:
+        return f"{format_usd(self.unit_usd)} per output megapixel"
+
+
+@dataclass(frozen=True)
 class ByQuality:
     """gpt-image style: a price per image by quality tier, square sizes at the lower figure."""
 

@@ -15,8 +15,8 @@ def parse_output(kind: JobKind, data: Mapping[str, Any]) -> tuple[tuple[Output, 
     try:
         if kind is JobKind.VIDEO:
             raw = [data["video"]]
-        elif kind is JobKind.UPSCALE and "image" in data:
-            raw = [data["image"]]
+        elif "images" not in data and "image" in data:
+            raw = [data["image"]]  # one image: an upscaler's or bria/expand's answer
         else:
             raw = list(data["images"])
         flags = data.get("has_nsfw_concepts") or []

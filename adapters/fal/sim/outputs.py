@@ -12,7 +12,7 @@ from adapters.fal.sim.faults import Fault
 from adapters.fal.sim.media import cap, draw_png, image_size, seed_of
 from adapters.fal.sim.mp4 import tiny_mp4
 
-Kind = Literal["image", "edit", "upscale", "video"]
+Kind = Literal["image", "edit", "upscale", "video", "expand", "fill", "animate"]
 
 # The kind of output each endpoint of the model table makes; `FalSimulator.endpoint_kinds`
 # starts as a copy.
@@ -27,6 +27,11 @@ DEFAULT_KINDS: dict[str, Kind] = {
     "fal-ai/wan-25-preview/text-to-video": "video",
     "fal-ai/veo3": "video",
     "fal-ai/sora-2/text-to-video": "video",
+    "fal-ai/clarity-upscaler": "upscale",
+    "fal-ai/bria/expand": "expand",
+    "fal-ai/flux-pro/kontext/multi": "edit",
+    "fal-ai/wan-25-preview/image-to-video": "animate",
+    "fal-ai/flux-pro/v1/fill": "fill",
 }
 
 PRESETS = {
@@ -94,10 +99,14 @@ def plan(
     """
     if kind == "upscale":
         return _upscale(arguments, request_id=request_id, fetch=fetch, url_for=url_for)
+    if kind == "expand":
+        return _expand(arguments, request_id=request_id, fetch=fetch, url_for=url_for)
     prompt = arguments.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise InputError(Fault.validation("Field required", type="missing"))
-    if kind == "video":
+    if kind == "animate":
+        _fetch_image(fetch, arguments.get("image_url"), ("body", "image_url"))
+    if kind in ("video", "animate"):
         return _video(arguments, prompt, request_id=request_id, fps=video_fps, url_for=url_for)
     count = arguments.get("num_images", 1)
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_IMAGES:
@@ -107,7 +116,9 @@ def plan(
             )
         )
     base: bytes | None = None
-    if kind == "edit":
+    if kind == "fill":
+        base, default = _fill_inputs(arguments, fetch)
+    elif kind == "edit":
         urls = arguments.get("image_urls")
         if not isinstance(urls, list) or not urls:
             raise InputError(
@@ -118,7 +129,7 @@ def plan(
         default = inputs[0][1]
     else:
         default = (1024, 1024)
-    width, height = _size(arguments, default)
+    width, height = default if kind == "fill" else _size(arguments, default)
     flagged = bool(nsfw_marker) and str(nsfw_marker).lower() in prompt.lower()
     seed = arguments.get("seed")
     seed = (
@@ -160,7 +171,7 @@ def _upscale(
             Fault.validation("Field required", loc=("body", "image_url"), type="missing")
         )
     data, (width, height) = _fetch_image(fetch, url, ("body", "image_url"))
-    scale = arguments.get("scale", 2)
+    scale = arguments.get("upscale_factor", arguments.get("scale", 2))  # clarity's; esrgan's
     if not isinstance(scale, int | float) or isinstance(scale, bool) or not 1 <= scale <= 8:
         raise InputError(Fault.validation("Input should be between 1 and 8", loc=("body", "scale")))
     out_w, out_h = cap(int(width * scale), int(height * scale))
@@ -172,8 +183,67 @@ def _upscale(
         height=out_h,
         render=partial(draw_png, out_w, out_h, seed, base=data),
     )
-    output = {"image": _describe(file, url_for)}
+    output = {"image": _describe(file, url_for), "seed": seed % 2**31}
     return output, [file]
+
+
+def _pair(arguments: Mapping[str, Any], name: str) -> tuple[int, int]:
+    value = arguments.get(name)
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
+    ):
+        raise InputError(Fault.validation("Invalid pair of integers", loc=("body", name)))
+    return value[0], value[1]
+
+
+def _expand(
+    arguments: Mapping[str, Any],
+    *,
+    request_id: str,
+    fetch: Callable[[str], bytes],
+    url_for: Callable[[str], str],
+) -> tuple[dict[str, Any], list[PlannedFile]]:
+    """bria/expand: the answer is the canvas's size, the original drawn where it was placed."""
+    data, _ = _fetch_image(fetch, arguments.get("image_url"), ("body", "image_url"))
+    width, height = _pair(arguments, "canvas_size")
+    if not 1 <= width * height < 5000 * 5000:
+        raise InputError(
+            Fault.validation("Area must be under 5000x5000", loc=("body", "canvas_size"))
+        )
+    placed_w, placed_h = _pair(arguments, "original_image_size")
+    x, y = _pair(arguments, "original_image_location")
+    if x + placed_w > width or y + placed_h > height:
+        raise InputError(
+            Fault.validation("The original lies outside the canvas", loc=("body", "canvas_size"))
+        )
+    seed = arguments.get("seed")
+    seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else seed_of(request_id)
+    out_w, out_h = cap(width, height)
+    file = PlannedFile(
+        name="expanded.png",
+        content_type="image/png",
+        width=out_w,
+        height=out_h,
+        render=partial(draw_png, out_w, out_h, seed_of(request_id, "expand"), base=data),
+    )
+    return {"image": _describe(file, url_for), "seed": seed % 2**31}, [file]
+
+
+def _fill_inputs(
+    arguments: Mapping[str, Any], fetch: Callable[[str], bytes]
+) -> tuple[bytes, tuple[int, int]]:
+    """FLUX Fill's image and mask, which must be the same size; the output is that size."""
+    data, size = _fetch_image(fetch, arguments.get("image_url"), ("body", "image_url"))
+    _, mask_size = _fetch_image(fetch, arguments.get("mask_url"), ("body", "mask_url"))
+    if mask_size != size:
+        raise InputError(
+            Fault.validation(
+                "The mask must match the dimensions of the input image", loc=("body", "mask_url")
+            )
+        )
+    return data, size
 
 
 def _video(
