@@ -43,3 +43,14 @@ def test_the_files_the_operator_sections_point_to_exist() -> None:
     )
     for link in links:
         assert f"]({link})" in README and (ROOT / link).is_file()
+
+
+def test_the_readme_models_table_is_the_catalog() -> None:
+    """Each model in the README's table with its endpoint and kind, and no other."""
+    from core.model_table import build_catalog
+
+    section = README.split("### Models\n", 1)[1].strip().split("\n\n", 1)[0]
+    rows = [line.split(" | ") for line in section.splitlines()[2:] if line.startswith("| ")]
+    table = {row[0].lstrip("| "): (row[1], row[2].split(" ")[0]) for row in rows}
+    catalog = {spec.name: (spec.endpoint, spec.kind.value) for spec in build_catalog().all()}
+    assert table == catalog
