@@ -20,6 +20,13 @@ class JobKind(StrEnum):
     EDIT = "edit"
     UPSCALE = "upscale"
     VIDEO = "video"
+    # The verbs' kinds (issue 14): each needs input the plain commands do not give (a canvas
+    # and placement, a mask, two or more images, a first frame), so each has its own default
+    # model and its models are never offered to /edit or /video.
+    EXPAND = "expand"
+    FILL = "fill"
+    BLEND = "blend"
+    ANIMATE = "animate"
 
 
 class JobState(StrEnum):

@@ -123,9 +123,10 @@ Offset = Annotated[int, Field(ge=0, le=5000)]
 
 
 class CreativeUpscale(ModelInput):
-    """clarity-upscaler: a factor of 1 to 4 (fal's range), and a prompt for the detail."""
+    """clarity-upscaler: a factor of 1 to 4 (fal's `upscale_factor`; `scale`, as /upscale
+    names it), and a prompt for the detail."""
 
-    upscale_factor: Annotated[float, Field(ge=1, le=4)] = 2
+    scale: Annotated[float, Field(ge=1, le=4)] = 2
     prompt: Prompt | None = None
     creativity: Annotated[float, Field(ge=0, le=1)] = 0.35
     seed: Seed | None = None

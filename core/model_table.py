@@ -97,7 +97,8 @@ def _sora_args(p: Mapping[str, Any], _: list[str]) -> Args:
 
 
 def _clarity_args(p: Mapping[str, Any], urls: list[str]) -> Args:
-    return {**_common(p, "upscale_factor", "prompt", "creativity", "seed"), "image_url": urls[0]}
+    args = _common(p, "prompt", "creativity", "seed")
+    return {**args, "upscale_factor": p["scale"], "image_url": urls[0]}
 
 
 def _expand_args(p: Mapping[str, Any], urls: list[str]) -> Args:
@@ -133,14 +134,14 @@ def _verb_specs() -> list[ModelSpec]:
             JobKind.UPSCALE,
             "Clarity creative upscale ×1 to ×4, adds detail",
             CreativeUpscale,
-            PerScaledMegapixel(d("0.03"), "upscale_factor"),
+            PerScaledMegapixel(d("0.03"), "scale"),
             _clarity_args,
             max_input_images=1,
         ),
         ModelSpec(
             "bria-expand",
             "fal-ai/bria/expand",
-            JobKind.EDIT,
+            JobKind.EXPAND,
             "Bria Expand: zoom out and pan onto a bigger canvas",
             Expand,
             PerImage(d("0.04")),
@@ -150,7 +151,7 @@ def _verb_specs() -> list[ModelSpec]:
         ModelSpec(
             "kontext-blend",
             "fal-ai/flux-pro/kontext/multi",
-            JobKind.EDIT,
+            JobKind.BLEND,
             "FLUX.1 Kontext [pro] multi: blend 2 to 5 images",
             Blend,
             PerImage(d("0.04")),
@@ -161,7 +162,7 @@ def _verb_specs() -> list[ModelSpec]:
         ModelSpec(
             "wan-2.5-animate",
             "fal-ai/wan-25-preview/image-to-video",
-            JobKind.VIDEO,
+            JobKind.ANIMATE,
             "Wan 2.5 image to video: animate an image, 5 or 10 s",
             Animate,
             PerSecond({"480p": d("0.05"), "720p": d("0.10"), "1080p": d("0.15")}),
@@ -171,7 +172,7 @@ def _verb_specs() -> list[ModelSpec]:
         ModelSpec(
             "flux-fill",
             "fal-ai/flux-pro/v1/fill",
-            JobKind.EDIT,
+            JobKind.FILL,
             "FLUX.1 [pro] Fill: repaint a masked region",
             Fill,
             PerScaledMegapixel(d("0.05")),
@@ -300,5 +301,9 @@ def build_catalog(*, esrgan_usd: Decimal = Decimal("0.002")) -> Catalog:
         JobKind.EDIT: "nano-banana-edit",
         JobKind.UPSCALE: "esrgan",
         JobKind.VIDEO: "wan-2.5",
+        JobKind.EXPAND: "bria-expand",
+        JobKind.FILL: "flux-fill",
+        JobKind.BLEND: "kontext-blend",
+        JobKind.ANIMATE: "wan-2.5-animate",
     }
     return Catalog(specs, defaults)

@@ -13,7 +13,7 @@ from core.jobs import JobKind, Output
 def parse_output(kind: JobKind, data: Mapping[str, Any]) -> tuple[tuple[Output, ...], int | None]:
     """fal's output → our outputs and seed; a shape we cannot read is fal's failure, not ours."""
     try:
-        if kind is JobKind.VIDEO:
+        if kind in (JobKind.VIDEO, JobKind.ANIMATE):
             raw = [data["video"]]
         elif "images" not in data and "image" in data:
             raw = [data["image"]]  # one image: an upscaler's or bria/expand's answer
@@ -50,7 +50,7 @@ def parse_output(kind: JobKind, data: Mapping[str, Any]) -> tuple[tuple[Output, 
 
 
 def _default_type(kind: JobKind) -> str:
-    return "video/mp4" if kind is JobKind.VIDEO else "image/png"
+    return "video/mp4" if kind in (JobKind.VIDEO, JobKind.ANIMATE) else "image/png"
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -52,7 +52,7 @@ async def test_clarity_upscale_answers_the_input_times_the_factor(
     fal_sim: FalSimulator, fal_gateway: FalClientGateway
 ) -> None:
     endpoint, _, output = await run(
-        fal_sim, fal_gateway, "clarity-upscale", {"upscale_factor": 2}, images=[png(96, 64)]
+        fal_sim, fal_gateway, "clarity-upscale", {"scale": 2}, images=[png(96, 64)]
     )
     assert endpoint == "fal-ai/clarity-upscaler"
     assert fal_sim.submits[-1][1]["upscale_factor"] == 2
@@ -73,7 +73,7 @@ async def test_bria_expand_answers_the_canvas_size(
     assert endpoint == "fal-ai/bria/expand"
     assert arguments["canvas_size"] == [192, 64]
     assert arguments["original_image_location"] == [0, 0]
-    outputs, seed = parse_output(JobKind.EDIT, output)
+    outputs, seed = parse_output(JobKind.EXPAND, output)
     assert len(outputs) == 1 and seed is not None
     assert (outputs[0].width, outputs[0].height) == (192, 64)
     data = await fal_gateway.download(outputs[0].url, max_bytes=MB)
@@ -92,7 +92,7 @@ async def test_kontext_blend_takes_several_images_and_answers_images(
     )
     assert endpoint == "fal-ai/flux-pro/kontext/multi"
     assert len(arguments["image_urls"]) == 3
-    outputs, _ = parse_output(JobKind.EDIT, output)
+    outputs, _ = parse_output(JobKind.BLEND, output)
     assert len(outputs) == 2
     assert all(o.width and o.height and o.width > o.height for o in outputs)
 
@@ -110,7 +110,7 @@ async def test_wan_animate_answers_an_mp4_of_the_requested_length(
     )
     assert endpoint == "fal-ai/wan-25-preview/image-to-video"
     assert arguments["image_url"].startswith("http") and arguments["duration"] == str(seconds)
-    outputs, _ = parse_output(JobKind.VIDEO, output)
+    outputs, _ = parse_output(JobKind.ANIMATE, output)
     assert outputs[0].content_type == "video/mp4"
     data = await fal_gateway.download(outputs[0].url, max_bytes=MB)
     assert [kind for kind, _ in boxes(data)][:1] == [b"ftyp"]
@@ -130,7 +130,7 @@ async def test_flux_fill_answers_the_input_size_and_checks_the_mask(
     )
     assert endpoint == "fal-ai/flux-pro/v1/fill"
     assert arguments["mask_url"] == mask
-    outputs, _ = parse_output(JobKind.EDIT, output)
+    outputs, _ = parse_output(JobKind.FILL, output)
     assert (outputs[0].width, outputs[0].height) == (80, 48)
 
     wrong = fal_sim.store_file(png(40, 40), "image/png", "small-mask.png")

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from core.errors import BotError
-from core.jobs import Output
+from core.jobs import JobKind, Output
+from core.live_catalog import LiveCatalog
 from core.model_table import build_catalog
 
 
@@ -27,12 +28,12 @@ def priced(model: str, options: dict[str, Any], *, images: int) -> tuple[Any, di
 
 def test_clarity_upscale_is_three_cents_per_output_megapixel() -> None:
     # fal: "$0.03 per megapixels"; a 1024×1024 result ×2 is 2048×2048, four megapixels.
-    rule, params = priced("clarity-upscale", {"upscale_factor": 2}, images=1)
+    rule, params = priced("clarity-upscale", {"scale": 2}, images=1)
     assert rule.estimate(params) == D("0.12")
     assert rule.actual(params, (image(2048, 2048),)) == D("0.12")
     # a bigger parent is charged by what came back: 3072×2048 is six megapixels
     assert rule.actual(params, (image(3072, 2048),)) == D("0.18")
-    rule, params = priced("clarity-upscale", {"upscale_factor": 4}, images=1)
+    rule, params = priced("clarity-upscale", {"scale": 4}, images=1)
     assert rule.estimate(params) == D("0.48")  # 4096×4096: 16 megapixels
 
 
@@ -111,7 +112,7 @@ def test_expand_refuses_a_placement_off_the_canvas_or_out_of_bounds(
 @pytest.mark.parametrize(
     ("model", "options"),
     [
-        ("clarity-upscale", {"upscale_factor": 5}),
+        ("clarity-upscale", {"scale": 5}),
         ("clarity-upscale", {"creativity": 2}),
         ("flux-fill", {"prompt": "x", "mask_url": "file:///etc/passwd"}),
         ("flux-fill", {"prompt": "x"}),
@@ -155,12 +156,38 @@ def test_models_lists_the_verbs_models_with_their_prices() -> None:
     for line in (
         "`clarity-upscale` (upscale): Clarity creative upscale ×1 to ×4, adds detail"
         " · $0.03 per output megapixel",
-        "`bria-expand` (edit): Bria Expand: zoom out and pan onto a bigger canvas"
+        "`bria-expand` (expand): Bria Expand: zoom out and pan onto a bigger canvas"
         " · $0.04 per image",
-        "`kontext-blend` (edit): FLUX.1 Kontext [pro] multi: blend 2 to 5 images · $0.04 per image",
-        "`wan-2.5-animate` (video): Wan 2.5 image to video: animate an image, 5 or 10 s"
+        "`kontext-blend` (blend): FLUX.1 Kontext [pro] multi: blend 2 to 5 images"
+        " · $0.04 per image",
+        "`wan-2.5-animate` (animate): Wan 2.5 image to video: animate an image, 5 or 10 s"
         " · $0.05/s at 480p, $0.10/s at 720p, $0.15/s at 1080p",
-        "`flux-fill` (edit): FLUX.1 [pro] Fill: repaint a masked region"
+        "`flux-fill` (fill): FLUX.1 [pro] Fill: repaint a masked region"
         " · $0.05 per output megapixel",
     ):
         assert line in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "model", "plain"),
+    [
+        (JobKind.EXPAND, "bria-expand", JobKind.EDIT),
+        (JobKind.FILL, "flux-fill", JobKind.EDIT),
+        (JobKind.BLEND, "kontext-blend", JobKind.EDIT),
+        (JobKind.ANIMATE, "wan-2.5-animate", JobKind.VIDEO),
+    ],
+)
+def test_each_verb_kind_has_its_model_and_the_plain_commands_refuse_it(
+    kind: JobKind, model: str, plain: JobKind
+) -> None:
+    live = LiveCatalog(build_catalog())
+    assert live.for_kind(kind).name == model
+    with pytest.raises(BotError):
+        live.for_kind(plain, model)
+
+
+def test_clarity_is_an_upscale_model_taking_upscales_scale() -> None:
+    live = LiveCatalog(build_catalog())
+    spec = live.for_kind(JobKind.UPSCALE, "clarity-upscale")
+    params = spec.validate({"scale": 4}, image_count=1)  # what /upscale sends
+    assert spec.arguments(params, ["https://in"])["upscale_factor"] == 4
