@@ -52,14 +52,14 @@ async def test_clarity_upscale_answers_the_input_times_the_factor(
     fal_sim: FalSimulator, fal_gateway: FalClientGateway
 ) -> None:
     endpoint, _, output = await run(
-        fal_sim, fal_gateway, "clarity-upscale", {"scale": 2}, images=[png(96, 64)]
+        fal_sim, fal_gateway, "clarity-upscale", {"scale": 3}, images=[png(96, 64)]
     )
     assert endpoint == "fal-ai/clarity-upscaler"
-    assert fal_sim.submits[-1][1]["upscale_factor"] == 2
+    assert fal_sim.submits[-1][1]["upscale_factor"] == 3
     outputs, _ = parse_output(JobKind.UPSCALE, output)
-    assert (outputs[0].width, outputs[0].height) == (192, 128)
+    assert (outputs[0].width, outputs[0].height) == (288, 192)
     data = await fal_gateway.download(outputs[0].url, max_bytes=MB)
-    assert image_dims(data) == ("PNG", (192, 128))
+    assert image_dims(data) == ("PNG", (288, 192))
 
 
 async def test_bria_expand_answers_the_canvas_size(
