@@ -84,6 +84,22 @@ async def empty(dsn: str) -> None:
 
 
 @asynccontextmanager
+async def fresh_database() -> AsyncIterator[str]:
+    """A database of its own, with no schema yet, dropped at the end; its DSN."""
+    await session_database()  # skips (or fails) first when the server is out of reach
+    name = f"falbot_test_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(SERVER, timeout=_CONNECT_TIMEOUT)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield _with_database(SERVER, name)
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
 async def postgres_store(*, max_size: int = 10) -> AsyncIterator[PostgresStore]:
     """A store on this run's database, empty, closed at the end."""
     dsn = await session_database()
