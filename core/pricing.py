@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 from core.jobs import Output
 from core.money import format_usd, usd
@@ -36,10 +36,24 @@ class Pricing(Protocol):
 
 
 @dataclass(frozen=True)
-class PerImage:
-    """A price per image, with multipliers keyed on a parameter (e.g. resolution 4K ×2)."""
+class _UnitPriced:
+    """A rule with one price per unit; fal's quote is that price, and any multipliers the rule
+    has are ratios to it, so a new quote replaces the price alone."""
 
     unit_usd: Decimal
+
+    @property
+    def base_usd(self) -> Decimal:
+        return self.unit_usd
+
+    def rebased(self, base_usd: Decimal) -> Self:
+        return replace(self, unit_usd=base_usd)
+
+
+@dataclass(frozen=True)
+class PerImage(_UnitPriced):
+    """A price per image, with multipliers keyed on a parameter (e.g. resolution 4K ×2)."""
+
     multiplier_param: str | None = None
     multipliers: Mapping[str, Decimal] = field(default_factory=dict)
 
@@ -47,18 +61,11 @@ class PerImage:
     estimated: ClassVar[bool] = False
 
     @property
-    def base_usd(self) -> Decimal:
-        return self.unit_usd
-
-    @property
     def tiers(self) -> dict[str, Decimal]:
         """Each figure fal could quote: the price per image at each multiplier's key."""
         if self.multiplier_param is None or not self.multipliers:
             return {"": self.unit_usd}
         return {k: usd(self.unit_usd * m) for k, m in self.multipliers.items()}
-
-    def rebased(self, base_usd: Decimal) -> PerImage:
-        return replace(self, unit_usd=base_usd)  # the multipliers are ratios already
 
     def _unit(self, params: Mapping[str, Any]) -> Decimal:
         if self.multiplier_param is None:
@@ -79,25 +86,17 @@ class PerImage:
 
 
 @dataclass(frozen=True)
-class PerMegapixel:
+class PerMegapixel(_UnitPriced):
     """A price per megapixel: estimated from the requested size, charged from the outputs'."""
 
-    unit_usd: Decimal
     sizes: Mapping[str, tuple[int, int]]  # aspect ratio → (width, height)
 
     unit: ClassVar[str] = "megapixels"
     estimated: ClassVar[bool] = False
 
     @property
-    def base_usd(self) -> Decimal:
-        return self.unit_usd
-
-    @property
     def tiers(self) -> dict[str, Decimal]:
         return {"": self.unit_usd}
-
-    def rebased(self, base_usd: Decimal) -> PerMegapixel:
-        return replace(self, unit_usd=base_usd)
 
     def estimate(self, params: Mapping[str, Any], *, input_images: int = 0) -> Decimal:
         width, height = self.sizes[str(params.get("aspect_ratio", "1:1"))]
