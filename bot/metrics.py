@@ -1,7 +1,7 @@
 """Prometheus metrics for one falbot process.
 
 core knows nothing of Prometheus: it logs one record per job event on `falbot.events` (see
-`core.events`), and `Metrics.install()` adds a logging handler that turns those records into
+`core.job_log`), and `Metrics.install()` adds a logging handler that turns those records into
 counters and histograms. The waiting line and the jobs at fal are read from the engine when
 scraped, and fal's HTTP requests are counted by two httpx event hooks (`on_fal_request`,
 `on_fal_response`) the fal gateway calls.
@@ -18,7 +18,7 @@ import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from core import events
+from core import job_log
 
 log = logging.getLogger(__name__)
 
@@ -149,25 +149,25 @@ class Metrics:
     def record(self, fields: dict[str, Any], now: float) -> None:
         """Count one job event (the `extra` of a `falbot.events` record)."""
         event = fields.get("event")
-        if event == events.JOB_REFUSED:
+        if event == job_log.JOB_REFUSED:
             self.refusals.labels(str(fields.get("code", "unknown"))).inc()
             return
         model = str(fields.get("model", ""))
         job_id = str(fields.get("job_id", ""))
-        if event == events.JOB_QUEUED:
+        if event == job_log.JOB_QUEUED:
             self.jobs.labels("queued", model).inc()
             _track(self._queued, job_id, now)
-        elif event == events.JOB_STARTED:
+        elif event == job_log.JOB_STARTED:
             self.jobs.labels("started", model).inc()
             _track(self._started, job_id, now)
-        elif event == events.JOB_SUCCEEDED:
+        elif event == job_log.JOB_SUCCEEDED:
             self._ended("completed", model, job_id, now)
-        elif event == events.JOB_FAILED:
+        elif event == job_log.JOB_FAILED:
             state = str(fields.get("state", "failed"))
             self._ended(state if state in _ENDED else "failed", model, job_id, now)
             self.failures.labels(str(fields.get("code", "unknown"))).inc()
         cost = fields.get("cost_usd")  # a job fal ran is charged, delivered or not
-        if cost is not None and event in (events.JOB_SUCCEEDED, events.JOB_FAILED):
+        if cost is not None and event in (job_log.JOB_SUCCEEDED, job_log.JOB_FAILED):
             workspace = str(fields.get("workspace_id", ""))
             self.cost.labels(model, workspace).inc(float(cost))
 

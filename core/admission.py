@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from core import events
+from core import job_log
 from core.admission_rules import AdmissionKey, check, decide
 from core.billing import base_price
 from core.catalog import ModelSpec
@@ -139,8 +139,8 @@ class Admitter:
             raise
         self._replies.hold(job.id, reply)
         prompt = str(params.get("prompt") or "")
-        detail = {"prompt": prompt} if self._config.debug else events.redact(prompt)
-        events.emit(events.JOB_QUEUED, job, estimate_usd=str(estimate), **detail)
+        detail = {"prompt": prompt} if self._config.debug else job_log.redact(prompt)
+        job_log.emit(job_log.JOB_QUEUED, job, estimate_usd=str(estimate), **detail)
         if not hold:
             await self.release(job)
         return job

@@ -44,7 +44,7 @@ class Deliverer:
 
     async def deliver(self, job: Job) -> None:
         """Fetch the outputs within the size cap and hand them to the reply; then delivered."""
-        async with self._settling.section():
+        async with self._settling.finish_before_stopping():
             await self._deliver_now(job)
 
     async def _deliver_now(self, job: Job) -> None:

@@ -11,7 +11,7 @@ from functools import partial
 from core.circuit import CircuitBreaker
 from core.delivery import Deliverer
 from core.errors import internal_error
-from core.execution import Runner
+from core.execution import JobExecutor
 from core.jobs import Job, JobState, ProgressView, Stage
 from core.ports import Store
 from core.replies import JobReplies
@@ -40,7 +40,7 @@ class Dispatcher:
         line: FairLine,
         slots: Slots,
         circuit: CircuitBreaker,
-        runner: Runner,
+        executor: JobExecutor,
         deliverer: Deliverer,
         replies: JobReplies,
         tasks: OwnedTasks,
@@ -49,7 +49,7 @@ class Dispatcher:
         self._line = line
         self._slots = slots
         self._circuit = circuit
-        self._runner = runner
+        self._executor = executor
         self._deliverer = deliverer
         self._replies = replies
         self._tasks = tasks
@@ -72,7 +72,7 @@ class Dispatcher:
                 await self._slots.release()
                 raise
             self.slot_held_idle = False
-            body = partial(self._runner.run_queued, probe=probe)
+            body = partial(self._executor.run_queued, probe=probe)
             self._tasks.spawn(self._run_in_slot(job_id, body), name=f"job-{job_id[:8]}")
             if self._positions is None or self._positions.done():
                 self._positions = self._tasks.spawn(self._refresh_positions(), name="positions")
@@ -81,7 +81,7 @@ class Dispatcher:
         """Follow a job already at fal (after a restart) in a slot taken at once."""
         self._slots.take_now()
         self._tasks.spawn(
-            self._run_in_slot(job.id, self._runner.follow_at_fal), name=f"resume-{job.short_id}"
+            self._run_in_slot(job.id, self._executor.follow_at_fal), name=f"resume-{job.short_id}"
         )
 
     async def _run_in_slot(self, job_id: str, body: JobBody) -> None:
@@ -111,7 +111,7 @@ class Dispatcher:
     async def _end_after_crash(self, job_id: str) -> None:
         job = await self._store.get_job(job_id)
         if job is not None and not job.state.final and job.state is not JobState.COMPLETED:
-            await self._runner.end(
+            await self._executor.end(
                 job,
                 JobState.FAILED,
                 internal_error(request_id=job.request_id),

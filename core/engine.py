@@ -16,7 +16,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from core import events
+from core import job_log
 from core.admission import Admitter
 from core.catalog import Catalog, ModelSpec
 from core.circuit import CircuitBreaker
@@ -25,7 +25,7 @@ from core.config import EngineConfig
 from core.delivery import Deliverer
 from core.dispatch import Dispatcher
 from core.errors import BotError, ErrorCode, invalid, not_allowed
-from core.execution import DATA_URI_MAX, Runner
+from core.execution import DATA_URI_MAX, JobExecutor
 from core.intake import Intake, find_job
 from core.jobs import ANY_CHANNEL, Actor, Channel, Job, JobKind, JobState
 from core.live_catalog import LiveCatalog
@@ -81,7 +81,7 @@ class Engine:
             replies=self._replies,
             settling=self._settling,
         )
-        self._runner = Runner(
+        self._executor = JobExecutor(
             store=store,
             fal=fal,
             clock=clock,
@@ -98,7 +98,7 @@ class Engine:
             line=self._line,
             slots=self._slots,
             circuit=self._circuit,
-            runner=self._runner,
+            executor=self._executor,
             deliverer=self._deliverer,
             replies=self._replies,
             tasks=self._tasks,
@@ -136,7 +136,7 @@ class Engine:
                     job,
                     line=self._line,
                     dispatcher=self._dispatcher,
-                    runner=self._runner,
+                    executor=self._executor,
                     deliverer=self._deliverer,
                     tasks=self._tasks,
                 )
@@ -171,7 +171,7 @@ class Engine:
         if self._dispatching is not None:
             self._dispatching.cancel()
             await asyncio.gather(self._dispatching, return_exceptions=True)
-        events.lifecycle("draining", waiting=len(self._line), settling=len(self._settling))
+        job_log.lifecycle("draining", waiting=len(self._line), settling=len(self._settling))
         settled = await self._settling.quiet(clock=self._clock, within=grace)
         if not settled:
             log.warning("stopping with %d job step(s) unfinished", len(self._settling))
@@ -258,7 +258,7 @@ class Engine:
         try:
             yield
         except BotError as error:
-            events.refused(
+            job_log.refused(
                 code=error.code.value,
                 model=model[:40],
                 workspace_id=actor.workspace_id,
@@ -279,14 +279,14 @@ class Engine:
     async def withdraw(self, job: Job, error: BotError) -> None:
         """End a job admitted with `hold` before it started: cancelled, its credits returned."""
         self._line.unreserve()
-        await self._runner.end(job, JobState.CANCELLED, error)
+        await self._executor.end(job, JobState.CANCELLED, error)
 
     def credits_for(self, usd: Decimal) -> Decimal:
         return to_credits(usd, self.config.credit_usd)
 
     async def settlement_limits(self, job: Job) -> BucketLimits:
         """The bucket limits `job` was admitted under, for its refunds."""
-        return await self._runner.job_limits(job)
+        return await self._executor.job_limits(job)
 
     async def limits_for(self, actor: Actor) -> BucketLimits:
         quotas = await self.store.quotas(actor.workspace_id, actor.user_id, actor.roles)
@@ -294,7 +294,7 @@ class Engine:
 
     def _busy_retry_after(self) -> float:
         return wait_estimate(
-            len(self._line), slots=self._slots.limit, mean_job_s=self._runner.mean_job_s
+            len(self._line), slots=self._slots.limit, mean_job_s=self._executor.mean_job_s
         )
 
     # ---- account
@@ -346,15 +346,15 @@ class Engine:
             raise invalid(f"Job {job.short_id} has already ended ({job.state.value}).")
         if job.state is JobState.QUEUED and self._line.remove(job.id):
             error = BotError(ErrorCode.CANCELLED, "Cancelled before it started.")
-            return await self._runner.end(job, JobState.CANCELLED, error)
+            return await self._executor.end(job, JobState.CANCELLED, error)
         if not (job.state.at_fal and job.request_id):
-            self._runner.request_cancel(job.id)
+            self._executor.request_cancel(job.id)
             return job
         # fal bills a job it has started running, cancelled or not: note whether it had, before
         # the cancellation goes out (its outcome may come back before the cancel's answer).
-        self._runner.request_cancel(job.id, started=await self._runner.ran_at_fal(job))
+        self._executor.request_cancel(job.id, started=await self._executor.ran_at_fal(job))
         if not await self._fal.cancel(job.endpoint, job.request_id):
-            self._runner.forget_cancel(job.id)
+            self._executor.forget_cancel(job.id)
             raise invalid(f"Job {job.short_id} is already finishing at fal; too late to cancel.")
         return job
 

@@ -12,7 +12,7 @@ from contextlib import aclosing
 from decimal import Decimal
 from typing import Any
 
-from core import events
+from core import job_log
 from core.billing import admitted_pricing, charged_error, fal_bills
 from core.catalog import ModelSpec
 from core.circuit import CircuitBreaker
@@ -33,7 +33,10 @@ DATA_URI_MAX = 256 * 1024  # inputs up to this size go inline; larger ones to fa
 LATE_RESULT_S = 60.0  # reading the result of a job fal finished just as falbot gave up on it
 
 
-class Runner:
+class JobExecutor:
+    """Runs admitted jobs at fal, from inputs and submit to settlement, and ends the ones that
+    fail or are cancelled (see the module docstring)."""
+
     def __init__(
         self,
         *,
@@ -97,7 +100,7 @@ class Runner:
         if job.state is not JobState.QUEUED:
             return None
         try:
-            async with self._settling.section():
+            async with self._settling.finish_before_stopping():
                 submitted = await self._submit(job)
         finally:
             if probe:
@@ -124,7 +127,7 @@ class Runner:
             if job.id in self._cancel_requested:
                 raise BotError(ErrorCode.CANCELLED, "Cancelled before it started.")
             job = await self._move(job, JobState.SUBMITTING)
-            events.emit(events.JOB_STARTED, job)
+            job_log.emit(job_log.JOB_STARTED, job)
             request_id = await self._webhooks.submitted(
                 self.fal.submit(job.endpoint, arguments, webhook_url=self._config.webhook_url)
             )
@@ -197,7 +200,7 @@ class Runner:
                 )
             await self.end(job, JobState.CANCELLED, error, charge_usd=charge)
             return None
-        async with self._settling.section():
+        async with self._settling.finish_before_stopping():
             return await self._settle_result(
                 job, spec=spec, outputs=outputs, seed=seed, inference=inference, started=started
             )
@@ -215,7 +218,7 @@ class Runner:
             late = await self._late_result(job, spec)
             if late is not None:
                 outputs, seed = late
-                async with self._settling.section():
+                async with self._settling.finish_before_stopping():
                     return await self._settle_result(
                         job, spec=spec, outputs=outputs, seed=seed, inference=None, started=started
                     )
@@ -329,8 +332,8 @@ class Runner:
         )
         limits = await self.job_limits(job)
         await self._store.settle_job(done, JobSettlement(job.credits - charged, limits, entry))
-        events.emit(
-            events.JOB_SUCCEEDED,
+        job_log.emit(
+            job_log.JOB_SUCCEEDED,
             done,
             cost_usd=str(result.cost_usd),
             outputs=len(result.outputs),
@@ -343,7 +346,7 @@ class Runner:
     ) -> Job:
         """Fail or cancel a job, the user told: its credits back (once), or with `charge_usd`
         (fal ran it) that much charged, written to the ledger and counted in the budget."""
-        async with self._settling.section():
+        async with self._settling.finish_before_stopping():
             return await self._end_now(job, state, error, charge_usd)
 
     async def _end_now(
@@ -364,8 +367,8 @@ class Runner:
             ended, JobSettlement(job.credits - charged, limits, entry)
         )
         self.forget_cancel(job.id)
-        events.emit(
-            events.JOB_FAILED,
+        job_log.emit(
+            job_log.JOB_FAILED,
             ended,
             level=logging.WARNING,
             code=error.code.value,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from core.delivery import Deliverer
 from core.dispatch import Dispatcher, line_key
 from core.errors import BotError, ErrorCode
-from core.execution import Runner
+from core.execution import JobExecutor
 from core.jobs import Job, JobState
 from core.scheduler import FairLine
 from core.tasks import OwnedTasks
@@ -17,7 +17,7 @@ async def recover(
     *,
     line: FairLine,
     dispatcher: Dispatcher,
-    runner: Runner,
+    executor: JobExecutor,
     deliverer: Deliverer,
     tasks: OwnedTasks,
 ) -> None:
@@ -27,7 +27,7 @@ async def recover(
         line.put(line_key(job), job.id, reserved=False)
     elif job.state is JobState.SUBMITTING:
         # It may or may not have reached fal: never send it twice, never bill for it.
-        await runner.end(
+        await executor.end(
             job,
             JobState.FAILED,
             BotError(

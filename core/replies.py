@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from core import events
+from core import job_log
 from core.jobs import Job, ProgressView
 from core.ports import Clock, Reply, ReplyFactory
 from core.progress import ThrottledReply
@@ -45,7 +45,7 @@ class JobReplies:
         self._replies.pop(job_id, None)
 
     async def show(self, job: Job, view: ProgressView) -> None:
-        events.emit(events.JOB_PROGRESS, job, level=logging.DEBUG, stage=view.stage.value)
+        job_log.emit(job_log.JOB_PROGRESS, job, level=logging.DEBUG, stage=view.stage.value)
         await self.of(job).progress(view)
 
     async def close(self) -> None:

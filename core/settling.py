@@ -20,8 +20,8 @@ class Settling:
         return self._running
 
     @asynccontextmanager
-    async def section(self) -> AsyncIterator[None]:
-        """Mark the block as work to let finish before stopping."""
+    async def finish_before_stopping(self) -> AsyncIterator[None]:
+        """Mark the block as work to let finish before stopping (shutdown waits for it)."""
         self._running += 1
         self._quiet.clear()
         try:

@@ -9,9 +9,9 @@ from discord import app_commands
 
 from adapters.discord.account import PERIODS, say_privately
 from adapters.discord.commands import model_choice
-from adapters.discord.flows import answering
+from adapters.discord.deps import Deps
 from adapters.discord.identity import interaction_actor
-from adapters.discord.services import Services
+from adapters.discord.interactions import answering
 from adapters.discord.usage import send_usage
 from core.admin_commands import AllowModel, Ban, Refund, SetBudget, SetNsfw, SetQuota, ShowQuota
 from core.jobs import Actor
@@ -28,8 +28,8 @@ NSFW_MODES = [
 ]
 
 
-def admin_group(services: Services) -> app_commands.Group:
-    admin = services.admin
+def admin_group(deps: Deps) -> app_commands.Group:
+    admin = deps.admin
     root = app_commands.Group(
         name="admin", description="falbot settings for this server (admins only)", guild_only=True
     )
@@ -38,7 +38,7 @@ def admin_group(services: Services) -> app_commands.Group:
     models = app_commands.Group(name="models", description="Which models are allowed", parent=root)
 
     def actor(interaction: discord.Interaction) -> Actor:
-        return interaction_actor(interaction, services.rule)
+        return interaction_actor(interaction, deps.rule)
 
     @quota.command(name="set", description="Set a quota for a member, a role, or @everyone")
     @app_commands.describe(
@@ -103,7 +103,7 @@ def admin_group(services: Services) -> app_commands.Group:
         interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         typed = current.strip().lower()
-        specs = services.models.all()
+        specs = deps.models.all()
         return [model_choice(s) for s in specs if typed in s.name][:25]
 
     models_allow.autocomplete("model")(any_model)

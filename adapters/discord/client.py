@@ -20,15 +20,15 @@ from adapters.discord.admin import admin_group
 from adapters.discord.buttons import ResultButton
 from adapters.discord.commands import job_commands
 from adapters.discord.context_menu import edit_image_menu
-from adapters.discord.flows import admit_dm, send_error
+from adapters.discord.deps import Deps
 from adapters.discord.help import help_command
 from adapters.discord.hosts import point_discord_at
 from adapters.discord.identity import AdminRule, DmPolicy
+from adapters.discord.interactions import admit_dm, send_error
 from adapters.discord.mentions import on_mention
 from adapters.discord.refs import TokenPolicy
 from adapters.discord.reply import DiscordReplyFactory
 from adapters.discord.results import ResultButtons
-from adapters.discord.services import Services
 from adapters.discord.webhooks import NO_MENTIONS
 from core.errors import BotError, internal_error
 from core.ports import Clock
@@ -72,33 +72,31 @@ def intents_for(*, message_content: bool) -> discord.Intents:
 class FalbotTree(app_commands.CommandTree["FalbotClient"]):
     async def interaction_check(self, interaction: discord.Interaction[FalbotClient], /) -> bool:
         """Every command and menu: a DM is what `FALBOT_DISCORD_DMS` says, or refused."""
-        return await admit_dm(self.client.services, interaction)
+        return await admit_dm(self.client.deps, interaction)
 
 
 class FalbotClient(discord.Client):
-    def __init__(
-        self, *, services: Services, ready: asyncio.Event, guild_ready_timeout: float
-    ) -> None:
+    def __init__(self, *, deps: Deps, ready: asyncio.Event, guild_ready_timeout: float) -> None:
         # falbot has no voice: discord.py's warnings that voice libraries are missing say nothing.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
         super().__init__(
-            intents=intents_for(message_content=services.message_content),
+            intents=intents_for(message_content=deps.message_content),
             allowed_mentions=NO_MENTIONS,
             guild_ready_timeout=guild_ready_timeout,
         )
-        self.services = services
+        self.deps = deps
         self.tree = FalbotTree(self)
-        self.result_buttons = ResultButtons(services)
+        self.result_buttons = ResultButtons(deps)
         self._ready_event = ready
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
-        for command in [*job_commands(self.services), *account_commands(self.services)]:
+        for command in [*job_commands(self.deps), *account_commands(self.deps)]:
             self.tree.add_command(command)
-        self.tree.add_command(help_command(self.services))
-        self.tree.add_command(admin_group(self.services))
-        self.tree.add_command(edit_image_menu(self.services))
+        self.tree.add_command(help_command(self.deps))
+        self.tree.add_command(admin_group(self.deps))
+        self.tree.add_command(edit_image_menu(self.deps))
         self.add_dynamic_items(ResultButton)
 
     async def on_ready(self) -> None:
@@ -106,7 +104,7 @@ class FalbotClient(discord.Client):
         self._ready_event.set()
 
     async def on_message(self, message: discord.Message) -> None:
-        await on_mention(self.services, self, message)
+        await on_mention(self.deps, self, message)
 
     async def _on_tree_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
@@ -153,7 +151,7 @@ class DiscordAdapter:
             else min(timedelta(minutes=1), token_lifetime / 10)
         )
         tokens = TokenPolicy(lifetime=token_lifetime, margin=margin)
-        self.services = Services(
+        self.deps = Deps(
             engine=engine,
             models=models,
             admin=admin,
@@ -171,7 +169,7 @@ class DiscordAdapter:
         self._connect_timeout = connect_timeout
         self._ready = asyncio.Event()
         self.client = FalbotClient(
-            services=self.services, ready=self._ready, guild_ready_timeout=guild_ready_timeout
+            deps=self.deps, ready=self._ready, guild_ready_timeout=guild_ready_timeout
         )
         self.reply_factory = DiscordReplyFactory(
             client=self.client, clock=clock, tokens=tokens, ready=self._ready

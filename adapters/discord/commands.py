@@ -9,9 +9,9 @@ from typing import Any, get_args
 import discord
 from discord import app_commands
 
-from adapters.discord.flows import answering, start_job
+from adapters.discord.deps import Deps
 from adapters.discord.identity import workspace_of
-from adapters.discord.services import Services
+from adapters.discord.interactions import answering, start_job
 from core.catalog import ModelSpec
 from core.commands import Generate
 from core.jobs import JobKind
@@ -34,15 +34,15 @@ def model_choice(spec: ModelSpec) -> app_commands.Choice[str]:
     return app_commands.Choice(name=label[:100], value=spec.name)
 
 
-def model_autocomplete(services: Services, *kinds: JobKind) -> Autocomplete:
+def model_autocomplete(deps: Deps, *kinds: JobKind) -> Autocomplete:
     """The catalog's models of these kinds that this guild allows, matching what is typed."""
 
     async def complete(
         interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        workspace = workspace_of(interaction.guild_id, interaction.user.id, services.dms)
+        workspace = workspace_of(interaction.guild_id, interaction.user.id, deps.dms)
         typed = current.strip().lower()
-        specs = await services.engine.models(workspace)
+        specs = await deps.engine.models(workspace)
         return [
             model_choice(s) for s in specs if (not kinds or s.kind in kinds) and typed in s.name
         ][:25]
@@ -50,7 +50,7 @@ def model_autocomplete(services: Services, *kinds: JobKind) -> Autocomplete:
     return complete
 
 
-def job_commands(services: Services) -> list[app_commands.Command[Any, Any, Any]]:
+def job_commands(deps: Deps) -> list[app_commands.Command[Any, Any, Any]]:
     @app_commands.command(name="imagine", description="Make images from a text prompt")
     @app_commands.describe(
         prompt="What to draw",
@@ -71,7 +71,7 @@ def job_commands(services: Services) -> list[app_commands.Command[Any, Any, Any]
     ) -> None:
         options = {"prompt": prompt, "aspect_ratio": aspect, "num_images": count, "seed": seed}
         async with answering(interaction):
-            await start_job(services, interaction, Generate(JobKind.IMAGE, model or "", options))
+            await start_job(deps, interaction, Generate(JobKind.IMAGE, model or "", options))
 
     @app_commands.command(name="edit", description="Edit an image with a text instruction")
     @app_commands.describe(
@@ -101,7 +101,7 @@ def job_commands(services: Services) -> list[app_commands.Command[Any, Any, Any]
         command = Generate(JobKind.EDIT, model or "", options)
         attachments = [a for a in (image, image2, image3) if a is not None]
         async with answering(interaction):
-            await start_job(services, interaction, command, attachments=attachments)
+            await start_job(deps, interaction, command, attachments=attachments)
 
     @app_commands.command(name="upscale", description="Upscale an image")
     @app_commands.describe(image="The image to upscale", scale="How much larger", model="Model")
@@ -115,7 +115,7 @@ def job_commands(services: Services) -> list[app_commands.Command[Any, Any, Any]
     ) -> None:
         command = Generate(JobKind.UPSCALE, model or "", {"scale": scale})
         async with answering(interaction):
-            await start_job(services, interaction, command, attachments=[image])
+            await start_job(deps, interaction, command, attachments=[image])
 
     @app_commands.command(name="video", description="Make a short video from a text prompt")
     @app_commands.describe(
@@ -135,10 +135,10 @@ def job_commands(services: Services) -> list[app_commands.Command[Any, Any, Any]
     ) -> None:
         options = {"prompt": prompt, "duration": duration, "aspect_ratio": aspect}
         async with answering(interaction):
-            await start_job(services, interaction, Generate(JobKind.VIDEO, model or "", options))
+            await start_job(deps, interaction, Generate(JobKind.VIDEO, model or "", options))
 
-    imagine.autocomplete("model")(model_autocomplete(services, JobKind.IMAGE))
-    edit.autocomplete("model")(model_autocomplete(services, JobKind.EDIT))
-    upscale.autocomplete("model")(model_autocomplete(services, JobKind.UPSCALE))
-    video.autocomplete("model")(model_autocomplete(services, JobKind.VIDEO))
+    imagine.autocomplete("model")(model_autocomplete(deps, JobKind.IMAGE))
+    edit.autocomplete("model")(model_autocomplete(deps, JobKind.EDIT))
+    upscale.autocomplete("model")(model_autocomplete(deps, JobKind.UPSCALE))
+    video.autocomplete("model")(model_autocomplete(deps, JobKind.VIDEO))
     return [imagine, edit, upscale, video]

@@ -10,10 +10,10 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from adapters.discord.flows import admit_dm, answering, channel_of, start_job
+from adapters.discord.deps import Deps
 from adapters.discord.identity import interaction_actor
+from adapters.discord.interactions import admit_dm, answering, channel_of, start_job
 from adapters.discord.media import check_attachments, images_of
-from adapters.discord.services import Services
 from core.commands import Generate
 from core.errors import invalid
 from core.jobs import JobKind
@@ -34,10 +34,10 @@ class PromptModal(discord.ui.Modal):
         label="Model (optional)", required=False, max_length=40
     )
 
-    def __init__(self, services: Services, *, title: str, default_model: str) -> None:
+    def __init__(self, deps: Deps, *, title: str, default_model: str) -> None:
         super().__init__(title=title, timeout=MODAL_TIMEOUT)
         self.model.placeholder = default_model
-        self._services = services
+        self._services = deps
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         if not await admit_dm(self._services, interaction):
@@ -50,9 +50,9 @@ class PromptModal(discord.ui.Modal):
 
 
 class EditImageModal(PromptModal):
-    def __init__(self, services: Services, images: Sequence[discord.Attachment]) -> None:
-        default = services.models.default_for(JobKind.EDIT).name
-        super().__init__(services, title="Edit image", default_model=default)
+    def __init__(self, deps: Deps, images: Sequence[discord.Attachment]) -> None:
+        default = deps.models.default_for(JobKind.EDIT).name
+        super().__init__(deps, title="Edit image", default_model=default)
         self._images = list(images)
 
     async def submitted(self, interaction: discord.Interaction, prompt: str, model: str) -> None:
@@ -63,17 +63,17 @@ class EditImageModal(PromptModal):
 
 
 async def screen_images(
-    services: Services, interaction: discord.Interaction, images: Sequence[discord.Attachment]
+    deps: Deps, interaction: discord.Interaction, images: Sequence[discord.Attachment]
 ) -> bool:
     """Whether the images hold a falbot result flagged NSFW; refused where it is not shown."""
-    return await services.engine.screen_files(
-        interaction_actor(interaction, services.rule).workspace_id,
+    return await deps.engine.screen_files(
+        interaction_actor(interaction, deps.rule).workspace_id,
         [a.filename for a in images],
         channel=channel_of(interaction),
     )
 
 
-def edit_image_menu(services: Services) -> app_commands.ContextMenu:
+def edit_image_menu(deps: Deps) -> app_commands.ContextMenu:
     async def edit_image(interaction: discord.Interaction, message: discord.Message) -> None:
         async with answering(interaction):
             images = images_of(message)
@@ -82,8 +82,8 @@ def edit_image_menu(services: Services) -> app_commands.ContextMenu:
                     "That message has no image I can edit.",
                     "Use Edit image on a message with a PNG, JPEG, WebP or GIF attached.",
                 )
-            check_attachments(images, max_bytes=services.max_input_bytes)
-            await screen_images(services, interaction, images)  # withheld: no modal at all
-            await interaction.response.send_modal(EditImageModal(services, images))
+            check_attachments(images, max_bytes=deps.max_input_bytes)
+            await screen_images(deps, interaction, images)  # withheld: no modal at all
+            await interaction.response.send_modal(EditImageModal(deps, images))
 
     return app_commands.ContextMenu(name="Edit image", callback=edit_image)

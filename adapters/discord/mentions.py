@@ -13,12 +13,12 @@ import re
 import discord
 
 from adapters.discord import render
-from adapters.discord.flows import nsfw_channel_of
+from adapters.discord.deps import Deps
 from adapters.discord.identity import dm_context, message_actor
+from adapters.discord.interactions import nsfw_channel_of
 from adapters.discord.media import check_attachments, fetch_images, images_of
 from adapters.discord.refs import DEFAULT_SIZE_LIMIT, ReplyRef
 from adapters.discord.reply import DiscordReply
-from adapters.discord.services import Services
 from core.commands import Generate, asks_upscale
 from core.errors import BotError, internal_error, invalid
 from core.jobs import Channel, JobKind
@@ -60,7 +60,7 @@ async def parent_of(message: discord.Message) -> discord.Message | None:
 
 
 def _images_to_use(
-    services: Services,
+    deps: Deps,
     message: discord.Message,
     parent: discord.Message | None,
     me: discord.abc.User,
@@ -77,7 +77,7 @@ def _images_to_use(
     if found:
         return found
     hidden = (
-        not services.message_content
+        not deps.message_content
         and parent.author.id != me.id
         and not parent.content
         and not parent.attachments
@@ -87,7 +87,7 @@ def _images_to_use(
     raise invalid("The message you replied to has no image I can edit.", USE_MENU)
 
 
-async def on_mention(services: Services, client: discord.Client, message: discord.Message) -> None:
+async def on_mention(deps: Deps, client: discord.Client, message: discord.Message) -> None:
     """Start an edit (or upscale) from a mention; every refusal is a reply to the mention."""
     me = client.user
     if me is None or not addressed_to_me(message, me):
@@ -97,10 +97,10 @@ async def on_mention(services: Services, client: discord.Client, message: discor
         # A DM is what FALBOT_DISCORD_DMS says (or refused) before anything else happens.
         dm = None
         if message.guild is None:
-            dm = await dm_context(client, services.dms, message.author, services.rule)
-        actor = message_actor(message, services.rule, dm=dm)
+            dm = await dm_context(client, deps.dms, message.author, deps.rule)
+        actor = message_actor(message, deps.rule, dm=dm)
         prompt = prompt_of(message, me)
-        images = _images_to_use(services, message, await parent_of(message), me)
+        images = _images_to_use(deps, message, await parent_of(message), me)
         if not prompt:
             raise invalid(
                 "Tell me what to change, after the mention.", "Like: @falbot make it night"
@@ -110,12 +110,12 @@ async def on_mention(services: Services, client: discord.Client, message: discor
             if asks_upscale(prompt)
             else Generate(JobKind.EDIT, "", {"prompt": prompt})
         )
-        spec = services.models.for_kind(command.kind)
+        spec = deps.models.for_kind(command.kind)
         images = images[: max(1, spec.max_input_images)]
-        await services.engine.precheck(command, actor=actor, images=len(images))
-        check_attachments(images, max_bytes=services.max_input_bytes)
+        await deps.engine.precheck(command, actor=actor, images=len(images))
+        check_attachments(images, max_bytes=deps.max_input_bytes)
         channel = Channel(nsfw=nsfw_channel_of(message.channel), spoilers=True)
-        flagged = await services.engine.screen_files(
+        flagged = await deps.engine.screen_files(
             actor.workspace_id, [a.filename for a in images], channel=channel
         )
         placeholder = await message.reply("⏳ On it…", mention_author=False)
@@ -127,10 +127,10 @@ async def on_mention(services: Services, client: discord.Client, message: discor
             message_id=placeholder.id,
             reply_to=message.id,
         )
-        reply = DiscordReply(client=client, ref=ref, clock=services.clock, tokens=services.tokens)
+        reply = DiscordReply(client=client, ref=ref, clock=deps.clock, tokens=deps.tokens)
         reply.open_gate()
-        command = command.with_images(await fetch_images(services.fetcher, images), flagged=flagged)
-        await services.engine.submit(command, reply, actor=actor, channel=channel)
+        command = command.with_images(await fetch_images(deps.fetcher, images), flagged=flagged)
+        await deps.engine.submit(command, reply, actor=actor, channel=channel)
     except BotError as error:
         await _refuse(message, placeholder, error)
     except Exception:

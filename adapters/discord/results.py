@@ -10,9 +10,9 @@ import discord
 
 from adapters.discord.buttons import Action
 from adapters.discord.context_menu import PromptModal
-from adapters.discord.flows import admit_dm, answering, channel_of, start_job
+from adapters.discord.deps import Deps
 from adapters.discord.identity import interaction_actor
-from adapters.discord.services import Services
+from adapters.discord.interactions import admit_dm, answering, channel_of, start_job
 from core.commands import FollowUp, FollowUpAction
 from core.jobs import Job, JobKind
 
@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 class ResultButtons:
     """The handler `ResultButton` calls, whichever client instance it runs in."""
 
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(self, deps: Deps) -> None:
+        self._services = deps
 
     async def __call__(
         self, interaction: discord.Interaction, action: Action, job_id: str, image: int | None
@@ -51,10 +51,10 @@ class ResultButtons:
 
 
 class EditResultModal(PromptModal):
-    def __init__(self, services: Services, job: Job, image: int | None) -> None:
-        default = services.models.default_for(JobKind.EDIT).name
+    def __init__(self, deps: Deps, job: Job, image: int | None) -> None:
+        default = deps.models.default_for(JobKind.EDIT).name
         title = "Edit this result" if image is None else f"Edit image {image + 1}"
-        super().__init__(services, title=title, default_model=default)
+        super().__init__(deps, title=title, default_model=default)
         self._job = job
         self._image = image
 

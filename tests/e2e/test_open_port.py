@@ -42,7 +42,7 @@ async def slack() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[FalSimulator]:
+async def fal_sim() -> AsyncIterator[FalSimulator]:
     async with running_simulator() as simulator:
         yield simulator
 
@@ -54,11 +54,11 @@ async def get(url: str) -> tuple[int, str]:
 
 
 async def test_metrics_are_served_on_their_own_port_and_healthz_says_nothing_private(
-    sim: FalSimulator, slack: FakeSlack, tmp_path: Path
+    fal_sim: FalSimulator, slack: FakeSlack, tmp_path: Path
 ) -> None:
     db = tmp_path / "falbot.db"
     port, metrics_port = free_port(), free_port()
-    env = falbot_env(sim, slack, db, port) | {"FALBOT_METRICS_PORT": str(metrics_port)}
+    env = falbot_env(fal_sim, slack, db, port) | {"FALBOT_METRICS_PORT": str(metrics_port)}
     sender = SignedSender(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET)
     proc = FalbotProcess(env, cwd=tmp_path)
     try:
@@ -95,10 +95,10 @@ async def test_metrics_are_served_on_their_own_port_and_healthz_says_nothing_pri
 
 
 async def test_idle_and_slow_request_heads_are_closed_after_the_idle_timeout(
-    sim: FalSimulator, slack: FakeSlack, tmp_path: Path
+    fal_sim: FalSimulator, slack: FakeSlack, tmp_path: Path
 ) -> None:
     port = free_port()
-    env = falbot_env(sim, slack, tmp_path / "falbot.db", port) | {
+    env = falbot_env(fal_sim, slack, tmp_path / "falbot.db", port) | {
         "FALBOT_HTTP_IDLE_TIMEOUT": "1",
     }
     proc = FalbotProcess(env, cwd=tmp_path)
@@ -121,10 +121,10 @@ async def test_idle_and_slow_request_heads_are_closed_after_the_idle_timeout(
 
 
 async def test_connections_are_capped_per_address_and_in_all_and_healthz_still_answers(
-    sim: FalSimulator, slack: FakeSlack, tmp_path: Path
+    fal_sim: FalSimulator, slack: FakeSlack, tmp_path: Path
 ) -> None:
     port = free_port()
-    env = falbot_env(sim, slack, tmp_path / "falbot.db", port) | {
+    env = falbot_env(fal_sim, slack, tmp_path / "falbot.db", port) | {
         "FALBOT_HTTP_MAX_CONNECTIONS": "40",
         "FALBOT_HTTP_MAX_PER_ADDRESS": "10",
         "FALBOT_HTTP_IDLE_TIMEOUT": "120",  # only the caps close anything in this test
@@ -164,10 +164,10 @@ async def test_connections_are_capped_per_address_and_in_all_and_healthz_still_a
 
 
 async def test_a_body_sent_a_byte_at_a_time_is_cut_off(
-    sim: FalSimulator, slack: FakeSlack, tmp_path: Path
+    fal_sim: FalSimulator, slack: FakeSlack, tmp_path: Path
 ) -> None:
     port = free_port()
-    env = falbot_env(sim, slack, tmp_path / "falbot.db", port) | {
+    env = falbot_env(fal_sim, slack, tmp_path / "falbot.db", port) | {
         "FALBOT_HTTP_REQUEST_TIMEOUT": "1",
     }
     proc = FalbotProcess(env, cwd=tmp_path)

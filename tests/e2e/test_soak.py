@@ -80,7 +80,7 @@ async def all_final(db: Path, count: int, *, within: float) -> list[dict[str, An
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[FalSimulator]:
+async def fal_sim() -> AsyncIterator[FalSimulator]:
     async with running_simulator(run_time=0.5) as simulator:
         yield simulator
 
@@ -98,18 +98,18 @@ async def discord() -> AsyncIterator[FakeDiscord]:
 
 
 async def test_soak_idle_sockets_and_slow_webhook_bodies_while_jobs_run(
-    sim: FalSimulator, slack: FakeSlack, discord: FakeDiscord, tmp_path: Path
+    fal_sim: FalSimulator, slack: FakeSlack, discord: FakeDiscord, tmp_path: Path
 ) -> None:
     raise_open_file_limit(IDLE + SLOW_BODIES + 1_024)
     db = tmp_path / "falbot.db"
     port = free_port()
     env = (
-        falbot_env(sim, slack, db, port)
-        | discord_env(sim, discord, db, port)
+        falbot_env(fal_sim, slack, db, port)
+        | discord_env(fal_sim, discord, db, port)
         | {
             "FALBOT_MEDIA_HOSTS": f"{slack.host},{discord.cdn_host}",
             "FALBOT_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "FALBOT_FAL_JWKS_URL": sim.jwks_url,
+            "FALBOT_FAL_JWKS_URL": fal_sim.jwks_url,
         }
     )
     await sync_discord_commands(env, tmp_path)

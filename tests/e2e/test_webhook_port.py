@@ -41,7 +41,7 @@ async def slack() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[FalSimulator]:
+async def fal_sim() -> AsyncIterator[FalSimulator]:
     async with running_simulator() as simulator:
         yield simulator
 
@@ -94,12 +94,12 @@ def well_formed(request_id: str, *, user_id: str = USER_ID) -> dict[str, str]:
 
 
 async def start_falbot(
-    sim: FalSimulator, slack: FakeSlack, tmp_path: Path, **extra: str
+    fal_sim: FalSimulator, slack: FakeSlack, tmp_path: Path, **extra: str
 ) -> tuple[FalbotProcess, int]:
     port = free_port()
-    env = falbot_env(sim, slack, tmp_path / "falbot.db", port) | {
+    env = falbot_env(fal_sim, slack, tmp_path / "falbot.db", port) | {
         "FALBOT_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "FALBOT_FAL_JWKS_URL": sim.jwks_url,
+        "FALBOT_FAL_JWKS_URL": fal_sim.jwks_url,
         **extra,
     }
     proc = FalbotProcess(env, cwd=tmp_path)
@@ -108,9 +108,9 @@ async def start_falbot(
 
 
 async def test_unsigned_webhook_bodies_are_refused_before_they_are_read(
-    sim: FalSimulator, slack: FakeSlack, tmp_path: Path
+    fal_sim: FalSimulator, slack: FakeSlack, tmp_path: Path
 ) -> None:
-    proc, port = await start_falbot(sim, slack, tmp_path)
+    proc, port = await start_falbot(fal_sim, slack, tmp_path)
     held: list[RawConnection] = []
     try:
         before = rss_bytes(proc.pid)
@@ -126,10 +126,10 @@ async def test_unsigned_webhook_bodies_are_refused_before_they_are_read(
 
 
 async def test_webhook_bodies_are_read_only_for_awaited_requests_capped_in_size_time_and_number(
-    sim: FalSimulator, slack: FakeSlack, tmp_path: Path
+    fal_sim: FalSimulator, slack: FakeSlack, tmp_path: Path
 ) -> None:
-    sim.hold = True  # the job stays at fal until released: falbot waits for its webhook
-    proc, port = await start_falbot(sim, slack, tmp_path, FALBOT_FAL_USER_ID=USER_ID)
+    fal_sim.hold = True  # the job stays at fal until released: falbot waits for its webhook
+    proc, port = await start_falbot(fal_sim, slack, tmp_path, FALBOT_FAL_USER_ID=USER_ID)
     sender = SignedSender(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET)
     reading: list[RawConnection] = []
     try:
@@ -142,12 +142,12 @@ async def test_webhook_bodies_are_read_only_for_awaited_requests_capped_in_size_
             response_url=slack.response_url(),
         )
         assert (await sender.command(form)).status == 200
-        await sim.wait_for_submits(1, within=15)
-        ours = next(iter(sim.requests))
+        await fal_sim.wait_for_submits(1, within=15)
+        ours = next(iter(fal_sim.requests))
 
         # Another fal account's request, genuinely signed: answered 200, its body never read.
         body = json.dumps({"request_id": "theirs", "status": "OK", "payload": {}}).encode()
-        theirs = signed_headers(sim.webhooks.key, request_id="theirs", body=body)
+        theirs = signed_headers(fal_sim.webhooks.key, request_id="theirs", body=body)
         foreign = await stalled_post(port, length=4096, headers=theirs)
         # Our request, but sent for another fal user: refused on its headers.
         other_user = await stalled_post(port, length=4096, headers=well_formed(ours, user_id="u2"))
@@ -170,9 +170,9 @@ async def test_webhook_bodies_are_read_only_for_awaited_requests_capped_in_size_
         ]
         close_all(reading)
 
-        sim.release()  # fal's genuine webhook now ends the job
+        fal_sim.release()  # fal's genuine webhook now ends the job
         (job,) = await wait_all_final(tmp_path / "falbot.db", within=20)
-        (delivery,) = await sim.webhooks.wait_for(1, within=10)
+        (delivery,) = await fal_sim.webhooks.wait_for(1, within=10)
     finally:
         close_all(reading)
         await sender.close()

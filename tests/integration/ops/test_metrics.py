@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from adapters.fal.simulator import FalSimulator
 from bot.metrics import Metrics
 from bot.run import Running, serving
-from core import events
+from core import job_log
 from core.errors import BotError
 from core.jobs import Actor, JobState
 from tests.fakes.asking import Ask, submit
@@ -139,7 +139,7 @@ async def test_queue_depth_and_jobs_at_fal_are_read_from_the_engine_at_each_scra
 def emit_all(records: Iterable[tuple[str, dict[str, str]]]) -> None:
     job = make_job(model="veo3", workspace_id="w9")
     for event, fields in records:
-        events.emit(event, job, **fields)
+        job_log.emit(event, job, **fields)
 
 
 def test_failed_and_cancelled_jobs_are_counted_by_state_and_code_even_with_quiet_logs() -> None:
@@ -150,13 +150,13 @@ def test_failed_and_cancelled_jobs_are_counted_by_state_and_code_even_with_quiet
     try:
         emit_all(
             [
-                (events.JOB_QUEUED, {}),
-                (events.JOB_STARTED, {}),
-                (events.JOB_FAILED, {"code": "provider_rejected"}),
+                (job_log.JOB_QUEUED, {}),
+                (job_log.JOB_STARTED, {}),
+                (job_log.JOB_FAILED, {"code": "provider_rejected"}),
             ]
         )
         cancelled = make_job(model="veo3", state=JobState.CANCELLED)
-        events.emit(events.JOB_FAILED, cancelled, code="cancelled")
+        job_log.emit(job_log.JOB_FAILED, cancelled, code="cancelled")
     finally:
         metrics.uninstall()
     assert logger.level == logging.WARNING  # given back as it was
@@ -170,7 +170,7 @@ def test_failed_and_cancelled_jobs_are_counted_by_state_and_code_even_with_quiet
     assert value(samples, "falbot_job_duration_seconds_count", **failed) == 1
     assert value(samples, "falbot_fal_job_duration_seconds_count", model="veo3") == 1
     assert value(samples, "falbot_cost_usd_total", model="veo3", workspace="w9") == 0
-    emit_all([(events.JOB_QUEUED, {})])  # after uninstall: not counted
+    emit_all([(job_log.JOB_QUEUED, {})])  # after uninstall: not counted
     again = parse(metrics.exposition()[0].decode())
     assert value(again, "falbot_jobs_total", state="queued", model="veo3") == 1
 
@@ -180,9 +180,9 @@ def test_a_job_charged_though_it_did_not_complete_counts_in_the_cost() -> None:
     metrics.install()
     try:
         charged = make_job(model="veo3", workspace_id="w9", state=JobState.CANCELLED)
-        events.emit(events.JOB_FAILED, charged, code="cancelled", cost_usd="3.2")
+        job_log.emit(job_log.JOB_FAILED, charged, code="cancelled", cost_usd="3.2")
         free = make_job(model="veo3", workspace_id="w9", state=JobState.CANCELLED)
-        events.emit(events.JOB_FAILED, free, code="cancelled")
+        job_log.emit(job_log.JOB_FAILED, free, code="cancelled")
     finally:
         metrics.uninstall()
     samples = parse(metrics.exposition()[0].decode())

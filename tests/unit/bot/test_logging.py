@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.logging_setup import configure_logging
-from core import events
+from core import job_log
 from tests.fakes.builders import make_job
 
 SECRET = "fal-key-abcdef123456:topsecretvalue"
@@ -33,7 +33,7 @@ def lines(stream: io.StringIO) -> list[dict[str, object]]:
 
 def test_every_record_is_one_json_line_with_event_fields(stream: io.StringIO) -> None:
     job = make_job(model="flux-dev")
-    events.emit(events.JOB_SUCCEEDED, job, cost_usd="0.025")
+    job_log.emit(job_log.JOB_SUCCEEDED, job, cost_usd="0.025")
     (record,) = lines(stream)
     assert record["event"] == "job_succeeded"
     assert record["job_id"] == job.id and record["model"] == "flux-dev"
@@ -57,6 +57,6 @@ def test_secrets_are_masked_in_messages_arguments_fields_and_tracebacks(
 
 
 def test_prompts_are_redacted_to_length_and_hash() -> None:
-    redacted = events.redact("a very private prompt")
+    redacted = job_log.redact("a very private prompt")
     assert redacted == {"prompt_len": 21, "prompt_sha": redacted["prompt_sha"]}
     assert "private" not in json.dumps(redacted)

@@ -5,7 +5,6 @@ watching the status."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +21,7 @@ from tests.fakes.fal import FakeFal
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.reply import RecordingReply
 from tests.unit.core.conftest import EngineFactory, request
+from tests.waits import until
 
 HOOK = "https://falbot.example/fal/webhook"
 NO_RESULT = BotError(ErrorCode.INTERNAL, "the result was fetched although the webhook had it")
@@ -154,12 +154,6 @@ async def test_after_a_restart_the_webhooks_of_jobs_at_fal_are_expected_at_once(
 
     again = await make_engine(progress_interval=0, webhook_url=HOOK, webhook_wait=60)
     assert again.expects_webhook("req-1") is True
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(5):
-        while not condition():  # noqa: ASYNC110 - a submit under way sets no event of its own
-            await asyncio.sleep(0)
 
 
 async def test_an_error_webhook_fails_the_job_with_fals_error_and_returns_the_credits(

@@ -10,11 +10,11 @@ from contextlib import asynccontextmanager
 import discord
 
 from adapters.discord import render
+from adapters.discord.deps import Deps
 from adapters.discord.identity import DM_KEY, dm_context, interaction_actor
 from adapters.discord.media import check_attachments, fetch_images
 from adapters.discord.refs import ReplyRef
 from adapters.discord.reply import DiscordReply
-from adapters.discord.services import Services
 from core.commands import Command, Generate
 from core.errors import BotError, internal_error
 from core.jobs import Channel, Job
@@ -43,7 +43,7 @@ async def send_error(interaction: discord.Interaction, error: BotError) -> None:
         )
 
 
-async def admit_dm(services: Services, interaction: discord.Interaction) -> bool:
+async def admit_dm(deps: Deps, interaction: discord.Interaction) -> bool:
     """Before any handler: resolve what a DM counts as (`FALBOT_DISCORD_DMS`), or answer the
     refusal and stop. A guild interaction passes untouched."""
     if interaction.guild_id is not None or DM_KEY in interaction.extras:
@@ -51,9 +51,7 @@ async def admit_dm(services: Services, interaction: discord.Interaction) -> bool
     if interaction.type is discord.InteractionType.autocomplete:
         return True  # it only lists model names; the command itself is checked when sent
     try:
-        context = await dm_context(
-            interaction.client, services.dms, interaction.user, services.rule
-        )
+        context = await dm_context(interaction.client, deps.dms, interaction.user, deps.rule)
     except BotError as error:
         await send_error(interaction, error)
         return False
@@ -74,7 +72,7 @@ async def answering(interaction: discord.Interaction) -> AsyncIterator[None]:
 
 
 async def start_job(
-    services: Services,
+    deps: Deps,
     interaction: discord.Interaction,
     command: Command,
     *,
@@ -85,26 +83,26 @@ async def start_job(
     Without images, admission (milliseconds) comes first, so a refusal is the interaction's
     first, ephemeral answer. With images, the download may outlast Discord's 3 s: defer first.
     """
-    actor = interaction_actor(interaction, services.rule)
+    actor = interaction_actor(interaction, deps.rule)
     reply = DiscordReply(
         client=interaction.client,
         ref=ReplyRef.of_interaction(interaction),
-        clock=services.clock,
-        tokens=services.tokens,
+        clock=deps.clock,
+        tokens=deps.tokens,
     )
     channel = channel_of(interaction)
     if attachments and isinstance(command, Generate):
         # Refusals that need no image come before any download.
-        await services.engine.precheck(command, actor=actor, images=len(attachments))
-        check_attachments(attachments, max_bytes=services.max_input_bytes)
+        await deps.engine.precheck(command, actor=actor, images=len(attachments))
+        check_attachments(attachments, max_bytes=deps.max_input_bytes)
         # A falbot result fal flagged (its file name says which) stays flagged when reused.
-        flagged = await services.engine.screen_files(
+        flagged = await deps.engine.screen_files(
             actor.workspace_id, [a.filename for a in attachments], channel=channel
         )
         await interaction.response.defer(thinking=True)
-        images = await fetch_images(services.fetcher, attachments)
+        images = await fetch_images(deps.fetcher, attachments)
         command = command.with_images(images, flagged=flagged)
-    job = await services.engine.submit(command, reply, actor=actor, channel=channel)
+    job = await deps.engine.submit(command, reply, actor=actor, channel=channel)
     try:
         if not interaction.response.is_done():
             await interaction.response.defer(thinking=True)

@@ -1,4 +1,5 @@
-"""What the Discord handlers use, built once by `DiscordAdapter` and passed to each of them."""
+"""What the Discord handlers use (`Deps`, as Slack's handlers have theirs), built once by
+`DiscordAdapter` and passed to each of them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from core.ports import Clock
 
 
 @dataclass(frozen=True)
-class Services:
+class Deps:
     engine: Engine
     models: LiveCatalog  # the catalog in use (refreshed prices swap it there)
     admin: AdminService

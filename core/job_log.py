@@ -1,4 +1,6 @@
-"""Structured job events: one log record each, with the fields as `extra`, formatted by `bot`."""
+"""The job log: one structured log record per thing that happens to a job (queued, started,
+succeeded, failed, refused), its fields as `extra`, formatted by `bot` and counted by its
+metrics. Log lines, not domain events: nothing in core reacts to them."""
 
 from __future__ import annotations
 
