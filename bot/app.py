@@ -14,9 +14,9 @@ from adapters.fal.hosts import point_fal_client_at
 from adapters.fal.pricing import FAL_API_URL, fetch_prices
 from adapters.fal.webhook import FalWebhookReceiver
 from adapters.media_fetch import MediaFetcher
-from adapters.sqlite.store import SqliteStore
 from bot.clock import SystemClock
 from bot.settings import Settings
+from bot.store import AppStore, open_store
 from core.admin import AdminService
 from core.catalog import Catalog
 from core.engine import Engine, EngineConfig
@@ -37,7 +37,7 @@ class App:
 
     settings: Settings
     clock: Clock
-    store: SqliteStore
+    store: AppStore
     fal: FalClientGateway
     engine: Engine
     admin: AdminService
@@ -155,7 +155,7 @@ async def build_app(settings: Settings, *, clock: Clock | None = None) -> App:
             rest_url=settings.fal_rest_url,
             cdn_url=settings.fal_cdn_url,
         )
-        store = await SqliteStore.open(settings.database_path)
+        store = await open_store(settings)
         stack.push_async_callback(store.close)
         fal = FalClientGateway(key=settings.fal_key.get_secret_value())
         stack.push_async_callback(fal.aclose)

@@ -17,7 +17,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from bot.logging_setup import SecretFilter
-from bot.settings import Settings, pricing_off_reason
+from bot.settings import POSTGRES_SCHEMES, Settings, pricing_off_reason
 
 _SHAPES: dict[str, tuple[str, str]] = {
     # name: (regex, what it should look like)
@@ -129,9 +129,12 @@ def _row(name: str, info: FieldInfo, raw: str | None, problem: str | None) -> tu
 
 
 def _database_problem(value: str) -> str | None:
-    """None when the SQLite file (or the folder it will be made in) can be written."""
+    """None when the SQLite file (or the folder it will be made in) can be written, or the
+    PostgreSQL URL names a host and a database (it is not connected to here)."""
+    if value.startswith(POSTGRES_SCHEMES):
+        return _postgres_problem(value)
     if not value.startswith("sqlite:///"):
-        return "must look like sqlite:///path/to/falbot.db"
+        return "must look like sqlite:///path/to/falbot.db or postgresql://user@host:5432/falbot"
     path = Path(value.removeprefix("sqlite:///"))
     if path.is_dir():
         return f"{path} is a folder"
@@ -152,6 +155,19 @@ def _database_problem(value: str) -> str | None:
             pass
     except OSError as exc:
         return f"cannot create {path} in {folder} ({exc.strerror})"
+    return None
+
+
+def _postgres_problem(value: str) -> str | None:
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 (it raises on a port that is not a number)
+    except ValueError:
+        return "the port is not a number: postgresql://user@host:5432/falbot"
+    if not parts.hostname:
+        return "names no host: postgresql://user@host:5432/falbot"
+    if parts.path.strip("/") == "":
+        return "names no database: postgresql://user@host:5432/falbot"
     return None
 
 

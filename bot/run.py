@@ -12,11 +12,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from adapters.sqlite.store import SqliteStore
 from bot.app import App, build_app, keep_prices_fresh
 from bot.http import Health, HttpLimits, HttpServer, MetricsServer
 from bot.metrics import Metrics
 from bot.settings import Settings
+from bot.store import database_probe
 from core.tasks import OwnedTasks
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ async def serving(settings: Settings) -> AsyncIterator[Running]:
         metrics.watch_engine(app.engine)
         app.fal.observe_http(request=metrics.on_fal_request, response=metrics.on_fal_response)
         engine = app.engine
-        health = Health(database=_database_probe(app.store), circuit=lambda: engine.circuit_state)
+        health = Health(database=database_probe(app.store), circuit=lambda: engine.circuit_state)
         server = HttpServer(
             host=settings.http_host,
             port=settings.http_port,
@@ -243,18 +243,6 @@ async def _register_discord_commands(app: App) -> None:
             "Discord's commands could not be registered (%s); run `falbot sync-commands`",
             type(exc).__name__,
         )
-
-
-def _database_probe(store: SqliteStore) -> Callable[[], Awaitable[None]]:
-    """One read through the store, and the file still where it was (a deleted or unmounted
-    SQLite file keeps answering from the open connection, and loses every write)."""
-
-    async def probe() -> None:
-        if not store.path.exists():
-            raise FileNotFoundError("the database file is gone")
-        await store.policy("healthz")
-
-    return probe
 
 
 async def sync_commands(settings: Settings, *, guild: str | None, clear: bool = False) -> int:

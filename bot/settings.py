@@ -50,6 +50,10 @@ def pricing_off_reason(
     return None
 
 
+# What a PostgreSQL FALBOT_DATABASE starts with (asyncpg takes both).
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
@@ -165,8 +169,16 @@ class Settings(BaseSettings):
     def database_path(self) -> Path:
         prefix = "sqlite:///"
         if not self.database.startswith(prefix):
-            raise ValueError("FALBOT_DATABASE must look like sqlite:///path/to/file.db")
+            raise ValueError(
+                "FALBOT_DATABASE must look like sqlite:///path/to/file.db "
+                "or postgresql://user@host:5432/falbot"
+            )
         return Path(self.database.removeprefix(prefix))
+
+    @property
+    def database_dsn(self) -> str | None:
+        """The PostgreSQL database `FALBOT_DATABASE` names; None for SQLite."""
+        return self.database if self.database.startswith(POSTGRES_SCHEMES) else None
 
     @property
     def pricing_off(self) -> str | None:

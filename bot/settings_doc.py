@@ -20,7 +20,10 @@ DESCRIPTIONS: dict[str, str] = {
     ),
     "SLACK_SIGNING_SECRET": "Slack signing secret; checks every HTTP request from Slack",
     "SLACK_APP_TOKEN": "Slack app-level token (`xapp-…`); when set, Slack runs over Socket Mode",
-    "FALBOT_DATABASE": "the SQLite file (`sqlite:///relative` or `sqlite:////absolute`)",
+    "FALBOT_DATABASE": (
+        "the SQLite file (`sqlite:///relative` or `sqlite:////absolute`), or PostgreSQL "
+        "for several processes (`postgresql://user@host:5432/falbot`)"
+    ),
     "FALBOT_MAX_CONCURRENCY": "jobs at fal at once (fal starts accounts at 2, raises up to 40)",
     "FALBOT_MAX_WAITING": "jobs waiting in falbot's line; more are refused with `busy`",
     "FALBOT_MAX_JOBS_PER_USER": "unfinished jobs one user may have",

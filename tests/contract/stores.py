@@ -9,6 +9,7 @@ from pathlib import Path
 from adapters.sqlite import SqliteStore
 from core.ports import Store
 from tests.fakes.memory_store import MemoryStore
+from tests.integration.postgres.database import postgres_store
 
 
 @asynccontextmanager
@@ -22,7 +23,16 @@ async def sqlite(folder: Path) -> AsyncIterator[Store]:
         yield store
 
 
+@asynccontextmanager
+async def postgres(_folder: Path) -> AsyncIterator[Store]:
+    """This run's own PostgreSQL database, emptied (skipped, or under CI failed, when the
+    server cannot be reached)."""
+    async with postgres_store() as store:
+        yield store
+
+
 STORES: dict[str, Callable[[Path], AbstractAsyncContextManager[Store]]] = {
     "memory": memory,
     "sqlite": sqlite,
+    "postgres": postgres,
 }

@@ -128,7 +128,7 @@ def test_the_database_must_be_writable_and_sqlite(tmp_path: Path) -> None:
         f"sqlite:///{not_sqlite}": "is not a SQLite database",
         f"sqlite:///{blocked}/sub/falbot.db": "cannot create",  # a file where a folder must be
         f"sqlite:///{tmp_path}": "is a folder",
-        "postgres://db/falbot": "must look like sqlite:///path/to/falbot.db",
+        "mysql://db/falbot": "must look like sqlite:///path/to/falbot.db",
     }
     for url, problem in cases.items():
         _, states, _ = check({**good(tmp_path), "FALBOT_DATABASE": url})

@@ -1,0 +1,40 @@
+"""Dedupe keys (claims) and the facts the bot keeps about itself."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from adapters.postgres.codec import aware
+from adapters.postgres.connection import PostgresConnection
+
+
+class StateTables(PostgresConnection):
+    async def claim(self, key: str, now: datetime) -> bool:
+        async with self._tx() as db:
+            status = await db.execute(
+                "INSERT INTO dedupe (key, seen_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                key,
+                aware(now),
+            )
+            return status == "INSERT 0 1"
+
+    async def prune_dedupe(self, older_than: datetime) -> int:
+        """Forget dedupe keys first seen before `older_than`; return how many."""
+        async with self._tx() as db:
+            status = await db.execute("DELETE FROM dedupe WHERE seen_at < $1", aware(older_than))
+            return int(status.split()[-1])
+
+    async def state_value(self, key: str) -> str | None:
+        """A fact the bot keeps about itself, or None."""
+        async with self._tx(write=False) as db:
+            value = await db.fetchval("SELECT value FROM bot_state WHERE key = $1", key)
+            return None if value is None else str(value)
+
+    async def set_state_value(self, key: str, value: str) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO bot_state (key, value) VALUES ($1, $2) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                key,
+                value,
+            )

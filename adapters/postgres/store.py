@@ -1,0 +1,17 @@
+"""`PostgresStore`: the `Store` port on an asyncpg pool, one transaction per method.
+
+Each concern is its own module, as in adapters/sqlite: the pool (`connection`), the jobs
+(`jobs`), money and the workspace's rules (`money`), admission's unit of work (`admission`),
+dedupe keys and the bot's own facts (`state`), the schema (`migrations`)."""
+
+from __future__ import annotations
+
+from adapters.postgres.admission import AdmissionTables
+from adapters.postgres.jobs import JobTables
+from adapters.postgres.money import MoneyTables
+from adapters.postgres.state import StateTables
+
+
+class PostgresStore(AdmissionTables, JobTables, MoneyTables, StateTables):
+    """Every method is one transaction on a pooled connection; any number of processes may
+    share the database."""
