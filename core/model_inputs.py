@@ -128,8 +128,6 @@ class CreativeUpscale(ModelInput):
 
     scale: Annotated[float, Field(ge=1, le=4)] = 2
     prompt: Prompt | None = None
-    creativity: Annotated[float, Field(ge=0, le=1)] = 0.35
-    seed: Seed | None = None
 
 
 class Expand(ModelInput):

@@ -97,7 +97,7 @@ def _sora_args(p: Mapping[str, Any], _: list[str]) -> Args:
 
 
 def _clarity_args(p: Mapping[str, Any], urls: list[str]) -> Args:
-    args = _common(p, "prompt", "creativity", "seed")
+    args = _common(p, "prompt")
     return {**args, "upscale_factor": p["scale"], "image_url": urls[0]}
 
 

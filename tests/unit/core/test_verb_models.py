@@ -113,7 +113,7 @@ def test_expand_refuses_a_placement_off_the_canvas_or_out_of_bounds(
     ("model", "options"),
     [
         ("clarity-upscale", {"scale": 5}),
-        ("clarity-upscale", {"creativity": 2}),
+        ("clarity-upscale", {"scale": 0.5}),
         ("flux-fill", {"prompt": "x", "mask_url": "file:///etc/passwd"}),
         ("flux-fill", {"prompt": "x"}),
         ("wan-2.5-animate", {"prompt": "x" * 801}),
