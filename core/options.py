@@ -14,7 +14,8 @@ SHOWN = {
     "generate_audio": "audio",
     "input_fidelity": "fidelity",
 }
-_HIDDEN = frozenset({"prompt"})  # the command's text, not an option
+# Not options a person types: the command's text, and the mask a region edit's page sends.
+_HIDDEN = frozenset({"prompt", "mask_url"})
 
 
 def option(field: str) -> str:

@@ -12,6 +12,7 @@ from core.errors import BotError
 from core.jobs import JobKind, Output
 from core.live_catalog import LiveCatalog
 from core.model_table import build_catalog
+from core.options import ranges
 
 
 def image(width: int, height: int) -> Output:
@@ -191,3 +192,8 @@ def test_clarity_is_an_upscale_model_taking_upscales_scale() -> None:
     spec = live.for_kind(JobKind.UPSCALE, "clarity-upscale")
     params = spec.validate({"scale": 4}, image_count=1)  # what /upscale sends
     assert spec.arguments(params, ["https://in"])["upscale_factor"] == 4
+
+
+def test_a_fills_mask_is_not_listed_as_an_option_people_type() -> None:
+    """The mask comes from the region painter's page, never from a typed `--mask-url`."""
+    assert "mask-url" not in ranges(build_catalog().get("flux-fill").input_model)
