@@ -159,7 +159,7 @@ def _platforms(
         else:
             server.add_routes(slack.add_routes)
         # Socket Mode: the websocket is up; HTTP mode: Slack accepted the token.
-        health.add_adapter("slack", lambda: bool(slack.connected))
+        health.add_adapter("slack", lambda: slack.connected)
     if settings.discord_token:
         from bot.discord_adapter import discord_adapter
 

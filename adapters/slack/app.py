@@ -98,7 +98,7 @@ class SlackAdapter:
         self._tasks = OwnedTasks()
         self._socket: AsyncSocketModeHandler | None = None
         self.reply_factory = SlackReplyFactory(self.client, name_reply=engine.set_reply_ref)
-        self._token_accepted = False
+        self._token_accepted: bool | None = None  # not asked yet
         bolt_log = logging.getLogger(__name__ + ".bolt")
         # Bolt reads SLACK_BOT_TOKEN from the environment even when given a client, then warns
         # that it will not use it: it is the client's token, so the warning says nothing.
@@ -155,7 +155,7 @@ class SlackAdapter:
         """Socket Mode: whether the websocket to Slack is up. HTTP mode (Slack calls us):
         whether Slack accepted the token at start; None before `verify()`."""
         if self._socket is None:
-            return self._token_accepted or None
+            return self._token_accepted
         client = self._socket.client
         session = client.current_session
         return not client.closed and not client.stale and session is not None and not session.closed

@@ -24,8 +24,6 @@ log = logging.getLogger(__name__)
 NameReply = Callable[[Job, Mapping[str, Any]], Awaitable[object]]
 
 _TRANSPORT_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError)
-# The progress message can no longer be edited: say it in a new message instead.
-_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 # The bot may not post in this conversation at all.
 _NOT_HERE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
 

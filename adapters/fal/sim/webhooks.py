@@ -93,9 +93,7 @@ OnCompleted = Callable[[SimRequest], Coroutine[Any, Any, None]]
 
 
 class SimWebhooks:
-    def __init__(
-        self, on_completed: list[Callable[[SimRequest], Coroutine[Any, Any, None]]]
-    ) -> None:
+    def __init__(self, on_completed: list[OnCompleted]) -> None:
         """Sends the webhooks of requests completing from now on (`on_completed`: where the
         simulator calls back as a request completes)."""
         self.key = Ed25519PrivateKey.generate()
