@@ -20,7 +20,6 @@ from tests.e2e.support import (
     SIGNING_SECRET,
     TEAM,
     falbot_env,
-    running_simulator,
     running_slack,
     wait_all_final,
 )
@@ -34,12 +33,6 @@ USER = "UWEB"
 async def slack() -> AsyncIterator[FakeSlack]:
     async with running_slack((USER,)) as fake:
         yield fake
-
-
-@pytest.fixture
-async def fal_sim() -> AsyncIterator[FalSimulator]:
-    async with running_simulator() as simulator:
-        yield simulator
 
 
 async def test_jobs_end_from_fals_webhook_and_a_forged_one_changes_nothing(

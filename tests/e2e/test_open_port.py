@@ -25,7 +25,6 @@ from tests.e2e.support import (
     SIGNING_SECRET,
     TEAM,
     falbot_env,
-    running_simulator,
     running_slack,
     wait_all_final,
 )
@@ -39,12 +38,6 @@ USER = "UPORT"
 async def slack() -> AsyncIterator[FakeSlack]:
     async with running_slack((USER,)) as fake:
         yield fake
-
-
-@pytest.fixture
-async def fal_sim() -> AsyncIterator[FalSimulator]:
-    async with running_simulator() as simulator:
-        yield simulator
 
 
 async def get(url: str) -> tuple[int, str]:

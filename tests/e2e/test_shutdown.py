@@ -19,7 +19,6 @@ from tests.e2e.support import (
     falbot_env,
     prompt_of,
     read_db,
-    running_simulator,
     running_slack,
     wait_all_final,
 )
@@ -33,12 +32,6 @@ USERS = ("UANN", "UBEN")
 async def slack() -> AsyncIterator[FakeSlack]:
     async with running_slack(USERS) as fake:
         yield fake
-
-
-@pytest.fixture
-async def fal_sim() -> AsyncIterator[FalSimulator]:
-    async with running_simulator() as simulator:
-        yield simulator
 
 
 async def imagine(sender: SignedSender, slack: FakeSlack, user: str, prompt: str) -> str:

@@ -23,7 +23,6 @@ from tests.e2e.support import (
     SIGNING_SECRET,
     TEAM,
     falbot_env,
-    running_simulator,
     running_slack,
     wait_all_final,
 )
@@ -38,12 +37,6 @@ MiB = 1024 * 1024
 async def slack() -> AsyncIterator[FakeSlack]:
     async with running_slack((USER,)) as fake:
         yield fake
-
-
-@pytest.fixture
-async def fal_sim() -> AsyncIterator[FalSimulator]:
-    async with running_simulator() as simulator:
-        yield simulator
 
 
 def head(length: int, headers: dict[str, str] | None = None) -> bytes:
