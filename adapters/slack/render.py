@@ -282,15 +282,7 @@ def edit_modal(
     initial = next((o for o in options if o["value"] == default), None)
     if initial is not None:
         select["initial_option"] = initial
-    prompt_input: dict[str, Any] = {
-        "type": "plain_text_input",
-        "action_id": PROMPT_INPUT,
-        "multiline": True,
-        "max_length": 2000,
-        "placeholder": {"type": "plain_text", "text": "What should change?"},
-    }
-    if prompt:
-        prompt_input["initial_value"] = prompt[:2000]
+    prompt_input = _edit_prompt_input(prompt)
     return {
         "type": "modal",
         "callback_id": EDIT_MODAL,
@@ -345,15 +337,7 @@ def upload_modal(
         }
     ]
     if kind == "edit":
-        prompt_input: dict[str, Any] = {
-            "type": "plain_text_input",
-            "action_id": PROMPT_INPUT,
-            "multiline": True,
-            "max_length": 2000,
-            "placeholder": {"type": "plain_text", "text": "What should change?"},
-        }
-        if prompt:
-            prompt_input["initial_value"] = prompt[:2000]
+        prompt_input = _edit_prompt_input(prompt)
         blocks.append(
             {
                 "type": "input",
@@ -372,3 +356,17 @@ def upload_modal(
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": blocks,
     }
+
+
+def _edit_prompt_input(prompt: str) -> dict[str, Any]:
+    """The edit modals' prompt box (the Edit image shortcut's and `/edit`'s)."""
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": PROMPT_INPUT,
+        "multiline": True,
+        "max_length": 2000,
+        "placeholder": {"type": "plain_text", "text": "What should change?"},
+    }
+    if prompt:
+        element["initial_value"] = prompt[:2000]
+    return element
