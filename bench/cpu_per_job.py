@@ -261,7 +261,9 @@ async def main() -> None:
     parser.add_argument("--jobs", type=int, default=200, help="measured jobs per run")
     parser.add_argument("--warmup", type=int, default=10, help="jobs before measuring")
     parser.add_argument("--runs", type=int, default=3, help="falbot processes, one after another")
-    parser.add_argument("--rate", type=float, default=10.0, help="interactions per second")
+    parser.add_argument(
+        "--rate", type=float, default=5.0, help="interactions per second (half of C/L)"
+    )
     parser.add_argument("--run-time", type=float, default=1.0, help="seconds at fal per job")
     parser.add_argument("--profile", action="store_true", help="cProfile the measured jobs")
     parser.add_argument("--top", type=int, default=40, help="functions shown with --profile")

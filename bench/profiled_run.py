@@ -40,14 +40,14 @@ _db_calls: Counter[str] = Counter()
 
 def _count_database_calls() -> None:
     """Count what goes to aiosqlite's thread (each a round trip), by the function or the SQL's
-    first word, for the "profile saved" line."""
+    first words, for the "profile saved" line."""
     import aiosqlite
 
     queue_call = aiosqlite.Connection._execute
 
     async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if _counting:
-            what = args[0].split(None, 1)[0].upper() if args and isinstance(args[0], str) else ""
+            what = " ".join(args[0].split()[:4]) if args and isinstance(args[0], str) else ""
             _db_calls[what or getattr(fn, "__name__", "?")] += 1
         return await queue_call(self, fn, *args, **kwargs)
 
