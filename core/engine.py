@@ -30,6 +30,7 @@ from core.intake import Intake, find_job
 from core.jobs import ANY_CHANNEL, Actor, Channel, Job, JobKind, JobState
 from core.live_catalog import LiveCatalog
 from core.ports import Clock, FalGateway, Reply, ReplyFactory, Store
+from core.preferences import PreferenceBook
 from core.quota import BucketKey, BucketLimits, resolve, to_credits
 from core.recovery import recover
 from core.replies import JobReplies
@@ -113,8 +114,14 @@ class Engine:
             replies=self._replies,
             busy_retry_after=self._busy_retry_after,
         )
+        # People's and workspaces' /settings, read at intake; adapters show and change them.
+        self.preferences = PreferenceBook(store=store, models=self.live_catalog)
         self._intake = Intake(
-            store=store, models=self.live_catalog, config=config, admitter=self._admitter
+            store=store,
+            models=self.live_catalog,
+            config=config,
+            admitter=self._admitter,
+            preferences=self.preferences,
         )
 
     @property
