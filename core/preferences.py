@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal, get_args
 
@@ -117,15 +118,17 @@ class PreferenceBook:
         return (await self.settings(actor)).effective
 
     async def change(
-        self, actor: Actor, name: str, value: object, *, scope: Scope = "user"
+        self, actor: Actor, changes: Mapping[str, object], *, scope: Scope = "user"
     ) -> Settings:
-        """Set one default (`value` None clears it) for the actor, or (admins) the workspace."""
+        """Set defaults (a value None clears one) for the actor, or (admins) the workspace;
+        every value is checked before any is kept."""
         user = self._owner(actor, scope)
-        field = check_field(name)
-        checked = None if value is None else await self._checked(actor, field, value)
+        checked: dict[str, Any] = {}
+        for name, value in changes.items():
+            field = check_field(name)
+            checked[field] = None if value is None else await self._checked(actor, field, value)
         current = await self._read(actor.workspace_id, user)
-        changes: dict[str, Any] = {field: checked}
-        changed = replace(current, **changes)
+        changed = replace(current, **checked)
         await self._store.set_state_value(_key(actor.workspace_id, user), changed.to_json())
         return await self.settings(actor)
 
@@ -134,6 +137,10 @@ class PreferenceBook:
         user = self._owner(actor, scope)
         await self._store.set_state_value(_key(actor.workspace_id, user), Preferences().to_json())
         return await self.settings(actor)
+
+    def check_scope(self, actor: Actor, scope: Scope) -> None:
+        """Refuse a workspace panel to someone who is not an admin (before it is shown)."""
+        self._owner(actor, scope)
 
     def _owner(self, actor: Actor, scope: Scope) -> str | None:
         if scope == "workspace":

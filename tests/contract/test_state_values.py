@@ -31,10 +31,8 @@ async def test_a_value_is_kept_replaced_and_missing_is_none(store: Store) -> Non
 
 async def test_a_users_defaults_apply_to_their_commands_and_nobody_elses(store: Store) -> None:
     book = _book(store)
-    await book.change(ALICE, "model", "flux-dev")
-    await book.change(ALICE, "aspect_ratio", "16:9")
-    await book.change(ALICE, "num_images", "3")
-    await book.change(ALICE, "remix", "on")
+    await book.change(ALICE, {"model": "flux-dev", "aspect_ratio": "16:9"})
+    await book.change(ALICE, {"num_images": "3", "remix": "on"})
 
     command = Generate(JobKind.IMAGE, "", {"prompt": "a fox"})
     mine = await book.apply(command, ALICE)
@@ -56,8 +54,8 @@ async def test_reset_forgets_a_users_own_and_the_workspaces_defaults_show_again(
     store: Store,
 ) -> None:
     book = _book(store)
-    await book.change(ADMIN, "aspect_ratio", "9:16", scope="workspace")
-    await book.change(ALICE, "aspect_ratio", "16:9")
+    await book.change(ADMIN, {"aspect_ratio": "9:16"}, scope="workspace")
+    await book.change(ALICE, {"aspect_ratio": "16:9"})
     assert (await book.effective(ALICE)).aspect_ratio == "16:9"
     assert (await book.effective(BOB)).aspect_ratio == "9:16"
 
