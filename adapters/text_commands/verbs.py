@@ -49,6 +49,9 @@ EDIT = Verb(
     examples={"resolution": "1K"},
 )
 UPSCALE = Verb("upscale", "", ("model", "scale"), model="esrgan")
+DESCRIBE = Verb("describe")
+BLEND = Verb("blend", "[prompt]", ("model", "aspect_ratio", "seed"), model="kontext-blend")
+SETTINGS = Verb("settings", "[workspace] [reset]")
 MODELS = Verb("models")
 QUOTA = Verb("quota")
 USAGE = Verb("usage", "[days]")
