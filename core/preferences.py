@@ -29,8 +29,9 @@ FIELDS: tuple[Field, ...] = get_args(Field)
 ASPECTS: tuple[str, ...] = get_args(ImageAspect)
 COUNTS = (1, 2, 3, 4)
 # The verbs that open a modal with the prompt first when remix mode is on (the Midjourney
-# habit): each makes the job again, so the prompt is the thing worth changing.
-REMIX_ACTIONS = frozenset({"rerun", "vary", "pan", "zoom"})
+# habit): each makes the job again, so the prompt is the thing worth changing. A family
+# covers its variants (`vary_strong`, `pan_left`, `zoom_1.5`).
+REMIX_FAMILIES = ("rerun", "vary", "pan", "zoom")
 
 
 @dataclass(frozen=True)
@@ -193,14 +194,28 @@ class PreferenceBook:
     async def wants_remix(self, actor: Actor, action: str, job: Job) -> bool:
         """Whether a press of `action` on `job` first opens a modal with its prompt: remix mode
         is on, the action remakes the job (`REMIX_ACTIONS`), and the job had a prompt."""
-        if action not in REMIX_ACTIONS or not isinstance(job.arguments.get("prompt"), str):
+        if not remixes(action) or not isinstance(job.arguments.get("prompt"), str):
             return False
         return bool((await self.effective(actor)).remix)
 
     async def wants_private(self, actor: Actor) -> bool:
         """The actor's private-mode preference (theirs, else the workspace's default). What
         private mode does, and whether a workspace allows it, is decided where results go."""
-        return bool((await self.effective(actor)).private)
+        return bool(await private_preference(self._store, actor))
+
+
+def remixes(action: str) -> bool:
+    """Whether a follow-up `action` is one remix mode asks the prompt for first."""
+    family = action.split("_", 1)[0]
+    return family in REMIX_FAMILIES
+
+
+async def private_preference(store: Store, actor: Actor) -> bool | None:
+    """The actor's private-mode setting (theirs, else their workspace's default); None when
+    neither is set. For where private mode is decided (it needs no catalog)."""
+    own = Preferences.from_json(await store.state_value(_key(actor.workspace_id, actor.user_id)))
+    workspace = Preferences.from_json(await store.state_value(_key(actor.workspace_id, None)))
+    return own.over(workspace).private
 
 
 def check_field(name: str) -> Field:

@@ -38,8 +38,9 @@ def shown(value: object) -> str:
     return str(value)
 
 
-def render_settings(settings: Settings, *, scope: Scope, reset: str) -> str:
-    """The panel's text (core markup); `reset` is how the platform spells the reset command."""
+def render_settings(settings: Settings, *, scope: Scope, change: str) -> str:
+    """The panel's text (core markup); `change`, its last line, says how to change them and
+    put back the defaults on the platform."""
     values = settings.shown(scope)
     if scope == "user":
         lines = ["**Your settings**: your next jobs here use them; nobody else's do."]
@@ -51,7 +52,7 @@ def render_settings(settings: Settings, *, scope: Scope, reset: str) -> str:
             value = f"`{value}`"
         note = f": {_MODE_NOTES[name]}" if name in _MODE_NOTES else ""
         lines.append(f"• {LABELS[name]}: {value} ({settings.source(name, scope=scope)}){note}")
-    lines.append(f"Change them below; {reset} puts back the defaults.")
+    lines.append(change)
     return "\n".join(lines)
 
 

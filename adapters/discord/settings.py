@@ -42,7 +42,7 @@ _PLACEHOLDERS: dict[str, str] = {name: label for name, label in LABELS.items()}
 _PLACEHOLDERS[MODES_MENU] = "Modes (remix, private): choose the ones on"
 _MENU_TEMPLATE = r"falbot:set:(?P<scope>me|ws):(?P<menu>model|aspect_ratio|num_images|modes)"
 _RESET_TEMPLATE = r"falbot:set:(?P<scope>me|ws):reset"
-RESET_HINT = "the Reset button (or `/settings reset:True`)"
+CHANGE = "Change them with the menus below; Reset puts back the defaults."
 
 
 class HasDeps(Protocol):
@@ -58,7 +58,7 @@ async def panel(deps: Deps, actor: Actor, scope: Scope) -> tuple[str, discord.ui
     book = deps.engine.preferences
     settings = await book.settings(actor)
     models = await deps.engine.models(actor.workspace_id)
-    text = render.block(render_settings(settings, scope=scope, reset=RESET_HINT))
+    text = render.block(render_settings(settings, scope=scope, change=CHANGE))
     view = discord.ui.View(timeout=None)
     for row, field in enumerate(_FIELD_MENUS):
         choices = field_choices(field, settings, scope=scope, models=models)

@@ -16,7 +16,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from adapters.slack import render
 from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
-from adapters.text_commands.grammar import usage_error
+from adapters.text_commands.settings import read_settings
 from core.preferences import Scope, Settings
 from core.settings_view import (
     LABELS,
@@ -33,32 +33,33 @@ log = logging.getLogger(__name__)
 SETTINGS_ACTION = re.compile(
     r"^falbot_set_(?P<scope>me|ws)_(?P<menu>model|aspect_ratio|num_images|modes|reset)$"
 )
-USAGE = "`/falbot settings [workspace] [reset]`"
 _SCOPES: dict[str, Scope] = {"me": "user", "ws": "workspace"}
 _CODES = {scope: code for code, scope in _SCOPES.items()}
-RESET_HINT = "the Reset button (or `/falbot settings reset`)"
+CHANGE = (
+    "Change them with the menus below (or type `/falbot settings aspect 16:9 count 2`); Reset"
+    " puts back the defaults."
+)
 
 Block = dict[str, Any]
 
 
 async def settings_command(deps: Deps, origin: Origin, text: str) -> None:
-    """`/falbot settings`, `… reset`, `… workspace` (admins), `… workspace reset`."""
-    words = {w.lower() for w in text.split()}
-    if words - {"reset", "workspace"}:
-        raise usage_error("`/falbot settings` takes only `workspace` and `reset`.", USAGE)
+    """`/falbot settings` (the panel), `… reset`, `… aspect 16:9 count 2` (typed changes);
+    `workspace` first for the workspace's defaults (admins)."""
+    line = read_settings(text.split(), prefix="/falbot ")
     actor = await deps.identities.actor(origin)
-    scope: Scope = "workspace" if "workspace" in words else "user"
     book = deps.engine.preferences
-    if "reset" in words:
-        await book.reset(actor, scope=scope)
-    else:
-        book.check_scope(actor, scope)
     note = ""
-    if "reset" in words:
-        note = (
-            "Your settings are reset." if scope == "user" else "The workspace's defaults are reset."
-        )
-    text_, blocks = await panel(deps, origin, scope, note=note)
+    if line.reset:
+        await book.reset(actor, scope=line.scope)
+        whose = "Your settings are" if line.scope == "user" else "The workspace's defaults are"
+        note = f"{whose} reset."
+    elif line.changes:
+        await book.change(actor, line.changes, scope=line.scope)
+        note = "Saved."
+    else:
+        book.check_scope(actor, line.scope)
+    text_, blocks = await panel(deps, origin, line.scope, note=note)
     await deps.answers.tell(origin, text_, blocks)
 
 
@@ -89,7 +90,7 @@ async def panel(
     actor = await deps.identities.actor(origin)
     settings = await deps.engine.preferences.settings(actor)
     models = await deps.engine.models(actor.workspace_id)
-    shown = render_settings(settings, scope=scope, reset=RESET_HINT)
+    shown = render_settings(settings, scope=scope, change=CHANGE)
     text = f"{note}\n{shown}" if note else shown
     return render.answer(text)[0], [*render.text_blocks(text), _menus(settings, scope, models)]
 
