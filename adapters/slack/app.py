@@ -31,7 +31,11 @@ from adapters.slack.deps import Deps
 from adapters.slack.files import TOKEN_HOSTS, SlackFiles
 from adapters.slack.help import publish_home
 from adapters.slack.identity import Identities
-from adapters.slack.image_verbs import IMAGE_VERB_MODAL, on_image_verb_submitted
+from adapters.slack.image_verbs import (
+    IMAGE_VERB_MODAL,
+    on_image_verb_submitted,
+    on_suggestion_button,
+)
 from adapters.slack.mentions import on_direct_message, on_mention
 from adapters.slack.modals import on_upload_submitted
 from adapters.slack.remix import REMIX_MODAL, on_remix_submitted
@@ -196,6 +200,10 @@ class SlackAdapter:
         self.app.view(render.UPLOAD_MODAL)(self._on_upload)
         self.app.action(_RESULT_ACTION)(self._on_action)
         # /settings' panel, remix's modal, /describe's and /blend's upload modal
+        suggestion = re.compile("^" + render.IMAGINE_ACTION.pattern + "$")
+        self.app.action(suggestion)(
+            self._listener(on_suggestion_button, "suggestion", _interaction_origin)
+        )
         self.app.action(SETTINGS_ACTION)(
             self._listener(on_settings_action, "settings", _interaction_origin)
         )

@@ -45,19 +45,6 @@ async def on_result_button(deps: Deps, origin: Origin, body: dict[str, Any]) -> 
         metadata = {"job": job.id, "c": origin.channel_id, "t": thread_ts, "i": image}
         await open_edit_modal(deps, origin, trigger_id=str(body["trigger_id"]), metadata=metadata)
         return
-    if action_id == render.IMAGINE:  # a describe's suggestion, imagined on the presser's defaults
-        suggestion = FollowUp(value, "imagine", image_index=image)
-        job = await deps.engine.own_job(actor, value, doing="imagine")
-        texts = job.result.texts if job.result else ()
-        await deps.starter.start(
-            actor=actor,
-            channel=origin.channel_id,
-            thread_ts=thread_ts,
-            prompt=texts[image or 0] if (image or 0) < len(texts) else "",
-            what=f"a suggestion of {job.short_id}",
-            command=suggestion,
-        )
-        return
     follow: FollowUpAction = _FOLLOW_UPS.get(action_id, "upscale")
     job = await deps.engine.own_job(actor, value, doing=follow)
     command = FollowUp(job.id, follow, image_index=image)

@@ -1,6 +1,7 @@
 """`/describe` and `/blend`: slash commands cannot carry files, so each opens a modal with
 Slack's `file_input` (one image to describe; two to five to blend, with an optional prompt).
-The submission's files become the job's input images, as `/edit`'s do."""
+The submission's files become the job's input images, as `/edit`'s do. A describe's result
+has an Imagine button per suggestion."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from typing import Any
 from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
 from adapters.slack.options import parse
-from adapters.slack.render import FILE_BLOCK, FILE_INPUT, IMAGE_TYPES
+from adapters.slack.render import FILE_BLOCK, FILE_INPUT, IMAGE_TYPES, IMAGINE_ACTION
 from adapters.slack.shortcuts import modal_metadata, screen_files
 from adapters.text_commands.grammar import usage_error
 from adapters.text_commands.verbs import BLEND, DESCRIBE
 from core.blend import MAX_IMAGES, MIN_IMAGES, blend_command
-from core.commands import Generate
+from core.commands import FollowUp, Generate
 from core.errors import invalid
 from core.jobs import JobKind
 from core.model_inputs import MAX_PROMPT
@@ -126,4 +127,27 @@ async def on_image_verb_submitted(deps: Deps, origin: Origin, view: dict[str, An
         prompt=prompt.strip() if what == "blend" else "",
         what=what,
         command=command.with_images(images, flagged=flagged),
+    )
+
+
+async def on_suggestion_button(deps: Deps, origin: Origin, body: dict[str, Any]) -> None:
+    """An Imagine button under a describe: /imagine of that suggestion, a new job of the
+    presser on their own defaults (core checks the describe is theirs, or they are an admin)."""
+    action = (body.get("actions") or [{}])[0]
+    match = IMAGINE_ACTION.fullmatch(str(action.get("action_id", "")))
+    if match is None:
+        return
+    index = int(match[1]) - 1
+    message = body.get("message") or {}
+    message_ts = str(message.get("ts") or (body.get("container") or {}).get("message_ts") or "")
+    actor = await deps.identities.actor(origin)
+    job = await deps.engine.own_job(actor, str(action.get("value", "")), doing="imagine")
+    texts = job.result.texts if job.result else ()
+    await deps.starter.start(
+        actor=actor,
+        channel=origin.channel_id,
+        thread_ts=str(message.get("thread_ts") or message_ts) or None,
+        prompt=texts[index] if index < len(texts) else "",
+        what=f"suggestion {index + 1} of {job.short_id}",
+        command=FollowUp(job.id, "imagine", image_index=index),
     )

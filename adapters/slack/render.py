@@ -26,8 +26,10 @@ VARY = "falbot_vary"
 UPSCALE = "falbot_upscale"
 EDIT = "falbot_edit"
 DELETE = "falbot_delete"
-IMAGINE = "falbot_imagine"  # a describe's suggestion (`falbot_imagine_2`): /imagine it
-RESULT_ACTIONS = (RERUN, VARY, UPSCALE, EDIT, DELETE, IMAGINE)
+RESULT_ACTIONS = (RERUN, VARY, UPSCALE, EDIT, DELETE)
+# A describe's suggestion (`falbot_imagine_2`, 1-based): /imagine it (`adapters.slack.image_verbs`).
+IMAGINE = "falbot_imagine"
+IMAGINE_ACTION = re.compile(IMAGINE + r"_([1-9])")
 # A grid's buttons name their image after the action (`falbot_upscale_2`): action ids are unique
 # within a block.
 RESULT_ACTION = re.compile("(" + "|".join(RESULT_ACTIONS) + r")(?:_([1-9]\d?))?")
