@@ -25,6 +25,10 @@ class JobReplies:
         """Whether replies of this platform can be rebuilt (its adapter runs here)."""
         return platform in self._factories
 
+    def platforms(self) -> list[str]:
+        """The platforms whose replies can be rebuilt here."""
+        return list(self._factories)
+
     def hold(self, job_id: str, reply: Reply) -> None:
         """Keep the reply an adapter made for a new job."""
         self._replies[job_id] = self._throttled(reply)

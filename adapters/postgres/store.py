@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from adapters.postgres.admission import AdmissionTables
 from adapters.postgres.jobs import JobTables
+from adapters.postgres.line import LineTables
 from adapters.postgres.money import MoneyTables
 from adapters.postgres.state import StateTables
 
 
-class PostgresStore(AdmissionTables, JobTables, MoneyTables, StateTables):
+class PostgresStore(AdmissionTables, JobTables, LineTables, MoneyTables, StateTables):
     """Every method is one transaction on a pooled connection; any number of processes may
-    share the database."""
+    share the database, and its line (`LineTables`)."""
+
+    async def close(self) -> None:
+        await self.unlisten()
+        await super().close()
