@@ -146,13 +146,19 @@ class Admitter:
 
     async def release(self, job: Job) -> None:
         """Put an admitted job in the line (in its reserved place) and show it there."""
+        if not self._line.shared:
+            await self._line.put(job)
+            await self._show_queued(job, len(self._line))
+            return
+        # A shared line: shown before any process can claim it (a later edit would undo
+        # that one's), then let go: whichever process claims it rebuilds its reply.
+        await self._show_queued(job, len(self._line) + 1)
         await self._line.put(job)
-        await self._replies.show(
-            job,
-            ProgressView(
-                job.id, job.model, Stage.QUEUED, position=len(self._line), line_size=len(self._line)
-            ),
-        )
+        await self._replies.let_go(job.id)
+
+    async def _show_queued(self, job: Job, position: int) -> None:
+        view = ProgressView(job.id, job.model, Stage.QUEUED, position=position, line_size=position)
+        await self._replies.show(job, view)
 
     async def precheck(self, request: JobRequest, *, images: int = 1) -> ModelSpec:
         """Refuse now, reading only, what `admit` would refuse for `request` once its `images`

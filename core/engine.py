@@ -29,7 +29,7 @@ from core.execution import DATA_URI_MAX, JobExecutor
 from core.housekeeping import prune_dedupe_forever
 from core.intake import Intake
 from core.jobs import ANY_CHANNEL, Actor, Channel, Job, JobState
-from core.leases import Sharing
+from core.leases import Leases, Sharing
 from core.line import Line, LocalLine, SharedLine
 from core.live_catalog import LiveCatalog
 from core.ports import Clock, FalGateway, LineStore, Reply, ReplyFactory, Store
@@ -253,9 +253,9 @@ class Engine(AccountViews):
         return self._line if isinstance(self._line, SharedLine) else None
 
     @property
-    def taken_over(self) -> int:
-        """Jobs this process took over from processes that stopped."""
-        return 0 if self._sharing is None else self._sharing.leases.taken_over
+    def leases(self) -> Leases | None:
+        """On a shared line: this process's leases and takeovers (`taken_over` counts them)."""
+        return None if self._sharing is None else self._sharing.leases
 
     # ---- admission
 

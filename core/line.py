@@ -29,6 +29,7 @@ def line_key(job: Job) -> str:
 
 class Line(Protocol):
     limit: int
+    shared: bool  # with other processes: a job may be claimed by any of them
 
     def __len__(self) -> int:
         """Jobs waiting (a shared line: in every process, as last seen)."""
@@ -90,6 +91,7 @@ class LocalLine:
         self._slots = Slots(limit)
         self._idle = False  # a slot taken while the line is empty: not at fal yet
         self.limit = limit
+        self.shared = False
 
     def __len__(self) -> int:
         return len(self._line)
@@ -158,6 +160,7 @@ class SharedLine:
         self._wake = asyncio.Event()
         self._woken_at: float | None = None
         self.limit = limit
+        self.shared = True
         self.claimed = 0
         self.claim_latencies: list[float] = []  # seconds from a wake-up to the claim it led to
 

@@ -48,6 +48,12 @@ class JobReplies:
     def drop(self, job_id: str) -> None:
         self._replies.pop(job_id, None)
 
+    async def let_go(self, job_id: str) -> None:
+        """Another process may carry the job on: its last view is sent, the reply forgotten."""
+        reply = self._replies.pop(job_id, None)
+        if reply is not None:
+            await reply.close()
+
     async def show(self, job: Job, view: ProgressView) -> None:
         job_log.emit(job_log.JOB_PROGRESS, job, level=logging.DEBUG, stage=view.stage.value)
         await self.of(job).progress(view)

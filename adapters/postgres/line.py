@@ -8,7 +8,8 @@ passes over a job another transaction holds (a cancel taking it out, say).
 
 A job a process works on is owned by it until `lease_until`, which the owner renews every few
 seconds. When the lease runs out (the process died), another process takes the job over
-(`take_over`) and resumes it. Every change to a job is fenced on its owner: a process whose job
+(`take_over`) and resumes it; so does a job nobody owns outside the line (moved from SQLite by
+`falbot migrate-db`). Every change to a job is fenced on its owner: a process whose job
 was taken over can no longer write it (`LeaseLost`).
 
 Wake-ups go by LISTEN/NOTIFY: `falbot_line` when a job enters the line or a slot frees,
@@ -56,8 +57,9 @@ _TAKE_OVER = """
 UPDATE jobs SET owner = $1, lease_until = now() + $2::interval
 WHERE id IN (
     SELECT id FROM jobs
-    WHERE NOT final AND owner IS NOT NULL AND owner <> $1 AND lease_until < now()
-      AND platform = ANY($3::text[])
+    WHERE NOT final AND platform = ANY($3::text[])
+      AND (owner <> $1 AND lease_until < now()
+           OR owner IS NULL AND state <> 'queued')
     ORDER BY seq LIMIT $4
     FOR UPDATE SKIP LOCKED
 )
