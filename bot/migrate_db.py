@@ -47,8 +47,8 @@ def migrate_db(source_url: str, target_url: str, *, out: TextIO | None = None) -
     out = out or sys.stdout
     password = _password(target_url)
     try:
-        path = source_path(source_url)
         where = target_where(target_url)
+        path = source_path(source_url)
         _log_beside(path, secrets=[password] if password else [])
         asyncio.run(_migrate(path, target_url, where=where, out=out))
     except MigrationFailed as failed:
@@ -94,7 +94,7 @@ def target_where(url: str) -> str:
         raise MigrationFailed(f"--to must be a PostgreSQL URL: {_PG_EXAMPLE}", code=2)
     problem = _postgres_problem(url)
     if problem is not None:
-        raise MigrationFailed(f"--to {problem}", code=2)
+        raise MigrationFailed(f"--to: {problem}", code=2)
     parts = urlsplit(url)
     return f"postgresql://{parts.hostname}:{parts.port or 5432}{parts.path}"
 
@@ -253,8 +253,10 @@ def _not_connected(exc: BaseException, where: str) -> MigrationFailed:
             "is not shown here: check it"
         )
     if isinstance(exc, asyncpg.InvalidCatalogNameError):
+        server, name = where.rsplit("/", 1)
         return MigrationFailed(
-            f"PostgreSQL has no database {where}: create it first (CREATE DATABASE …), empty"
+            f"PostgreSQL at {server} has no database {name}: create it first "
+            f"(CREATE DATABASE {name}) and run migrate-db again"
         )
     if isinstance(exc, asyncpg.PostgresError):
         return MigrationFailed(f"PostgreSQL at {where} refused the connection: {exc}")
