@@ -88,9 +88,10 @@ async def _counts(db: Db, tables: Iterable[str]) -> dict[str, int]:
 
 class LoadTables(PostgresConnection):
     async def load(self, source: Source, *, verify: Verify) -> Figures:
-        """Copy every table of `source` into this database, which must hold no row, in one
-        transaction; `verify` sees the result before it commits, and rolls all of it back by
-        raising. Raises `NotEmpty`, or `LoadError` when the schemas do not fit."""
+        """Copy every table of `source` into this database's tables of the same names, which
+        must hold no row, in one transaction; `verify` sees the result before it commits, and
+        rolls all of it back by raising. Raises `NotEmpty`, or `LoadError` when the schemas do
+        not fit."""
         # A connection of its own, not the pool's: COPY needs asyncpg's binary codecs, and the
         # pool's connections decode JSON to Python values with a text codec.
         db = await asyncpg.connect(self.dsn)
@@ -114,7 +115,10 @@ async def _load(db: Db, source: Source, verify: Verify) -> Figures:
                 "another process is using the PostgreSQL database (is falbot running on "
                 "it?): stop it and try again"
             ) from None
-        if rows := await occupied(db):
+        # Held now, so no row can come in between: the tables the copy fills must be empty. (A
+        # table only the target has may hold what its own migration put there; the caller
+        # refused every row anywhere before opening the store, see `occupied`.)
+        if rows := {t: n for t, n in (await occupied(db)).items() if t in plan}:
             raise NotEmpty(rows)
         for table in _copy_order(await _references(db), tables):
             if table in plan:

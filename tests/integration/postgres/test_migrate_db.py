@@ -16,7 +16,7 @@ import pytest
 
 from adapters.postgres import PostgresStore
 from adapters.sqlite import SqliteStore
-from bot.migrate_db import MigrationFailed, _migrate, target_where
+from bot.migrate_db import MigrationFailed, _copy, _migrate, target_where
 from core.errors import BotError, ErrorCode
 from core.jobs import InputImage, Job, JobResult, JobState, Output
 from core.nsfw import NsfwMode
@@ -261,6 +261,28 @@ async def test_a_newer_schema_with_defaulted_columns_and_new_tables_takes_the_co
             await db.close()
     assert len(extra) == 8 and {tuple(r) for r in extra} == {(None, None, False)}
     assert running == 3  # two input images
+
+
+async def test_rows_a_newer_migration_seeds_in_a_table_only_postgresql_has_are_left_alone(
+    source: tuple[Path, dict[str, str]],
+) -> None:
+    """The first look refuses any row anywhere, but it comes before the store migrates the
+    schema; a migration that seeds a table of its own must not make the copy refuse."""
+    path, _ = source
+    async with fresh_database() as dsn:
+        async with (
+            await SqliteStore.open(path) as old,
+            await PostgresStore.open(dsn, max_size=1) as new,
+        ):
+            db = await asyncpg.connect(dsn)
+            try:
+                await db.execute("CREATE TABLE fal_slots (id INTEGER PRIMARY KEY, free INTEGER)")
+                await db.execute("INSERT INTO fal_slots VALUES (1, 10)")
+            finally:
+                await db.close()
+            copied, _ = await _copy(old, new, path=path, where=target_where(dsn))
+        assert copied.counts["fal_slots"] == 1 and copied.counts["jobs"] == 8
+        assert (await rows_in(dsn))["fal_slots"] == 1
 
 
 @pytest.mark.parametrize(
