@@ -22,11 +22,10 @@ from typing import Any, Protocol, TypeAlias
 
 import asyncpg
 
-from adapters.postgres.codec import Connection
 from adapters.postgres.connection import PostgresConnection
 
 _INTERNAL = ("schema_version",)
-Db: TypeAlias = "Connection | asyncpg.Connection[Any]"
+Db: TypeAlias = "asyncpg.Connection[Any]"  # a connection of its own, outside the pool
 _LOCK_TIMEOUT = "5s"
 
 
