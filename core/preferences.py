@@ -174,17 +174,19 @@ class PreferenceBook:
 
     async def apply(self, command: Generate, actor: Actor) -> Generate:
         """`command` with the actor's defaults filled in where it leaves them out: an image
-        job's model, aspect and count. Other kinds, and what the person typed, are untouched.
-        A default model the workspace has since denied is skipped (the kind's default runs),
-        so a person is never refused over a model they did not name."""
+        job's model, aspect and count. Other kinds, and what the person typed, are untouched;
+        a person is never refused over a model they did not name."""
         if command.kind is not JobKind.IMAGE:
             return command
         settings = await self.settings(actor)
         prefs = settings.own.over(settings.workspace)  # set by someone: the model fills the rest
         model = command.model
         if not model and prefs.model:
+            # A default the catalog no longer has, or the workspace has since denied, is
+            # skipped: the kind's default runs.
+            known = {s.name for s in self._models.all() if s.kind is JobKind.IMAGE}
             denied = (await self._store.policy(actor.workspace_id)).denied_models
-            model = "" if prefs.model in denied else prefs.model
+            model = prefs.model if prefs.model in known - denied else ""
         options = dict(command.options)
         for name, value in (("aspect_ratio", prefs.aspect_ratio), ("num_images", prefs.num_images)):
             if options.get(name) is None and value is not None:
@@ -193,7 +195,7 @@ class PreferenceBook:
 
     async def wants_remix(self, actor: Actor, action: str, job: Job) -> bool:
         """Whether a press of `action` on `job` first opens a modal with its prompt: remix mode
-        is on, the action remakes the job (`REMIX_ACTIONS`), and the job had a prompt."""
+        is on, the action remakes the job (`remixes`), and the job had a prompt."""
         if not remixes(action) or not isinstance(job.arguments.get("prompt"), str):
             return False
         return bool((await self.effective(actor)).remix)
