@@ -29,6 +29,7 @@ INSTRUCTION = (
 )
 _BULLET = re.compile(r"^\s*(?:[-*•]+|\d{1,2}\s*[.):-]|prompt\s*\d{1,2}\s*[:.-])\s*", re.IGNORECASE)
 _MAX_SUGGESTION = 1000
+_SHOWN = 400
 
 
 def describe_arguments(image_urls: list[str]) -> dict[str, Any]:
@@ -73,5 +74,11 @@ def render_suggestions(texts: tuple[str, ...]) -> str:
     """The suggestions as core markup, numbered as their buttons are."""
     if not texts:
         return "fal gave no prompt suggestions for this image."
-    lines = [f"**{i}.** {text}" for i, text in enumerate(texts, 1)]
-    return "\n".join(["Prompt suggestions (press a number to imagine it):", *lines])
+    lines = [f"**{i}.** {_shown(text)}" for i, text in enumerate(texts, 1)]
+    head = "Prompt suggestions (**Imagine** makes one, on your own /settings):"
+    return "\n".join([head, *lines])
+
+
+def _shown(text: str) -> str:
+    """A suggestion as listed: four fit one chat message; its button imagines all of it."""
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
