@@ -5,6 +5,7 @@ user, a denied model or an empty bucket is refused and takes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 from decimal import Decimal
@@ -143,3 +144,23 @@ async def test_refusals_take_nothing(env: Env, verb: str) -> None:
     assert (await bot.app.engine.quota(Actor("discord", guild, env.bob.id))).level == Decimal(
         "0.01"
     )
+
+
+async def test_an_imagine_button_works_after_a_restart(env: Env) -> None:
+    first = await env.start_bot()
+    image = env.fake.host_file("scene.png", png(96, 64, "teal"), "image/png")
+    issued = await _describe(env, env.alice, image)
+    await env.final_edit(issued)
+    actor = Actor("discord", env.fake.guild_id, env.alice.id)
+    async with asyncio.timeout(5):  # recorded as delivered (after the edit) before stopping
+        while not all(j.state.final for j in await first.app.engine.jobs(actor)):
+            await asyncio.sleep(0.01)
+    await env.stop_bot(first)
+    await env.start_bot()
+
+    message = env.fake.original(issued)
+    press = await env.fake.send_interaction(
+        env.fake.click(env.alice, message, env.fake.button_ids(message)["Imagine 4"])
+    )
+    await env.final_edit(press)
+    assert env.sim.submits[1][0] == "fal-ai/flux/schnell"

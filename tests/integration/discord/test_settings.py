@@ -139,3 +139,15 @@ async def test_without_remix_rerun_starts_at_once(env: Env) -> None:
     assert callback.json["type"] == 5  # deferred: the job is on its way
     await env.final_edit(pressed)
     assert env.sim.submits[1][1]["prompt"] == "a green kite"
+
+
+async def test_a_panel_opened_before_a_restart_still_works(env: Env) -> None:
+    first = await env.start_bot()
+    panel = await _panel(env, env.alice)
+    await env.stop_bot(first)
+    await env.start_bot()
+
+    text = await _choose(env, env.alice, panel, "num_images", "2")
+    assert "Count: 2 (yours)" in text
+    await _imagine(env, env.alice, "a quay")
+    assert env.sim.submits[0][1]["num_images"] == 2
