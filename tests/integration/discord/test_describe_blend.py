@@ -153,7 +153,9 @@ async def test_an_imagine_button_works_after_a_restart(env: Env) -> None:
     await env.final_edit(issued)
     actor = Actor("discord", env.fake.guild_id, env.alice.id)
     async with asyncio.timeout(5):  # recorded as delivered (after the edit) before stopping
-        while not all(j.state.final for j in await first.app.engine.jobs(actor)):
+        while True:
+            if all(j.state.final for j in await first.app.engine.jobs(actor)):
+                break
             await asyncio.sleep(0.01)
     await env.stop_bot(first)
     await env.start_bot()
