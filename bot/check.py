@@ -102,7 +102,10 @@ def _validation_problems(values: Mapping[str, str]) -> dict[str, str]:
             raw = values.get(name)
             if raw:
                 # Our own validators quote the value; say "the value" instead.
-                message = message.replace(repr(raw), "the value").replace(raw, "the value")
+                # Whole values only: a short one ("0") must not eat into the message's text.
+                message = message.replace(repr(raw), "the value")
+                alone = rf"(?<![\w/.:-]){re.escape(raw)}(?![\w/.:-])"
+                message = re.sub(alone, "the value", message)
             found.setdefault(name, message[:120])
         return found
     return {}
