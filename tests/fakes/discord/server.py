@@ -2,9 +2,12 @@
 
 It answers the way Discord's documented API does for what falbot uses (login, application
 commands, interaction callbacks, interaction webhooks, channel messages), keeps just enough state
-to do so (one guild, its channels and roles, messages, interactions and their tokens), records
-every request, and lets a test wait on a request instead of sleeping. Message content is hidden
-from a client without the message-content intent, as Discord hides it.
+to do so (one guild, or more with `add_guild`; channels and roles, messages, interactions and
+their tokens), records every request, and lets a test wait on a request instead of sleeping.
+Its gateway shards as Discord's does (see gateway.py): GET /gateway/bot recommends `shards`, and
+each guild's events go to the session of the shard that holds it; `peer_owner`, when a test sets
+it, names who holds the client's end of each connection (a test with several bot processes).
+Message content is hidden from a client without the message-content intent, as Discord hides it.
 
 Faults, for tests of what falbot does when Discord fails: 429s (`rate_limit`), 5xx answers
 (`outage`), gateway connections asked to reconnect or dropped (`reconnect`, `drop_gateway`, then
@@ -25,9 +28,11 @@ from aiohttp import BodyPartReader, web
 from tests.fakes.discord import payloads as p
 from tests.fakes.discord.gateway import (
     INVALID_SESSION,
+    INVALID_SHARD,
     PRIVILEGED,
     GatewayConnection,
     GatewaySession,
+    shard_problem,
 )
 from tests.fakes.discord.messages import ApiError
 from tests.fakes.discord.recorder import Predicate, Recorded, Recorder, UploadedFile
@@ -79,9 +84,15 @@ class FakeDiscord(RestApi):
         message_content_allowed: bool = True,
         callback_window: float = 3.0,
         token_lifetime: float = 15 * 60,
+        shards: int = 1,
+        max_concurrency: int = 1,
     ) -> None:
         super().__init__()
         self.bot_token = bot_token
+        self.shards = shards  # what GET /gateway/bot recommends
+        self.max_concurrency = max_concurrency  # IDENTIFYs per 5 s it allows (by bucket)
+        # For a connection's client port: who holds that end (a test's; None: not asked).
+        self.peer_owner: Callable[[int], object] | None = None
         self.message_content_allowed = message_content_allowed
         self.callback_window = callback_window
         self.token_lifetime = token_lifetime
@@ -182,7 +193,7 @@ class FakeDiscord(RestApi):
         """Register an interaction (its id and token) and dispatch INTERACTION_CREATE."""
         issued = Issued(payload=payload, created=asyncio.get_running_loop().time())
         self.interactions[payload["id"]] = issued
-        await self._dispatch("INTERACTION_CREATE", payload)
+        issued.sessions = await self._dispatch("INTERACTION_CREATE", payload)
         return issued
 
     async def post_message(
@@ -252,6 +263,8 @@ class FakeDiscord(RestApi):
             on_resume=self._on_resume,
             heartbeat_interval_ms=41_250,
         )
+        if self.peer_owner is not None and connection.peer_port is not None:
+            connection.owner = self.peer_owner(connection.peer_port)
         self.connections.append(connection)
         await connection.run()
         return ws
@@ -305,6 +318,8 @@ class FakeDiscord(RestApi):
     def _identify_refusal(self, data: Mapping[str, Any]) -> int | None:
         if data.get("token") != self.bot_token:
             return 4004  # Authentication failed
+        if shard_problem(data) is not None:
+            return INVALID_SHARD
         intents = int(data.get("intents", 0))
         privileged = intents & PRIVILEGED
         if privileged & ~p.INTENT_MESSAGE_CONTENT or (
@@ -314,11 +329,14 @@ class FakeDiscord(RestApi):
         return None
 
     def _ready_payloads(self, session: GatewaySession) -> list[tuple[str, dict[str, Any]]]:
+        """READY (its guilds unavailable), then GUILD_CREATE for each: the session's shard's
+        guilds only."""
+        guilds = [gid for gid in self.guilds if session.receives(gid)]
         flags = (1 << 19) if self.message_content_allowed else 0
         ready: dict[str, Any] = {
             "v": 10,
             "user": self.bot,
-            "guilds": [{"id": self.guild_id, "unavailable": True}],
+            "guilds": [{"id": gid, "unavailable": True} for gid in guilds],
             "session_id": session.session_id,
             "resume_gateway_url": self.gateway_url,
             "session_type": "normal",
@@ -330,7 +348,7 @@ class FakeDiscord(RestApi):
         }
         if "shard" in session.identify:
             ready["shard"] = session.identify["shard"]
-        return [("READY", ready), ("GUILD_CREATE", self.guild_payload())]
+        return [("READY", ready)] + [("GUILD_CREATE", self.guild_payload(g)) for g in guilds]
 
     def _session(self) -> GatewaySession:
         """The bot's session: the newest connected one, else the newest not ended (its client
@@ -343,15 +361,41 @@ class FakeDiscord(RestApi):
                 return found[-1]
         raise AssertionError("unreachable")
 
-    async def _dispatch(self, event: str, data: Mapping[str, Any]) -> None:
-        session = self._session()
-        if event.startswith("MESSAGE_"):
-            needed = p.INTENT_GUILD_MESSAGES if data.get("guild_id") else p.INTENT_DIRECT_MESSAGES
-            if not session.intents & needed:
-                return
-            if event != "MESSAGE_DELETE":
-                data = self.visible(data, session.intents)
-        await session.dispatch(event, dict(data))
+    def _recipients(self, guild_id: str | None) -> list[GatewaySession]:
+        """The sessions a guild's event goes to (None: a DM's): of each shard that holds it,
+        the newest connected session, else the newest not ended (its client is away and may
+        resume), else the newest."""
+        if not self.sessions:
+            raise AssertionError("no gateway session was ever identified")
+        by_shard: dict[tuple[int, int], list[GatewaySession]] = {}
+        for session in self.sessions:
+            by_shard.setdefault(session.shard, []).append(session)
+        chosen = []
+        for group in by_shard.values():
+            if not group[0].receives(guild_id):
+                continue
+            for wanted in (lambda s: s.open, lambda s: not s.ended, lambda s: True):
+                found = [s for s in group if wanted(s)]
+                if found:
+                    chosen.append(found[-1])
+                    break
+        return chosen
+
+    async def _dispatch(self, event: str, data: Mapping[str, Any]) -> list[GatewaySession]:
+        """Send an event to the sessions Discord would; those it went to."""
+        sent = []
+        for session in self._recipients(data.get("guild_id")):
+            shown = data
+            if event.startswith("MESSAGE_"):
+                guild = data.get("guild_id")
+                needed = p.INTENT_GUILD_MESSAGES if guild else p.INTENT_DIRECT_MESSAGES
+                if not session.intents & needed:
+                    continue
+                if event != "MESSAGE_DELETE":
+                    shown = self.visible(data, session.intents)
+            await session.dispatch(event, dict(shown))
+            sent.append(session)
+        return sent
 
     # REST plumbing
 
@@ -439,7 +483,12 @@ class FakeDiscord(RestApi):
         elif request.can_read_body:
             raw = await request.read()
             body = json.loads(raw) if raw else None
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        port = int(peer[1]) if peer else None
+        owner = self.peer_owner(port) if self.peer_owner is not None and port else None
         return Recorded(
+            peer_port=port,
+            owner=owner,
             method=request.method,
             path=request.path.removeprefix(API),
             route=name,
