@@ -69,6 +69,7 @@ class GatewaySession:
         self.seq = 0
         self.sent: list[dict[str, Any]] = []
         self.connection: GatewayConnection | None = None
+        self.owner: object = None  # who identified it (its first connection's owner)
         self.ended = False
         shard = identify.get("shard") or [0, 1]
         self.shard: tuple[int, int] = (int(shard[0]), int(shard[1]))  # (id, count)

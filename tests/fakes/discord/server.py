@@ -291,6 +291,7 @@ class FakeDiscord(RestApi):
             return
         session = GatewaySession(data)
         session.connection, connection.session = connection, session
+        session.owner = connection.owner
         for event, payload in self._ready_payloads(session):
             await session.dispatch(event, payload)
         self.sessions.append(session)
