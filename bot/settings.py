@@ -102,6 +102,18 @@ def parse_shards(value: str) -> DiscordShards:
     return DiscordShards(tuple(sorted(ids)), count)
 
 
+def shards_alone(shards: DiscordShards | None, database: str) -> str | None:
+    """A warning when this process runs part of the shards on a database the processes running
+    the others cannot share (SQLite is one process's); None when all is well."""
+    if shards is None or len(shards.ids) == shards.count or database.startswith(POSTGRES_SCHEMES):
+        return None
+    return (
+        f"Discord runs shards {_ranges(shards.ids)} of {shards.count} here, but the processes "
+        "running the others cannot share a SQLite database: their quotas, budgets and jobs "
+        "would be apart. Set FALBOT_DATABASE=postgresql://… in every process"
+    )
+
+
 def _ranges(ids: tuple[int, ...]) -> str:
     """1,2,3,5 → 1-3,5"""
     parts: list[str] = []

@@ -83,3 +83,22 @@ def test_falbot_check_does_not_mangle_its_message_with_a_short_value() -> None:
     run_check(out, {"FAL_KEY": "id:secret", "FALBOT_DISCORD_SHARDS": "0"}, env_file=None)
     row = next(x for x in out.getvalue().splitlines() if x.startswith("FALBOT_DISCORD_SHARDS"))
     assert "must look like 0-3/8" in row, row
+
+
+def test_falbot_check_names_the_shards_and_warns_when_sqlite_would_split_the_bot() -> None:
+    env = {"FAL_KEY": "id:secret", "DISCORD_TOKEN": "a" * 24 + ".abcd." + "b" * 27}
+    out = io.StringIO()
+    run_check(out, {**env, "FALBOT_DISCORD_SHARDS": "0-1/4"}, env_file=None)
+    text = out.getvalue()
+    assert "falbot run will start: Discord (shards 0-1/4)," in text
+    assert "Discord runs shards 0-1 of 4 here, but the processes running the others" in text
+    assert "FALBOT_DATABASE=postgresql://" in text
+
+    for quiet in (
+        {"FALBOT_DISCORD_SHARDS": "0-3/4"},  # every shard in this process
+        {"FALBOT_DISCORD_SHARDS": "0-1/4", "FALBOT_DATABASE": "postgresql://db/falbot"},
+        {},
+    ):
+        out = io.StringIO()
+        run_check(out, {**env, **quiet}, env_file=None)
+        assert "cannot share a SQLite database" not in out.getvalue(), quiet
