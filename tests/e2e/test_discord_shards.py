@@ -14,13 +14,13 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 
 from adapters.fal.simulator import FalSimulator
+from adapters.postgres.state import LOCK_SPACE
 from tests.e2e import sockets
 from tests.e2e.process import FalbotProcess, free_port
 from tests.e2e.support import discord_env
@@ -35,6 +35,11 @@ USERS = ("ada", "ben", "cyd")
 PER_GUILD = 3
 CALLBACK = "POST /interactions/{id}/{token}/callback"
 BULK_OVERWRITE = "PUT /applications/{id}/commands"
+WAITING_FOR_LOCK = (
+    "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+    "WHERE l.locktype = 'advisory' AND NOT l.granted AND l.classid = $1::bigint::oid "
+    "AND d.datname = current_database()"
+)
 
 pytestmark = pytest.mark.skipif(
     not sockets.available(), reason="telling processes apart needs Linux's /proc/net/tcp"
@@ -71,15 +76,26 @@ async def test_two_processes_each_answer_the_interactions_of_their_own_shards(
             "FALBOT_DISCORD_SHARDS": shards,
         }
         processes[shards] = FalbotProcess(env, cwd=tmp_path)
-    # The first bulk overwrite is held up by a 429 (discord.py waits and sends it again), so
-    # the other process reaches registration while the first is at it, and must wait.
-    discord.rate_limit(lambda r: r.route == BULK_OVERWRITE, times=1, retry_after=1.5)
+    # The first bulk overwrite is held unanswered until PostgreSQL shows the other process
+    # waiting for the registration lock: both reach registration at once, and one must wait.
+    overwrite_sent, let_go = asyncio.Event(), asyncio.Event()
+
+    def hold(rec: Recorded) -> asyncio.Event | None:
+        if rec.route != BULK_OVERWRITE or overwrite_sent.is_set():
+            return None
+        overwrite_sent.set()
+        return let_go
+
+    discord.hold = hold
     api_port = int(urlsplit(discord.api_url).port or 0)
     discord.peer_owner = lambda port: sockets.socket_owner(
         port, api_port, [pid for proc in processes.values() if (pid := proc.spawned_pid)]
     )
     try:
-        await asyncio.gather(*(proc.start(ready_within=40) for proc in processes.values()))
+        starting = [proc.start(ready_within=40) for proc in processes.values()]
+        _, waited = await asyncio.gather(
+            asyncio.gather(*starting), _release_once_waiting(database, overwrite_sent, let_go)
+        )
         holder = {k: processes[s].pid for s, ks in HALVES.items() for k in ks}
 
         sent: list[tuple[int, Issued]] = []
@@ -114,17 +130,16 @@ async def test_two_processes_each_answer_the_interactions_of_their_own_shards(
         edits = [r for r in discord.requests if issued.token in r.path and r.method == "PATCH"]
         assert {r.owner for r in edits} == {holder[shard]}, issued.id
 
-    # The commands were registered once: one bulk overwrite (sent again after its 429), by one
-    # process; the other was ready while it was under way, waited, and found them up to date.
+    # The commands were registered once: one bulk overwrite, by one process, while the other
+    # waited for the lock; then the other found them up to date.
     overwrites = [(r.status, r.owner) for r in discord.requests if r.route == BULK_OVERWRITE]
+    assert len(overwrites) == 1 and overwrites[0][0] == 200, overwrites
     registrar = overwrites[0][1]
-    assert overwrites == [(429, registrar), (200, registrar)], overwrites
+    assert waited and registrar in holder.values()
     (waiter,) = [proc for proc in processes.values() if proc.pid != registrar]
     (registering,) = [proc for proc in processes.values() if proc.pid == registrar]
-    synced = _line(registering, lambda m: m.startswith("synced ") and m.endswith(" globally"))
-    up_to_date = _line(waiter, lambda m: m == "discord: the registered commands are up to date")
-    ready = _line(waiter, lambda m: m.startswith("discord: ready as"))
-    assert ready["ts"] < synced["ts"] <= up_to_date["ts"], (ready, synced, up_to_date)
+    assert _lines(registering, lambda m: m.startswith("synced ") and m.endswith(" globally"))
+    assert _lines(waiter, lambda m: m == "discord: the registered commands are up to date")
 
     db = await asyncpg.connect(database)
     try:
@@ -134,9 +149,29 @@ async def test_two_processes_each_answer_the_interactions_of_their_own_shards(
     assert states == {"delivered": len(sent)}
 
 
-def _line(proc: FalbotProcess, says: Callable[[str], bool]) -> dict[str, Any]:
-    (line,) = [line for line in proc.lines if says(str(line.get("msg")))]
-    return line
+def _lines(proc: FalbotProcess, says: Callable[[str], bool]) -> int:
+    """How many of the process's log lines say what `says` looks for (read from its stderr)."""
+    return sum(1 for line in proc.lines if says(str(line.get("msg"))))
+
+
+async def _release_once_waiting(dsn: str, sent: asyncio.Event, let_go: asyncio.Event) -> bool:
+    """Once the held overwrite came, wait until a second session waits on an advisory lock
+    (the other process at the registration lock), then let the overwrite through. The two
+    processes' database is another's: it is read every 50 ms, there is no event to wait on."""
+    try:
+        await asyncio.wait_for(sent.wait(), 40)
+        db = await asyncpg.connect(dsn)
+        try:
+            async with asyncio.timeout(20):
+                while True:
+                    if await db.fetchval(WAITING_FOR_LOCK, LOCK_SPACE):
+                        break
+                    await asyncio.sleep(0.05)
+        finally:
+            await db.close()
+        return True
+    finally:
+        let_go.set()
 
 
 def _for(discord: FakeDiscord, issued: Issued, route: str) -> list[Recorded]:

@@ -10,8 +10,9 @@ it, names who holds the client's end of each connection (a test with several bot
 Message content is hidden from a client without the message-content intent, as Discord hides it.
 
 Faults, for tests of what falbot does when Discord fails: 429s (`rate_limit`), 5xx answers
-(`outage`), gateway connections asked to reconnect or dropped (`reconnect`, `drop_gateway`, then
-the client's RESUME), and CDN downloads that fail or hang (`cdn_fault`).
+(`outage`), requests held unanswered until the test lets them go (`hold`), gateway connections
+asked to reconnect or dropped (`reconnect`, `drop_gateway`, then the client's RESUME), and CDN
+downloads that fail or hang (`cdn_fault`).
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ SERVER_ERRORS: dict[int, tuple[str, str]] = {
 }
 
 Outage = Callable[[Recorded], "int | None"]
+# A request held before it is answered until the event is set (None: answered at once).
+Hold = Callable[[Recorded], "asyncio.Event | None"]
 # A CDN fault: for a file's path, a status to answer with, an event to wait on before serving
 # it (a slow download), or None to serve it at once.
 CdnFault = Callable[[str], "int | asyncio.Event | None"]
@@ -100,6 +103,7 @@ class FakeDiscord(RestApi):
         self.sessions: list[GatewaySession] = []  # identified ones, oldest first
         self.connections: list[GatewayConnection] = []
         self.outage: Outage | None = None
+        self.hold: Hold | None = None
         self.cdn_fault: CdnFault | None = None
         self.cdn_requests: list[tuple[str, int]] = []  # (path, status) of each CDN download
         self._rules: list[RateLimitRule] = []
@@ -409,6 +413,9 @@ class FakeDiscord(RestApi):
                 "X-RateLimit-Reset-After": "1.000",
                 "X-RateLimit-Bucket": name.replace(" ", "-"),
             }
+            gate = self.hold(rec) if self.hold is not None else None
+            if gate is not None:
+                await gate.wait()
             failing = self.outage(rec) if self.outage is not None else None
             if failing is not None:
                 rec.status, (ctype, text) = failing, SERVER_ERRORS[failing]
