@@ -2,7 +2,8 @@
 fake Discord (`FALBOT_DISCORD_SHARDS=0-1/4` and `2-3/4`), started at the same moment.
 
 Interactions in guilds on all four shards are each answered exactly once, by the process that
-holds the guild's shard; the commands are registered once, not once per process. Which process
+holds the guild's shard (their jobs then run on whichever process claims them from the shared
+line); the commands are registered once, not once per process. Which process
 did what is read from the operating system, not from anything the processes say: the fake notes
 the client port of each gateway connection and each REST request, and Linux's /proc names the
 process holding that socket (tests/e2e/sockets.py). Each process's own log confirms its shards.
@@ -127,8 +128,9 @@ async def test_two_processes_each_answer_the_interactions_of_their_own_shards(
         # ...and it was acknowledged once, by the process holding that session.
         acks = _for(discord, issued, CALLBACK)
         assert [(r.status, r.owner) for r in acks] == [(200, holder[shard])], issued.id
+        # Its job ran wherever a slot freed: its reply was edited by one of the two.
         edits = [r for r in discord.requests if issued.token in r.path and r.method == "PATCH"]
-        assert {r.owner for r in edits} == {holder[shard]}, issued.id
+        assert edits and {r.owner for r in edits} <= set(holder.values()), issued.id
 
     # The commands were registered once: one bulk overwrite, by one process, while the other
     # waited for the lock; then the other found them up to date.
