@@ -24,7 +24,12 @@ DESCRIPTIONS: dict[str, str] = {
         "the SQLite file (`sqlite:///relative` or `sqlite:////absolute`), or PostgreSQL "
         "for several processes (`postgresql://user@host:5432/falbot`)"
     ),
-    "FALBOT_MAX_CONCURRENCY": "jobs at fal at once (fal starts accounts at 2, raises up to 40)",
+    "FALBOT_MAX_CONCURRENCY": "jobs at fal at once (fal starts accounts at 2, raises up to 40); "
+    "on PostgreSQL, across every process together",
+    "FALBOT_LEASE_SECONDS": "PostgreSQL: seconds a process's hold on its jobs lasts unrenewed; "
+    "another process takes the jobs of one that died this long after",
+    "FALBOT_INSTANCE": "PostgreSQL: this process's name in /healthz and the logs "
+    "(default: host, pid and a random suffix)",
     "FALBOT_MAX_WAITING": "jobs waiting in falbot's line; more are refused with `busy`",
     "FALBOT_MAX_JOBS_PER_USER": "unfinished jobs one user may have",
     "FALBOT_PROGRESS_INTERVAL": "seconds between two edits of a progress message",
@@ -55,6 +60,10 @@ DESCRIPTIONS: dict[str, str] = {
         "Discord DMs: `off` (a note saying where to use the bot), `home:<guild id>` (that "
         "server's rules and quotas, for its members only), or `own` (every Discord user gets "
         "their own free quota)"
+    ),
+    "FALBOT_DISCORD_SHARDS": (
+        "the Discord shards this process runs and the total, e.g. `0-3/8`, `0,2/4` or `1/2` "
+        "(several processes on one PostgreSQL share a bot); unset: one unsharded connection"
     ),
     "FALBOT_PRICING_REFRESH": "read prices from fal's pricing API at start (else built-in)",
     "FALBOT_PRICING_REFRESH_HOURS": "hours between reads of fal's prices while running",
