@@ -193,6 +193,33 @@ async def one_run(
         return used, wall
 
 
+# Where a sampled stack's CPU went: the first part whose marks one of its frames carries.
+PARTS = (
+    ("garbage collection", ("[garbage collection",)),
+    ("logging (JSON lines)", ("logging/__init__", "logging_setup", "job_log.py")),
+    ("SQLite (aiosqlite, the store)", ("aiosqlite", "adapters/sqlite")),
+    ("fal: submit (fal-client, httpx)", ("FalClientGateway.submit",)),
+    ("fal: status stream (httpx)", ("FalClientGateway.watch", "FalClientGateway._stream")),
+    ("fal: result (httpx)", ("FalClientGateway.result",)),
+    ("fal: output download (httpx)", ("FalClientGateway.download",)),
+    (
+        "Discord: REST edits and callback (aiohttp)",
+        ("discord/webhook", "discord/http.py", "DiscordReply", "aiohttp", "edit_original"),
+    ),
+    ("Discord: gateway events in", ("discord/gateway.py", "discord/state.py")),
+    ("Discord: the command (discord.py, intake)", ("discord/app_commands", "adapters/discord")),
+    ("metrics", ("prometheus", "bot/metrics")),
+    ("core (engine, line, pricing)", ("/core/",)),
+)
+
+
+def part_of(frames: list[str]) -> str:
+    for name, marks in PARTS:
+        if any(mark in frame for frame in frames for mark in marks):
+            return name
+    return "event loop itself and other threads (aiosqlite's)"
+
+
 def print_requests(where: str, routes: Counter[str], jobs: int, what: str = "requests") -> None:
     each = ", ".join(f"{n / jobs:.2g} {route}" for route, n in routes.most_common())
     print(f"  {where} {what} per job: {sum(routes.values()) / jobs:.2f} ({each})")
@@ -203,6 +230,7 @@ def print_samples(path: Path, top: int, ms_per_job: float) -> None:
     running (own), and by the falbot or library function somewhere on the stack (inclusive)."""
     own: dict[str, int] = {}
     inclusive: dict[str, int] = {}
+    parts: dict[str, int] = {}
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -214,10 +242,14 @@ def print_samples(path: Path, top: int, ms_per_job: float) -> None:
         own[name] = own.get(name, 0) + n
         for frame in set(frames[1:]):
             inclusive[frame] = inclusive.get(frame, 0) + n
+        parts[part_of(frames)] = parts.get(part_of(frames), 0) + n
     if not total:
         print("py-spy took no samples")
         return
     scale = ms_per_job / total
+    print("\n--- by part of the job, ms/job ---")
+    for name, n in sorted(parts.items(), key=lambda kv: -kv[1]):
+        print(f"{n * scale:8.2f}  {name}")
     print(f"\n--- own CPU by component, ms/job (sampled {total / 1e6:.2f} s of CPU) ---")
     for name, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
         print(f"{n * scale:8.2f}  {name}")

@@ -158,7 +158,9 @@ class SqliteConnection:
             self._wrote()
         return cursor
 
-    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    async def _rows(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> list[sqlite3.Row]:
         """The rows of one SELECT, read in its own transaction, in one trip to the thread."""
         if self._db is None:
             raise ValueError("the store is closed")
