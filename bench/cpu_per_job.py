@@ -152,10 +152,15 @@ async def one_run(
     rate: float,
     profile: Path | None,
     sample: Path | None,
+    webhook: bool = False,
 ) -> tuple[Cpu, float]:
     async with running_discord(USERS) as fake:
         db = tmp / f"falbot-{os.getpid()}-{free_port()}.db"
-        env = discord_env(sim, fake, db, free_port())
+        port = free_port()
+        env = discord_env(sim, fake, db, port)
+        if webhook:  # fal calls falbot back (over loopback) instead of being watched
+            env["FALBOT_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+            env["FALBOT_FAL_JWKS_URL"] = sim.jwks_url
         env.pop("FALBOT_PROGRESS_INTERVAL")  # the default, 1.5 s
         env["FALBOT_MAX_CONCURRENCY"] = "10"
         env["FALBOT_MAX_JOBS_PER_USER"] = "1000"
@@ -169,7 +174,10 @@ async def one_run(
         await proc.start()
         try:
             run = Run(fake, rate)
-            await run.jobs(warmup)
+            try:
+                await run.jobs(warmup)
+            except TimeoutError:
+                raise SystemExit(f"the warm-up jobs did not finish; falbot said:\n{proc.tail()}") from None
             if profiled is not None:
                 os.kill(proc.pid, signal.SIGUSR1)
             mark, fal_before, logged = fake.mark(), Counter(sim.http_by_route), len(proc.raw_lines)
@@ -297,6 +305,9 @@ async def main() -> None:
         "--rate", type=float, default=5.0, help="interactions per second (half of C/L)"
     )
     parser.add_argument("--run-time", type=float, default=1.0, help="seconds at fal per job")
+    parser.add_argument(
+        "--webhook", action="store_true", help="with FALBOT_PUBLIC_URL: fal's webhooks, no stream"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the measured jobs")
     parser.add_argument("--top", type=int, default=40, help="functions shown with --profile")
     parser.add_argument("--save", type=Path, help="keep the pstats or py-spy file here")
@@ -319,6 +330,7 @@ async def main() -> None:
                     rate=args.rate,
                     profile=profile,
                     sample=sample,
+                    webhook=args.webhook,
                 )
                 ms = 1000 * used.total / args.jobs
                 per_job.append(ms)
