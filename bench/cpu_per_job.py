@@ -177,7 +177,8 @@ async def one_run(
             try:
                 await run.jobs(warmup)
             except TimeoutError:
-                raise SystemExit(f"the warm-up jobs did not finish; falbot said:\n{proc.tail()}") from None
+                said = proc.tail()
+                raise SystemExit(f"the warm-up jobs did not finish; falbot said:\n{said}") from None
             if profiled is not None:
                 os.kill(proc.pid, signal.SIGUSR1)
             mark, fal_before, logged = fake.mark(), Counter(sim.http_by_route), len(proc.raw_lines)
