@@ -46,8 +46,9 @@ class Generate:
 
 # rerun: the same job with a new seed; vary: four new variations of it in one job (a new seed,
 # four images; see `core.followups`); upscale and edit: one image of the result
-# (`image_index`, 0-based).
-FollowUpAction = Literal["rerun", "vary", "upscale", "edit"]
+# (`image_index`, 0-based); fill: repaint the region of that image `mask_url` marks (the region
+# painter's page, `core.painting`).
+FollowUpAction = Literal["rerun", "vary", "upscale", "edit", "fill"]
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,9 @@ class FollowUp:
     job_id: str
     action: FollowUpAction
     image_index: int | None = None  # None (buttons made before grids): the first image
-    prompt: str | None = None  # edit only
+    prompt: str | None = None  # edit and fill only
     model: str | None = None  # edit only; None is the edit default
+    mask_url: str | None = None  # fill only: white is repainted, black kept
 
 
 @dataclass(frozen=True)

@@ -244,3 +244,12 @@ class Store(Protocol):
     async def prune_dedupe(self, older_than: datetime) -> int:
         """Forget dedupe keys first seen before `older_than`; return how many."""
         ...
+
+    # facts the bot keeps about itself (registered commands, the region painter's links)
+    async def state_value(self, key: str) -> str | None:
+        """The value kept under `key`, or None."""
+        ...
+
+    async def set_state_value(self, key: str, value: str) -> None:
+        """Keep `value` under `key`, replacing what was there."""
+        ...
