@@ -31,6 +31,7 @@ from adapters.discord.reply import DiscordReplyFactory
 from adapters.discord.results import ResultButtons
 from adapters.discord.webhooks import NO_MENTIONS
 from core.errors import BotError, internal_error
+from core.painting import Painter
 from core.ports import Clock
 
 if TYPE_CHECKING:
@@ -144,6 +145,7 @@ class DiscordAdapter:
         token_margin: timedelta | None = None,
         guild_ready_timeout: float = 2.0,
         connect_timeout: float = 60.0,
+        painter: Painter | None = None,
     ) -> None:
         margin = (
             token_margin
@@ -162,6 +164,7 @@ class DiscordAdapter:
             max_input_bytes=max_input_bytes,
             message_content=message_content,
             dms=dms if isinstance(dms, DmPolicy) else DmPolicy.parse(dms),
+            painter=painter,
         )
         self._token = token
         self._api_url = api_url

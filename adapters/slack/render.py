@@ -24,8 +24,9 @@ RERUN = "falbot_rerun"
 VARY = "falbot_vary"
 UPSCALE = "falbot_upscale"
 EDIT = "falbot_edit"
+REGION = "falbot_region"  # Edit region: a private link to the region painter's page
 DELETE = "falbot_delete"
-RESULT_ACTIONS = (RERUN, VARY, UPSCALE, EDIT, DELETE)
+RESULT_ACTIONS = (RERUN, VARY, UPSCALE, EDIT, REGION, DELETE)
 # A grid's buttons name their image after the action (`falbot_upscale_2`): action ids are unique
 # within a block.
 RESULT_ACTION = re.compile("(" + "|".join(RESULT_ACTIONS) + r")(?:_([1-9]\d?))?")
@@ -176,14 +177,15 @@ def result(
 
 
 def _actions(delivery: Delivery, file_ids: Sequence[str]) -> Block:
-    """Rerun, Variations, Upscale, Edit, Delete; on a grid an Upscale (U1…) and an Edit (E1…)
-    per image shown. Slack has no spoilers, so a spoilered output is not shown and gets no button; a
-    withheld one never does (`core.followups.follow_up_menu`)."""
+    """Rerun, Variations, Upscale, Edit, Edit region, Delete; on a grid an Upscale (U1…), an
+    Edit (E1…) and an Edit region (🖌️1…) per image shown. Slack has no spoilers, so a
+    spoilered output is not shown and gets no button; a withheld one never does
+    (`core.followups.follow_up_menu`)."""
     job = delivery.job
     menu = follow_up_menu(delivery, spoilers=False)
     buttons = []
     if menu.grid:
-        for label, action in (("U", UPSCALE), ("E", EDIT)):
+        for label, action in (("U", UPSCALE), ("E", EDIT), ("🖌️", REGION)):
             buttons += [
                 _button(f"{label}{i + 1}", image_action(action, i), job.id) for i in menu.images
             ]
@@ -199,6 +201,7 @@ def _actions(delivery: Delivery, file_ids: Sequence[str]) -> Block:
         if menu.images:
             buttons.append(_button("Upscale", UPSCALE, job.id))
             buttons.append(_button("Edit", EDIT, job.id))
+            buttons.append(_button("🖌️ Edit region", REGION, job.id))
     delete_value = json.dumps({"job": job.id, "files": list(file_ids)}, separators=(",", ":"))
     buttons.append(
         {
