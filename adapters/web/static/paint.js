@@ -199,6 +199,7 @@
     sent = true;
     refresh();
     say("Sending…");
+    status.scrollIntoView({ block: "nearest" }); // on a phone the form runs below the fold
     let response;
     let answer = null;
     try {
