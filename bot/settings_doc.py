@@ -41,7 +41,9 @@ DESCRIPTIONS: dict[str, str] = {
     "FALBOT_WEBHOOK_WAIT": "seconds to wait for fal's webhook before watching the job's status",
     "FALBOT_CIRCUIT_THRESHOLD": "fal failures in a row after which new jobs are refused a while",
     "FALBOT_CIRCUIT_COOLDOWN": "seconds the fal circuit stays open before one probe job",
-    "FALBOT_HTTP_PORT": "public HTTP port (`/healthz`, `/slack/events`, `/fal/webhook`, `/paint/…`)",
+    "FALBOT_HTTP_PORT": (
+        "public HTTP port (`/healthz`, `/slack/events`, `/fal/webhook`, `/paint/…`)"
+    ),
     "FALBOT_HTTP_HOST": "address the HTTP server binds (`127.0.0.1` behind a local proxy)",
     "FALBOT_HTTP_IDLE_TIMEOUT": "seconds a connection may take to send a request head, or idle",
     "FALBOT_HTTP_REQUEST_TIMEOUT": "seconds a request may take to send its body and be answered",

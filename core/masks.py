@@ -16,6 +16,7 @@ from core.errors import invalid
 MASK_MAX_BYTES = 8 * 1024 * 1024
 _PAINTED = 128  # a pixel at least this light (over black, where it is see-through) is painted
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_IHDR_END = 24  # signature, chunk length, "IHDR", width, height
 _HINT = "Paint the region again on the page and press Submit."
 
 
@@ -44,16 +45,21 @@ def check_mask(data: bytes, *, width: int, height: int, max_bytes: int = MASK_MA
         )
     if not data.startswith(_PNG_SIGNATURE):
         raise invalid("The mask must be a PNG image.", _HINT)
+    # The size from the PNG's header chunk, before Pillow reads anything: a decompression bomb
+    # (a few bytes that say 60000×60000) is refused here as the wrong size it is.
+    if len(data) < _IHDR_END or data[12:16] != b"IHDR":
+        raise invalid("The mask is damaged or truncated.", _HINT)
+    said = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if said != (width, height):
+        raise invalid(
+            f"The mask is {said[0]}×{said[1]} pixels; the image is {width}×{height}.", _HINT
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
-                if img.size != (width, height):  # read from the header: nothing decoded yet
-                    raise invalid(
-                        f"The mask is {img.width}×{img.height} pixels; the image is "
-                        f"{width}×{height}.",
-                        _HINT,
-                    )
+                if img.size != (width, height):
+                    raise invalid("The mask is damaged or truncated.", _HINT)
                 img.load()
                 gray = _flatten(img)
     except (

@@ -101,6 +101,10 @@ class Painter:
         self._replies: dict[str, _LinkedReply] = {}
         self._images: dict[str, _Cached] = {}
 
+    def serve_at(self, public_url: str) -> None:
+        """Where links point, once known (the demo serves the page on a port chosen at start)."""
+        self._public_url = public_url.rstrip("/")
+
     def now(self) -> datetime:
         """Core's clock, which links lapse by."""
         return self._clock.now()
@@ -172,6 +176,10 @@ class Painter:
             expires_at=record.expires_at,
             content_type=record.content_type,
         )
+
+    async def check(self, token: str) -> None:
+        """Refuse a link that cannot be used (before its request's body is read)."""
+        await self._usable(token)
 
     async def image(self, token: str) -> tuple[bytes, str]:
         """The image to paint on (the page may show nothing from another host)."""

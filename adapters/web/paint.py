@@ -150,6 +150,7 @@ class PaintRoutes:
         if (wait := self._limited(request, token)) is not None:
             return _json_error(_slow_down(wait), status=429)
         try:
+            await self._painter.check(token)
             prompt, mask = await _read_submit(request)
             status = await self._painter.submit(token, prompt=prompt, mask=mask)
         except BotError as error:
@@ -187,7 +188,10 @@ class PaintRoutes:
             message=_attr(error.message),
             hint=_attr(error.hint),
         )
-        return web.Response(text=text, status=status, content_type="text/html", headers=_HEADERS)
+        headers = dict(_HEADERS)
+        if error.retry_after is not None:
+            headers["Retry-After"] = str(max(1, round(error.retry_after)))
+        return web.Response(text=text, status=status, content_type="text/html", headers=headers)
 
 
 async def _read_submit(request: web.Request) -> tuple[str, bytes]:
