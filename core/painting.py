@@ -43,6 +43,7 @@ __all__ = ["LinkGone", "PaintLink", "PaintPage", "PaintStatus", "Painter", "link
 
 log = logging.getLogger(__name__)
 
+_IMAGES_KEPT = 8  # images kept for pages being painted (each up to FALBOT_MAX_OUTPUT_BYTES)
 STATUS_GRACE = timedelta(hours=1)  # the page may ask how its job does this long after
 # A placeholder prompt and mask for the early check: admission checks the real ones.
 _PROBE = {"prompt": "region", "mask_url": "https://falbot.invalid/mask.png"}
@@ -192,6 +193,8 @@ class Painter:
             data = await self._fal.download(
                 record.image_url, max_bytes=self._engine.config.max_output_bytes
             )
+            if len(self._images) >= _IMAGES_KEPT:  # the oldest goes: a page loads it once
+                del self._images[next(iter(self._images))]
             cached = self._images[key] = _Cached(data, record.expires_at)
         return cached.data, record.content_type
 

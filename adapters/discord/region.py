@@ -38,9 +38,9 @@ async def edit_region(
         reply_ref=reply_ref.to_dict(),
     )
     text = link_text(link, image=image, now=deps.painter.now())
+    # No link preview: Discord's crawler has no business opening someone's private page.
     await interaction.response.send_message(
-        render.markup(text),
-        ephemeral=True,
+        render.markup(text), ephemeral=True, suppress_embeds=True
     )
 
 

@@ -20,6 +20,8 @@ from tests.fakes.discord import payloads as p
 from tests.integration.discord.conftest import EPHEMERAL, Env
 from tests.painting import LINK, check_mask, falbot_log, paint_and_submit
 
+SUPPRESS_EMBEDS = 4
+
 
 def painter_settings(env: Env) -> Any:
     port = free_port()
@@ -55,6 +57,7 @@ async def test_a_result_is_repainted_through_the_page(env: Env, browser: Browser
             _, message = await _result(env)
             answer = await _edit_region(env, message)
             assert answer["type"] == 4 and answer["data"]["flags"] & EPHEMERAL
+            assert answer["data"]["flags"] & SUPPRESS_EMBEDS  # no preview: no crawler opens it
             url = LINK.search(answer["data"]["content"])
             assert url is not None, answer["data"]["content"]
             assert "works once" in answer["data"]["content"]

@@ -225,3 +225,18 @@ async def test_the_token_is_in_no_log_line(painting: Painting) -> None:
     written = log.getvalue()
     assert "painting link" in written and "started job" in written
     assert token not in written
+
+
+async def test_on_a_grid_the_picked_image_is_painted(
+    painting: Painting, fal_sim: FalSimulator
+) -> None:
+    job = await painting.result("two foxes --count 2")
+    assert job.result is not None and len(job.result.outputs) == 2
+    url = await painting.link(job, image=2)
+
+    got, _ = await painting.post(url, _body(mask_png(size_of(job), box=(0, 0, 40, 40))))
+    await _until_posted(painting, url)
+
+    assert got == 202
+    assert "image 2" in painting.screen.getvalue()
+    assert fal_sim.submits[-1][1]["image_url"] == job.result.outputs[1].url
