@@ -129,13 +129,13 @@ class Painter:
         """A private link for `actor` to paint on image `image` of their job `job_id`; its
         result is posted at `reply_ref` (the platform's ref of a new message under the result).
         Refuses now what the job would be refused anyway."""
+        command = FollowUp(job_id, "fill", image_index=image)
+        job = await self._engine.check_follow_up(command, actor=actor, channel=channel)
         if self._public_url is None:
             raise not_allowed(
                 "Edit region needs falbot's public address, and none is set.",
                 "An admin sets FALBOT_PUBLIC_URL (for example https://falbot.example.com).",
             )
-        command = FollowUp(job_id, "fill", image_index=image)
-        job = await self._engine.check_follow_up(command, actor=actor, channel=channel)
         output, index = _image_of(job, image)
         probe = Generate(JobKind.FILL, options=_PROBE)
         await self._engine.precheck(probe, actor=actor, images=1)
