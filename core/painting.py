@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -215,7 +215,7 @@ class Painter:
         if not await self._store.claim(f"paint-try:{key}:{record.tries}", self._clock.now()):
             raise LinkGone("used")  # a second submit, here or on another process
         mask_url = await self._fal.upload(checked.png, "image/png")
-        reply = _LinkedReply(record.reply, factory)
+        reply = _LinkedReply(record.reply, factory, done=self._forget)
         command = FollowUp(
             record.job, "fill", image_index=record.image, prompt=text, mask_url=mask_url
         )
@@ -260,10 +260,8 @@ class Painter:
             raise LinkGone("unknown")
         place, short = record.place, job.short_id
         if job.state is JobState.DELIVERED:
-            self._replies.pop(job.id, None)
             return PaintStatus("posted", place, short)
         if job.state.final:
-            self._replies.pop(job.id, None)
             reason = job.error.message if job.error else "The job did not finish."
             return PaintStatus("failed", place, short, message=reason)
         view = held.view if held is not None else None
@@ -280,6 +278,10 @@ class Painter:
             raise LinkGone("expired")
         return key, record
 
+    def _forget(self, job_id: str) -> None:
+        """A page's job has ended: its status comes from the store from now on."""
+        self._replies.pop(job_id, None)
+
     def _lapsed(self, record: LinkRecord) -> bool:
         return self._clock.now() >= record.expires_at
 
@@ -289,9 +291,12 @@ class _LinkedReply:
     named once the job exists (it is admitted held, so nothing is shown before). It keeps the
     latest view for the page's status."""
 
-    def __init__(self, ref: Mapping[str, Any], factory: ReplyFactory) -> None:
+    def __init__(
+        self, ref: Mapping[str, Any], factory: ReplyFactory, *, done: Callable[[str], None]
+    ) -> None:
         self._ref = dict(ref)
         self._factory = factory
+        self._done = done
         self._inner: Reply | None = None
         self.view: ProgressView | None = None
 
@@ -313,11 +318,13 @@ class _LinkedReply:
     async def deliver(self, delivery: Delivery) -> None:
         self.view = ProgressView(delivery.job.id, delivery.job.model, Stage.DONE)
         await self._reply().deliver(delivery)
+        self._done(delivery.job.id)
 
     async def fail(self, job: Job, error: BotError, *, credits_returned: bool) -> None:
         if self._inner is None:
             self.bind(job)
         await self._reply().fail(job, error, credits_returned=credits_returned)
+        self._done(job.id)
 
 
 def _prompt(prompt: str) -> str:

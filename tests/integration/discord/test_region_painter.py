@@ -117,6 +117,7 @@ async def test_the_link_works_once_and_for_its_owner_only(env: Env, browser: Bro
 
         await browser.open(url[0])  # used: a clear page, nothing to paint on
         page = str(await browser.js("return document.body.textContent"))
+        await browser.screenshot("painter-used-desktop.png")
         async with aiohttp.ClientSession() as http, http.get(url[0]) as response:
             status = response.status
     assert "already been used" in page and "Edit region" in page
