@@ -186,8 +186,8 @@ class Painter:
         """The image to paint on (the page may show nothing from another host)."""
         key, record = await self._usable(token)
         now = self._clock.now()
-        for key in [k for k, c in self._images.items() if c.expires <= now]:
-            del self._images[key]
+        for lapsed in [k for k, c in self._images.items() if c.expires <= now]:
+            del self._images[lapsed]
         cached = self._images.get(key)
         if cached is None:
             data = await self._fal.download(
@@ -214,18 +214,18 @@ class Painter:
             )
         if not await self._store.claim(f"paint-try:{key}:{record.tries}", self._clock.now()):
             raise LinkGone("used")  # a second submit, here or on another process
-        mask_url = await self._fal.upload(checked.png, "image/png")
         reply = _LinkedReply(record.reply, factory, done=self._forget)
-        command = FollowUp(
-            record.job, "fill", image_index=record.image, prompt=text, mask_url=mask_url
-        )
         channel = Channel(nsfw=record.nsfw, spoilers=record.spoilers)
         try:
+            mask_url = await self._fal.upload(checked.png, "image/png")
+            command = FollowUp(
+                record.job, "fill", image_index=record.image, prompt=text, mask_url=mask_url
+            )
             job = await self._engine.submit(
                 command, reply, actor=record.who(), channel=channel, hold=True
             )
-        except BotError:
-            record.tries += 1  # refused, nothing started: the link may try again
+        except Exception:
+            record.tries += 1  # refused or failed, nothing started: the link may try again
             await save(self._store, key, record)
             raise
         reply.bind(job)
@@ -245,7 +245,9 @@ class Painter:
         """How the job this link started is doing."""
         _, record = await load(self._store, token)
         if record.child is None:
-            raise LinkGone("expired" if self._lapsed(record) else "unknown")
+            if self._lapsed(record):
+                raise LinkGone("expired")
+            raise invalid("Nothing was submitted with this link yet.", "Paint, then Submit.")
         if self._clock.now() > record.expires_at + STATUS_GRACE:
             raise LinkGone("expired")
         return await self._status_of(record)

@@ -185,3 +185,23 @@ def test_a_soft_edged_mask_is_sent_as_pure_black_and_white() -> None:
     assert sent.mode == "L" and sum(sent.histogram()[1:255]) == 0
     assert (sent.getpixel((30, 30)), sent.getpixel((130, 130))) == (255, 0)
     assert mask.painted == 50 * 50
+
+
+async def test_a_failed_upload_leaves_the_link_usable(
+    make_engine: EngineFactory, fal: FakeFal, clock: FakeClock, store: MemoryStore, ticking: None
+) -> None:
+    painter, job = await _setup(await make_engine(progress_interval=0), fal, clock)
+    token = await _link(painter, job)
+    upload = fal.upload
+
+    async def down(data: bytes, content_type: str) -> str:
+        raise BotError(ErrorCode.PROVIDER_UNAVAILABLE, "fal's storage is down.")
+
+    fal.upload = down  # type: ignore[method-assign]
+    with pytest.raises(BotError) as failed:
+        await painter.submit(token, prompt="x", mask=MASK)
+    fal.upload = upload  # type: ignore[method-assign]
+    await painter.submit(token, prompt="x", mask=MASK)
+
+    assert failed.value.code is ErrorCode.PROVIDER_UNAVAILABLE
+    assert len(await store.user_jobs("w1", "alice", limit=5)) == 2
