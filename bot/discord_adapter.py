@@ -25,6 +25,9 @@ def discord_adapter(app: App, **overrides: Any) -> DiscordAdapter:
         "clock": app.clock,
         "painter": app.painter,
     }
+    shards = settings.discord_shard_plan
+    if shards is not None:
+        values.update(shard_ids=shards.ids, shard_count=shards.count)
     values.update(overrides)
     return DiscordAdapter(
         engine=app.engine,

@@ -19,7 +19,7 @@ from adapters.web import PaintRoutes
 from bot.app import App, build_app, keep_prices_fresh
 from bot.http import Health, HttpLimits, HttpServer, MetricsServer
 from bot.metrics import Metrics
-from bot.settings import Settings
+from bot.settings import Settings, shards_alone
 from bot.store import database_probe
 from core.tasks import OwnedTasks
 
@@ -193,6 +193,9 @@ def _platforms(
     if settings.discord_token:
         from bot.discord_adapter import discord_adapter
 
+        alone = shards_alone(settings.discord_shard_plan, settings.database)
+        if alone is not None:
+            log.warning("%s", alone)
         discord = discord_adapter(app)
         stack.push_async_callback(discord.close)
         app.add_reply_factory(discord.reply_factory)

@@ -11,6 +11,7 @@ from typing import Any, Literal, Protocol, cast
 
 import discord
 
+from adapters.discord.suggestion_button import suggestion_buttons
 from core.followups import follow_up_menu
 from core.jobs import Delivery
 
@@ -92,8 +93,7 @@ class ResultButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_TEM
 def result_view(delivery: Delivery) -> discord.ui.View:
     """Rerun, Variations, Upscale, Edit, Edit region and Delete for one image; on a grid an
     Upscale (U1…), an Edit (E1…) and an Edit region (🖌️1…) per image shown, then Rerun,
-    Variations and Delete. Nothing acts on a
-    withheld output."""
+    Variations and Delete. Nothing acts on a withheld output."""
     job_id = delivery.job.id
     menu = follow_up_menu(delivery, spoilers=True)
     view = discord.ui.View(timeout=None)
@@ -115,5 +115,7 @@ def result_view(delivery: Delivery) -> discord.ui.View:
         view.add_item(ResultButton("upscale", job_id))
         view.add_item(ResultButton("edit", job_id))
         view.add_item(ResultButton("region", job_id))
+    for suggestion in suggestion_buttons(delivery):  # a describe's: Imagine 1…4
+        view.add_item(suggestion)
     view.add_item(ResultButton("delete", job_id))
     return view
