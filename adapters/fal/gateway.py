@@ -32,6 +32,7 @@ from adapters.fal.answers import (
     worth_retrying,
 )
 from adapters.fal.attempts import RetryRefused, attempt_budget, install_attempt_hooks
+from adapters.fal.cookies import extract_only_when_set, inner_client
 from adapters.fal.downloads import backoff, download
 from adapters.fal.errors import classify
 from adapters.fal.outputs import parse_output
@@ -83,6 +84,7 @@ class FalClientGateway:
         self._retry_delay = retry_delay
         # Outputs are public CDN files: fetched without fal's Authorization header.
         self._downloads = httpx.AsyncClient(timeout=timeout, follow_redirects=True, max_redirects=5)
+        extract_only_when_set(self._downloads)
         self._http: httpx.AsyncClient | None = None
         self._observers: list[tuple[RequestHook, ResponseHook]] = []
 
@@ -277,6 +279,9 @@ class FalClientGateway:
         if self._http is None:
             self._http = handle.client
             install_attempt_hooks(handle.client)
+            for client in (handle.client, inner_client(handle.client)):
+                if client is not None:
+                    extract_only_when_set(client)
             for on_request, on_response in self._observers:
                 _add_observer(handle.client, on_request, on_response)
         return handle
