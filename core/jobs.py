@@ -141,13 +141,18 @@ class Output:
     text: str | None = None  # a text output (a describe's suggestion): no file behind `url`
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # Every field is a scalar: `dataclasses.asdict`'s recursive deep copy would only make
+        # the same dict, at several times the cost (each job's result is saved three times).
+        return {name: getattr(self, name) for name in _OUTPUT_FIELDS}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Output:
         known = {f.name for f in dataclasses.fields(cls)}
         values: dict[str, Any] = {k: v for k, v in data.items() if k in known}
         return cls(**values)
+
+
+_OUTPUT_FIELDS = tuple(f.name for f in dataclasses.fields(Output))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal, get_args
 
 from core.commands import Generate
@@ -46,11 +46,15 @@ class Preferences:
 
     def over(self, below: Preferences) -> Preferences:
         """These, with what they leave unset taken from `below`."""
-        mine = {k: v for k, v in asdict(self).items() if v is not None}
-        return replace(below, **mine)
+        return replace(below, **self._set())
 
     def to_json(self) -> str:
-        return json.dumps({k: v for k, v in asdict(self).items() if v is not None})
+        return json.dumps(self._set())
+
+    def _set(self) -> dict[str, Any]:
+        # Every field is a scalar: no need for `asdict`'s recursive deep copy.
+        values = ((f.name, getattr(self, f.name)) for f in fields(self))
+        return {name: value for name, value in values if value is not None}
 
     @classmethod
     def from_json(cls, text: str | None) -> Preferences:

@@ -4,7 +4,7 @@ token may be used."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,7 +39,8 @@ class ReplyRef:
     reply_to: int | None = None  # the user's message a new channel message answers
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Every field is a scalar: no need for `asdict`'s recursive deep copy.
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
         for key in ("channel_id", "user_id", "guild_id", "application_id", "message_id"):
             data[key] = str(data[key]) if data[key] is not None else None
         data["reply_to"] = str(self.reply_to) if self.reply_to is not None else None
