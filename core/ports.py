@@ -251,6 +251,10 @@ class Store(Protocol):
         """The value kept under `key`, or None."""
         ...
 
+    async def state_values(self, keys: Sequence[str]) -> dict[str, str]:
+        """The values kept under `keys`, read together; a key with none is left out."""
+        ...
+
     async def set_state_value(self, key: str, value: str) -> None:
         """Keep `value` under `key`, replacing what was there."""
         ...

@@ -113,9 +113,10 @@ class PreferenceBook:
         return Preferences.from_json(await self._store.state_value(_key(workspace_id, user_id)))
 
     async def settings(self, actor: Actor) -> Settings:
+        own, workspace = await _own_and_workspace(self._store, actor)
         return Settings(
-            own=await self._read(actor.workspace_id, actor.user_id),
-            workspace=await self._read(actor.workspace_id, None),
+            own=own,
+            workspace=workspace,
             default_model=self._models.default_for(JobKind.IMAGE).name,
         )
 
@@ -219,9 +220,16 @@ def remixes(action: str) -> bool:
 async def private_preference(store: Store, actor: Actor) -> bool | None:
     """The actor's private-mode setting (theirs, else their workspace's default); None when
     neither is set. For where private mode is decided (it needs no catalog)."""
-    own = Preferences.from_json(await store.state_value(_key(actor.workspace_id, actor.user_id)))
-    workspace = Preferences.from_json(await store.state_value(_key(actor.workspace_id, None)))
+    own, workspace = await _own_and_workspace(store, actor)
     return own.over(workspace).private
+
+
+async def _own_and_workspace(store: Store, actor: Actor) -> tuple[Preferences, Preferences]:
+    """The actor's own defaults and their workspace's, read in one trip to the store."""
+    own_key, workspace_key = _key(actor.workspace_id, actor.user_id), _key(actor.workspace_id, None)
+    values = await store.state_values((own_key, workspace_key))
+    own, workspace = values.get(own_key), values.get(workspace_key)
+    return Preferences.from_json(own), Preferences.from_json(workspace)
 
 
 def check_field(name: str) -> Field:

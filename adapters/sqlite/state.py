@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -28,6 +28,17 @@ class StateTables(SqliteConnection):
         """A fact the bot keeps about itself, or None."""
         rows = await self._rows("SELECT value FROM bot_state WHERE key = ?", (key,))
         return str(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    async def state_values(self, keys: Sequence[str]) -> dict[str, str]:
+        """Facts kept under `keys`, in one statement; a key with none is left out."""
+        if not keys:
+            return {}
+        marks = ", ".join("?" * len(keys))  # only placeholders are formatted in
+        rows = await self._rows(
+            f"SELECT key, value FROM bot_state WHERE key IN ({marks})",
+            tuple(keys),
+        )
+        return {str(key): str(value) for key, value in rows if value is not None}
 
     async def set_state_value(self, key: str, value: str) -> None:
         await self._statement(

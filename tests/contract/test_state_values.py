@@ -64,3 +64,11 @@ async def test_reset_forgets_a_users_own_and_the_workspaces_defaults_show_again(
     assert settings.source("aspect_ratio") == "workspace default"
     await book.reset(ADMIN, scope="workspace")
     assert (await book.effective(ALICE)).aspect_ratio == "1:1"
+
+
+async def test_values_read_together_leave_out_the_keys_with_none(store: Store) -> None:
+    await store.set_state_value("a", "one")
+    await store.set_state_value("b", "two")
+    assert await store.state_values(("a", "missing", "b")) == {"a": "one", "b": "two"}
+    assert await store.state_values(("missing",)) == {}
+    assert await store.state_values(()) == {}

@@ -265,6 +265,9 @@ class MemoryStore:
     async def state_value(self, key: str) -> str | None:
         return self.bot_state.get(key)
 
+    async def state_values(self, keys: Sequence[str]) -> dict[str, str]:
+        return {k: self.bot_state[k] for k in keys if k in self.bot_state}
+
     async def set_state_value(self, key: str, value: str) -> None:
         self.bot_state[key] = value
 
