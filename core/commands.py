@@ -44,10 +44,24 @@ class Generate:
         return Generate(self.kind, self.model, self.options, images, flagged_input=flagged)
 
 
-# rerun: the same job with a new seed; vary: four new variations of it in one job (a new seed,
-# four images; see `core.followups`); upscale and edit: one image of the result
-# (`image_index`, 0-based).
-FollowUpAction = Literal["rerun", "vary", "upscale", "edit"]
+# rerun: the same job with a new seed; edit: one image of the result with a prompt; the image
+# verbs of issue 14 (`core.verbs`): vary_subtle, vary_strong, upscale, upscale_creative,
+# zoom_2, zoom_1.5, pan_left/right/up/down, animate, each on one image (`image_index`, 0-based).
+FollowUpAction = Literal[
+    "rerun",
+    "edit",
+    "vary_subtle",
+    "vary_strong",
+    "upscale",
+    "upscale_creative",
+    "zoom_2",
+    "zoom_1.5",
+    "pan_left",
+    "pan_right",
+    "pan_up",
+    "pan_down",
+    "animate",
+]
 
 
 @dataclass(frozen=True)

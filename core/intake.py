@@ -17,6 +17,7 @@ from core.followups import follow_up_request, is_flagged, picked_is_flagged, res
 from core.jobs import Actor, Channel, Job, JobRequest
 from core.live_catalog import LiveCatalog
 from core.nsfw import check_reuse
+from core.verbs import PUBLIC
 from core.ports import Reply, Store
 
 
@@ -56,7 +57,7 @@ class Intake:
                 channel=channel,
                 flagged_input=command.flagged_input,
             )
-        job = await self.own_job(actor, command.job_id, doing=command.action)
+        job = await self.follow_up_job(actor, command)
         return follow_up_request(
             self._models, job, command, actor=actor, channel=channel, reply_ref=reply_ref
         )
@@ -75,10 +76,30 @@ class Intake:
                 hint="Use /imagine or /edit to make your own.",
             ) from None
 
+    async def follow_up_job(self, actor: Actor, command: FollowUp) -> Job:
+        """The job a button works on: any result of the workspace for a public verb
+        (`core.verbs.PUBLIC`), else the caller's own (or an admin's)."""
+        if command.action not in PUBLIC:
+            return await self.own_job(actor, command.job_id, doing=command.action)
+        ref = command.job_id.strip().lower()
+        if len(ref) >= 32:
+            found = await self._store.get_job(ref)
+            candidates = [found] if found else []
+        else:
+            candidates = await self._store.jobs_by_prefix(actor.workspace_id, ref, limit=5)
+        for job in candidates:
+            if job.workspace_id == actor.workspace_id and len(ref) >= 4:
+                return job
+        raise BotError(
+            ErrorCode.NOT_FOUND,
+            f"I found no result `{command.job_id[:40]}` here.",
+            hint="/jobs lists your recent jobs and their ids.",
+        )
+
     async def check_follow_up(self, command: FollowUp, *, actor: Actor, channel: Channel) -> Job:
         """Refuse early (before a modal asks for a prompt) what admission would refuse: not the
         caller's job, an image that is not there, or one withheld as NSFW here."""
-        job = await self.own_job(actor, command.job_id, doing=command.action)
+        job = await self.follow_up_job(actor, command)
         if picked_is_flagged(job, command.image_index):
             await self._check_reuse(job.workspace_id, channel)
         return job

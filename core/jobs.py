@@ -27,6 +27,7 @@ class JobKind(StrEnum):
     FILL = "fill"
     BLEND = "blend"
     ANIMATE = "animate"
+    VARY = "vary"  # an image redrawn from itself (FLUX image-to-image, at a strength)
 
 
 class JobState(StrEnum):

@@ -12,7 +12,7 @@ from adapters.fal.sim.faults import Fault
 from adapters.fal.sim.media import cap, draw_png, image_size, seed_of
 from adapters.fal.sim.mp4 import tiny_mp4
 
-Kind = Literal["image", "edit", "upscale", "video", "expand", "fill", "animate"]
+Kind = Literal["image", "edit", "upscale", "video", "expand", "fill", "animate", "vary"]
 
 # The kind of output each endpoint of the model table makes; `FalSimulator.endpoint_kinds`
 # starts as a copy.
@@ -32,6 +32,7 @@ DEFAULT_KINDS: dict[str, Kind] = {
     "fal-ai/flux-pro/kontext/multi": "edit",
     "fal-ai/wan-25-preview/image-to-video": "animate",
     "fal-ai/flux-pro/v1/fill": "fill",
+    "fal-ai/flux/dev/image-to-image": "vary",
 }
 
 PRESETS = {
@@ -118,6 +119,8 @@ def plan(
     base: bytes | None = None
     if kind == "fill":
         base, default = _fill_inputs(arguments, fetch)
+    elif kind == "vary":
+        base, default = _vary_input(arguments, fetch)
     elif kind == "edit":
         urls = arguments.get("image_urls")
         if not isinstance(urls, list) or not urls:
@@ -129,7 +132,7 @@ def plan(
         default = inputs[0][1]
     else:
         default = (1024, 1024)
-    width, height = default if kind == "fill" else _size(arguments, default)
+    width, height = default if kind in ("fill", "vary") else _size(arguments, default)
     flagged = bool(nsfw_marker) and str(nsfw_marker).lower() in prompt.lower()
     seed = arguments.get("seed")
     seed = (
@@ -244,6 +247,20 @@ def _fill_inputs(
             )
         )
     return data, size
+
+
+def _vary_input(
+    arguments: Mapping[str, Any], fetch: Callable[[str], bytes]
+) -> tuple[bytes, tuple[int, int]]:
+    """FLUX image to image: the image and a strength of 0.01 to 1; the output is its size."""
+    strength = arguments.get("strength", 0.95)
+    if not isinstance(strength, int | float) or isinstance(strength, bool):
+        raise InputError(Fault.validation("Input should be a number", loc=("body", "strength")))
+    if not 0.01 <= strength <= 1:
+        raise InputError(
+            Fault.validation("Input should be between 0.01 and 1", loc=("body", "strength"))
+        )
+    return _fetch_image(fetch, arguments.get("image_url"), ("body", "image_url"))
 
 
 def _video(
