@@ -297,8 +297,9 @@ class Delivery:
     elapsed_s: float
     withheld: int = 0  # outputs fal flagged as NSFW and not delivered (not in `files`)
 
-    def footer(self) -> str:
-        """`nano-banana/edit · $0.039 · 12.4 s · seed 1234 · job 7f3a`"""
+    def footer(self, *, parent: str | None = None) -> str:
+        """`nano-banana/edit · $0.039 · 12.4 s · seed 1234 · job 7f3a · from job 1b2c`: a
+        child's footer names its parent (`parent`: the platform's link to it, when it has one)."""
         parts = [
             self.job.model,
             self.result.cost_text,
@@ -307,4 +308,6 @@ class Delivery:
         if self.result.seed is not None:
             parts.append(f"seed {self.result.seed}")
         parts.append(f"job {self.job.short_id}")
+        if self.job.parent_job_id:
+            parts.append(f"from {parent or 'job ' + self.job.parent_job_id[:8]}")
         return " · ".join(parts)

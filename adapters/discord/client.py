@@ -17,7 +17,7 @@ from discord import app_commands
 
 from adapters.discord.account import account_commands
 from adapters.discord.admin import admin_group
-from adapters.discord.buttons import ResultButton
+from adapters.discord.buttons import ImageMenu, ResultButton
 from adapters.discord.commands import job_commands
 from adapters.discord.context_menu import edit_image_menu
 from adapters.discord.deps import Deps
@@ -97,7 +97,7 @@ class FalbotClient(discord.Client):
         self.tree.add_command(help_command(self.deps))
         self.tree.add_command(admin_group(self.deps))
         self.tree.add_command(edit_image_menu(self.deps))
-        self.add_dynamic_items(ResultButton)
+        self.add_dynamic_items(ResultButton, ImageMenu)
 
     async def on_ready(self) -> None:
         log.info("discord: ready as %s in %d guild(s)", self.user, len(self.guilds))

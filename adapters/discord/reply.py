@@ -110,7 +110,12 @@ class DiscordReply:
 
             def compose(linked: bool) -> str:
                 shown = every_link if linked else links
-                return render.delivery(delivery, links=shown, mention=self._mention())
+                return render.delivery(
+                    delivery,
+                    links=shown,
+                    mention=self._mention(),
+                    parent_url=self.ref.parent_url(),
+                )
 
             def files() -> list[discord.File]:
                 return [

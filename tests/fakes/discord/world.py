@@ -294,6 +294,21 @@ class World:
         dm = not message.get("guild_id")
         return self._interaction(person, p.MESSAGE_COMPONENT, data, dm=dm, message=message)
 
+    def choose(
+        self, person: Person, message: Mapping[str, Any], custom_id: str, value: str
+    ) -> dict[str, Any]:
+        """A choice in a select menu of `message`; `value` must be one of its options."""
+        menus = {
+            c.get("custom_id"): [o["value"] for o in c.get("options", [])]
+            for row in message.get("components", [])
+            for c in row.get("components", [])
+            if c.get("type") == 3
+        }
+        assert value in menus.get(custom_id, []), f"{value!r} is not in {custom_id!r}: {menus}"
+        data = {"custom_id": custom_id, "component_type": 3, "values": [value]}
+        dm = not message.get("guild_id")
+        return self._interaction(person, p.MESSAGE_COMPONENT, data, dm=dm, message=message)
+
     def modal_submit(
         self,
         person: Person,
@@ -309,9 +324,11 @@ class World:
         return self._interaction(person, p.MODAL_SUBMIT, data, dm=dm, message=message)
 
     def button_ids(self, message: Mapping[str, Any]) -> dict[str, str]:
-        """label → custom_id of the buttons on a message."""
+        """label (or, without one, emoji) → custom_id of the buttons and menus on a message."""
         return {
-            c.get("label", ""): c.get("custom_id", "")
+            c.get("label") or (c.get("emoji") or {}).get("name") or c.get("placeholder", ""): (
+                c.get("custom_id", "")
+            )
             for row in message.get("components", [])
             for c in row.get("components", [])
         }
