@@ -34,6 +34,7 @@ class Starter:
         prompt: str,
         what: str,
         command: Command,
+        parent_url: str = "",
     ) -> Job:
         """Submit the job, and only once it is admitted post its message (in `thread_ts`, or as
         a new message whose thread takes the results) and store where it is. A refusal raises
@@ -41,7 +42,11 @@ class Starter:
         reply posts a new message when it next shows progress. The job may start only once its
         message is named, so a refused post withdraws it before fal ever sees it."""
         ref = ReplyRef(
-            channel=channel, thread_ts=thread_ts or "", message_ts="", user_id=actor.user_id
+            channel=channel,
+            thread_ts=thread_ts or "",
+            message_ts="",
+            user_id=actor.user_id,
+            parent_url=parent_url,
         )
         model = command.model if isinstance(command, Generate) else ""
         reply = SlackReply(self._client, ref, prompt=prompt, model=model, opening=True)

@@ -27,6 +27,15 @@ from tests.fakes.discord import payloads as p
 from tests.integration.fal.fixtures import SIM_KEY, running_fal_simulator
 
 EPHEMERAL = 64
+# The buttons under one image (emoji for the pans, which have no label).
+ONE_IMAGE = frozenset(
+    {
+        *("Vary (Subtle)", "Vary (Strong)", "Rerun"),
+        *("Upscale (Subtle)", "Upscale (Creative)", "Animate"),
+        *("Zoom Out 2×", "Zoom Out 1.5×", "Edit"),
+        *("⬅️", "➡️", "⬆️", "⬇️", "Delete"),
+    }
+)
 ADMIN_ROLE = "falbot-admin"
 
 

@@ -239,7 +239,7 @@ async def test_discord_result_buttons_refuse_someone_elses_job(env: Env) -> None
     # The requester and an admin may: Rerun and Upscale start jobs, Edit opens the modal.
     rerun = await env.fake.send_interaction(env.fake.click(env.alice, message, buttons["Rerun"]))
     await env.final_edit(rerun)
-    upscale = await env.fake.send_interaction(env.fake.click(env.mod, message, buttons["Upscale"]))
+    upscale = await env.fake.send_interaction(env.fake.click(env.mod, message, buttons["Upscale (Subtle)"]))
     await env.final_edit(upscale)
     for person in (env.alice, env.mod):
         edit = await env.fake.send_interaction(env.fake.click(person, message, buttons["Edit"]))
