@@ -17,8 +17,8 @@ from core.followups import follow_up_request, is_flagged, picked_is_flagged, res
 from core.jobs import Actor, Channel, Job, JobRequest
 from core.live_catalog import LiveCatalog
 from core.nsfw import check_reuse
-from core.verbs import PUBLIC
 from core.ports import Reply, Store
+from core.verbs import PUBLIC
 
 
 class Intake:

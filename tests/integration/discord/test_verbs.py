@@ -92,9 +92,7 @@ async def test_a_single_image_has_every_verb_in_five_rows(env: Env) -> None:
 
 
 @pytest.mark.parametrize("label", list(VERBS))
-async def test_each_verb_runs_on_the_parents_image_and_posts_a_child(
-    env: Env, label: str
-) -> None:
+async def test_each_verb_runs_on_the_parents_image_and_posts_a_child(env: Env, label: str) -> None:
     bot = await env.start_bot()
     parent = await _imagine(env, env.alice)
     (parent_job,) = await _jobs(bot, env, env.alice)

@@ -160,7 +160,7 @@ async def test_flux_vary_answers_images_the_inputs_size_at_its_strength(
     fal_sim: FalSimulator, fal_gateway: FalClientGateway
 ) -> None:
     options = {"prompt": "a fox", "strength": 0.6, "count": 2, "seed": 5}
-    endpoint, arguments, output = await run(
+    endpoint, _arguments, output = await run(
         fal_sim, fal_gateway, "flux-vary", options, images=[png(96, 64)]
     )
     assert endpoint == "fal-ai/flux/dev/image-to-image"

@@ -94,7 +94,11 @@ async def test_a_variations_button_from_before_the_vary_pair_varies_strongly(
     """Issue 12's Variations button (`falbot_vary`) on a result already posted."""
     stack, result = restarted
     old = {"type": "button", "text": {"type": "plain_text", "text": "Variations"}}
-    legacy = {**old, "action_id": "falbot_vary", "value": result["blocks"][-2]["elements"][0]["value"]}
+    legacy = {
+        **old,
+        "action_id": "falbot_vary",
+        "value": result["blocks"][-2]["elements"][0]["value"],
+    }
     result["blocks"][-1]["elements"].append(legacy)
     await click(stack, result, "falbot_vary")
     await fake.wait_for("chat.update", is_done, count=2)

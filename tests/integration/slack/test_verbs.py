@@ -55,7 +55,9 @@ def is_done(call: Call) -> bool:
     return str(call.params.get("text", "")).startswith("Done")
 
 
-async def _imagine(stack: SlackStack, text: str = "a paper boat --model flux-dev") -> dict[str, Any]:
+async def _imagine(
+    stack: SlackStack, text: str = "a paper boat --model flux-dev"
+) -> dict[str, Any]:
     done = len(stack.fake.calls_to("chat.update"))
     await stack.command("/imagine", text)
     update = await stack.fake.wait_for("chat.update", is_done, count=done + 1)

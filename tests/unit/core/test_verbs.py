@@ -120,7 +120,7 @@ async def test_every_image_verb_is_public_rerun_and_edit_are_the_requesters(
     Midjourney. Rerun replays the requester's own request and Edit continues it, so they stay
     the requester's (anyone may still edit the image through the Edit image menu); Delete
     removes the requester's message, so it is theirs or an admin's."""
-    assert PUBLIC == {
+    assert {
         "vary_subtle",
         "vary_strong",
         "upscale",
@@ -132,7 +132,7 @@ async def test_every_image_verb_is_public_rerun_and_edit_are_the_requesters(
         "pan_up",
         "pan_down",
         "animate",
-    }
+    } == PUBLIC
     engine = await make_engine(progress_interval=0)
     made = await _deliver(engine, Generate(JobKind.IMAGE, "", {"prompt": "a fox"}))
 
