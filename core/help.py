@@ -62,16 +62,23 @@ TOPICS = (
     ),
 )
 
+_BUTTONS = (
+    "Under every image: **Vary** (subtle, strong), **Upscale** (subtle, creative), **Zoom Out**"
+    " (2×, 1.5×), **Pan** ⬅️ ➡️ ⬆️ ⬇️, **Animate**, **Rerun**, **Edit** and **Delete**; a grid"
+    " has a menu of them per image. Anyone may vary, upscale, zoom, pan or animate a result,"
+    " on their own credits."
+)
+
 # Ways in that are not commands.
 NOTES: dict[Platform, tuple[str, ...]] = {
     "discord": (
         "On a message with an image: Apps → **Edit image**, or reply to it and mention falbot.",
-        "Under every result: **Rerun**, **Variations**, **Upscale**, **Edit** and **Delete**.",
+        _BUTTONS,
     ),
     "slack": (
         "In an image's thread: `@falbot give it a hat` edits it, `@falbot upscale` upscales it.",
         "In a DM with falbot: send an image with what to change, and falbot edits it.",
-        "Under every result: **Rerun**, **Variations**, **Upscale**, **Edit** and **Delete**.",
+        _BUTTONS,
     ),
 }
 

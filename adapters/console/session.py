@@ -13,9 +13,10 @@ from adapters.console.terminal import Terminal
 from adapters.text_commands import verbs
 from adapters.text_commands.admin import AdminCommand, admin_usage, read_admin, run_admin
 from adapters.text_commands.grammar import Parsed, did_you_mean, parse, parse_days
+from adapters.text_commands.job_verbs import JOB_VERBS, read_job_verb
 from adapters.usage_chart import file_stem, usage_chart_png, usage_csv
 from core.admin import AdminService
-from core.commands import Cancel, Generate
+from core.commands import Cancel, Command, Generate
 from core.engine import Engine
 from core.errors import BotError, invalid
 from core.jobs import Actor, InputImage, JobKind
@@ -31,7 +32,7 @@ from core.usage import UsageReport
 
 # The console's own words for the verbs that take images: paths, where Slack attaches a file.
 _ARGS = {"edit": "<image path>… <what to change>", "upscale": "<image path>"}
-VERBS = {f"/{v.name}": v for v in (*verbs.JOB_VERBS, *verbs.ACCOUNT_VERBS)}
+VERBS = {f"/{v.name}": v for v in (*verbs.JOB_VERBS, *JOB_VERBS, *verbs.ACCOUNT_VERBS)}
 _OWN = ("/wait", "/quit")  # the console's own commands
 ADMIN_OPTIONS = frozenset({"scope", "csv"})
 COMMAND_NAMES = (*VERBS, "/admin", *_OWN)
@@ -136,6 +137,10 @@ class ConsoleSession:
             await self._submit(JobKind.EDIT, opts, prompt=prompt, images=self._read(paths))
         elif name == "/upscale":
             await self._submit(JobKind.UPSCALE, opts, prompt=None, images=self._read(args[:1]))
+        elif name in ("/vary", "/zoom", "/pan", "/animate"):
+            verb = VERBS[name]
+            usage = verb.usage()
+            await self._start(read_job_verb(verb, args, opts, usage=usage))
         elif name == "/models":
             self.say(render_models(await self._engine.models(self.actor.workspace_id)))
         elif name == "/quota":
@@ -179,7 +184,11 @@ class ConsoleSession:
         prompt: str | None,
         images: tuple[InputImage, ...] = (),
     ) -> None:
-        command = Generate.typed(kind, opts, prompt=prompt).with_images(images, flagged=False)
+        await self._start(
+            Generate.typed(kind, opts, prompt=prompt).with_images(images, flagged=False)
+        )
+
+    async def _start(self, command: Command) -> None:
         done = asyncio.Event()
         reply = ConsoleReply(
             job_label="new", terminal=self._terminal, out_dir=self._out_dir, done=done

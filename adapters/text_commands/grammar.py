@@ -36,6 +36,7 @@ OPTIONS = (
     Option("input_fidelity", ("fidelity", "input_fidelity"), "high"),
     Option("generate_audio", ("audio", "generate_audio"), None),
     Option("scale", ("scale",), "2-4"),
+    Option("image", ("image",), "1-4"),
     Option("scope", ("scope",), "user", choices=("user", "role", "workspace")),
     Option("csv", ("csv",), None),
 )

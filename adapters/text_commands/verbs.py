@@ -49,6 +49,11 @@ EDIT = Verb(
     examples={"resolution": "1K"},
 )
 UPSCALE = Verb("upscale", "", ("model", "scale"), model="esrgan")
+# The image verbs on a result, by its job id (the buttons under a result, typed).
+VARY = Verb("vary", "<job> [subtle|strong]", ("image",))
+ZOOM = Verb("zoom", "<job> [2|1.5]", ("image",))
+PAN = Verb("pan", "<job> left|right|up|down", ("image",))
+ANIMATE = Verb("animate", "<job>", ("image",))
 MODELS = Verb("models")
 QUOTA = Verb("quota")
 USAGE = Verb("usage", "[days]")
