@@ -162,3 +162,16 @@ async def test_a_video_result_gets_rerun_but_no_image_verb(make_engine: EngineFa
     with pytest.raises(BotError) as refused:
         await engine.submit(FollowUp(video.job.id, "zoom_2"), RecordingReply(), actor=ALICE)
     assert refused.value.message == "That result has no image to work on."
+
+
+@pytest.mark.parametrize("action", ["zoom_2", "upscale_creative", "vary_subtle", "pan_up"])
+async def test_a_verbs_child_can_be_rerun(
+    make_engine: EngineFactory, fal: FakeFal, action: FollowUpAction
+) -> None:
+    engine = await make_engine(progress_interval=0)
+    made = await _deliver(engine, Generate(JobKind.IMAGE, "", {"prompt": "a fox"}))
+    child = await _deliver(engine, FollowUp(made.job.id, action))
+    again = await _deliver(engine, FollowUp(child.job.id, "rerun"))
+    (_, first), (_, second) = fal.submits[-2:]
+    assert again.job.parent_job_id == child.job.id
+    assert second.get("image_url") == first.get("image_url") == made.result.outputs[0].url
