@@ -71,7 +71,7 @@ class FollowUp:
     job_id: str
     action: FollowUpAction
     image_index: int | None = None  # None (buttons made before grids): the first image
-    prompt: str | None = None  # edit only
+    prompt: str | None = None  # edit's; for an image verb, a new prompt in place of the parent's
     model: str | None = None  # edit only; None is the edit default
 
 

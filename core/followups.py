@@ -100,7 +100,9 @@ def follow_up_request(
         height=chosen.height or 0,
     )
     if command.action in BY_ACTION:
-        kind, model, params = verb_request(job, chosen, command.action, seed=seed)
+        kind, model, params = verb_request(
+            job, chosen, command.action, seed=seed, prompt=command.prompt
+        )
     else:
         kind, model, params = JobKind.EDIT, command.model or "", {"prompt": command.prompt or ""}
     return JobRequest(

@@ -58,11 +58,12 @@ PANS = ("pan_left", "pan_right", "pan_up", "pan_down")
 
 
 def verb_request(
-    job: Job, image: Output, action: str, *, seed: int
+    job: Job, image: Output, action: str, *, seed: int, prompt: str | None = None
 ) -> tuple[JobKind, str, dict[str, Any]]:
-    """(kind, model or "" for the kind's default, options) of `action` on one image of `job`."""
+    """(kind, model or "" for the kind's default, options) of `action` on one image of `job`;
+    `prompt` (a remix's) replaces the parent's."""
     verb = BY_ACTION[action]
-    prompt = _prompt(job.arguments)
+    prompt = prompt.strip() if prompt and prompt.strip() else _prompt(job.arguments)
     if action in STRENGTH:
         options = {"prompt": prompt or _NO_PROMPT, "strength": STRENGTH[action]}
         return verb.kind, "", {**options, "num_images": VARIATIONS, "seed": seed}

@@ -175,3 +175,15 @@ async def test_a_verbs_child_can_be_rerun(
     (_, first), (_, second) = fal.submits[-2:]
     assert again.job.parent_job_id == child.job.id
     assert second.get("image_url") == first.get("image_url") == made.result.outputs[0].url
+
+
+async def test_a_verb_given_a_prompt_uses_it_instead_of_the_parents(
+    make_engine: EngineFactory, fal: FakeFal
+) -> None:
+    """What a remix modal sends: Vary, Zoom or Pan with the prompt changed."""
+    engine = await make_engine(progress_interval=0)
+    made = await _deliver(engine, Generate(JobKind.IMAGE, "", {"prompt": "a fox"}))
+    await _deliver(engine, FollowUp(made.job.id, "vary_subtle", prompt="a red fox"))
+    assert fal.submits[-1][1]["prompt"] == "a red fox"
+    await _deliver(engine, FollowUp(made.job.id, "zoom_2", prompt="a fox in a forest"))
+    assert fal.submits[-1][1]["prompt"] == "a fox in a forest"
