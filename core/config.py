@@ -31,3 +31,7 @@ class EngineConfig:
     dedupe_keep: float = 24 * 3600.0
     dedupe_prune_every: float = 3600.0
     debug: bool = False
+    # Many processes on one database (a shared line): the lease a process holds on its jobs,
+    # and how often a process with nothing to do looks at the line if no wake-up came.
+    lease_seconds: float = 15.0
+    line_poll: float = 2.0
