@@ -11,7 +11,6 @@ from adapters.text_commands.job_verbs import JOB_VERBS, read_job_verb
 from core.commands import FollowUp
 from core.errors import BotError
 
-
 BY_NAME = {f"/{v.name}": v for v in JOB_VERBS}
 
 
