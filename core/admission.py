@@ -26,6 +26,7 @@ from core.live_catalog import LiveCatalog
 from core.nsfw import check_reuse
 from core.policy import check_policy
 from core.ports import Clock, Reply, Store
+from core.pricing import estimate_for
 from core.quota import BucketLimits, to_credits
 from core.replies import JobReplies
 
@@ -93,7 +94,8 @@ class Admitter:
         except BotError:
             await self._check_policy(spec.name, actor)
             raise
-        estimate = spec.pricing.estimate(params, input_images=len(request.images))
+        sizes = [(i.width, i.height) for i in request.images]
+        estimate = estimate_for(spec.pricing, params, sizes)
         now = self._clock.now()
         job = Job(
             id=uuid.uuid4().hex,

@@ -6,6 +6,8 @@ on Wan image to video."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from core.commands import FollowUp, FollowUpAction, Generate
@@ -187,3 +189,18 @@ async def test_a_verb_given_a_prompt_uses_it_instead_of_the_parents(
     assert fal.submits[-1][1]["prompt"] == "a red fox"
     await _deliver(engine, FollowUp(made.job.id, "zoom_2", prompt="a fox in a forest"))
     assert fal.submits[-1][1]["prompt"] == "a fox in a forest"
+
+
+async def test_a_verb_on_a_big_image_is_estimated_at_its_size(
+    make_engine: EngineFactory, fal: FakeFal
+) -> None:
+    """Vary and the creative upscale bill per output megapixel: the estimate (credits taken,
+    the price a quote shows) is from the parent image's own size, not a 1024×1024 guess."""
+    fal.image_size = (2048, 2048)  # four megapixels
+    engine = await make_engine(progress_interval=0)
+    made = await _deliver(engine, Generate(JobKind.IMAGE, "", {"prompt": "a fox"}))
+    varied = await _deliver(engine, FollowUp(made.job.id, "vary_subtle"))
+    assert varied.job.estimate_usd == Decimal("0.40")  # 4 images × 4 MP × $0.025
+    assert varied.result.cost_usd == varied.job.estimate_usd
+    upscaled = await _deliver(engine, FollowUp(made.job.id, "upscale_creative"))
+    assert upscaled.job.estimate_usd == Decimal("0.48")  # ×2: 4096×4096, 16 MP × $0.03
