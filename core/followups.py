@@ -99,6 +99,8 @@ def follow_up_request(
         width=chosen.width or 0,
         height=chosen.height or 0,
     )
+    if command.action not in BY_ACTION and command.action != "edit":
+        raise invalid("That button is broken.", "Use the buttons under a newer result.")
     if command.action in BY_ACTION:
         kind, model, params = verb_request(
             job, chosen, command.action, seed=seed, prompt=command.prompt

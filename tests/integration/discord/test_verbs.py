@@ -215,3 +215,18 @@ async def test_on_someone_elses_result_the_verbs_are_public_the_rest_is_not(env:
         assert "Only the person who asked for this result, or an admin" in text
     deleted = await _click(env, env.mod, parent, "Delete")
     assert (await env.callback(deleted)).json["type"] == 6
+
+
+async def test_a_menu_choice_it_never_offered_is_refused_as_a_broken_button(env: Env) -> None:
+    await env.start_bot()
+    options = [p.option("prompt", p.STRING, "foxes"), p.option("count", p.INTEGER, 2)]
+    grid = await env.slash(env.alice, "imagine", options=options)
+    await env.final_edit(grid)
+    message = env.fake.original(grid)
+    menu = env.fake.button_ids(message)["Image 1: vary, upscale, zoom, pan, animate, edit…"]
+    payload = env.fake.choose(env.alice, message, menu, "zoom_2")
+    payload["data"]["values"] = ["explode"]  # a forged choice
+
+    text = _refused(await env.callback(await env.fake.send_interaction(payload)))
+
+    assert "That button is broken." in text and len(env.sim.submits) == 1
