@@ -18,7 +18,7 @@ from core.jobs import Actor, Channel, Job, JobRequest
 from core.live_catalog import LiveCatalog
 from core.nsfw import check_reuse
 from core.ports import Reply, Store
-from core.verbs import PUBLIC
+from core.verbs import BY_ACTION, PUBLIC
 
 
 class Intake:
@@ -58,9 +58,24 @@ class Intake:
                 flagged_input=command.flagged_input,
             )
         job = await self.follow_up_job(actor, command)
-        return follow_up_request(
+        request = follow_up_request(
             self._models, job, command, actor=actor, channel=channel, reply_ref=reply_ref
         )
+        if command.action in BY_ACTION:
+            await self._check_verb_model(command.action, request)
+        return request
+
+    async def _check_verb_model(self, action: str, request: JobRequest) -> None:
+        """A verb whose model the workspace denies says which verb and model (the person
+        pressed Zoom Out, not bria-expand)."""
+        spec = self._models.for_kind(request.kind, request.model)
+        if spec.name in (await self._store.policy(request.actor.workspace_id)).denied_models:
+            raise BotError(
+                ErrorCode.NOT_ALLOWED,
+                f"{BY_ACTION[action].label} runs on {spec.name}, which is not allowed in this"
+                " workspace.",
+                hint=f"Ask an admin to allow it (/admin models allow {spec.name}).",
+            )
 
     async def own_job(self, actor: Actor, job_id: str, *, doing: str) -> Job:
         """The job a result's button names, if it is the caller's (or the caller is an admin):

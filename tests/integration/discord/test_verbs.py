@@ -155,7 +155,7 @@ async def _broke(bot: Bot, env: Env) -> None:
     [
         (_broke, "Out of credits"),
         (_ban, "You are not allowed to use falbot here"),
-        (_deny, "bria-expand"),
+        (_deny, "Zoom Out 2× runs on bria-expand, which is not allowed in this workspace."),
     ],
 )
 async def test_a_verb_is_refused_privately_and_takes_nothing(

@@ -181,7 +181,7 @@ async def _deny(stack: SlackStack) -> None:
     [
         (_broke, "Out of credits"),
         (_ban, "You are not allowed to use falbot here"),
-        (_deny, "wan-2.5-animate"),
+        (_deny, "Animate runs on wan-2.5-animate, which is not allowed in this workspace."),
     ],
 )
 async def test_a_verb_is_refused_privately_and_takes_nothing(
