@@ -41,6 +41,15 @@ class Leases:
         self.renew_every = lease / 3
         self.take_over_every = min(1.0, lease / 3)
         self.taken_over = 0
+        self.lease = lease
+        # The clock's monotonic time of the last renewal (a process just started holds none).
+        self.renewed_at = clock.monotonic()
+        self.on_take_over: Callable[[int], None] | None = None  # jobs taken in one round
+
+    def held(self) -> bool:
+        """Whether this process's leases are current (renewed within a lease): if not, other
+        processes may be taking its jobs (it lost the database)."""
+        return self._clock.monotonic() - self.renewed_at < self.lease
 
     async def run(self) -> None:
         """Forever: take over (at once too: a restarted process's old jobs), renew, sleep."""
@@ -50,6 +59,7 @@ class Leases:
                 since_renewal = 0.0
                 try:
                     await self._store.renew_leases()
+                    self.renewed_at = self._clock.monotonic()
                 except Exception:
                     log.warning("renewing this process's leases failed", exc_info=True)
             await self.take_over()
@@ -63,6 +73,8 @@ class Leases:
         except Exception:
             log.warning("looking for jobs to take over failed", exc_info=True)
             return 0
+        if jobs and self.on_take_over is not None:
+            self.on_take_over(len(jobs))
         for job in jobs:
             log.info("took over job %s from a process that stopped", job.short_id)
             self.taken_over += 1
