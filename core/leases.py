@@ -105,6 +105,7 @@ class Sharing:
         self._line = line
         self._webhooks = webhooks
         self._tasks = tasks
+        self._clock = clock
         self._recover = recover
         self.leases = Leases(
             store, clock=clock, lease=lease, platforms=platforms, resume=self._take_over
@@ -117,11 +118,25 @@ class Sharing:
             self.outcome_arrived(job.request_id)
 
     async def start(self) -> None:
+        await self._listen()
+        self._tasks.spawn(self.leases.run(), name="leases")
+        self._tasks.spawn(self._keep_listening(), name="wake-ups")
+
+    async def _listen(self) -> bool:
         try:
             await self._store.listen(line=self._line.wake, outcome=self.outcome_arrived)
         except Exception:  # the line still moves, on the poll
             log.warning("listening for the line's wake-ups failed; polling", exc_info=True)
-        self._tasks.spawn(self.leases.run(), name="leases")
+            return False
+        return True
+
+    async def _keep_listening(self, every: float = 5.0) -> None:
+        """A lost listening connection (the database restarted) is opened again."""
+        while True:
+            await self._clock.sleep(every)
+            if not self._store.listening and await self._listen():
+                log.info("listening for the line's wake-ups again")
+                self._line.wake()  # what was notified meanwhile is in the line: look now
 
     async def let_go(self) -> None:
         """Stopping: other processes take this one's unfinished jobs at once."""
