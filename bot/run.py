@@ -18,7 +18,7 @@ from adapters.postgres import PostgresStore
 from bot.app import App, build_app, keep_prices_fresh
 from bot.http import Health, HttpLimits, HttpServer, MetricsServer
 from bot.metrics import Metrics
-from bot.settings import Settings
+from bot.settings import Settings, shards_alone
 from bot.store import database_probe
 from core.tasks import OwnedTasks
 
@@ -190,6 +190,9 @@ def _platforms(
     if settings.discord_token:
         from bot.discord_adapter import discord_adapter
 
+        alone = shards_alone(settings.discord_shard_plan, settings.database)
+        if alone is not None:
+            log.warning("%s", alone)
         discord = discord_adapter(app)
         stack.push_async_callback(discord.close)
         app.engine.add_reply_factory(discord.reply_factory)
