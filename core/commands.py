@@ -46,7 +46,9 @@ class Generate:
 
 # rerun: the same job with a new seed; edit: one image of the result with a prompt; the image
 # verbs of issue 14 (`core.verbs`): vary_subtle, vary_strong, upscale, upscale_creative,
-# zoom_2, zoom_1.5, pan_left/right/up/down, animate, each on one image (`image_index`, 0-based).
+# zoom_2, zoom_1.5, pan_left/right/up/down, animate, each on one image (`image_index`, 0-based);
+# imagine: /imagine of a describe's suggestion (`image_index` names it, 0-based; see
+# `core.describe`).
 FollowUpAction = Literal[
     "rerun",
     "edit",
@@ -61,6 +63,7 @@ FollowUpAction = Literal[
     "pan_up",
     "pan_down",
     "animate",
+    "imagine",
 ]
 
 
@@ -71,7 +74,7 @@ class FollowUp:
     job_id: str
     action: FollowUpAction
     image_index: int | None = None  # None (buttons made before grids): the first image
-    prompt: str | None = None  # edit's; for an image verb, a new prompt in place of the parent's
+    prompt: str | None = None  # edit's; a remix's changed one for rerun and the image verbs
     model: str | None = None  # edit only; None is the edit default
 
 

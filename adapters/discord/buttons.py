@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol, cast, get_args
 
 import discord
 
+from adapters.discord.suggestion_button import suggestion_buttons
 from core.followups import follow_up_menu
 from core.jobs import Delivery
 from core.verbs import VERBS
@@ -168,8 +169,11 @@ def result_view(delivery: Delivery) -> discord.ui.View:
         return view
     for action in _LOOKS:
         shown = menu.rerun if action == "rerun" else bool(menu.images)
-        if action == "delete" or shown:
+        if action != "delete" and shown:
             view.add_item(ResultButton(cast(Action, action), job_id))
+    for suggestion in suggestion_buttons(delivery):  # a describe's: Imagine 1…4
+        view.add_item(suggestion)
+    view.add_item(ResultButton("delete", job_id))
     return view
 
 

@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from adapters.slack import result_actions
 from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
+from adapters.slack.remix import open_remix
 from adapters.slack.shortcuts import open_edit_modal
 from adapters.slack.submit import SLACK_CHANNEL
 from core.commands import FollowUp, FollowUpAction
@@ -51,6 +52,17 @@ async def on_result_button(deps: Deps, origin: Origin, body: dict[str, Any]) -> 
     follow = cast(FollowUpAction, verb)
     command = FollowUp(value, follow, image_index=image)
     job = await deps.engine.check_follow_up(command, actor=actor, channel=SLACK_CHANNEL)
+    parent_url = await _permalink(deps, origin.channel_id, message_ts)
+    if await open_remix(
+        deps,
+        origin,
+        actor=actor,
+        job=job,
+        command=command,
+        thread_ts=thread_ts,
+        parent_url=parent_url,
+    ):
+        return  # remix mode: the modal's prompt starts the job
     label = BY_ACTION[verb].label if verb in BY_ACTION else "Rerun"
     await deps.starter.start(
         actor=actor,
@@ -59,7 +71,7 @@ async def on_result_button(deps: Deps, origin: Origin, body: dict[str, Any]) -> 
         prompt=str(job.arguments.get("prompt") or ""),
         what=f"{label} of {job.short_id}",
         command=command,
-        parent_url=await _permalink(deps, origin.channel_id, message_ts),
+        parent_url=parent_url,
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from adapters.slack import result_actions
 from core.catalog import ModelSpec
+from core.describe import render_suggestions
 from core.errors import BotError
 from core.jobs import Delivery, Job, JobKind, ProgressView, Stage
 from core.markup import translate
@@ -18,6 +19,9 @@ from core.render import render_error
 
 Block = dict[str, Any]
 RESULT_ACTION = result_actions.RESULT_ACTION
+# A describe's suggestion (`falbot_imagine_2`, 1-based): /imagine it (`adapters.slack.image_verbs`).
+IMAGINE = result_actions.IMAGINE
+IMAGINE_ACTION = re.compile(IMAGINE + r"_([1-9])")
 
 EDIT_SHORTCUT = "edit_image"  # the message shortcut's callback id (manifest.yaml)
 EDIT_MODAL = "falbot_edit_modal"  # the modal's callback id
@@ -49,7 +53,7 @@ def escape(text: str) -> str:
 
 
 # Core's texts name the commands as Discord has them (`/quota`); on Slack they live under /falbot.
-_GROUPED = re.compile(r"(?<![\w/])/(help|models|quota|usage|jobs|cancel|admin)\b")
+_GROUPED = re.compile(r"(?<![\w/])/(help|models|quota|usage|jobs|cancel|admin|settings)\b")
 
 
 def commands(text: str) -> str:
@@ -155,6 +159,8 @@ def result(
         named = f"from job {job.parent_job_id[:8]}"
         footer = footer.replace(named, f"from <{escape(parent_url)}|job {job.parent_job_id[:8]}>")
     blocks = [_section(_headline(user_id, _prompt(job))), _context(f":white_check_mark: {footer}")]
+    if delivery.result.texts:  # a describe's prompt suggestions
+        blocks.append(_section(mrkdwn(render_suggestions(delivery.result.texts))))
     if links:
         listed = "\n".join(f"<{escape(url)}|{escape(name)}>" for name, url in links)
         blocks.append(_section(f"Not uploaded here (too big, or the upload failed):\n{listed}"))
@@ -189,6 +195,8 @@ def error(err: BotError) -> tuple[str, list[Block]]:
 
 def _prompt(job: Job) -> str:
     prompt = job.arguments.get("prompt")
+    if job.kind is JobKind.DESCRIBE:
+        return "describe this image"
     if job.kind is JobKind.UPSCALE or not prompt:
         return f"upscale ×{job.arguments.get('scale', 2)}" if job.kind is JobKind.UPSCALE else ""
     return str(prompt)

@@ -25,6 +25,7 @@ RERUN = "falbot_rerun"
 EDIT = "falbot_edit"
 DELETE = "falbot_delete"
 PICK = "falbot_pick"  # a grid image's menu: `falbot_pick_2`; the choice is its value
+IMAGINE = "falbot_imagine"  # a describe's suggestion: `falbot_imagine_2` (`image_verbs`)
 VERB_IDS = {f"falbot_{v.action}": v.action for v in VERBS}
 # Action ids of results posted by earlier falbots: issue 12's Variations (now Vary (Strong)).
 _LEGACY = {"falbot_vary": "vary_strong"}
@@ -63,6 +64,10 @@ def actions(delivery: Delivery, file_ids: Sequence[str]) -> list[Block]:
         last.append(_button("Rerun", RERUN, job.id))
     if menu.images and not menu.grid:
         last.append(_button("Edit", EDIT, job.id))
+    last += [
+        _button(f"Imagine {i + 1}", f"{IMAGINE}_{i + 1}", job.id)
+        for i in range(len(delivery.result.texts))
+    ]
     last.append(_delete(job.id, file_ids))
     blocks.append(_block(f"falbot_result_{job.short_id}", last))
     return blocks

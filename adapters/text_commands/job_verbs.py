@@ -9,7 +9,7 @@ from adapters.text_commands.grammar import Value, usage_error
 from adapters.text_commands.verbs import ANIMATE, PAN, VARY, ZOOM, Verb
 from core.commands import FollowUp, FollowUpAction
 
-JOB_VERBS = (VARY, ZOOM, PAN, ANIMATE)
+RESULT_VERBS = (VARY, ZOOM, PAN, ANIMATE)
 _CHOICES: dict[str, dict[str, FollowUpAction]] = {
     VARY.name: {"": "vary_subtle", "subtle": "vary_subtle", "strong": "vary_strong"},
     ZOOM.name: {"": "zoom_2", "2": "zoom_2", "2x": "zoom_2", "1.5": "zoom_1.5", "1.5x": "zoom_1.5"},

@@ -22,7 +22,7 @@ async def _grid(env: Env, count: int = 3) -> Issued:
 async def _choose(env: Env, person: Person, issued: Issued, image: int, value: str) -> Issued:
     message = env.fake.original(issued)
     menu = next(m for m in env.fake.button_ids(message).values() if m.endswith(f":{image}"))
-    payload = env.fake.choose(person, message, menu, value)
+    payload = env.fake.choose(person, message, menu, [value])
     return await env.fake.send_interaction(payload)
 
 

@@ -129,7 +129,7 @@ async def test_a_grid_images_menu_runs_a_verb_on_that_image(env: Env) -> None:
     message = env.fake.original(grid)
     menu = env.fake.button_ids(message)["Image 2: vary, upscale, zoom, pan, animate, edit…"]
 
-    child = await env.fake.send_interaction(env.fake.choose(env.alice, message, menu, "pan_up"))
+    child = await env.fake.send_interaction(env.fake.choose(env.alice, message, menu, ["pan_up"]))
     await env.final_edit(child)
 
     endpoint, arguments = env.sim.submits[-1]
@@ -224,7 +224,7 @@ async def test_a_menu_choice_it_never_offered_is_refused_as_a_broken_button(env:
     await env.final_edit(grid)
     message = env.fake.original(grid)
     menu = env.fake.button_ids(message)["Image 1: vary, upscale, zoom, pan, animate, edit…"]
-    payload = env.fake.choose(env.alice, message, menu, "zoom_2")
+    payload = env.fake.choose(env.alice, message, menu, ["zoom_2"])
     payload["data"]["values"] = ["explode"]  # a forged choice
 
     text = _refused(await env.callback(await env.fake.send_interaction(payload)))

@@ -7,11 +7,11 @@ import pytest
 
 from adapters.console import read_line
 from adapters.console.session import HELP
-from adapters.text_commands.job_verbs import JOB_VERBS, read_job_verb
+from adapters.text_commands.job_verbs import RESULT_VERBS, read_job_verb
 from core.commands import FollowUp
 from core.errors import BotError
 
-BY_NAME = {f"/{v.name}": v for v in JOB_VERBS}
+BY_NAME = {f"/{v.name}": v for v in RESULT_VERBS}
 
 
 def _read(line: str) -> FollowUp:
