@@ -230,3 +230,28 @@ async def test_a_menu_choice_it_never_offered_is_refused_as_a_broken_button(env:
     text = _refused(await env.callback(await env.fake.send_interaction(payload)))
 
     assert "That button is broken." in text and len(env.sim.submits) == 1
+
+
+async def test_remix_mode_asks_the_prompt_before_a_zoom_and_keeps_the_canvas(env: Env) -> None:
+    """Remix mode: Vary, Zoom and Pan (and Rerun) first open the prompt; the zoom keeps its
+    canvas and placement, and fal gets the changed prompt. Bob remixes Alice's result: the
+    verb is anyone's, the modal too."""
+    bot = await env.start_bot()
+    parent = await _imagine(env, env.alice, "a red kite")
+    await bot.app.engine.preferences.change(_actor(env, env.bob), {"remix": True})
+
+    pressed = await _click(env, env.bob, parent, "Zoom Out 2×")
+    modal = (await env.callback(pressed)).json
+    assert modal["type"] == 9 and modal["data"]["title"] == "Remix: Zoom Out 2×"
+    box = modal["data"]["components"][0]
+    field = box.get("component") or box["components"][0]
+    assert field["value"] == "a red kite" and len(env.sim.submits) == 1
+
+    filled = {field["custom_id"]: "a red kite over the sea"}
+    await env.final_edit(
+        await env.fake.send_interaction(env.fake.modal_submit(env.bob, pressed, filled))
+    )
+    endpoint, arguments = env.sim.submits[-1]
+    assert endpoint == "fal-ai/bria/expand"
+    assert arguments["prompt"] == "a red kite over the sea"
+    assert arguments["canvas_size"] == [2048, 2048]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from adapters.fal.simulator import FalSimulator
-from core.jobs import Job
+from core.jobs import Actor, Job
 from core.nsfw import NsfwMode
 from core.quota import BucketLimits, QuotaScope
 from tests.fakes.slack import Call, FakeSlack
@@ -261,3 +261,36 @@ async def test_on_someone_elses_result_the_verbs_are_public_the_rest_is_not(
         assert "Only the person who asked for this result, or an admin" in _said(refused)
     await _click(stack, result, "falbot_delete", user=BOSS)
     await fake.wait_for("chat.delete")
+
+
+async def test_remix_mode_asks_the_prompt_before_a_pan_and_keeps_the_canvas(
+    stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
+) -> None:
+    """Remix mode: Vary, Zoom and Pan (and Rerun) first open the prompt; the pan keeps its
+    canvas and placement, fal gets the changed prompt, and the child still links its parent.
+    Bea remixes Ann's result: the verb is anyone's, the modal too."""
+    fake.add_user(BEA, name="bea")
+    result = await _imagine(stack)
+    (parent,) = await stack.jobs_of(ANN)
+    await stack.engine.preferences.change(Actor("slack", TEAM, BEA), {"remix": True})
+
+    await _click(stack, result, "falbot_pan_left", user=BEA)
+    await fake.wait_for("views.open")
+    view = fake.views[-1]
+    assert view["title"]["text"] == "Remix: ⬅️ Pan"
+    box = view["blocks"][0]
+    assert box["element"]["initial_value"] == "a paper boat" and len(fal_sim.submits) == 1
+
+    values = {box["block_id"]: {box["element"]["action_id"]: p.plain_text_input("a red boat")}}
+    await stack.interaction(p.view_submission(view, values, team_id=TEAM, user_id=BEA))
+    child = await _child(stack, parent, user=BEA)
+
+    endpoint, arguments = fal_sim.submits[-1]
+    assert endpoint == "fal-ai/bria/expand" and arguments["prompt"] == "a red boat"
+    assert arguments["original_image_location"] == [512, 0]
+    assert child.parent_job_id == parent.id
+    post = fake.calls_to("chat.postMessage")[-1]
+    final = fake.message(CHANNEL, str(post.answer["ts"]))
+    assert final is not None
+    link = f"https://fake.slack.com/archives/{CHANNEL}/p{result['ts'].replace('.', '')}"
+    assert f"from <{link}|job {parent.short_id}>" in str(final["blocks"][1]["elements"][0]["text"])
