@@ -48,7 +48,8 @@ class Generate:
 # verbs of issue 14 (`core.verbs`): vary_subtle, vary_strong, upscale, upscale_creative,
 # zoom_2, zoom_1.5, pan_left/right/up/down, animate, each on one image (`image_index`, 0-based);
 # imagine: /imagine of a describe's suggestion (`image_index` names it, 0-based; see
-# `core.describe`).
+# `core.describe`); fill: repaint the region of that image `mask_url` marks (the region
+# painter's page, `core.painting`).
 FollowUpAction = Literal[
     "rerun",
     "edit",
@@ -64,6 +65,7 @@ FollowUpAction = Literal[
     "pan_down",
     "animate",
     "imagine",
+    "fill",
 ]
 
 
@@ -74,8 +76,9 @@ class FollowUp:
     job_id: str
     action: FollowUpAction
     image_index: int | None = None  # None (buttons made before grids): the first image
-    prompt: str | None = None  # edit's; a remix's changed one for rerun and the image verbs
+    prompt: str | None = None  # edit's and fill's; a remix's for rerun and the image verbs
     model: str | None = None  # edit only; None is the edit default
+    mask_url: str | None = None  # fill only: white is repainted, black kept
 
 
 @dataclass(frozen=True)

@@ -101,12 +101,15 @@ def follow_up_request(
         width=chosen.width or 0,
         height=chosen.height or 0,
     )
-    if command.action not in BY_ACTION and command.action != "edit":
+    if command.action not in BY_ACTION and command.action not in ("edit", "fill"):
         raise invalid("That button is broken.", "Use the buttons under a newer result.")
     if command.action in BY_ACTION:
         kind, model, params = verb_request(
             job, chosen, command.action, seed=seed, prompt=command.prompt
         )
+    elif command.action == "fill":
+        kind, model = JobKind.FILL, ""
+        params = {"prompt": command.prompt or "", "mask_url": command.mask_url or ""}
     else:
         kind, model, params = JobKind.EDIT, command.model or "", {"prompt": command.prompt or ""}
     return JobRequest(

@@ -245,7 +245,8 @@ class Store(Protocol):
         """Forget dedupe keys first seen before `older_than`; return how many."""
         ...
 
-    # facts the bot keeps (the commands last registered, people's /settings)
+    # facts the bot keeps (the commands last registered, people's /settings, the region painter's
+    # links)
     async def state_value(self, key: str) -> str | None:
         """The value kept under `key`, or None."""
         ...

@@ -3,12 +3,12 @@ grid, the image (`falbot:zoom_2:<job>:2`), so a click works whichever process (o
 it: `DynamicItem` matches them by template. Which buttons a result gets is core's decision
 (`core.followups.follow_up_menu`); this module only lays them out.
 
-One image: fourteen buttons in Discord's five rows (Vary, Rerun / Upscale, Animate / Zoom,
-Edit / the four pans / Delete). A grid (up to four images) cannot have a button per verb per
-image (48 > 25), so each image gets a select menu of every verb (a select takes a whole row:
-four rows), and the fifth row holds Rerun and Delete. Every verb stays one choice away for
-every image, and nothing is hidden behind an extra message, unlike Midjourney's U1–U4 first
-step."""
+One image: fifteen buttons in Discord's five rows (Vary, Rerun / Upscale, Animate / Zoom,
+Edit, Edit region / the four pans / Delete). A grid (up to four images) cannot have a button
+per verb per image (52 > 25), so each image gets a select menu of every verb (a select takes a
+whole row: four rows), and the fifth row holds Rerun and Delete. Every verb stays one choice
+away for every image, and nothing is hidden behind an extra message, unlike Midjourney's U1–U4
+first step."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 Action = Literal[
     "rerun",
     "edit",
+    "region",
     "delete",
     "vary_subtle",
     "vary_strong",
@@ -63,6 +64,7 @@ _LOOKS: dict[str, tuple[str | None, str | None, discord.ButtonStyle, int]] = {
     "zoom_2": ("Zoom Out 2×", "🔭", _GREY, 2),
     "zoom_1.5": ("Zoom Out 1.5×", "🔭", _GREY, 2),
     "edit": ("Edit", "✏️", _BLUE, 2),
+    "region": ("Edit region", "🖌️", _GREY, 2),
     "pan_left": (None, "⬅️", _GREY, 3),
     "pan_right": (None, "➡️", _GREY, 3),
     "pan_up": (None, "⬆️", _GREY, 3),
@@ -124,7 +126,10 @@ class ImageMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=_PICK_T
         options = [
             discord.SelectOption(label=label, value=action) for action, label in _LABELS.items()
         ]
-        options.insert(2, discord.SelectOption(label="Edit…", value="edit"))
+        options[2:2] = [
+            discord.SelectOption(label="Edit…", value="edit"),
+            discord.SelectOption(label="Edit region…", value="region"),
+        ]
         super().__init__(
             discord.ui.Select(
                 custom_id=custom_id("pick", job_id, image),
@@ -154,8 +159,9 @@ class ImageMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=_PICK_T
 
 
 def result_view(delivery: Delivery) -> discord.ui.View:
-    """One image: every verb, Rerun, Edit and Delete as buttons. A grid: a menu per image shown,
-    then Rerun and Delete. A video: Rerun and Delete. Nothing acts on a withheld output."""
+    """One image: every verb, Rerun, Edit, Edit region and Delete as buttons. A grid: a menu per
+    image shown, then Rerun and Delete. A video: Rerun and Delete. Nothing acts on a withheld
+    output."""
     job_id = delivery.job.id
     menu = follow_up_menu(delivery, spoilers=True)
     view = discord.ui.View(timeout=None)

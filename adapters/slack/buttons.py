@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from adapters.slack import result_actions
 from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
+from adapters.slack.region import edit_region
 from adapters.slack.remix import open_remix
 from adapters.slack.shortcuts import open_edit_modal
 from adapters.slack.submit import SLACK_CHANNEL
@@ -39,6 +40,9 @@ async def on_result_button(deps: Deps, origin: Origin, body: dict[str, Any]) -> 
 
     if verb == "delete":
         await _delete(deps, actor, value, channel=origin.channel_id, message_ts=message_ts)
+        return
+    if verb == "region":
+        await edit_region(deps, origin, actor, body, job_id=value, image=image, thread_ts=thread_ts)
         return
     if verb == "edit":
         # Not the caller's, or a withheld image: refused before the modal asks for a prompt.

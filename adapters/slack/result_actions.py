@@ -2,8 +2,8 @@
 the action, and the job id is their value: the job lives in the store, so they work after a
 restart. Which ones a result gets is core's decision (`core.followups.follow_up_menu`).
 
-One image: its verbs in one actions block (Slack allows 25 elements in one), then Rerun, Edit
-and Delete. A grid: one menu (`static_select`) per image with every verb and Edit, as on
+One image: its verbs in one actions block (Slack allows 25 elements in one), then Rerun, Edit,
+Edit region and Delete. A grid: one menu (`static_select`) per image with every verb and Edit, as on
 Discord, then Rerun and Delete: Slack would fit a button per verb per image (48) in two
 blocks, but four rows of eleven look-alike buttons are unreadable, and the menus say which
 image each choice is for."""
@@ -23,20 +23,29 @@ Block = dict[str, Any]
 
 RERUN = "falbot_rerun"
 EDIT = "falbot_edit"
+REGION = "falbot_region"  # Edit region: a private link to the region painter's page
 DELETE = "falbot_delete"
 PICK = "falbot_pick"  # a grid image's menu: `falbot_pick_2`; the choice is its value
 IMAGINE = "falbot_imagine"  # a describe's suggestion: `falbot_imagine_2` (`image_verbs`)
 VERB_IDS = {f"falbot_{v.action}": v.action for v in VERBS}
 # Action ids of results posted by earlier falbots: issue 12's Variations (now Vary (Strong)).
 _LEGACY = {"falbot_vary": "vary_strong"}
-ACTIONS = {**VERB_IDS, **_LEGACY, RERUN: "rerun", EDIT: "edit", DELETE: "delete", PICK: "pick"}
+ACTIONS = {
+    **VERB_IDS,
+    **_LEGACY,
+    RERUN: "rerun",
+    EDIT: "edit",
+    REGION: "region",
+    DELETE: "delete",
+    PICK: "pick",
+}
 # An earlier grid's buttons named their image after the action (`falbot_upscale_2`).
 RESULT_ACTION = re.compile(
     "(" + "|".join(re.escape(a) for a in sorted(ACTIONS, key=len, reverse=True)) + r")"
     r"(?:_([1-9]\d?))?"
 )
 _MENU_CHOICES = [(v.label, v.action) for v in VERBS]
-_MENU_CHOICES.insert(2, ("Edit…", "edit"))
+_MENU_CHOICES[2:2] = [("Edit…", "edit"), ("Edit region…", "region")]
 
 
 def result_action(action_id: str) -> tuple[str, int | None]:
@@ -64,6 +73,7 @@ def actions(delivery: Delivery, file_ids: Sequence[str]) -> list[Block]:
         last.append(_button("Rerun", RERUN, job.id))
     if menu.images and not menu.grid:
         last.append(_button("Edit", EDIT, job.id))
+        last.append(_button("🖌️ Edit region", REGION, job.id))
     last += [
         _button(f"Imagine {i + 1}", f"{IMAGINE}_{i + 1}", job.id)
         for i in range(len(delivery.result.texts))

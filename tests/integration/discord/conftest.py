@@ -32,7 +32,7 @@ ONE_IMAGE = frozenset(
     {
         *("Vary (Subtle)", "Vary (Strong)", "Rerun"),
         *("Upscale (Subtle)", "Upscale (Creative)", "Animate"),
-        *("Zoom Out 2×", "Zoom Out 1.5×", "Edit"),
+        *("Zoom Out 2×", "Zoom Out 1.5×", "Edit", "Edit region"),
         *("⬅️", "➡️", "⬆️", "⬇️", "Delete"),
     }
 )
@@ -135,7 +135,7 @@ class Env:
                 guild_ready_timeout=0.01,
                 **adapter_options,
             )
-            app.engine.add_reply_factory(adapter.reply_factory)
+            app.add_reply_factory(adapter.reply_factory)
             await app.engine.start()
             bot = Bot(app, adapter)
             self.bots.append(bot)

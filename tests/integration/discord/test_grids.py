@@ -52,6 +52,7 @@ async def test_a_grid_has_a_menu_per_image_then_rerun_and_delete(env: Env) -> No
         "Vary (Subtle)",
         "Vary (Strong)",
         "Edit…",
+        "Edit region…",
         "Upscale (Subtle)",
         "Upscale (Creative)",
         "Zoom Out 2×",

@@ -85,7 +85,7 @@ async def test_a_single_image_has_every_verb_in_five_rows(env: Env) -> None:
     assert rows == [
         ["Vary (Subtle)", "Vary (Strong)", "Rerun"],
         ["Upscale (Subtle)", "Upscale (Creative)", "Animate"],
-        ["Zoom Out 2×", "Zoom Out 1.5×", "Edit"],
+        ["Zoom Out 2×", "Zoom Out 1.5×", "Edit", "Edit region"],
         ["⬅️", "➡️", "⬆️", "⬇️"],
         ["Delete"],
     ]

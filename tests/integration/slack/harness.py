@@ -42,7 +42,7 @@ ONE_IMAGE_ACTIONS = [
     *("falbot_vary_subtle", "falbot_vary_strong", "falbot_upscale", "falbot_upscale_creative"),
     *("falbot_zoom_2", "falbot_zoom_1.5", "falbot_pan_left", "falbot_pan_right"),
     *("falbot_pan_up", "falbot_pan_down", "falbot_animate"),
-    *("falbot_rerun", "falbot_edit", "falbot_delete"),
+    *("falbot_rerun", "falbot_edit", "falbot_region", "falbot_delete"),
 ]
 
 Mode = Literal["http", "socket"]
@@ -146,8 +146,9 @@ class SlackStack:
             claims=app.store,
             models=app.engine.live_catalog,
             shutdown_grace=2.0,
+            painter=app.painter,
         )
-        app.engine.add_reply_factory(adapter.reply_factory)
+        app.add_reply_factory(adapter.reply_factory)
         stack = cls(fake, sim, app, adapter, mode)
         try:
             await app.engine.start()

@@ -112,7 +112,7 @@ async def test_a_single_image_has_every_verb_then_rerun_edit_delete(stack: Slack
             *("Vary (Subtle)", "Vary (Strong)", "Upscale (Subtle)", "Upscale (Creative)"),
             *("Zoom Out 2×", "Zoom Out 1.5×", "⬅️ Pan", "➡️ Pan", "⬆️ Pan", "⬇️ Pan", "Animate"),
         ],
-        ["Rerun", "Edit", "Delete"],
+        ["Rerun", "Edit", "🖌️ Edit region", "Delete"],
     ]
 
 

@@ -80,7 +80,7 @@ async def test_buttons_on_a_flagged_output_are_refused_once_the_workspace_withho
 ) -> None:
     await stack.store.set_nsfw(TEAM, NsfwMode.ALLOW)
     result = await _imagine(stack, "an nsfw cat --model flux-dev")
-    assert _buttons(result)[-3:] == ["Rerun", "Edit", "Delete"]
+    assert _buttons(result)[-4:] == ["Rerun", "Edit", "🖌️ Edit region", "Delete"]
     assert "Vary (Subtle)" in _buttons(result)
     await stack.store.set_nsfw(TEAM, NsfwMode.WITHHOLD)
 
