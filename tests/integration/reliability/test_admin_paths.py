@@ -22,7 +22,7 @@ from adapters.discord.suggestion_button import SuggestionButton
 from adapters.slack.admin_commands import ADMIN_USAGE
 from adapters.slack.commands import COMMANDS, SUBCOMMANDS
 from adapters.slack.render import EDIT_MODAL
-from adapters.slack.result_actions import DELETE, EDIT, RERUN, VERB_IDS
+from adapters.slack.result_actions import DELETE, EDIT, REGION, RERUN, VERB_IDS
 from core.admin_commands import AdminCommand
 from core.jobs import Actor
 from core.ports import Store, UsageFilter
@@ -456,9 +456,9 @@ async def test_slack_result_buttons_refuse_someone_elses_job(slack_stack: SlackS
     on_message = {
         e["action_id"] for b in message["blocks"] for e in b.get("elements", []) if "action_id" in e
     }
-    assert on_message == {*VERB_IDS, RERUN, EDIT, DELETE}, "a new button needs a case here"
+    assert on_message == {*VERB_IDS, RERUN, EDIT, REGION, DELETE}, "a new button needs a case"
 
-    for action_id in (RERUN, EDIT, DELETE):  # the verbs are anyone's (slack/test_verbs.py)
+    for action_id in (RERUN, EDIT, REGION, DELETE):  # the verbs are anyone's (test_verbs.py)
         before, submits = await slack_state(stack), len(stack.sim.submits)
         answers = len(fake.calls_to("response_url"))
         await click(stack, message, action_id, OTHER)
