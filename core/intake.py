@@ -120,13 +120,14 @@ class Intake:
         if command.action not in PUBLIC:
             return await self.own_job(actor, command.job_id, doing=command.action)
         ref = command.job_id.strip().lower()
+        candidates: list[Job] = []
         if len(ref) >= 32:
             found = await self._store.get_job(ref)
             candidates = [found] if found else []
-        else:
+        elif len(ref) >= 4:  # a short id, as /jobs shows it
             candidates = await self._store.jobs_by_prefix(actor.workspace_id, ref, limit=5)
         for job in candidates:
-            if job.workspace_id == actor.workspace_id and len(ref) >= 4:
+            if job.workspace_id == actor.workspace_id:
                 return job
         raise BotError(
             ErrorCode.NOT_FOUND,
