@@ -244,3 +244,12 @@ class Store(Protocol):
     async def prune_dedupe(self, older_than: datetime) -> int:
         """Forget dedupe keys first seen before `older_than`; return how many."""
         ...
+
+    # small facts kept by key (a workspace's rules outside the policy, pending quotes)
+    async def state_value(self, key: str) -> str | None:
+        """The value kept under `key`, or None."""
+        ...
+
+    async def set_state_value(self, key: str, value: str) -> None:
+        """Keep `value` under `key`, replacing what was there."""
+        ...
