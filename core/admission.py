@@ -110,7 +110,7 @@ class Admitter:
             state=JobState.QUEUED,
             created_at=now,
             updated_at=now,
-            reply_ref=dict(request.reply_ref),
+            reply_ref={**request.reply_ref, **({"private": True} if request.private else {})},
             nsfw_channel=request.channel.nsfw,
             nsfw_input=request.flagged_input,
             input_count=len(request.images),

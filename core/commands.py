@@ -7,6 +7,7 @@ job is the caller's, which image a follow-up works on and the NSFW rules."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -29,6 +30,7 @@ class Generate:
     options: Mapping[str, Any] = field(default_factory=dict)
     images: tuple[InputImage, ...] = ()
     flagged_input: bool = False
+    private: bool | None = None  # private mode asked for (`core.privacy`); None: the default
 
     @classmethod
     def typed(cls, kind: JobKind, options: Mapping[str, Any], *, prompt: str | None) -> Generate:
@@ -41,7 +43,7 @@ class Generate:
 
     def with_images(self, images: tuple[InputImage, ...], *, flagged: bool) -> Generate:
         """This command once its images are fetched (`flagged`: they reuse a flagged result)."""
-        return Generate(self.kind, self.model, self.options, images, flagged_input=flagged)
+        return dataclasses.replace(self, images=images, flagged_input=flagged)
 
 
 # rerun: the same job with a new seed; vary: four new variations of it in one job (a new seed,
@@ -59,6 +61,7 @@ class FollowUp:
     image_index: int | None = None  # None (buttons made before grids): the first image
     prompt: str | None = None  # edit only
     model: str | None = None  # edit only; None is the edit default
+    private: bool | None = None  # None: private when its result is (`core.privacy`)
 
 
 @dataclass(frozen=True)

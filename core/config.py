@@ -31,3 +31,6 @@ class EngineConfig:
     dedupe_keep: float = 24 * 3600.0
     dedupe_prune_every: float = 3600.0
     debug: bool = False
+    # Jobs estimated above this show their price first (`core.confirmations`); a workspace's
+    # `/admin confirm-above` overrides it. None: never (bot's setting defaults to $0.20).
+    confirm_above_usd: Decimal | None = None

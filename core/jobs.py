@@ -124,6 +124,7 @@ class JobRequest:
     parent_job_id: str | None = None
     channel: Channel = field(default_factory=Channel)
     flagged_input: bool = False  # made from an output fal flagged as NSFW (see core.nsfw)
+    private: bool = False  # private mode (see core.privacy)
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,11 @@ class Job:
     @property
     def short_id(self) -> str:
         return self.id[:8]
+
+    @property
+    def private(self) -> bool:
+        """Private mode (`core.privacy`): kept in the reply_ref, which every store persists."""
+        return self.reply_ref.get("private") is True
 
     def moved_to(self, state: JobState, *, at: datetime, **changes: Any) -> Job:
         if not can_move(self.state, state):
