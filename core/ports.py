@@ -50,9 +50,15 @@ class FalGateway(Protocol):
     """fal's queue. Every failure is raised as a `BotError`."""
 
     async def submit(
-        self, endpoint: str, arguments: Mapping[str, Any], *, webhook_url: str | None = None
+        self,
+        endpoint: str,
+        arguments: Mapping[str, Any],
+        *,
+        webhook_url: str | None = None,
+        private: bool = False,
     ) -> str:
-        """Queue a request and return fal's request id. Never retried: it may have reached fal."""
+        """Queue a request and return fal's request id. Never retried: it may have reached fal.
+        `private`: ask fal not to keep the request's inputs and outputs (private mode)."""
         ...
 
     def watch(self, endpoint: str, request_id: str) -> AsyncGenerator[FalStatus, None]:
