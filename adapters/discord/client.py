@@ -26,6 +26,8 @@ from adapters.discord.hosts import point_discord_at
 from adapters.discord.identity import AdminRule, DmPolicy
 from adapters.discord.interactions import admit_dm, send_error
 from adapters.discord.mentions import on_mention
+from adapters.discord.quote_answers import QuoteAnswers
+from adapters.discord.quotes import QuoteButton
 from adapters.discord.refs import TokenPolicy
 from adapters.discord.reply import DiscordReplyFactory
 from adapters.discord.results import ResultButtons
@@ -88,6 +90,7 @@ class FalbotClient(discord.Client):
         self.deps = deps
         self.tree = FalbotTree(self)
         self.result_buttons = ResultButtons(deps)
+        self.quote_buttons = QuoteAnswers(deps)
         self._ready_event = ready
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
 
@@ -97,7 +100,7 @@ class FalbotClient(discord.Client):
         self.tree.add_command(help_command(self.deps))
         self.tree.add_command(admin_group(self.deps))
         self.tree.add_command(edit_image_menu(self.deps))
-        self.add_dynamic_items(ResultButton)
+        self.add_dynamic_items(ResultButton, QuoteButton)
 
     async def on_ready(self) -> None:
         log.info("discord: ready as %s in %d guild(s)", self.user, len(self.guilds))
