@@ -176,8 +176,9 @@ async def test_only_the_requester_can_answer_a_quote(env: Env) -> None:
         press = await _press(env, env.bob, quote, label)
         said = await env.callback(press)
         assert said.json["data"]["flags"] & EPHEMERAL
-        assert "Only the person who asked for this quote can confirm or cancel it." in (
-            said.json["data"]["content"]
+        assert (
+            "Only the person who asked for this quote can confirm or cancel it."
+            in (said.json["data"]["content"])
         )
     assert env.sim.submits == []
     # still Alice's to confirm
@@ -212,7 +213,8 @@ async def test_admin_confirm_above_sets_the_workspaces_threshold(env: Env) -> No
     options = [p.option("prompt", p.STRING, "a fox"), p.option("model", p.STRING, "flux-dev")]
     quoted = await env.callback(await env.slash(env.alice, "imagine", options=options))
 
-    assert quoted.json["type"] == 4 and "**flux-dev** will cost about" in (
-        quoted.json["data"]["content"]
+    assert (
+        quoted.json["type"] == 4
+        and "**flux-dev** will cost about" in (quoted.json["data"]["content"])
     )
     assert env.sim.submits == []
