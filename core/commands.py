@@ -36,14 +36,22 @@ class Generate:
     def typed(cls, kind: JobKind, options: Mapping[str, Any], *, prompt: str | None) -> Generate:
         """From options as a person typed them (`--model` among them) and the prompt, if the
         kind takes one."""
-        rest = {k: v for k, v in options.items() if k != "model"}
+        rest = {k: v for k, v in options.items() if k not in ("model", "private")}
         if prompt is not None:
             rest["prompt"] = prompt
-        return cls(kind, str(options.get("model") or ""), rest)
+        return cls(kind, str(options.get("model") or ""), rest, private=_flag(options))
 
     def with_images(self, images: tuple[InputImage, ...], *, flagged: bool) -> Generate:
         """This command once its images are fetched (`flagged`: they reuse a flagged result)."""
         return dataclasses.replace(self, images=images, flagged_input=flagged)
+
+
+def _flag(options: Mapping[str, Any]) -> bool | None:
+    """`--private` as typed: a bare flag, or a yes/no word after it; None when not given."""
+    value = options.get("private")
+    if value is None:
+        return None
+    return value is True or str(value).strip().lower() in {"1", "yes", "true", "on"}
 
 
 # rerun: the same job with a new seed; vary: four new variations of it in one job (a new seed,
