@@ -33,6 +33,8 @@ from adapters.slack.help import publish_home
 from adapters.slack.identity import Identities
 from adapters.slack.mentions import on_direct_message, on_mention
 from adapters.slack.modals import on_upload_submitted
+from adapters.slack.quote_answers import on_quote_button
+from adapters.slack.quotes import QUOTE_ACTION
 from adapters.slack.reply import SlackReplyFactory
 from adapters.slack.shortcuts import modal_origin, on_edit_shortcut, on_edit_submitted
 from adapters.slack.submit import Starter
@@ -192,6 +194,7 @@ class SlackAdapter:
         self.app.view(render.EDIT_MODAL)(self._on_modal)
         self.app.view(render.UPLOAD_MODAL)(self._on_upload)
         self.app.action(_RESULT_ACTION)(self._on_action)
+        self.app.action(QUOTE_ACTION)(self._on_quote)
 
     async def _dedupe(self, body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> Any:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
@@ -304,6 +307,11 @@ class SlackAdapter:
         await ack()
         origin = _interaction_origin(body)
         self._spawn(origin, lambda: on_result_button(self._deps, origin, body), name="button")
+
+    async def _on_quote(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        origin = _interaction_origin(body)
+        self._spawn(origin, lambda: on_quote_button(self._deps, origin, body), name="quote")
 
 
 def _not_the_unused_token_warning(record: logging.LogRecord) -> bool:
