@@ -107,7 +107,7 @@ async def test_a_job_above_the_threshold_shows_its_quote_to_its_requester_only(
     assert "*wan-2.5* will cost about *$0.50* (50 credits). You have 100 credits." in shown
     assert "Nothing is taken until you confirm" in shown
     assert "<!date^" in shown  # when it lapses, in the reader's own time
-    actions = [b for b in quote["blocks"] if b["type"] == "actions"][0]
+    actions = next(b for b in quote["blocks"] if b["type"] == "actions")
     assert [e["text"]["text"] for e in actions["elements"]] == ["Confirm $0.50", "Cancel"]
     assert quoting.fake.calls_to("chat.postMessage") == []  # nothing public
     assert quoting.sim.submits == []
