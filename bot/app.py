@@ -14,6 +14,7 @@ from adapters.fal.hosts import point_fal_client_at
 from adapters.fal.pricing import FAL_API_URL, fetch_prices
 from adapters.fal.webhook import FalWebhookReceiver
 from adapters.media_fetch import MediaFetcher
+from adapters.postgres import PostgresStore
 from bot.clock import SystemClock
 from bot.settings import Settings
 from bot.store import AppStore, open_store
@@ -140,6 +141,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         circuit_threshold=settings.circuit_threshold,
         circuit_cooldown=settings.circuit_cooldown,
         debug=settings.debug,
+        lease_seconds=settings.lease_seconds,
     )
 
 
@@ -158,6 +160,9 @@ async def build_app(settings: Settings, *, clock: Clock | None = None) -> App:
         )
         store = await open_store(settings)
         stack.push_async_callback(store.close)
+        if isinstance(store, PostgresStore):
+            name = settings.instance or store.instance
+            store.serve_as(name, lease_seconds=settings.lease_seconds)
         fal = FalClientGateway(key=settings.fal_key.get_secret_value())
         stack.push_async_callback(fal.aclose)
         fetcher = MediaFetcher(
@@ -171,6 +176,8 @@ async def build_app(settings: Settings, *, clock: Clock | None = None) -> App:
             clock=clock,
             catalog=catalog,
             config=engine_config(settings),
+            # On PostgreSQL the line and the fal slots are shared by every process.
+            line_store=store if isinstance(store, PostgresStore) else None,
         )
         stack.push_async_callback(engine.stop)
         admin = AdminService(engine=engine, clock=clock)

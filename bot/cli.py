@@ -1,4 +1,4 @@
-"""The `falbot` command: run, demo, check, models, sync-commands."""
+"""The `falbot` command: run, demo, check, models, sync-commands, migrate-db."""
 
 from __future__ import annotations
 
@@ -104,6 +104,15 @@ def _main(argv: list[str] | None) -> int:
     sync.add_argument(
         "--clear", action="store_true", help="with --guild: remove that guild's copies"
     )
+    migrate = sub.add_parser(
+        "migrate-db", help="copy falbot's SQLite database into an empty PostgreSQL database"
+    )
+    migrate.add_argument(
+        "--from", dest="source", required=True, metavar="sqlite:///FILE", help="the SQLite file"
+    )
+    migrate.add_argument(
+        "--to", dest="target", required=True, metavar="postgresql://…", help="an empty database"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "models":
@@ -112,6 +121,10 @@ def _main(argv: list[str] | None) -> int:
         from bot.check import run_check
 
         return run_check(sys.stdout)
+    if args.command == "migrate-db":  # needs no settings: both databases are on its line
+        from bot.migrate_db import migrate_db
+
+        return migrate_db(args.source, args.target)
     try:
         settings = Settings()
     except ValidationError as exc:

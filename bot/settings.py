@@ -66,6 +66,10 @@ class Settings(BaseSettings):
 
     database: str = Field(default="sqlite:///data/falbot.db", alias="FALBOT_DATABASE")
     max_concurrency: int = Field(default=10, ge=1, le=1000, alias="FALBOT_MAX_CONCURRENCY")
+    lease_seconds: float = Field(default=15.0, ge=2, le=600, alias="FALBOT_LEASE_SECONDS")
+    instance: str | None = Field(
+        default=None, min_length=1, max_length=100, alias="FALBOT_INSTANCE"
+    )
     max_waiting: int = Field(default=10_000, ge=1, alias="FALBOT_MAX_WAITING")
     max_jobs_in_flight_per_user: int = Field(default=4, ge=1, alias="FALBOT_MAX_JOBS_PER_USER")
     progress_interval: float = Field(default=1.5, ge=0.1, alias="FALBOT_PROGRESS_INTERVAL")

@@ -24,7 +24,12 @@ DESCRIPTIONS: dict[str, str] = {
         "the SQLite file (`sqlite:///relative` or `sqlite:////absolute`), or PostgreSQL "
         "for several processes (`postgresql://user@host:5432/falbot`)"
     ),
-    "FALBOT_MAX_CONCURRENCY": "jobs at fal at once (fal starts accounts at 2, raises up to 40)",
+    "FALBOT_MAX_CONCURRENCY": "jobs at fal at once (fal starts accounts at 2, raises up to 40); "
+    "on PostgreSQL, across every process together",
+    "FALBOT_LEASE_SECONDS": "PostgreSQL: seconds a process's hold on its jobs lasts unrenewed; "
+    "another process takes the jobs of one that died this long after",
+    "FALBOT_INSTANCE": "PostgreSQL: this process's name in /healthz and the logs "
+    "(default: host, pid and a random suffix)",
     "FALBOT_MAX_WAITING": "jobs waiting in falbot's line; more are refused with `busy`",
     "FALBOT_MAX_JOBS_PER_USER": "unfinished jobs one user may have",
     "FALBOT_PROGRESS_INTERVAL": "seconds between two edits of a progress message",

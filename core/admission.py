@@ -19,16 +19,15 @@ from core.billing import base_price
 from core.catalog import ModelSpec
 from core.circuit import CircuitBreaker
 from core.config import EngineConfig
-from core.dispatch import line_key
 from core.errors import BotError
 from core.jobs import Actor, InputImage, Job, JobRequest, JobState, ProgressView, Stage
+from core.line import Line
 from core.live_catalog import LiveCatalog
 from core.nsfw import check_reuse
 from core.policy import check_policy
 from core.ports import Clock, Reply, Store
 from core.quota import BucketLimits, to_credits
 from core.replies import JobReplies
-from core.scheduler import FairLine
 
 
 async def admit_job(
@@ -65,7 +64,7 @@ class Admitter:
         clock: Clock,
         config: EngineConfig,
         circuit: CircuitBreaker,
-        line: FairLine,
+        line: Line,
         replies: JobReplies,
         busy_retry_after: Callable[[], float],
     ) -> None:
@@ -77,6 +76,10 @@ class Admitter:
         self._line = line
         self._replies = replies
         self._busy_retry_after = busy_retry_after
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
 
     async def admit(self, request: JobRequest, reply: Reply, *, hold: bool = False) -> Job:
         """Validate, check policy, quota and budget, persist and enqueue; or raise `BotError`.
@@ -147,13 +150,19 @@ class Admitter:
 
     async def release(self, job: Job) -> None:
         """Put an admitted job in the line (in its reserved place) and show it there."""
-        self._line.put(line_key(job), job.id)
-        await self._replies.show(
-            job,
-            ProgressView(
-                job.id, job.model, Stage.QUEUED, position=len(self._line), line_size=len(self._line)
-            ),
-        )
+        if not self._line.shared:
+            await self._line.put(job)
+            await self._show_queued(job, len(self._line))
+            return
+        # A shared line: shown before any process can claim it (a later edit would undo
+        # that one's), then let go: whichever process claims it rebuilds its reply.
+        await self._show_queued(job, len(self._line) + 1)
+        await self._line.put(job)
+        await self._replies.let_go(job.id)
+
+    async def _show_queued(self, job: Job, position: int) -> None:
+        view = ProgressView(job.id, job.model, Stage.QUEUED, position=position, line_size=position)
+        await self._replies.show(job, view)
 
     async def precheck(self, request: JobRequest, *, images: int = 1) -> ModelSpec:
         """Refuse now, reading only, what `admit` would refuse for `request` once its `images`

@@ -10,13 +10,15 @@ from functools import partial
 
 from core.circuit import CircuitBreaker
 from core.delivery import Deliverer
-from core.errors import internal_error
+from core.errors import LeaseLost, internal_error
 from core.execution import JobExecutor
 from core.jobs import Job, JobState, ProgressView, Stage
+from core.line import Line, line_key
 from core.ports import Store
 from core.replies import JobReplies
-from core.scheduler import FairLine, Slots
 from core.tasks import OwnedTasks
+
+__all__ = ["Dispatcher", "line_key"]
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +29,12 @@ FreeSlot = Callable[[], Awaitable[None]]
 JobBody = Callable[[Job, FreeSlot], Awaitable[Job | None]]
 
 
-def line_key(job: Job) -> str:
-    """Whose turn a job waits for in the fair line: its user's, within its workspace."""
-    return f"{job.workspace_id}/{job.user_id}"
-
-
 class Dispatcher:
     def __init__(
         self,
         *,
         store: Store,
-        line: FairLine,
-        slots: Slots,
+        line: Line,
         circuit: CircuitBreaker,
         executor: JobExecutor,
         deliverer: Deliverer,
@@ -47,31 +43,26 @@ class Dispatcher:
     ) -> None:
         self._store = store
         self._line = line
-        self._slots = slots
         self._circuit = circuit
         self._executor = executor
         self._deliverer = deliverer
         self._replies = replies
         self._tasks = tasks
         self._positions: asyncio.Task[None] | None = None
-        self.slot_held_idle = False  # a slot taken while the line is empty: not at fal yet
 
     async def run(self) -> None:
         """Take a slot, then the next waiting job, and run it; forever."""
         while True:
-            await self._slots.acquire()
-            self.slot_held_idle = True  # taken before a job is: not at fal yet
+            await self._line.acquire_slot()
             probe = False
             try:
                 probe = await self._circuit.ready()
                 job_id = await self._line.get()
             except BaseException:
-                self.slot_held_idle = False
                 if probe:
                     self._circuit.probe_ended()
-                await self._slots.release()
+                await self._line.release_slot()
                 raise
-            self.slot_held_idle = False
             body = partial(self._executor.run_queued, probe=probe)
             self._tasks.spawn(self._run_in_slot(job_id, body), name=f"job-{job_id[:8]}")
             if self._positions is None or self._positions.done():
@@ -79,7 +70,7 @@ class Dispatcher:
 
     def resume(self, job: Job) -> None:
         """Follow a job already at fal (after a restart) in a slot taken at once."""
-        self._slots.take_now()
+        self._line.resumed(job.id)
         self._tasks.spawn(
             self._run_in_slot(job.id, self._executor.follow_at_fal), name=f"resume-{job.short_id}"
         )
@@ -93,13 +84,20 @@ class Dispatcher:
             nonlocal held
             if held:
                 held = False
-                await self._slots.release()
+                await self._line.free(job_id)
 
         completed: Job | None = None
         try:
             job = await self._store.get_job(job_id)
             if job is not None:
                 completed = await body(job, free)
+        except LeaseLost as lost:
+            # Another process took the job over (this one stalled past its lease): it carries
+            # the job on, and frees its slot; this one lets go, quietly.
+            log.warning("job %s was taken over by %s; leaving it", job_id[:8], lost.owner)
+            held = False
+            self._line.forget(job_id)
+            self._replies.drop(job_id)
         except Exception:
             log.exception("job %s failed inside falbot", job_id[:8])
             await self._end_after_crash(job_id)
@@ -111,18 +109,24 @@ class Dispatcher:
     async def _end_after_crash(self, job_id: str) -> None:
         job = await self._store.get_job(job_id)
         if job is not None and not job.state.final and job.state is not JobState.COMPLETED:
-            await self._executor.end(
-                job,
-                JobState.FAILED,
-                internal_error(request_id=job.request_id),
-            )
+            try:
+                await self._executor.end(
+                    job,
+                    JobState.FAILED,
+                    internal_error(request_id=job.request_id),
+                )
+            except LeaseLost:
+                self._replies.drop(job_id)
 
     async def _refresh_positions(self, limit: int = 25) -> None:
         """Tell the first few waiting jobs their new place; the rest see it when they move up."""
+        try:
+            order = await self._line.order(limit)
+        except Exception:  # a shared line's store is out of reach: the next claim tells
+            log.warning("reading the line's order failed", exc_info=True)
+            return
         size = len(self._line)
-        for n, job_id in enumerate(self._line.order(), start=1):
-            if n > limit:
-                break
+        for n, job_id in enumerate(order, start=1):
             reply = self._replies.held(job_id)
             if reply is not None:
                 await reply.progress(

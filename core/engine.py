@@ -13,31 +13,32 @@ import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from core import job_log
+from core.account import AccountViews
 from core.admission import Admitter
 from core.catalog import Catalog, ModelSpec
 from core.circuit import CircuitBreaker
 from core.commands import Cancel, Command, FollowUp, Generate
 from core.config import EngineConfig
-from core.confirmations import QuoteDesk
 from core.delivery import Deliverer
 from core.dispatch import Dispatcher
-from core.errors import BotError, ErrorCode, invalid, not_allowed
+from core.errors import BotError, ErrorCode, invalid
 from core.execution import DATA_URI_MAX, JobExecutor
-from core.intake import Intake, find_job
-from core.jobs import ANY_CHANNEL, Actor, Channel, Job, JobKind, JobState
+from core.housekeeping import prune_dedupe_forever
+from core.intake import Intake
+from core.jobs import ANY_CHANNEL, Actor, Channel, Job, JobState
+from core.leases import Leases, Sharing
+from core.line import Line, LocalLine, SharedLine
 from core.live_catalog import LiveCatalog
-from core.ports import Clock, FalGateway, Reply, ReplyFactory, Store
-from core.quota import BucketKey, BucketLimits, resolve, to_credits
+from core.ports import Clock, FalGateway, LineStore, Reply, ReplyFactory, Store
+from core.quota import BucketLimits
 from core.recovery import recover
 from core.replies import JobReplies
-from core.scheduler import FairLine, Slots, wait_estimate
+from core.scheduler import wait_estimate
 from core.settling import Settling
 from core.tasks import OwnedTasks
-from core.usage import QuotaView, UsageReport, quota_view, usage_report
 from core.webhooks import FalOutcome, WebhookOutcomes
 
 __all__ = ["DATA_URI_MAX", "Engine", "EngineConfig"]
@@ -45,8 +46,9 @@ __all__ = ["DATA_URI_MAX", "Engine", "EngineConfig"]
 log = logging.getLogger(__name__)
 
 
-class Engine:
-    """Owns every job from admission to its final state. All its tasks are kept and awaited."""
+class Engine(AccountViews):
+    """Owns every job from admission to its final state. All its tasks are kept and awaited.
+    What a person reads about their own account (quota, usage, jobs) is `AccountViews`'."""
 
     def __init__(
         self,
@@ -56,7 +58,10 @@ class Engine:
         clock: Clock,
         catalog: Catalog,
         config: EngineConfig,
+        line_store: LineStore | None = None,
     ) -> None:
+        """With `line_store`, the line and the fal slots are shared with every process on
+        that store (leases, takeover); without, they are this process's own."""
         self.store = store
         self.live_catalog = LiveCatalog(catalog)
         self.config = config
@@ -65,8 +70,15 @@ class Engine:
         self._accepting = False
         self._dispatching: asyncio.Task[None] | None = None
         self._pruning: asyncio.Task[None] | None = None
-        self._line = FairLine(config.max_waiting)
-        self._slots = Slots(config.max_concurrency)
+        self._line: Line = LocalLine(max_waiting=config.max_waiting, limit=config.max_concurrency)
+        if line_store is not None:
+            self._line = SharedLine(
+                line_store,
+                max_waiting=config.max_waiting,
+                limit=config.max_concurrency,
+                clock=clock,
+                poll=config.line_poll,
+            )
         self._tasks = OwnedTasks()
         self._settling = Settling()
         self._webhooks = WebhookOutcomes(clock=clock, enabled=config.webhook_url is not None)
@@ -97,7 +109,6 @@ class Engine:
         self._dispatcher = Dispatcher(
             store=store,
             line=self._line,
-            slots=self._slots,
             circuit=self._circuit,
             executor=self._executor,
             deliverer=self._deliverer,
@@ -114,21 +125,22 @@ class Engine:
             replies=self._replies,
             busy_retry_after=self._busy_retry_after,
         )
-        self.quotes = QuoteDesk(
-            store=store,
-            models=self.live_catalog,
-            clock=clock,
-            credit_usd=config.credit_usd,
-            default_limits=config.default_limits,
-            default_threshold=config.confirm_above_usd,
-        )
+        self._sharing: Sharing | None = None
+        if isinstance(self._line, SharedLine) and line_store is not None:
+            self._sharing = Sharing(
+                line_store,
+                line=self._line,
+                webhooks=self._webhooks,
+                tasks=self._tasks,
+                clock=clock,
+                lease=config.lease_seconds,
+                platforms=self._replies.platforms,
+                recover=self._recover,
+            )
         self._intake = Intake(
-            store=store,
-            models=self.live_catalog,
-            config=config,
-            admitter=self._admitter,
-            quotes=self.quotes,
+            store=store, models=self.live_catalog, config=config, admitter=self._admitter
         )
+        self.quotes = self._intake.quotes  # price before spending (`core.confirmations`)
 
     @property
     def _fal(self) -> FalGateway:
@@ -140,40 +152,42 @@ class Engine:
         self._replies.add_factory(factory)
 
     async def start(self) -> None:
-        """Pick up every unfinished job of a platform we serve, then start the dispatcher."""
-        for job in await self.store.unfinished_jobs():
-            if self._replies.serves(job.platform):
-                if job.state.at_fal and job.request_id is not None:
-                    self._webhooks.expect(job.request_id)  # its webhook may come any moment
-                await recover(
-                    job,
-                    line=self._line,
-                    dispatcher=self._dispatcher,
-                    executor=self._executor,
-                    deliverer=self._deliverer,
-                    tasks=self._tasks,
-                )
+        """Pick up every unfinished job of a platform we serve, then start the dispatcher.
+        On a shared line, only jobs whose owner's lease ran out are picked up (taken over),
+        now and from then on."""
+        if self._sharing is None:
+            for job in await self.store.unfinished_jobs():
+                if self._replies.serves(job.platform):
+                    await self._recover(job)
+        else:
+            await self._sharing.start()
         self._dispatching = self._tasks.spawn(self._dispatcher.run(), name="dispatcher")
         self._accepting = True
+
+    async def _recover(self, job: Job) -> None:
+        if job.state.at_fal and job.request_id is not None:
+            self._webhooks.expect(job.request_id)  # its webhook may come any moment
+        await recover(
+            job,
+            line=self._line,
+            dispatcher=self._dispatcher,
+            executor=self._executor,
+            deliverer=self._deliverer,
+            tasks=self._tasks,
+        )
 
     def keep_dedupe_pruned(self) -> None:
         """From now until `stop`, forget dedupe keys older than `config.dedupe_keep` every
         `config.dedupe_prune_every` seconds of the engine's clock, in a task the engine owns.
         `falbot run` starts it; an engine that never claims keys (the demo) need not."""
         if self._pruning is None or self._pruning.done():
-            self._pruning = self._tasks.spawn(self._prune_dedupe(), name="dedupe-pruner")
-
-    async def _prune_dedupe(self) -> None:
-        """Without it the table only grows. A failed round is logged and the next one tries."""
-        keep = timedelta(seconds=self.config.dedupe_keep)
-        while True:  # at once too: a process restarted often must prune all the same
-            try:
-                pruned = await self.store.prune_dedupe(self._clock.now() - keep)
-            except Exception:
-                log.warning("pruning the dedupe keys failed; trying again later", exc_info=True)
-            else:
-                log.debug("pruned %d dedupe key(s)", pruned)
-            await self._clock.sleep(self.config.dedupe_prune_every)
+            pruning = prune_dedupe_forever(
+                self.store,
+                self._clock,
+                keep=timedelta(seconds=self.config.dedupe_keep),
+                every=self.config.dedupe_prune_every,
+            )
+            self._pruning = self._tasks.spawn(pruning, name="dedupe-pruner")
 
     async def drain(self, *, grace: float = 5.0) -> bool:
         """Stop gracefully: new jobs are refused with `busy` and nothing more is sent to fal;
@@ -189,6 +203,8 @@ class Engine:
         if not settled:
             log.warning("stopping with %d job step(s) unfinished", len(self._settling))
         await self.stop()
+        if self._sharing is not None:
+            await self._sharing.let_go()
         return settled
 
     async def stop(self) -> None:
@@ -204,7 +220,7 @@ class Engine:
     @property
     def at_fal(self) -> int:
         """Jobs holding a fal slot, less the one the dispatcher holds while the line is empty."""
-        return self._slots.in_use - (1 if self._dispatcher.slot_held_idle else 0)
+        return self._line.at_fal
 
     @property
     def circuit_state(self) -> str:
@@ -217,13 +233,30 @@ class Engine:
         return self._accepting
 
     def expects_webhook(self, request_id: str) -> bool:
-        """Whether fal's webhook for this request is wanted (falbot sent it and still waits)."""
-        return self._webhooks.expects(request_id)
+        """Whether fal's webhook for this request is wanted (falbot sent it and still waits;
+        on a shared line, any process may be following it)."""
+        return self._sharing is not None or self._webhooks.expects(request_id)
 
     def fal_webhook(self, outcome: FalOutcome) -> bool:
         """A request's outcome from fal's (verified) webhook; False when it came before or is
-        not one falbot waits for (then nothing is kept)."""
-        return self._webhooks.deliver(outcome)
+        not one falbot waits for (then nothing is kept). On a shared line one this process
+        does not follow is kept in the store for the process that does."""
+        if self._webhooks.deliver(outcome):
+            return True
+        if self._sharing is None:
+            return False
+        self._sharing.keep_outcome(outcome)
+        return True
+
+    @property
+    def shared_line(self) -> SharedLine | None:
+        """The line shared with other processes, when there is one (for /metrics)."""
+        return self._line if isinstance(self._line, SharedLine) else None
+
+    @property
+    def leases(self) -> Leases | None:
+        """On a shared line: this process's leases and takeovers (`taken_over` counts them)."""
+        return None if self._sharing is None else self._sharing.leases
 
     # ---- admission
 
@@ -304,70 +337,27 @@ class Engine:
         self._line.unreserve()
         await self._executor.end(job, JobState.CANCELLED, error)
 
-    def credits_for(self, usd: Decimal) -> Decimal:
-        return to_credits(usd, self.config.credit_usd)
-
     async def settlement_limits(self, job: Job) -> BucketLimits:
         """The bucket limits `job` was admitted under, for its refunds."""
         return await self._executor.job_limits(job)
 
-    async def limits_for(self, actor: Actor) -> BucketLimits:
-        quotas = await self.store.quotas(actor.workspace_id, actor.user_id, actor.roles)
-        return resolve(quotas, self.config.default_limits)
-
     def _busy_retry_after(self) -> float:
         return wait_estimate(
-            len(self._line), slots=self._slots.limit, mean_job_s=self._executor.mean_job_s
+            len(self._line), slots=self._line.limit, mean_job_s=self._executor.mean_job_s
         )
 
     # ---- account
 
-    async def find_job(self, actor: Actor, job_ref: str) -> Job:
-        """One of the actor's own jobs (an admin's: any in the workspace), by id or short id."""
-        return await find_job(self.store, actor, job_ref)
-
     async def own_job(self, actor: Actor, job_id: str, *, doing: str) -> Job:
         """The job a result's button names, if it is the caller's (or the caller's an admin)."""
         return await self._intake.own_job(actor, job_id, doing=doing)
-
-    async def jobs(self, actor: Actor, *, limit: int = 10) -> list[Job]:
-        return await self.store.user_jobs(actor.workspace_id, actor.user_id, limit=limit)
-
-    async def models(self, workspace_id: str) -> list[ModelSpec]:
-        denied = (await self.store.policy(workspace_id)).denied_models
-        return [spec for spec in self.live_catalog.all() if spec.name not in denied]
-
-    async def quota(self, actor: Actor) -> QuotaView:
-        limits = await self.limits_for(actor)
-        state = await self.store.bucket(
-            BucketKey(actor.workspace_id, actor.user_id), limits, self._clock.now()
-        )
-        default = self.live_catalog.default_for(JobKind.IMAGE)
-        one_image = self.credits_for(
-            default.pricing.estimate({"aspect_ratio": "1:1", "num_images": 1})
-        )
-        return quota_view(
-            state,
-            limits,
-            next_job_credits=one_image,
-            credit_usd=self.config.credit_usd,
-            model=default.name,
-        )
-
-    async def usage(self, actor: Actor, *, days: int = 30, everyone: bool = False) -> UsageReport:
-        """The actor's own spending; with `everyone` (admins only) the whole workspace's."""
-        if everyone and not actor.is_admin:
-            raise not_allowed("Only falbot admins can see everyone's usage.")
-        return await usage_report(
-            self.store, actor, days=days, now=self._clock.now(), everyone=everyone
-        )
 
     async def cancel(self, command: Cancel, *, actor: Actor) -> Job:
         """Cancel one of the actor's jobs: waiting ones at once, ones at fal through fal."""
         job = await self.find_job(actor, command.job_id)
         if job.state.final:
             raise invalid(f"Job {job.short_id} has already ended ({job.state.value}).")
-        if job.state is JobState.QUEUED and self._line.remove(job.id):
+        if job.state is JobState.QUEUED and await self._line.remove(job):
             error = BotError(ErrorCode.CANCELLED, "Cancelled before it started.")
             return await self._executor.end(job, JobState.CANCELLED, error)
         if not (job.state.at_fal and job.request_id):

@@ -118,3 +118,13 @@ class RetryLater(Exception):
 class Undeliverable(Exception):
     """A chat platform will never take this message (the bot may not post there, the message
     is malformed): trying it again cannot help."""
+
+
+class LeaseLost(Exception):
+    """Another process took this job over (this one's lease on it ran out): this process
+    must leave the job alone; its new owner carries it on."""
+
+    def __init__(self, job_id: str, owner: str) -> None:
+        super().__init__(f"job {job_id[:8]} is now held by {owner}")
+        self.job_id = job_id
+        self.owner = owner

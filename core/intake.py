@@ -31,13 +31,19 @@ class Intake:
         models: LiveCatalog,
         config: EngineConfig,
         admitter: Admitter,
-        quotes: QuoteDesk,
     ) -> None:
         self._store = store
         self._models = models
         self._config = config
         self._admitter = admitter
-        self._quotes = quotes
+        self.quotes = self._quotes = QuoteDesk(
+            store=store,
+            models=models,
+            clock=admitter.clock,
+            credit_usd=config.credit_usd,
+            default_limits=config.default_limits,
+            default_threshold=config.confirm_above_usd,
+        )
 
     async def submit(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -259,3 +259,55 @@ class Store(Protocol):
     async def set_state_value(self, key: str, value: str) -> None:
         """Keep `value` under `key`, replacing what was there."""
         ...
+
+class LineStore(Protocol):
+    """The line and the fal slots in a store every process shares (PostgreSQL). Each job a
+    process works on is owned by it under a lease the store keeps; a queued job nobody owns
+    waits in the line. Times are the store's own (one clock for every process)."""
+
+    instance: str  # this process, as the owner of its jobs
+
+    async def claim_next(self, *, limit: int) -> str | None:
+        """Own the next waiting job (round-robin across users) with a fal slot, in one
+        transaction that counts every process's slots; None when none is free or waiting."""
+        ...
+
+    async def enter_line(self, job_id: str) -> None:
+        """A queued job waits in the line (owned by nobody, no slot); waiting processes wake."""
+        ...
+
+    async def take_waiting(self, job_id: str) -> bool:
+        """Own a job still waiting in the line (to cancel it); False when it is not."""
+        ...
+
+    async def free_slot(self, job_id: str) -> None: ...
+
+    async def waiting_line(self, *, limit: int) -> tuple[list[str], int]:
+        """The first `limit` waiting jobs in serving order, and how many wait in all."""
+        ...
+
+    async def renew_leases(self) -> int: ...
+
+    async def release_leases(self) -> int:
+        """Stopping: every unfinished job of this process may be taken over at once."""
+        ...
+
+    async def take_over(self, platforms: Sequence[str], *, limit: int = 100) -> list[Job]:
+        """Own the unfinished jobs of these platforms whose owner's lease ran out."""
+        ...
+
+    async def save_outcome(self, request_id: str, outcome: Mapping[str, Any]) -> None:
+        """Keep a fal webhook's outcome for whichever process follows the request."""
+        ...
+
+    async def outcome(self, request_id: str) -> Mapping[str, Any] | None: ...
+
+    async def listen(self, *, line: Callable[[], None], outcome: Callable[[str], None]) -> None:
+        """Call `line()` when a job enters the line or a slot frees in any process, and
+        `outcome(request_id)` when a webhook's outcome is kept, until `unlisten`."""
+        ...
+
+    async def unlisten(self) -> None: ...
+
+    @property
+    def listening(self) -> bool: ...

@@ -25,6 +25,10 @@ class JobReplies:
         """Whether replies of this platform can be rebuilt (its adapter runs here)."""
         return platform in self._factories
 
+    def platforms(self) -> list[str]:
+        """The platforms whose replies can be rebuilt here."""
+        return list(self._factories)
+
     def hold(self, job_id: str, reply: Reply) -> None:
         """Keep the reply an adapter made for a new job."""
         self._replies[job_id] = self._throttled(reply)
@@ -43,6 +47,12 @@ class JobReplies:
 
     def drop(self, job_id: str) -> None:
         self._replies.pop(job_id, None)
+
+    async def let_go(self, job_id: str) -> None:
+        """Another process may carry the job on: its last view is sent, the reply forgotten."""
+        reply = self._replies.pop(job_id, None)
+        if reply is not None:
+            await reply.close()
 
     async def show(self, job: Job, view: ProgressView) -> None:
         job_log.emit(job_log.JOB_PROGRESS, job, level=logging.DEBUG, stage=view.stage.value)

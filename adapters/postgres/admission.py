@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from adapters.postgres.codec import Connection
 from adapters.postgres.connection import PostgresConnection
@@ -72,15 +73,21 @@ async def load_admission_state(db: Connection, key: AdmissionKey, *, lock: bool)
 class PostgresAdmission:
     """An open admission: its state, read under the row locks `commit` writes under."""
 
-    def __init__(self, db: Connection, state: AdmissionState) -> None:
+    def __init__(
+        self, db: Connection, state: AdmissionState, *, owner: str, lease: timedelta
+    ) -> None:
         self._db = db
+        self._owner = owner
+        self._lease = lease
         self.state = state
         self.committed = False
 
     async def commit(self, admitted: Admitted) -> None:
         job = admitted.job
         async with self._db.transaction():  # a savepoint: a refused job id writes nothing
-            if not await insert_job(self._db, job, images=admitted.images):
+            if not await insert_job(
+                self._db, job, images=admitted.images, owner=self._owner, lease=self._lease
+            ):
                 raise BotError(ErrorCode.INTERNAL, f"job {job.short_id} exists already")
             await save_bucket(self._db, BucketKey(job.workspace_id, job.user_id), admitted.bucket)
         self.committed = True
@@ -93,7 +100,8 @@ class AdmissionTables(PostgresConnection):
             tx = db.transaction()
             await tx.start()
             try:
-                unit = PostgresAdmission(db, await load_admission_state(db, key, lock=True))
+                state = await load_admission_state(db, key, lock=True)
+                unit = PostgresAdmission(db, state, owner=self.instance, lease=self.lease)
                 yield unit
             except BaseException:
                 await tx.rollback()

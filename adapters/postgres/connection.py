@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -20,6 +24,13 @@ log = logging.getLogger(__name__)
 
 POOL_MIN = 1
 POOL_MAX = 10
+DEFAULT_LEASE_SECONDS = 15.0
+
+
+def default_instance() -> str:
+    """A name for this process no other shares: its host, its pid and a few random bytes (a
+    restarted process is a new owner: it takes its old jobs over like any other)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 class PostgresConnection:
@@ -29,6 +40,14 @@ class PostgresConnection:
     def __init__(self, pool: asyncpg.Pool[asyncpg.Record], *, dsn: str) -> None:
         self._pool: asyncpg.Pool[asyncpg.Record] | None = pool
         self.dsn = dsn
+        # This process, as the owner of the jobs it works on, and the lease it takes on them.
+        self.instance = default_instance()
+        self.lease = timedelta(seconds=DEFAULT_LEASE_SECONDS)
+
+    def serve_as(self, instance: str, *, lease_seconds: float) -> None:
+        """Name this process (the owner it writes on its jobs) and the lease it takes."""
+        self.instance = instance
+        self.lease = timedelta(seconds=lease_seconds)
 
     @classmethod
     async def open(cls, dsn: str, *, min_size: int = POOL_MIN, max_size: int = POOL_MAX) -> Self:

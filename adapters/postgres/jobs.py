@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -16,21 +17,28 @@ from adapters.postgres.codec import (
     job_values,
 )
 from adapters.postgres.connection import PostgresConnection
-from core.errors import BotError, ErrorCode
+from core.errors import BotError, ErrorCode, LeaseLost
 from core.jobs import InputImage, Job
 
+# An admitted job is owned by the process that admitted it until it enters the line.
+_N = len(ADMITTED_COLUMNS)
 _INSERT_JOB = (
-    f"INSERT INTO jobs ({', '.join(ADMITTED_COLUMNS)}) "
-    f"VALUES ({', '.join(f'${i}' for i in range(1, len(ADMITTED_COLUMNS) + 1))}) "
+    f"INSERT INTO jobs ({', '.join(ADMITTED_COLUMNS)}, owner, lease_until) "
+    f"VALUES ({', '.join(f'${i}' for i in range(1, _N + 1))}, ${_N + 1}, now() + ${_N + 2}) "
     "ON CONFLICT (id) DO NOTHING"
 )
 # save_job leaves reply_ref alone: only set_reply_ref changes it after admission, so a job saved
 # from a copy read before the adapter named its message never loses that name.
 _UPDATED = [c for c in JOB_COLUMNS if c not in ("id", "reply_ref")]
+# A job that ends gives up its fal slot; only its owner (or nobody, while it waits in the line)
+# may write it: a process whose job another took over (its lease ran out) writes nothing.
+_FINAL = _UPDATED.index("final") + 2
+_OWNER = len(_UPDATED) + 2
 _UPDATE_JOB = (
     "UPDATE jobs SET "
     + ", ".join(f"{c} = ${i}" for i, c in enumerate(_UPDATED, start=2))
-    + " WHERE id = $1"
+    + f", slot_held = slot_held AND NOT ${_FINAL}"
+    + f" WHERE id = $1 AND (owner IS NULL OR owner = ${_OWNER})"
 )
 _INSERT_INPUTS = (
     "INSERT INTO job_inputs (job_id, idx, content_type, data, url, width, height) "
@@ -46,7 +54,7 @@ class JobTables(PostgresConnection):
 
     async def save_job(self, job: Job) -> None:
         async with self._tx() as db:
-            await update_job(db, job)
+            await update_job(db, job, owner=self.instance)
 
     async def set_reply_ref(self, job_id: str, reply_ref: Mapping[str, Any]) -> None:
         async with self._tx() as db:
@@ -92,12 +100,19 @@ class JobTables(PostgresConnection):
         return [job_from_row(r) for r in rows]
 
 
-async def insert_job(db: Connection, job: Job, *, images: Sequence[InputImage]) -> bool:
-    """Insert an admitted job and its input images; False (and nothing written) when a job
-    with its id is stored already."""
+async def insert_job(
+    db: Connection,
+    job: Job,
+    *,
+    images: Sequence[InputImage],
+    owner: str,
+    lease: timedelta,
+) -> bool:
+    """Insert an admitted job (owned by `owner` for `lease`) and its input images; False (and
+    nothing written) when a job with its id is stored already."""
     values = job_values(job)
     inserted: asyncpg.Record | None = await db.fetchrow(
-        _INSERT_JOB + " RETURNING id", *(values[c] for c in ADMITTED_COLUMNS)
+        _INSERT_JOB + " RETURNING id", *(values[c] for c in ADMITTED_COLUMNS), owner, lease
     )
     if inserted is None:
         return False
@@ -112,8 +127,12 @@ async def insert_job(db: Connection, job: Job, *, images: Sequence[InputImage]) 
     return True
 
 
-async def update_job(db: Connection, job: Job) -> None:
+async def update_job(db: Connection, job: Job, *, owner: str) -> None:
+    """Write the job, if `owner` (this process) owns it or nobody does."""
     values = job_values(job)
-    status = await db.execute(_UPDATE_JOB, job.id, *(values[c] for c in _UPDATED))
+    status = await db.execute(_UPDATE_JOB, job.id, *(values[c] for c in _UPDATED), owner)
     if status == "UPDATE 0":
+        holder = await db.fetchval("SELECT owner FROM jobs WHERE id = $1", job.id)
+        if holder is not None:
+            raise LeaseLost(job.id, holder)
         raise BotError(ErrorCode.NOT_FOUND, f"There is no job {job.short_id}.")

@@ -108,6 +108,31 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX dedupe_seen ON dedupe (seen_at)",
         "CREATE TABLE bot_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ),
+    # 2: the shared line (adapters/postgres/line.py). A job is owned by the process working on
+    # it (`owner`, until `lease_until`, renewed while it lives); a queued job with no owner
+    # waits in the line; `slot_held` counts the job against FALBOT_MAX_CONCURRENCY across every
+    # process. `line_turns` keeps when each user was last served (round-robin); `fal_outcomes`
+    # keeps a webhook's outcome for the process that follows its job.
+    (
+        "ALTER TABLE jobs ADD COLUMN owner TEXT",
+        "ALTER TABLE jobs ADD COLUMN lease_until TIMESTAMPTZ",
+        "ALTER TABLE jobs ADD COLUMN slot_held BOOLEAN NOT NULL DEFAULT FALSE",
+        "CREATE INDEX jobs_waiting ON jobs (seq) WHERE state = 'queued' AND owner IS NULL",
+        "CREATE INDEX jobs_slots ON jobs (id) WHERE slot_held",
+        "CREATE INDEX jobs_owned ON jobs (owner, lease_until) WHERE NOT final",
+        """CREATE TABLE line_turns (
+            workspace_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            served BIGINT NOT NULL,
+            PRIMARY KEY (workspace_id, user_id)
+        )""",
+        "CREATE SEQUENCE line_turn_seq",
+        """CREATE TABLE fal_outcomes (
+            request_id TEXT PRIMARY KEY,
+            outcome JSONB NOT NULL,
+            received_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )""",
+    ),
 )
 
 LATEST = len(MIGRATIONS)
@@ -124,6 +149,8 @@ TABLES = (
     "workspace_nsfw",
     "dedupe",
     "bot_state",
+    "line_turns",
+    "fal_outcomes",
 )
 
 

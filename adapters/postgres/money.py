@@ -42,7 +42,7 @@ USER_QUOTAS = (
 class MoneyTables(PostgresConnection):
     async def settle_job(self, job: Job, settlement: JobSettlement) -> bool:
         async with self._tx() as db:
-            await update_job(db, job)  # locks the job's row until the end
+            await update_job(db, job, owner=self.instance)  # locks the job's row until the end
             if await db.fetchval("SELECT credits_settled FROM jobs WHERE id = $1", job.id):
                 return False
             key = BucketKey(job.workspace_id, job.user_id)
