@@ -260,6 +260,7 @@ class Store(Protocol):
         """Keep `value` under `key`, replacing what was there."""
         ...
 
+
 class LineStore(Protocol):
     """The line and the fal slots in a store every process shares (PostgreSQL). Each job a
     process works on is owned by it under a lease the store keeps; a queued job nobody owns
