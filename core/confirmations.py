@@ -58,15 +58,10 @@ class PriceQuote:
 
     def text(self) -> str:
         """The quote as every surface shows it (core's markup)."""
-        short = self.balance < self.credits
-        have = (
-            f"You have {_credits(self.balance)} credits: not enough for it yet."
-            if short
-            else f"You have {_credits(self.balance)} credits."
-        )
+        # Never short: a job the credits cannot cover now is refused before it is quoted.
         return (
             f"**{self.model}** will cost about **{format_usd(self.estimate_usd)}** "
-            f"({_credits(self.credits)} credits). {have}\n"
+            f"({_credits(self.credits)} credits). You have {_credits(self.balance)} credits.\n"
             f"Nothing is taken until you confirm. This quote lapses at "
             f"{clock_ref(self.expires_at)} (5 minutes)."
         )
