@@ -217,7 +217,25 @@ class QuoteDesk:
             place=place,
         )
         await self._store.set_state_value(_key(quote.id), quote.to_json())
+        await self._let_go_lapsed(quote)
         raise QuoteFirst(quote)
+
+    async def _let_go_lapsed(self, quote: PriceQuote) -> None:
+        """Forget the command (its images) of this person's quotes that lapsed unanswered:
+        the store keeps no bytes for a quote nobody can confirm any more."""
+        index = f"quotes:{quote.workspace_id}:{quote.user_id}"
+        raw = await self._store.state_value(index)
+        kept: list[list[str]] = []
+        for quote_id, created in json.loads(raw) if raw else []:
+            if datetime.fromisoformat(created) + QUOTE_LIFETIME > quote.created_at:
+                kept.append([quote_id, created])
+                continue
+            stored = await self._store.state_value(_key(quote_id))
+            if stored is not None and json.loads(stored).get("state") == "pending":
+                ended = {**_summary(json.loads(stored)), "state": "lapsed"}
+                await self._store.set_state_value(_key(quote_id), json.dumps(ended))
+        kept.append([quote.id, quote.created_at.isoformat()])
+        await self._store.set_state_value(index, json.dumps(kept))
 
     async def _balance(self, actor: Actor) -> Decimal:
         quotas = await self._store.quotas(actor.workspace_id, actor.user_id, actor.roles)
@@ -243,28 +261,28 @@ class QuoteDesk:
             raise invalid(
                 "You cancelled this quote; nothing was taken.", "Ask again for a new quote."
             )
+        if said == "lapsed":
+            raise _lapsed()
         quote = PriceQuote.from_json(record)
         if self._clock.now() >= quote.expires_at:
-            raise BotError(
-                ErrorCode.INVALID_INPUT,
-                "This quote lapsed: quotes last 5 minutes, and nothing was taken.",
-                hint="Ask again for a new quote.",
-            )
+            raise _lapsed()
         return quote
 
     async def take(self, quote_id: str, actor: Actor, *, confirmed: bool) -> PriceQuote:
         """End a pending quote once (confirmed or cancelled): of racing presses, in any
         process, one gets the quote; the others get the `BotError` a second press gets."""
         quote = await self.pending(quote_id, actor)
+        state = "confirmed" if confirmed else "cancelled"
         if not await self._store.claim(f"{_key(quote_id)}:taken", self._clock.now()):
             await self.pending(quote_id, actor)  # says what the winner did, when it has
             raise invalid("This quote was already answered.", "/jobs shows your jobs.")
+        # Its command (and images) is let go: only what a later press is told is kept.
         ended = {
-            "state": "confirmed" if confirmed else "cancelled",
             "id": quote.id,
             "workspace_id": quote.workspace_id,
             "user_id": quote.user_id,
             "model": quote.model,
+            "state": state,
         }
         await self._store.set_state_value(_key(quote_id), json.dumps(ended))
         return quote
@@ -281,6 +299,18 @@ class QuoteDesk:
         if not isinstance(data, dict):
             raise BotError(ErrorCode.INTERNAL, "a stored quote is unreadable")
         return data
+
+
+def _lapsed() -> BotError:
+    return BotError(
+        ErrorCode.INVALID_INPUT,
+        "This quote lapsed: quotes last 5 minutes, and nothing was taken.",
+        hint="Ask again for a new quote.",
+    )
+
+
+def _summary(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: record.get(k) for k in ("id", "workspace_id", "user_id", "model")}
 
 
 def _check_owner(record: Mapping[str, Any], actor: Actor) -> None:

@@ -215,3 +215,21 @@ async def test_no_quote_for_a_job_the_credits_cannot_cover_now(
     assert not isinstance(raised.value, QuoteFirst)
     assert raised.value.code is ErrorCode.QUOTA_EXHAUSTED
     assert not any(k.startswith("quote:") for k in store.bot_state)
+
+
+async def test_a_lapsed_quote_lets_go_of_its_images_at_the_next_quote(
+    make_engine: EngineFactory, clock: FakeClock, store: MemoryStore
+) -> None:
+    engine = await make_engine(confirm_above_usd=Decimal("0.01"), default_limits=_limits(1000))
+    image = InputImage("image/png", data=b"\x89PNG" + b"x" * 1000, width=8, height=8)
+    edit = Generate(JobKind.EDIT, "nano-banana-edit", {"prompt": "blue"}, (image,))
+    first = await _quote(engine, command=edit)
+    assert "images" in store.bot_state[f"quote:{first.id}"]
+
+    await clock.advance(QUOTE_LIFETIME.total_seconds())
+    second = await _quote(engine)
+
+    assert "images" not in store.bot_state[f"quote:{first.id}"]
+    with pytest.raises(BotError, match="This quote lapsed"):
+        await engine.confirm(first.id, RecordingReply(), actor=ALICE)
+    assert (await engine.quotes.pending(second.id, ALICE)).id == second.id
