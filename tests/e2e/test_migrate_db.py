@@ -261,7 +261,7 @@ async def test_a_database_with_jobs_in_every_state_moves_to_postgresql_and_finis
     assert set(submits) | {"submitting job"} == set(EXPECTED), submits  # its submit was held
     stuck = jobs["submitting job"]
     assert stuck["request_id"] is None and stuck["credits_settled"]
-    assert "restarted while sending this job to fal" in json.loads(stuck["error"])["message"]
+    assert "stopped while sending this job to fal" in json.loads(stuck["error"])["message"]
 
     # Every result reached its Slack thread; the failed one was told its credits came back.
     messages = slack.messages[CHANNEL]

@@ -66,7 +66,7 @@ async def test_a_job_cut_off_while_being_sent_to_fal_is_reported_after_a_restart
         lambda r: r.method == "PATCH" and issued.token in r.path and "❌" in r.json["content"]
     )
     assert failed.status == 200
-    assert "restarted while sending this job to fal" in failed.json["content"]
+    assert "stopped while sending this job to fal" in failed.json["content"]
     assert "credits were returned" in failed.json["content"]
 
 

@@ -246,8 +246,8 @@ async def test_a_newer_schema_with_defaulted_columns_and_new_tables_takes_the_co
         db = await asyncpg.connect(dsn)
         try:
             await db.execute(
-                "ALTER TABLE jobs ADD COLUMN owner TEXT, ADD COLUMN lease_until TIMESTAMPTZ, "
-                "ADD COLUMN slot_held BOOLEAN NOT NULL DEFAULT FALSE, "
+                "ALTER TABLE jobs ADD COLUMN handler TEXT, ADD COLUMN handled_until TIMESTAMPTZ, "
+                "ADD COLUMN pinned BOOLEAN NOT NULL DEFAULT FALSE, "
                 "ADD COLUMN attempts INTEGER GENERATED ALWAYS AS (input_count + 1) STORED"
             )
             await db.execute(
@@ -255,7 +255,7 @@ async def test_a_newer_schema_with_defaulted_columns_and_new_tables_takes_the_co
                 "job_id TEXT NOT NULL REFERENCES jobs (id))"
             )
             await migrate(path, dsn)
-            extra = await db.fetch("SELECT owner, lease_until, slot_held FROM jobs")
+            extra = await db.fetch("SELECT handler, handled_until, pinned FROM jobs")
             running = await db.fetchval("SELECT attempts FROM jobs WHERE id = $1", ids["running"])
         finally:
             await db.close()
