@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from core import job_log
 from core.commands import Command, FollowUp, Generate
 from core.errors import BotError, ErrorCode, invalid
 from core.jobs import Actor, Channel, JobRequest
@@ -218,6 +219,13 @@ class QuoteDesk:
         )
         await self._store.set_state_value(_key(quote.id), quote.to_json())
         await self._let_go_lapsed(quote)
+        job_log.lifecycle(
+            "job_quoted",
+            model=quote.model,
+            estimate_usd=str(quote.estimate_usd),
+            workspace_id=quote.workspace_id,
+            user_id=quote.user_id,
+        )
         raise QuoteFirst(quote)
 
     async def _let_go_lapsed(self, quote: PriceQuote) -> None:

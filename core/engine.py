@@ -22,6 +22,7 @@ from core.catalog import Catalog, ModelSpec
 from core.circuit import CircuitBreaker
 from core.commands import Cancel, Command, FollowUp, Generate
 from core.config import EngineConfig
+from core.confirmations import QuoteFirst
 from core.delivery import Deliverer
 from core.dispatch import Dispatcher
 from core.errors import BotError, ErrorCode, invalid
@@ -313,6 +314,8 @@ class Engine(AccountViews):
     def _refusals_logged(self, actor: Actor, model: str) -> Iterator[None]:
         try:
             yield
+        except QuoteFirst:
+            raise  # not a refusal: the job waits for its requester's Confirm
         except BotError as error:
             job_log.refused(
                 code=error.code.value,
