@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, get_args
 
 from adapters.discord.buttons import Action, ResultButton, custom_id
+from adapters.discord.quotes import QuoteButton
 from adapters.slack.admin_commands import ADMIN_USAGE
 from adapters.slack.commands import COMMANDS, SUBCOMMANDS
 from adapters.slack.render import DELETE, EDIT, EDIT_MODAL, RERUN, RESULT_ACTIONS, UPSCALE
@@ -115,6 +116,12 @@ DISCORD_ADMIN: dict[tuple[str, ...], DiscordCase] = {
     ("usage",): DiscordCase(lambda e, _: [], _none, "Spend by everyone"),
     ("refund",): DiscordCase(
         lambda e, job_id: [p.option("job", p.STRING, job_id)], _none, "Refunded"
+    ),
+    ("confirm-above",): DiscordCase(
+        lambda e, _: [p.option("usd", p.STRING, "0.50")], _none, "Jobs estimated above $0.50"
+    ),
+    ("private",): DiscordCase(
+        lambda e, _: [p.option("mode", p.STRING, "allow")], _none, "Private mode is allowed"
     ),
 }
 
@@ -219,7 +226,8 @@ def test_discord_routes_clicks_only_to_the_result_buttons() -> None:
 async def test_discord_result_buttons_refuse_someone_elses_job(env: Env) -> None:
     bot = await env.start_bot()
     routed = list(bot.adapter.client._connection._view_store._dynamic_items.values())
-    assert routed == [ResultButton], "a new DynamicItem needs its own case here"
+    # QuoteButton's case (only the requester answers a quote) is in discord/test_quotes.py.
+    assert routed == [ResultButton, QuoteButton], "a new DynamicItem needs its own case here"
     assert not bot.adapter.client.persistent_views, "a persistent view needs its own case here"
 
     result = await delivered(env, env.alice)
@@ -343,6 +351,13 @@ SLACK_ADMIN: dict[tuple[str, ...], SlackCase] = {
     ("unban",): SlackCase(f"unban <@{OTHER}>", "Ban", "can use falbot here again"),
     ("usage",): SlackCase("usage 7", "usage", "Spend by everyone"),
     ("refund",): SlackCase("refund {job}", "Refund", "Refunded"),
+    ("confirm-above",): SlackCase(
+        "confirm-above 0.50", "SetConfirmAbove", "Jobs estimated above $0.50"
+    ),
+    ("private", "allow"): SlackCase("private allow", "SetPrivateMode", "Private mode is allowed"),
+    ("private", "forbid"): SlackCase(
+        "private forbid", "SetPrivateMode", "Private mode is forbidden"
+    ),
 }
 SLACK_JOBS = {"/imagine", "/video", "/edit", "/upscale"}
 SLACK_OWN = {"help", "models", "quota", "usage", "jobs"}  # `/falbot <name>`
