@@ -24,6 +24,9 @@ def discord_adapter(app: App, **overrides: Any) -> DiscordAdapter:
         "dms": settings.discord_dms,
         "clock": app.clock,
     }
+    shards = settings.discord_shard_plan
+    if shards is not None:
+        values.update(shard_ids=shards.ids, shard_count=shards.count)
     values.update(overrides)
     return DiscordAdapter(
         engine=app.engine,

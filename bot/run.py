@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from adapters.postgres import PostgresStore
 from bot.app import App, build_app, keep_prices_fresh
 from bot.http import Health, HttpLimits, HttpServer, MetricsServer
 from bot.metrics import Metrics
-from bot.settings import Settings
+from bot.settings import Settings, shards_alone
 from bot.store import database_probe
 from core.tasks import OwnedTasks
 
@@ -77,7 +80,11 @@ async def serving(settings: Settings) -> AsyncIterator[Running]:
         metrics.watch_engine(app.engine)
         app.fal.observe_http(request=metrics.on_fal_request, response=metrics.on_fal_response)
         engine = app.engine
-        health = Health(database=database_probe(app.store), circuit=lambda: engine.circuit_state)
+        health = Health(
+            database=database_probe(app.store),
+            circuit=lambda: engine.circuit_state,
+            process=process_facts(app),
+        )
         server = HttpServer(
             host=settings.http_host,
             port=settings.http_port,
@@ -115,6 +122,26 @@ async def serving(settings: Settings) -> AsyncIterator[Running]:
             extra={"falbot": {"event": "started", "http_port": server.port}},
         )
         yield Running(app, server, metrics, health, metrics_server)
+
+
+def process_facts(app: App) -> Callable[[], dict[str, str]]:
+    """For /healthz: which process this is and, on a shared line, whether it holds its jobs
+    (its leases renewed in time) and hears the line's wake-ups."""
+    store, engine = app.store, app.engine
+    local = f"{socket.gethostname()}-{os.getpid()}"
+
+    def facts() -> dict[str, str]:
+        leases = engine.leases
+        if leases is None or not isinstance(store, PostgresStore):
+            return {"instance": local, "line": "local"}
+        return {
+            "instance": store.instance,
+            "line": "shared",
+            "leases": "held" if leases.held() else "lapsed",
+            "wake_ups": "listening" if store.listening else "polling",
+        }
+
+    return facts
 
 
 def _limits(settings: Settings) -> HttpLimits:
@@ -163,6 +190,9 @@ def _platforms(
     if settings.discord_token:
         from bot.discord_adapter import discord_adapter
 
+        alone = shards_alone(settings.discord_shard_plan, settings.database)
+        if alone is not None:
+            log.warning("%s", alone)
         discord = discord_adapter(app)
         stack.push_async_callback(discord.close)
         app.engine.add_reply_factory(discord.reply_factory)

@@ -63,6 +63,10 @@ DESCRIPTIONS: dict[str, str] = {
         "server's rules and quotas, for its members only), or `own` (every Discord user gets "
         "their own free quota)"
     ),
+    "FALBOT_DISCORD_SHARDS": (
+        "the Discord shards this process runs and the total, e.g. `0-3/8`, `0,2/4` or `1/2` "
+        "(several processes on one PostgreSQL share a bot); unset: one unsharded connection"
+    ),
     "FALBOT_PRICING_REFRESH": "read prices from fal's pricing API at start (else built-in)",
     "FALBOT_PRICING_REFRESH_HOURS": "hours between reads of fal's prices while running",
     "FALBOT_DISCORD_API_URL": "Discord REST base URL (a shared REST proxy)",
