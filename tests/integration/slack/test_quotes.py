@@ -20,7 +20,7 @@ from bot.clock import SystemClock
 from core.jobs import Actor
 from tests.fakes.slack import Call, FakeSlack
 from tests.fakes.slack import payloads as p
-from tests.integration.slack.harness import ANN, BOSS, CHANNEL, TEAM, SlackStack
+from tests.integration.slack.harness import ANN, BOSS, CHANNEL, TEAM, SlackStack, png
 
 THRESHOLD = {"FALBOT_CONFIRM_ABOVE_USD": Decimal("0.20")}  # the product's default
 
@@ -228,3 +228,40 @@ async def test_admin_confirm_above_sets_the_threshold(quoting: SlackStack) -> No
     call = await quoting.fake.wait_for("chat.postEphemeral")
     assert "*flux-dev* will cost about" in json.dumps(call.params["blocks"])
     assert quoting.sim.submits == []
+
+
+async def test_a_mention_in_a_thread_is_quoted_then_runs_in_that_thread(
+    fake: FakeSlack, fal_sim: FalSimulator, db_path: Path
+) -> None:
+    settings = {"FALBOT_CONFIRM_ABOVE_USD": Decimal("0.01")}
+    stack = await SlackStack.open(fake, fal_sim, db_path, settings=settings)
+    try:
+        photo = fake.add_file(png(), name="cat.png", mimetype="image/png")
+        parent = fake.add_message(CHANNEL, user=ANN, text="my cat", files=[photo])
+        mention = fake.add_message(
+            CHANNEL, user=ANN, text="<@UBOT> give it a hat", thread_ts=parent["ts"]
+        )
+        await stack.event(
+            p.app_mention(
+                mention["text"], user=ANN, channel=CHANNEL, ts=mention["ts"], thread_ts=parent["ts"]
+            )
+        )
+        call = await fake.wait_for("chat.postEphemeral")
+        assert call.params["thread_ts"] == parent["ts"] and call.params["user"] == ANN
+        blocks = call.params["blocks"]
+        quote = {
+            "ts": call.answer["message_ts"],
+            "blocks": json.loads(blocks) if isinstance(blocks, str) else blocks,
+        }
+        assert "*nano-banana-edit* will cost about *$0.039*" in json.dumps(quote["blocks"])
+        assert fal_sim.submits == []
+
+        await _press(stack, quote, "confirm")
+        await stack.wait_delivered(ANN)
+
+        post = fake.calls_to("chat.postMessage")[0]
+        assert post.params["thread_ts"] == parent["ts"]  # where it was asked
+        assert [s[0] for s in fal_sim.submits] == ["fal-ai/nano-banana/edit"]
+        assert fal_sim.submits[0][1]["image_urls"][0].startswith("data:image/png;base64,")
+    finally:
+        await stack.close()
