@@ -56,8 +56,9 @@ def _flag(options: Mapping[str, Any]) -> bool | None:
 
 # rerun: the same job with a new seed; vary: four new variations of it in one job (a new seed,
 # four images; see `core.followups`); upscale and edit: one image of the result
-# (`image_index`, 0-based).
-FollowUpAction = Literal["rerun", "vary", "upscale", "edit"]
+# (`image_index`, 0-based); imagine: /imagine of a describe's suggestion (`image_index` names
+# it, 0-based; see `core.describe`).
+FollowUpAction = Literal["rerun", "vary", "upscale", "edit", "imagine"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class FollowUp:
     job_id: str
     action: FollowUpAction
     image_index: int | None = None  # None (buttons made before grids): the first image
-    prompt: str | None = None  # edit only
+    prompt: str | None = None  # edit's; rerun's and vary's changed one (remix mode)
     model: str | None = None  # edit only; None is the edit default
     private: bool | None = None  # None: private when its result is (`core.privacy`)
 

@@ -12,6 +12,7 @@ from core.commands import Command, FollowUp
 from core.errors import BotError, ErrorCode
 from core.jobs import Actor
 from core.ports import Store
+from core.preferences import private_preference
 
 PRIVATE_KEY = "private"  # in a job's reply_ref: True when the job is private
 
@@ -21,12 +22,9 @@ def _rule_key(workspace_id: str) -> str:
 
 
 async def preferred_private(store: Store, actor: Actor) -> bool | None:
-    """The person's own private-mode setting; None when they have not set one.
-
-    The one place the `/settings` panel's private-mode toggle is read: fill it in there (a
-    per-user value in the store), and every surface follows."""
-    del store, actor  # no per-user settings yet
-    return None
+    """The person's private-mode setting (`/settings`: theirs, else their workspace's
+    default); None when neither is set. The one place private mode's preference is read."""
+    return await private_preference(store, actor)
 
 
 async def private_allowed(store: Store, workspace_id: str) -> bool:

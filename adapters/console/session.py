@@ -13,8 +13,10 @@ from adapters.console.terminal import Terminal
 from adapters.text_commands import verbs
 from adapters.text_commands.admin import AdminCommand, admin_usage, read_admin, run_admin
 from adapters.text_commands.grammar import Parsed, did_you_mean, parse, parse_days
+from adapters.text_commands.settings import read_settings
 from adapters.usage_chart import file_stem, usage_chart_png, usage_csv
 from core.admin import AdminService
+from core.blend import blend_command
 from core.commands import Cancel, Generate
 from core.confirmations import QuoteFirst
 from core.engine import Engine
@@ -28,11 +30,24 @@ from core.render import (
     render_quota,
     render_usage,
 )
+from core.settings_view import render_settings
 from core.usage import UsageReport
 
 # The console's own words for the verbs that take images: paths, where Slack attaches a file.
-_ARGS = {"edit": "<image path>… <what to change>", "upscale": "<image path>"}
-VERBS = {f"/{v.name}": v for v in (*verbs.JOB_VERBS, *verbs.ACCOUNT_VERBS)}
+_ARGS = {
+    "edit": "<image path>… <what to change>",
+    "upscale": "<image path>",
+    "describe": "<image path>",
+    "blend": "<image path> <image path>… [prompt]",
+}
+VERBS = {
+    f"/{v.name}": v
+    for v in (*verbs.JOB_VERBS, *verbs.IMAGE_VERBS, *verbs.ACCOUNT_VERBS, verbs.SETTINGS)
+}
+_SETTINGS_CHANGE = (
+    "Change one with `/settings aspect 16:9` (model, aspect, count, remix, private; `default`"
+    " clears one); `/settings reset` puts back the defaults."
+)
 _OWN = ("/wait", "/confirm", "/decline", "/quit")  # the console's own commands
 ADMIN_OPTIONS = frozenset({"scope", "csv"})
 COMMAND_NAMES = (*VERBS, "/admin", *_OWN)
@@ -130,15 +145,15 @@ class ConsoleSession:
         elif name == "/video":
             await self._submit(JobKind.VIDEO, opts, prompt=" ".join(args))
         elif name == "/edit":
-            paths = [
-                a
-                for a in args
-                if Path(a).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".gif")
-            ]
+            paths = _paths(args)
             prompt = " ".join(a for a in args if a not in paths)
             await self._submit(JobKind.EDIT, opts, prompt=prompt, images=self._read(paths))
         elif name == "/upscale":
             await self._submit(JobKind.UPSCALE, opts, prompt=None, images=self._read(args[:1]))
+        elif name in ("/describe", "/blend"):
+            await self._image_verb(name, args, opts)
+        elif name == "/settings":
+            await self._settings(args)
         elif name == "/models":
             self.say(render_models(await self._engine.models(self.actor.workspace_id)))
         elif name == "/quota":
@@ -161,6 +176,29 @@ class ConsoleSession:
             await self.wait()
         elif name == "/admin":
             await self._admin_command(read_admin(args, prefix="/", allowed=ADMIN_OPTIONS))
+
+    async def _image_verb(self, name: str, args: list[str], opts: dict[str, Any]) -> None:
+        """`/describe PATH`; `/blend PATH PATH… [prompt]` (two to five images)."""
+        paths = _paths(args)
+        if name == "/describe":
+            command = Generate(JobKind.DESCRIBE)
+        else:
+            prompt = " ".join(a for a in args if a not in paths)
+            command = blend_command(opts, prompt=prompt)
+        # The count is checked before any file is read: six images are refused, none decoded.
+        await self._engine.precheck(command, actor=self.actor, images=max(1, len(paths)))
+        await self._start(command.with_images(self._read(paths), flagged=False))
+
+    async def _settings(self, args: list[str]) -> None:
+        line = read_settings(args)
+        book = self._engine.preferences
+        if line.reset:
+            settings = await book.reset(self.actor, scope=line.scope)
+        elif line.changes:
+            settings = await book.change(self.actor, line.changes, scope=line.scope)
+        else:
+            settings = await book.settings(self.actor)
+        self.say(render_settings(settings, scope=line.scope, change=_SETTINGS_CHANGE))
 
     def _read(self, paths: list[str]) -> tuple[InputImage, ...]:
         if not paths:
@@ -185,6 +223,9 @@ class ConsoleSession:
         images: tuple[InputImage, ...] = (),
     ) -> None:
         command = Generate.typed(kind, opts, prompt=prompt).with_images(images, flagged=False)
+        await self._start(command)
+
+    async def _start(self, command: Generate) -> None:
         done = asyncio.Event()
         reply = ConsoleReply(
             job_label="new", terminal=self._terminal, out_dir=self._out_dir, done=done
@@ -236,6 +277,11 @@ class ConsoleSession:
             path = self._out_dir / f"{file_stem(report)}.csv"
             await asyncio.to_thread(_write, path, usage_csv(report).encode())
             self.say(f"saved {path}")
+
+
+def _paths(args: list[str]) -> list[str]:
+    """The words of a line that name image files."""
+    return [a for a in args if Path(a).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".gif")]
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -11,6 +11,7 @@ from typing import Any, Literal, Protocol, cast
 
 import discord
 
+from adapters.discord.suggestion_button import suggestion_buttons
 from core.followups import follow_up_menu
 from core.jobs import Delivery
 
@@ -110,5 +111,7 @@ def result_view(delivery: Delivery) -> discord.ui.View:
     if menu.images:
         view.add_item(ResultButton("upscale", job_id))
         view.add_item(ResultButton("edit", job_id))
+    for suggestion in suggestion_buttons(delivery):  # a describe's: Imagine 1…4
+        view.add_item(suggestion)
     view.add_item(ResultButton("delete", job_id))
     return view

@@ -25,6 +25,7 @@ from adapters.discord.deps import Deps
 from adapters.discord.help import help_command
 from adapters.discord.hosts import point_discord_at
 from adapters.discord.identity import AdminRule, DmPolicy
+from adapters.discord.image_verbs import ImagineSuggestion, image_verb_commands
 from adapters.discord.interactions import admit_dm, send_error
 from adapters.discord.mentions import on_mention
 from adapters.discord.quote_answers import QuoteAnswers
@@ -32,6 +33,8 @@ from adapters.discord.quotes import QuoteButton
 from adapters.discord.refs import TokenPolicy
 from adapters.discord.reply import DiscordReplyFactory
 from adapters.discord.results import ResultButtons
+from adapters.discord.settings import ResetButton, SettingMenu, settings_command
+from adapters.discord.suggestion_button import SuggestionButton
 from adapters.discord.webhooks import NO_MENTIONS
 from core.errors import BotError, internal_error
 from core.ports import Clock
@@ -103,16 +106,24 @@ class FalbotClient(discord.Client):
         self.tree = FalbotTree(self)
         self.result_buttons = ResultButtons(deps)
         self.quote_buttons = QuoteAnswers(deps)
+        self.imagine_suggestion = ImagineSuggestion(deps)
         self._ready_event = ready
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
-        for command in [*job_commands(self.deps), *account_commands(self.deps)]:
+        for command in [
+            *job_commands(self.deps),
+            *image_verb_commands(self.deps),
+            *account_commands(self.deps),
+            settings_command(self.deps),
+        ]:
             self.tree.add_command(command)
         self.tree.add_command(help_command(self.deps))
         self.tree.add_command(admin_group(self.deps))
         self.tree.add_command(edit_image_menu(self.deps))
-        self.add_dynamic_items(ResultButton, QuoteButton)
+        self.add_dynamic_items(
+            ResultButton, QuoteButton, SuggestionButton, SettingMenu, ResetButton
+        )
 
     async def on_ready(self) -> None:
         shards = f" on shard(s) {_shard_list(self)}" if self.shard_count else ""

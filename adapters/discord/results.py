@@ -13,6 +13,7 @@ from adapters.discord.context_menu import PromptModal
 from adapters.discord.deps import Deps
 from adapters.discord.identity import interaction_actor
 from adapters.discord.interactions import admit_dm, answering, channel_of, start_job
+from adapters.discord.remix import open_remix
 from core.commands import FollowUp, FollowUpAction
 from core.jobs import Job, JobKind
 
@@ -47,6 +48,8 @@ class ResultButtons:
             else:
                 follow: FollowUpAction = action
                 command = FollowUp(job_id, follow, image_index=image)
+                if await open_remix(self._services, interaction, actor, command):
+                    return  # remix mode: the modal's prompt starts the job
                 await start_job(self._services, interaction, command)
 
 

@@ -52,6 +52,11 @@ EDIT = Verb(
     examples={"resolution": "1K"},
 )
 UPSCALE = Verb("upscale", "", ("model", "scale", "private"), model="esrgan")
+DESCRIBE = Verb("describe")
+BLEND = Verb(
+    "blend", "[prompt]", ("model", "aspect_ratio", "seed", "private"), model="kontext-blend"
+)
+SETTINGS = Verb("settings", "[workspace] [reset | model|aspect|count|remix|private VALUE …]")
 MODELS = Verb("models")
 QUOTA = Verb("quota")
 USAGE = Verb("usage", "[days]")
@@ -60,4 +65,5 @@ CANCEL = Verb("cancel", "<job id>")
 HELP = Verb("help")
 
 JOB_VERBS = (IMAGINE, VIDEO, EDIT, UPSCALE)
+IMAGE_VERBS = (DESCRIBE, BLEND)  # issue 14's commands that take images
 ACCOUNT_VERBS = (MODELS, QUOTA, USAGE, JOBS, CANCEL, HELP)

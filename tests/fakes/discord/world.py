@@ -325,6 +325,19 @@ class World:
         dm = not message.get("guild_id")
         return self._interaction(person, p.MESSAGE_COMPONENT, data, dm=dm, message=message)
 
+    def choose(
+        self, person: Person, message: Mapping[str, Any], custom_id: str, values: Sequence[str]
+    ) -> dict[str, Any]:
+        """A select menu on `message` answered with `values` (each one of its options)."""
+        menus = [c for row in message.get("components", []) for c in row.get("components", [])]
+        menu = next((c for c in menus if c.get("custom_id") == custom_id), None)
+        assert menu is not None and menu["type"] == 3, f"{custom_id!r} is not a select menu"
+        offered = [o["value"] for o in menu["options"]]
+        assert all(v in offered for v in values), f"{values} not among {offered}"
+        data = {"custom_id": custom_id, "component_type": 3, "values": list(values)}
+        dm = not message.get("guild_id")
+        return self._interaction(person, p.MESSAGE_COMPONENT, data, dm=dm, message=message)
+
     def modal_submit(
         self,
         person: Person,
