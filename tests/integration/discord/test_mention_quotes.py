@@ -1,6 +1,6 @@
 """The mention path on Discord gets the same price check and private mode as slash commands:
-a quote in place of the placeholder (its buttons the requester's), and a private job (here
-from the person's own preference, the hook `/settings` fills) answered only in a DM."""
+a quote in place of the placeholder (its buttons the requester's), and a private job (private
+mode on in the person's /settings) answered only in a DM."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ import copy
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
-from core import privacy
+from core.jobs import Actor
 from tests.fakes.discord import Person
 from tests.integration.discord.conftest import EPHEMERAL, Env, png
 
@@ -55,14 +53,10 @@ async def test_a_mention_above_the_threshold_is_quoted_then_confirmed(env: Env) 
     assert [s[0] for s in env.sim.submits] == ["fal-ai/nano-banana/edit"]
 
 
-async def test_a_private_mention_is_answered_only_in_a_dm(
-    env: Env, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async def prefers_private(_store: object, _actor: object) -> bool:
-        return True
-
-    monkeypatch.setattr(privacy, "preferred_private", prefers_private)
-    await env.start_bot(settings={"FALBOT_DISCORD_MESSAGE_CONTENT": True})
+async def test_a_private_mention_is_answered_only_in_a_dm(env: Env) -> None:
+    bot = await env.start_bot(settings={"FALBOT_DISCORD_MESSAGE_CONTENT": True})
+    alice = Actor("discord", env.fake.guild_id, env.alice.id)
+    await bot.app.engine.preferences.change(alice, {"private": "on"})  # her /settings
     await _mention_an_image(env, env.alice)
 
     dm = env.fake.dm_channel(env.alice)

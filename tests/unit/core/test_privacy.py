@@ -93,19 +93,21 @@ async def test_only_admins_set_the_rule(admin: AdminService) -> None:
         await admin.handle(SetPrivateMode(allowed=False), actor=ALICE)
 
 
-async def test_the_persons_preference_applies_when_a_command_does_not_say(
-    engine: Engine, store: MemoryStore, fal: FakeFal, monkeypatch: pytest.MonkeyPatch
+async def test_the_persons_settings_apply_when_a_command_does_not_say(
+    engine: Engine, store: MemoryStore, fal: FakeFal
 ) -> None:
-    """`preferred_private` is where the /settings panel's toggle is read."""
+    """/settings' private-mode toggle (theirs, else the workspace's default) is read by
+    `preferred_private`; a command's own private:false still wins."""
+    assert await privacy.preferred_private(store, ALICE) is None  # nothing set yet
+    await engine.preferences.change(ALICE, {"private": "on"})
+    assert await privacy.preferred_private(store, ALICE) is True
 
-    async def always(_store: object, _actor: object) -> bool:
-        return True
-
-    assert await privacy.preferred_private(store, ALICE) is None  # no setting yet
-    monkeypatch.setattr(privacy, "preferred_private", always)
     await _run(engine, _asking(None))
     await _run(engine, _asking(False))
-    assert fal.private == [True, False]
+    await engine.preferences.change(ADMIN, {"private": "on"}, scope="workspace")
+    await engine.preferences.change(ALICE, {"private": None})
+    await _run(engine, _asking(None))  # the workspace's default now
+    assert fal.private == [True, False, True]
 
 
 async def test_a_private_quote_stays_private_when_confirmed(
