@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from core.commands import Command, FollowUp
 from core.errors import BotError, ErrorCode
-from core.jobs import Actor
+from core.jobs import PRIVATE_KEY, Actor
 from core.ports import Store
 from core.preferences import private_preference
 
-PRIVATE_KEY = "private"  # in a job's reply_ref: True when the job is private
+__all__ = ["PRIVATE_KEY", "decide_private", "forbidden", "preferred_private", "private_for"]
 
 
 def _rule_key(workspace_id: str) -> str:
@@ -40,7 +40,10 @@ def forbidden() -> BotError:
     return BotError(
         ErrorCode.NOT_ALLOWED,
         "Private mode is turned off in this workspace by its admins, so I did not start it.",
-        hint="Ask again without private, or ask an admin to allow it (/admin private allow).",
+        hint=(
+            "Ask again without private (or turn private mode off in /settings), or ask an admin"
+            " to allow it (/admin private allow)."
+        ),
     )
 
 
