@@ -201,6 +201,8 @@ def _starts(values: Mapping[str, str]) -> list[str]:
         routes = ["/healthz", "/metrics"]
         if starts[-1] == "Slack (HTTP)":
             routes.append("/slack/events")
+        if values.get("FALBOT_PUBLIC_URL"):  # fal's webhooks and Edit region's page
+            routes += ["/fal/webhook", "/paint/…"]
         starts.append(f"the HTTP server on {host}:{port} ({' '.join(routes)})")
     return starts
 

@@ -23,6 +23,7 @@ def discord_adapter(app: App, **overrides: Any) -> DiscordAdapter:
         "max_input_bytes": settings.max_input_bytes,
         "dms": settings.discord_dms,
         "clock": app.clock,
+        "painter": app.painter,
     }
     shards = settings.discord_shard_plan
     if shards is not None:

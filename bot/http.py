@@ -89,6 +89,11 @@ class Health:
         return "ok"
 
 
+def _shown(path: str) -> str:
+    """A path as logs may show it: a region painter's link carries its private token."""
+    return "/paint/…" if path.startswith("/paint/") else path
+
+
 def _connection(connected: Connected) -> str:
     try:
         state = connected()
@@ -167,7 +172,7 @@ class HttpServer:
             async with asyncio.timeout(self._limits.request_timeout):
                 return await handler(request)
         except TimeoutError:
-            log.warning("an HTTP request to %s took too long; closed", request.path)
+            log.warning("an HTTP request to %s took too long; closed", _shown(request.path))
             response = web.json_response({"ok": False, "error": "request too slow"}, status=408)
             response.force_close()
             return response

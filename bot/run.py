@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from adapters.postgres import PostgresStore
+from adapters.web import PaintRoutes
 from bot.app import App, build_app, keep_prices_fresh
 from bot.http import Health, HttpLimits, HttpServer, MetricsServer
 from bot.metrics import Metrics
@@ -94,6 +95,7 @@ async def serving(settings: Settings) -> AsyncIterator[Running]:
         platforms = _platforms(app, settings, server, health, stack)
         if app.webhook is not None:  # FALBOT_PUBLIC_URL: fal's webhooks at /fal/webhook
             server.add_routes(app.webhook.add_routes)
+        server.add_routes(PaintRoutes(app.painter).add_routes)  # the region painter's page
         await app.engine.start()
         app.engine.keep_dedupe_pruned()
         if settings.pricing_off is None and settings.fal_key is not None:
@@ -176,9 +178,10 @@ def _platforms(
             admin_user_ids=settings.admin_user_id_set,
             claims=app.store,
             models=app.engine.live_catalog,
+            painter=app.painter,
         )
         stack.push_async_callback(slack.close)
-        app.engine.add_reply_factory(slack.reply_factory)
+        app.add_reply_factory(slack.reply_factory)
         app.extras["slack"] = slack
         starts.append(_explained("Slack", slack.verify))  # auth.test: is the token good?
         if settings.slack_app_token:
@@ -195,7 +198,7 @@ def _platforms(
             log.warning("%s", alone)
         discord = discord_adapter(app)
         stack.push_async_callback(discord.close)
-        app.engine.add_reply_factory(discord.reply_factory)
+        app.add_reply_factory(discord.reply_factory)
         app.extras["discord"] = discord
         starts.append(_explained("Discord", discord.start))
         client = discord.client

@@ -41,11 +41,16 @@ DESCRIPTIONS: dict[str, str] = {
     "FALBOT_MAX_INPUT_BYTES": "largest input image accepted, in bytes",
     "FALBOT_MAX_OUTPUT_BYTES": "largest output fetched from fal; bigger ones are linked",
     "FALBOT_JOB_TIMEOUT": "seconds a job may take at fal before it is cancelled",
-    "FALBOT_PUBLIC_URL": "this bot's public https URL; fal then calls `/fal/webhook` on it",
+    "FALBOT_PUBLIC_URL": (
+        "this bot's public https URL; fal then calls `/fal/webhook` on it, and Edit region "
+        "links open its painter page (`/paint/…`)"
+    ),
     "FALBOT_WEBHOOK_WAIT": "seconds to wait for fal's webhook before watching the job's status",
     "FALBOT_CIRCUIT_THRESHOLD": "fal failures in a row after which new jobs are refused a while",
     "FALBOT_CIRCUIT_COOLDOWN": "seconds the fal circuit stays open before one probe job",
-    "FALBOT_HTTP_PORT": "public HTTP port (`/healthz`, `/slack/events`, `/fal/webhook`)",
+    "FALBOT_HTTP_PORT": (
+        "public HTTP port (`/healthz`, `/slack/events`, `/fal/webhook`, `/paint/…`)"
+    ),
     "FALBOT_HTTP_HOST": "address the HTTP server binds (`127.0.0.1` behind a local proxy)",
     "FALBOT_HTTP_IDLE_TIMEOUT": "seconds a connection may take to send a request head, or idle",
     "FALBOT_HTTP_REQUEST_TIMEOUT": "seconds a request may take to send its body and be answered",

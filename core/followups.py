@@ -110,6 +110,9 @@ def follow_up_request(
     flagged = is_flagged(job, at)
     if command.action == "upscale":
         kind, model, params = JobKind.UPSCALE, "", {}
+    elif command.action == "fill":
+        kind, model = JobKind.FILL, ""
+        params = {"prompt": command.prompt or "", "mask_url": command.mask_url or ""}
     else:
         kind, model, params = JobKind.EDIT, command.model or "", {"prompt": command.prompt or ""}
     return JobRequest(

@@ -251,8 +251,8 @@ class Store(Protocol):
         """Forget dedupe keys first seen before `older_than`; return how many."""
         ...
 
-    # facts the bot keeps by key (the commands last registered, people's /settings, a
-    # workspace's price threshold and private-mode rule, pending quotes)
+    # facts the bot keeps by key (the commands last registered, people's /settings, the region
+    # painter's links, a workspace's price threshold and private-mode rule, pending quotes)
     async def state_value(self, key: str) -> str | None:
         """The value kept under `key`, or None."""
         ...

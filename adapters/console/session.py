@@ -21,8 +21,9 @@ from core.commands import Cancel, Generate
 from core.confirmations import QuoteFirst
 from core.engine import Engine
 from core.errors import BotError, invalid
-from core.jobs import Actor, InputImage, JobKind
+from core.jobs import ANY_CHANNEL, Actor, InputImage, JobKind
 from core.media import validate_image
+from core.painting import Painter, link_text
 from core.render import (
     render_error,
     render_jobs,
@@ -54,6 +55,7 @@ COMMAND_NAMES = (*VERBS, "/admin", *_OWN)
 HELP = "\n".join(
     [
         *(v.usage(args=_ARGS.get(v.name)) for v in VERBS.values()),
+        "`/edit region <job> [<image>]` (a link to paint the region to change)",
         *(f"`{name}`" for name in _OWN),
         "`/confirm` or `/decline` answers the last price quote (jobs above the threshold).",
         admin_usage("/", allowed=ADMIN_OPTIONS),
@@ -100,12 +102,14 @@ class ConsoleSession:
         out_dir: Path,
         max_input_bytes: int,
         user_id: str = "console-user",
+        painter: Painter | None = None,
     ) -> None:
         self._engine = engine
         self._admin = admin
         self._terminal = terminal
         self._out_dir = out_dir
         self._max_input_bytes = max_input_bytes
+        self._painter = painter
         self.actor = Actor("console", "console", user_id, is_admin=True, name="you")
         self.replies: list[ConsoleReply] = []
         self._quote: str | None = None  # the last quote shown, for /confirm and /decline
@@ -144,6 +148,8 @@ class ConsoleSession:
             await self._submit(JobKind.IMAGE, opts, prompt=" ".join(args))
         elif name == "/video":
             await self._submit(JobKind.VIDEO, opts, prompt=" ".join(args))
+        elif name == "/edit" and args[:1] == ["region"]:
+            await self._edit_region(args[1:])
         elif name == "/edit":
             paths = _paths(args)
             prompt = " ".join(a for a in args if a not in paths)
@@ -176,6 +182,27 @@ class ConsoleSession:
             await self.wait()
         elif name == "/admin":
             await self._admin_command(read_admin(args, prefix="/", allowed=ADMIN_OPTIONS))
+
+    async def _edit_region(self, words: list[str]) -> None:
+        """`/edit region JOB [IMAGE]`: a link to the region painter's page for that result."""
+        usage = "/edit region JOB [IMAGE], with a job id from /jobs."
+        if self._painter is None:
+            raise invalid("Edit region is not available here.")
+        if not words or len(words) > 2 or not all(w.isdigit() for w in words[1:]):
+            raise invalid("Which result, and which of its images?", usage)
+        image = int(words[1]) - 1 if len(words) == 2 else None
+        if image is not None and image < 0:
+            raise invalid("Images are counted from 1.", usage)
+        job = await self._engine.find_job(self.actor, words[0])
+        link = await self._painter.issue(
+            actor=self.actor,
+            channel=ANY_CHANNEL,
+            job_id=job.id,
+            image=image,
+            place="the console",
+            reply_ref={},
+        )
+        self.say(link_text(link, image=image, now=self._painter.now()))
 
     async def _image_verb(self, name: str, args: list[str], opts: dict[str, Any]) -> None:
         """`/describe PATH`; `/blend PATH PATH… [prompt]` (two to five images)."""

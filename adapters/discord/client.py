@@ -37,6 +37,7 @@ from adapters.discord.settings import ResetButton, SettingMenu, settings_command
 from adapters.discord.suggestion_button import SuggestionButton
 from adapters.discord.webhooks import NO_MENTIONS
 from core.errors import BotError, internal_error
+from core.painting import Painter
 from core.ports import Clock
 
 if TYPE_CHECKING:
@@ -209,6 +210,7 @@ class DiscordAdapter:
         connect_timeout: float = 60.0,
         shard_ids: Sequence[int] | None = None,
         shard_count: int | None = None,
+        painter: Painter | None = None,
     ) -> None:
         margin = (
             token_margin
@@ -227,6 +229,7 @@ class DiscordAdapter:
             max_input_bytes=max_input_bytes,
             message_content=message_content,
             dms=dms if isinstance(dms, DmPolicy) else DmPolicy.parse(dms),
+            painter=painter,
         )
         self._token = token
         self._api_url = api_url

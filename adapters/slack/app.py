@@ -49,6 +49,7 @@ from core.admin import AdminService
 from core.engine import Engine
 from core.errors import BotError, internal_error
 from core.live_catalog import LiveCatalog
+from core.painting import Painter
 from core.ports import Claims
 from core.tasks import OwnedTasks
 
@@ -79,6 +80,7 @@ class SlackAdapter:
         claims: Claims,
         models: LiveCatalog,
         shutdown_grace: float = 5.0,
+        painter: Painter | None = None,
     ) -> None:
         client_args: dict[str, Any] = {"base_url": api_url} if api_url else {}
         self.client = AsyncWebClient(
@@ -98,6 +100,7 @@ class SlackAdapter:
             answers=Answers(self.client),
             files=SlackFiles(self.client, fetcher, bot_token=bot_token, token_hosts=token_hosts),
             starter=Starter(self.client, engine),
+            painter=painter,
         )
         # Retried events are dropped by their event_id, claimed where every process sees them.
         self._claims = claims

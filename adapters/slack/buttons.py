@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from adapters.slack import render
 from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
+from adapters.slack.region import edit_region
 from adapters.slack.remix import open_remix
 from adapters.slack.shortcuts import open_edit_modal
 from adapters.slack.submit import SLACK_CHANNEL
@@ -37,6 +38,9 @@ async def on_result_button(deps: Deps, origin: Origin, body: dict[str, Any]) -> 
 
     if action_id == render.DELETE:
         await _delete(deps, actor, value, channel=origin.channel_id, message_ts=message_ts)
+        return
+    if action_id == render.REGION:
+        await edit_region(deps, origin, actor, body, job_id=value, image=image, thread_ts=thread_ts)
         return
     if action_id == render.EDIT:
         # Not the caller's, or a withheld image: refused before the modal asks for a prompt.

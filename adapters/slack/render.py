@@ -25,8 +25,9 @@ RERUN = "falbot_rerun"
 VARY = "falbot_vary"
 UPSCALE = "falbot_upscale"
 EDIT = "falbot_edit"
+REGION = "falbot_region"  # Edit region: a private link to the region painter's page
 DELETE = "falbot_delete"
-RESULT_ACTIONS = (RERUN, VARY, UPSCALE, EDIT, DELETE)
+RESULT_ACTIONS = (RERUN, VARY, UPSCALE, EDIT, REGION, DELETE)
 # A describe's suggestion (`falbot_imagine_2`, 1-based): /imagine it (`adapters.slack.image_verbs`).
 IMAGINE = "falbot_imagine"
 IMAGINE_ACTION = re.compile(IMAGINE + r"_([1-9])")
@@ -182,14 +183,15 @@ def result(
 
 
 def _actions(delivery: Delivery, file_ids: Sequence[str]) -> Block:
-    """Rerun, Variations, Upscale, Edit, Delete; on a grid an Upscale (U1…) and an Edit (E1…)
-    per image shown. Slack has no spoilers, so a spoilered output is not shown and gets no button; a
-    withheld one never does (`core.followups.follow_up_menu`)."""
+    """Rerun, Variations, Upscale, Edit, Edit region, Delete; on a grid an Upscale (U1…), an
+    Edit (E1…) and an Edit region (🖌️1…) per image shown. Slack has no spoilers, so a
+    spoilered output is not shown and gets no button; a withheld one never does
+    (`core.followups.follow_up_menu`)."""
     job = delivery.job
     menu = follow_up_menu(delivery, spoilers=False)
     buttons = []
     if menu.grid:
-        for label, action in (("U", UPSCALE), ("E", EDIT)):
+        for label, action in (("U", UPSCALE), ("E", EDIT), ("🖌️", REGION)):
             buttons += [
                 _button(f"{label}{i + 1}", image_action(action, i), job.id) for i in menu.images
             ]
@@ -205,6 +207,7 @@ def _actions(delivery: Delivery, file_ids: Sequence[str]) -> Block:
         if menu.images:
             buttons.append(_button("Upscale", UPSCALE, job.id))
             buttons.append(_button("Edit", EDIT, job.id))
+            buttons.append(_button("🖌️ Edit region", REGION, job.id))
     buttons += [
         _button(f"Imagine {i + 1}", image_action(IMAGINE, i), job.id)
         for i in range(len(delivery.result.texts))
