@@ -70,8 +70,9 @@ class Starter:
                     command, reply, actor=actor, channel=SLACK_CHANNEL, hold=True, place=asked_in
                 )
         except QuoteFirst as first:
-            where = str(asked_in["channel"])
-            await post_quote(self._client, first.quote, channel=where, thread_ts=thread_ts)
+            # Where it was asked (only its requester sees it), in the thread it was asked in.
+            where, thread = asked_in["channel"], asked_in["thread_ts"]
+            await post_quote(self._client, first.quote, channel=str(where), thread_ts=thread)
             return None
         text, blocks = render.starting(actor.user_id, prompt, what)
         try:
