@@ -22,7 +22,7 @@ from adapters.discord.refs import DEFAULT_SIZE_LIMIT, ReplyRef
 from adapters.discord.reply import DiscordReply
 from core.commands import Generate, asks_upscale
 from core.confirmations import QuoteFirst
-from core.errors import BotError, internal_error, invalid
+from core.errors import BotError, internal_error, invalid, not_allowed
 from core.jobs import Channel, JobKind
 from core.privacy import private_for
 
@@ -116,7 +116,7 @@ async def on_mention(deps: Deps, client: discord.Client, message: discord.Messag
         private = await private_for(deps.engine.store, actor, command)
         if private:
             # Private mode: from here on, everything falbot says goes to a DM.
-            placeholder = await (await client.create_dm(message.author)).send("⏳ On it…")
+            placeholder = await _private_placeholder(client, message.author)
         spec = deps.models.for_kind(command.kind)
         images = images[: max(1, spec.max_input_images)]
         await deps.engine.precheck(command, actor=actor, images=len(images))
@@ -150,6 +150,18 @@ async def on_mention(deps: Deps, client: discord.Client, message: discord.Messag
     except Exception:
         log.exception("mention %s failed", message.id)
         await _refuse(message, placeholder, internal_error())
+
+
+async def _private_placeholder(client: discord.Client, user: discord.abc.User) -> discord.Message:
+    try:
+        return await (await client.create_dm(user)).send("⏳ On it…")
+    except discord.HTTPException as exc:
+        log.info("could not DM the requester of a private job: HTTP %s", exc.status)
+        raise not_allowed(
+            "I could not send you a direct message, so I did not start this private job.",
+            "Allow direct messages from this server's members, or turn private mode off in"
+            " /settings.",
+        ) from None
 
 
 async def _refuse(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render
@@ -12,7 +13,7 @@ from adapters.slack.reply import ReplyRef, SlackReply
 from core.commands import Command, Generate
 from core.confirmations import PriceQuote, QuoteFirst
 from core.engine import Engine
-from core.errors import BotError
+from core.errors import BotError, ErrorCode
 from core.jobs import Actor, Channel, Job
 from core.privacy import private_for
 
@@ -91,5 +92,15 @@ class Starter:
         return job
 
     async def _dm(self, user_id: str) -> str:
-        answer = await self._client.conversations_open(users=user_id)
+        """The DM a private job lives in; a `BotError` (nothing started) when Slack says no."""
+        try:
+            answer = await self._client.conversations_open(users=user_id)
+        except SlackApiError as exc:
+            log.info("could not open a DM for a private job: %s", exc.response.get("error"))
+            raise BotError(
+                ErrorCode.NOT_ALLOWED,
+                "I could not open a direct message with you, so I did not start this private job.",
+                hint="Check that you can message falbot (its Messages tab), or ask without"
+                " private.",
+            ) from None
         return str((answer.get("channel") or {}).get("id") or "")

@@ -118,3 +118,18 @@ async def test_admins_forbid_private_mode_and_private_jobs_are_refused(stack: Sl
 
 def _has(message: dict[str, Any], action_id: str) -> bool:
     return action_id in json.dumps(message.get("blocks", []))
+
+
+async def test_no_dm_no_private_job(stack: SlackStack) -> None:
+    """Slack refuses the DM (here: rate-limited past the client's retries): nothing starts,
+    nothing is posted in the channel, and the requester is told why, privately."""
+    stack.fake.rate_limit("conversations.open", times=5)
+
+    await stack.command("/imagine", "a secret fox --private")
+
+    said = await stack.fake.wait_for(
+        "response_url", lambda c: "could not open a direct message" in json.dumps(c.params)
+    )
+    assert said.params["response_type"] == "ephemeral"
+    assert stack.sim.submits == []
+    assert _channels_posted_to(stack.fake) == set()
