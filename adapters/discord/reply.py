@@ -291,7 +291,7 @@ class DiscordReply:
                 channel_id=self.ref.channel_id,
                 fail_if_not_exists=False,
             )
-            if self.ref.reply_to is not None
+            if self.ref.reply_to is not None and not self.ref.private  # a DM answers nothing
             else None
         )
         extra: dict[str, Any] = {}

@@ -10,9 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.fal.sim.faults import Fault
+from bot.run import serving, sync_commands
+from tests.browser import Browser
 from tests.fakes.discord import Issued, Person, Recorded
 from tests.fakes.discord import payloads as p
 from tests.integration.discord.conftest import EPHEMERAL, Env, ShiftedClock
+from tests.integration.discord.test_region_painter import painter_settings
+from tests.painting import LINK, paint_and_submit
 
 BOOLEAN = 5  # Discord's option type
 
@@ -176,3 +180,30 @@ async def test_a_private_quote_and_its_confirmed_job_stay_private(env: Env) -> N
     await env.final_edit(confirm)
     assert _public_messages(env) == []
     assert _retention_headers(env) == ["0"]
+
+
+async def test_edit_region_on_a_private_result_answers_in_a_dm(env: Env, browser: Browser) -> None:
+    """The region painter's job from a private result is private too: it comes back in a DM,
+    never in the channel, and fal gets the retention header."""
+    settings = painter_settings(env)
+    assert await sync_commands(settings, guild=None) == 0
+    async with serving(settings):
+        issued = await env.slash(env.alice, "imagine", options=_private("a lighthouse"))
+        await env.final_edit(issued)
+        message = env.fake.original(issued)
+        assert message["flags"] & EPHEMERAL
+        click = env.fake.click(env.alice, message, env.fake.button_ids(message)["Edit region"])
+        answer = await env.callback(await env.fake.send_interaction(click))
+        url = LINK.search(answer.json["data"]["content"])
+        assert url is not None
+
+        said = await paint_and_submit(browser, url[0], prompt="snow", shots="painter-private")
+        assert said.startswith("Done"), said
+        dm = env.fake.dm_channel(env.alice)
+        posted = await env.fake.wait_for(
+            lambda r: r.path.startswith(f"/channels/{dm['id']}/messages") and bool(r.files),
+            timeout=10,
+        )
+    assert posted.status == 200
+    assert _public_messages(env) == []
+    assert _retention_headers(env) == ["0", "0"]
