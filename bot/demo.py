@@ -25,6 +25,7 @@ TOUR = """\
 /edit {last} make it a stormy night
 /upscale {last}
 /video --model wan-2.5 --duration 5 waves crashing against the lighthouse
+/confirm
 /wait
 /jobs
 /quota

@@ -37,6 +37,7 @@ class ReplyRef:
     created_at: datetime | None = None  # when the interaction was created
     message_id: int | None = None  # the bot's own channel message, when there is one
     reply_to: int | None = None  # the user's message a new channel message answers
+    private: bool = False  # private mode: ephemeral, and a DM once the token is gone
     parent_message_id: int | None = None  # the result whose button made this job (lineage)
 
     def parent_url(self) -> str | None:
@@ -73,11 +74,21 @@ class ReplyRef:
             message_id=num("message_id"),
             reply_to=num("reply_to"),
             parent_message_id=num("parent_message_id"),
+            private=data.get("private") is True,
         )
 
     @classmethod
-    def of_interaction(cls, interaction: discord.Interaction) -> ReplyRef:
+    def of_interaction(
+        cls,
+        interaction: discord.Interaction,
+        *,
+        private: bool = False,
+        parent_message_id: int | None = None,
+    ) -> ReplyRef:
+        """`parent_message_id`: the result whose button (or menu, or the modal it opened) made
+        this job, for the footer's link."""
         return cls(
+            private=private,
             channel_id=interaction.channel_id or 0,
             user_id=interaction.user.id,
             guild_id=interaction.guild_id,
@@ -85,6 +96,5 @@ class ReplyRef:
             application_id=interaction.application_id,
             token=interaction.token,
             created_at=interaction.created_at,
-            # A button or menu under a result (or the modal it opened): that result's message.
-            parent_message_id=interaction.message.id if interaction.message else None,
+            parent_message_id=parent_message_id,
         )
