@@ -255,3 +255,35 @@ async def test_remix_mode_asks_the_prompt_before_a_zoom_and_keeps_the_canvas(env
     assert endpoint == "fal-ai/bria/expand"
     assert arguments["prompt"] == "a red kite over the sea"
     assert arguments["canvas_size"] == [2048, 2048]
+
+
+async def test_a_verb_above_the_threshold_is_quoted_and_its_confirm_keeps_the_parent(
+    env: Env,
+) -> None:
+    """Animate ($0.50) above the workspace's $0.20: its quote first, nothing taken; Confirm
+    (pressed on the quote, not the result) starts the child, whose footer still links the
+    result it was made from."""
+    bot = await env.start_bot(settings={"FALBOT_CONFIRM_ABOVE_USD": Decimal("0.20")})
+    parent = await _imagine(env, env.alice)
+    (parent_job,) = await _jobs(bot, env, env.alice)
+
+    pressed = await _click(env, env.alice, parent, "Animate")
+    quote = (await env.callback(pressed)).json["data"]
+    assert (
+        quote["flags"] & EPHEMERAL
+        and "**wan-2.5-animate** will cost about **$0.50**" in (quote["content"])
+    )
+    assert len(env.sim.submits) == 1
+
+    message = env.fake.original(pressed)
+    confirm_id = next(c for n, c in env.fake.button_ids(message).items() if n.startswith("Confirm"))
+    confirm = await env.fake.send_interaction(env.fake.click(env.alice, message, confirm_id))
+    final = await env.final_edit(confirm, timeout=20)
+
+    assert env.sim.submits[-1][0] == "fal-ai/wan-25-preview/image-to-video"
+    assert env.sim.submits[-1][1]["image_url"] == parent_job.result.outputs[0].url  # type: ignore[union-attr]
+    message_url = (
+        f"https://discord.com/channels/{env.fake.guild_id}/"
+        f"{env.fake.original(parent)['channel_id']}/{parent.original_id}"
+    )
+    assert f"from [job {parent_job.short_id}](<{message_url}>)" in final.json["content"]

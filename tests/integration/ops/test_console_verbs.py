@@ -35,7 +35,8 @@ async def test_each_verb_as_a_command_makes_a_child_of_the_job(tmp_path: Path) -
             "/vary {job} strong",
             "/zoom {job} 1.5",
             "/pan {job} left",
-            "/animate {job}",
+            "/animate {job}",  # $0.50: above the demo's $0.20, so its quote first
+            "/confirm",
             "/wait",
             "/jobs",
             "/usage",

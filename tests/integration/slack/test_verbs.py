@@ -6,6 +6,7 @@ restart and on someone else's result as `core.verbs.PUBLIC` says."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -294,3 +295,37 @@ async def test_remix_mode_asks_the_prompt_before_a_pan_and_keeps_the_canvas(
     assert final is not None
     link = f"https://fake.slack.com/archives/{CHANNEL}/p{result['ts'].replace('.', '')}"
     assert f"from <{link}|job {parent.short_id}>" in str(final["blocks"][1]["elements"][0]["text"])
+
+
+async def test_a_verb_above_the_threshold_is_quoted_and_its_confirm_keeps_the_parent(
+    fake: FakeSlack, fal_sim: FalSimulator, db_path: Path
+) -> None:
+    """Animate ($0.50) above the workspace's $0.20: its quote first (to Ann only), nothing
+    started; Confirm starts the child in the result's thread, its footer linking the result."""
+    threshold = {"FALBOT_CONFIRM_ABOVE_USD": Decimal("0.20")}
+    stack = await SlackStack.open(fake, fal_sim, db_path, settings=threshold)
+    try:
+        result = await _imagine(stack)
+        (parent,) = await stack.jobs_of(ANN)
+        await _click(stack, result, "falbot_animate")
+        call = await fake.wait_for("chat.postEphemeral")
+        blocks = call.params["blocks"]
+        quote = {
+            "ts": call.answer["message_ts"],
+            "blocks": json.loads(blocks) if isinstance(blocks, str) else blocks,
+        }
+        assert "wan-2.5-animate" in str(call.params["text"]) and len(fal_sim.submits) == 1
+
+        await _press(stack, quote, p.button_action(quote, "falbot_quote_confirm"))
+        child = await _child(stack, parent)
+
+        assert fal_sim.submits[-1][0] == "fal-ai/wan-25-preview/image-to-video"
+        post = fake.calls_to("chat.postMessage")[-1]
+        assert post.params["thread_ts"] == result["ts"]
+        final = fake.message(CHANNEL, str(post.answer["ts"]))
+        assert final is not None and child.parent_job_id == parent.id
+        link = f"https://fake.slack.com/archives/{CHANNEL}/p{result['ts'].replace('.', '')}"
+        footer = str(final["blocks"][1]["elements"][0]["text"])
+        assert f"from <{link}|job {parent.short_id}>" in footer
+    finally:
+        await stack.close()
