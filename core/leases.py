@@ -18,6 +18,8 @@ from core.webhooks import FalOutcome, WebhookOutcomes
 
 log = logging.getLogger(__name__)
 
+_BATCH = 100  # jobs taken over in one transaction
+
 
 class Leases:
     """Renews this process's leases every `renew_every` seconds and looks for jobs to take
@@ -43,7 +45,8 @@ class Leases:
         self.taken_over = 0
 
     async def run(self) -> None:
-        """Forever: take over (at once too: a restarted process's old jobs), renew, sleep."""
+        """Forever: take over (at once too: the jobs of a process that died a while ago),
+        renew, sleep."""
         since_renewal = self.renew_every
         while True:
             if since_renewal >= self.renew_every:
@@ -56,10 +59,20 @@ class Leases:
             await self._clock.sleep(self.take_over_every)
             since_renewal += self.take_over_every
 
-    async def take_over(self) -> int:
-        """Take over the jobs whose owner's lease ran out and resume them; how many."""
+    async def reclaim(self) -> int:
+        """Starting: resume the jobs still owned under this process's name, left by its life
+        before a restart under the same FALBOT_INSTANCE (they are nobody else's to take: this
+        process would renew their leases without working on them); how many."""
+        taken = 0
+        while (found := await self.take_over(own=True)) == _BATCH:
+            taken += found
+        return taken + found
+
+    async def take_over(self, *, own: bool = False) -> int:
+        """Take over the jobs whose owner's lease ran out (with `own`, this process's name's
+        too) and resume them; how many."""
         try:
-            jobs = await self._store.take_over(self._platforms())
+            jobs = await self._store.take_over(self._platforms(), limit=_BATCH, own=own)
         except Exception:
             log.warning("looking for jobs to take over failed", exc_info=True)
             return 0
@@ -109,6 +122,7 @@ class Sharing:
             await self._store.listen(line=self._line.wake, outcome=self.outcome_arrived)
         except Exception:  # the line still moves, on the poll
             log.warning("listening for the line's wake-ups failed; polling", exc_info=True)
+        await self.leases.reclaim()
         self._tasks.spawn(self.leases.run(), name="leases")
 
     async def let_go(self) -> None:
