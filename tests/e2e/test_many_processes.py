@@ -137,10 +137,10 @@ def kill_moment(
     k = rng.randint(1, 4)
     submits, mark = len(c.sim.submits), c.fake.mark()
 
-    def its(event: str, count: int = k) -> Moment:
+    def its(event: str) -> Moment:
         seen = len(victim.events(event))
         return lambda: victim.proc.wait_for_line(
-            lambda line: line.get("event") == event, within=MOMENT_WITHIN, count=seen + count
+            lambda line: line.get("event") == event, within=MOMENT_WITHIN, count=seen + k
         )
 
     async def nth_result() -> None:
@@ -149,26 +149,23 @@ def kill_moment(
             rec = await c.fake.wait_for(lambda r: bool(r.files), after=after, timeout=MOMENT_WITHIN)
             after = c.fake.requests.index(rec) + 1
 
-    async def takes_over() -> None:
-        seen = len(victim.took_over())
-        await victim.proc.wait_for_line(
-            lambda line: str(line.get("msg", "")).startswith("took over job "),
-            within=MOMENT_WITHIN,
-            count=seen + 1,
-        )
+    async def instant() -> None:
+        # A moment no event marks: whatever the processes are doing then (seeded, replayable).
+        await asyncio.sleep(delay)
 
+    delay = round(rng.uniform(0.0, 2.0), 2)
     moments: list[tuple[str, Moment]] = [
-        (f"its {k}th job sent to fal", its("job_started")),
-        (f"its {k}th job done at fal", its("job_succeeded")),
+        (f"its job #{k} from now sent to fal", its("job_started")),
+        (f"its job #{k} from now done at fal", its("job_succeeded")),
         (
-            f"{k}th submit at fal",
+            f"submit #{k} from now at fal",
             lambda: c.sim.wait_for(lambda: len(c.sim.submits) >= submits + k, MOMENT_WITHIN),
         ),
-        (f"{k}th result sent to Discord", nth_result),
-        ("it took a job over", takes_over),
+        (f"result #{k} from now sent to Discord", nth_result),
+        (f"{delay} s after the round's commands", instant),
     ]
     if receiving:
-        moments.append((f"its {k}th command admitted", its("job_queued")))
+        moments.append((f"its command #{k} from now admitted", its("job_queued")))
     return rng.choice(moments)
 
 
@@ -227,6 +224,10 @@ async def test_sigkilled_processes_jobs_are_taken_over_by_the_others_and_nothing
     at_fal = submitted_prompts(sim)
     assert not {prompt: times for prompt, times in at_fal.items() if times > 1}, context
     assert set(at_fal) <= prompts, context
+    # The six slots held across kills; only a submit caught by a kill (its job failed, fal
+    # ran it anyway, as fal would) adds to them.
+    orphans = sum(1 for job in jobs if job["state"] == "failed" and prompt_of(job) in at_fal)
+    assert sim.peak_in_flight <= 6 + orphans, (sim.peak_in_flight, orphans, context)
     check_books(jobs, ledger, buckets, context=context)
     check_told(discord, jobs, context=context)
     states = Counter(job["state"] for job in jobs)
@@ -241,7 +242,8 @@ async def test_sigkilled_processes_jobs_are_taken_over_by_the_others_and_nothing
             assert takers & kill.before_restart, (job_id, takers, context)
             assert by_id[job_id]["owner"] not in (kill.victim, None), (by_id[job_id], context)
     assert sum(len(kill.held) for kill in kills) >= KILLS, context  # kills caught jobs
-    print(context, dict(states))
+    resent = sum(1 for job in jobs if result_sends(discord, job["id"][:8]) > 1)
+    print(context, dict(states), f"peak at fal {sim.peak_in_flight}, results re-sent {resent}")
 
 
 async def test_a_killed_processs_jobs_resume_on_another_within_the_lease_plus_two_seconds(
