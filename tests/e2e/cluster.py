@@ -6,8 +6,10 @@ job's owner tells which life holds it; a killed process is restarted under a new
 database belongs to the children: it is read here on a connection of the test's own, polled
 where nothing else says that it changed.
 
-Without sharding the fake sends every interaction to the newest connected gateway session, so
-one process (the newest) admits the commands while all of them claim jobs from the line.
+Discord is sharded as a deployment of several processes runs it: process slot k holds shard k
+of as many (`FALBOT_DISCORD_SHARDS=k/n`), and the fake has a guild on each shard (`guilds[k]`),
+so a command sent in guild k is answered (and its job admitted) by the process in slot k, while
+every process claims jobs from the shared line. A restarted process takes its slot's shard.
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ ACK_WITHIN = 10.0  # the fake refuses a callback after 3 s anyway; this is the t
 
 @dataclass
 class Life:
-    """One `falbot run` process, from its start to its kill or exit."""
+    """One `falbot run` process, from its start to its kill or exit, in slot `slot` (its
+    shard)."""
 
     name: str
+    slot: int
     proc: FalbotProcess
 
     @property
@@ -53,9 +57,10 @@ class Life:
 
 
 class Cluster:
-    """The processes (`lives`, every one ever started), the commands sent (`sent`), and the
-    database they share. Use as `async with Cluster(...) as cluster:`; every process is
-    killed and the connection closed at the end."""
+    """`size` process slots, the processes (`lives`, every one ever started), the commands
+    sent (`sent`), and the database they share. Use as `async with Cluster(...) as cluster:`;
+    every process is killed and the connection closed at the end. The fake Discord must have
+    `size` shards."""
 
     def __init__(
         self,
@@ -66,11 +71,15 @@ class Cluster:
         cwd: Path,
         slots: int,
         lease: float,
+        size: int = 3,
     ) -> None:
+        assert fake.shards == size, "one shard per process slot"
         self.sim = sim
         self.fake = fake
         self.cwd = cwd
         self.lease = lease
+        self.size = size
+        self.guilds = [fake.add_guild(f"guild {k}", shard=(k, size)) for k in range(size)]
         self.lives: list[Life] = []
         self.sent: list[tuple[str, Issued]] = []  # (prompt, interaction)
         self._env = discord_env(sim, fake, cwd / "unused.db", 0) | {
@@ -99,13 +108,17 @@ class Cluster:
     def live(self) -> list[Life]:
         return [life for life in self.lives if life.running]
 
-    async def start(self, count: int = 1) -> list[Life]:
-        """`count` new processes, started side by side; once each said it is running."""
+    async def start(self, *slots: int) -> list[Life]:
+        """New processes in these slots (every slot: the first start), started side by side;
+        once each said it is running. Each life has a name of its own."""
         new = []
-        for _ in range(count):
+        for slot in slots or range(self.size):
             name = f"falbot-{len(self.lives) + 1}"
-            proc = FalbotProcess(self._env | {"FALBOT_INSTANCE": name}, cwd=self.cwd)
-            life = Life(name, proc)
+            env = self._env | {
+                "FALBOT_INSTANCE": name,
+                "FALBOT_DISCORD_SHARDS": f"{slot}/{self.size}",
+            }
+            life = Life(name, slot, FalbotProcess(env, cwd=self.cwd))
             self.lives.append(life)
             new.append(life)
         await asyncio.gather(*(life.proc.start(ready_within=60) for life in new))
@@ -152,26 +165,31 @@ class Cluster:
 
     # Discord
 
-    async def send(self, user: str, prompt: str) -> Issued:
-        """`user`'s /imagine of `prompt` (flux-schnell), not waiting for its answer."""
+    async def send(self, user: str, prompt: str, *, slot: int) -> Issued:
+        """`user`'s /imagine of `prompt` (flux-schnell) in the guild of `slot`'s shard, not
+        waiting for its answer."""
         person = self.fake.people[user]
         options = [
             p.option("prompt", p.STRING, prompt),
             p.option("model", p.STRING, "flux-schnell"),
         ]
-        issued = await self.fake.send_interaction(self.fake.slash(person, "imagine", options))
+        payload = self.fake.slash(person, "imagine", options, guild=self.guilds[slot])
+        issued = await self.fake.send_interaction(payload)
         self.sent.append((prompt, issued))
         return issued
 
     async def send_acked(
-        self, commands: Iterable[tuple[str, str]], *, window: int = 10
+        self, commands: Iterable[tuple[str, str, int]], *, window: int = 10
     ) -> list[Issued]:
-        """Send (user, prompt) commands, at most `window` unanswered at once, and wait for each
-        to be acknowledged (the job is admitted before its interaction is answered)."""
+        """Send (user, prompt, slot) commands, at most `window` unanswered at once, and wait
+        for each to be acknowledged (the job is admitted before its interaction is answered)."""
         commands = list(commands)
         issued: list[Issued] = []
         for start in range(0, len(commands), window):
-            batch = [await self.send(u, text) for u, text in commands[start : start + window]]
+            batch = [
+                await self.send(user, text, slot=slot)
+                for user, text, slot in commands[start : start + window]
+            ]
             await asyncio.gather(*(self.fake.callback(i, timeout=ACK_WITHIN) for i in batch))
             assert all(i.acked is not None for i in batch), "an interaction went unanswered"
             issued += batch
@@ -215,15 +233,23 @@ class Cluster:
         self,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Decimal]]:
         """Jobs, ledger rows and bucket levels in the shape `support.check_books` reads
-        (SQLite's: settled as 0/1, money as micro-dollars)."""
-        jobs = [j | {"credits_settled": int(j["credits_settled"])} for j in await self.jobs()]
+        (SQLite's: settled as 0/1, money as micro-dollars). A user has a bucket in each guild
+        (workspace) they used: users are named `workspace/user` here."""
+        jobs = [
+            job
+            | {
+                "credits_settled": int(job["credits_settled"]),
+                "user_id": f"{job['workspace_id']}/{job['user_id']}",
+            }
+            for job in await self.jobs()
+        ]
         ledger = [
             row | {"cost_micros": int(row["cost_usd"] * 1_000_000)}
             for row in await self.rows("SELECT * FROM ledger")
         ]
         buckets = {
-            row["user_id"]: Decimal(row["level"])
-            for row in await self.rows("SELECT user_id, level FROM buckets")
+            f"{row['workspace_id']}/{row['user_id']}": Decimal(row["level"])
+            for row in await self.rows("SELECT * FROM buckets")
             if row["level"] is not None
         }
         return jobs, ledger, buckets
