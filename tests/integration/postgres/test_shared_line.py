@@ -240,6 +240,24 @@ async def test_a_process_restarted_under_its_old_name_picks_up_its_jobs_at_once(
     assert cluster.fal.submit_calls == 1
 
 
+async def test_a_job_written_completed_holds_no_slot_even_when_freeing_it_failed(
+    cluster: Cluster,
+) -> None:
+    # As if fal were done with the job and its engine's free_slot had not reached the
+    # database (a moment without connections): the job's completion, written next (here by
+    # the test, as its owner), gives the slot up.
+    engine = await cluster.add(max_concurrency=1)
+    store = cluster.stores[0]
+    job = await ask(engine, "ann", 1)
+    await submitted(engine, job.id)
+    assert await store.slots_in_use() == 1
+
+    at_fal = await store.get_job(job.id)
+    assert at_fal is not None
+    await store.save_job(at_fal.moved_to(JobState.COMPLETED, at=START))
+    assert await store.slots_in_use() == 0
+
+
 async def test_a_job_caught_being_submitted_by_a_dead_engine_fails_with_its_credits_back(
     cluster: Cluster,
 ) -> None:
