@@ -215,19 +215,41 @@ class Cluster:
         within: float,
         args: Sequence[Any] = (),
     ) -> list[dict[str, Any]]:
-        """`sql`'s rows once `check` holds for them (read every 50 ms: the database is the
-        children's, nothing here is told when it changes)."""
-        async with asyncio.timeout(within):
-            while not check(rows := await self.rows(sql, *args)):  # noqa: ASYNC110 - no event
-                await asyncio.sleep(0.05)
+        """`sql`'s rows once `check` holds for them (read every 50 ms); fails with the last
+        rows read after `within` seconds."""
+        rows: list[dict[str, Any]] = []
+        try:
+            async with asyncio.timeout(within):
+                while not check(rows := await self.rows(sql, *args)):  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)  # no event says the children's database changed
+        except TimeoutError:
+            raise AssertionError(f"not so within {within} s: {sql} gave {rows[:10]}") from None
         return rows
 
     async def wait_all_final(self, *, within: float) -> list[dict[str, Any]]:
-        return await self.poll(
-            "SELECT * FROM jobs ORDER BY seq",
-            lambda jobs: bool(jobs) and all(j["state"] in FINAL for j in jobs),
-            within=within,
-        )
+        """Until every job is delivered, failed or cancelled; fails naming those that are not."""
+        try:
+            return await self.poll(
+                "SELECT * FROM jobs ORDER BY seq",
+                lambda jobs: bool(jobs) and all(j["state"] in FINAL for j in jobs),
+                within=within,
+            )
+        except AssertionError:
+            left = await self.rows(
+                "SELECT id, state, owner, lease_until, slot_held, request_id FROM jobs "
+                "WHERE NOT final ORDER BY seq"
+            )
+            said = [
+                f"{life.name}: {raw}"
+                for life in self.lives
+                for raw in life.proc.raw_lines
+                if any(job["id"][:8] in raw for job in left[:3])
+                or '"level": "warn' in raw
+                or '"level": "error' in raw
+            ]
+            raise AssertionError(
+                f"{len(left)} jobs unfinished after {within} s: {left[:10]}\n" + "\n".join(said)
+            ) from None
 
     async def books(
         self,

@@ -96,8 +96,12 @@ async def test_three_processes_share_five_slots_and_one_users_fifty_jobs_hold_ba
             command(user, n, slot) for n in range(25) for slot, user in ((1, "ben"), (2, "cyd"))
         )
         await c.poll(  # all 95 wait in the line (each enters it once its command is answered)
-            "SELECT count(*) AS n FROM jobs WHERE state = 'queued' AND owner IS NULL",
-            lambda rows: rows[0]["n"] == 95,
+            "SELECT state, owner IS NULL AS waiting, count(*) AS n FROM jobs "
+            "GROUP BY state, owner IS NULL ORDER BY 1, 2",
+            lambda rows: (
+                {(r["state"], r["waiting"]): r["n"] for r in rows}
+                == {("queued", True): 95, ("running", False): 5}
+            ),
             within=20,
         )
         assert len(sim.submits) == 5 and sim.in_flight == 5
