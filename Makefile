@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench coverage clean
+.PHONY: demo test lint bench bench-cpu coverage clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ coverage: $(DEVSTAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py
+
+# CPU per job of `falbot run` through the fake Discord (the fakes need the dev install).
+bench-cpu: $(DEVSTAMP)
+	$(BIN)/python bench/cpu_per_job.py
 
 clean:
 	rm -rf $(VENV) data out .pytest_cache .mypy_cache .ruff_cache

@@ -28,6 +28,8 @@ from adapters.discord.identity import AdminRule, DmPolicy
 from adapters.discord.image_verbs import ImagineSuggestion, image_verb_commands
 from adapters.discord.interactions import admit_dm, send_error
 from adapters.discord.mentions import on_mention
+from adapters.discord.quote_answers import QuoteAnswers
+from adapters.discord.quotes import QuoteButton
 from adapters.discord.refs import TokenPolicy
 from adapters.discord.reply import DiscordReplyFactory
 from adapters.discord.results import ResultButtons
@@ -88,6 +90,10 @@ class FalbotTree(app_commands.CommandTree["FalbotClient"]):
         return await admit_dm(self.client.deps, interaction)
 
 
+def _ignore_event(_data: Any) -> None:
+    return None
+
+
 class FalbotClient(discord.Client):
     def __init__(
         self, *, deps: Deps, ready: asyncio.Event, guild_ready_timeout: float, **options: Any
@@ -99,11 +105,19 @@ class FalbotClient(discord.Client):
             intents=intents_for(message_content=deps.message_content),
             allowed_mentions=NO_MENTIONS,
             guild_ready_timeout=guild_ready_timeout,
+            # falbot reads no message from discord.py's cache (a reply's message comes with the
+            # reply, or is fetched), so it keeps none.
+            max_messages=None,
             **options,
         )
+        # Nor does it act on a message's edit: its buttons are dynamic items, matched by custom
+        # id. Every progress edit of every job comes back as a MESSAGE_UPDATE, which discord.py
+        # would turn into a Message (0.1-0.2 ms each) for nobody.
+        self._connection.parsers["MESSAGE_UPDATE"] = _ignore_event
         self.deps = deps
         self.tree = FalbotTree(self)
         self.result_buttons = ResultButtons(deps)
+        self.quote_buttons = QuoteAnswers(deps)
         self.imagine_suggestion = ImagineSuggestion(deps)
         self._ready_event = ready
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
@@ -119,7 +133,9 @@ class FalbotClient(discord.Client):
         self.tree.add_command(help_command(self.deps))
         self.tree.add_command(admin_group(self.deps))
         self.tree.add_command(edit_image_menu(self.deps))
-        self.add_dynamic_items(ResultButton, SuggestionButton, SettingMenu, ResetButton)
+        self.add_dynamic_items(
+            ResultButton, QuoteButton, SuggestionButton, SettingMenu, ResetButton
+        )
 
     async def on_ready(self) -> None:
         shards = f" on shard(s) {_shard_list(self)}" if self.shard_count else ""
