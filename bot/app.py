@@ -22,7 +22,8 @@ from core.admin import AdminService
 from core.catalog import Catalog
 from core.engine import Engine, EngineConfig
 from core.model_table import build_catalog
-from core.ports import Clock
+from core.painting import Painter
+from core.ports import Clock, ReplyFactory
 from core.quota import BucketLimits
 from core.repricing import reprice
 
@@ -43,12 +44,18 @@ class App:
     engine: Engine
     admin: AdminService
     fetcher: MediaFetcher
+    painter: Painter  # the region painter's links and jobs (served at /paint/…)
     extras: dict[str, Any] = field(default_factory=dict)
     webhook: FalWebhookReceiver | None = None  # with FALBOT_PUBLIC_URL: serves /fal/webhook
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
     async def close(self) -> None:
         await self._stack.aclose()
+
+    def add_reply_factory(self, factory: ReplyFactory) -> None:
+        """A platform's replies: for its jobs after a restart, and for the painter's jobs."""
+        self.engine.add_reply_factory(factory)
+        self.painter.add_reply_factory(factory)
 
 
 async def priced_catalog(
@@ -180,6 +187,7 @@ async def build_app(settings: Settings, *, clock: Clock | None = None) -> App:
         )
         stack.push_async_callback(engine.stop)
         admin = AdminService(engine=engine, clock=clock)
+        painter = Painter(engine=engine, fal=fal, clock=clock, public_url=settings.public_url)
         webhook = None
         if settings.public_url:
             webhook = FalWebhookReceiver.for_jwks(
@@ -189,4 +197,6 @@ async def build_app(settings: Settings, *, clock: Clock | None = None) -> App:
     except BaseException:
         await stack.aclose()
         raise
-    return App(settings, clock, store, fal, engine, admin, fetcher, webhook=webhook, _stack=stack)
+    return App(
+        settings, clock, store, fal, engine, admin, fetcher, painter, webhook=webhook, _stack=stack
+    )

@@ -17,7 +17,14 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from bot.logging_setup import SecretFilter
-from bot.settings import POSTGRES_SCHEMES, Settings, pricing_off_reason
+from bot.settings import (
+    POSTGRES_SCHEMES,
+    DiscordShards,
+    Settings,
+    parse_shards,
+    pricing_off_reason,
+    shards_alone,
+)
 
 _SHAPES: dict[str, tuple[str, str]] = {
     # name: (regex, what it should look like)
@@ -76,6 +83,10 @@ def run_check(
             "Slack will not start: SLACK_BOT_TOKEN needs SLACK_SIGNING_SECRET (HTTP mode) or "
             "SLACK_APP_TOKEN (Socket Mode); `falbot run` refuses to start until one is set\n"
         )
+    shards = _shards(values)
+    alone = shards_alone(shards, values.get("FALBOT_DATABASE", _default("FALBOT_DATABASE")))
+    if alone is not None and "DISCORD_TOKEN" in values:
+        out.write(alone + "\n")
     out.write(f"prices: {_prices(values)}\n")
     bad = any(state == "malformed" for _, state, _ in rows) or "FAL_KEY" not in values
     return 1 if bad or slack_half_set or not starts else 0
@@ -102,7 +113,10 @@ def _validation_problems(values: Mapping[str, str]) -> dict[str, str]:
             raw = values.get(name)
             if raw:
                 # Our own validators quote the value; say "the value" instead.
-                message = message.replace(repr(raw), "the value").replace(raw, "the value")
+                # Whole values only: a short one ("0") must not eat into the message's text.
+                message = message.replace(repr(raw), "the value")
+                alone = rf"(?<![\w/.:-]){re.escape(raw)}(?![\w/.:-])"
+                message = re.sub(alone, "the value", message)
             found.setdefault(name, message[:120])
         return found
     return {}
@@ -174,7 +188,8 @@ def _postgres_problem(value: str) -> str | None:
 def _starts(values: Mapping[str, str]) -> list[str]:
     starts: list[str] = []
     if "DISCORD_TOKEN" in values:
-        starts.append("Discord")
+        shards = _shards(values)
+        starts.append("Discord" if shards is None else f"Discord (shards {shards})")
     # As `falbot run` decides (bot.run.slack_mode): Socket Mode needs no signing secret.
     if "SLACK_BOT_TOKEN" in values and "SLACK_APP_TOKEN" in values:
         starts.append("Slack (Socket Mode)")
@@ -186,8 +201,23 @@ def _starts(values: Mapping[str, str]) -> list[str]:
         routes = ["/healthz", "/metrics"]
         if starts[-1] == "Slack (HTTP)":
             routes.append("/slack/events")
+        if values.get("FALBOT_PUBLIC_URL"):  # fal's webhooks and Edit region's page
+            routes += ["/fal/webhook", "/paint/…"]
         starts.append(f"the HTTP server on {host}:{port} ({' '.join(routes)})")
     return starts
+
+
+def _shards(values: Mapping[str, str]) -> DiscordShards | None:
+    """FALBOT_DISCORD_SHARDS when it is set and well formed (a malformed one is reported)."""
+    try:
+        raw = values.get("FALBOT_DISCORD_SHARDS")
+        return parse_shards(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _default(name: str) -> str:
+    return str(next(f.default for f in Settings.model_fields.values() if f.alias == name))
 
 
 def _prices(values: Mapping[str, str]) -> str:

@@ -10,7 +10,9 @@ from typing import TextIO
 
 from adapters.console import ConsoleReplyFactory, ConsoleSession, Terminal
 from adapters.fal.simulator import FalSimulator
+from adapters.web import PaintRoutes
 from bot.app import build_app
+from bot.http import Health, HttpServer
 from bot.settings import Settings
 
 DATA_DIR = Path("data")
@@ -60,15 +62,21 @@ async def run_demo(
         FALBOT_PROGRESS_INTERVAL=0.5,
     )
     app = await build_app(settings)
+    # The region painter's page (`/edit region JOB`), on loopback at a port the OS picks.
+    server = HttpServer(host="127.0.0.1", port=0, health=Health(database=_no_probe))
+    server.add_routes(PaintRoutes(app.painter).add_routes)
     try:
-        app.engine.add_reply_factory(ConsoleReplyFactory(terminal=terminal, out_dir=out_dir))
+        app.add_reply_factory(ConsoleReplyFactory(terminal=terminal, out_dir=out_dir))
         await app.engine.start()
+        await server.start()
+        app.painter.serve_at(f"http://127.0.0.1:{server.port}")
         session = ConsoleSession(
             engine=app.engine,
             admin=app.admin,
             terminal=terminal,
             out_dir=out_dir,
             max_input_bytes=settings.max_input_bytes,
+            painter=app.painter,
         )
         lines = script if script is not None else TOUR.splitlines()
         ok = await _run_lines(session, lines, terminal)
@@ -77,8 +85,13 @@ async def run_demo(
             await _interactive(session, terminal)
         return 0 if ok else 1
     finally:
+        await server.close()
         await app.close()
         await simulator.close()
+
+
+async def _no_probe() -> None:
+    """The demo's page server has no health to report."""
 
 
 def fresh_database(data_dir: Path) -> Path:

@@ -23,7 +23,11 @@ def discord_adapter(app: App, **overrides: Any) -> DiscordAdapter:
         "max_input_bytes": settings.max_input_bytes,
         "dms": settings.discord_dms,
         "clock": app.clock,
+        "painter": app.painter,
     }
+    shards = settings.discord_shard_plan
+    if shards is not None:
+        values.update(shard_ids=shards.ids, shard_count=shards.count)
     values.update(overrides)
     return DiscordAdapter(
         engine=app.engine,

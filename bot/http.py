@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 Probe = Callable[[], Awaitable[None]]  # raises when the thing it checks is not usable
 Connected = Callable[[], bool | None]  # True, False, or None when it cannot tell
 Circuit = Callable[[], str]
+ProcessFacts = Callable[[], dict[str, str]]  # which process this is, and its hold on the line
 
 
 class Health:
@@ -43,10 +44,16 @@ class Health:
     """
 
     def __init__(
-        self, *, database: Probe, circuit: Circuit | None = None, timeout: float = 3.0
+        self,
+        *,
+        database: Probe,
+        circuit: Circuit | None = None,
+        process: ProcessFacts | None = None,
+        timeout: float = 3.0,
     ) -> None:
         self._database = database
         self._circuit = circuit or (lambda: "closed")
+        self._process = process
         self._adapters: dict[str, Connected] = {}
         self._timeout = timeout
 
@@ -58,8 +65,12 @@ class Health:
         database = await self._check_database()
         adapters = {name: _connection(connected) for name, connected in self._adapters.items()}
         healthy = database == "ok" and "disconnected" not in adapters.values()
+        process = self._process() if self._process is not None else {}
+        if process.get("leases") == "lapsed":  # other processes may be taking its jobs
+            healthy = False
         body: dict[str, Any] = {
             "status": "ok" if healthy else "unhealthy",
+            **process,
             "database": database,
             "adapters": adapters,
             "circuit": self._circuit(),
@@ -76,6 +87,11 @@ class Health:
             log.warning("health check: the database is unreachable (%s)", type(exc).__name__)
             return "unreachable"
         return "ok"
+
+
+def _shown(path: str) -> str:
+    """A path as logs may show it: a region painter's link carries its private token."""
+    return "/paint/…" if path.startswith("/paint/") else path
 
 
 def _connection(connected: Connected) -> str:
@@ -156,7 +172,7 @@ class HttpServer:
             async with asyncio.timeout(self._limits.request_timeout):
                 return await handler(request)
         except TimeoutError:
-            log.warning("an HTTP request to %s took too long; closed", request.path)
+            log.warning("an HTTP request to %s took too long; closed", _shown(request.path))
             response = web.json_response({"ok": False, "error": "request too slow"}, status=408)
             response.force_close()
             return response

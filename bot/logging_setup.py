@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -11,10 +12,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 MASK = "***"
+# The region painter's private links (`/paint/<token>`): a library that logs a message it sends
+# (slack_sdk logs a response_url's body at DEBUG) would otherwise log the token with it.
+PAINT_LINK = re.compile(r"(/paint/)[A-Za-z0-9_-]{16,}")
 
 
 class SecretFilter(logging.Filter):
-    """Replaces every known secret value in a record's message and fields with `***`."""
+    """Replaces every known secret value, and every painter link's token, in a record's message
+    and fields with `***`."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
@@ -23,15 +28,15 @@ class SecretFilter(logging.Filter):
     def mask(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, MASK)
-        return text
+        return PAINT_LINK.sub(r"\g<1>" + MASK, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
-            record.msg = self.mask(record.getMessage())
-            record.args = None
-            if record.exc_info and record.exc_info[1] is not None:
-                record.exc_text = self.mask(logging.Formatter().formatException(record.exc_info))
-                record.exc_info = None
+        # Every record, secrets known or not: a painter link may turn up in any of them.
+        record.msg = self.mask(record.getMessage())
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = self.mask(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
         return True
 
 
@@ -58,6 +63,23 @@ class JsonFormatter(logging.Formatter):
         return self._mask.mask(line) if self._mask else line
 
 
+def log_handler(
+    *, secrets: Iterable[str], stream: TextIO | None = None, path: Path | None = None
+) -> logging.Handler:
+    """falbot's handler: JSON lines to `stream` (stderr) or appended to the file at `path`,
+    secrets and painter links masked."""
+    mask = SecretFilter(secrets)
+    handler: logging.Handler
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(mask)
+    handler.setFormatter(JsonFormatter(mask))
+    return handler
+
+
 def configure_logging(
     *,
     secrets: Iterable[str],
@@ -68,15 +90,7 @@ def configure_logging(
 ) -> None:
     """Configure the root logger once, at the entry point: JSON lines to `stream` (stderr), or
     appended to the file at `path`. `level` is a name (`info`); `debug` means `debug`."""
-    mask = SecretFilter(secrets)
-    handler: logging.Handler
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(path, encoding="utf-8")
-    else:
-        handler = logging.StreamHandler(stream or sys.stderr)
-    handler.addFilter(mask)
-    handler.setFormatter(JsonFormatter(mask))
+    handler = log_handler(secrets=secrets, stream=stream, path=path)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -19,6 +19,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from core import job_log
+from core.leases import Leases
+from core.line import SharedLine
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,7 @@ EVENTS_LOGGER = "falbot.events"
 _MAX_TRACKED = 100_000  # jobs timed at once; the oldest are forgotten past this
 _JOB_BUCKETS = (1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600)
 _REQUEST_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+_CLAIM_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 _ENDED = {"completed", "failed", "cancelled"}
 
 
@@ -35,6 +38,12 @@ class EngineGauges(Protocol):
 
     @property
     def at_fal(self) -> int: ...
+
+    @property
+    def shared_line(self) -> SharedLine | None: ...
+
+    @property
+    def leases(self) -> Leases | None: ...
 
 
 class Metrics:
@@ -95,6 +104,21 @@ class Metrics:
             "falbot_queue_depth", "Jobs waiting in falbot's line for a slot at fal", registry=r
         )
         self.at_fal = Gauge("falbot_jobs_at_fal", "Jobs holding a slot at fal", registry=r)
+        # A line shared by several processes (PostgreSQL): this process's part of it.
+        self.claimed = Counter(
+            "falbot_jobs_claimed", "Jobs this process took from the shared line", registry=r
+        )
+        self.taken_over = Counter(
+            "falbot_leases_taken_over",
+            "Jobs this process took over from a process whose lease ran out",
+            registry=r,
+        )
+        self.claim_seconds = Histogram(
+            "falbot_claim_latency_seconds",
+            "From a wake-up (a job entered the line or a slot freed) to the claim it led to",
+            buckets=_CLAIM_BUCKETS,
+            registry=r,
+        )
         self._handler = _EventHandler(self)
         self._queued: dict[str, float] = {}  # job id → when it was queued (monotonic)
         self._started: dict[str, float] = {}  # job id → when its turn at fal began
@@ -104,9 +128,18 @@ class Metrics:
     # ---- wiring
 
     def watch_engine(self, engine: EngineGauges) -> None:
-        """Read the engine's line and slots at every scrape."""
+        """Read the engine's line and slots at every scrape; count its claims and takeovers."""
         self.queue_depth.set_function(lambda: engine.waiting)
         self.at_fal.set_function(lambda: engine.at_fal)
+        if engine.shared_line is not None:
+            engine.shared_line.on_claim = self._on_claim
+        if engine.leases is not None:
+            engine.leases.on_take_over = self.taken_over.inc
+
+    def _on_claim(self, latency: float | None) -> None:
+        self.claimed.inc()
+        if latency is not None:
+            self.claim_seconds.observe(latency)
 
     def install(self) -> None:
         """Start counting job events (idempotent)."""

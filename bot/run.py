@@ -5,17 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from adapters.postgres import PostgresStore
+from adapters.web import PaintRoutes
 from bot.app import App, build_app, keep_prices_fresh
 from bot.http import Health, HttpLimits, HttpServer, MetricsServer
 from bot.metrics import Metrics
-from bot.settings import Settings
+from bot.settings import Settings, shards_alone
 from bot.store import database_probe
 from core.tasks import OwnedTasks
 
@@ -77,7 +81,11 @@ async def serving(settings: Settings) -> AsyncIterator[Running]:
         metrics.watch_engine(app.engine)
         app.fal.observe_http(request=metrics.on_fal_request, response=metrics.on_fal_response)
         engine = app.engine
-        health = Health(database=database_probe(app.store), circuit=lambda: engine.circuit_state)
+        health = Health(
+            database=database_probe(app.store),
+            circuit=lambda: engine.circuit_state,
+            process=process_facts(app),
+        )
         server = HttpServer(
             host=settings.http_host,
             port=settings.http_port,
@@ -87,6 +95,7 @@ async def serving(settings: Settings) -> AsyncIterator[Running]:
         platforms = _platforms(app, settings, server, health, stack)
         if app.webhook is not None:  # FALBOT_PUBLIC_URL: fal's webhooks at /fal/webhook
             server.add_routes(app.webhook.add_routes)
+        server.add_routes(PaintRoutes(app.painter).add_routes)  # the region painter's page
         await app.engine.start()
         app.engine.keep_dedupe_pruned()
         if settings.pricing_off is None and settings.fal_key is not None:
@@ -115,6 +124,26 @@ async def serving(settings: Settings) -> AsyncIterator[Running]:
             extra={"falbot": {"event": "started", "http_port": server.port}},
         )
         yield Running(app, server, metrics, health, metrics_server)
+
+
+def process_facts(app: App) -> Callable[[], dict[str, str]]:
+    """For /healthz: which process this is and, on a shared line, whether it holds its jobs
+    (its leases renewed in time) and hears the line's wake-ups."""
+    store, engine = app.store, app.engine
+    local = f"{socket.gethostname()}-{os.getpid()}"
+
+    def facts() -> dict[str, str]:
+        leases = engine.leases
+        if leases is None or not isinstance(store, PostgresStore):
+            return {"instance": local, "line": "local"}
+        return {
+            "instance": store.instance,
+            "line": "shared",
+            "leases": "held" if leases.held() else "lapsed",
+            "wake_ups": "listening" if store.listening else "polling",
+        }
+
+    return facts
 
 
 def _limits(settings: Settings) -> HttpLimits:
@@ -149,9 +178,10 @@ def _platforms(
             admin_user_ids=settings.admin_user_id_set,
             claims=app.store,
             models=app.engine.live_catalog,
+            painter=app.painter,
         )
         stack.push_async_callback(slack.close)
-        app.engine.add_reply_factory(slack.reply_factory)
+        app.add_reply_factory(slack.reply_factory)
         app.extras["slack"] = slack
         starts.append(_explained("Slack", slack.verify))  # auth.test: is the token good?
         if settings.slack_app_token:
@@ -163,9 +193,12 @@ def _platforms(
     if settings.discord_token:
         from bot.discord_adapter import discord_adapter
 
+        alone = shards_alone(settings.discord_shard_plan, settings.database)
+        if alone is not None:
+            log.warning("%s", alone)
         discord = discord_adapter(app)
         stack.push_async_callback(discord.close)
-        app.engine.add_reply_factory(discord.reply_factory)
+        app.add_reply_factory(discord.reply_factory)
         app.extras["discord"] = discord
         starts.append(_explained("Discord", discord.start))
         client = discord.client

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -53,6 +54,79 @@ def pricing_off_reason(
 # What a PostgreSQL FALBOT_DATABASE starts with (asyncpg takes both).
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
+# More shards than any bot needs (Discord asks for one per 1,000 to 2,500 guilds): a typo guard.
+MAX_SHARDS = 100_000
+SHARDS_SHAPE = "must look like 0-3/8 (this process's shard ids, a slash, the total shard count)"
+
+
+@dataclass(frozen=True)
+class DiscordShards:
+    """The Discord shards one process runs: `ids` of `count` shards in all."""
+
+    ids: tuple[int, ...]
+    count: int
+
+    def __str__(self) -> str:
+        return f"{_ranges(self.ids)}/{self.count}"
+
+
+def parse_shards(value: str) -> DiscordShards:
+    """`0-3/8`, `0,2/4` or `1/2`: the ids (numbers and low-high ranges, comma-separated), a
+    slash, the count. A ValueError says in one line what is wrong (it never quotes a secret:
+    this setting holds none)."""
+    head, slash, tail = value.replace(" ", "").partition("/")
+    if not slash:
+        raise ValueError(SHARDS_SHAPE)
+    if not tail.isdigit() or not 1 <= int(tail) <= MAX_SHARDS:
+        raise ValueError(f"the shard count after the slash must be a number from 1 to {MAX_SHARDS}")
+    count = int(tail)
+    if not head.strip(","):
+        raise ValueError("names no shard ids before the slash; " + SHARDS_SHAPE)
+    ids: list[int] = []
+    for part in head.split(","):
+        low, dash, high = part.partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()):
+            raise ValueError(f"{part!r} is not a shard id or a range like 0-3; " + SHARDS_SHAPE)
+        first, last = int(low), int(high) if dash else int(low)
+        if last >= count or first >= count:
+            raise ValueError(
+                f"shard {max(first, last)} is out of range: with {count} shard(s) they are "
+                f"numbered 0 to {count - 1}"
+            )
+        if first > last:
+            raise ValueError(f"{part!r} runs backwards: write the range low-high")
+        for shard in range(first, last + 1):
+            if shard in ids:
+                raise ValueError(f"shard {shard} is named twice")
+            ids.append(shard)
+    return DiscordShards(tuple(sorted(ids)), count)
+
+
+def shards_alone(shards: DiscordShards | None, database: str) -> str | None:
+    """A warning when this process runs part of the shards on a database the processes running
+    the others cannot share (SQLite is one process's); None when all is well."""
+    if shards is None or len(shards.ids) == shards.count or database.startswith(POSTGRES_SCHEMES):
+        return None
+    return (
+        f"Discord runs shards {_ranges(shards.ids)} of {shards.count} here, but the processes "
+        "running the others cannot share a SQLite database: their quotas, budgets and jobs "
+        "would be apart. Set FALBOT_DATABASE=postgresql://… in every process"
+    )
+
+
+def _ranges(ids: tuple[int, ...]) -> str:
+    """1,2,3,5 → 1-3,5"""
+    parts: list[str] = []
+    start = prev = ids[0]
+    for shard in (*ids[1:], None):
+        if shard is not None and shard == prev + 1:
+            prev = shard
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if shard is not None:
+            start = prev = shard
+    return ",".join(parts)
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
@@ -101,6 +175,7 @@ class Settings(BaseSettings):
     admin_user_ids: str = Field(default="", alias="FALBOT_ADMIN_USER_IDS")
     discord_message_content: bool = Field(default=False, alias="FALBOT_DISCORD_MESSAGE_CONTENT")
     discord_dms: str = Field(default="off", alias="FALBOT_DISCORD_DMS")
+    discord_shards: str | None = Field(default=None, alias="FALBOT_DISCORD_SHARDS")
     pricing_refresh: bool = Field(default=True, alias="FALBOT_PRICING_REFRESH")
     pricing_refresh_hours: float = Field(
         default=24.0, gt=0, le=24 * 30, alias="FALBOT_PRICING_REFRESH_HOURS"
@@ -158,6 +233,13 @@ class Settings(BaseSettings):
             return value
         raise ValueError(f"{value[:40]!r} must be off, own, or home:<guild id>")
 
+    @field_validator("discord_shards")
+    @classmethod
+    def _discord_shards(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return str(parse_shards(value))
+
     @field_validator("discord_gateway_url")
     @classmethod
     def _gateway_url(cls, value: str | None) -> str | None:
@@ -168,6 +250,12 @@ class Settings(BaseSettings):
         if parts.scheme == "wss" or (parts.scheme == "ws" and loopback):
             return value.rstrip("/")
         raise ValueError(f"{value!r} must be a wss URL (ws is allowed for loopback only)")
+
+    @property
+    def discord_shard_plan(self) -> DiscordShards | None:
+        """The shards this process runs (FALBOT_DISCORD_SHARDS); None: one unsharded
+        connection."""
+        return parse_shards(self.discord_shards) if self.discord_shards else None
 
     @property
     def database_path(self) -> Path:

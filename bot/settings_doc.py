@@ -39,11 +39,16 @@ DESCRIPTIONS: dict[str, str] = {
     "FALBOT_MAX_INPUT_BYTES": "largest input image accepted, in bytes",
     "FALBOT_MAX_OUTPUT_BYTES": "largest output fetched from fal; bigger ones are linked",
     "FALBOT_JOB_TIMEOUT": "seconds a job may take at fal before it is cancelled",
-    "FALBOT_PUBLIC_URL": "this bot's public https URL; fal then calls `/fal/webhook` on it",
+    "FALBOT_PUBLIC_URL": (
+        "this bot's public https URL; fal then calls `/fal/webhook` on it, and Edit region "
+        "links open its painter page (`/paint/…`)"
+    ),
     "FALBOT_WEBHOOK_WAIT": "seconds to wait for fal's webhook before watching the job's status",
     "FALBOT_CIRCUIT_THRESHOLD": "fal failures in a row after which new jobs are refused a while",
     "FALBOT_CIRCUIT_COOLDOWN": "seconds the fal circuit stays open before one probe job",
-    "FALBOT_HTTP_PORT": "public HTTP port (`/healthz`, `/slack/events`, `/fal/webhook`)",
+    "FALBOT_HTTP_PORT": (
+        "public HTTP port (`/healthz`, `/slack/events`, `/fal/webhook`, `/paint/…`)"
+    ),
     "FALBOT_HTTP_HOST": "address the HTTP server binds (`127.0.0.1` behind a local proxy)",
     "FALBOT_HTTP_IDLE_TIMEOUT": "seconds a connection may take to send a request head, or idle",
     "FALBOT_HTTP_REQUEST_TIMEOUT": "seconds a request may take to send its body and be answered",
@@ -60,6 +65,10 @@ DESCRIPTIONS: dict[str, str] = {
         "Discord DMs: `off` (a note saying where to use the bot), `home:<guild id>` (that "
         "server's rules and quotas, for its members only), or `own` (every Discord user gets "
         "their own free quota)"
+    ),
+    "FALBOT_DISCORD_SHARDS": (
+        "the Discord shards this process runs and the total, e.g. `0-3/8`, `0,2/4` or `1/2` "
+        "(several processes on one PostgreSQL share a bot); unset: one unsharded connection"
     ),
     "FALBOT_PRICING_REFRESH": "read prices from fal's pricing API at start (else built-in)",
     "FALBOT_PRICING_REFRESH_HOURS": "hours between reads of fal's prices while running",

@@ -46,8 +46,10 @@ class Generate:
 
 # rerun: the same job with a new seed; vary: four new variations of it in one job (a new seed,
 # four images; see `core.followups`); upscale and edit: one image of the result
-# (`image_index`, 0-based).
-FollowUpAction = Literal["rerun", "vary", "upscale", "edit"]
+# (`image_index`, 0-based); imagine: /imagine of a describe's suggestion (`image_index` names
+# it, 0-based; see `core.describe`); fill: repaint the region of that image `mask_url` marks (the
+# region painter's page, `core.painting`).
+FollowUpAction = Literal["rerun", "vary", "upscale", "edit", "imagine", "fill"]
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,9 @@ class FollowUp:
     job_id: str
     action: FollowUpAction
     image_index: int | None = None  # None (buttons made before grids): the first image
-    prompt: str | None = None  # edit only
+    prompt: str | None = None  # edit's and fill's; rerun's and vary's changed one (remix mode)
     model: str | None = None  # edit only; None is the edit default
+    mask_url: str | None = None  # fill only: white is repainted, black kept
 
 
 @dataclass(frozen=True)

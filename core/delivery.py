@@ -55,6 +55,8 @@ class Deliverer:
         nsfw_channel = job.nsfw_channel
         files, withheld = [], 0
         for i, output in enumerate(job.result.outputs):
+            if output.text is not None:
+                continue  # text (a describe's suggestions): in the result, no file to fetch
             flagged = flagged_output(output_flag=output.nsfw, job=job)
             shown = screen(flagged=flagged, nsfw_channel=nsfw_channel, mode=mode)
             if shown is NsfwMode.WITHHOLD:

@@ -33,6 +33,7 @@ from core.leases import Leases, Sharing
 from core.line import Line, LocalLine, SharedLine
 from core.live_catalog import LiveCatalog
 from core.ports import Clock, FalGateway, LineStore, Reply, ReplyFactory, Store
+from core.preferences import PreferenceBook
 from core.quota import BucketLimits
 from core.recovery import recover
 from core.replies import JobReplies
@@ -125,6 +126,8 @@ class Engine(AccountViews):
             replies=self._replies,
             busy_retry_after=self._busy_retry_after,
         )
+        # People's and workspaces' /settings, read at intake; adapters show and change them.
+        self.preferences = PreferenceBook(store=store, models=self.live_catalog)
         self._sharing: Sharing | None = None
         if isinstance(self._line, SharedLine) and line_store is not None:
             self._sharing = Sharing(
@@ -138,7 +141,11 @@ class Engine(AccountViews):
                 recover=self._recover,
             )
         self._intake = Intake(
-            store=store, models=self.live_catalog, config=config, admitter=self._admitter
+            store=store,
+            models=self.live_catalog,
+            config=config,
+            admitter=self._admitter,
+            preferences=self.preferences,
         )
 
     @property

@@ -88,6 +88,8 @@ def follow_up_request(
                     "Use Rerun for another one.",
                 )
             params["num_images"] = VARIATIONS
+        if command.prompt is not None and "prompt" in params:
+            params["prompt"] = command.prompt  # remix mode: the prompt changed in its modal
         urls = list(job.arguments.get("image_urls") or [])
         images = tuple(InputImage(content_type="image/*", url=u) for u in urls)
         if "seed" not in models.get(job.model).input_model.model_fields:
@@ -108,6 +110,9 @@ def follow_up_request(
     flagged = is_flagged(job, at)
     if command.action == "upscale":
         kind, model, params = JobKind.UPSCALE, "", {}
+    elif command.action == "fill":
+        kind, model = JobKind.FILL, ""
+        params = {"prompt": command.prompt or "", "mask_url": command.mask_url or ""}
     else:
         kind, model, params = JobKind.EDIT, command.model or "", {"prompt": command.prompt or ""}
     return JobRequest(

@@ -49,6 +49,21 @@ TOPICS = (
         discord="/video prompt:waves at night duration:5",
         slack="/video waves at night --duration 5",
     ),
+    Topic(
+        "Four prompt suggestions for an image",
+        discord="/describe image:(your photo)",
+        slack="/describe",
+    ),
+    Topic(
+        "Blend two to five images into one",
+        discord="/blend image1:(a photo) image2:(another) prompt:one cosy room",
+        slack="/blend one cosy room",
+    ),
+    Topic(
+        "Your defaults: model, aspect, count, remix and private mode",
+        discord="/settings",
+        slack="/falbot settings",
+    ),
     Topic("The models you can use, with prices", discord="/models", slack="/falbot models"),
     Topic("Your credits and when the next job fits", discord="/quota", slack="/falbot quota"),
     Topic("What you spent, with a chart", discord="/usage", slack="/falbot usage 7"),

@@ -12,22 +12,31 @@ from core.admission import Admitter
 from core.catalog import ModelSpec
 from core.commands import Command, FollowUp, Generate
 from core.config import EngineConfig
+from core.describe import suggestion_command
 from core.errors import BotError, ErrorCode
 from core.followups import follow_up_request, is_flagged, picked_is_flagged, result_file
 from core.jobs import Actor, Channel, Job, JobRequest
 from core.live_catalog import LiveCatalog
 from core.nsfw import check_reuse
 from core.ports import Reply, Store
+from core.preferences import PreferenceBook
 
 
 class Intake:
     def __init__(
-        self, *, store: Store, models: LiveCatalog, config: EngineConfig, admitter: Admitter
+        self,
+        *,
+        store: Store,
+        models: LiveCatalog,
+        config: EngineConfig,
+        admitter: Admitter,
+        preferences: PreferenceBook,
     ) -> None:
         self._store = store
         self._models = models
         self._config = config
         self._admitter = admitter
+        self._preferences = preferences
 
     async def submit(
         self, command: Command, reply: Reply, *, actor: Actor, channel: Channel, hold: bool
@@ -39,6 +48,7 @@ class Intake:
 
     async def precheck(self, command: Generate, *, actor: Actor, images: int) -> ModelSpec:
         """The model `command` runs on, once what admission would refuse anyway is refused."""
+        command = await self._preferences.apply(command, actor)
         request = JobRequest(actor, command.kind, command.model, dict(command.options))
         return await self._admitter.precheck(request, images=images)
 
@@ -46,6 +56,7 @@ class Intake:
         self, command: Command, *, actor: Actor, channel: Channel, reply_ref: Mapping[str, Any]
     ) -> JobRequest:
         if isinstance(command, Generate):
+            command = await self._preferences.apply(command, actor)  # the actor's /settings
             return JobRequest(
                 actor,
                 command.kind,
@@ -57,6 +68,18 @@ class Intake:
                 flagged_input=command.flagged_input,
             )
         job = await self.own_job(actor, command.job_id, doing=command.action)
+        if command.action == "imagine":
+            suggested = suggestion_command(job, command.image_index)
+            suggested = await self._preferences.apply(suggested, actor)
+            return JobRequest(
+                actor,
+                suggested.kind,
+                suggested.model,
+                dict(suggested.options),
+                reply_ref=reply_ref,
+                parent_job_id=job.id,
+                channel=channel,
+            )
         return follow_up_request(
             self._models, job, command, actor=actor, channel=channel, reply_ref=reply_ref
         )

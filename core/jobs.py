@@ -27,6 +27,7 @@ class JobKind(StrEnum):
     FILL = "fill"
     BLEND = "blend"
     ANIMATE = "animate"
+    DESCRIBE = "describe"  # an image in, prompt suggestions (text) out
 
 
 class JobState(StrEnum):
@@ -137,6 +138,7 @@ class Output:
     file_name: str | None = None
     file_size: int | None = None
     nsfw: bool = False
+    text: str | None = None  # a text output (a describe's suggestion): no file behind `url`
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -157,6 +159,11 @@ class JobResult:
     seed: int | None = None
     inference_s: float | None = None
     cost_estimated: bool = False  # fal bills parts falbot cannot see (tokens): "about $x"
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """The text outputs, in order (a describe's prompt suggestions)."""
+        return tuple(o.text for o in self.outputs if o.text is not None)
 
     @property
     def cost_text(self) -> str:

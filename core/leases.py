@@ -41,6 +41,15 @@ class Leases:
         self.renew_every = lease / 3
         self.take_over_every = min(1.0, lease / 3)
         self.taken_over = 0
+        self.lease = lease
+        # The clock's monotonic time of the last renewal (a process just started holds none).
+        self.renewed_at = clock.monotonic()
+        self.on_take_over: Callable[[int], None] | None = None  # jobs taken in one round
+
+    def held(self) -> bool:
+        """Whether this process's leases are current (renewed within a lease): if not, other
+        processes may be taking its jobs (it lost the database)."""
+        return self._clock.monotonic() - self.renewed_at < self.lease
 
     async def run(self) -> None:
         """Forever: take over (at once too: a restarted process's old jobs), renew, sleep."""
@@ -50,6 +59,7 @@ class Leases:
                 since_renewal = 0.0
                 try:
                     await self._store.renew_leases()
+                    self.renewed_at = self._clock.monotonic()
                 except Exception:
                     log.warning("renewing this process's leases failed", exc_info=True)
             await self.take_over()
@@ -63,6 +73,8 @@ class Leases:
         except Exception:
             log.warning("looking for jobs to take over failed", exc_info=True)
             return 0
+        if jobs and self.on_take_over is not None:
+            self.on_take_over(len(jobs))
         for job in jobs:
             log.info("took over job %s from a process that stopped", job.short_id)
             self.taken_over += 1
@@ -93,6 +105,7 @@ class Sharing:
         self._line = line
         self._webhooks = webhooks
         self._tasks = tasks
+        self._clock = clock
         self._recover = recover
         self.leases = Leases(
             store, clock=clock, lease=lease, platforms=platforms, resume=self._take_over
@@ -105,11 +118,25 @@ class Sharing:
             self.outcome_arrived(job.request_id)
 
     async def start(self) -> None:
+        await self._listen()
+        self._tasks.spawn(self.leases.run(), name="leases")
+        self._tasks.spawn(self._keep_listening(), name="wake-ups")
+
+    async def _listen(self) -> bool:
         try:
             await self._store.listen(line=self._line.wake, outcome=self.outcome_arrived)
         except Exception:  # the line still moves, on the poll
             log.warning("listening for the line's wake-ups failed; polling", exc_info=True)
-        self._tasks.spawn(self.leases.run(), name="leases")
+            return False
+        return True
+
+    async def _keep_listening(self, every: float = 5.0) -> None:
+        """A lost listening connection (the database restarted) is opened again."""
+        while True:
+            await self._clock.sleep(every)
+            if not self._store.listening and await self._listen():
+                log.info("listening for the line's wake-ups again")
+                self._line.wake()  # what was notified meanwhile is in the line: look now
 
     async def let_go(self) -> None:
         """Stopping: other processes take this one's unfinished jobs at once."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from core.errors import BotError, ErrorCode
@@ -163,6 +163,8 @@ class SharedLine:
         self.shared = True
         self.claimed = 0
         self.claim_latencies: list[float] = []  # seconds from a wake-up to the claim it led to
+        # Called on each claim with its latency (None when it followed no wake-up: the poll).
+        self.on_claim: Callable[[float | None], None] | None = None
 
     def __len__(self) -> int:
         return self._waiting
@@ -221,10 +223,14 @@ class SharedLine:
 
     def _claimed(self) -> None:
         self.claimed += 1
+        latency = None
         if self._woken_at is not None:
-            self.claim_latencies.append(self._clock.monotonic() - self._woken_at)
+            latency = self._clock.monotonic() - self._woken_at
+            self.claim_latencies.append(latency)
             del self.claim_latencies[:-1000]
         self._woken_at = None
+        if self.on_claim is not None:
+            self.on_claim(latency)
 
     async def _wait_for_wake(self) -> None:
         timer = asyncio.ensure_future(self._clock.sleep(self._poll))

@@ -181,3 +181,8 @@ class Fill(ModelInput):
     mask_url: Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^(https?|data):")]
     num_images: Count = 1
     seed: Seed | None = None
+
+
+class Describe(ModelInput):
+    """A vision LLM's prompt suggestions for one image: nothing to choose (the instruction,
+    the LLM and its token cap are falbot's, `core.describe`)."""

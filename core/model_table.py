@@ -8,11 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from core.catalog import Args, Catalog, ModelSpec
+from core.describe import describe_arguments
 from core.jobs import JobKind
 from core.model_inputs import (
     Animate,
     Blend,
     CreativeUpscale,
+    Describe,
     Edit,
     Expand,
     Fill,
@@ -28,6 +30,7 @@ from core.pricing import (
     ByQuality,
     PerImage,
     PerMegapixel,
+    PerRequest,
     PerScaledMegapixel,
     PerSecond,
     TokenBilled,
@@ -122,6 +125,30 @@ def _animate_args(p: Mapping[str, Any], urls: list[str]) -> Args:
 
 def _fill_args(p: Mapping[str, Any], urls: list[str]) -> Args:
     return {**_common(p, "prompt", "mask_url", "num_images", "seed"), "image_url": urls[0]}
+
+
+def _describe_args(p: Mapping[str, Any], urls: list[str]) -> Args:
+    return describe_arguments(urls)
+
+
+def _describe_spec() -> ModelSpec:
+    """/describe on a vision LLM fal routes to OpenRouter. fal bills its tokens (the page:
+    "charged based on the number of input and output tokens"), which falbot cannot see before
+    or after, so it charges its estimate of a request's most: Gemini 2.5 Flash at $0.30 per
+    million tokens in and $2.50 out; an image of up to 3072×3072 is at most 16 tiles of 258
+    tokens, the instruction about 200: ≤4,400 tokens in ($0.0013), and at most 600 out
+    ($0.0015): $0.003."""
+    return ModelSpec(
+        "describe",
+        "openrouter/router/vision",
+        JobKind.DESCRIBE,
+        "Gemini 2.5 Flash (vision): four prompt suggestions for an image",
+        Describe,
+        PerRequest(Decimal("0.003"), "description"),
+        _describe_args,
+        max_input_images=1,
+        fixed_price="billed by tokens of the model fal routes to; falbot charges its estimate",
+    )
 
 
 def _verb_specs() -> list[ModelSpec]:
@@ -295,6 +322,7 @@ def build_catalog(*, esrgan_usd: Decimal = Decimal("0.002")) -> Catalog:
             _sora_args,
         ),
         *_verb_specs(),
+        _describe_spec(),
     ]
     defaults = {
         JobKind.IMAGE: "flux-schnell",
@@ -305,5 +333,6 @@ def build_catalog(*, esrgan_usd: Decimal = Decimal("0.002")) -> Catalog:
         JobKind.FILL: "flux-fill",
         JobKind.BLEND: "kontext-blend",
         JobKind.ANIMATE: "wan-2.5-animate",
+        JobKind.DESCRIBE: "describe",
     }
     return Catalog(specs, defaults)

@@ -245,6 +245,16 @@ class Store(Protocol):
         """Forget dedupe keys first seen before `older_than`; return how many."""
         ...
 
+    # facts the bot keeps (the commands last registered, people's /settings, the region painter's
+    # links)
+    async def state_value(self, key: str) -> str | None:
+        """The value kept under `key`, or None."""
+        ...
+
+    async def set_state_value(self, key: str, value: str) -> None:
+        """Keep `value` under `key`, replacing what was there."""
+        ...
+
 
 class LineStore(Protocol):
     """The line and the fal slots in a store every process shares (PostgreSQL). Each job a

@@ -311,3 +311,24 @@ class Quotable(Protocol):
     def tiers(self) -> dict[str, Decimal]: ...
 
     def rebased(self, base_usd: Decimal) -> Pricing: ...
+
+
+@dataclass(frozen=True)
+class PerRequest:
+    """One figure per request, for a model fal bills by tokens falbot cannot see (a vision
+    LLM): `unit_usd` is falbot's estimate of a request's most (its image and instruction in,
+    at most the `max_tokens` it asks for out), charged as it is; texts say "about"."""
+
+    unit_usd: Decimal
+    what: str = "request"
+
+    estimated: ClassVar[bool] = True
+
+    def estimate(self, params: Mapping[str, Any], *, input_images: int = 0) -> Decimal:
+        return usd(self.unit_usd)
+
+    def actual(self, params: Mapping[str, Any], outputs: tuple[Output, ...]) -> Decimal:
+        return usd(self.unit_usd) if outputs else Decimal(0)
+
+    def describe(self) -> str:
+        return f"about {format_usd(self.unit_usd)} per {self.what}"

@@ -73,7 +73,9 @@ class ConsoleReply:
             path.write_bytes(file.data)
             self.saved.append(path)
             shown.append(str(path))
-        self._line(f"done: {', '.join(shown)}", final=True)
+        self._line(f"done: {', '.join(shown)}" if shown else "done", final=True)
+        for i, text in enumerate(delivery.result.texts, 1):  # a describe's suggestions
+            self._line(f"suggestion {i}: {text}", final=True)
         self._line(delivery.footer(), final=True)
         self.done.set()
 

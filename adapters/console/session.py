@@ -13,13 +13,16 @@ from adapters.console.terminal import Terminal
 from adapters.text_commands import verbs
 from adapters.text_commands.admin import AdminCommand, admin_usage, read_admin, run_admin
 from adapters.text_commands.grammar import Parsed, did_you_mean, parse, parse_days
+from adapters.text_commands.settings import read_settings
 from adapters.usage_chart import file_stem, usage_chart_png, usage_csv
 from core.admin import AdminService
+from core.blend import blend_command
 from core.commands import Cancel, Generate
 from core.engine import Engine
 from core.errors import BotError, invalid
-from core.jobs import Actor, InputImage, JobKind
+from core.jobs import ANY_CHANNEL, Actor, InputImage, JobKind
 from core.media import validate_image
+from core.painting import Painter, link_text
 from core.render import (
     render_error,
     render_jobs,
@@ -27,17 +30,31 @@ from core.render import (
     render_quota,
     render_usage,
 )
+from core.settings_view import render_settings
 from core.usage import UsageReport
 
 # The console's own words for the verbs that take images: paths, where Slack attaches a file.
-_ARGS = {"edit": "<image path>… <what to change>", "upscale": "<image path>"}
-VERBS = {f"/{v.name}": v for v in (*verbs.JOB_VERBS, *verbs.ACCOUNT_VERBS)}
+_ARGS = {
+    "edit": "<image path>… <what to change>",
+    "upscale": "<image path>",
+    "describe": "<image path>",
+    "blend": "<image path> <image path>… [prompt]",
+}
+VERBS = {
+    f"/{v.name}": v
+    for v in (*verbs.JOB_VERBS, *verbs.IMAGE_VERBS, *verbs.ACCOUNT_VERBS, verbs.SETTINGS)
+}
+_SETTINGS_CHANGE = (
+    "Change one with `/settings aspect 16:9` (model, aspect, count, remix, private; `default`"
+    " clears one); `/settings reset` puts back the defaults."
+)
 _OWN = ("/wait", "/quit")  # the console's own commands
 ADMIN_OPTIONS = frozenset({"scope", "csv"})
 COMMAND_NAMES = (*VERBS, "/admin", *_OWN)
 HELP = "\n".join(
     [
         *(v.usage(args=_ARGS.get(v.name)) for v in VERBS.values()),
+        "`/edit region <job> [<image>]` (a link to paint the region to change)",
         *(f"`{name}`" for name in _OWN),
         admin_usage("/", allowed=ADMIN_OPTIONS),
         "A line starting with ! expects the command to fail (for scripts).",
@@ -83,12 +100,14 @@ class ConsoleSession:
         out_dir: Path,
         max_input_bytes: int,
         user_id: str = "console-user",
+        painter: Painter | None = None,
     ) -> None:
         self._engine = engine
         self._admin = admin
         self._terminal = terminal
         self._out_dir = out_dir
         self._max_input_bytes = max_input_bytes
+        self._painter = painter
         self.actor = Actor("console", "console", user_id, is_admin=True, name="you")
         self.replies: list[ConsoleReply] = []
 
@@ -126,16 +145,18 @@ class ConsoleSession:
             await self._submit(JobKind.IMAGE, opts, prompt=" ".join(args))
         elif name == "/video":
             await self._submit(JobKind.VIDEO, opts, prompt=" ".join(args))
+        elif name == "/edit" and args[:1] == ["region"]:
+            await self._edit_region(args[1:])
         elif name == "/edit":
-            paths = [
-                a
-                for a in args
-                if Path(a).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".gif")
-            ]
+            paths = _paths(args)
             prompt = " ".join(a for a in args if a not in paths)
             await self._submit(JobKind.EDIT, opts, prompt=prompt, images=self._read(paths))
         elif name == "/upscale":
             await self._submit(JobKind.UPSCALE, opts, prompt=None, images=self._read(args[:1]))
+        elif name in ("/describe", "/blend"):
+            await self._image_verb(name, args, opts)
+        elif name == "/settings":
+            await self._settings(args)
         elif name == "/models":
             self.say(render_models(await self._engine.models(self.actor.workspace_id)))
         elif name == "/quota":
@@ -156,6 +177,50 @@ class ConsoleSession:
             await self.wait()
         elif name == "/admin":
             await self._admin_command(read_admin(args, prefix="/", allowed=ADMIN_OPTIONS))
+
+    async def _edit_region(self, words: list[str]) -> None:
+        """`/edit region JOB [IMAGE]`: a link to the region painter's page for that result."""
+        usage = "/edit region JOB [IMAGE], with a job id from /jobs."
+        if self._painter is None:
+            raise invalid("Edit region is not available here.")
+        if not words or len(words) > 2 or not all(w.isdigit() for w in words[1:]):
+            raise invalid("Which result, and which of its images?", usage)
+        image = int(words[1]) - 1 if len(words) == 2 else None
+        if image is not None and image < 0:
+            raise invalid("Images are counted from 1.", usage)
+        job = await self._engine.find_job(self.actor, words[0])
+        link = await self._painter.issue(
+            actor=self.actor,
+            channel=ANY_CHANNEL,
+            job_id=job.id,
+            image=image,
+            place="the console",
+            reply_ref={},
+        )
+        self.say(link_text(link, image=image, now=self._painter.now()))
+
+    async def _image_verb(self, name: str, args: list[str], opts: dict[str, Any]) -> None:
+        """`/describe PATH`; `/blend PATH PATH… [prompt]` (two to five images)."""
+        paths = _paths(args)
+        if name == "/describe":
+            command = Generate(JobKind.DESCRIBE)
+        else:
+            prompt = " ".join(a for a in args if a not in paths)
+            command = blend_command(opts, prompt=prompt)
+        # The count is checked before any file is read: six images are refused, none decoded.
+        await self._engine.precheck(command, actor=self.actor, images=max(1, len(paths)))
+        await self._start(command.with_images(self._read(paths), flagged=False))
+
+    async def _settings(self, args: list[str]) -> None:
+        line = read_settings(args)
+        book = self._engine.preferences
+        if line.reset:
+            settings = await book.reset(self.actor, scope=line.scope)
+        elif line.changes:
+            settings = await book.change(self.actor, line.changes, scope=line.scope)
+        else:
+            settings = await book.settings(self.actor)
+        self.say(render_settings(settings, scope=line.scope, change=_SETTINGS_CHANGE))
 
     def _read(self, paths: list[str]) -> tuple[InputImage, ...]:
         if not paths:
@@ -180,6 +245,9 @@ class ConsoleSession:
         images: tuple[InputImage, ...] = (),
     ) -> None:
         command = Generate.typed(kind, opts, prompt=prompt).with_images(images, flagged=False)
+        await self._start(command)
+
+    async def _start(self, command: Generate) -> None:
         done = asyncio.Event()
         reply = ConsoleReply(
             job_label="new", terminal=self._terminal, out_dir=self._out_dir, done=done
@@ -210,6 +278,11 @@ class ConsoleSession:
             path = self._out_dir / f"{file_stem(report)}.csv"
             await asyncio.to_thread(_write, path, usage_csv(report).encode())
             self.say(f"saved {path}")
+
+
+def _paths(args: list[str]) -> list[str]:
+    """The words of a line that name image files."""
+    return [a for a in args if Path(a).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".gif")]
 
 
 def _write(path: Path, data: bytes) -> None:

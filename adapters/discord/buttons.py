@@ -11,14 +11,15 @@ from typing import Any, Literal, Protocol, cast
 
 import discord
 
+from adapters.discord.suggestion_button import suggestion_buttons
 from core.followups import follow_up_menu
 from core.jobs import Delivery
 
 log = logging.getLogger(__name__)
 
-Action = Literal["rerun", "vary", "upscale", "edit", "delete"]
+Action = Literal["rerun", "vary", "upscale", "edit", "region", "delete"]
 _TEMPLATE = (
-    r"falbot:(?P<action>rerun|vary|upscale|edit|delete)"
+    r"falbot:(?P<action>rerun|vary|upscale|edit|region|delete)"
     r":(?P<job>[0-9a-f]{32})(?::(?P<image>[1-9]\d?))?"
 )
 _LOOKS = {
@@ -26,11 +27,12 @@ _LOOKS = {
     "vary": ("Variations", "🎲", discord.ButtonStyle.secondary),
     "upscale": ("Upscale", "🔍", discord.ButtonStyle.secondary),
     "edit": ("Edit", "✏️", discord.ButtonStyle.primary),
+    "region": ("Edit region", "🖌️", discord.ButtonStyle.secondary),
     "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
 }
 
-_PER_IMAGE: tuple[Action, ...] = ("upscale", "edit")
-_ROWS: dict[Action, int] = {"upscale": 0, "edit": 1}
+_PER_IMAGE: tuple[Action, ...] = ("upscale", "edit", "region")
+_ROWS: dict[Action, int] = {"upscale": 0, "edit": 1, "region": 2}
 
 
 class ButtonHandler(Protocol):
@@ -55,7 +57,9 @@ class ResultButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_TEM
     ) -> None:
         label, look, style = _LOOKS[action]
         emoji: str | None = look
-        if image is not None:  # a grid's U1, E2…: no emoji, so four fit a row
+        if image is not None and action == "region":  # a grid's 🖌️1, 🖌️2…
+            label = str(image + 1)
+        elif image is not None:  # a grid's U1, E2…: no emoji, so four fit a row
             label, emoji = f"{label[0]}{image + 1}", None
         super().__init__(
             discord.ui.Button(
@@ -87,9 +91,9 @@ class ResultButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_TEM
 
 
 def result_view(delivery: Delivery) -> discord.ui.View:
-    """Rerun, Variations, Upscale, Edit and Delete for one image; on a grid an Upscale (U1…)
-    and an Edit (E1…) per image shown, then Rerun, Variations and Delete. Nothing acts on a
-    withheld output."""
+    """Rerun, Variations, Upscale, Edit, Edit region and Delete for one image; on a grid an
+    Upscale (U1…), an Edit (E1…) and an Edit region (🖌️1…) per image shown, then Rerun,
+    Variations and Delete. Nothing acts on a withheld output."""
     job_id = delivery.job.id
     menu = follow_up_menu(delivery, spoilers=True)
     view = discord.ui.View(timeout=None)
@@ -98,10 +102,10 @@ def result_view(delivery: Delivery) -> discord.ui.View:
             for image in menu.images:
                 view.add_item(ResultButton(action, job_id, image, row=_ROWS[action]))
         if menu.rerun:
-            view.add_item(ResultButton("rerun", job_id, row=2))
+            view.add_item(ResultButton("rerun", job_id, row=3))
         if menu.vary:
-            view.add_item(ResultButton("vary", job_id, row=2))
-        view.add_item(ResultButton("delete", job_id, row=2))
+            view.add_item(ResultButton("vary", job_id, row=3))
+        view.add_item(ResultButton("delete", job_id, row=3))
         return view
     if menu.rerun:
         view.add_item(ResultButton("rerun", job_id))
@@ -110,5 +114,8 @@ def result_view(delivery: Delivery) -> discord.ui.View:
     if menu.images:
         view.add_item(ResultButton("upscale", job_id))
         view.add_item(ResultButton("edit", job_id))
+        view.add_item(ResultButton("region", job_id))
+    for suggestion in suggestion_buttons(delivery):  # a describe's: Imagine 1…4
+        view.add_item(suggestion)
     view.add_item(ResultButton("delete", job_id))
     return view

@@ -7,7 +7,8 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -24,13 +25,17 @@ from adapters.discord.deps import Deps
 from adapters.discord.help import help_command
 from adapters.discord.hosts import point_discord_at
 from adapters.discord.identity import AdminRule, DmPolicy
+from adapters.discord.image_verbs import ImagineSuggestion, image_verb_commands
 from adapters.discord.interactions import admit_dm, send_error
 from adapters.discord.mentions import on_mention
 from adapters.discord.refs import TokenPolicy
 from adapters.discord.reply import DiscordReplyFactory
 from adapters.discord.results import ResultButtons
+from adapters.discord.settings import ResetButton, SettingMenu, settings_command
+from adapters.discord.suggestion_button import SuggestionButton
 from adapters.discord.webhooks import NO_MENTIONS
 from core.errors import BotError, internal_error
+from core.painting import Painter
 from core.ports import Clock
 
 if TYPE_CHECKING:
@@ -44,12 +49,20 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_INPUT_BYTES = 20 * 1024 * 1024
 
 
+# Discord lets a bot identify `max_concurrency` shards per IDENTIFY_WINDOW seconds, in buckets
+# by `shard_id % max_concurrency`.
+IDENTIFY_WINDOW = 5.0
+
+
 class CommandState(Protocol):
-    """Where the hash of the commands last registered is kept (the Store)."""
+    """Where the hash of the commands last registered is kept (the Store), and the lock that
+    makes one process of several register them."""
 
     async def state_value(self, key: str) -> str | None: ...
 
     async def set_state_value(self, key: str, value: str) -> None: ...
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]: ...
 
 
 def commands_digest(tree: app_commands.CommandTree[Any]) -> str:
@@ -76,7 +89,9 @@ class FalbotTree(app_commands.CommandTree["FalbotClient"]):
 
 
 class FalbotClient(discord.Client):
-    def __init__(self, *, deps: Deps, ready: asyncio.Event, guild_ready_timeout: float) -> None:
+    def __init__(
+        self, *, deps: Deps, ready: asyncio.Event, guild_ready_timeout: float, **options: Any
+    ) -> None:
         # falbot has no voice: discord.py's warnings that voice libraries are missing say nothing.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
@@ -84,23 +99,31 @@ class FalbotClient(discord.Client):
             intents=intents_for(message_content=deps.message_content),
             allowed_mentions=NO_MENTIONS,
             guild_ready_timeout=guild_ready_timeout,
+            **options,
         )
         self.deps = deps
         self.tree = FalbotTree(self)
         self.result_buttons = ResultButtons(deps)
+        self.imagine_suggestion = ImagineSuggestion(deps)
         self._ready_event = ready
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
-        for command in [*job_commands(self.deps), *account_commands(self.deps)]:
+        for command in [
+            *job_commands(self.deps),
+            *image_verb_commands(self.deps),
+            *account_commands(self.deps),
+            settings_command(self.deps),
+        ]:
             self.tree.add_command(command)
         self.tree.add_command(help_command(self.deps))
         self.tree.add_command(admin_group(self.deps))
         self.tree.add_command(edit_image_menu(self.deps))
-        self.add_dynamic_items(ResultButton)
+        self.add_dynamic_items(ResultButton, SuggestionButton, SettingMenu, ResetButton)
 
     async def on_ready(self) -> None:
-        log.info("discord: ready as %s in %d guild(s)", self.user, len(self.guilds))
+        shards = f" on shard(s) {_shard_list(self)}" if self.shard_count else ""
+        log.info("discord: ready as %s in %d guild(s)%s", self.user, len(self.guilds), shards)
         self._ready_event.set()
 
     async def on_message(self, message: discord.Message) -> None:
@@ -115,6 +138,42 @@ class FalbotClient(discord.Client):
             return
         log.error("command failed", exc_info=error)
         await send_error(interaction, internal_error())
+
+
+class ShardedFalbotClient(FalbotClient, discord.AutoShardedClient):
+    """The same client on some of the bot's shards (`shard_ids` of `shard_count`): one gateway
+    session per shard; Discord sends each guild's events to the shard `(guild_id >> 22) %
+    shard_count`, and DMs to shard 0."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._identified: dict[int, float] = {}  # bucket → loop time of its last IDENTIFY
+        self._max_concurrency: int | None = None
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        log.info(
+            "discord: shard %d of %d ready",
+            shard_id,
+            self.shard_count,
+            extra={"falbot": {"event": "discord_shard_ready", "shard": shard_id}},
+        )
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Discord's identify rate limit: shards in different buckets (`shard_id %
+        max_concurrency`) identify at once, one per bucket every IDENTIFY_WINDOW seconds
+        (discord.py's own hook waits 5 s before every shard but the first)."""
+        if self._max_concurrency is None:
+            try:
+                limits = await self.fetch_session_start_limits()
+                self._max_concurrency = max(1, limits.max_concurrency)
+            except (OSError, aiohttp.ClientError, discord.DiscordException):
+                self._max_concurrency = 1  # the strictest: what every bot may do
+        bucket = (shard_id or 0) % self._max_concurrency
+        loop = asyncio.get_running_loop()
+        last = self._identified.get(bucket)
+        if last is not None and loop.time() < last + IDENTIFY_WINDOW:
+            await asyncio.sleep(last + IDENTIFY_WINDOW - loop.time())
+        self._identified[bucket] = loop.time()
 
 
 class DiscordAdapter:
@@ -144,6 +203,9 @@ class DiscordAdapter:
         token_margin: timedelta | None = None,
         guild_ready_timeout: float = 2.0,
         connect_timeout: float = 60.0,
+        shard_ids: Sequence[int] | None = None,
+        shard_count: int | None = None,
+        painter: Painter | None = None,
     ) -> None:
         margin = (
             token_margin
@@ -162,15 +224,26 @@ class DiscordAdapter:
             max_input_bytes=max_input_bytes,
             message_content=message_content,
             dms=dms if isinstance(dms, DmPolicy) else DmPolicy.parse(dms),
+            painter=painter,
         )
         self._token = token
         self._api_url = api_url
         self._gateway_url = gateway_url
         self._connect_timeout = connect_timeout
         self._ready = asyncio.Event()
-        self.client = FalbotClient(
-            deps=self.deps, ready=self._ready, guild_ready_timeout=guild_ready_timeout
-        )
+        self.client: FalbotClient
+        if shard_count is None:
+            self.client = FalbotClient(
+                deps=self.deps, ready=self._ready, guild_ready_timeout=guild_ready_timeout
+            )
+        else:
+            self.client = ShardedFalbotClient(
+                deps=self.deps,
+                ready=self._ready,
+                guild_ready_timeout=guild_ready_timeout,
+                shard_ids=list(shard_ids if shard_ids is not None else range(shard_count)),
+                shard_count=shard_count,
+            )
         self.reply_factory = DiscordReplyFactory(
             client=self.client, clock=clock, tokens=tokens, ready=self._ready
         )
@@ -254,13 +327,23 @@ class DiscordAdapter:
 
     async def register_commands(self, state: CommandState) -> bool:
         """Register the commands globally (one bulk overwrite) when they differ from the ones
-        last registered by this application; True when they were sent."""
+        last registered by this application; True when they were sent.
+
+        Under the store's lock: of several processes starting at once, the first registers
+        and saves the hash, the others wait, then find it equal."""
         await self._login()
-        if await state.state_value(self._commands_key()) == commands_digest(self.client.tree):
-            log.info("discord: the registered commands are up to date")
-            return False
-        await self.sync_commands(state=state)
-        return True
+        key = self._commands_key()
+        async with state.exclusive(key):
+            if await state.state_value(key) == commands_digest(self.client.tree):
+                log.info("discord: the registered commands are up to date")
+                return False
+            await self.sync_commands(state=state)
+            return True
 
     def _commands_key(self) -> str:
         return f"discord:commands:{self.client.application_id}"
+
+
+def _shard_list(client: discord.Client) -> str:
+    ids = getattr(client, "shard_ids", None) or [client.shard_id or 0]
+    return f"{','.join(str(i) for i in ids)} of {client.shard_count}"

@@ -54,7 +54,7 @@ def job_commands(deps: Deps) -> list[app_commands.Command[Any, Any, Any]]:
     @app_commands.command(name="imagine", description="Make images from a text prompt")
     @app_commands.describe(
         prompt="What to draw",
-        model="Which model (default: the workspace's image default)",
+        model="Which model (default: yours from /settings, else the workspace's)",
         aspect="Aspect ratio",
         count="How many images (1–4)",
         seed="Seed, to make a result repeatable",

@@ -11,6 +11,7 @@ from adapters.media_fetch import MediaFetcher
 from core.admin import AdminService
 from core.engine import Engine
 from core.live_catalog import LiveCatalog
+from core.painting import Painter
 from core.ports import Clock
 
 
@@ -26,3 +27,4 @@ class Deps:
     max_input_bytes: int
     message_content: bool
     dms: DmPolicy  # what a DM counts as (FALBOT_DISCORD_DMS)
+    painter: Painter | None = None  # the region painter's links (Edit region)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from core.describe import render_suggestions
 from core.errors import BotError
 from core.jobs import Delivery, Job, ProgressView, Stage
 from core.markup import OPTION, translate
@@ -57,6 +58,8 @@ def delivery(result: Delivery, *, links: Sequence[str], mention: str | None = No
     prompt = result.job.arguments.get("prompt")
     if isinstance(prompt, str) and prompt:
         lines.append(quote(prompt))
+    if result.result.texts:  # a describe's prompt suggestions
+        lines.append(markup(render_suggestions(result.result.texts)))
     spoilered = {f.output.url for f in result.files if f.spoiler}
     lines += [f"||<{url}>||" if url in spoilered else f"<{url}>" for url in links]
     if result.withheld:

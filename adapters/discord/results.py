@@ -13,6 +13,8 @@ from adapters.discord.context_menu import PromptModal
 from adapters.discord.deps import Deps
 from adapters.discord.identity import interaction_actor
 from adapters.discord.interactions import admit_dm, answering, channel_of, start_job
+from adapters.discord.region import edit_region
+from adapters.discord.remix import open_remix
 from core.commands import FollowUp, FollowUpAction
 from core.jobs import Job, JobKind
 
@@ -37,6 +39,8 @@ class ResultButtons:
                 await engine.own_job(actor, job_id, doing="delete")
                 await interaction.response.defer()
                 await interaction.delete_original_response()
+            elif action == "region":
+                await edit_region(self._services, interaction, job_id, image)
             elif action == "edit":
                 # Not the caller's, or a withheld image: refused before the modal asks.
                 command = FollowUp(job_id, "edit", image_index=image)
@@ -47,6 +51,8 @@ class ResultButtons:
             else:
                 follow: FollowUpAction = action
                 command = FollowUp(job_id, follow, image_index=image)
+                if await open_remix(self._services, interaction, actor, command):
+                    return  # remix mode: the modal's prompt starts the job
                 await start_job(self._services, interaction, command)
 
 

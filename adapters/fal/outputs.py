@@ -6,12 +6,15 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from core.describe import suggestions
 from core.errors import BotError, ErrorCode
 from core.jobs import JobKind, Output
 
 
 def parse_output(kind: JobKind, data: Mapping[str, Any]) -> tuple[tuple[Output, ...], int | None]:
     """fal's output → our outputs and seed; a shape we cannot read is fal's failure, not ours."""
+    if kind is JobKind.DESCRIBE:
+        return _texts(data), None
     try:
         if kind in (JobKind.VIDEO, JobKind.ANIMATE):
             raw = [data["video"]]
@@ -47,6 +50,25 @@ def parse_output(kind: JobKind, data: Mapping[str, Any]) -> tuple[tuple[Output, 
             hint="Try again with another prompt.",
         )
     return outputs, seed
+
+
+def _texts(data: Mapping[str, Any]) -> tuple[Output, ...]:
+    """A vision LLM's answer (`{"output": "…", "usage": {…}}`) as its prompt suggestions."""
+    text = data.get("output")
+    if not isinstance(text, str):
+        raise BotError(
+            ErrorCode.PROVIDER_UNAVAILABLE,
+            "fal returned a description I could not read.",
+            hint="Try again.",
+        )
+    found = suggestions(text)
+    if not found:
+        raise BotError(
+            ErrorCode.PROVIDER_UNAVAILABLE,
+            "fal's model gave no prompt suggestions for this image.",
+            hint="Try again, or with another image.",
+        )
+    return tuple(Output(url="", content_type="text/plain", text=t) for t in found)
 
 
 def _default_type(kind: JobKind) -> str:

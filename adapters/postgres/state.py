@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from adapters.postgres.codec import aware
 from adapters.postgres.connection import PostgresConnection
+
+# The first key of falbot's named advisory locks ("falb"): the two-key form keeps them apart
+# from the migrations' one-key lock and from any other program's locks on the database.
+LOCK_SPACE = 0x6661_6C62
 
 
 class StateTables(PostgresConnection):
@@ -38,3 +44,15 @@ class StateTables(PostgresConnection):
                 key,
                 value,
             )
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        """Hold the lock `name` for the block, against every process on this database: a
+        session advisory lock on a connection of its own. A process that dies loses its
+        session, and with it the lock."""
+        async with self._connection() as db:
+            await db.execute("SELECT pg_advisory_lock($1, hashtext($2))", LOCK_SPACE, name)
+            try:
+                yield
+            finally:
+                await db.execute("SELECT pg_advisory_unlock($1, hashtext($2))", LOCK_SPACE, name)

@@ -31,15 +31,23 @@ from adapters.slack.deps import Deps
 from adapters.slack.files import TOKEN_HOSTS, SlackFiles
 from adapters.slack.help import publish_home
 from adapters.slack.identity import Identities
+from adapters.slack.image_verbs import (
+    IMAGE_VERB_MODAL,
+    on_image_verb_submitted,
+    on_suggestion_button,
+)
 from adapters.slack.mentions import on_direct_message, on_mention
 from adapters.slack.modals import on_upload_submitted
+from adapters.slack.remix import REMIX_MODAL, on_remix_submitted
 from adapters.slack.reply import SlackReplyFactory
+from adapters.slack.settings import SETTINGS_ACTION, on_settings_action
 from adapters.slack.shortcuts import modal_origin, on_edit_shortcut, on_edit_submitted
 from adapters.slack.submit import Starter
 from core.admin import AdminService
 from core.engine import Engine
 from core.errors import BotError, internal_error
 from core.live_catalog import LiveCatalog
+from core.painting import Painter
 from core.ports import Claims
 from core.tasks import OwnedTasks
 
@@ -70,6 +78,7 @@ class SlackAdapter:
         claims: Claims,
         models: LiveCatalog,
         shutdown_grace: float = 5.0,
+        painter: Painter | None = None,
     ) -> None:
         client_args: dict[str, Any] = {"base_url": api_url} if api_url else {}
         self.client = AsyncWebClient(
@@ -89,6 +98,7 @@ class SlackAdapter:
             answers=Answers(self.client),
             files=SlackFiles(self.client, fetcher, bot_token=bot_token, token_hosts=token_hosts),
             starter=Starter(self.client, engine),
+            painter=painter,
         )
         # Retried events are dropped by their event_id, claimed where every process sees them.
         self._claims = claims
@@ -192,6 +202,20 @@ class SlackAdapter:
         self.app.view(render.EDIT_MODAL)(self._on_modal)
         self.app.view(render.UPLOAD_MODAL)(self._on_upload)
         self.app.action(_RESULT_ACTION)(self._on_action)
+        # /settings' panel, remix's modal, /describe's and /blend's upload modal
+        suggestion = re.compile("^" + render.IMAGINE_ACTION.pattern + "$")
+        self.app.action(suggestion)(
+            self._listener(on_suggestion_button, "suggestion", _interaction_origin)
+        )
+        self.app.action(SETTINGS_ACTION)(
+            self._listener(on_settings_action, "settings", _interaction_origin)
+        )
+        self.app.view(REMIX_MODAL)(
+            self._listener(on_remix_submitted, "remix", modal_origin, "view")
+        )
+        self.app.view(IMAGE_VERB_MODAL)(
+            self._listener(on_image_verb_submitted, "image-verb", modal_origin, "view")
+        )
 
     async def _dedupe(self, body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> Any:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
@@ -299,6 +323,23 @@ class SlackAdapter:
         await ack()
         origin = modal_origin(body)
         self._spawn(origin, lambda: on_upload_submitted(self._deps, origin, view), name="upload")
+
+    def _listener(
+        self,
+        work: Callable[[Deps, Origin, dict[str, Any]], Awaitable[None]],
+        name: str,
+        origin_of: Callable[[dict[str, Any]], Origin],
+        part: str = "",
+    ) -> Callable[[AsyncAck, dict[str, Any]], Awaitable[None]]:
+        """A listener that acks, then runs `work` on the body (or its `part`) in a task."""
+
+        async def listener(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await ack()
+            origin = origin_of(body)
+            given = body.get(part) or {} if part else body
+            self._spawn(origin, lambda: work(self._deps, origin, given), name=name)
+
+        return listener
 
     async def _on_action(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()

@@ -14,6 +14,8 @@ from slack_sdk.errors import SlackApiError
 from adapters.slack import render
 from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
+from adapters.slack.region import edit_region
+from adapters.slack.remix import open_remix
 from adapters.slack.shortcuts import open_edit_modal
 from adapters.slack.submit import SLACK_CHANNEL
 from core.commands import FollowUp, FollowUpAction
@@ -37,6 +39,9 @@ async def on_result_button(deps: Deps, origin: Origin, body: dict[str, Any]) -> 
     if action_id == render.DELETE:
         await _delete(deps, actor, value, channel=origin.channel_id, message_ts=message_ts)
         return
+    if action_id == render.REGION:
+        await edit_region(deps, origin, actor, body, job_id=value, image=image, thread_ts=thread_ts)
+        return
     if action_id == render.EDIT:
         # Not the caller's, or a withheld image: refused before the modal asks for a prompt.
         command = FollowUp(value, "edit", image_index=image)
@@ -46,13 +51,16 @@ async def on_result_button(deps: Deps, origin: Origin, body: dict[str, Any]) -> 
         return
     follow: FollowUpAction = _FOLLOW_UPS.get(action_id, "upscale")
     job = await deps.engine.own_job(actor, value, doing=follow)
+    command = FollowUp(job.id, follow, image_index=image)
+    if await open_remix(deps, origin, actor=actor, job=job, command=command, thread_ts=thread_ts):
+        return  # remix mode: the modal's prompt starts the job
     await deps.starter.start(
         actor=actor,
         channel=origin.channel_id,
         thread_ts=thread_ts,
         prompt=str(job.arguments.get("prompt") or "") if follow != "upscale" else "",
         what=f"{'variations' if follow == 'vary' else follow} of {job.short_id}",
-        command=FollowUp(job.id, follow, image_index=image),
+        command=command,
     )
 
 

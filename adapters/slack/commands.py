@@ -1,6 +1,7 @@
 """Slash commands: text with `--options` → core requests; core answers → (ephemeral) messages.
 
-Only `/imagine`, `/video`, `/edit` and `/upscale` are top-level; everything else is grouped
+Only the job commands (`/imagine`, `/video`, `/edit`, `/upscale`, `/describe`, `/blend`) are
+top-level; everything else is grouped
 under `/falbot …`, so falbot takes no command name other apps commonly own (`/admin`, `/jobs`…).
 """
 
@@ -12,8 +13,10 @@ from adapters.slack.admin_commands import admin
 from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
 from adapters.slack.help import show_help
+from adapters.slack.image_verbs import blend_command_, describe_command
 from adapters.slack.modals import edit_command, upscale_command
 from adapters.slack.options import parse
+from adapters.slack.settings import settings_command
 from adapters.slack.usage import send_usage_chart
 from adapters.text_commands import verbs
 from adapters.text_commands.grammar import parse_days, usage_error
@@ -107,6 +110,7 @@ SUBCOMMANDS: dict[str, Handler] = {
     "usage": usage,
     "jobs": jobs,
     "cancel": cancel,
+    "settings": settings_command,
     "admin": admin,
 }
 FALBOT_USAGE = "`/falbot " + "|".join(SUBCOMMANDS) + "`, for example `/falbot quota`"
@@ -129,5 +133,7 @@ COMMANDS: dict[str, Handler] = {
     "/video": video,
     "/edit": edit_command,
     "/upscale": upscale_command,
+    "/describe": describe_command,
+    "/blend": blend_command_,
     "/falbot": falbot,
 }

@@ -13,6 +13,7 @@ from adapters.slack.submit import Starter
 from core.admin import AdminService
 from core.engine import Engine
 from core.live_catalog import LiveCatalog
+from core.painting import Painter
 
 
 @dataclass(frozen=True)
@@ -25,3 +26,4 @@ class Deps:
     answers: Answers
     files: SlackFiles
     starter: Starter
+    painter: Painter | None = None  # the region painter's links (Edit region)

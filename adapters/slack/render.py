@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.catalog import ModelSpec
+from core.describe import render_suggestions
 from core.errors import BotError
 from core.followups import follow_up_menu
 from core.jobs import Delivery, Job, JobKind, ProgressView, Stage
@@ -24,8 +25,12 @@ RERUN = "falbot_rerun"
 VARY = "falbot_vary"
 UPSCALE = "falbot_upscale"
 EDIT = "falbot_edit"
+REGION = "falbot_region"  # Edit region: a private link to the region painter's page
 DELETE = "falbot_delete"
-RESULT_ACTIONS = (RERUN, VARY, UPSCALE, EDIT, DELETE)
+RESULT_ACTIONS = (RERUN, VARY, UPSCALE, EDIT, REGION, DELETE)
+# A describe's suggestion (`falbot_imagine_2`, 1-based): /imagine it (`adapters.slack.image_verbs`).
+IMAGINE = "falbot_imagine"
+IMAGINE_ACTION = re.compile(IMAGINE + r"_([1-9])")
 # A grid's buttons name their image after the action (`falbot_upscale_2`): action ids are unique
 # within a block.
 RESULT_ACTION = re.compile("(" + "|".join(RESULT_ACTIONS) + r")(?:_([1-9]\d?))?")
@@ -60,7 +65,7 @@ def escape(text: str) -> str:
 
 
 # Core's texts name the commands as Discord has them (`/quota`); on Slack they live under /falbot.
-_GROUPED = re.compile(r"(?<![\w/])/(help|models|quota|usage|jobs|cancel|admin)\b")
+_GROUPED = re.compile(r"(?<![\w/])/(help|models|quota|usage|jobs|cancel|admin|settings)\b")
 
 
 def commands(text: str) -> str:
@@ -161,6 +166,8 @@ def result(
     job = delivery.job
     footer = escape(delivery.footer())
     blocks = [_section(_headline(user_id, _prompt(job))), _context(f":white_check_mark: {footer}")]
+    if delivery.result.texts:  # a describe's prompt suggestions
+        blocks.append(_section(mrkdwn(render_suggestions(delivery.result.texts))))
     if links:
         listed = "\n".join(f"<{escape(url)}|{escape(name)}>" for name, url in links)
         blocks.append(_section(f"Not uploaded here (too big, or the upload failed):\n{listed}"))
@@ -176,14 +183,15 @@ def result(
 
 
 def _actions(delivery: Delivery, file_ids: Sequence[str]) -> Block:
-    """Rerun, Variations, Upscale, Edit, Delete; on a grid an Upscale (U1…) and an Edit (E1…)
-    per image shown. Slack has no spoilers, so a spoilered output is not shown and gets no button; a
-    withheld one never does (`core.followups.follow_up_menu`)."""
+    """Rerun, Variations, Upscale, Edit, Edit region, Delete; on a grid an Upscale (U1…), an
+    Edit (E1…) and an Edit region (🖌️1…) per image shown. Slack has no spoilers, so a
+    spoilered output is not shown and gets no button; a withheld one never does
+    (`core.followups.follow_up_menu`)."""
     job = delivery.job
     menu = follow_up_menu(delivery, spoilers=False)
     buttons = []
     if menu.grid:
-        for label, action in (("U", UPSCALE), ("E", EDIT)):
+        for label, action in (("U", UPSCALE), ("E", EDIT), ("🖌️", REGION)):
             buttons += [
                 _button(f"{label}{i + 1}", image_action(action, i), job.id) for i in menu.images
             ]
@@ -199,6 +207,11 @@ def _actions(delivery: Delivery, file_ids: Sequence[str]) -> Block:
         if menu.images:
             buttons.append(_button("Upscale", UPSCALE, job.id))
             buttons.append(_button("Edit", EDIT, job.id))
+            buttons.append(_button("🖌️ Edit region", REGION, job.id))
+    buttons += [
+        _button(f"Imagine {i + 1}", image_action(IMAGINE, i), job.id)
+        for i in range(len(delivery.result.texts))
+    ]
     delete_value = json.dumps({"job": job.id, "files": list(file_ids)}, separators=(",", ":"))
     buttons.append(
         {
@@ -257,6 +270,8 @@ def error(err: BotError) -> tuple[str, list[Block]]:
 
 def _prompt(job: Job) -> str:
     prompt = job.arguments.get("prompt")
+    if job.kind is JobKind.DESCRIBE:
+        return "describe this image"
     if job.kind is JobKind.UPSCALE or not prompt:
         return f"upscale ×{job.arguments.get('scale', 2)}" if job.kind is JobKind.UPSCALE else ""
     return str(prompt)

@@ -40,6 +40,7 @@ class SqliteConnection:
     ) -> None:
         self._db: aiosqlite.Connection | None = db
         self._lock = asyncio.Lock()
+        self._named_locks: dict[str, asyncio.Lock] = {}  # `exclusive`'s, by name
         self.path = path
         self._checkpointer = checkpointer
         self._checkpoint_every = checkpoint_every

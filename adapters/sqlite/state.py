@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from adapters.sqlite.codec import to_us
@@ -36,3 +39,11 @@ class StateTables(SqliteConnection):
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        """Hold the lock `name` for the block. A SQLite database is one process's, so the lock
+        is this process's (several processes share a bot on PostgreSQL)."""
+        lock = self._named_locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            yield

@@ -49,6 +49,9 @@ EDIT = Verb(
     examples={"resolution": "1K"},
 )
 UPSCALE = Verb("upscale", "", ("model", "scale"), model="esrgan")
+DESCRIBE = Verb("describe")
+BLEND = Verb("blend", "[prompt]", ("model", "aspect_ratio", "seed"), model="kontext-blend")
+SETTINGS = Verb("settings", "[workspace] [reset | model|aspect|count|remix|private VALUE …]")
 MODELS = Verb("models")
 QUOTA = Verb("quota")
 USAGE = Verb("usage", "[days]")
@@ -57,4 +60,5 @@ CANCEL = Verb("cancel", "<job id>")
 HELP = Verb("help")
 
 JOB_VERBS = (IMAGINE, VIDEO, EDIT, UPSCALE)
+IMAGE_VERBS = (DESCRIBE, BLEND)  # issue 14's commands that take images
 ACCOUNT_VERBS = (MODELS, QUOTA, USAGE, JOBS, CANCEL, HELP)

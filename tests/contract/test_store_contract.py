@@ -444,6 +444,30 @@ async def test_claim_dedupes_keys_until_pruned(store: Store) -> None:
     assert await store.claim("slack:Ev123", T0 + timedelta(hours=4)) is False
 
 
+async def test_claims_are_single_use_under_concurrent_callers(store: Store) -> None:
+    """The region painter's links are single-use through one claim: of many callers at once,
+    exactly one wins."""
+    won = await asyncio.gather(*(store.claim("paint-try:abc:0", T0) for _ in range(8)))
+    assert won.count(True) == 1
+
+
+# facts the bot keeps about itself
+
+
+async def test_state_values_are_kept_replaced_and_apart(store: Store) -> None:
+    assert await store.state_value("paint:abc") is None
+    await store.set_state_value("paint:abc", '{"job": "j1"}')
+    await store.set_state_value("paint:def", "other")
+    assert await store.state_value("paint:abc") == '{"job": "j1"}'
+
+    await store.set_state_value("paint:abc", '{"job": "j1", "child": "j2"}')
+    assert await store.state_value("paint:abc") == '{"job": "j1", "child": "j2"}'
+    assert await store.state_value("paint:def") == "other"
+    long_value = "é" * 5000  # a link's record: JSON, unicode and all
+    await store.set_state_value("paint:long", long_value)
+    assert await store.state_value("paint:long") == long_value
+
+
 # quotas, policy, bans
 
 

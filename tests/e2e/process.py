@@ -96,6 +96,11 @@ class FalbotProcess:
         return self._proc.pid
 
     @property
+    def spawned_pid(self) -> int | None:
+        """The child's pid once it was spawned (`start` is still waiting for it), else None."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def returncode(self) -> int | None:
         return self._proc.returncode if self._proc is not None else None
 

@@ -132,6 +132,9 @@ class FakeFal:
             return {
                 "video": {"url": f"https://fal.media/{request_id}.mp4", "content_type": "video/mp4"}
             }
+        if endpoint.startswith("openrouter/"):  # a vision LLM's text answer
+            lines = [f"{i}. suggested prompt number {i}" for i in range(1, 5)]
+            return {"output": "\n".join(lines), "usage": {"prompt_tokens": 1300}}
         if "esrgan" in endpoint:
             return {
                 "image": {

@@ -32,6 +32,7 @@ from core.quota import (
 class MemoryStore:
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
+        self._named_locks: dict[str, asyncio.Lock] = {}
         self.jobs: dict[str, Job] = {}  # in insertion order, the tie-break for equal times
         self.inputs: dict[str, list[InputImage]] = {}
         self.buckets: dict[BucketKey, BucketState] = {}
@@ -266,6 +267,11 @@ class MemoryStore:
 
     async def set_state_value(self, key: str, value: str) -> None:
         self.bot_state[key] = value
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        async with self._named_locks.setdefault(name, asyncio.Lock()):
+            yield
 
 
 class MemoryAdmission:

@@ -77,3 +77,11 @@ def test_nothing_secret_is_written_in_it() -> None:
     for url in re.findall(r"postgresql://[^\s]+", text):
         password = url.removeprefix("postgresql://").split("@")[0].partition(":")[2]
         assert password in ("", "PASSWORD") or password.startswith("${POSTGRES_PASSWORD"), url
+
+
+def test_each_replica_has_its_own_name_and_half_of_discords_shards() -> None:
+    found = replicas(load())
+    names = {service["environment"]["FALBOT_INSTANCE"] for service in found.values()}
+    shards = sorted(service["environment"]["FALBOT_DISCORD_SHARDS"] for service in found.values())
+    assert len(names) == 2
+    assert shards == ["0/2", "1/2"]  # every shard in exactly one replica

@@ -12,7 +12,7 @@ from adapters.fal.sim.faults import Fault
 from adapters.fal.sim.media import cap, draw_png, image_size, seed_of
 from adapters.fal.sim.mp4 import tiny_mp4
 
-Kind = Literal["image", "edit", "upscale", "video", "expand", "fill", "animate"]
+Kind = Literal["image", "edit", "upscale", "video", "expand", "fill", "animate", "describe"]
 
 # The kind of output each endpoint of the model table makes; `FalSimulator.endpoint_kinds`
 # starts as a copy.
@@ -32,6 +32,7 @@ DEFAULT_KINDS: dict[str, Kind] = {
     "fal-ai/flux-pro/kontext/multi": "edit",
     "fal-ai/wan-25-preview/image-to-video": "animate",
     "fal-ai/flux-pro/v1/fill": "fill",
+    "openrouter/router/vision": "describe",
 }
 
 PRESETS = {
@@ -101,6 +102,8 @@ def plan(
         return _upscale(arguments, request_id=request_id, fetch=fetch, url_for=url_for)
     if kind == "expand":
         return _expand(arguments, request_id=request_id, fetch=fetch, url_for=url_for)
+    if kind == "describe":
+        return _vision(arguments, request_id=request_id, fetch=fetch), []
     prompt = arguments.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise InputError(Fault.validation("Field required", type="missing"))
@@ -229,6 +232,47 @@ def _expand(
         render=partial(draw_png, out_w, out_h, seed_of(request_id, "expand"), base=data),
     )
     return {"image": _describe(file, url_for), "seed": seed % 2**31}, [file]
+
+
+_LOOKS = ("a soft watercolour", "a crisp photograph", "a bold poster", "a quiet oil painting")
+
+
+def _vision(
+    arguments: Mapping[str, Any], *, request_id: str, fetch: Callable[[str], bytes]
+) -> dict[str, Any]:
+    """openrouter/router/vision: the LLM's text answer to `prompt` about `image_urls`; here
+    four numbered prompts that name the image's size (so a test can tell which image it was
+    given), and the token usage OpenRouter reports."""
+    for field in ("prompt", "model"):
+        if not isinstance(arguments.get(field), str) or not arguments[field].strip():
+            raise InputError(
+                Fault.validation("Field required", loc=("body", field), type="missing")
+            )
+    urls = arguments.get("image_urls")
+    if not isinstance(urls, list) or not urls:
+        raise InputError(
+            Fault.validation("Field required", loc=("body", "image_urls"), type="missing")
+        )
+    sizes = [_fetch_image(fetch, u, ("body", "image_urls", i))[1] for i, u in enumerate(urls)]
+    width, height = sizes[0]
+    start = seed_of(request_id) % len(_LOOKS)
+    lines = [
+        f"{i}. {_LOOKS[(start + i) % len(_LOOKS)]} of a {width}x{height} scene, seen anew,"
+        f" variation {i}"
+        for i in range(1, 5)
+    ]
+    text = "\n".join(lines)
+    prompt_tokens = 258 * len(urls) + len(str(arguments["prompt"]).split()) * 4
+    completion = len(text.split()) * 4
+    return {
+        "output": text,
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion,
+            "total_tokens": prompt_tokens + completion,
+            "cost": round((prompt_tokens * 0.3 + completion * 2.5) / 1e6, 7),
+        },
+    }
 
 
 def _fill_inputs(

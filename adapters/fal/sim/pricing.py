@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from core.model_table import build_catalog
-from core.pricing import ByQuality, Quotable, TokenBilled
+from core.pricing import ByQuality, PerRequest, Quotable, TokenBilled
 
 
 def default_prices() -> dict[str, dict[str, Any]]:
@@ -30,6 +30,9 @@ def default_prices() -> dict[str, dict[str, Any]]:
             price, unit = rule.base_usd, rule.unit
         elif isinstance(rule, ByQuality):
             price, unit = rule.tiers["medium"][0], "images"
+        elif isinstance(rule, PerRequest):
+            # The vision LLM: fal bills the routed model's tokens, one figure per million.
+            price, unit = Decimal("0.30"), "1m tokens"
         else:  # pragma: no cover - every rule in the table is one of the above
             continue
         table[spec.endpoint] = {"unit_price": float(price), "unit": unit, "currency": "USD"}

@@ -6,6 +6,11 @@ GUILD_CREATE for each guild); dispatches (op 0) follow as the test pushes them. 
 are acknowledged (op 11). `compress=zlib-stream` is honoured the way Discord does it: one zlib
 stream per connection, each message ending in a Z_SYNC_FLUSH.
 
+Sharding is Discord's: IDENTIFY may carry `shard: [id, count]` (id < count, else close 4010
+Invalid shard); each shard is its own session, on its own connection. A session receives the
+events of the guilds with `(guild_id >> 22) % count == id`, and DMs only on shard 0; a session
+without `shard` is shard [0, 1] and receives everything.
+
 A session outlives its connection, as Discord's does: it keeps every dispatch with its sequence
 number, and events sent while no connection carries it wait in it. A new connection's RESUME
 (op 6) with the session's id and the bot token replays the dispatches after the client's `seq`,
@@ -34,6 +39,23 @@ DISPATCH, HEARTBEAT, IDENTIFY, RESUME, RECONNECT, INVALID_SESSION = 0, 1, 2, 6, 
 HELLO, HEARTBEAT_ACK = 10, 11
 PRIVILEGED = p.INTENT_MESSAGE_CONTENT | (1 << 1) | (1 << 8)  # message content, members, presences
 CLOSES_SESSION = (1000, 1001)  # a client closing with these ends its session
+INVALID_SHARD = 4010
+
+
+def shard_of(guild_id: str | int | None, count: int) -> int:
+    """The shard Discord sends a guild's events to; DMs (no guild) go to shard 0."""
+    return 0 if guild_id is None else (int(guild_id) >> 22) % count
+
+
+def shard_problem(identify: Mapping[str, Any]) -> str | None:
+    """Why IDENTIFY's `shard` is invalid (Discord closes with 4010), or None."""
+    shard = identify.get("shard")
+    if shard is None:
+        return None
+    if not (isinstance(shard, list) and len(shard) == 2 and all(isinstance(x, int) for x in shard)):
+        return "shard must be [shard_id, num_shards]"
+    shard_id, count = shard
+    return None if count >= 1 and 0 <= shard_id < count else "shard_id must be below num_shards"
 
 
 class GatewaySession:
@@ -47,7 +69,15 @@ class GatewaySession:
         self.seq = 0
         self.sent: list[dict[str, Any]] = []
         self.connection: GatewayConnection | None = None
+        self.owner: object = None  # who identified it (its first connection's owner)
         self.ended = False
+        shard = identify.get("shard") or [0, 1]
+        self.shard: tuple[int, int] = (int(shard[0]), int(shard[1]))  # (id, count)
+
+    def receives(self, guild_id: str | int | None) -> bool:
+        """Whether Discord sends this guild's events (None: a DM's) to this session."""
+        shard_id, count = self.shard
+        return shard_of(guild_id, count) == shard_id
 
     @property
     def open(self) -> bool:
@@ -101,6 +131,9 @@ class GatewayConnection:
     ) -> None:
         self.ws = ws
         self._transport = request.transport
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        self.peer_port: int | None = int(peer[1]) if peer else None  # the client's TCP port
+        self.owner: object = None  # who holds the client's end (FakeDiscord.peer_owner)
         self.session: GatewaySession | None = None
         self._compressor = zlib.compressobj() if compress else None
         self._on_identify = on_identify

@@ -30,6 +30,8 @@ class Recorded:
     at: float = 0.0  # the loop's monotonic time when it arrived
     status: int = 0
     answer: Any = None
+    peer_port: int | None = None  # the client's TCP port
+    owner: object = None  # who holds the client's end (FakeDiscord.peer_owner's answer)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)

@@ -25,10 +25,12 @@ class RestApi(World):
 
     sessions: list[GatewaySession]
     gateway_url: str
+    shards: int
+    max_concurrency: int
     callback_window: float
     token_lifetime: float
 
-    async def _dispatch(self, event: str, data: Mapping[str, Any]) -> None:
+    async def _dispatch(self, event: str, data: Mapping[str, Any]) -> list[GatewaySession]:
         raise NotImplementedError
 
     def _routes(self) -> list[tuple[str, str, str, Handler, bool]]:
@@ -129,8 +131,13 @@ class RestApi(World):
         return 200, self.application_payload()
 
     async def _gateway_bot(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
-        limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
-        return 200, {"url": self.gateway_url, "shards": 1, "session_start_limit": limit}
+        limit = {
+            "total": 1000,
+            "remaining": 999,
+            "reset_after": 0,
+            "max_concurrency": self.max_concurrency,
+        }
+        return 200, {"url": self.gateway_url, "shards": self.shards, "session_start_limit": limit}
 
     async def _gateway_info(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
         return 200, {"url": self.gateway_url}
@@ -249,7 +256,7 @@ class RestApi(World):
     async def _get_member(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
         """Get Guild Member: the member object; 10004 Unknown Guild, or 10007 Unknown Member for
         someone who is not in it (`add_person(member=False)`)."""
-        if m["guild"] != self.guild_id:
+        if m["guild"] not in self.guilds:
             raise ApiError(404, 10004, "Unknown Guild")
         member = self.member_payload(m["guild"], m["user"])
         if member is None:

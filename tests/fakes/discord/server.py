@@ -2,13 +2,17 @@
 
 It answers the way Discord's documented API does for what falbot uses (login, application
 commands, interaction callbacks, interaction webhooks, channel messages), keeps just enough state
-to do so (one guild, its channels and roles, messages, interactions and their tokens), records
-every request, and lets a test wait on a request instead of sleeping. Message content is hidden
-from a client without the message-content intent, as Discord hides it.
+to do so (one guild, or more with `add_guild`; channels and roles, messages, interactions and
+their tokens), records every request, and lets a test wait on a request instead of sleeping.
+Its gateway shards as Discord's does (see gateway.py): GET /gateway/bot recommends `shards`, and
+each guild's events go to the session of the shard that holds it; `peer_owner`, when a test sets
+it, names who holds the client's end of each connection (a test with several bot processes).
+Message content is hidden from a client without the message-content intent, as Discord hides it.
 
 Faults, for tests of what falbot does when Discord fails: 429s (`rate_limit`), 5xx answers
-(`outage`), gateway connections asked to reconnect or dropped (`reconnect`, `drop_gateway`, then
-the client's RESUME), and CDN downloads that fail or hang (`cdn_fault`).
+(`outage`), requests held unanswered until the test lets them go (`hold`), gateway connections
+asked to reconnect or dropped (`reconnect`, `drop_gateway`, then the client's RESUME), and CDN
+downloads that fail or hang (`cdn_fault`).
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ from aiohttp import BodyPartReader, web
 from tests.fakes.discord import payloads as p
 from tests.fakes.discord.gateway import (
     INVALID_SESSION,
+    INVALID_SHARD,
     PRIVILEGED,
     GatewayConnection,
     GatewaySession,
+    shard_problem,
 )
 from tests.fakes.discord.messages import ApiError
 from tests.fakes.discord.recorder import Predicate, Recorded, Recorder, UploadedFile
@@ -55,6 +61,8 @@ SERVER_ERRORS: dict[int, tuple[str, str]] = {
 }
 
 Outage = Callable[[Recorded], "int | None"]
+# A request held before it is answered until the event is set (None: answered at once).
+Hold = Callable[[Recorded], "asyncio.Event | None"]
 # A CDN fault: for a file's path, a status to answer with, an event to wait on before serving
 # it (a slow download), or None to serve it at once.
 CdnFault = Callable[[str], "int | asyncio.Event | None"]
@@ -79,9 +87,15 @@ class FakeDiscord(RestApi):
         message_content_allowed: bool = True,
         callback_window: float = 3.0,
         token_lifetime: float = 15 * 60,
+        shards: int = 1,
+        max_concurrency: int = 1,
     ) -> None:
         super().__init__()
         self.bot_token = bot_token
+        self.shards = shards  # what GET /gateway/bot recommends
+        self.max_concurrency = max_concurrency  # IDENTIFYs per 5 s it allows (by bucket)
+        # For a connection's client port: who holds that end (a test's; None: not asked).
+        self.peer_owner: Callable[[int], object] | None = None
         self.message_content_allowed = message_content_allowed
         self.callback_window = callback_window
         self.token_lifetime = token_lifetime
@@ -89,6 +103,7 @@ class FakeDiscord(RestApi):
         self.sessions: list[GatewaySession] = []  # identified ones, oldest first
         self.connections: list[GatewayConnection] = []
         self.outage: Outage | None = None
+        self.hold: Hold | None = None
         self.cdn_fault: CdnFault | None = None
         self.cdn_requests: list[tuple[str, int]] = []  # (path, status) of each CDN download
         self._rules: list[RateLimitRule] = []
@@ -182,7 +197,7 @@ class FakeDiscord(RestApi):
         """Register an interaction (its id and token) and dispatch INTERACTION_CREATE."""
         issued = Issued(payload=payload, created=asyncio.get_running_loop().time())
         self.interactions[payload["id"]] = issued
-        await self._dispatch("INTERACTION_CREATE", payload)
+        issued.sessions = await self._dispatch("INTERACTION_CREATE", payload)
         return issued
 
     async def post_message(
@@ -252,6 +267,8 @@ class FakeDiscord(RestApi):
             on_resume=self._on_resume,
             heartbeat_interval_ms=41_250,
         )
+        if self.peer_owner is not None and connection.peer_port is not None:
+            connection.owner = self.peer_owner(connection.peer_port)
         self.connections.append(connection)
         await connection.run()
         return ws
@@ -278,6 +295,7 @@ class FakeDiscord(RestApi):
             return
         session = GatewaySession(data)
         session.connection, connection.session = connection, session
+        session.owner = connection.owner
         for event, payload in self._ready_payloads(session):
             await session.dispatch(event, payload)
         self.sessions.append(session)
@@ -305,6 +323,8 @@ class FakeDiscord(RestApi):
     def _identify_refusal(self, data: Mapping[str, Any]) -> int | None:
         if data.get("token") != self.bot_token:
             return 4004  # Authentication failed
+        if shard_problem(data) is not None:
+            return INVALID_SHARD
         intents = int(data.get("intents", 0))
         privileged = intents & PRIVILEGED
         if privileged & ~p.INTENT_MESSAGE_CONTENT or (
@@ -314,11 +334,14 @@ class FakeDiscord(RestApi):
         return None
 
     def _ready_payloads(self, session: GatewaySession) -> list[tuple[str, dict[str, Any]]]:
+        """READY (its guilds unavailable), then GUILD_CREATE for each: the session's shard's
+        guilds only."""
+        guilds = [gid for gid in self.guilds if session.receives(gid)]
         flags = (1 << 19) if self.message_content_allowed else 0
         ready: dict[str, Any] = {
             "v": 10,
             "user": self.bot,
-            "guilds": [{"id": self.guild_id, "unavailable": True}],
+            "guilds": [{"id": gid, "unavailable": True} for gid in guilds],
             "session_id": session.session_id,
             "resume_gateway_url": self.gateway_url,
             "session_type": "normal",
@@ -330,7 +353,7 @@ class FakeDiscord(RestApi):
         }
         if "shard" in session.identify:
             ready["shard"] = session.identify["shard"]
-        return [("READY", ready), ("GUILD_CREATE", self.guild_payload())]
+        return [("READY", ready)] + [("GUILD_CREATE", self.guild_payload(g)) for g in guilds]
 
     def _session(self) -> GatewaySession:
         """The bot's session: the newest connected one, else the newest not ended (its client
@@ -343,15 +366,41 @@ class FakeDiscord(RestApi):
                 return found[-1]
         raise AssertionError("unreachable")
 
-    async def _dispatch(self, event: str, data: Mapping[str, Any]) -> None:
-        session = self._session()
-        if event.startswith("MESSAGE_"):
-            needed = p.INTENT_GUILD_MESSAGES if data.get("guild_id") else p.INTENT_DIRECT_MESSAGES
-            if not session.intents & needed:
-                return
-            if event != "MESSAGE_DELETE":
-                data = self.visible(data, session.intents)
-        await session.dispatch(event, dict(data))
+    def _recipients(self, guild_id: str | None) -> list[GatewaySession]:
+        """The sessions a guild's event goes to (None: a DM's): of each shard that holds it,
+        the newest connected session, else the newest not ended (its client is away and may
+        resume), else the newest."""
+        if not self.sessions:
+            raise AssertionError("no gateway session was ever identified")
+        by_shard: dict[tuple[int, int], list[GatewaySession]] = {}
+        for session in self.sessions:
+            by_shard.setdefault(session.shard, []).append(session)
+        chosen = []
+        for group in by_shard.values():
+            if not group[0].receives(guild_id):
+                continue
+            for wanted in (lambda s: s.open, lambda s: not s.ended, lambda s: True):
+                found = [s for s in group if wanted(s)]
+                if found:
+                    chosen.append(found[-1])
+                    break
+        return chosen
+
+    async def _dispatch(self, event: str, data: Mapping[str, Any]) -> list[GatewaySession]:
+        """Send an event to the sessions Discord would; those it went to."""
+        sent = []
+        for session in self._recipients(data.get("guild_id")):
+            shown = data
+            if event.startswith("MESSAGE_"):
+                guild = data.get("guild_id")
+                needed = p.INTENT_GUILD_MESSAGES if guild else p.INTENT_DIRECT_MESSAGES
+                if not session.intents & needed:
+                    continue
+                if event != "MESSAGE_DELETE":
+                    shown = self.visible(data, session.intents)
+            await session.dispatch(event, dict(shown))
+            sent.append(session)
+        return sent
 
     # REST plumbing
 
@@ -364,6 +413,9 @@ class FakeDiscord(RestApi):
                 "X-RateLimit-Reset-After": "1.000",
                 "X-RateLimit-Bucket": name.replace(" ", "-"),
             }
+            gate = self.hold(rec) if self.hold is not None else None
+            if gate is not None:
+                await gate.wait()
             failing = self.outage(rec) if self.outage is not None else None
             if failing is not None:
                 rec.status, (ctype, text) = failing, SERVER_ERRORS[failing]
@@ -439,7 +491,12 @@ class FakeDiscord(RestApi):
         elif request.can_read_body:
             raw = await request.read()
             body = json.loads(raw) if raw else None
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        port = int(peer[1]) if peer else None
+        owner = self.peer_owner(port) if self.peer_owner is not None and port else None
         return Recorded(
+            peer_port=port,
+            owner=owner,
             method=request.method,
             path=request.path.removeprefix(API),
             route=name,

@@ -1,11 +1,13 @@
-"""The fake's state: one application and bot, one guild with roles, members and a channel, the
-messages in it, the registered commands and every interaction handed out. Builds the interaction
-payloads a Discord client would cause, from what the bot registered and sent."""
+"""The fake's state: one application and bot, one guild with roles, members and a channel (and,
+for sharding, more guilds made with `add_guild`, each with a channel of its own and the same
+members), the messages in them, the registered commands and every interaction handed out. Builds
+the interaction payloads a Discord client would cause, from what the bot registered and sent."""
 
 from __future__ import annotations
 
 import copy
 import itertools
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +49,7 @@ class Issued:
     original_id: str | None = None
     message_ids: list[str] = field(default_factory=list)
     expired: bool = False
+    sessions: list[Any] = field(default_factory=list)  # the gateway sessions it was sent on
 
     @property
     def id(self) -> str:
@@ -77,6 +80,8 @@ class World:
         self.bot = p.user(self.app_id, "falbot", bot=True)
         self.guild_id = p.snowflake()
         self.channel_id = p.snowflake()
+        self.guilds: dict[str, str] = {self.guild_id: "Test Guild"}  # id → name
+        self.guild_channels: dict[str, str] = {self.guild_id: self.channel_id}  # its channel
         self.roles: dict[str, dict[str, Any]] = {}
         self.people: dict[str, Person] = {}
         self.outsiders: set[str] = set()  # user ids of people who are not in the guild
@@ -101,6 +106,21 @@ class World:
         self.roles[rid] = p.role(rid, name, permissions=permissions, position=position)
         return rid
 
+    def add_guild(self, name: str, *, shard: tuple[int, int] | None = None) -> str:
+        """Another guild the bot is in, with a text channel; every person is a member. With
+        `shard` (id, count), its id is one Discord routes to that shard: `(guild_id >> 22) %
+        count == id` (the top bits of a snowflake are its time in ms since Discord's epoch)."""
+        ms = int(time.time() * 1000)
+        if shard is not None:
+            shard_id, count = shard
+            ms += (shard_id - (ms - p.DISCORD_EPOCH_MS)) % count
+        guild_id, channel_id = p.snowflake(ms), p.snowflake()
+        self.guilds[guild_id] = name
+        self.guild_channels[guild_id] = channel_id
+        self.channels[channel_id] = p.text_channel(channel_id, guild_id)
+        self.add_role(guild_id, "@everyone", permissions=p.MEMBER_PERMISSIONS, position=0)
+        return guild_id
+
     def role_id(self, name: str) -> str:
         return next(rid for rid, r in self.roles.items() if r["name"] == name)
 
@@ -114,7 +134,7 @@ class World:
 
     def member_payload(self, guild_id: str, user_id: str) -> dict[str, Any] | None:
         """GET /guilds/{guild}/members/{user}: the member, or None when not in the guild."""
-        if guild_id != self.guild_id or user_id in self.outsiders:
+        if guild_id not in self.guilds or user_id in self.outsiders:
             return None
         person = next((x for x in self.people.values() if x.id == user_id), None)
         return None if person is None else self.member_of(person, with_permissions=False)
@@ -138,15 +158,22 @@ class World:
             self.channels[channel["id"]] = channel
         return self._dms[person.id]
 
-    def guild_payload(self) -> dict[str, Any]:
-        me = p.member(self.bot)
+    def guild_payload(self, guild_id: str | None = None) -> dict[str, Any]:
+        """GUILD_CREATE's payload: the main guild's roles are every role not another guild's
+        @everyone."""
+        guild_id = guild_id or self.guild_id
+        others = set(self.guilds) - {guild_id}
+        if guild_id == self.guild_id:
+            roles = [r for rid, r in self.roles.items() if rid not in others]
+        else:
+            roles = [self.roles[guild_id]]
         return p.guild(
-            self.guild_id,
-            "Test Guild",
+            guild_id,
+            self.guilds[guild_id],
             owner_id=self.people["owner"].id,
-            channels=[c for c in self.channels.values() if c.get("guild_id") == self.guild_id],
-            roles=list(self.roles.values()),
-            members=[me],
+            channels=[c for c in self.channels.values() if c.get("guild_id") == guild_id],
+            roles=roles,
+            members=[p.member(self.bot)],
         )
 
     def application_payload(self) -> dict[str, Any]:
@@ -215,14 +242,16 @@ class World:
         dm: bool = False,
         message: Mapping[str, Any] | None = None,
         size_limit: int = 10 * 1024 * 1024,
+        guild: str | None = None,
     ) -> dict[str, Any]:
-        channel = self.dm_channel(person) if dm else self.channels[self.channel_id]
+        guild = guild or self.guild_id
+        channel = self.dm_channel(person) if dm else self.channels[self.guild_channels[guild]]
         return p.interaction(
             kind=kind,
             application_id=self.app_id,
             data=data,
             channel=channel,
-            guild_id=None if dm else self.guild_id,
+            guild_id=None if dm else guild,
             member_data=None if dm else self.member_of(person),
             user_data=person.user if dm else None,
             message_data=message,
@@ -240,7 +269,9 @@ class World:
         size_limit: int = 10 * 1024 * 1024,
         autocomplete: bool = False,
         resolved: Mapping[str, Any] | None = None,
+        guild: str | None = None,
     ) -> dict[str, Any]:
+        """`name` used by `person` in the main guild's channel, in `guild`'s, or in a DM."""
         cmd = self.command(name)
         data: dict[str, Any] = {
             "id": cmd["id"],
@@ -255,7 +286,7 @@ class World:
         if attachments:
             data["resolved"]["attachments"] = {a["id"]: dict(a) for a in attachments}
         kind = p.AUTOCOMPLETE if autocomplete else p.APPLICATION_COMMAND
-        return self._interaction(person, kind, data, dm=dm, size_limit=size_limit)
+        return self._interaction(person, kind, data, dm=dm, size_limit=size_limit, guild=guild)
 
     def resolved_member(self, person: Person) -> dict[str, Any]:
         """The `resolved` part of an interaction naming a member in an option."""
@@ -291,6 +322,19 @@ class World:
         ]
         assert custom_id in ids, f"{custom_id!r} is not a button of the message: {ids}"
         data = {"custom_id": custom_id, "component_type": 2}
+        dm = not message.get("guild_id")
+        return self._interaction(person, p.MESSAGE_COMPONENT, data, dm=dm, message=message)
+
+    def choose(
+        self, person: Person, message: Mapping[str, Any], custom_id: str, values: Sequence[str]
+    ) -> dict[str, Any]:
+        """A select menu on `message` answered with `values` (each one of its options)."""
+        menus = [c for row in message.get("components", []) for c in row.get("components", [])]
+        menu = next((c for c in menus if c.get("custom_id") == custom_id), None)
+        assert menu is not None and menu["type"] == 3, f"{custom_id!r} is not a select menu"
+        offered = [o["value"] for o in menu["options"]]
+        assert all(v in offered for v in values), f"{values} not among {offered}"
+        data = {"custom_id": custom_id, "component_type": 3, "values": list(values)}
         dm = not message.get("guild_id")
         return self._interaction(person, p.MESSAGE_COMPONENT, data, dm=dm, message=message)
 

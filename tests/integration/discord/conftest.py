@@ -126,7 +126,7 @@ class Env:
                 guild_ready_timeout=0.01,
                 **adapter_options,
             )
-            app.engine.add_reply_factory(adapter.reply_factory)
+            app.add_reply_factory(adapter.reply_factory)
             await app.engine.start()
             bot = Bot(app, adapter)
             self.bots.append(bot)

@@ -158,6 +158,7 @@ async def test_edit_command_with_an_attachment(env: Env) -> None:
         "Variations",
         "Upscale",
         "Edit",
+        "Edit region",
         "Delete",
     }
     assert len(final.files) == 1

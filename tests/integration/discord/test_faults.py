@@ -67,7 +67,9 @@ async def test_5xx_bursts_on_the_interaction_webhook_lose_no_result(env: Env) ->
     assert len(final.files) == 1 and final.files[0].data.startswith(b"\x89PNG")
     message = env.fake.original(issued)
     assert [a["filename"] for a in message["attachments"]] == [final.files[0].filename]
-    assert set(env.fake.button_ids(message)) == {"Rerun", "Variations", "Upscale", "Edit", "Delete"}
+    assert set(env.fake.button_ids(message)) == {
+        *("Rerun", "Variations", "Upscale", "Edit", "Edit region", "Delete")
+    }
 
 
 async def test_a_503_discord_py_does_not_retry_on_a_channel_message_is_retried(

@@ -36,7 +36,12 @@ async def test_a_grid_has_a_button_per_image_in_rows(env: Env) -> None:
 
     message = env.fake.original(issued)
     rows = [[c["label"] for c in row["components"]] for row in message["components"]]
-    assert rows == [["U1", "U2", "U3"], ["E1", "E2", "E3"], ["Rerun", "Variations", "Delete"]]
+    assert rows == [
+        ["U1", "U2", "U3"],
+        ["E1", "E2", "E3"],
+        ["1", "2", "3"],  # 🖌️1…: Edit region of that image
+        ["Rerun", "Variations", "Delete"],
+    ]
     ids = env.fake.button_ids(message)
     assert ids["U2"].endswith(":2") and ids["E3"].endswith(":3")
 

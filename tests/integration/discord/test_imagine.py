@@ -64,7 +64,7 @@ async def test_imagine_end_to_end(env: Env) -> None:
     assert jobs[0].result is not None
     assert f"${footer['cost']}" == format_usd(jobs[0].result.cost_usd)
     labels = env.fake.button_ids(env.fake.original(issued))
-    assert set(labels) == {"Rerun", "Variations", "Upscale", "Edit", "Delete"}
+    assert set(labels) == {"Rerun", "Variations", "Upscale", "Edit", "Edit region", "Delete"}
     assert all(cid.endswith(jobs[0].id) for cid in labels.values())
     message = env.fake.original(issued)
     assert [a["filename"] for a in message["attachments"]] == [final.files[0].filename]

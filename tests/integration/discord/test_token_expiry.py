@@ -61,6 +61,7 @@ async def test_a_job_longer_than_the_token_lifetime_ends_in_a_channel_message(en
         "Variations",
         "Upscale",
         "Edit",
+        "Edit region",
         "Delete",
     }
     late_edits = [

@@ -17,6 +17,7 @@ from core.quota import BucketKey, BucketLimits
 from tests.fakes.asking import Ask, submit
 from tests.fakes.reply import RecordingReply
 from tests.integration.engine.conftest import EngineFactory
+from tests.waits import until
 
 ALICE = Actor("console", "w1", "alice")
 LIMITS = BucketLimits(Decimal(1000), Decimal(0))
@@ -134,12 +135,15 @@ async def test_fal_failures_fail_the_job_and_return_credits(
 async def test_never_more_than_max_concurrency_at_the_simulator(
     make_engine: EngineFactory, fal_sim: FalSimulator
 ) -> None:
-    fal_sim.run_time = 0.05
+    fal_sim.hold = True  # the first jobs stay at fal until every slot is taken
     engine = await make_engine(max_concurrency=3)
     replies = [RecordingReply() for _ in range(15)]
     for i, reply in enumerate(replies):
         actor = Actor("console", "w1", f"user{i % 5}")
         await submit(engine, Ask(actor, "flux-schnell", {"prompt": f"job {i}"}), reply)
+    await until(lambda: fal_sim.in_flight == 3, timeout=10)
+    fal_sim.hold = False
+    fal_sim.release()
     for reply in replies:
         await reply.wait(20)
     assert all(r.delivery is not None for r in replies)

@@ -41,7 +41,8 @@ async def test_the_simulators_default_table_reprices_nothing(fal_sim: FalSimulat
     for spec in result.catalog.all():
         assert spec.pricing == builtin.get(spec.name).pricing, spec.name
     kept = {r.model for r in result.reports if not r.refreshed}
-    assert kept == {"gpt-image-edit", "esrgan"}  # tiers, and a catalog setting
+    # tiers, a catalog setting, and tokens of the LLM fal routes to (falbot's estimate)
+    assert kept == {"gpt-image-edit", "esrgan", "describe"}
 
 
 async def test_a_changed_price_at_fal_comes_through(fal_sim: FalSimulator) -> None:

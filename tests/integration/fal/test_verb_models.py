@@ -169,3 +169,47 @@ async def test_the_pricing_api_serves_each_verb_models_price(fal_sim: FalSimulat
     )
     assert got.ok, got.problem
     assert {q.endpoint_id: (q.unit_price, q.unit) for q in got.quotes} == verbs
+
+
+async def test_describe_answers_four_prompts_about_the_image_it_was_given(
+    fal_sim: FalSimulator, fal_gateway: FalClientGateway
+) -> None:
+    endpoint, arguments, output = await run(
+        fal_sim, fal_gateway, "describe", {}, images=[png(72, 40)]
+    )
+    assert endpoint == "openrouter/router/vision"
+    assert arguments["model"] == "google/gemini-2.5-flash"
+    assert set(output) == {"output", "usage"}
+    assert output["usage"]["prompt_tokens"] > 0 and output["usage"]["cost"] > 0
+    outputs, seed = parse_output(JobKind.DESCRIBE, output)
+    assert seed is None
+    assert [o.content_type for o in outputs] == ["text/plain"] * 4
+    assert all(o.text and "72x40 scene" in o.text for o in outputs)
+
+
+async def test_describe_without_an_image_is_fals_422(
+    fal_sim: FalSimulator, fal_gateway: FalClientGateway
+) -> None:
+    spec = build_catalog().get("describe")
+    request_id = await fal_gateway.submit(spec.endpoint, spec.arguments({}, []))
+    await follow(fal_gateway, fal_sim, spec.endpoint, request_id)
+    with pytest.raises(BotError) as caught:
+        await fal_gateway.result(spec.endpoint, request_id)
+    assert caught.value.code is ErrorCode.PROVIDER_REJECTED
+
+
+def test_an_answer_without_prompts_is_fals_failure() -> None:
+    with pytest.raises(BotError) as caught:
+        parse_output(JobKind.DESCRIBE, {"output": "\n\nok\n", "usage": {}})
+    assert caught.value.code is ErrorCode.PROVIDER_UNAVAILABLE
+    with pytest.raises(BotError):
+        parse_output(JobKind.DESCRIBE, {"usage": {}})
+
+
+async def test_the_pricing_api_serves_describe_by_tokens(fal_sim: FalSimulator) -> None:
+    got = await fetch_prices(
+        key=SIM_KEY, endpoint_ids=["openrouter/router/vision"], api_url=fal_sim.api_url
+    )
+    assert got.ok, got.problem
+    (quote,) = got.quotes
+    assert (quote.unit_price, quote.unit) == (Decimal("0.3"), "1m tokens")

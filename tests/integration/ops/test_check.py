@@ -74,6 +74,7 @@ def test_the_command_with_good_settings_says_ok_and_what_starts(tmp_path: Path) 
     assert lines["FALBOT_DATABASE"][0] == "ok"
     assert lines["FALBOT_JOB_TIMEOUT"] == ["default", "1800.0"]
     assert "will start: Discord, Slack (HTTP), the HTTP server on 0.0.0.0:8080" in done.stdout
+    assert "/fal/webhook /paint/…)" in done.stdout  # FALBOT_PUBLIC_URL: webhooks, Edit region
     assert not (tmp_path / "data").exists()  # checking made nothing
     assert_no_secret(done.stdout + done.stderr)
 

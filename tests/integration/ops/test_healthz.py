@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 import aiohttp
@@ -26,7 +28,38 @@ async def test_healthz_is_200_with_the_database_reachable_and_the_circuit_closed
     async with http.get("/healthz") as response:
         assert response.status == 200
         body = await response.json()
-    assert body == {"status": "ok", "database": "ok", "adapters": {}, "circuit": "closed"}
+    assert body == {
+        "status": "ok",
+        "instance": f"{socket.gethostname()}-{os.getpid()}",  # which process answered
+        "line": "local",  # SQLite: this process's own line
+        "database": "ok",
+        "adapters": {},
+        "circuit": "closed",
+    }
+
+
+async def test_healthz_is_503_when_a_process_lost_its_hold_on_its_jobs() -> None:
+    async def database() -> None:
+        return None
+
+    facts = {"instance": "replica-b", "line": "shared", "leases": "held", "wake_ups": "polling"}
+    server = HttpServer(
+        host="127.0.0.1", port=0, health=Health(database=database, process=lambda: facts)
+    )
+    await server.start()
+    try:
+        url = f"http://127.0.0.1:{server.port}/healthz"
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url) as response:
+                assert response.status == 200
+                assert (await response.json())["instance"] == "replica-b"
+            facts["leases"] = "lapsed"  # its leases ran out: others may be taking its jobs
+            async with session.get(url) as response:
+                assert response.status == 503
+                body = await response.json()
+        assert (body["status"], body["leases"]) == ("unhealthy", "lapsed")
+    finally:
+        await server.close()
 
 
 async def test_healthz_is_503_when_the_database_file_is_gone(

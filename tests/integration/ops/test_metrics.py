@@ -125,6 +125,8 @@ async def test_queue_depth_and_jobs_at_fal_are_read_from_the_engine_at_each_scra
     class Engine:
         waiting = 7
         at_fal = 3
+        shared_line = None  # one process: its line is its own
+        leases = None
 
     metrics = Metrics()
     engine = Engine()

@@ -1,5 +1,5 @@
-"""`FALBOT_DATABASE=postgresql://…` runs falbot on PostgreSQL, and `falbot check` says so
-without the password."""
+"""`FALBOT_DATABASE=postgresql://…` runs falbot on PostgreSQL (on the shared line, named in
+/healthz and counted in /metrics), and `falbot check` says so without the password."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 import asyncpg
 
 from adapters.postgres import PostgresStore
+from bot.metrics import Metrics
+from bot.run import process_facts
 from tests.fakes.discord import payloads as p
 from tests.integration.discord.conftest import Env, env  # noqa: F401 (the fixture)
 from tests.integration.ops.test_check import check, good
@@ -17,11 +19,25 @@ from tests.integration.postgres.database import postgres_store
 async def test_a_postgresql_url_runs_falbot_on_postgresql(env: Env) -> None:  # noqa: F811
     async with postgres_store() as emptied:  # this run's database, migrated and empty
         dsn = emptied.dsn
-    bot = await env.start_bot(settings={"FALBOT_DATABASE": dsn})
+    bot = await env.start_bot(settings={"FALBOT_DATABASE": dsn, "FALBOT_INSTANCE": "replica-a"})
     assert isinstance(bot.app.store, PostgresStore)
+    metrics = Metrics()
+    metrics.watch_engine(bot.app.engine)
 
     issued = await env.slash(env.alice, "imagine", options=[p.option("prompt", p.STRING, "x")])
     await env.final_edit(issued)
+    # /healthz names the process and says it holds its jobs and hears the line's wake-ups;
+    # /metrics counts what it took from the shared line.
+    assert process_facts(bot.app)() == {
+        "instance": "replica-a",
+        "line": "shared",
+        "leases": "held",
+        "wake_ups": "listening",
+    }
+    exposition = metrics.exposition()[0].decode()
+    assert "falbot_jobs_claimed_total 1.0" in exposition
+    assert "falbot_leases_taken_over_total 0.0" in exposition
+    assert "falbot_claim_latency_seconds_count 1.0" in exposition
     assert await bot.app.engine.drain(grace=10)  # the delivery's save comes after the edit
     await env.stop_bot(bot)
 

@@ -308,3 +308,20 @@ async def test_draining_lets_the_other_engines_take_its_jobs_at_once(cluster: Cl
     reply = await _rebuilt(cluster.factories[1], job.id)
     await reply.wait(WAIT)
     assert reply.delivery is not None
+
+
+async def test_a_lost_listening_connection_is_opened_again_and_wake_ups_resume(
+    cluster: Cluster,
+) -> None:
+    engine = await cluster.add(max_concurrency=1)
+    store = cluster.stores[0]
+    listener = store._listener
+    assert listener is not None and store.listening
+    async with store._tx() as db:  # the database drops it (a restart, a failover)
+        await db.execute("SELECT pg_terminate_backend($1)", listener.get_server_pid())
+    await until(lambda: not store.listening)
+
+    await cluster.clocks[0].advance(5.0)  # its next look at the connection
+    await until(lambda: store.listening)
+    job = await ask(engine, "ann", 1)  # its clock stands still: only the notification wakes it
+    await submitted(engine, job.id)

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Any, get_args
 
 from adapters.discord.buttons import Action, ResultButton, custom_id
+from adapters.discord.settings import ResetButton, SettingMenu
+from adapters.discord.suggestion_button import SuggestionButton
 from adapters.slack.admin_commands import ADMIN_USAGE
 from adapters.slack.commands import COMMANDS, SUBCOMMANDS
 from adapters.slack.render import DELETE, EDIT, EDIT_MODAL, RERUN, RESULT_ACTIONS, UPSCALE
@@ -121,6 +123,7 @@ DISCORD_ADMIN: dict[tuple[str, ...], DiscordCase] = {
 # Top-level commands that act only for the caller (their own jobs, bucket and usage), the ones
 # that take a job id (someone else's must be refused), and the admin group.
 DISCORD_OWN = {"imagine", "edit", "upscale", "video", "models", "quota", "usage", "jobs", "help"}
+DISCORD_OWN |= {"describe", "blend", "settings"}  # a new job of the caller's; their own settings
 DISCORD_OWN_MENUS = {"Edit image"}
 DISCORD_ON_A_JOB = {"cancel"}
 
@@ -219,7 +222,9 @@ def test_discord_routes_clicks_only_to_the_result_buttons() -> None:
 async def test_discord_result_buttons_refuse_someone_elses_job(env: Env) -> None:
     bot = await env.start_bot()
     routed = list(bot.adapter.client._connection._view_store._dynamic_items.values())
-    assert routed == [ResultButton], "a new DynamicItem needs its own case here"
+    # Imagine (a describe's) and the settings panel's menus: test_describe_settings_paths.py
+    others = {SuggestionButton, SettingMenu, ResetButton}
+    assert set(routed) == {ResultButton, *others}, "a new DynamicItem needs its own case here"
     assert not bot.adapter.client.persistent_views, "a persistent view needs its own case here"
 
     result = await delivered(env, env.alice)
@@ -344,8 +349,8 @@ SLACK_ADMIN: dict[tuple[str, ...], SlackCase] = {
     ("usage",): SlackCase("usage 7", "usage", "Spend by everyone"),
     ("refund",): SlackCase("refund {job}", "Refund", "Refunded"),
 }
-SLACK_JOBS = {"/imagine", "/video", "/edit", "/upscale"}
-SLACK_OWN = {"help", "models", "quota", "usage", "jobs"}  # `/falbot <name>`
+SLACK_JOBS = {"/imagine", "/video", "/edit", "/upscale", "/describe", "/blend"}
+SLACK_OWN = {"help", "models", "quota", "usage", "jobs", "settings"}  # `/falbot <name>`
 SLACK_ON_A_JOB = {"cancel"}
 
 

@@ -139,8 +139,9 @@ class SlackStack:
             claims=app.store,
             models=app.engine.live_catalog,
             shutdown_grace=2.0,
+            painter=app.painter,
         )
-        app.engine.add_reply_factory(adapter.reply_factory)
+        app.add_reply_factory(adapter.reply_factory)
         stack = cls(fake, sim, app, adapter, mode)
         try:
             await app.engine.start()

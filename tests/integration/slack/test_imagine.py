@@ -73,6 +73,7 @@ async def imagine_flow(stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
         "falbot_vary",
         "falbot_upscale",
         "falbot_edit",
+        "falbot_region",
         "falbot_delete",
     ]
 

@@ -43,7 +43,7 @@ def test_the_schema_catches_a_broken_manifest() -> None:
 def test_every_command_is_in_the_manifest_and_none_is_commonly_taken() -> None:
     declared = {c["command"] for c in manifest()["features"]["slash_commands"]}
     assert declared == set(COMMANDS)
-    assert {"/imagine", "/video", "/edit", "/upscale", "/falbot"} == declared
+    assert {"/imagine", "/video", "/edit", "/upscale", "/describe", "/blend", "/falbot"} == declared
     assert not declared & TAKEN
 
 

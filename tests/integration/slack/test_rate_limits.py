@@ -63,6 +63,7 @@ async def test_final_result_is_posted_when_the_job_message_is_gone(
         "falbot_vary",
         "falbot_upscale",
         "falbot_edit",
+        "falbot_region",
         "falbot_delete",
     ]
     assert len(fake.calls_to("files.completeUploadExternal")) == 1

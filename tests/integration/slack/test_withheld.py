@@ -80,7 +80,14 @@ async def test_buttons_on_a_flagged_output_are_refused_once_the_workspace_withho
 ) -> None:
     await stack.store.set_nsfw(TEAM, NsfwMode.ALLOW)
     result = await _imagine(stack, "an nsfw cat --model flux-dev")
-    assert _buttons(result) == ["Rerun", "Variations", "Upscale", "Edit", "Delete"]
+    assert _buttons(result) == [
+        "Rerun",
+        "Variations",
+        "Upscale",
+        "Edit",
+        "🖌️ Edit region",
+        "Delete",
+    ]
     await stack.store.set_nsfw(TEAM, NsfwMode.WITHHOLD)
 
     await _click(stack, result, "falbot_upscale")
@@ -164,7 +171,10 @@ async def test_grid_buttons_act_on_the_picked_image_only_after_a_restart(
     stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator, db_path: Path
 ) -> None:
     result = await _imagine(stack, "three foxes --model flux-dev --count 3")
-    assert _buttons(result) == ["U1", "U2", "U3", "E1", "E2", "E3", "Rerun", "Variations", "Delete"]
+    assert _buttons(result) == [
+        *("U1", "U2", "U3", "E1", "E2", "E3", "🖌️1", "🖌️2", "🖌️3"),
+        *("Rerun", "Variations", "Delete"),
+    ]
     (grid,) = await stack.jobs_of(ANN)
     assert grid.result is not None
     urls = [o.url for o in grid.result.outputs]
