@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench coverage clean
+.PHONY: demo test lint bench bench-shared coverage clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ coverage: $(DEVSTAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py
+
+# The shared line on PostgreSQL (127.0.0.1:5432 by default; FALBOT_BENCH_POSTGRES=postgresql://…).
+bench-shared: $(STAMP)
+	$(BIN)/python bench/shared_line.py --fal both
 
 clean:
 	rm -rf $(VENV) data out .pytest_cache .mypy_cache .ruff_cache

@@ -437,13 +437,16 @@ async def throughput(
             assert await worker.recv() == "ready"
         # A first round warms every process up (its pool's connections, their prepared
         # statements, the code's first runs), as in a process that has been running a while.
-        await run_jobs(workers, watcher, range(jobs, jobs + 2 * slots), go=None)
+        within = 60 + 3 * latency * jobs / slots  # three times the ideal, and a minute
+        await run_jobs(
+            workers, watcher, range(jobs, jobs + 2 * slots), measured=False, within=within
+        )
         load = os.getloadavg()[0]
         ticks = cpu_ticks()
         commits0 = await commits(watcher)
         warm = {} if sim is None else await sim.ask("stats")
         started = time.monotonic()
-        polls = await run_jobs(workers, watcher, range(jobs), go=started)
+        polls = await run_jobs(workers, watcher, range(jobs), measured=True, within=within)
         stats = [await worker.ask("stats") for worker in workers]
         for worker in workers:
             await worker.stop()
@@ -486,7 +489,8 @@ async def run_jobs(
     watcher: asyncpg.Connection[asyncpg.Record],
     numbers: range,
     *,
-    go: float | None,
+    measured: bool,
+    within: float,
 ) -> int:
     """Each process admits its share of `numbers` into the line (no slot free anywhere),
     then every process claims at once; back when all of them are final. How many times the
@@ -497,11 +501,16 @@ async def run_jobs(
     for worker in workers:
         assert await worker.recv() == "admitted"
     for worker in workers:
-        worker.conn.send("go" if go is not None else "warm")
+        worker.conn.send("go" if measured else "warm")
     for worker in workers:
         assert await worker.recv() == "going"
     polls = 0
-    while await watcher.fetchval("SELECT count(*) FROM jobs WHERE final") < before + len(numbers):
+    deadline = time.monotonic() + within
+    wanted = before + len(numbers)
+    while (final := await watcher.fetchval("SELECT count(*) FROM jobs WHERE final")) < wanted:
+        if time.monotonic() > deadline:
+            print(f"!!! {wanted - final} jobs did not end within {within:.0f} s")
+            break
         polls += 1
         await asyncio.sleep(0.5)
     return polls
