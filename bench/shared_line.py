@@ -24,6 +24,9 @@ admits its share of `--jobs` jobs from 50 users; whichever process claims a job 
      query when a connection goes back), with transactions per job from `pg_stat_database`;
   4. admission p50/p99 with `--waiting` jobs waiting in the shared line (fal never answers a
      submit, so the C slots stay taken).
+
+For a closer look: BENCH_DUMP=<file> writes each run's raw times as JSON, BENCH_PROFILE=<prefix>
+writes each engine process's CPU profile (cProfile) to <prefix>.<process>.
 """
 
 from __future__ import annotations
