@@ -2,12 +2,15 @@
 `make bench-shared` or `python bench/shared_line.py`.
 
 It makes a database of its own on `--server` (default: postgres at 127.0.0.1:5432, trust auth)
-and drops it at the end. fal is the simulator, in a process of its own, every request running
-L = `--latency` seconds; falbot is 1, 2 and 4 engines, each in an OS process of its own with its
+and drops it at the end. falbot is 1, 2 and 4 engines, each in an OS process of its own with its
 own asyncpg pool and instance name, sharing the line and the C = `--slots` fal slots through the
 database (`Engine(line_store=…)`, as `falbot run` builds it on PostgreSQL: claims, leases,
-LISTEN/NOTIFY), talking to the simulator through fal-client (`FalClientGateway`). Each engine
-admits its share of `--jobs` jobs from 50 users; whichever process claims a job runs it.
+LISTEN/NOTIFY). fal is the simulator in a process of its own, every request running
+L = `--latency` seconds, reached through fal-client (`--fal sim`), or fal in each engine's own
+process (`--fal fake`: a request completes L seconds after its submit; no HTTP, no simulator).
+Each process admits its share of `--jobs` jobs from 50 users into the line while no slot is
+free anywhere, then every process claims at once (after a first round of 2×C jobs that warms
+them up); whichever process claims a job runs it.
 
   1. throughput through fal: jobs completed at the simulator from its first submit to its last
      completion, against the ideal C/L (and C over the mean time a request really spent there);
