@@ -170,7 +170,8 @@ def _run(settings: Settings) -> int:
         print(FAL_KEY_MISSING, file=sys.stderr)
         return 2
     try:
-        return asyncio.run(run(settings))
+        with _runner() as runner:
+            return runner.run(run(settings))
     except StartFailed as failed:
         print(str(failed), file=sys.stderr)
         return 1
@@ -184,6 +185,16 @@ def _run(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _runner() -> asyncio.Runner:
+    """The event loop `falbot run` serves on: uvloop's where it is installed (it takes about a
+    millisecond of CPU off each job's dozen network round trips), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:  # not built for this platform (Windows)
+        return asyncio.Runner()
+    return asyncio.Runner(loop_factory=uvloop.new_event_loop)
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

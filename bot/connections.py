@@ -25,7 +25,7 @@ import resource
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -196,12 +196,13 @@ class _Guarded(asyncio.Protocol):
         self.busy = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream server's transport: asyncio's is an `asyncio.Transport`, uvloop's (falbot
+        # run's loop) is not a subclass of it but has the same methods.
+        self._transport = cast(asyncio.Transport, transport)
         peer: Any = transport.get_extra_info("peername")
         self.address = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
         if not self._guard.admit(self):
-            transport.abort()  # closed at once: no file held for it
+            self._transport.abort()  # closed at once: no file held for it
             return
         self._admitted = True
         loop = asyncio.get_running_loop()

@@ -98,6 +98,13 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else getattr(logging, (level or "info").upper()))
     logging.captureWarnings(True)  # a library's warnings are log lines too, not stray stderr
+    # A JSON line names its logger, not the file, line, thread or process it came from: the
+    # logging module's documented switches ("Optimization" in the logging HOWTO) spare every
+    # record looking them up (the caller's frame is found by walking the stack).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     # These log request URLs at DEBUG, and a Discord interaction URL carries its token.
     for noisy in (
         "httpx",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -119,6 +120,9 @@ async def serving(settings: Settings) -> AsyncIterator[Running]:
             checks = OwnedTasks()
             stack.push_async_callback(checks.close)
             checks.spawn(keep_checking_slack(app.extras["slack"]), name="falbot-slack-check")
+        # What starting built (modules, the catalog, the clients) lives as long as the process:
+        # out of the collector's way, its full passes no longer walk it again and again.
+        gc.freeze()
         log.info(
             "falbot is running",
             extra={"falbot": {"event": "started", "http_port": server.port}},

@@ -88,6 +88,10 @@ class FalbotTree(app_commands.CommandTree["FalbotClient"]):
         return await admit_dm(self.client.deps, interaction)
 
 
+def _ignore_event(_data: Any) -> None:
+    return None
+
+
 class FalbotClient(discord.Client):
     def __init__(
         self, *, deps: Deps, ready: asyncio.Event, guild_ready_timeout: float, **options: Any
@@ -99,8 +103,15 @@ class FalbotClient(discord.Client):
             intents=intents_for(message_content=deps.message_content),
             allowed_mentions=NO_MENTIONS,
             guild_ready_timeout=guild_ready_timeout,
+            # falbot reads no message from discord.py's cache (a reply's message comes with the
+            # reply, or is fetched), so it keeps none.
+            max_messages=None,
             **options,
         )
+        # Nor does it act on a message's edit: its buttons are dynamic items, matched by custom
+        # id. Every progress edit of every job comes back as a MESSAGE_UPDATE, which discord.py
+        # would turn into a Message (0.1-0.2 ms each) for nobody.
+        self._connection.parsers["MESSAGE_UPDATE"] = _ignore_event
         self.deps = deps
         self.tree = FalbotTree(self)
         self.result_buttons = ResultButtons(deps)

@@ -46,6 +46,7 @@ _IDEMPOTENT_ATTEMPTS = 4  # status, cancel: fal-client's own retries, bounded
 _SUBMIT_ATTEMPTS = 3  # resent only after fal said 408/409/429 (nothing was queued)
 _STREAM_FAILURES = 3  # consecutive stream failures before polling for the rest of a watch
 _POLL_FAILURES = 3  # consecutive failed polls a watch rides out
+_STREAM_END_WAIT = 0.05  # seconds a completed status stream is given to end
 
 RequestHook = Callable[[httpx.Request], Awaitable[None]]
 ResponseHook = Callable[[httpx.Response], Awaitable[None]]
@@ -293,7 +294,10 @@ class FalClientGateway:
                 raise _NoStream(f"HTTP {response.status_code}, {kind or 'no content type'}")
             async with aclosing(sse_data(response.aiter_lines())) as events:
                 async for data in events:
-                    yield status_from_json(json.loads(data))
+                    status = status_from_json(json.loads(data))
+                    if status.state == "completed":
+                        await _read_to_end(events)
+                    yield status
 
     async def _poll(
         self, endpoint: str, request_id: str, last: FalStatus | None
@@ -349,3 +353,17 @@ def _add_observer(client: httpx.AsyncClient, request: RequestHook, response: Res
         "request": [*hooks["request"], request],
         "response": [response, *hooks["response"]],
     }
+
+
+async def _read_to_end(events: AsyncGenerator[str, None]) -> None:
+    """Read a completed status stream to its end: a response read to its end leaves its
+    connection in the pool for the result's request, where one left half-read is closed and
+    the next request connects again (a TLS handshake, at fal). The stream ends right after
+    its completed event (the simulator's does); one that does not end within
+    `_STREAM_END_WAIT` is closed as before."""
+    try:
+        async with asyncio.timeout(_STREAM_END_WAIT):
+            async for _ in events:
+                pass
+    except (TimeoutError, httpx.HTTPError, ValueError):
+        pass  # not ended in time, or broken: closed as before

@@ -58,7 +58,8 @@ Test controls (plain attributes and methods; all take effect at once):
 Records: `submits` (endpoint, arguments) in order; `requests` by id (`SimRequest`);
 `in_flight` and `peak_in_flight` (submitted, not completed); `http_total`, `http_by_route`,
 `http_by_request[request_id]` (a Counter by route: the submit, status, stream, result and
-cancel calls of that request; `sum(...values())` is its total);
+cancel calls of that request; `sum(...values())` is its total); `queue_connections`, the
+client addresses (host, port) the queue's calls came from, one per TCP connection;
 `files` on the CDN. Waits: `await wait_for_submits(n)`, `wait_for_state(request_id, state)`,
 `wait_for(predicate)`, each giving up with TimeoutError after `within` seconds.
 """
@@ -122,6 +123,7 @@ class FalSimulator:
         self.http_total = 0
         self.http_by_route: Counter[str] = Counter()
         self.http_by_request: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.queue_connections: set[tuple[str, int]] = set()
         self.files: dict[str, StoredFile] = {}
         # machinery
         self.tokens: set[str] = set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -142,9 +142,36 @@ class SqliteConnection:
                 raise
             await db.commit()
         if write:
-            self._writes += 1
-            if self._writes % self._checkpoint_every == 0:
-                self._wake.set()
+            self._wrote()
+
+    async def _statement(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> aiosqlite.Cursor:
+        """One statement as its own transaction (SQLite's autocommit: all of it or none): one
+        trip to the connection's thread instead of three (BEGIN, the statement, COMMIT)."""
+        if self._db is None:
+            raise ValueError("the store is closed")
+        db = self._db
+        async with self._lock:  # never inside another caller's transaction
+            cursor = await db.execute(sql, params)
+        if not sql.lstrip().upper().startswith("SELECT"):
+            self._wrote()
+        return cursor
+
+    async def _rows(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> list[sqlite3.Row]:
+        """The rows of one SELECT, read in its own transaction, in one trip to the thread."""
+        if self._db is None:
+            raise ValueError("the store is closed")
+        db = self._db
+        async with self._lock:
+            return list(await db.execute_fetchall(sql, params))
+
+    def _wrote(self) -> None:
+        self._writes += 1
+        if self._writes % self._checkpoint_every == 0:
+            self._wake.set()
 
 
 async def scalar(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> Any:

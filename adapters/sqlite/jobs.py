@@ -60,32 +60,27 @@ _INSERT_INPUTS = (
 
 class JobTables(SqliteConnection):
     async def get_job(self, job_id: str) -> Job | None:
-        async with self._tx(write=False) as db:
-            rows = list(await db.execute_fetchall("SELECT * FROM jobs WHERE id = ?", (job_id,)))
+        rows = await self._rows("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return job_from_row(rows[0]) if rows else None
 
     async def save_job(self, job: Job) -> None:
-        async with self._tx() as db:
-            await update_job(db, job)
+        cursor = await self._statement(_UPDATE_JOB, job_values(job))
+        if cursor.rowcount == 0:
+            raise BotError(ErrorCode.NOT_FOUND, f"There is no job {job.short_id}.")
 
     async def set_reply_ref(self, job_id: str, reply_ref: Mapping[str, Any]) -> None:
-        async with self._tx() as db:
-            cursor = await db.execute(
-                "UPDATE jobs SET reply_ref = ? WHERE id = ?", (dumps(reply_ref), job_id)
-            )
-            if cursor.rowcount == 0:
-                raise BotError(ErrorCode.NOT_FOUND, f"There is no job {job_id[:8]}.")
+        cursor = await self._statement(
+            "UPDATE jobs SET reply_ref = ? WHERE id = ?", (dumps(reply_ref), job_id)
+        )
+        if cursor.rowcount == 0:
+            raise BotError(ErrorCode.NOT_FOUND, f"There is no job {job_id[:8]}.")
 
     async def job_inputs(self, job_id: str) -> list[InputImage]:
-        async with self._tx(write=False) as db:
-            rows = await db.execute_fetchall(
-                "SELECT * FROM job_inputs WHERE job_id = ? ORDER BY idx", (job_id,)
-            )
+        rows = await self._rows("SELECT * FROM job_inputs WHERE job_id = ? ORDER BY idx", (job_id,))
         return [image_from_row(r) for r in rows]
 
     async def drop_job_inputs(self, job_id: str) -> None:
-        async with self._tx() as db:
-            await db.execute("DELETE FROM job_inputs WHERE job_id = ?", (job_id,))
+        await self._statement("DELETE FROM job_inputs WHERE job_id = ?", (job_id,))
 
     async def unfinished_jobs(self) -> list[Job]:
         return await self._jobs("SELECT * FROM jobs WHERE final = 0 ORDER BY created_us, rowid", ())
@@ -105,9 +100,7 @@ class JobTables(SqliteConnection):
         )
 
     async def _jobs(self, sql: str, params: tuple[Any, ...]) -> list[Job]:
-        async with self._tx(write=False) as db:
-            rows = await db.execute_fetchall(sql, params)
-        return [job_from_row(r) for r in rows]
+        return [job_from_row(r) for r in await self._rows(sql, params)]
 
     # buckets
 

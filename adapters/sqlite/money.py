@@ -42,6 +42,15 @@ USER_QUOTAS = (
 )
 
 
+# A workspace's rules in one statement (one trip to the connection's thread; read per job).
+_POLICY = (
+    "SELECT (SELECT json_group_array(model) FROM denied_models WHERE workspace_id = :w), "
+    "(SELECT daily_usd FROM budgets WHERE workspace_id = :w), "
+    "(SELECT monthly_usd FROM budgets WHERE workspace_id = :w), "
+    "(SELECT mode FROM workspace_nsfw WHERE workspace_id = :w)"
+)
+
+
 class MoneyTables(SqliteConnection):
     async def settle_job(self, job: Job, settlement: JobSettlement) -> bool:
         async with self._tx() as db:
@@ -115,24 +124,12 @@ class MoneyTables(SqliteConnection):
             await db.execute(sql, (workspace_id, model))
 
     async def policy(self, workspace_id: str) -> WorkspacePolicy:
-        async with self._tx(write=False) as db:
-            models = await db.execute_fetchall(
-                "SELECT model FROM denied_models WHERE workspace_id = ?", (workspace_id,)
-            )
-            budgets = list(
-                await db.execute_fetchall(
-                    "SELECT daily_usd, monthly_usd FROM budgets WHERE workspace_id = ?",
-                    (workspace_id,),
-                )
-            )
-            nsfw = list(
-                await db.execute_fetchall(
-                    "SELECT mode FROM workspace_nsfw WHERE workspace_id = ?", (workspace_id,)
-                )
-            )
-        budget = budget_from(*budgets[0]) if budgets else Budget()
-        mode = NsfwMode(nsfw[0]["mode"]) if nsfw else None
-        return WorkspacePolicy(frozenset(r["model"] for r in models), budget, mode)
+        [(denied, daily, monthly, mode)] = await self._rows(_POLICY, {"w": workspace_id})
+        return WorkspacePolicy(
+            frozenset(json.loads(denied)),
+            budget_from(daily, monthly),
+            None if mode is None else NsfwMode(mode),
+        )
 
     async def set_nsfw(self, workspace_id: str, mode: NsfwMode | None) -> None:
         async with self._tx() as db:

@@ -15,7 +15,7 @@ import random
 import signal
 import socket
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +67,12 @@ def clean_environment(extra: Mapping[str, str]) -> dict[str, str]:
 class FalbotProcess:
     """One `falbot run` child. `lines` holds every stderr line it wrote, parsed when JSON."""
 
-    def __init__(self, env: Mapping[str, str], *, cwd: Path) -> None:
+    def __init__(
+        self, env: Mapping[str, str], *, cwd: Path, command: Sequence[str] | None = None
+    ) -> None:
         self._env = clean_environment(env)
         self._cwd = cwd
+        self._command = list(command or FALBOT)
         self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
         self._changed = asyncio.Condition()
@@ -80,7 +83,7 @@ class FalbotProcess:
     async def start(self, *, ready_within: float = 20.0) -> None:
         """Start the child and return once it logged that it is running."""
         self._proc = await asyncio.create_subprocess_exec(
-            *FALBOT,
+            *self._command,
             cwd=self._cwd,
             env=self._env,
             stdin=asyncio.subprocess.DEVNULL,

@@ -35,6 +35,9 @@ class RouteHost(Protocol):
     def http_by_request(self) -> Mapping[str, Counter[str]]: ...
 
     @property
+    def queue_connections(self) -> set[tuple[str, int]]: ...
+
+    @property
     def requests(self) -> Mapping[str, SimRequest]: ...
 
     @property

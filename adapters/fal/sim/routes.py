@@ -85,6 +85,9 @@ class _Routes:
         A stream's `drop` fault is handed back for the stream to apply after its first event.
         """
         self.sim.count(route, request.match_info.get("request_id"))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if peer is not None:
+            self.sim.queue_connections.add((str(peer[0]), int(peer[1])))
         if auth and not self.sim.authorized(request.headers.get("Authorization")):
             return _json({"detail": "No user found for Key ID and Secret"}, status=401)
         fault = self.sim.take_http_fault(route)

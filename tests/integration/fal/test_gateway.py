@@ -71,6 +71,20 @@ async def test_a_job_that_runs_a_while_costs_at_most_four_fal_requests(
     assert fal_sim.http_by_request[request_id]["status"] == 0
 
 
+async def test_a_job_at_fal_takes_one_connection_the_stream_read_to_its_end(
+    fal_sim: FalSimulator, fal_gateway: FalClientGateway
+) -> None:
+    """The completed stream is read to the end fal gives it, so its connection goes back to
+    the pool and the result's request takes it (a half-read one is closed: a second connect)."""
+    fal_sim.run_time = 0.2
+    request_id = await fal_gateway.submit("fal-ai/nano-banana", {"prompt": "a lighthouse"})
+    async with aclosing(fal_gateway.watch("fal-ai/nano-banana", request_id)) as statuses:
+        assert [s async for s in statuses][-1].state == "completed"
+    await fal_gateway.result("fal-ai/nano-banana", request_id)
+    assert fal_sim.http_by_request[request_id] == {"submit": 1, "stream": 1, "result": 1}
+    assert len(fal_sim.queue_connections) == 1
+
+
 async def test_edit_job_with_an_input_uploaded_through_the_cdn_token_flow(
     fal_sim: FalSimulator, fal_gateway: FalClientGateway
 ) -> None:
