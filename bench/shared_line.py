@@ -305,7 +305,17 @@ def _engine_process(
             await fal.aclose()
         conn.send("stopped")
 
-    asyncio.run(main())
+    with runner() as loop:  # the event loop `falbot run` serves on
+        loop.run(main())
+
+
+def runner() -> asyncio.Runner:
+    """uvloop's event loop where it is installed, as `falbot run` uses (bot/cli.py)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.Runner()
+    return asyncio.Runner(loop_factory=uvloop.new_event_loop)
 
 
 def fal_times(fal: Any) -> list[tuple[str, float, float | None]] | None:
@@ -638,7 +648,8 @@ def _admission_process(
             f"DB round trips per admission: {sum(trips.values()) / samples:.1f} [{per}]"
         )
 
-    conn.send(asyncio.run(main()))
+    with runner() as loop:
+        conn.send(loop.run(main()))
 
 
 async def admission(dsn: str, *, slots: int, waiting: int, samples: int) -> None:
