@@ -23,6 +23,7 @@ TOUR = """\
 /edit {last} make it a stormy night
 /upscale {last}
 /video --model wan-2.5 --duration 5 waves crashing against the lighthouse
+/confirm
 /wait
 /quota
 /usage

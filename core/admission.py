@@ -20,7 +20,16 @@ from core.catalog import ModelSpec
 from core.circuit import CircuitBreaker
 from core.config import EngineConfig
 from core.errors import BotError
-from core.jobs import Actor, InputImage, Job, JobRequest, JobState, ProgressView, Stage
+from core.jobs import (
+    PRIVATE_KEY,
+    Actor,
+    InputImage,
+    Job,
+    JobRequest,
+    JobState,
+    ProgressView,
+    Stage,
+)
 from core.line import Line
 from core.live_catalog import LiveCatalog
 from core.nsfw import check_reuse
@@ -77,6 +86,10 @@ class Admitter:
         self._replies = replies
         self._busy_retry_after = busy_retry_after
 
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
     async def admit(self, request: JobRequest, reply: Reply, *, hold: bool = False) -> Job:
         """Validate, check policy, quota and budget, persist and enqueue; or raise `BotError`.
         With `hold`, the job keeps its place reserved but waits for `release` (or `withdraw`):
@@ -109,7 +122,7 @@ class Admitter:
             state=JobState.QUEUED,
             created_at=now,
             updated_at=now,
-            reply_ref=dict(request.reply_ref),
+            reply_ref={**request.reply_ref, **({PRIVATE_KEY: True} if request.private else {})},
             nsfw_channel=request.channel.nsfw,
             nsfw_input=request.flagged_input,
             input_count=len(request.images),

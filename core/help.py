@@ -18,7 +18,8 @@ Platform = Literal["discord", "slack"]
 INTRO = (
     "**falbot** makes and edits images and short videos with fal.ai's models, right here. "
     "Each job takes credits from your quota, which refills by itself; you see the cost of "
-    "every result in its footer."
+    "every result in its footer. A bigger job shows its price first and starts only once you "
+    "confirm it."
 )
 
 
@@ -48,6 +49,11 @@ TOPICS = (
         "Make a short video",
         discord="/video prompt:waves at night duration:5",
         slack="/video waves at night --duration 5",
+    ),
+    Topic(
+        "Only you see the progress and result, and fal keeps nothing (private mode)",
+        discord="/imagine prompt:a red fox private:True",
+        slack="/imagine a red fox --private",
     ),
     Topic(
         "Four prompt suggestions for an image",

@@ -5,6 +5,7 @@ where it is asked for."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ from core.admission import Admitter
 from core.catalog import ModelSpec
 from core.commands import Command, FollowUp, Generate
 from core.config import EngineConfig
+from core.confirmations import QuoteDesk
 from core.describe import suggestion_command
 from core.errors import BotError, ErrorCode
 from core.followups import follow_up_request, is_flagged, picked_is_flagged, result_file
@@ -20,6 +22,7 @@ from core.live_catalog import LiveCatalog
 from core.nsfw import check_reuse
 from core.ports import Reply, Store
 from core.preferences import PreferenceBook
+from core.privacy import private_for
 
 
 class Intake:
@@ -36,15 +39,47 @@ class Intake:
         self._models = models
         self._config = config
         self._admitter = admitter
+        self.quotes = self._quotes = QuoteDesk(
+            store=store,
+            models=models,
+            clock=admitter.clock,
+            credit_usd=config.credit_usd,
+            default_limits=config.default_limits,
+            default_threshold=config.confirm_above_usd,
+        )
         self._preferences = preferences
 
     async def submit(
-        self, command: Command, reply: Reply, *, actor: Actor, channel: Channel, hold: bool
+        self,
+        command: Command,
+        reply: Reply,
+        *,
+        actor: Actor,
+        channel: Channel,
+        hold: bool,
+        place: Mapping[str, Any] | None = None,
+        confirmed: bool = False,
     ) -> Job:
+        """Admit `command`; one above its workspace's threshold raises `QuoteFirst` unless
+        `confirmed` (its quote was), after refusing, reading only, what admission would."""
         request = await self._request(
             command, actor=actor, channel=channel, reply_ref=reply.persisted_ref()
         )
+        request = dataclasses.replace(
+            request, private=await private_for(self._store, actor, command)
+        )
+        if not confirmed and await self._quotes.needed(request):
+            await self._admitter.precheck(request, images=len(request.images))
+            await self._quotes.offer(request, command, place or {})
         return await self._admitter.admit(request, reply, hold=hold)
+
+    async def confirm(self, quote_id: str, reply: Reply, *, actor: Actor, hold: bool) -> Job:
+        """Start a quoted job once: its quote is taken (any later press is refused), then
+        admission runs in full, as for any job."""
+        quote = await self._quotes.take(quote_id, actor, confirmed=True)
+        return await self.submit(
+            quote.command, reply, actor=actor, channel=quote.channel, hold=hold, confirmed=True
+        )
 
     async def precheck(self, command: Generate, *, actor: Actor, images: int) -> ModelSpec:
         """The model `command` runs on, once what admission would refuse anyway is refused."""

@@ -72,6 +72,10 @@ def can_move(src: JobState, dst: JobState) -> bool:
     return dst in _TRANSITIONS[src]
 
 
+# In a job's reply_ref: True when the job is private (`core.privacy`).
+PRIVATE_KEY = "private"
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who asks: a user of a workspace (a Discord guild, a Slack team, the console)."""
@@ -125,6 +129,7 @@ class JobRequest:
     parent_job_id: str | None = None
     channel: Channel = field(default_factory=Channel)
     flagged_input: bool = False  # made from an output fal flagged as NSFW (see core.nsfw)
+    private: bool = False  # private mode (see core.privacy)
 
 
 @dataclass(frozen=True)
@@ -228,6 +233,11 @@ class Job:
     @property
     def short_id(self) -> str:
         return self.id[:8]
+
+    @property
+    def private(self) -> bool:
+        """Private mode (`core.privacy`): kept in the reply_ref, which every store persists."""
+        return self.reply_ref.get(PRIVATE_KEY) is True
 
     def moved_to(self, state: JobState, *, at: datetime, **changes: Any) -> Job:
         if not can_move(self.state, state):

@@ -50,9 +50,15 @@ class FalGateway(Protocol):
     """fal's queue. Every failure is raised as a `BotError`."""
 
     async def submit(
-        self, endpoint: str, arguments: Mapping[str, Any], *, webhook_url: str | None = None
+        self,
+        endpoint: str,
+        arguments: Mapping[str, Any],
+        *,
+        webhook_url: str | None = None,
+        private: bool = False,
     ) -> str:
-        """Queue a request and return fal's request id. Never retried: it may have reached fal."""
+        """Queue a request and return fal's request id. Never retried: it may have reached fal.
+        `private`: ask fal not to keep the request's inputs and outputs (private mode)."""
         ...
 
     def watch(self, endpoint: str, request_id: str) -> AsyncGenerator[FalStatus, None]:
@@ -245,8 +251,8 @@ class Store(Protocol):
         """Forget dedupe keys first seen before `older_than`; return how many."""
         ...
 
-    # facts the bot keeps (the commands last registered, people's /settings, the region painter's
-    # links)
+    # facts the bot keeps by key (the commands last registered, people's /settings, the region
+    # painter's links, a workspace's price threshold and private-mode rule, pending quotes)
     async def state_value(self, key: str) -> str | None:
         """The value kept under `key`, or None."""
         ...

@@ -37,6 +37,7 @@ class ReplyRef:
     created_at: datetime | None = None  # when the interaction was created
     message_id: int | None = None  # the bot's own channel message, when there is one
     reply_to: int | None = None  # the user's message a new channel message answers
+    private: bool = False  # private mode: ephemeral, and a DM once the token is gone
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -63,11 +64,13 @@ class ReplyRef:
             created_at=datetime.fromisoformat(created) if created else None,
             message_id=num("message_id"),
             reply_to=num("reply_to"),
+            private=data.get("private") is True,
         )
 
     @classmethod
-    def of_interaction(cls, interaction: discord.Interaction) -> ReplyRef:
+    def of_interaction(cls, interaction: discord.Interaction, *, private: bool = False) -> ReplyRef:
         return cls(
+            private=private,
             channel_id=interaction.channel_id or 0,
             user_id=interaction.user.id,
             guild_id=interaction.guild_id,

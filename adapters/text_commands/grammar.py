@@ -38,6 +38,7 @@ OPTIONS = (
     Option("scale", ("scale",), "2-4"),
     Option("scope", ("scope",), "user", choices=("user", "role", "workspace")),
     Option("csv", ("csv",), None),
+    Option("private", ("private",), None),
 )
 BY_FIELD = {o.field: o for o in OPTIONS}
 _BY_NAME = {name: o for o in OPTIONS for name in o.names}

@@ -103,6 +103,8 @@ class Env:
             "FALBOT_FAL_CDN_URL": self.sim.cdn_url,
             "FALBOT_ADMIN_ROLE": ADMIN_ROLE,
             "FALBOT_MAX_INPUT_BYTES": 2 * 1024 * 1024,
+            # Jobs start without a quote unless a test is about quotes (tests/…/test_quotes.py).
+            "FALBOT_CONFIRM_ABOVE_USD": None,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

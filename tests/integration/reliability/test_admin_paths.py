@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, get_args
 
 from adapters.discord.buttons import Action, ResultButton, custom_id
+from adapters.discord.quotes import QuoteButton
 from adapters.discord.settings import ResetButton, SettingMenu
 from adapters.discord.suggestion_button import SuggestionButton
 from adapters.slack.admin_commands import ADMIN_USAGE
@@ -117,6 +118,12 @@ DISCORD_ADMIN: dict[tuple[str, ...], DiscordCase] = {
     ("usage",): DiscordCase(lambda e, _: [], _none, "Spend by everyone"),
     ("refund",): DiscordCase(
         lambda e, job_id: [p.option("job", p.STRING, job_id)], _none, "Refunded"
+    ),
+    ("confirm-above",): DiscordCase(
+        lambda e, _: [p.option("usd", p.STRING, "0.50")], _none, "Jobs estimated above $0.50"
+    ),
+    ("private",): DiscordCase(
+        lambda e, _: [p.option("mode", p.STRING, "allow")], _none, "Private mode is allowed"
     ),
 }
 
@@ -222,8 +229,9 @@ def test_discord_routes_clicks_only_to_the_result_buttons() -> None:
 async def test_discord_result_buttons_refuse_someone_elses_job(env: Env) -> None:
     bot = await env.start_bot()
     routed = list(bot.adapter.client._connection._view_store._dynamic_items.values())
-    # Imagine (a describe's) and the settings panel's menus: test_describe_settings_paths.py
-    others = {SuggestionButton, SettingMenu, ResetButton}
+    # Imagine (a describe's) and the settings panel's menus: test_describe_settings_paths.py;
+    # QuoteButton's case (only the requester answers a quote): discord/test_quotes.py.
+    others = {SuggestionButton, SettingMenu, ResetButton, QuoteButton}
     assert set(routed) == {ResultButton, *others}, "a new DynamicItem needs its own case here"
     assert not bot.adapter.client.persistent_views, "a persistent view needs its own case here"
 
@@ -348,6 +356,13 @@ SLACK_ADMIN: dict[tuple[str, ...], SlackCase] = {
     ("unban",): SlackCase(f"unban <@{OTHER}>", "Ban", "can use falbot here again"),
     ("usage",): SlackCase("usage 7", "usage", "Spend by everyone"),
     ("refund",): SlackCase("refund {job}", "Refund", "Refunded"),
+    ("confirm-above",): SlackCase(
+        "confirm-above 0.50", "SetConfirmAbove", "Jobs estimated above $0.50"
+    ),
+    ("private", "allow"): SlackCase("private allow", "SetPrivateMode", "Private mode is allowed"),
+    ("private", "forbid"): SlackCase(
+        "private forbid", "SetPrivateMode", "Private mode is forbidden"
+    ),
 }
 SLACK_JOBS = {"/imagine", "/video", "/edit", "/upscale", "/describe", "/blend"}
 SLACK_OWN = {"help", "models", "quota", "usage", "jobs", "settings"}  # `/falbot <name>`

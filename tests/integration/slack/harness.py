@@ -80,6 +80,8 @@ def settings_for(
         "FALBOT_MAX_INPUT_BYTES": MAX_INPUT_BYTES,
         "FALBOT_HTTP_HOST": "127.0.0.1",
         "FALBOT_HTTP_PORT": 0,
+        # Jobs start without a quote unless a test is about quotes (test_quotes.py).
+        "FALBOT_CONFIRM_ABOVE_USD": None,
     }
     if mode == "socket":
         values["SLACK_APP_TOKEN"] = APP_TOKEN
