@@ -191,8 +191,8 @@ class TimedFal(FakeFal):
         self.latency = latency
         self.times: dict[str, list[float | None]] = {}
 
-    async def submit(self, endpoint: str, arguments: Any, *, webhook_url: str | None = None) -> str:
-        request_id = await super().submit(endpoint, arguments, webhook_url=webhook_url)
+    async def submit(self, endpoint: str, arguments: Any, **options: Any) -> str:
+        request_id = await super().submit(endpoint, arguments, **options)
         self.times[request_id] = [time.monotonic(), None]
         asyncio.get_running_loop().call_later(self.latency, self._complete, request_id)
         return request_id
