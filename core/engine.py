@@ -116,6 +116,7 @@ class Engine(AccountViews):
             deliverer=self._deliverer,
             replies=self._replies,
             tasks=self._tasks,
+            clock=clock,
         )
         self._admitter = Admitter(
             store=store,

@@ -267,7 +267,7 @@ class SharedLine:
         self._held.discard(job_id)
         try:
             await self._store.free_slot(job_id)
-        except Exception:  # the job's end frees it in the store too
+        except Exception:  # writing the job completed (or ended) frees it in the store too
             log.warning("freeing the slot of job %s failed", job_id[:8], exc_info=True)
         self.wake()  # this process may claim the slot it just gave back
 

@@ -294,8 +294,11 @@ class LineStore(Protocol):
         """Stopping: every unfinished job of this process may be taken over at once."""
         ...
 
-    async def take_over(self, platforms: Sequence[str], *, limit: int = 100) -> list[Job]:
-        """Own the unfinished jobs of these platforms whose owner's lease ran out."""
+    async def take_over(
+        self, platforms: Sequence[str], *, limit: int = 100, own: bool = False
+    ) -> list[Job]:
+        """Own the unfinished jobs of these platforms whose owner's lease ran out; with `own`,
+        also those owned under this process's name (left by its previous life)."""
         ...
 
     async def save_outcome(self, request_id: str, outcome: Mapping[str, Any]) -> None:

@@ -30,14 +30,17 @@ _INSERT_JOB = (
 # save_job leaves reply_ref alone: only set_reply_ref changes it after admission, so a job saved
 # from a copy read before the adapter named its message never loses that name.
 _UPDATED = [c for c in JOB_COLUMNS if c not in ("id", "reply_ref")]
-# A job that ends gives up its fal slot; only its owner (or nobody, while it waits in the line)
-# may write it: a process whose job another took over (its lease ran out) writes nothing.
+# A job past fal (completed, or ended) holds no fal slot: written so, it gives its slot up even
+# when freeing it on its own failed (the database out of reach a moment), so a slot is never
+# lost while the job waits to be delivered. Only its owner (or nobody, while it waits in the
+# line) may write it: a process whose job another took over (its lease ran out) writes nothing.
 _FINAL = _UPDATED.index("final") + 2
+_STATE = _UPDATED.index("state") + 2
 _OWNER = len(_UPDATED) + 2
 _UPDATE_JOB = (
     "UPDATE jobs SET "
     + ", ".join(f"{c} = ${i}" for i, c in enumerate(_UPDATED, start=2))
-    + f", slot_held = slot_held AND NOT ${_FINAL}"
+    + f", slot_held = slot_held AND NOT (${_FINAL} OR ${_STATE} = 'completed')"
     + f" WHERE id = $1 AND (owner IS NULL OR owner = ${_OWNER})"
 )
 _INSERT_INPUTS = (

@@ -44,7 +44,8 @@ WHERE id IN (
     SELECT id FROM jobs
     WHERE NOT final AND platform = ANY($3::text[])
       AND (owner <> $1 AND lease_until < now()
-           OR owner IS NULL AND state <> 'queued')
+           OR owner IS NULL AND state <> 'queued'
+           OR $5 AND owner = $1)
     ORDER BY seq LIMIT $4
     FOR UPDATE SKIP LOCKED
 )
@@ -147,10 +148,15 @@ class LineTables(PostgresConnection):
             await db.execute("SELECT pg_notify($1, '')", LINE_CHANNEL)
             return int(status.split()[-1])
 
-    async def take_over(self, platforms: Sequence[str], *, limit: int = 100) -> list[Job]:
-        """Own the unfinished jobs (of these platforms) whose owner's lease ran out."""
+    async def take_over(
+        self, platforms: Sequence[str], *, limit: int = 100, own: bool = False
+    ) -> list[Job]:
+        """Own the unfinished jobs (of these platforms) whose owner's lease ran out; with
+        `own`, also the ones owned under this process's name (a life before a restart)."""
         async with self._tx() as db:
-            rows = await db.fetch(_TAKE_OVER, self.instance, self.lease, list(platforms), limit)
+            rows = await db.fetch(
+                _TAKE_OVER, self.instance, self.lease, list(platforms), limit, own
+            )
         return sorted((job_from_row(r) for r in rows), key=lambda job: job.created_at)
 
     async def save_outcome(self, request_id: str, outcome: Mapping[str, Any]) -> None:
