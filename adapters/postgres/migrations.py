@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from adapters.postgres.codec import Connection
+import asyncpg
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ TABLES = (
 )
 
 
-async def migrate(db: Connection) -> int:
+async def migrate(db: asyncpg.Connection[asyncpg.Record]) -> int:
     """Apply the migrations the database has not seen; return its version afterwards.
 
     All of it happens under a session advisory lock, and each migration is one transaction
