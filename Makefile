@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench bench-cpu coverage clean
+.PHONY: demo test lint bench bench-cpu bench-shared coverage clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench: $(STAMP)
 # CPU per job of `falbot run` through the fake Discord (the fakes need the dev install).
 bench-cpu: $(DEVSTAMP)
 	$(BIN)/python bench/cpu_per_job.py
+
+# The shared line on PostgreSQL (127.0.0.1:5432 by default; FALBOT_BENCH_POSTGRES=postgresql://…).
+bench-shared: $(DEVSTAMP)
+	$(BIN)/python bench/shared_line.py --fal both
 
 clean:
 	rm -rf $(VENV) data out .pytest_cache .mypy_cache .ruff_cache

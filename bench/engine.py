@@ -166,7 +166,12 @@ class HeldGateway:
     """Submits never return: the slots fill and everything else waits in line."""
 
     async def submit(
-        self, endpoint: str, arguments: Mapping[str, Any], *, webhook_url: str | None = None
+        self,
+        endpoint: str,
+        arguments: Mapping[str, Any],
+        *,
+        webhook_url: str | None = None,
+        private: bool = False,
     ) -> str:
         await asyncio.Event().wait()
         raise AssertionError

@@ -140,6 +140,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         max_in_flight_per_user=settings.max_jobs_in_flight_per_user,
         progress_interval=settings.progress_interval,
         credit_usd=settings.credit_usd,
+        confirm_above_usd=settings.confirm_above_usd,
         max_output_bytes=settings.max_output_bytes,
         job_timeout=settings.job_timeout,
         webhook_url=webhook,

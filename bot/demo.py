@@ -20,10 +20,14 @@ TOUR = """\
 /models
 /imagine --model flux-schnell --aspect 16:9 a lighthouse on a cliff at dawn, oil painting
 /wait
+/vary {job} strong
+/zoom {job} 2
 /edit {last} make it a stormy night
 /upscale {last}
 /video --model wan-2.5 --duration 5 waves crashing against the lighthouse
+/confirm
 /wait
+/jobs
 /quota
 /usage
 !/imagine --count 99 too many
@@ -109,6 +113,14 @@ async def _run_lines(session: ConsoleSession, lines: list[str], terminal: Termin
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
+        if "{job}" in line:
+            await session.wait()
+            made = [r.label for r in session.replies if any(p.suffix != ".mp4" for p in r.saved)]
+            if not made:
+                terminal.say(f"skipped `{line}`: no image made yet")
+                ok = False
+                continue
+            line = line.replace("{job}", made[-1])
         if "{last}" in line:
             await session.wait()
             saved = [p for r in session.replies for p in r.saved if p.suffix != ".mp4"]

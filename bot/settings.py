@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     max_jobs_in_flight_per_user: int = Field(default=4, ge=1, alias="FALBOT_MAX_JOBS_PER_USER")
     progress_interval: float = Field(default=1.5, ge=0.1, alias="FALBOT_PROGRESS_INTERVAL")
     credit_usd: Decimal = Field(default=Decimal("0.01"), gt=0, alias="FALBOT_CREDIT_USD")
+    confirm_above_usd: Decimal | None = Field(
+        default=Decimal("0.20"), ge=0, alias="FALBOT_CONFIRM_ABOVE_USD"
+    )
     quota_capacity: Decimal = Field(default=Decimal(100), ge=0, alias="FALBOT_QUOTA_CAPACITY")
     quota_refill_per_hour: Decimal = Field(
         default=Decimal(50), ge=0, alias="FALBOT_QUOTA_REFILL_PER_HOUR"

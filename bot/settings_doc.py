@@ -34,6 +34,8 @@ DESCRIPTIONS: dict[str, str] = {
     "FALBOT_MAX_JOBS_PER_USER": "unfinished jobs one user may have",
     "FALBOT_PROGRESS_INTERVAL": "seconds between two edits of a progress message",
     "FALBOT_CREDIT_USD": "what one credit is worth in USD",
+    "FALBOT_CONFIRM_ABOVE_USD": "jobs estimated above this many USD show their price and wait"
+    " for Confirm; a workspace's `/admin confirm-above` overrides it",
     "FALBOT_QUOTA_CAPACITY": "default token bucket size, in credits (the burst)",
     "FALBOT_QUOTA_REFILL_PER_HOUR": "default bucket refill, in credits per hour",
     "FALBOT_MAX_INPUT_BYTES": "largest input image accepted, in bytes",

@@ -11,10 +11,13 @@ from core.admin_commands import (
     Ban,
     Refund,
     SetBudget,
+    SetConfirmAbove,
     SetNsfw,
+    SetPrivateMode,
     SetQuota,
     ShowQuota,
 )
+from core.confirmations import parse_threshold
 from core.engine import Engine
 from core.errors import BotError, ErrorCode, invalid
 from core.jobs import Actor
@@ -22,6 +25,7 @@ from core.markup import role_ref, user_ref
 from core.money import format_usd
 from core.nsfw import NsfwMode
 from core.ports import Clock
+from core.privacy import set_private_allowed
 from core.quota import BucketKey, BucketLimits, Budget, LedgerEntry, QuotaScope, resolve
 from core.usage import UsageReport
 
@@ -75,6 +79,14 @@ class AdminService:
                 return await self._ban(actor, command)
             case Refund():
                 return await self._refund(actor, command)
+            case SetConfirmAbove():
+                usd = parse_threshold(command.usd)
+                return await self._engine.quotes.set_threshold(actor.workspace_id, usd)
+            case SetPrivateMode():
+                await set_private_allowed(self._store, actor.workspace_id, command.allowed)
+                if command.allowed:
+                    return "Private mode is allowed here: people may ask for results only they see."
+                return "Private mode is forbidden here: every result is shown in its channel."
 
     @staticmethod
     def _check(actor: Actor) -> None:

@@ -54,6 +54,26 @@ class Refund:
     job_id: str
 
 
+@dataclass(frozen=True)
+class SetConfirmAbove:
+    usd: str  # dollars as typed, or "off": jobs above it show their price first
+
+
+@dataclass(frozen=True)
+class SetPrivateMode:
+    allowed: bool  # False: forbid private mode here
+
+
 # What `AdminService.handle` takes and answers with a sentence. (The workspace's usage is a
 # report each surface shows its own way: `AdminService.usage`.)
-AdminCommand = SetQuota | ShowQuota | SetBudget | AllowModel | SetNsfw | Ban | Refund
+AdminCommand = (
+    SetQuota
+    | ShowQuota
+    | SetBudget
+    | AllowModel
+    | SetNsfw
+    | Ban
+    | Refund
+    | SetConfirmAbove
+    | SetPrivateMode
+)

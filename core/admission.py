@@ -20,12 +20,22 @@ from core.catalog import ModelSpec
 from core.circuit import CircuitBreaker
 from core.config import EngineConfig
 from core.errors import BotError
-from core.jobs import Actor, InputImage, Job, JobRequest, JobState, ProgressView, Stage
+from core.jobs import (
+    PRIVATE_KEY,
+    Actor,
+    InputImage,
+    Job,
+    JobRequest,
+    JobState,
+    ProgressView,
+    Stage,
+)
 from core.line import Line
 from core.live_catalog import LiveCatalog
 from core.nsfw import check_reuse
 from core.policy import check_policy
 from core.ports import Clock, Reply, Store
+from core.pricing import estimate_for
 from core.quota import BucketLimits, to_credits
 from core.replies import JobReplies
 
@@ -77,6 +87,10 @@ class Admitter:
         self._replies = replies
         self._busy_retry_after = busy_retry_after
 
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
     async def admit(self, request: JobRequest, reply: Reply, *, hold: bool = False) -> Job:
         """Validate, check policy, quota and budget, persist and enqueue; or raise `BotError`.
         With `hold`, the job keeps its place reserved but waits for `release` (or `withdraw`):
@@ -93,7 +107,8 @@ class Admitter:
         except BotError:
             await self._check_policy(spec.name, actor)
             raise
-        estimate = spec.pricing.estimate(params, input_images=len(request.images))
+        sizes = [(i.width, i.height) for i in request.images]
+        estimate = estimate_for(spec.pricing, params, sizes)
         now = self._clock.now()
         job = Job(
             id=uuid.uuid4().hex,
@@ -109,7 +124,7 @@ class Admitter:
             state=JobState.QUEUED,
             created_at=now,
             updated_at=now,
-            reply_ref=dict(request.reply_ref),
+            reply_ref={**request.reply_ref, **({PRIVATE_KEY: True} if request.private else {})},
             nsfw_channel=request.channel.nsfw,
             nsfw_input=request.flagged_input,
             input_count=len(request.images),

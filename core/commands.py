@@ -7,6 +7,7 @@ job is the caller's, which image a follow-up works on and the NSFW rules."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -29,27 +30,53 @@ class Generate:
     options: Mapping[str, Any] = field(default_factory=dict)
     images: tuple[InputImage, ...] = ()
     flagged_input: bool = False
+    private: bool | None = None  # private mode asked for (`core.privacy`); None: the default
 
     @classmethod
     def typed(cls, kind: JobKind, options: Mapping[str, Any], *, prompt: str | None) -> Generate:
         """From options as a person typed them (`--model` among them) and the prompt, if the
         kind takes one."""
-        rest = {k: v for k, v in options.items() if k != "model"}
+        rest = {k: v for k, v in options.items() if k not in ("model", "private")}
         if prompt is not None:
             rest["prompt"] = prompt
-        return cls(kind, str(options.get("model") or ""), rest)
+        return cls(kind, str(options.get("model") or ""), rest, private=_flag(options))
 
     def with_images(self, images: tuple[InputImage, ...], *, flagged: bool) -> Generate:
         """This command once its images are fetched (`flagged`: they reuse a flagged result)."""
-        return Generate(self.kind, self.model, self.options, images, flagged_input=flagged)
+        return dataclasses.replace(self, images=images, flagged_input=flagged)
 
 
-# rerun: the same job with a new seed; vary: four new variations of it in one job (a new seed,
-# four images; see `core.followups`); upscale and edit: one image of the result
-# (`image_index`, 0-based); imagine: /imagine of a describe's suggestion (`image_index` names
-# it, 0-based; see `core.describe`); fill: repaint the region of that image `mask_url` marks (the
-# region painter's page, `core.painting`).
-FollowUpAction = Literal["rerun", "vary", "upscale", "edit", "imagine", "fill"]
+def _flag(options: Mapping[str, Any]) -> bool | None:
+    """`--private` as typed: a bare flag, or a yes/no word after it; None when not given."""
+    value = options.get("private")
+    if value is None:
+        return None
+    return value is True or str(value).strip().lower() in {"1", "yes", "true", "on"}
+
+
+# rerun: the same job with a new seed; edit: one image of the result with a prompt; the image
+# verbs of issue 14 (`core.verbs`): vary_subtle, vary_strong, upscale, upscale_creative,
+# zoom_2, zoom_1.5, pan_left/right/up/down, animate, each on one image (`image_index`, 0-based);
+# imagine: /imagine of a describe's suggestion (`image_index` names it, 0-based; see
+# `core.describe`); fill: repaint the region of that image `mask_url` marks (the region
+# painter's page, `core.painting`).
+FollowUpAction = Literal[
+    "rerun",
+    "edit",
+    "vary_subtle",
+    "vary_strong",
+    "upscale",
+    "upscale_creative",
+    "zoom_2",
+    "zoom_1.5",
+    "pan_left",
+    "pan_right",
+    "pan_up",
+    "pan_down",
+    "animate",
+    "imagine",
+    "fill",
+]
 
 
 @dataclass(frozen=True)
@@ -59,8 +86,9 @@ class FollowUp:
     job_id: str
     action: FollowUpAction
     image_index: int | None = None  # None (buttons made before grids): the first image
-    prompt: str | None = None  # edit's and fill's; rerun's and vary's changed one (remix mode)
+    prompt: str | None = None  # edit's and fill's; a remix's for rerun and the image verbs
     model: str | None = None  # edit only; None is the edit default
+    private: bool | None = None  # None: private when its result is (`core.privacy`)
     mask_url: str | None = None  # fill only: white is repainted, black kept
 
 

@@ -31,6 +31,9 @@ class EngineConfig:
     dedupe_keep: float = 24 * 3600.0
     dedupe_prune_every: float = 3600.0
     debug: bool = False
+    # Jobs estimated above this show their price first (`core.confirmations`); a workspace's
+    # `/admin confirm-above` overrides it. None: never (bot's setting defaults to $0.20).
+    confirm_above_usd: Decimal | None = None
     # Many processes on one database (a shared line): the lease a process holds on its jobs,
     # and how often a process with nothing to do looks at the line if no wake-up came.
     lease_seconds: float = 15.0

@@ -14,13 +14,15 @@ from core.errors import LeaseLost, internal_error
 from core.execution import JobExecutor
 from core.jobs import Job, JobState, ProgressView, Stage
 from core.line import Line, line_key
-from core.ports import Store
+from core.ports import Clock, Store
 from core.replies import JobReplies
 from core.tasks import OwnedTasks
 
 __all__ = ["Dispatcher", "line_key"]
 
 log = logging.getLogger(__name__)
+
+_DELIVER_ATTEMPTS = 6  # waiting 2, 4, … 32 s between them: about a minute in all
 
 # Frees the job's fal slot (once; later calls do nothing).
 FreeSlot = Callable[[], Awaitable[None]]
@@ -40,8 +42,10 @@ class Dispatcher:
         deliverer: Deliverer,
         replies: JobReplies,
         tasks: OwnedTasks,
+        clock: Clock,
     ) -> None:
         self._store = store
+        self._clock = clock
         self._line = line
         self._circuit = circuit
         self._executor = executor
@@ -104,7 +108,26 @@ class Dispatcher:
         finally:
             await free()
         if completed is not None:
-            await self._deliverer.deliver(completed)
+            await self._deliver(completed)
+
+    async def _deliver(self, job: Job) -> None:
+        """Deliver a completed (and paid for) job. A failure of falbot's own (the database
+        out of reach a moment) is tried again on the clock, for about a minute: the job must
+        not wait for a restart while its process lives on and holds it."""
+        for attempt in range(1, _DELIVER_ATTEMPTS + 1):
+            try:
+                await self._deliverer.deliver(job)
+                return
+            except LeaseLost:  # another process took it over: it delivers
+                self._replies.drop(job.id)
+                return
+            except Exception:
+                log.warning(
+                    "delivering job %s failed (attempt %d)", job.short_id, attempt, exc_info=True
+                )
+            if attempt < _DELIVER_ATTEMPTS:
+                await self._clock.sleep(min(2.0**attempt, 60.0))
+        log.error("job %s could not be delivered; it is tried again at the next start", job.id)
 
     async def _end_after_crash(self, job_id: str) -> None:
         job = await self._store.get_job(job_id)

@@ -22,6 +22,7 @@ from core.catalog import Catalog, ModelSpec
 from core.circuit import CircuitBreaker
 from core.commands import Cancel, Command, FollowUp, Generate
 from core.config import EngineConfig
+from core.confirmations import QuoteFirst
 from core.delivery import Deliverer
 from core.dispatch import Dispatcher
 from core.errors import BotError, ErrorCode, invalid
@@ -115,6 +116,7 @@ class Engine(AccountViews):
             deliverer=self._deliverer,
             replies=self._replies,
             tasks=self._tasks,
+            clock=clock,
         )
         self._admitter = Admitter(
             store=store,
@@ -147,6 +149,7 @@ class Engine(AccountViews):
             admitter=self._admitter,
             preferences=self.preferences,
         )
+        self.quotes = self._intake.quotes  # price before spending (`core.confirmations`)
 
     @property
     def _fal(self) -> FalGateway:
@@ -274,18 +277,28 @@ class Engine(AccountViews):
         actor: Actor,
         channel: Channel = ANY_CHANNEL,
         hold: bool = False,
+        place: Mapping[str, Any] | None = None,
     ) -> Job:
         """Admit `command` (asked by `actor` in `channel`) shown in `reply`, whose ref the job
         keeps: validate, check policy, quota and budget, persist and enqueue; or raise
         `BotError`. With `hold`, the admitted job waits for `release` or `withdraw` before it
         may start (an adapter that shows a job only once it is admitted names its message
-        first)."""
+        first). Above the workspace's price threshold it raises `QuoteFirst` instead
+        (`core.confirmations`), keeping `place` (the adapter's, JSON) with the quote."""
         model = command.model if isinstance(command, Generate) else command.action
         with self._refusals_logged(actor, model or ""):
             self._check_accepting()
             return await self._intake.submit(
-                command, reply, actor=actor, channel=channel, hold=hold
+                command, reply, actor=actor, channel=channel, hold=hold, place=place
             )
+
+    async def confirm(
+        self, quote_id: str, reply: Reply, *, actor: Actor, hold: bool = False
+    ) -> Job:
+        """Start the job of a quote `actor` confirmed, once, through the full admission."""
+        with self._refusals_logged(actor, "quote"):
+            self._check_accepting()
+            return await self._intake.confirm(quote_id, reply, actor=actor, hold=hold)
 
     async def precheck(self, command: Generate, *, actor: Actor, images: int = 1) -> ModelSpec:
         """Before a command's images are fetched or decoded: refuse, reading only, what
@@ -309,6 +322,8 @@ class Engine(AccountViews):
     def _refusals_logged(self, actor: Actor, model: str) -> Iterator[None]:
         try:
             yield
+        except QuoteFirst:
+            raise  # not a refusal: the job waits for its requester's Confirm
         except BotError as error:
             job_log.refused(
                 code=error.code.value,

@@ -128,8 +128,9 @@ class JobExecutor:
                 raise BotError(ErrorCode.CANCELLED, "Cancelled before it started.")
             job = await self._move(job, JobState.SUBMITTING)
             job_log.emit(job_log.JOB_STARTED, job)
+            hook, private = self._config.webhook_url, job.private
             request_id = await self._webhooks.submitted(
-                self.fal.submit(job.endpoint, arguments, webhook_url=self._config.webhook_url)
+                self.fal.submit(job.endpoint, arguments, webhook_url=hook, private=private)
             )
         except BotError as error:
             self._circuit.observe(error)

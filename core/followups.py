@@ -1,7 +1,6 @@
-"""The requests behind a result's buttons (Rerun, Variations, Upscale and Edit) and which
-buttons a result gets: one Upscale and one Edit per image the user can see (U1–U4 on a grid),
-none for an output withheld as NSFW, and nothing but Delete when every output was withheld.
-Variations is offered where the job's model makes several images at once."""
+"""The requests behind a result's buttons (Rerun, Edit and the image verbs of `core.verbs`) and
+which buttons a result gets: the verbs and Edit for each image the user can see, none for an
+output withheld as NSFW, and nothing but Delete when every output was withheld."""
 
 from __future__ import annotations
 
@@ -16,10 +15,7 @@ from core.errors import invalid
 from core.jobs import Actor, Delivery, InputImage, Job, JobKind, JobRequest, Output
 from core.live_catalog import LiveCatalog
 from core.nsfw import flagged_output
-
-# How many images Variations asks for: one job, a new seed, four images (every image model
-# falbot offers takes up to four at once; a model without a count has no Variations button).
-VARIATIONS = 4
+from core.verbs import BY_ACTION, verb_request
 
 # The name every delivered file gets (`core.delivery`): the job's short id and the output's
 # place, 1-based. A platform may prefix it (Discord's `SPOILER_`).
@@ -31,9 +27,8 @@ class FollowUpMenu:
     """The buttons a delivered result gets, for the adapters to render."""
 
     rerun: bool
-    vary: bool  # the job's model makes several images at once: four new ones in one job
-    images: tuple[int, ...]  # outputs (0-based) Upscale and Edit may take, in order
-    grid: bool  # more than one image output: each button names its image (U1, E2…)
+    images: tuple[int, ...]  # outputs (0-based) the verbs and Edit may take, in order
+    grid: bool  # more than one image output: each image gets its own menu of verbs
 
 
 def follow_up_menu(delivery: Delivery, *, spoilers: bool) -> FollowUpMenu:
@@ -49,7 +44,6 @@ def follow_up_menu(delivery: Delivery, *, spoilers: bool) -> FollowUpMenu:
     image_outputs = sum(1 for o in outputs if o.content_type.startswith("image/"))
     return FollowUpMenu(
         rerun=bool(seen),
-        vary=bool(seen) and "num_images" in delivery.job.arguments,
         images=images,
         grid=image_outputs > 1,
     )
@@ -77,17 +71,12 @@ def follow_up_request(
     channel: Channel,
     reply_ref: Mapping[str, Any],
 ) -> JobRequest:
-    """The request behind a result's button: `command.action` on the caller's own `job`."""
-    if command.action in ("rerun", "vary"):
+    """The request behind a result's button: `command.action` on `job` (the caller's own, but
+    for a public verb: `core.verbs.PUBLIC`)."""
+    seed = random.randrange(2**31)  # a seed, not a secret
+    if command.action == "rerun":
         params = {k: v for k, v in job.arguments.items() if k != "image_urls"}
-        params["seed"] = random.randrange(2**31)  # a seed, not a secret
-        if command.action == "vary":
-            if "num_images" not in params:
-                raise invalid(
-                    f"{job.model} makes one result at a time: it has no variations.",
-                    "Use Rerun for another one.",
-                )
-            params["num_images"] = VARIATIONS
+        params["seed"] = seed
         if command.prompt is not None and "prompt" in params:
             params["prompt"] = command.prompt  # remix mode: the prompt changed in its modal
         urls = list(job.arguments.get("image_urls") or [])
@@ -106,10 +95,18 @@ def follow_up_request(
             flagged_input=job.nsfw_input,
         )
     chosen, at = _picked(job, command.image_index)
-    image = InputImage(content_type=chosen.content_type, url=chosen.url)
-    flagged = is_flagged(job, at)
-    if command.action == "upscale":
-        kind, model, params = JobKind.UPSCALE, "", {}
+    image = InputImage(
+        content_type=chosen.content_type,
+        url=chosen.url,
+        width=chosen.width or 0,
+        height=chosen.height or 0,
+    )
+    if command.action not in BY_ACTION and command.action not in ("edit", "fill"):
+        raise invalid("That button is broken.", "Use the buttons under a newer result.")
+    if command.action in BY_ACTION:
+        kind, model, params = verb_request(
+            job, chosen, command.action, seed=seed, prompt=command.prompt
+        )
     elif command.action == "fill":
         kind, model = JobKind.FILL, ""
         params = {"prompt": command.prompt or "", "mask_url": command.mask_url or ""}
@@ -124,7 +121,7 @@ def follow_up_request(
         reply_ref,
         parent_job_id=job.id,
         channel=channel,
-        flagged_input=flagged,
+        flagged_input=is_flagged(job, at),
     )
 
 

@@ -18,7 +18,8 @@ Platform = Literal["discord", "slack"]
 INTRO = (
     "**falbot** makes and edits images and short videos with fal.ai's models, right here. "
     "Each job takes credits from your quota, which refills by itself; you see the cost of "
-    "every result in its footer."
+    "every result in its footer. A bigger job shows its price first and starts only once you "
+    "confirm it."
 )
 
 
@@ -50,6 +51,11 @@ TOPICS = (
         slack="/video waves at night --duration 5",
     ),
     Topic(
+        "Only you see the progress and result, and fal keeps nothing (private mode)",
+        discord="/imagine prompt:a red fox private:True",
+        slack="/imagine a red fox --private",
+    ),
+    Topic(
         "Four prompt suggestions for an image",
         discord="/describe image:(your photo)",
         slack="/describe",
@@ -77,16 +83,23 @@ TOPICS = (
     ),
 )
 
+_BUTTONS = (
+    "Under every image: **Vary** (subtle, strong), **Upscale** (subtle, creative), **Zoom Out**"
+    " (2×, 1.5×), **Pan** ⬅️ ➡️ ⬆️ ⬇️, **Animate**, **Rerun**, **Edit** and **Delete**; a grid"
+    " has a menu of them per image. Anyone may vary, upscale, zoom, pan or animate a result,"
+    " on their own credits."
+)
+
 # Ways in that are not commands.
 NOTES: dict[Platform, tuple[str, ...]] = {
     "discord": (
         "On a message with an image: Apps → **Edit image**, or reply to it and mention falbot.",
-        "Under every result: **Rerun**, **Variations**, **Upscale**, **Edit** and **Delete**.",
+        _BUTTONS,
     ),
     "slack": (
         "In an image's thread: `@falbot give it a hat` edits it, `@falbot upscale` upscales it.",
         "In a DM with falbot: send an image with what to change, and falbot edits it.",
-        "Under every result: **Rerun**, **Variations**, **Upscale**, **Edit** and **Delete**.",
+        _BUTTONS,
     ),
 }
 

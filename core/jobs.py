@@ -27,6 +27,7 @@ class JobKind(StrEnum):
     FILL = "fill"
     BLEND = "blend"
     ANIMATE = "animate"
+    VARY = "vary"  # an image redrawn from itself (FLUX image-to-image, at a strength)
     DESCRIBE = "describe"  # an image in, prompt suggestions (text) out
 
 
@@ -70,6 +71,10 @@ def can_move(src: JobState, dst: JobState) -> bool:
     if dst in (JobState.FAILED, JobState.CANCELLED):
         return True
     return dst in _TRANSITIONS[src]
+
+
+# In a job's reply_ref: True when the job is private (`core.privacy`).
+PRIVATE_KEY = "private"
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,7 @@ class JobRequest:
     parent_job_id: str | None = None
     channel: Channel = field(default_factory=Channel)
     flagged_input: bool = False  # made from an output fal flagged as NSFW (see core.nsfw)
+    private: bool = False  # private mode (see core.privacy)
 
 
 @dataclass(frozen=True)
@@ -234,6 +240,11 @@ class Job:
     def short_id(self) -> str:
         return self.id[:8]
 
+    @property
+    def private(self) -> bool:
+        """Private mode (`core.privacy`): kept in the reply_ref, which every store persists."""
+        return self.reply_ref.get(PRIVATE_KEY) is True
+
     def moved_to(self, state: JobState, *, at: datetime, **changes: Any) -> Job:
         if not can_move(self.state, state):
             raise BotError(
@@ -308,8 +319,9 @@ class Delivery:
     elapsed_s: float
     withheld: int = 0  # outputs fal flagged as NSFW and not delivered (not in `files`)
 
-    def footer(self) -> str:
-        """`nano-banana/edit · $0.039 · 12.4 s · seed 1234 · job 7f3a`"""
+    def footer(self, *, parent: str | None = None) -> str:
+        """`nano-banana/edit · $0.039 · 12.4 s · seed 1234 · job 7f3a · from job 1b2c`: a
+        child's footer names its parent (`parent`: the platform's link to it, when it has one)."""
         parts = [
             self.job.model,
             self.result.cost_text,
@@ -318,4 +330,6 @@ class Delivery:
         if self.result.seed is not None:
             parts.append(f"seed {self.result.seed}")
         parts.append(f"job {self.job.short_id}")
+        if self.job.parent_job_id:
+            parts.append(f"from {parent or 'job ' + self.job.parent_job_id[:8]}")
         return " · ".join(parts)

@@ -18,6 +18,8 @@ from core.webhooks import FalOutcome, WebhookOutcomes
 
 log = logging.getLogger(__name__)
 
+_BATCH = 100  # jobs taken over in one transaction
+
 
 class Leases:
     """Renews this process's leases every `renew_every` seconds and looks for jobs to take
@@ -52,7 +54,8 @@ class Leases:
         return self._clock.monotonic() - self.renewed_at < self.lease
 
     async def run(self) -> None:
-        """Forever: take over (at once too: a restarted process's old jobs), renew, sleep."""
+        """Forever: take over (at once too: the jobs of a process that died a while ago),
+        renew, sleep."""
         since_renewal = self.renew_every
         while True:
             if since_renewal >= self.renew_every:
@@ -66,10 +69,20 @@ class Leases:
             await self._clock.sleep(self.take_over_every)
             since_renewal += self.take_over_every
 
-    async def take_over(self) -> int:
-        """Take over the jobs whose owner's lease ran out and resume them; how many."""
+    async def reclaim(self) -> int:
+        """Starting: resume the jobs still owned under this process's name, left by its life
+        before a restart under the same FALBOT_INSTANCE (they are nobody else's to take: this
+        process would renew their leases without working on them); how many."""
+        taken = 0
+        while (found := await self.take_over(own=True)) == _BATCH:
+            taken += found
+        return taken + found
+
+    async def take_over(self, *, own: bool = False) -> int:
+        """Take over the jobs whose owner's lease ran out (with `own`, this process's name's
+        too) and resume them; how many."""
         try:
-            jobs = await self._store.take_over(self._platforms())
+            jobs = await self._store.take_over(self._platforms(), limit=_BATCH, own=own)
         except Exception:
             log.warning("looking for jobs to take over failed", exc_info=True)
             return 0
@@ -119,6 +132,7 @@ class Sharing:
 
     async def start(self) -> None:
         await self._listen()
+        await self.leases.reclaim()
         self._tasks.spawn(self.leases.run(), name="leases")
         self._tasks.spawn(self._keep_listening(), name="wake-ups")
 

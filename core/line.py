@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -20,6 +21,8 @@ from core.ports import Clock, LineStore
 from core.scheduler import FairLine, Slots
 
 log = logging.getLogger(__name__)
+
+MAX_CLAIM_BURST = 4  # claims one process tries at once, each on a connection of its own
 
 
 def line_key(job: Job) -> str:
@@ -159,6 +162,8 @@ class SharedLine:
         self._held: set[str] = set()
         self._wake = asyncio.Event()
         self._woken_at: float | None = None
+        self._burst = 1  # claims tried at once (see `_claim_round`)
+        self._claimed_ids: deque[str] = deque()  # claimed in a round, not handed out yet
         self.limit = limit
         self.shared = True
         self.claimed = 0
@@ -207,28 +212,44 @@ class SharedLine:
         """Nothing was taken by `acquire_slot`."""
 
     async def get(self) -> str:
-        while True:
+        while not self._claimed_ids:
             self._wake.clear()
-            try:
-                job_id = await self._store.claim_next(limit=self.limit)
-            except Exception:
-                log.warning("claiming the next job failed; trying again shortly", exc_info=True)
-                job_id = None
-            if job_id is not None:
-                self._held.add(job_id)
-                self._claimed()
-                return job_id
+            if await self._claim_round():
+                break
             self._woken_at = None
             await self._wait_for_wake()
+        return self._claimed_ids.popleft()
 
-    def _claimed(self) -> None:
+    async def _claim_round(self) -> int:
+        """Claim up to `_burst` jobs at once, each in a statement of its own: slots freed
+        together (jobs sent to fal together end together) are taken in a few round trips, not
+        one after another. The burst doubles while every claim of a round succeeds, and is
+        back to one after a claim that finds nothing. How many were claimed."""
+        results = await asyncio.gather(*(self._claim_one() for _ in range(self._burst)))
+        claimed = [job_id for job_id in results if job_id is not None]
+        full = len(claimed) == self._burst
+        self._burst = min(2 * self._burst, MAX_CLAIM_BURST) if full else 1
+        latency = None if self._woken_at is None else self._clock.monotonic() - self._woken_at
+        for job_id in claimed:
+            self._held.add(job_id)
+            self._claimed_ids.append(job_id)
+            self._claimed(latency)
+        if claimed:
+            self._woken_at = None
+        return len(claimed)
+
+    async def _claim_one(self) -> str | None:
+        try:
+            return await self._store.claim_next(limit=self.limit)
+        except Exception:
+            log.warning("claiming the next job failed; trying again shortly", exc_info=True)
+            return None
+
+    def _claimed(self, latency: float | None) -> None:
         self.claimed += 1
-        latency = None
-        if self._woken_at is not None:
-            latency = self._clock.monotonic() - self._woken_at
+        if latency is not None:
             self.claim_latencies.append(latency)
             del self.claim_latencies[:-1000]
-        self._woken_at = None
         if self.on_claim is not None:
             self.on_claim(latency)
 
@@ -246,7 +267,7 @@ class SharedLine:
         self._held.discard(job_id)
         try:
             await self._store.free_slot(job_id)
-        except Exception:  # the job's end frees it in the store too
+        except Exception:  # writing the job completed (or ended) frees it in the store too
             log.warning("freeing the slot of job %s failed", job_id[:8], exc_info=True)
         self.wake()  # this process may claim the slot it just gave back
 

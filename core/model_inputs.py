@@ -154,6 +154,16 @@ class Expand(ModelInput):
         return self
 
 
+class Vary(ModelInput):
+    """FLUX.1 [dev] image to image (Vary): the image is redrawn from itself with the prompt;
+    `strength` (fal's 0.01 to 1, default 0.95) is how much changes: low keeps the picture."""
+
+    prompt: Prompt
+    strength: Annotated[float, Field(ge=0.01, le=1)] = 0.95
+    num_images: Count = 1
+    seed: Seed | None = None
+
+
 class Blend(ModelInput):
     """FLUX.1 Kontext [pro] multi: two to five images (the images themselves come with the
     request; the catalog counts them) blended by a prompt."""

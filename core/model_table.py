@@ -23,6 +23,7 @@ from core.model_inputs import (
     SoraVideo,
     TextToImage,
     Upscale,
+    Vary,
     Veo3Video,
     WanVideo,
 )
@@ -123,6 +124,11 @@ def _animate_args(p: Mapping[str, Any], urls: list[str]) -> Args:
     return {**args, "duration": str(p["duration"]), "image_url": urls[0]}
 
 
+def _vary_args(p: Mapping[str, Any], urls: list[str]) -> Args:
+    args = _common(p, "prompt", "strength", "num_images", "seed")
+    return {**args, "image_url": urls[0]}
+
+
 def _fill_args(p: Mapping[str, Any], urls: list[str]) -> Args:
     return {**_common(p, "prompt", "mask_url", "num_images", "seed"), "image_url": urls[0]}
 
@@ -194,6 +200,16 @@ def _verb_specs() -> list[ModelSpec]:
             Animate,
             PerSecond({"480p": d("0.05"), "720p": d("0.10"), "1080p": d("0.15")}),
             _animate_args,
+            max_input_images=1,
+        ),
+        ModelSpec(
+            "flux-vary",
+            "fal-ai/flux/dev/image-to-image",
+            JobKind.VARY,
+            "FLUX.1 [dev] image to image: variations of an image, subtle or strong",
+            Vary,
+            PerScaledMegapixel(d("0.025")),
+            _vary_args,
             max_input_images=1,
         ),
         ModelSpec(
@@ -333,6 +349,7 @@ def build_catalog(*, esrgan_usd: Decimal = Decimal("0.002")) -> Catalog:
         JobKind.FILL: "flux-fill",
         JobKind.BLEND: "kontext-blend",
         JobKind.ANIMATE: "wan-2.5-animate",
+        JobKind.VARY: "flux-vary",
         JobKind.DESCRIBE: "describe",
     }
     return Catalog(specs, defaults)

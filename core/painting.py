@@ -200,8 +200,12 @@ class Painter:
 
     # ---- the job
 
-    async def submit(self, token: str, *, prompt: str, mask: bytes) -> PaintStatus:
-        """Check the prompt and the mask, then start the inpainting job (once per link)."""
+    async def submit(
+        self, token: str, *, prompt: str, mask: bytes, confirm: str | None = None
+    ) -> PaintStatus:
+        """Check the prompt and the mask, then start the inpainting job (once per link).
+        Above the workspace's price threshold it raises `QuoteFirst` (the link stays usable);
+        `confirm`: the quote the page shows, which then starts the job quoted."""
         key, record = await self._usable(token)
         text = _prompt(prompt)
         checked: Mask = await asyncio.to_thread(
@@ -217,13 +221,19 @@ class Painter:
         reply = _LinkedReply(record.reply, factory, done=self._forget)
         channel = Channel(nsfw=record.nsfw, spoilers=record.spoilers)
         try:
-            mask_url = await self._fal.upload(checked.png, "image/png")
-            command = FollowUp(
-                record.job, "fill", image_index=record.image, prompt=text, mask_url=mask_url
-            )
-            job = await self._engine.submit(
-                command, reply, actor=record.who(), channel=channel, hold=True
-            )
+            if confirm is not None:  # what was quoted: its mask is uploaded already
+                quoted = await self._engine.quotes.pending(confirm, record.who())
+                if getattr(quoted.command, "job_id", None) != record.job:
+                    raise invalid("That quote is not this painting's.", "Submit again.")
+                job = await self._engine.confirm(confirm, reply, actor=record.who(), hold=True)
+            else:
+                mask_url = await self._fal.upload(checked.png, "image/png")
+                command = FollowUp(
+                    record.job, "fill", image_index=record.image, prompt=text, mask_url=mask_url
+                )
+                job = await self._engine.submit(
+                    command, reply, actor=record.who(), channel=channel, hold=True
+                )
         except Exception:
             record.tries += 1  # refused or failed, nothing started: the link may try again
             await save(self._store, key, record)

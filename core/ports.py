@@ -50,9 +50,15 @@ class FalGateway(Protocol):
     """fal's queue. Every failure is raised as a `BotError`."""
 
     async def submit(
-        self, endpoint: str, arguments: Mapping[str, Any], *, webhook_url: str | None = None
+        self,
+        endpoint: str,
+        arguments: Mapping[str, Any],
+        *,
+        webhook_url: str | None = None,
+        private: bool = False,
     ) -> str:
-        """Queue a request and return fal's request id. Never retried: it may have reached fal."""
+        """Queue a request and return fal's request id. Never retried: it may have reached fal.
+        `private`: ask fal not to keep the request's inputs and outputs (private mode)."""
         ...
 
     def watch(self, endpoint: str, request_id: str) -> AsyncGenerator[FalStatus, None]:
@@ -245,8 +251,8 @@ class Store(Protocol):
         """Forget dedupe keys first seen before `older_than`; return how many."""
         ...
 
-    # facts the bot keeps (the commands last registered, people's /settings, the region painter's
-    # links)
+    # facts the bot keeps by key (the commands last registered, people's /settings, the region
+    # painter's links, a workspace's price threshold and private-mode rule, pending quotes)
     async def state_value(self, key: str) -> str | None:
         """The value kept under `key`, or None."""
         ...
@@ -292,8 +298,11 @@ class LineStore(Protocol):
         """Stopping: every unfinished job of this process may be taken over at once."""
         ...
 
-    async def take_over(self, platforms: Sequence[str], *, limit: int = 100) -> list[Job]:
-        """Own the unfinished jobs of these platforms whose owner's lease ran out."""
+    async def take_over(
+        self, platforms: Sequence[str], *, limit: int = 100, own: bool = False
+    ) -> list[Job]:
+        """Own the unfinished jobs of these platforms whose owner's lease ran out; with `own`,
+        also those owned under this process's name (left by its previous life)."""
         ...
 
     async def save_outcome(self, request_id: str, outcome: Mapping[str, Any]) -> None:

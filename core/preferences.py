@@ -8,6 +8,7 @@ and to nobody else's."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Mapping
@@ -196,7 +197,7 @@ class PreferenceBook:
         for name, value in (("aspect_ratio", prefs.aspect_ratio), ("num_images", prefs.num_images)):
             if options.get(name) is None and value is not None:
                 options[name] = value
-        return Generate(command.kind, model, options, command.images, command.flagged_input)
+        return dataclasses.replace(command, model=model, options=options)  # keeps `private`
 
     async def wants_remix(self, actor: Actor, action: str, job: Job) -> bool:
         """Whether a press of `action` on `job` first opens a modal with its prompt: remix mode

@@ -141,6 +141,10 @@ class PerScaledMegapixel(_UnitPriced):
         count = int(params.get("num_images", 1))
         return usd(self.unit_usd * megapixels(*self._size(params)) * count)
 
+    def estimate_from(self, params: Mapping[str, Any], size: tuple[int, int]) -> Decimal:
+        """The estimate when the input's size is known (a result's image, an upload)."""
+        return replace(self, base=size).estimate(params)
+
     def actual(self, params: Mapping[str, Any], outputs: tuple[Output, ...]) -> Decimal:
         fallback = self._size(params)
         total = Decimal(0)
@@ -151,6 +155,16 @@ class PerScaledMegapixel(_UnitPriced):
 
     def describe(self) -> str:
         return f"{format_usd(self.unit_usd)} per output megapixel"
+
+
+def estimate_for(rule: Pricing, params: Mapping[str, Any], sizes: list[tuple[int, int]]) -> Decimal:
+    """A job's estimate: from its first input's size where the rule scales with it and the size
+    is known (a Vary or creative upscale of a big result costs what it will), else the rule's
+    own."""
+    known = [s for s in sizes if s[0] > 0 and s[1] > 0]
+    if isinstance(rule, PerScaledMegapixel) and known:
+        return rule.estimate_from(params, known[0])
+    return rule.estimate(params, input_images=len(sizes))
 
 
 @dataclass(frozen=True)

@@ -108,14 +108,31 @@ def render_models(specs: list[ModelSpec]) -> str:
 
 
 def render_jobs(jobs: list[Job]) -> str:
+    """One line a job; a child's ends with its chain of parents (`from `1b2c3d4e` ← `9a8b7c6d``),
+    as far as the jobs listed (and the one parent beyond them) tell."""
     if not jobs:
         return "You have no jobs yet. Try /imagine."
+    by_id = {j.id: j for j in jobs}
     lines = []
     for job in jobs:
         cost = f" · {job.result.cost_text}" if job.result else ""
         when = job.created_at.strftime("%Y-%m-%d %H:%M")
-        lines.append(f"`{job.short_id}` {job.model} · {job.state.value}{cost} · {when} UTC")
+        line = f"`{job.short_id}` {job.model} · {job.state.value}{cost} · {when} UTC"
+        chain = _chain(job, by_id)
+        lines.append(f"{line} · from {chain}" if chain else line)
     return "\n".join(lines)
+
+
+def _chain(job: Job, by_id: dict[str, Job]) -> str:
+    parents: list[str] = []
+    parent_id = job.parent_job_id
+    while parent_id and len(parents) < 5:
+        parents.append(f"`{parent_id[:8]}`")
+        parent = by_id.get(parent_id)
+        parent_id = parent.parent_job_id if parent else None
+    if parent_id:
+        parents.append("…")
+    return " ← ".join(parents)
 
 
 def render_usage(report: UsageReport) -> str:

@@ -13,11 +13,13 @@ from adapters.console.terminal import Terminal
 from adapters.text_commands import verbs
 from adapters.text_commands.admin import AdminCommand, admin_usage, read_admin, run_admin
 from adapters.text_commands.grammar import Parsed, did_you_mean, parse, parse_days
+from adapters.text_commands.job_verbs import RESULT_VERBS, read_job_verb
 from adapters.text_commands.settings import read_settings
 from adapters.usage_chart import file_stem, usage_chart_png, usage_csv
 from core.admin import AdminService
 from core.blend import blend_command
-from core.commands import Cancel, Generate
+from core.commands import Cancel, Command, Generate
+from core.confirmations import QuoteFirst
 from core.engine import Engine
 from core.errors import BotError, invalid
 from core.jobs import ANY_CHANNEL, Actor, InputImage, JobKind
@@ -42,13 +44,19 @@ _ARGS = {
 }
 VERBS = {
     f"/{v.name}": v
-    for v in (*verbs.JOB_VERBS, *verbs.IMAGE_VERBS, *verbs.ACCOUNT_VERBS, verbs.SETTINGS)
+    for v in (
+        *verbs.JOB_VERBS,
+        *verbs.IMAGE_VERBS,
+        *RESULT_VERBS,
+        *verbs.ACCOUNT_VERBS,
+        verbs.SETTINGS,
+    )
 }
 _SETTINGS_CHANGE = (
     "Change one with `/settings aspect 16:9` (model, aspect, count, remix, private; `default`"
     " clears one); `/settings reset` puts back the defaults."
 )
-_OWN = ("/wait", "/quit")  # the console's own commands
+_OWN = ("/wait", "/confirm", "/decline", "/quit")  # the console's own commands
 ADMIN_OPTIONS = frozenset({"scope", "csv"})
 COMMAND_NAMES = (*VERBS, "/admin", *_OWN)
 HELP = "\n".join(
@@ -56,6 +64,7 @@ HELP = "\n".join(
         *(v.usage(args=_ARGS.get(v.name)) for v in VERBS.values()),
         "`/edit region <job> [<image>]` (a link to paint the region to change)",
         *(f"`{name}`" for name in _OWN),
+        "`/confirm` or `/decline` answers the last price quote (jobs above the threshold).",
         admin_usage("/", allowed=ADMIN_OPTIONS),
         "A line starting with ! expects the command to fail (for scripts).",
     ]
@@ -110,6 +119,7 @@ class ConsoleSession:
         self._painter = painter
         self.actor = Actor("console", "console", user_id, is_admin=True, name="you")
         self.replies: list[ConsoleReply] = []
+        self._quote: str | None = None  # the last quote shown, for /confirm and /decline
 
     def say(self, text: str) -> None:
         people = {self.actor.user_id: self.actor.name or self.actor.user_id}
@@ -153,6 +163,10 @@ class ConsoleSession:
             await self._submit(JobKind.EDIT, opts, prompt=prompt, images=self._read(paths))
         elif name == "/upscale":
             await self._submit(JobKind.UPSCALE, opts, prompt=None, images=self._read(args[:1]))
+        elif name in ("/vary", "/zoom", "/pan", "/animate"):
+            verb = VERBS[name]
+            usage = verb.usage()
+            await self._start(read_job_verb(verb, args, opts, usage=usage))
         elif name in ("/describe", "/blend"):
             await self._image_verb(name, args, opts)
         elif name == "/settings":
@@ -173,6 +187,8 @@ class ConsoleSession:
                 raise invalid("Which job?", "/cancel JOB, with an id from /jobs.")
             job = await self._engine.cancel(Cancel(args[0]), actor=self.actor)
             self.say(f"Cancelling job {job.short_id}.")
+        elif name in ("/confirm", "/decline"):
+            await self._answer_quote(confirm=name == "/confirm")
         elif name == "/wait":
             await self.wait()
         elif name == "/admin":
@@ -247,12 +263,33 @@ class ConsoleSession:
         command = Generate.typed(kind, opts, prompt=prompt).with_images(images, flagged=False)
         await self._start(command)
 
-    async def _start(self, command: Generate) -> None:
+    async def _start(self, command: Command) -> None:
         done = asyncio.Event()
         reply = ConsoleReply(
             job_label="new", terminal=self._terminal, out_dir=self._out_dir, done=done
         )
-        job = await self._engine.submit(command, reply, actor=self.actor)
+        try:
+            job = await self._engine.submit(command, reply, actor=self.actor)
+        except QuoteFirst as first:
+            self._quote = first.quote.id
+            self.say(first.quote.text() + "\nType /confirm to start it, or /decline.")
+            return
+        reply.label = job.short_id
+        self.replies.append(reply)
+
+    async def _answer_quote(self, *, confirm: bool) -> None:
+        if self._quote is None:
+            raise invalid("There is no price quote to answer.", "Quotes come before big jobs.")
+        quote_id = self._quote
+        if not confirm:
+            quote = await self._engine.quotes.take(quote_id, self.actor, confirmed=False)
+            self.say(f"Cancelled: {quote.model} was not started, and nothing was taken.")
+            return
+        done = asyncio.Event()
+        reply = ConsoleReply(
+            job_label="new", terminal=self._terminal, out_dir=self._out_dir, done=done
+        )
+        job = await self._engine.confirm(quote_id, reply, actor=self.actor)
         reply.label = job.short_id
         self.replies.append(reply)
 

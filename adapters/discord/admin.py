@@ -13,7 +13,17 @@ from adapters.discord.deps import Deps
 from adapters.discord.identity import interaction_actor
 from adapters.discord.interactions import answering
 from adapters.discord.usage import send_usage
-from core.admin_commands import AllowModel, Ban, Refund, SetBudget, SetNsfw, SetQuota, ShowQuota
+from core.admin_commands import (
+    AllowModel,
+    Ban,
+    Refund,
+    SetBudget,
+    SetConfirmAbove,
+    SetNsfw,
+    SetPrivateMode,
+    SetQuota,
+    ShowQuota,
+)
 from core.jobs import Actor
 from core.nsfw import NsfwMode
 from core.quota import QuotaScope
@@ -25,6 +35,11 @@ NSFW_MODES = [
     ),
     app_commands.Choice(name="spoiler: delivered behind a spoiler", value=NsfwMode.SPOILER.value),
     app_commands.Choice(name="allow: shown like any other output", value=NsfwMode.ALLOW.value),
+]
+
+PRIVATE_MODES = [
+    app_commands.Choice(name="allow: people may ask for private results", value="allow"),
+    app_commands.Choice(name="forbid: every result is shown in its channel", value="forbid"),
 ]
 
 
@@ -148,5 +163,20 @@ def admin_group(deps: Deps) -> app_commands.Group:
         async with answering(interaction):
             result = await admin.handle(Refund(job), actor=actor(interaction))
             await say_privately(interaction, result)
+
+    @root.command(name="confirm-above", description="Jobs above this price wait for Confirm")
+    @app_commands.describe(usd="In dollars, like 0.50; off never asks (default 0.20)")
+    async def confirm_above(interaction: discord.Interaction, usd: AMOUNT) -> None:
+        async with answering(interaction):
+            result = await admin.handle(SetConfirmAbove(usd), actor=actor(interaction))
+            await say_privately(interaction, result)
+
+    @root.command(name="private", description="Allow or forbid private mode here")
+    @app_commands.describe(mode="Private mode: results only their requester sees")
+    @app_commands.choices(mode=PRIVATE_MODES)
+    async def private(interaction: discord.Interaction, mode: str) -> None:
+        async with answering(interaction):
+            command = SetPrivateMode(allowed=mode == "allow")
+            await say_privately(interaction, await admin.handle(command, actor=actor(interaction)))
 
     return root

@@ -18,7 +18,7 @@ from discord import app_commands
 
 from adapters.discord.account import account_commands
 from adapters.discord.admin import admin_group
-from adapters.discord.buttons import ResultButton
+from adapters.discord.buttons import ImageMenu, ResultButton
 from adapters.discord.commands import job_commands
 from adapters.discord.context_menu import edit_image_menu
 from adapters.discord.deps import Deps
@@ -28,6 +28,8 @@ from adapters.discord.identity import AdminRule, DmPolicy
 from adapters.discord.image_verbs import ImagineSuggestion, image_verb_commands
 from adapters.discord.interactions import admit_dm, send_error
 from adapters.discord.mentions import on_mention
+from adapters.discord.quote_answers import QuoteAnswers
+from adapters.discord.quotes import QuoteButton
 from adapters.discord.refs import TokenPolicy
 from adapters.discord.reply import DiscordReplyFactory
 from adapters.discord.results import ResultButtons
@@ -115,6 +117,7 @@ class FalbotClient(discord.Client):
         self.deps = deps
         self.tree = FalbotTree(self)
         self.result_buttons = ResultButtons(deps)
+        self.quote_buttons = QuoteAnswers(deps)
         self.imagine_suggestion = ImagineSuggestion(deps)
         self._ready_event = ready
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
@@ -130,7 +133,9 @@ class FalbotClient(discord.Client):
         self.tree.add_command(help_command(self.deps))
         self.tree.add_command(admin_group(self.deps))
         self.tree.add_command(edit_image_menu(self.deps))
-        self.add_dynamic_items(ResultButton, SuggestionButton, SettingMenu, ResetButton)
+        self.add_dynamic_items(
+            ResultButton, ImageMenu, QuoteButton, SuggestionButton, SettingMenu, ResetButton
+        )
 
     async def on_ready(self) -> None:
         shards = f" on shard(s) {_shard_list(self)}" if self.shard_count else ""

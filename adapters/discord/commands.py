@@ -50,6 +50,9 @@ def model_autocomplete(deps: Deps, *kinds: JobKind) -> Autocomplete:
     return complete
 
 
+PRIVATE_HELP = "Only you see the progress and the result, and fal keeps nothing"
+
+
 def job_commands(deps: Deps) -> list[app_commands.Command[Any, Any, Any]]:
     @app_commands.command(name="imagine", description="Make images from a text prompt")
     @app_commands.describe(
@@ -58,6 +61,7 @@ def job_commands(deps: Deps) -> list[app_commands.Command[Any, Any, Any]]:
         aspect="Aspect ratio",
         count="How many images (1–4)",
         seed="Seed, to make a result repeatable",
+        private=PRIVATE_HELP,
     )
     @app_commands.choices(aspect=IMAGE_ASPECTS)
     async def imagine(
@@ -68,10 +72,12 @@ def job_commands(deps: Deps) -> list[app_commands.Command[Any, Any, Any]]:
         aspect: str | None = None,
         count: COUNT | None = None,
         seed: SEED | None = None,
+        private: bool | None = None,
     ) -> None:
         options = {"prompt": prompt, "aspect_ratio": aspect, "num_images": count, "seed": seed}
+        command = Generate(JobKind.IMAGE, model or "", options, private=private)
         async with answering(interaction):
-            await start_job(deps, interaction, Generate(JobKind.IMAGE, model or "", options))
+            await start_job(deps, interaction, command)
 
     @app_commands.command(name="edit", description="Edit an image with a text instruction")
     @app_commands.describe(
@@ -83,6 +89,7 @@ def job_commands(deps: Deps) -> list[app_commands.Command[Any, Any, Any]]:
         aspect="Aspect ratio of the result",
         count="How many results (1–4)",
         seed="Seed, to make a result repeatable",
+        private=PRIVATE_HELP,
     )
     @app_commands.choices(aspect=IMAGE_ASPECTS)
     async def edit(
@@ -96,15 +103,18 @@ def job_commands(deps: Deps) -> list[app_commands.Command[Any, Any, Any]]:
         aspect: str | None = None,
         count: COUNT | None = None,
         seed: SEED | None = None,
+        private: bool | None = None,
     ) -> None:
         options = {"prompt": prompt, "aspect_ratio": aspect, "num_images": count, "seed": seed}
-        command = Generate(JobKind.EDIT, model or "", options)
+        command = Generate(JobKind.EDIT, model or "", options, private=private)
         attachments = [a for a in (image, image2, image3) if a is not None]
         async with answering(interaction):
             await start_job(deps, interaction, command, attachments=attachments)
 
     @app_commands.command(name="upscale", description="Upscale an image")
-    @app_commands.describe(image="The image to upscale", scale="How much larger", model="Model")
+    @app_commands.describe(
+        image="The image to upscale", scale="How much larger", model="Model", private=PRIVATE_HELP
+    )
     @app_commands.choices(scale=[app_commands.Choice(name=f"×{n}", value=n) for n in (2, 3, 4)])
     async def upscale(
         interaction: discord.Interaction,
@@ -112,8 +122,9 @@ def job_commands(deps: Deps) -> list[app_commands.Command[Any, Any, Any]]:
         image: discord.Attachment,
         scale: int | None = None,
         model: str | None = None,
+        private: bool | None = None,
     ) -> None:
-        command = Generate(JobKind.UPSCALE, model or "", {"scale": scale})
+        command = Generate(JobKind.UPSCALE, model or "", {"scale": scale}, private=private)
         async with answering(interaction):
             await start_job(deps, interaction, command, attachments=[image])
 
@@ -123,6 +134,7 @@ def job_commands(deps: Deps) -> list[app_commands.Command[Any, Any, Any]]:
         model="Which video model",
         duration="Seconds (each model offers its own lengths; see /models)",
         aspect="Aspect ratio",
+        private=PRIVATE_HELP,
     )
     @app_commands.choices(aspect=VIDEO_ASPECTS)
     async def video(
@@ -132,10 +144,12 @@ def job_commands(deps: Deps) -> list[app_commands.Command[Any, Any, Any]]:
         model: str | None = None,
         duration: app_commands.Range[int, 1, 20] | None = None,
         aspect: str | None = None,
+        private: bool | None = None,
     ) -> None:
         options = {"prompt": prompt, "duration": duration, "aspect_ratio": aspect}
+        command = Generate(JobKind.VIDEO, model or "", options, private=private)
         async with answering(interaction):
-            await start_job(deps, interaction, Generate(JobKind.VIDEO, model or "", options))
+            await start_job(deps, interaction, command)
 
     imagine.autocomplete("model")(model_autocomplete(deps, JobKind.IMAGE))
     edit.autocomplete("model")(model_autocomplete(deps, JobKind.EDIT))

@@ -13,11 +13,14 @@ from adapters.discord import render
 from adapters.discord.deps import Deps
 from adapters.discord.identity import DM_KEY, dm_context, interaction_actor
 from adapters.discord.media import check_attachments, fetch_images
+from adapters.discord.quotes import show_quote
 from adapters.discord.refs import ReplyRef
 from adapters.discord.reply import DiscordReply
-from core.commands import Command, Generate
+from core.commands import Command, FollowUp, Generate
+from core.confirmations import PriceQuote, QuoteFirst
 from core.errors import BotError, internal_error
 from core.jobs import Channel, Job
+from core.privacy import private_for
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +80,32 @@ async def start_job(
     command: Command,
     *,
     attachments: Sequence[discord.Attachment] = (),
-) -> Job:
-    """Admit a job whose progress and result edit this interaction's original response.
+    confirming: PriceQuote | None = None,
+) -> Job | None:
+    """Admit a job whose progress and result edit this interaction's original response (an
+    ephemeral one in private mode); or, above the workspace's price threshold, answer with its
+    quote (None). `confirming`: the quote whose Confirm this is (`command` is its command).
 
     Without images, admission (milliseconds) comes first, so a refusal is the interaction's
     first, ephemeral answer. With images, the download may outlast Discord's 3 s: defer first.
     """
     actor = interaction_actor(interaction, deps.rule)
+    private = (
+        confirming.private
+        if confirming is not None
+        else await private_for(deps.engine.store, actor, command)
+    )
+    # A follow-up's parent is the message its button is under; a Confirm's, the one its
+    # quote kept (the Confirm itself is pressed on the quote).
+    place = {"parent_message_id": interaction.message.id} if interaction.message else {}
+    parent = (confirming.place if confirming is not None else place).get("parent_message_id")
     reply = DiscordReply(
         client=interaction.client,
-        ref=ReplyRef.of_interaction(interaction),
+        ref=ReplyRef.of_interaction(
+            interaction,
+            private=private,
+            parent_message_id=int(parent) if parent and isinstance(command, FollowUp) else None,
+        ),
         clock=deps.clock,
         tokens=deps.tokens,
     )
@@ -99,13 +118,22 @@ async def start_job(
         flagged = await deps.engine.screen_files(
             actor.workspace_id, [a.filename for a in attachments], channel=channel
         )
-        await interaction.response.defer(thinking=True)
+        await interaction.response.defer(thinking=True, ephemeral=private)
         images = await fetch_images(deps.fetcher, attachments)
         command = command.with_images(images, flagged=flagged)
-    job = await deps.engine.submit(command, reply, actor=actor, channel=channel)
+    try:
+        if confirming is not None:
+            job = await deps.engine.confirm(confirming.id, reply, actor=actor)
+        else:
+            job = await deps.engine.submit(
+                command, reply, actor=actor, channel=channel, place=place
+            )
+    except QuoteFirst as first:
+        await show_quote(interaction, first.quote)
+        return None
     try:
         if not interaction.response.is_done():
-            await interaction.response.defer(thinking=True)
+            await interaction.response.defer(thinking=True, ephemeral=private)
     except discord.HTTPException as exc:
         # The job runs regardless; its reply moves to a channel message if this token is gone.
         log.warning(

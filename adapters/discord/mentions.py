@@ -17,11 +17,14 @@ from adapters.discord.deps import Deps
 from adapters.discord.identity import dm_context, message_actor
 from adapters.discord.interactions import nsfw_channel_of
 from adapters.discord.media import check_attachments, fetch_images, images_of
+from adapters.discord.quotes import quote_text, quote_view
 from adapters.discord.refs import DEFAULT_SIZE_LIMIT, ReplyRef
 from adapters.discord.reply import DiscordReply
 from core.commands import Generate, asks_upscale
-from core.errors import BotError, internal_error, invalid
+from core.confirmations import QuoteFirst
+from core.errors import BotError, internal_error, invalid, not_allowed
 from core.jobs import Channel, JobKind
+from core.privacy import private_for
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +113,10 @@ async def on_mention(deps: Deps, client: discord.Client, message: discord.Messag
             if asks_upscale(prompt)
             else Generate(JobKind.EDIT, "", {"prompt": prompt})
         )
+        private = await private_for(deps.engine.store, actor, command)
+        if private:
+            # Private mode: from here on, everything falbot says goes to a DM.
+            placeholder = await _private_placeholder(client, message.author)
         spec = deps.models.for_kind(command.kind)
         images = images[: max(1, spec.max_input_images)]
         await deps.engine.precheck(command, actor=actor, images=len(images))
@@ -118,24 +125,43 @@ async def on_mention(deps: Deps, client: discord.Client, message: discord.Messag
         flagged = await deps.engine.screen_files(
             actor.workspace_id, [a.filename for a in images], channel=channel
         )
-        placeholder = await message.reply("⏳ On it…", mention_author=False)
+        if placeholder is None:
+            placeholder = await message.reply("⏳ On it…", mention_author=False)
         ref = ReplyRef(
-            channel_id=message.channel.id,
+            channel_id=placeholder.channel.id,
             user_id=message.author.id,
-            guild_id=message.guild.id if message.guild else None,
+            guild_id=None if private or message.guild is None else message.guild.id,
             size_limit=message.guild.filesize_limit if message.guild else DEFAULT_SIZE_LIMIT,
             message_id=placeholder.id,
-            reply_to=message.id,
+            reply_to=None if private else message.id,
+            private=private,
         )
         reply = DiscordReply(client=client, ref=ref, clock=deps.clock, tokens=deps.tokens)
         reply.open_gate()
         command = command.with_images(await fetch_images(deps.fetcher, images), flagged=flagged)
-        await deps.engine.submit(command, reply, actor=actor, channel=channel)
+        try:
+            await deps.engine.submit(command, reply, actor=actor, channel=channel)
+        except QuoteFirst as first:
+            # The quote where the job would have shown, with its buttons (its requester's).
+            quote = first.quote
+            await placeholder.edit(content=quote_text(quote), view=quote_view(quote))
     except BotError as error:
         await _refuse(message, placeholder, error)
     except Exception:
         log.exception("mention %s failed", message.id)
         await _refuse(message, placeholder, internal_error())
+
+
+async def _private_placeholder(client: discord.Client, user: discord.abc.User) -> discord.Message:
+    try:
+        return await (await client.create_dm(user)).send("⏳ On it…")
+    except discord.HTTPException as exc:
+        log.info("could not DM the requester of a private job: HTTP %s", exc.status)
+        raise not_allowed(
+            "I could not send you a direct message, so I did not start this private job.",
+            "Allow direct messages from this server's members, or turn private mode off in"
+            " /settings.",
+        ) from None
 
 
 async def _refuse(

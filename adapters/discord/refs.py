@@ -37,11 +37,21 @@ class ReplyRef:
     created_at: datetime | None = None  # when the interaction was created
     message_id: int | None = None  # the bot's own channel message, when there is one
     reply_to: int | None = None  # the user's message a new channel message answers
+    private: bool = False  # private mode: ephemeral, and a DM once the token is gone
+    parent_message_id: int | None = None  # the result whose button made this job (lineage)
+
+    def parent_url(self) -> str | None:
+        """The link to the parent result's message, for the footer."""
+        if self.parent_message_id is None:
+            return None
+        where = self.guild_id if self.guild_id is not None else "@me"
+        return f"https://discord.com/channels/{where}/{self.channel_id}/{self.parent_message_id}"
 
     def to_dict(self) -> dict[str, Any]:
         # Every field is a scalar: no need for `asdict`'s recursive deep copy.
         data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
-        for key in ("channel_id", "user_id", "guild_id", "application_id", "message_id"):
+        numbers = ("channel_id", "user_id", "guild_id", "application_id", "message_id")
+        for key in (*numbers, "parent_message_id"):
             data[key] = str(data[key]) if data[key] is not None else None
         data["reply_to"] = str(self.reply_to) if self.reply_to is not None else None
         data["created_at"] = self.created_at.isoformat() if self.created_at else None
@@ -64,11 +74,22 @@ class ReplyRef:
             created_at=datetime.fromisoformat(created) if created else None,
             message_id=num("message_id"),
             reply_to=num("reply_to"),
+            parent_message_id=num("parent_message_id"),
+            private=data.get("private") is True,
         )
 
     @classmethod
-    def of_interaction(cls, interaction: discord.Interaction) -> ReplyRef:
+    def of_interaction(
+        cls,
+        interaction: discord.Interaction,
+        *,
+        private: bool = False,
+        parent_message_id: int | None = None,
+    ) -> ReplyRef:
+        """`parent_message_id`: the result whose button (or menu, or the modal it opened) made
+        this job, for the footer's link."""
         return cls(
+            private=private,
             channel_id=interaction.channel_id or 0,
             user_id=interaction.user.id,
             guild_id=interaction.guild_id,
@@ -76,4 +97,5 @@ class ReplyRef:
             application_id=interaction.application_id,
             token=interaction.token,
             created_at=interaction.created_at,
+            parent_message_id=parent_message_id,
         )

@@ -10,10 +10,11 @@ from typing import Any
 import discord
 
 from adapters.discord.deps import Deps
-from adapters.discord.interactions import admit_dm, answering, start_job
+from adapters.discord.interactions import admit_dm, answering, channel_of, start_job
 from core.commands import FollowUp
 from core.jobs import Actor
 from core.model_inputs import MAX_PROMPT
+from core.verbs import BY_ACTION
 
 MODAL_TIMEOUT = 600.0
 _TITLES = {
@@ -29,7 +30,8 @@ async def open_remix(
 ) -> bool:
     """Open the remix modal for `command` when the actor's remix mode asks for it (the job
     checked as theirs first); False when the press should go ahead as it is."""
-    job = await deps.engine.own_job(actor, command.job_id, doing=command.action)
+    # The job as core lets this person act on it (the image verbs are anyone's).
+    job = await deps.engine.check_follow_up(command, actor=actor, channel=channel_of(interaction))
     if not await deps.engine.preferences.wants_remix(actor, command.action, job):
         return False
     prompt = str(job.arguments.get("prompt") or "")
@@ -43,7 +45,9 @@ class RemixModal(discord.ui.Modal):
     )
 
     def __init__(self, deps: Deps, command: FollowUp, prompt: str) -> None:
-        super().__init__(title=_TITLES.get(command.action, "Remix"), timeout=MODAL_TIMEOUT)
+        verb = BY_ACTION.get(command.action)
+        title = f"Remix: {verb.label}" if verb else _TITLES.get(command.action, "Remix")
+        super().__init__(title=title, timeout=MODAL_TIMEOUT)
         self.prompt.default = prompt[:MAX_PROMPT]
         self._services = deps
         self._command = command

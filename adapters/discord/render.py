@@ -53,7 +53,13 @@ def progress(view: ProgressView, *, model: str) -> str:
     return fit(f"{icon} **{view.model or model}** · {view.text()}\n-# job {view.job_id[:8]}")
 
 
-def delivery(result: Delivery, *, links: Sequence[str], mention: str | None = None) -> str:
+def delivery(
+    result: Delivery,
+    *,
+    links: Sequence[str],
+    mention: str | None = None,
+    parent_url: str | None = None,
+) -> str:
     lines = [mention] if mention else []
     prompt = result.job.arguments.get("prompt")
     if isinstance(prompt, str) and prompt:
@@ -64,7 +70,10 @@ def delivery(result: Delivery, *, links: Sequence[str], mention: str | None = No
     lines += [f"||<{url}>||" if url in spoilered else f"<{url}>" for url in links]
     if result.withheld:
         lines.append(f"🔞 {result.withheld} output(s) withheld: fal flagged them as possibly NSFW.")
-    lines.append(f"-# {result.footer()}")
+    parent = None
+    if parent_url and result.job.parent_job_id:
+        parent = f"[job {result.job.parent_job_id[:8]}](<{parent_url}>)"
+    lines.append(f"-# {result.footer(parent=parent)}")
     return fit("\n".join(lines))
 
 

@@ -110,7 +110,12 @@ class DiscordReply:
 
             def compose(linked: bool) -> str:
                 shown = every_link if linked else links
-                return render.delivery(delivery, links=shown, mention=self._mention())
+                return render.delivery(
+                    delivery,
+                    links=shown,
+                    mention=self._mention(),
+                    parent_url=self.ref.parent_url(),
+                )
 
             def files() -> list[discord.File]:
                 return [
@@ -238,7 +243,11 @@ class DiscordReply:
                 self._client,
                 application_id=self.ref.application_id,
                 token=self.ref.token,
-                content="⏩ This is taking a while: the result will come in a new message below.",
+                content=(
+                    "⏩ This is taking a while: the result will come in a direct message."
+                    if self.ref.private
+                    else "⏩ This is taking a while: the result will come in a new message below."
+                ),
             )
         except discord.HTTPException:
             log.debug("could not leave a note on the expiring interaction message")
@@ -251,9 +260,14 @@ class DiscordReply:
         view: discord.ui.View | None,
         ping: bool,
     ) -> None:
-        channel = self._client.get_partial_messageable(
-            self.ref.channel_id, guild_id=self.ref.guild_id
-        )
+        channel: discord.PartialMessageable | discord.DMChannel
+        if self.ref.private:
+            # Private mode never posts in the channel: past the interaction, a DM.
+            channel = await self._client.create_dm(discord.Object(self.ref.user_id))
+        else:
+            channel = self._client.get_partial_messageable(
+                self.ref.channel_id, guild_id=self.ref.guild_id
+            )
         stale: int | None = None
         if ping and self._mention() and self._channel_message_id is not None:
             # Edits notify nobody: the result goes in a new message, the progress one goes.
@@ -282,7 +296,7 @@ class DiscordReply:
                 channel_id=self.ref.channel_id,
                 fail_if_not_exists=False,
             )
-            if self.ref.reply_to is not None
+            if self.ref.reply_to is not None and not self.ref.private  # a DM answers nothing
             else None
         )
         extra: dict[str, Any] = {}

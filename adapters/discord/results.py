@@ -1,6 +1,6 @@
-"""What the buttons under a result do: Rerun, Upscale and Edit start a new job (charged like any
-other) whose reply is a new message; Delete removes the result. Each needs the requester or an
-admin, which core decides (`Engine.own_job`)."""
+"""What the buttons (and a grid's menus) under a result do: Rerun, Edit and the image verbs start
+a new job (charged like any other) whose reply is a new message; Delete removes the result.
+Core decides who may: anyone here for an image verb, the requester or an admin for the rest."""
 
 from __future__ import annotations
 

@@ -45,6 +45,15 @@ log = logging.getLogger(__name__)
 
 _IDEMPOTENT_ATTEMPTS = 4  # status, cancel: fal-client's own retries, bounded
 _SUBMIT_ATTEMPTS = 3  # resent only after fal said 408/409/429 (nothing was queued)
+# Private mode: fal is asked not to keep the request's JSON inputs and outputs (kept 30 days
+# otherwise) and to delete its output files after a day (falbot has delivered them long before;
+# a file too large for the chat is linked, and the link works that long). fal documents both
+# headers at https://docs.fal.ai/documentation/model-apis/media-expiration ("Data Retention &
+# Storage") and https://fal.ai/docs/documentation/model-apis/inference/payloads.
+PRIVATE_HEADERS = {
+    "X-Fal-Store-IO": "0",
+    "X-Fal-Object-Lifecycle-Preference": json.dumps({"expiration_duration_seconds": 86400}),
+}
 _STREAM_FAILURES = 3  # consecutive stream failures before polling for the rest of a watch
 _POLL_FAILURES = 3  # consecutive failed polls a watch rides out
 _STREAM_END_WAIT = 0.05  # seconds a completed status stream is given to end
@@ -106,14 +115,23 @@ class FalClientGateway:
     # -- queue -----------------------------------------------------------------------------
 
     async def submit(
-        self, endpoint: str, arguments: Mapping[str, Any], *, webhook_url: str | None = None
+        self,
+        endpoint: str,
+        arguments: Mapping[str, Any],
+        *,
+        webhook_url: str | None = None,
+        private: bool = False,
     ) -> str:
-        """Queue a request; sent once unless fal refused it outright (so never queued twice)."""
+        """Queue a request; sent once unless fal refused it outright (so never queued twice).
+        `private`: with `PRIVATE_HEADERS`, so fal keeps neither its payloads nor its files."""
         await self._handle(endpoint, "-")
         try:
             with attempt_budget(_SUBMIT_ATTEMPTS, only_after_refusal=True) as budget:
                 handle = await self._client.submit(
-                    endpoint, dict(arguments), webhook_url=webhook_url
+                    endpoint,
+                    dict(arguments),
+                    webhook_url=webhook_url,
+                    headers=dict(PRIVATE_HEADERS) if private else {},
                 )
         except RetryRefused as exc:
             if exc.answered:

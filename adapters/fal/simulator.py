@@ -76,9 +76,9 @@ from typing import Any
 from aiohttp import web
 
 from adapters.fal.sim.faults import ROUTES, Fault, HttpFault
+from adapters.fal.sim.kinds import DEFAULT_KINDS, Kind
 from adapters.fal.sim.lifecycle import live
 from adapters.fal.sim.media import parse_data_uri
-from adapters.fal.sim.outputs import DEFAULT_KINDS, Kind
 from adapters.fal.sim.pricing import default_prices, tier_prices
 from adapters.fal.sim.routes import build_app
 from adapters.fal.sim.state import SimRequest, State, StoredFile

@@ -53,15 +53,18 @@ class PostgresConnection:
     async def open(cls, dsn: str, *, min_size: int = POOL_MIN, max_size: int = POOL_MAX) -> Self:
         """Connect to the database at `dsn` (`postgresql://…`) and bring its schema up to date
         (under an advisory lock: two processes starting at once migrate it once)."""
-        pool: asyncpg.Pool[asyncpg.Record] = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=_init_connection
-        )
+        own: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(dsn)
         try:
-            async with pool.acquire() as db:
-                version = await migrate(db)
-        except BaseException:
-            await pool.close()
-            raise
+            version = await migrate(own)  # its session lock on a connection of its own
+        finally:
+            await own.close()
+        pool: asyncpg.Pool[asyncpg.Record] = await asyncpg.create_pool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            reset=_keep_session,
+        )
         log.info("opened PostgreSQL database %s at schema version %d", _where(dsn), version)
         return cls(pool, dsn=dsn)
 
@@ -93,11 +96,25 @@ class PostgresConnection:
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Connection]:
-        """A pooled connection, outside any transaction (the caller opens its own)."""
+        """A pooled connection, outside any transaction: for one statement (PostgreSQL runs it
+        in a transaction of its own, without a BEGIN and a COMMIT to wait for), or for a
+        caller that opens its own transaction."""
         if self._pool is None:
             raise ValueError("the store is closed")
         async with self._pool.acquire() as db:
             yield db
+
+    @asynccontextmanager
+    async def _own_connection(self) -> AsyncIterator[asyncpg.Connection[asyncpg.Record]]:
+        """A connection outside the pool, closed after the block: for session state (an
+        advisory lock held across statements) that must never go back to the pool."""
+        if self._pool is None:
+            raise ValueError("the store is closed")
+        db: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(self.dsn)
+        try:
+            yield db
+        finally:
+            await db.close()
 
 
 async def _init_connection(db: asyncpg.Connection[asyncpg.Record]) -> None:
@@ -105,6 +122,13 @@ async def _init_connection(db: asyncpg.Connection[asyncpg.Record]) -> None:
     for kind in ("json", "jsonb"):
         await db.set_type_codec(kind, encoder=_dumps, decoder=_loads, schema="pg_catalog")
     await db.execute("SET TIME ZONE 'UTC'")
+
+
+async def _keep_session(db: asyncpg.Connection[asyncpg.Record]) -> None:
+    """What a connection going back to the pool needs beyond asyncpg's own (an open transaction
+    rolled back): nothing. Pooled connections hold no session state (session locks and LISTEN
+    have connections of their own), and asyncpg's default `RESET ALL` would cost a round trip
+    per store method and undo the time zone `_init_connection` set."""
 
 
 def _dumps(value: Any) -> str:

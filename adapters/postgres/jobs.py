@@ -30,14 +30,17 @@ _INSERT_JOB = (
 # save_job leaves reply_ref alone: only set_reply_ref changes it after admission, so a job saved
 # from a copy read before the adapter named its message never loses that name.
 _UPDATED = [c for c in JOB_COLUMNS if c not in ("id", "reply_ref")]
-# A job that ends gives up its fal slot; only its owner (or nobody, while it waits in the line)
-# may write it: a process whose job another took over (its lease ran out) writes nothing.
+# A job past fal (completed, or ended) holds no fal slot: written so, it gives its slot up even
+# when freeing it on its own failed (the database out of reach a moment), so a slot is never
+# lost while the job waits to be delivered. Only its owner (or nobody, while it waits in the
+# line) may write it: a process whose job another took over (its lease ran out) writes nothing.
 _FINAL = _UPDATED.index("final") + 2
+_STATE = _UPDATED.index("state") + 2
 _OWNER = len(_UPDATED) + 2
 _UPDATE_JOB = (
     "UPDATE jobs SET "
     + ", ".join(f"{c} = ${i}" for i, c in enumerate(_UPDATED, start=2))
-    + f", slot_held = slot_held AND NOT ${_FINAL}"
+    + f", slot_held = slot_held AND NOT (${_FINAL} OR ${_STATE} = 'completed')"
     + f" WHERE id = $1 AND (owner IS NULL OR owner = ${_OWNER})"
 )
 _INSERT_INPUTS = (
@@ -48,16 +51,16 @@ _INSERT_INPUTS = (
 
 class JobTables(PostgresConnection):
     async def get_job(self, job_id: str) -> Job | None:
-        async with self._tx(write=False) as db:
+        async with self._connection() as db:
             row = await db.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
         return None if row is None else job_from_row(row)
 
     async def save_job(self, job: Job) -> None:
-        async with self._tx() as db:
+        async with self._connection() as db:
             await update_job(db, job, owner=self.instance)
 
     async def set_reply_ref(self, job_id: str, reply_ref: Mapping[str, Any]) -> None:
-        async with self._tx() as db:
+        async with self._connection() as db:
             status = await db.execute(
                 "UPDATE jobs SET reply_ref = $2 WHERE id = $1", job_id, dict(reply_ref)
             )
@@ -65,12 +68,12 @@ class JobTables(PostgresConnection):
                 raise BotError(ErrorCode.NOT_FOUND, f"There is no job {job_id[:8]}.")
 
     async def job_inputs(self, job_id: str) -> list[InputImage]:
-        async with self._tx(write=False) as db:
+        async with self._connection() as db:
             rows = await db.fetch("SELECT * FROM job_inputs WHERE job_id = $1 ORDER BY idx", job_id)
         return [image_from_row(r) for r in rows]
 
     async def drop_job_inputs(self, job_id: str) -> None:
-        async with self._tx() as db:
+        async with self._connection() as db:
             await db.execute("DELETE FROM job_inputs WHERE job_id = $1", job_id)
 
     async def unfinished_jobs(self) -> list[Job]:
@@ -95,7 +98,7 @@ class JobTables(PostgresConnection):
         )
 
     async def _jobs(self, sql: str, *params: Any) -> list[Job]:
-        async with self._tx(write=False) as db:
+        async with self._connection() as db:
             rows = await db.fetch(sql, *params)
         return [job_from_row(r) for r in rows]
 

@@ -1,10 +1,11 @@
 """The shared line and the fal slots, in the database every process uses.
 
 A queued job with no owner waits in the line. A process claims the next one fairly (the user
-served longest ago first, then the oldest of that user's jobs) in one transaction that also
-counts the slots every process holds at fal: `pg_advisory_xact_lock(LINE_LOCK)` makes claims
-one at a time across processes, so the count cannot be exceeded, and `FOR UPDATE SKIP LOCKED`
-passes over a job another transaction holds (a cancel taking it out, say).
+served longest ago first, then the oldest of that user's jobs) in one statement that also
+counts the slots every process holds at fal (`falbot_claim`, a function of migration 3): the
+advisory lock `LINE_LOCK` makes claims one at a time across processes, so the count cannot be
+exceeded, and `FOR UPDATE SKIP LOCKED` passes over a job another transaction holds (a cancel
+taking it out, say).
 
 A job a process works on is owned by it until `lease_until`, which the owner renews every few
 seconds. When the lease runs out (the process died), another process takes the job over
@@ -32,26 +33,10 @@ from core.jobs import Job
 
 log = logging.getLogger(__name__)
 
-# Claims take this transaction-level advisory lock ("line"), one process at a time.
-LINE_LOCK = 0x6C69_6E65
 LINE_CHANNEL = "falbot_line"
 OUTCOME_CHANNEL = "falbot_outcome"
 
 _WAITING = "state = 'queued' AND owner IS NULL"
-
-_CLAIM = f"""
-WITH next AS (
-    SELECT j.id, j.workspace_id, j.user_id FROM jobs j
-    LEFT JOIN line_turns t ON t.workspace_id = j.workspace_id AND t.user_id = j.user_id
-    WHERE j.{_WAITING.replace(" AND owner", " AND j.owner")}
-    ORDER BY COALESCE(t.served, 0), j.seq
-    LIMIT 1
-    FOR UPDATE OF j SKIP LOCKED
-)
-UPDATE jobs SET owner = $1, lease_until = now() + $2::interval, slot_held = TRUE
-FROM next WHERE jobs.id = next.id
-RETURNING jobs.id, jobs.workspace_id, jobs.user_id
-"""
 
 _TAKE_OVER = """
 UPDATE jobs SET owner = $1, lease_until = now() + $2::interval
@@ -59,7 +44,8 @@ WHERE id IN (
     SELECT id FROM jobs
     WHERE NOT final AND platform = ANY($3::text[])
       AND (owner <> $1 AND lease_until < now()
-           OR owner IS NULL AND state <> 'queued')
+           OR owner IS NULL AND state <> 'queued'
+           OR $5 AND owner = $1)
     ORDER BY seq LIMIT $4
     FOR UPDATE SKIP LOCKED
 )
@@ -75,33 +61,25 @@ class LineTables(PostgresConnection):
     async def claim_next(self, *, limit: int) -> str | None:
         """The next waiting job, now owned by this process and holding a fal slot; None when
         the line is empty or every one of the `limit` slots is taken (by any process)."""
-        async with self._tx() as db:
-            await db.execute("SELECT pg_advisory_xact_lock($1)", LINE_LOCK)
-            in_use = await db.fetchval("SELECT count(*) FROM jobs WHERE slot_held")
-            if in_use >= limit:
-                return None
-            row = await db.fetchrow(_CLAIM, self.instance, self.lease)
-            if row is None:
-                return None
-            await db.execute(
-                "INSERT INTO line_turns (workspace_id, user_id, served) "
-                "VALUES ($1, $2, nextval('line_turn_seq')) ON CONFLICT (workspace_id, user_id) "
-                "DO UPDATE SET served = excluded.served",
-                row["workspace_id"],
-                row["user_id"],
+        # One statement (migration 3's function, see there), committed on its own: one round
+        # trip, and the line's lock is held only while the server runs it.
+        async with self._connection() as db:
+            job_id = await db.fetchval(
+                "SELECT falbot_claim($1, $2, $3)", self.instance, self.lease, limit
             )
-            return str(row["id"])
+        return None if job_id is None else str(job_id)
 
     async def enter_line(self, job_id: str) -> None:
         """Put a queued job (owned by this process, or by a dead one being taken over) in the
         line, holding no slot, and wake every process waiting for one."""
-        async with self._tx() as db:
+        async with self._connection() as db:  # one statement: committed, then notified
             await db.execute(
-                "UPDATE jobs SET owner = NULL, lease_until = NULL, slot_held = FALSE "
-                "WHERE id = $1 AND state = 'queued'",
+                "WITH entered AS (UPDATE jobs SET owner = NULL, lease_until = NULL, "
+                "slot_held = FALSE WHERE id = $1 AND state = 'queued') "
+                "SELECT pg_notify($2, '')",
                 job_id,
+                LINE_CHANNEL,
             )
-            await db.execute("SELECT pg_notify($1, '')", LINE_CHANNEL)
 
     async def take_waiting(self, job_id: str) -> bool:
         """Take a job out of the line (to cancel it): False when it is not waiting there
@@ -119,12 +97,13 @@ class LineTables(PostgresConnection):
 
     async def free_slot(self, job_id: str) -> None:
         """fal is done with the job: its slot goes to whichever process claims next."""
-        async with self._tx() as db:
-            freed = await db.execute(
-                "UPDATE jobs SET slot_held = FALSE WHERE id = $1 AND slot_held", job_id
+        async with self._connection() as db:  # one statement; notified only when it freed
+            await db.execute(
+                "WITH freed AS (UPDATE jobs SET slot_held = FALSE WHERE id = $1 AND slot_held "
+                "RETURNING id) SELECT pg_notify($2, '') FROM freed",
+                job_id,
+                LINE_CHANNEL,
             )
-            if freed != "UPDATE 0":
-                await db.execute("SELECT pg_notify($1, '')", LINE_CHANNEL)
 
     async def slots_in_use(self) -> int:
         async with self._tx(write=False) as db:
@@ -133,16 +112,19 @@ class LineTables(PostgresConnection):
     async def waiting_line(self, *, limit: int) -> tuple[list[str], int]:
         """The first `limit` waiting jobs in the order they will be served, and how many wait
         in all."""
-        async with self._tx(write=False) as db:
-            total = int(await db.fetchval(f"SELECT count(*) FROM jobs WHERE {_WAITING}"))
+        # One statement (the dispatcher asks after every claim): the count and the rows read
+        # from one snapshot. No rows means nobody waits.
+        async with self._connection() as db:
             rows = await db.fetch(
-                "SELECT j.id, j.workspace_id, j.user_id, COALESCE(t.served, 0) AS served "
+                "SELECT j.id, j.workspace_id, j.user_id, COALESCE(t.served, 0) AS served, "
+                f"(SELECT count(*) FROM jobs WHERE {_WAITING}) AS total "
                 "FROM jobs j LEFT JOIN line_turns t "
                 "ON t.workspace_id = j.workspace_id AND t.user_id = j.user_id "
                 f"WHERE j.{_WAITING.replace(' AND owner', ' AND j.owner')} "
                 "ORDER BY j.seq LIMIT $1",
-                limit,
+                max(1, limit),
             )
+        total = int(rows[0]["total"]) if rows else 0
         return serving_order(rows)[:limit], total
 
     async def renew_leases(self) -> int:
@@ -166,10 +148,15 @@ class LineTables(PostgresConnection):
             await db.execute("SELECT pg_notify($1, '')", LINE_CHANNEL)
             return int(status.split()[-1])
 
-    async def take_over(self, platforms: Sequence[str], *, limit: int = 100) -> list[Job]:
-        """Own the unfinished jobs (of these platforms) whose owner's lease ran out."""
+    async def take_over(
+        self, platforms: Sequence[str], *, limit: int = 100, own: bool = False
+    ) -> list[Job]:
+        """Own the unfinished jobs (of these platforms) whose owner's lease ran out; with
+        `own`, also the ones owned under this process's name (a life before a restart)."""
         async with self._tx() as db:
-            rows = await db.fetch(_TAKE_OVER, self.instance, self.lease, list(platforms), limit)
+            rows = await db.fetch(
+                _TAKE_OVER, self.instance, self.lease, list(platforms), limit, own
+            )
         return sorted((job_from_row(r) for r in rows), key=lambda job: job.created_at)
 
     async def save_outcome(self, request_id: str, outcome: Mapping[str, Any]) -> None:

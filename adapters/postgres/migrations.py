@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from adapters.postgres.codec import Connection
+import asyncpg
 
 log = logging.getLogger(__name__)
 
 # Every process migrates under this advisory lock (a constant of falbot's own), so two starting
 # at the same moment apply each migration once, one after the other.
 MIGRATION_LOCK = 0x6661_6C62_6F74  # "falbot"
+# Claims of the shared line take this transaction-level advisory lock ("line"), one at a time.
+LINE_LOCK = 0x6C69_6E65
 
 # Money and credits are NUMERIC (exact; never float), times TIMESTAMPTZ (aware, UTC), JSON
 # JSONB. `seq` keeps the order jobs were stored in, for ties between equal times. A bucket row
@@ -133,6 +135,52 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             received_at TIMESTAMPTZ NOT NULL DEFAULT now()
         )""",
     ),
+    # 3: a claim in one statement (adapters/postgres/line.py). The same steps as migration 2's
+    # claim took from the client one round trip each (the line's lock, the count of slots
+    # held, the fair pick, the user's turn), run inside the server: the lock is held for
+    # microseconds, not for four round trips of a process that may be descheduled meanwhile.
+    # Each statement of a VOLATILE function in READ COMMITTED sees what committed before it
+    # began, so the count, taken once the lock is held, sees every earlier claim. A claim
+    # that cannot succeed (no slot free, nobody waiting, as read before the lock) returns at
+    # once without queueing for the lock: a slot freed or a job entering the line after that
+    # read is notified once committed, and the notified process claims again.
+    (
+        f"""CREATE FUNCTION falbot_claim(p_owner TEXT, p_lease INTERVAL, p_slots INTEGER)
+        RETURNS TEXT LANGUAGE plpgsql VOLATILE AS $$
+        DECLARE
+            picked RECORD;
+        BEGIN
+            IF (SELECT count(*) FROM jobs WHERE slot_held) >= p_slots
+                OR NOT EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND owner IS NULL)
+            THEN
+                RETURN NULL;
+            END IF;
+            PERFORM pg_advisory_xact_lock({LINE_LOCK});
+            IF (SELECT count(*) FROM jobs WHERE slot_held) >= p_slots THEN
+                RETURN NULL;
+            END IF;
+            WITH next AS (
+                SELECT j.id FROM jobs j
+                LEFT JOIN line_turns t
+                    ON t.workspace_id = j.workspace_id AND t.user_id = j.user_id
+                WHERE j.state = 'queued' AND j.owner IS NULL
+                ORDER BY COALESCE(t.served, 0), j.seq
+                LIMIT 1
+                FOR UPDATE OF j SKIP LOCKED
+            )
+            UPDATE jobs SET owner = p_owner, lease_until = now() + p_lease, slot_held = TRUE
+            FROM next WHERE jobs.id = next.id
+            RETURNING jobs.id, jobs.workspace_id, jobs.user_id INTO picked;
+            IF NOT FOUND THEN
+                RETURN NULL;
+            END IF;
+            INSERT INTO line_turns (workspace_id, user_id, served)
+            VALUES (picked.workspace_id, picked.user_id, nextval('line_turn_seq'))
+            ON CONFLICT (workspace_id, user_id) DO UPDATE SET served = excluded.served;
+            RETURN picked.id;
+        END
+        $$""",
+    ),
 )
 
 LATEST = len(MIGRATIONS)
@@ -154,7 +202,7 @@ TABLES = (
 )
 
 
-async def migrate(db: Connection) -> int:
+async def migrate(db: asyncpg.Connection[asyncpg.Record]) -> int:
     """Apply the migrations the database has not seen; return its version afterwards.
 
     All of it happens under a session advisory lock, and each migration is one transaction

@@ -16,7 +16,7 @@ LOCK_SPACE = 0x6661_6C62
 
 class StateTables(PostgresConnection):
     async def claim(self, key: str, now: datetime) -> bool:
-        async with self._tx() as db:
+        async with self._connection() as db:
             status = await db.execute(
                 "INSERT INTO dedupe (key, seen_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 key,
@@ -25,14 +25,16 @@ class StateTables(PostgresConnection):
             return status == "INSERT 0 1"
 
     async def prune_dedupe(self, older_than: datetime) -> int:
-        """Forget dedupe keys first seen before `older_than`; return how many."""
-        async with self._tx() as db:
+        """Forget dedupe keys first seen before `older_than`; return how many. Webhook outcomes
+        kept for another process (the shared line) go with them."""
+        async with self._connection() as db:
             status = await db.execute("DELETE FROM dedupe WHERE seen_at < $1", aware(older_than))
+            await db.execute("DELETE FROM fal_outcomes WHERE received_at < $1", aware(older_than))
             return int(status.split()[-1])
 
     async def state_value(self, key: str) -> str | None:
         """A fact the bot keeps about itself, or None."""
-        async with self._tx(write=False) as db:
+        async with self._connection() as db:
             value = await db.fetchval("SELECT value FROM bot_state WHERE key = $1", key)
             return None if value is None else str(value)
 
@@ -47,7 +49,7 @@ class StateTables(PostgresConnection):
             return {str(r["key"]): str(r["value"]) for r in rows if r["value"] is not None}
 
     async def set_state_value(self, key: str, value: str) -> None:
-        async with self._tx() as db:
+        async with self._connection() as db:
             await db.execute(
                 "INSERT INTO bot_state (key, value) VALUES ($1, $2) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -60,7 +62,7 @@ class StateTables(PostgresConnection):
         """Hold the lock `name` for the block, against every process on this database: a
         session advisory lock on a connection of its own. A process that dies loses its
         session, and with it the lock."""
-        async with self._connection() as db:
+        async with self._own_connection() as db:
             await db.execute("SELECT pg_advisory_lock($1, hashtext($2))", LOCK_SPACE, name)
             try:
                 yield

@@ -38,6 +38,8 @@ from adapters.slack.image_verbs import (
 )
 from adapters.slack.mentions import on_direct_message, on_mention
 from adapters.slack.modals import on_upload_submitted
+from adapters.slack.quote_answers import on_quote_button
+from adapters.slack.quotes import QUOTE_ACTION
 from adapters.slack.remix import REMIX_MODAL, on_remix_submitted
 from adapters.slack.reply import SlackReplyFactory
 from adapters.slack.settings import SETTINGS_ACTION, on_settings_action
@@ -216,6 +218,7 @@ class SlackAdapter:
         self.app.view(IMAGE_VERB_MODAL)(
             self._listener(on_image_verb_submitted, "image-verb", modal_origin, "view")
         )
+        self.app.action(QUOTE_ACTION)(self._listener(on_quote_button, "quote", _interaction_origin))
 
     async def _dedupe(self, body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> Any:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None

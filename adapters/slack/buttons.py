@@ -1,17 +1,18 @@
-"""The buttons under a result: Rerun, Upscale, Edit, Delete (a grid's U1…, E1… name their image
-in the action id). Their value is the job id, and the job is read from the store, so a button
-works the same after a restart. Slack has no spoilers: every request made here says so, and core
-refuses a flagged image that Slack would not show."""
+"""What the buttons and menus under a result do (`result_actions` lays them out): Rerun and the
+image verbs start a child job posted in the result's thread, Edit opens the edit modal, Delete
+removes the result. The job is read from the store, so they work the same after a restart.
+Slack has no spoilers: every request made here says so, and core refuses a flagged image that
+Slack would not show."""
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, cast
 
 from slack_sdk.errors import SlackApiError
 
-from adapters.slack import render
+from adapters.slack import result_actions
 from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
 from adapters.slack.region import edit_region
@@ -21,47 +22,73 @@ from adapters.slack.submit import SLACK_CHANNEL
 from core.commands import FollowUp, FollowUpAction
 from core.errors import invalid
 from core.jobs import Actor
+from core.verbs import BY_ACTION
 
 log = logging.getLogger(__name__)
-
-_FOLLOW_UPS: dict[str, FollowUpAction] = {render.RERUN: "rerun", render.VARY: "vary"}
 
 
 async def on_result_button(deps: Deps, origin: Origin, body: dict[str, Any]) -> None:
     action = (body.get("actions") or [{}])[0]
-    action_id, image = render.result_action(str(action.get("action_id", "")))
+    verb, image = result_actions.result_action(str(action.get("action_id", "")))
     value = str(action.get("value", ""))
+    if verb == "pick":  # a grid image's menu: the choice is `action:job`
+        verb, _, value = str((action.get("selected_option") or {}).get("value", "")).partition(":")
     message = body.get("message") or {}
     message_ts = str(message.get("ts") or (body.get("container") or {}).get("message_ts") or "")
     thread_ts = str(message.get("thread_ts") or message_ts)
     actor = await deps.identities.actor(origin)
 
-    if action_id == render.DELETE:
+    if verb == "delete":
         await _delete(deps, actor, value, channel=origin.channel_id, message_ts=message_ts)
         return
-    if action_id == render.REGION:
+    if verb == "region":
         await edit_region(deps, origin, actor, body, job_id=value, image=image, thread_ts=thread_ts)
         return
-    if action_id == render.EDIT:
+    if verb == "edit":
         # Not the caller's, or a withheld image: refused before the modal asks for a prompt.
         command = FollowUp(value, "edit", image_index=image)
         job = await deps.engine.check_follow_up(command, actor=actor, channel=SLACK_CHANNEL)
         metadata = {"job": job.id, "c": origin.channel_id, "t": thread_ts, "i": image}
         await open_edit_modal(deps, origin, trigger_id=str(body["trigger_id"]), metadata=metadata)
         return
-    follow: FollowUpAction = _FOLLOW_UPS.get(action_id, "upscale")
-    job = await deps.engine.own_job(actor, value, doing=follow)
-    command = FollowUp(job.id, follow, image_index=image)
-    if await open_remix(deps, origin, actor=actor, job=job, command=command, thread_ts=thread_ts):
+    if verb != "rerun" and verb not in BY_ACTION:
+        raise invalid("That button is broken.", "Use the buttons under a newer result.")
+    follow = cast(FollowUpAction, verb)
+    command = FollowUp(value, follow, image_index=image)
+    job = await deps.engine.check_follow_up(command, actor=actor, channel=SLACK_CHANNEL)
+    parent_url = await _permalink(deps, origin.channel_id, message_ts)
+    if await open_remix(
+        deps,
+        origin,
+        actor=actor,
+        job=job,
+        command=command,
+        thread_ts=thread_ts,
+        parent_url=parent_url,
+    ):
         return  # remix mode: the modal's prompt starts the job
+    label = BY_ACTION[verb].label if verb in BY_ACTION else "Rerun"
     await deps.starter.start(
         actor=actor,
         channel=origin.channel_id,
         thread_ts=thread_ts,
-        prompt=str(job.arguments.get("prompt") or "") if follow != "upscale" else "",
-        what=f"{'variations' if follow == 'vary' else follow} of {job.short_id}",
+        prompt=str(job.arguments.get("prompt") or ""),
+        what=f"{label} of {job.short_id}",
         command=command,
+        parent_url=parent_url,
     )
+
+
+async def _permalink(deps: Deps, channel: str, message_ts: str) -> str:
+    """The parent result's link for the child's footer; none when Slack gives none."""
+    if not message_ts:
+        return ""
+    try:
+        answer = await deps.client.chat_getPermalink(channel=channel, message_ts=message_ts)
+    except SlackApiError as exc:
+        log.info("no permalink for %s: %s", message_ts, exc.response.get("error"))
+        return ""
+    return str(answer.get("permalink") or "")
 
 
 async def _delete(deps: Deps, actor: Actor, value: str, *, channel: str, message_ts: str) -> None:

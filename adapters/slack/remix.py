@@ -11,18 +11,27 @@ from typing import Any
 from adapters.slack.context import Origin
 from adapters.slack.deps import Deps
 from adapters.slack.shortcuts import modal_metadata
+from adapters.slack.submit import SLACK_CHANNEL
 from adapters.text_commands.grammar import usage_error
 from core.commands import FollowUp
 from core.errors import invalid
 from core.jobs import Actor, Job
 from core.model_inputs import MAX_PROMPT
+from core.verbs import BY_ACTION
 
 REMIX_MODAL = "falbot_remix_modal"
 _BLOCK, _INPUT = "remix_prompt", "remix_prompt_input"
 
 
 async def open_remix(
-    deps: Deps, origin: Origin, *, actor: Actor, job: Job, command: FollowUp, thread_ts: str
+    deps: Deps,
+    origin: Origin,
+    *,
+    actor: Actor,
+    job: Job,
+    command: FollowUp,
+    thread_ts: str,
+    parent_url: str = "",
 ) -> bool:
     """Open the remix modal for `command` on the caller's own `job` when their remix mode asks
     for it; False when the press should go ahead as it is."""
@@ -31,6 +40,8 @@ async def open_remix(
     if not origin.trigger_id:
         raise invalid("Slack did not let me open a form here.", "Press the button again.")
     metadata = {"f": dataclasses.asdict(command), "c": origin.channel_id, "t": thread_ts}
+    if parent_url:
+        metadata["p"] = parent_url  # the parent's link, for the child's footer
     prompt = str(job.arguments.get("prompt") or "")
     await deps.client.views_open(trigger_id=origin.trigger_id, view=_modal(prompt, metadata))
     return True
@@ -38,12 +49,14 @@ async def open_remix(
 
 def _modal(prompt: str, metadata: dict[str, Any]) -> dict[str, Any]:
     action = str(metadata["f"]["action"])
+    verb = BY_ACTION.get(action)
+    name = verb.label if verb else action.capitalize()
     return {
         "type": "modal",
         "callback_id": REMIX_MODAL,
         "private_metadata": json.dumps(metadata, separators=(",", ":"))[:3000],
-        "title": {"type": "plain_text", "text": f"Remix: {action}"[:24]},
-        "submit": {"type": "plain_text", "text": action.capitalize()[:24]},
+        "title": {"type": "plain_text", "text": f"Remix: {name}"[:24]},
+        "submit": {"type": "plain_text", "text": name[:24]},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
             {
@@ -74,12 +87,15 @@ async def on_remix_submitted(deps: Deps, origin: Origin, view: dict[str, Any]) -
     if not prompt:
         raise usage_error("Tell me the prompt.", "Change the prompt in the form and submit it.")
     actor = await deps.identities.actor(origin)
-    job = await deps.engine.own_job(actor, command.job_id, doing=command.action)
+    # Core checks the submitter against the job again (the image verbs are anyone's).
+    job = await deps.engine.check_follow_up(command, actor=actor, channel=SLACK_CHANNEL)
+    verb = BY_ACTION.get(command.action)
     await deps.starter.start(
         actor=actor,
         channel=origin.channel_id,
         thread_ts=str(meta.get("t") or "") or None,
         prompt=prompt,
-        what=f"{command.action} of {job.short_id}",
+        what=f"{verb.label if verb else command.action} of {job.short_id}",
         command=dataclasses.replace(command, prompt=prompt),
+        parent_url=str(meta.get("p") or ""),
     )

@@ -8,32 +8,20 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.slack import result_actions
 from core.catalog import ModelSpec
 from core.describe import render_suggestions
 from core.errors import BotError
-from core.followups import follow_up_menu
 from core.jobs import Delivery, Job, JobKind, ProgressView, Stage
 from core.markup import translate
 from core.nsfw import flagged_output
 from core.render import render_error
 
 Block = dict[str, Any]
-
-# Action ids of the buttons under a result. Their value carries the job id: the job itself lives
-# in the store, so the buttons work after a restart.
-RERUN = "falbot_rerun"
-VARY = "falbot_vary"
-UPSCALE = "falbot_upscale"
-EDIT = "falbot_edit"
-REGION = "falbot_region"  # Edit region: a private link to the region painter's page
-DELETE = "falbot_delete"
-RESULT_ACTIONS = (RERUN, VARY, UPSCALE, EDIT, REGION, DELETE)
+RESULT_ACTION = result_actions.RESULT_ACTION
 # A describe's suggestion (`falbot_imagine_2`, 1-based): /imagine it (`adapters.slack.image_verbs`).
-IMAGINE = "falbot_imagine"
+IMAGINE = result_actions.IMAGINE
 IMAGINE_ACTION = re.compile(IMAGINE + r"_([1-9])")
-# A grid's buttons name their image after the action (`falbot_upscale_2`): action ids are unique
-# within a block.
-RESULT_ACTION = re.compile("(" + "|".join(RESULT_ACTIONS) + r")(?:_([1-9]\d?))?")
 
 EDIT_SHORTCUT = "edit_image"  # the message shortcut's callback id (manifest.yaml)
 EDIT_MODAL = "falbot_edit_modal"  # the modal's callback id
@@ -161,10 +149,15 @@ def result(
     user_id: str,
     links: Sequence[tuple[str, str]],
     file_ids: Sequence[str],
+    parent_url: str = "",
 ) -> tuple[str, list[Block]]:
-    """The final message: what was asked, the footer, links to files over the size cap, buttons."""
+    """The final message: what was asked, the footer (a child's names its parent, linked when
+    Slack gave its permalink), links to files over the size cap, buttons."""
     job = delivery.job
     footer = escape(delivery.footer())
+    if parent_url and job.parent_job_id:
+        named = f"from job {job.parent_job_id[:8]}"
+        footer = footer.replace(named, f"from <{escape(parent_url)}|job {job.parent_job_id[:8]}>")
     blocks = [_section(_headline(user_id, _prompt(job))), _context(f":white_check_mark: {footer}")]
     if delivery.result.texts:  # a describe's prompt suggestions
         blocks.append(_section(mrkdwn(render_suggestions(delivery.result.texts))))
@@ -178,76 +171,8 @@ def result(
         )
     elif any(flagged_output(output_flag=f.output.nsfw, job=job) for f in delivery.files):
         blocks.append(_context(":warning: fal flagged an output as possibly NSFW."))
-    blocks.append(_actions(delivery, file_ids))
+    blocks += result_actions.actions(delivery, file_ids)
     return plain(f"Done · {delivery.footer()}"), blocks
-
-
-def _actions(delivery: Delivery, file_ids: Sequence[str]) -> Block:
-    """Rerun, Variations, Upscale, Edit, Edit region, Delete; on a grid an Upscale (U1…), an
-    Edit (E1…) and an Edit region (🖌️1…) per image shown. Slack has no spoilers, so a
-    spoilered output is not shown and gets no button; a withheld one never does
-    (`core.followups.follow_up_menu`)."""
-    job = delivery.job
-    menu = follow_up_menu(delivery, spoilers=False)
-    buttons = []
-    if menu.grid:
-        for label, action in (("U", UPSCALE), ("E", EDIT), ("🖌️", REGION)):
-            buttons += [
-                _button(f"{label}{i + 1}", image_action(action, i), job.id) for i in menu.images
-            ]
-        if menu.rerun:
-            buttons.append(_button("Rerun", RERUN, job.id))
-        if menu.vary:
-            buttons.append(_button("Variations", VARY, job.id))
-    else:
-        if menu.rerun:
-            buttons.append(_button("Rerun", RERUN, job.id))
-        if menu.vary:
-            buttons.append(_button("Variations", VARY, job.id))
-        if menu.images:
-            buttons.append(_button("Upscale", UPSCALE, job.id))
-            buttons.append(_button("Edit", EDIT, job.id))
-            buttons.append(_button("🖌️ Edit region", REGION, job.id))
-    buttons += [
-        _button(f"Imagine {i + 1}", image_action(IMAGINE, i), job.id)
-        for i in range(len(delivery.result.texts))
-    ]
-    delete_value = json.dumps({"job": job.id, "files": list(file_ids)}, separators=(",", ":"))
-    buttons.append(
-        {
-            **_button("Delete", DELETE, delete_value),
-            "style": "danger",
-            "confirm": {
-                "title": {"type": "plain_text", "text": "Delete this result?"},
-                "text": {"type": "plain_text", "text": "The message and its files are removed."},
-                "confirm": {"type": "plain_text", "text": "Delete"},
-                "deny": {"type": "plain_text", "text": "Keep"},
-            },
-        }
-    )
-    return {"type": "actions", "block_id": f"falbot_result_{job.short_id}", "elements": buttons}
-
-
-def image_action(action_id: str, image: int) -> str:
-    """A grid button's action id: the action and its image, 1-based (`falbot_upscale_2`)."""
-    return f"{action_id}_{image + 1}"
-
-
-def result_action(action_id: str) -> tuple[str, int | None]:
-    """(action, 0-based image or None) of a result button's action id."""
-    match = RESULT_ACTION.fullmatch(action_id)
-    if match is None:
-        return action_id, None
-    return match[1], int(match[2]) - 1 if match[2] else None
-
-
-def _button(label: str, action_id: str, value: str) -> Block:
-    return {
-        "type": "button",
-        "text": {"type": "plain_text", "text": label},
-        "action_id": action_id,
-        "value": value,
-    }
 
 
 def failure(

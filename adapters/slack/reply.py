@@ -36,14 +36,16 @@ class ReplyRef:
     thread_ts: str  # the thread results go to
     message_ts: str  # the progress message ("" when there is none yet)
     user_id: str
+    parent_url: str = ""  # the permalink of the result whose button made this job (lineage)
 
     def to_dict(self) -> dict[str, str]:
-        return {
+        data = {
             "channel": self.channel,
             "thread_ts": self.thread_ts,
             "message_ts": self.message_ts,
             "user_id": self.user_id,
         }
+        return {**data, "parent_url": self.parent_url} if self.parent_url else data
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> ReplyRef:
@@ -52,6 +54,7 @@ class ReplyRef:
             thread_ts=str(data.get("thread_ts") or data.get("message_ts") or ""),
             message_ts=str(data.get("message_ts") or ""),
             user_id=str(data.get("user_id", "")),
+            parent_url=str(data.get("parent_url") or ""),
         )
 
 
@@ -93,6 +96,7 @@ class SlackReply:
             thread_ts=self._thread_ts,
             message_ts=self._ts,
             user_id=self._ref.user_id,
+            parent_url=self._ref.parent_url,
         )
 
     async def open(self, text: str, blocks: list[dict[str, Any]]) -> None:
@@ -145,7 +149,11 @@ class SlackReply:
             self._uploaded = await self._upload(delivery)
         file_ids, links = self._uploaded
         text, blocks = render.result(
-            delivery, user_id=self._ref.user_id, links=links, file_ids=file_ids
+            delivery,
+            user_id=self._ref.user_id,
+            links=links,
+            file_ids=file_ids,
+            parent_url=self._ref.parent_url,
         )
         await self._final(text, blocks)
 

@@ -8,7 +8,17 @@ from dataclasses import dataclass
 
 from adapters.text_commands.grammar import BY_FIELD, Value, parse, parse_days, usage_error
 from core.admin import AdminService
-from core.admin_commands import AllowModel, Ban, Refund, SetBudget, SetNsfw, SetQuota, ShowQuota
+from core.admin_commands import (
+    AllowModel,
+    Ban,
+    Refund,
+    SetBudget,
+    SetConfirmAbove,
+    SetNsfw,
+    SetPrivateMode,
+    SetQuota,
+    ShowQuota,
+)
 from core.jobs import Actor
 from core.quota import QuotaScope
 
@@ -62,6 +72,8 @@ ADMIN_VERBS = (
     AdminVerb(("ban|unban",), ("<@user>",)),
     AdminVerb(("usage",), ("[days]",), options=("csv",)),
     AdminVerb(("refund",), ("<job id>",)),
+    AdminVerb(("confirm-above",), ("<usd|off>",), note="jobs above it show their price and wait"),
+    AdminVerb(("private", "allow|forbid"), note="results only their requester sees"),
 )
 
 
@@ -135,4 +147,8 @@ async def run_admin(
             return await service.handle(Ban(person(user), banned=False), actor=actor)
         case ("refund",), (job,):
             return await service.handle(Refund(job.strip("`")), actor=actor)
+        case ("confirm-above",), (usd,):
+            return await service.handle(SetConfirmAbove(usd), actor=actor)
+        case ("private", choice), ():
+            return await service.handle(SetPrivateMode(choice == "allow"), actor=actor)
     raise AssertionError(f"admin command {command.words} has no handler")

@@ -36,8 +36,10 @@ OPTIONS = (
     Option("input_fidelity", ("fidelity", "input_fidelity"), "high"),
     Option("generate_audio", ("audio", "generate_audio"), None),
     Option("scale", ("scale",), "2-4"),
+    Option("image", ("image",), "1-4"),
     Option("scope", ("scope",), "user", choices=("user", "role", "workspace")),
     Option("csv", ("csv",), None),
+    Option("private", ("private",), None),
 )
 BY_FIELD = {o.field: o for o in OPTIONS}
 _BY_NAME = {name: o for o in OPTIONS for name in o.names}

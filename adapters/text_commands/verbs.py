@@ -33,24 +33,34 @@ class Verb:
 
 
 IMAGINE = Verb(
-    "imagine", "<prompt>", ("model", "aspect_ratio", "num_images", "seed"), model="flux-dev"
+    "imagine",
+    "<prompt>",
+    ("model", "aspect_ratio", "num_images", "seed", "private"),
+    model="flux-dev",
 )
 VIDEO = Verb(
     "video",
     "<prompt>",
-    ("model", "duration", "aspect_ratio", "resolution", "seed", "generate_audio"),
+    ("model", "duration", "aspect_ratio", "resolution", "seed", "generate_audio", "private"),
     model="wan-2.5",
 )
 EDIT = Verb(
     "edit",
     "[what to change]",
-    ("model", "aspect_ratio", "num_images", "seed", "quality", "resolution"),
+    ("model", "aspect_ratio", "num_images", "seed", "quality", "resolution", "private"),
     model="nano-banana-edit",
     examples={"resolution": "1K"},
 )
-UPSCALE = Verb("upscale", "", ("model", "scale"), model="esrgan")
+UPSCALE = Verb("upscale", "", ("model", "scale", "private"), model="esrgan")
+# The image verbs on a result, by its job id (the buttons under a result, typed).
+VARY = Verb("vary", "<job> [subtle|strong]", ("image",))
+ZOOM = Verb("zoom", "<job> [2|1.5]", ("image",))
+PAN = Verb("pan", "<job> left|right|up|down", ("image",))
+ANIMATE = Verb("animate", "<job>", ("image",))
 DESCRIBE = Verb("describe")
-BLEND = Verb("blend", "[prompt]", ("model", "aspect_ratio", "seed"), model="kontext-blend")
+BLEND = Verb(
+    "blend", "[prompt]", ("model", "aspect_ratio", "seed", "private"), model="kontext-blend"
+)
 SETTINGS = Verb("settings", "[workspace] [reset | model|aspect|count|remix|private VALUE …]")
 MODELS = Verb("models")
 QUOTA = Verb("quota")

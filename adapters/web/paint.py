@@ -14,18 +14,22 @@ import binascii
 import html
 import json
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from string import Template
 from typing import Any
 
 from aiohttp import web
 
+from core.confirmations import PriceQuote, QuoteFirst
 from core.errors import BotError, ErrorCode, internal_error, invalid
+from core.markup import translate
 from core.masks import MASK_MAX_BYTES
+from core.money import format_usd
 from core.painting import LinkGone, Painter, PaintStatus
 
 log = logging.getLogger(__name__)
@@ -43,6 +47,7 @@ _HEADERS = {
 }
 _STATIC = {"paint.js": "text/javascript", "paint.css": "text/css"}
 _PREFIX = "data:image/png;base64,"
+_QUOTE_ID = re.compile(r"^[0-9a-f]{32}$")  # a quote the page confirms
 # The body of a submit: the mask in base64 (4/3 of its bytes), the prompt, the JSON around them.
 MAX_BODY = MASK_MAX_BYTES * 4 // 3 + 64 * 1024
 _STATUS = {
@@ -151,8 +156,10 @@ class PaintRoutes:
             return _json_error(_slow_down(wait), status=429)
         try:
             await self._painter.check(token)
-            prompt, mask = await _read_submit(request)
-            status = await self._painter.submit(token, prompt=prompt, mask=mask)
+            prompt, mask, confirm = await _read_submit(request)
+            status = await self._painter.submit(token, prompt=prompt, mask=mask, confirm=confirm)
+        except QuoteFirst as first:
+            return _json_quote(first.quote)
         except BotError as error:
             return _json_error(error, status=_status(error))
         except Exception:
@@ -194,8 +201,9 @@ class PaintRoutes:
         return web.Response(text=text, status=status, content_type="text/html", headers=headers)
 
 
-async def _read_submit(request: web.Request) -> tuple[str, bytes]:
-    """The prompt and the mask's bytes, read within `MAX_BODY`; a clear error otherwise."""
+async def _read_submit(request: web.Request) -> tuple[str, bytes, str | None]:
+    """The prompt, the mask's bytes and the quote it confirms (if any), read within
+    `MAX_BODY`; a clear error otherwise."""
     if request.content_type != "application/json":
         raise invalid("Send the form from the painting page.", "Reload the page and try again.")
     if request.content_length is not None and request.content_length > MAX_BODY:
@@ -207,8 +215,10 @@ async def _read_submit(request: web.Request) -> tuple[str, bytes]:
             raise _too_big()
     try:
         data = json.loads(body)
-        prompt, mask = data["prompt"], data["mask"]
+        prompt, mask, confirm = data["prompt"], data["mask"], data.get("confirm")
         if not isinstance(prompt, str) or not isinstance(mask, str):
+            raise TypeError
+        if confirm is not None and not (isinstance(confirm, str) and _QUOTE_ID.match(confirm)):
             raise TypeError
     except (ValueError, KeyError, TypeError):
         raise invalid(
@@ -217,7 +227,7 @@ async def _read_submit(request: web.Request) -> tuple[str, bytes]:
     if not mask.startswith(_PREFIX):
         raise invalid("The mask must be a PNG image.", "Paint the region again and press Submit.")
     try:
-        return prompt, base64.b64decode(mask[len(_PREFIX) :], validate=True)
+        return prompt, base64.b64decode(mask[len(_PREFIX) :], validate=True), confirm
     except (binascii.Error, ValueError):
         raise invalid("The mask is damaged.", "Paint the region again and press Submit.") from None
 
@@ -259,6 +269,19 @@ def _status_body(status: PaintStatus) -> dict[str, Any]:
 
 def _json(body: dict[str, Any], *, status: int = 200) -> web.Response:
     return web.json_response(body, status=status, headers=_HEADERS)
+
+
+def _json_quote(quote: PriceQuote) -> web.Response:
+    """A job above the workspace's threshold: its price, for the page to confirm (402)."""
+    text = translate(
+        quote.text(),
+        user=lambda _: "",
+        role=lambda _: "",
+        clock=lambda unix, _: _clock_time(datetime.fromtimestamp(unix, UTC)) + " UTC",
+    ).replace("**", "")
+    label = f"Confirm {format_usd(quote.estimate_usd)}"
+    body = {"ok": False, "quote": {"id": quote.id, "text": text, "confirm": label}}
+    return web.json_response(body, status=402, headers=_HEADERS)
 
 
 def _json_error(error: BotError, *, status: int) -> web.Response:

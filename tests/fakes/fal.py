@@ -48,6 +48,7 @@ class FakeFal:
         self.requests: dict[str, FakeRequest] = {}
         self.submits: list[tuple[str, Mapping[str, Any]]] = []
         self.webhook_urls: list[str | None] = []
+        self.private: list[bool] = []  # each submit's private flag
         self.uploads: list[bytes] = []
         self.submit_error: BotError | None = None
         self.submit_gate: asyncio.Event | None = None  # when set up, submits wait for it
@@ -62,7 +63,12 @@ class FakeFal:
         self._submitted = asyncio.Condition()
 
     async def submit(
-        self, endpoint: str, arguments: Mapping[str, Any], *, webhook_url: str | None = None
+        self,
+        endpoint: str,
+        arguments: Mapping[str, Any],
+        *,
+        webhook_url: str | None = None,
+        private: bool = False,
     ) -> str:
         self.submit_calls += 1
         if self.submit_gate is not None:
@@ -71,6 +77,7 @@ class FakeFal:
             raise self.submit_error
         request_id = f"req-{next(self._ids)}"
         self.webhook_urls.append(webhook_url)
+        self.private.append(private)
         self.requests[request_id] = FakeRequest(endpoint, dict(arguments))
         if not self.hold_queue:
             self.requests[request_id].started.set()

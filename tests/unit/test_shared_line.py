@@ -19,6 +19,7 @@ from tests.fakes.clock import FakeClock
 
 class FakeLineStore:
     instance = "here"
+    asked_own = False  # whether take_over was asked for this name's own jobs too
 
     def __init__(self) -> None:
         self.waiting: list[str] = []
@@ -63,8 +64,11 @@ class FakeLineStore:
     async def release_leases(self) -> int:
         return 0
 
-    async def take_over(self, platforms: Sequence[str], *, limit: int = 100) -> list[Job]:
-        taken, self.to_take = self.to_take, []
+    async def take_over(
+        self, platforms: Sequence[str], *, limit: int = 100, own: bool = False
+    ) -> list[Job]:
+        self.asked_own = self.asked_own or own
+        taken, self.to_take = self.to_take[:limit], self.to_take[limit:]
         return taken
 
     async def save_outcome(self, request_id: str, outcome: Mapping[str, Any]) -> None:
@@ -157,3 +161,16 @@ async def test_leases_held_while_renewed_and_lapsed_when_the_store_is_gone() -> 
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_a_restarted_process_reclaims_every_job_left_under_its_name_before_running() -> None:
+    store, clock = FakeLineStore(), FakeClock()
+    resumed: list[str] = []
+
+    async def resume(job: Job) -> None:
+        resumed.append(job.id)
+
+    leases = Leases(store, clock=clock, lease=3.0, platforms=lambda: ["console"], resume=resume)
+    store.to_take = [make_job(id=f"left-{n}") for n in range(150)]  # more than one batch
+    assert await leases.reclaim() == 150
+    assert store.asked_own and resumed == [f"left-{n}" for n in range(150)]

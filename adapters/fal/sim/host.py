@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from adapters.fal.sim.faults import Fault, HttpFault
-from adapters.fal.sim.outputs import Kind
+from adapters.fal.sim.kinds import Kind
 from adapters.fal.sim.state import SimRequest, StoredFile
 
 

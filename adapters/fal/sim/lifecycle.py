@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from adapters.fal.sim.host import LifeHost
-from adapters.fal.sim.outputs import InputError, kind_of, plan
+from adapters.fal.sim.kinds import kind_of
+from adapters.fal.sim.outputs import InputError, plan
 from adapters.fal.sim.schemas import check_enums
 from adapters.fal.sim.state import SimRequest, StoredFile
 

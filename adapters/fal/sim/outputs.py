@@ -6,34 +6,12 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
 from adapters.fal.sim.faults import Fault
+from adapters.fal.sim.kinds import Kind
 from adapters.fal.sim.media import cap, draw_png, image_size, seed_of
 from adapters.fal.sim.mp4 import tiny_mp4
-
-Kind = Literal["image", "edit", "upscale", "video", "expand", "fill", "animate", "describe"]
-
-# The kind of output each endpoint of the model table makes; `FalSimulator.endpoint_kinds`
-# starts as a copy.
-DEFAULT_KINDS: dict[str, Kind] = {
-    "fal-ai/flux/dev": "image",
-    "fal-ai/flux/schnell": "image",
-    "fal-ai/nano-banana": "image",
-    "fal-ai/nano-banana/edit": "edit",
-    "fal-ai/gemini-3-pro-image-preview/edit": "edit",
-    "fal-ai/gpt-image-1.5/edit": "edit",
-    "fal-ai/esrgan": "upscale",
-    "fal-ai/wan-25-preview/text-to-video": "video",
-    "fal-ai/veo3": "video",
-    "fal-ai/sora-2/text-to-video": "video",
-    "fal-ai/clarity-upscaler": "upscale",
-    "fal-ai/bria/expand": "expand",
-    "fal-ai/flux-pro/kontext/multi": "edit",
-    "fal-ai/wan-25-preview/image-to-video": "animate",
-    "fal-ai/flux-pro/v1/fill": "fill",
-    "openrouter/router/vision": "describe",
-}
 
 PRESETS = {
     "square_hd": (1024, 1024),
@@ -66,20 +44,6 @@ class PlannedFile:
     render: Callable[[], bytes]
     width: int | None = None
     height: int | None = None
-
-
-def kind_of(endpoint: str, kinds: Mapping[str, Kind]) -> Kind:
-    """The endpoint's kind: from the table, else guessed from its name."""
-    if endpoint in kinds:
-        return kinds[endpoint]
-    name = endpoint.lower()
-    if "video" in name or "veo" in name:
-        return "video"
-    if "esrgan" in name or "upscale" in name:
-        return "upscale"
-    if "edit" in name:
-        return "edit"
-    return "image"
 
 
 def plan(
@@ -121,6 +85,8 @@ def plan(
     base: bytes | None = None
     if kind == "fill":
         base, default = _fill_inputs(arguments, fetch)
+    elif kind == "vary":
+        base, default = _vary_input(arguments, fetch)
     elif kind == "edit":
         urls = arguments.get("image_urls")
         if not isinstance(urls, list) or not urls:
@@ -132,7 +98,7 @@ def plan(
         default = inputs[0][1]
     else:
         default = (1024, 1024)
-    width, height = default if kind == "fill" else _size(arguments, default)
+    width, height = default if kind in ("fill", "vary") else _size(arguments, default)
     flagged = bool(nsfw_marker) and str(nsfw_marker).lower() in prompt.lower()
     seed = arguments.get("seed")
     seed = (
@@ -288,6 +254,20 @@ def _fill_inputs(
             )
         )
     return data, size
+
+
+def _vary_input(
+    arguments: Mapping[str, Any], fetch: Callable[[str], bytes]
+) -> tuple[bytes, tuple[int, int]]:
+    """FLUX image to image: the image and a strength of 0.01 to 1; the output is its size."""
+    strength = arguments.get("strength", 0.95)
+    if not isinstance(strength, int | float) or isinstance(strength, bool):
+        raise InputError(Fault.validation("Input should be a number", loc=("body", "strength")))
+    if not 0.01 <= strength <= 1:
+        raise InputError(
+            Fault.validation("Input should be between 0.01 and 1", loc=("body", "strength"))
+        )
+    return _fetch_image(fetch, arguments.get("image_url"), ("body", "image_url"))
 
 
 def _video(

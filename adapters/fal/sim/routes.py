@@ -138,6 +138,9 @@ class _Routes:
         if isinstance(outcome, Fault):
             return _fault_response(outcome, None)
         req = outcome
+        req.fal_headers = {
+            k.lower(): v for k, v in request.headers.items() if k.lower().startswith("x-fal-")
+        }
         self.sim.http_by_request[req.id]["submit"] += 1
         url = self._response_url(req)
         body = {

@@ -34,6 +34,8 @@ class SimRequest:
     started_at: float | None = None
     completed_at: float | None = None
     cancelled_while: State | None = None
+    # fal's platform headers it was sent with (X-Fal-Store-IO…), names in lower case.
+    fal_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:

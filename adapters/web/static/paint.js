@@ -28,6 +28,7 @@
   let drawing = null; // the pointer painting now, and where it was
   let painted = false;
   let sent = false;
+  let quoted = null; // a price quote shown for exactly this prompt and mask: Submit confirms it
   const history = [];
 
   function say(text, kind) {
@@ -202,17 +203,33 @@
     status.scrollIntoView({ block: "nearest" }); // on a phone the form runs below the fold
     let response;
     let answer = null;
+    const mask = maskPng();
+    const payload = { prompt: prompt.value, mask: mask };
+    if (quoted && quoted.prompt === payload.prompt && quoted.mask === mask) {
+      payload.confirm = quoted.id;
+    }
+    quoted = null;
+    submit.textContent = "Submit";
     try {
       response = await fetch(base, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ prompt: prompt.value, mask: maskPng() }),
+        body: JSON.stringify(payload),
       });
       answer = await response.json();
     } catch (err) {
       sent = false;
       refresh();
       say("Could not reach falbot. Try Submit again.", "error");
+      return;
+    }
+    if (response.status === 402 && answer && answer.quote) {
+      // Above the workspace's price threshold: nothing started; Submit again confirms.
+      quoted = { id: answer.quote.id, prompt: payload.prompt, mask: mask };
+      sent = false;
+      submit.textContent = answer.quote.confirm;
+      refresh();
+      say(answer.quote.text);
       return;
     }
     if (!response.ok) {

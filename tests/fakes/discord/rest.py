@@ -38,6 +38,7 @@ class RestApi(World):
         hook = "/webhooks/{app}/{token}"
         return [
             ("GET", "/users/@me", "GET /users/@me", self._me, True),
+            ("POST", "/users/@me/channels", "POST /users/@me/channels", self._open_dm, True),
             ("GET", "/oauth2/applications/@me", "GET /oauth2/applications/@me", self._app, True),
             ("GET", "/gateway/bot", "GET /gateway/bot", self._gateway_bot, True),
             ("GET", "/gateway", "GET /gateway", self._gateway_info, False),
@@ -252,6 +253,14 @@ class RestApi(World):
         if channel is None:
             raise ApiError(404, 10003, "Unknown Channel")
         return channel
+
+    async def _open_dm(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
+        """Create DM: the DM channel with `recipient_id` (the same one each time)."""
+        recipient = str((rec.json or {}).get("recipient_id", ""))
+        person = next((x for x in self.people.values() if x.id == recipient), None)
+        if person is None:
+            raise ApiError(400, 50007, "Cannot send messages to this user")
+        return 200, self.dm_channel(person)
 
     async def _get_member(self, rec: Recorded, m: Mapping[str, str]) -> tuple[int, Any]:
         """Get Guild Member: the member object; 10004 Unknown Guild, or 10007 Unknown Member for

@@ -353,9 +353,11 @@ class World:
         return self._interaction(person, p.MODAL_SUBMIT, data, dm=dm, message=message)
 
     def button_ids(self, message: Mapping[str, Any]) -> dict[str, str]:
-        """label → custom_id of the buttons on a message."""
+        """label (or, without one, emoji) → custom_id of the buttons and menus on a message."""
         return {
-            c.get("label", ""): c.get("custom_id", "")
+            c.get("label") or (c.get("emoji") or {}).get("name") or c.get("placeholder", ""): (
+                c.get("custom_id", "")
+            )
             for row in message.get("components", [])
             for c in row.get("components", [])
         }

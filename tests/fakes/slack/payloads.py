@@ -234,6 +234,21 @@ def button_action(message: dict[str, Any], action_id: str) -> dict[str, Any]:
     raise AssertionError(f"no button {action_id} in {message.get('blocks')}")
 
 
+def select_action(message: dict[str, Any], action_id: str, value: str) -> dict[str, Any]:
+    """A choice in the menu `action_id` of a message's blocks, as Slack sends it."""
+    for block in message.get("blocks", []):
+        for element in block.get("elements", []):
+            if element.get("action_id") == action_id:
+                chosen = next(o for o in element["options"] if o["value"] == value)
+                return {
+                    "type": "static_select",
+                    "block_id": block.get("block_id", "actions"),
+                    "action_id": action_id,
+                    "selected_option": chosen,
+                }
+    raise AssertionError(f"no menu {action_id} in {message.get('blocks')}")
+
+
 @dataclass
 class Answer:
     status: int

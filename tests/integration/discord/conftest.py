@@ -27,6 +27,15 @@ from tests.fakes.discord import payloads as p
 from tests.integration.fal.fixtures import SIM_KEY, running_fal_simulator
 
 EPHEMERAL = 64
+# The buttons under one image (emoji for the pans, which have no label).
+ONE_IMAGE = frozenset(
+    {
+        *("Vary (Subtle)", "Vary (Strong)", "Rerun"),
+        *("Upscale (Subtle)", "Upscale (Creative)", "Animate"),
+        *("Zoom Out 2×", "Zoom Out 1.5×", "Edit", "Edit region"),
+        *("⬅️", "➡️", "⬆️", "⬇️", "Delete"),
+    }
+)
 ADMIN_ROLE = "falbot-admin"
 
 
@@ -103,6 +112,8 @@ class Env:
             "FALBOT_FAL_CDN_URL": self.sim.cdn_url,
             "FALBOT_ADMIN_ROLE": ADMIN_ROLE,
             "FALBOT_MAX_INPUT_BYTES": 2 * 1024 * 1024,
+            # Jobs start without a quote unless a test is about quotes (tests/…/test_quotes.py).
+            "FALBOT_CONFIRM_ABOVE_USD": None,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

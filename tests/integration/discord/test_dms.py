@@ -97,7 +97,7 @@ async def test_home_dm_results_buttons_work_in_the_dm(env: Env) -> None:
     await env.final_edit(issued)
 
     message = env.fake.original(issued)
-    click = env.fake.click(env.alice, message, env.fake.button_ids(message)["Upscale"])
+    click = env.fake.click(env.alice, message, env.fake.button_ids(message)["Upscale (Subtle)"])
     upscale = await env.fake.send_interaction(click)
     await env.final_edit(upscale)
 

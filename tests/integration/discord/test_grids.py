@@ -1,5 +1,5 @@
-"""A grid (count > 1): one Upscale (U1…) and one Edit (E1…) button per image, acting on that
-image only, and still working after a restart (the image is in the button's custom_id)."""
+"""A grid (count > 1): a menu of every verb per image, acting on that image only, and still
+working after a restart (the image is in the menu's custom_id)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ async def _grid(env: Env, count: int = 3) -> Issued:
     return issued
 
 
-async def _click(env: Env, person: Person, issued: Issued, label: str) -> Issued:
+async def _choose(env: Env, person: Person, issued: Issued, image: int, value: str) -> Issued:
     message = env.fake.original(issued)
-    payload = env.fake.click(person, message, env.fake.button_ids(message)[label])
+    menu = next(m for m in env.fake.button_ids(message).values() if m.endswith(f":{image}"))
+    payload = env.fake.choose(person, message, menu, [value])
     return await env.fake.send_interaction(payload)
 
 
@@ -30,20 +31,38 @@ def _output_urls(env: Env) -> list[str]:
     return [image["url"] for image in request.output["images"]]  # type: ignore[index]
 
 
-async def test_a_grid_has_a_button_per_image_in_rows(env: Env) -> None:
+async def test_a_grid_has_a_menu_per_image_then_rerun_and_delete(env: Env) -> None:
+    """Discord allows five rows of five buttons, and a select menu takes a row: twelve choices
+    for each of four images cannot be buttons, so each image gets a menu of all of them."""
     await env.start_bot()
-    issued = await _grid(env)
+    issued = await _grid(env, count=4)
 
     message = env.fake.original(issued)
-    rows = [[c["label"] for c in row["components"]] for row in message["components"]]
-    assert rows == [
-        ["U1", "U2", "U3"],
-        ["E1", "E2", "E3"],
-        ["1", "2", "3"],  # 🖌️1…: Edit region of that image
-        ["Rerun", "Variations", "Delete"],
+    rows = [
+        [c.get("label") or c.get("placeholder") for c in row["components"]]
+        for row in message["components"]
     ]
-    ids = env.fake.button_ids(message)
-    assert ids["U2"].endswith(":2") and ids["E3"].endswith(":3")
+    assert rows == [
+        *([f"Image {n}: vary, upscale, zoom, pan, animate, edit…"] for n in range(1, 5)),
+        ["Rerun", "Delete"],
+    ]
+    menu = message["components"][1]["components"][0]
+    assert menu["custom_id"].endswith(":2")
+    assert [o["label"] for o in menu["options"]] == [
+        "Vary (Subtle)",
+        "Vary (Strong)",
+        "Edit…",
+        "Edit region…",
+        "Upscale (Subtle)",
+        "Upscale (Creative)",
+        "Zoom Out 2×",
+        "Zoom Out 1.5×",
+        "⬅️ Pan",
+        "➡️ Pan",
+        "⬆️ Pan",
+        "⬇️ Pan",
+        "Animate",
+    ]
 
 
 async def test_upscale_and_edit_take_the_picked_image_only_even_after_a_restart(
@@ -56,13 +75,13 @@ async def test_upscale_and_edit_take_the_picked_image_only_even_after_a_restart(
     await env.stop_bot(bot)
     await env.start_bot()
 
-    upscale = await _click(env, env.alice, issued, "U2")
+    upscale = await _choose(env, env.alice, issued, 2, "upscale")
     await env.final_edit(upscale)
     endpoint, arguments = env.sim.submits[1]
     assert endpoint == "fal-ai/esrgan"
     assert arguments["image_url"] == urls[1]
 
-    edit = await _click(env, env.alice, issued, "E3")
+    edit = await _choose(env, env.alice, issued, 3, "edit")
     modal = (await env.callback(edit)).json
     assert modal["type"] == 9 and modal["data"]["title"] == "Edit image 3"
     text_inputs = [

@@ -9,7 +9,7 @@ from core.jobs import Actor
 from core.money import format_usd
 from tests.fakes.discord import Issued, Recorded
 from tests.fakes.discord import payloads as p
-from tests.integration.discord.conftest import Env
+from tests.integration.discord.conftest import ONE_IMAGE, Env
 
 FOOTER = re.compile(
     r"-# (?P<model>[\w.-]+) · \$(?P<cost>[0-9.]+) · (?P<secs>[0-9.]+) s · seed (?P<seed>\d+)"
@@ -64,7 +64,7 @@ async def test_imagine_end_to_end(env: Env) -> None:
     assert jobs[0].result is not None
     assert f"${footer['cost']}" == format_usd(jobs[0].result.cost_usd)
     labels = env.fake.button_ids(env.fake.original(issued))
-    assert set(labels) == {"Rerun", "Variations", "Upscale", "Edit", "Edit region", "Delete"}
+    assert set(labels) == ONE_IMAGE
     assert all(cid.endswith(jobs[0].id) for cid in labels.values())
     message = env.fake.original(issued)
     assert [a["filename"] for a in message["attachments"]] == [final.files[0].filename]

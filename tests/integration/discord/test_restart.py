@@ -97,7 +97,7 @@ async def test_upscale_and_edit_buttons_after_a_restart(env: Env) -> None:
     await _restart(env, bot)
     output_url = next(iter(env.sim.requests.values())).output["images"][0]["url"]  # type: ignore[index]
 
-    upscale = await _click(env, env.alice, first, "Upscale")
+    upscale = await _click(env, env.alice, first, "Upscale (Subtle)")
     await env.final_edit(upscale)
     endpoint, arguments = env.sim.submits[1]
     assert endpoint == "fal-ai/esrgan"
@@ -155,19 +155,25 @@ async def test_other_peoples_rerun_is_refused_and_not_charged(env: Env) -> None:
     assert (await bot.app.engine.quota(_actor(env, env.bob))).level == before.level
 
 
-async def test_variations_after_a_restart_is_one_job_of_four_new_images(env: Env) -> None:
+async def test_a_variations_button_from_before_the_vary_pair_varies_strongly(env: Env) -> None:
+    """Issue 12's Variations button (`falbot:vary:<job>`) on results already posted: after the
+    upgrade it runs Vary (Strong), four new images of the picture, as a child job."""
     bot = await env.start_bot()
     first = await _imagine(env, env.alice)
     bot = await _restart(env, bot)
+    (job,) = await bot.app.engine.jobs(_actor(env, env.alice), limit=5)
+    message = env.fake.original(first)
+    message["components"][0]["components"][0]["custom_id"] = f"falbot:vary:{job.id}"
 
-    click = await _click(env, env.alice, first, "Variations")
+    click = await env.fake.send_interaction(
+        env.fake.click(env.alice, message, f"falbot:vary:{job.id}")
+    )
 
     final = await env.final_edit(click)
     assert click.original_id != first.original_id  # a new message, like Rerun's
     assert len(final.files) == 4
-    (_, before), (_, varied) = env.sim.submits
-    assert varied["prompt"] == before["prompt"] == "a fox"
-    assert varied["num_images"] == 4 and before["num_images"] == 1
+    endpoint, varied = env.sim.submits[-1]
+    assert endpoint == "fal-ai/flux/dev/image-to-image"
+    assert varied["prompt"] == "a fox" and varied["strength"] == 0.9
     jobs = await bot.app.engine.jobs(_actor(env, env.alice), limit=5)
     assert jobs[0].parent_job_id == jobs[1].id
-    assert jobs[0].arguments["seed"] != jobs[1].arguments.get("seed")

@@ -64,7 +64,7 @@ async def test_upscale_of_a_spoilered_output_stays_spoilered(env: Env) -> None:
     await _nsfw(env, "spoiler")
     first, _ = await _imagine(env, "an nsfw cat")
 
-    upscale = await _click(env, env.alice, first, "Upscale")
+    upscale = await _click(env, env.alice, first, "Upscale (Subtle)")
     upscaled = await env.final_edit(upscale)
 
     assert env.sim.submits[1][0] == "fal-ai/esrgan"  # esrgan flags nothing itself
@@ -83,7 +83,7 @@ async def test_buttons_on_a_flagged_output_are_refused_once_the_workspace_withho
     jobs_before = len(await _jobs(env))
 
     # (Rerun takes no output: it asks fal again, and its new outputs are screened as usual.)
-    for label in ("Upscale", "Edit"):
+    for label in ("Upscale (Subtle)", "Edit"):
         answer = _refused(await env.callback(await _click(env, env.alice, first, label)))
         assert "withheld" in answer and "NSFW" in answer, (label, answer)
 
@@ -181,7 +181,7 @@ async def test_a_result_shown_in_an_nsfw_channel_can_be_worked_on_there(env: Env
     first, shown = await _imagine(env, "an nsfw cat")  # withhold, but the channel is NSFW
     assert len(shown.files) == 1
 
-    upscale = await _click(env, env.alice, first, "Upscale")
+    upscale = await _click(env, env.alice, first, "Upscale (Subtle)")
     upscaled = await env.final_edit(upscale)
     assert len(upscaled.files) == 1
     assert env.sim.submits[1][0] == "fal-ai/esrgan"

@@ -29,12 +29,19 @@ class GatedGateway:
         self.waiting = asyncio.Event()
 
     async def submit(
-        self, endpoint: str, arguments: Mapping[str, Any], *, webhook_url: str | None = None
+        self,
+        endpoint: str,
+        arguments: Mapping[str, Any],
+        *,
+        webhook_url: str | None = None,
+        private: bool = False,
     ) -> str:
         if self.closed:
             self.waiting.set()
             await self.gate.wait()
-        return await self.inner.submit(endpoint, arguments, webhook_url=webhook_url)
+        return await self.inner.submit(
+            endpoint, arguments, webhook_url=webhook_url, private=private
+        )
 
     def watch(self, endpoint: str, request_id: str) -> AsyncIterator[FalStatus]:
         return self.inner.watch(endpoint, request_id)

@@ -12,9 +12,10 @@ import pytest
 from fal_client import Completed, InProgress, Queued
 
 from adapters.fal.gateway import FalClientGateway
+from adapters.fal.sim.kinds import Kind
 from adapters.fal.sim.media import image_size
 from adapters.fal.sim.mp4 import tiny_mp4
-from adapters.fal.sim.outputs import InputError, Kind, plan
+from adapters.fal.sim.outputs import InputError, plan
 from adapters.fal.sim.state import SimRequest
 from adapters.fal.simulator import FalSimulator
 from tests.integration.fal.fixtures import SIM_KEY, running_fal_simulator

@@ -156,6 +156,34 @@ async def test_an_animate_without_its_image_is_fals_422(
     assert caught.value.code is ErrorCode.PROVIDER_REJECTED
 
 
+async def test_flux_vary_answers_images_the_inputs_size_at_its_strength(
+    fal_sim: FalSimulator, fal_gateway: FalClientGateway
+) -> None:
+    options = {"prompt": "a fox", "strength": 0.6, "count": 2, "seed": 5}
+    endpoint, _arguments, output = await run(
+        fal_sim, fal_gateway, "flux-vary", options, images=[png(96, 64)]
+    )
+    assert endpoint == "fal-ai/flux/dev/image-to-image"
+    assert fal_sim.submits[-1][1]["strength"] == 0.6
+    outputs, seed = parse_output(JobKind.VARY, output)
+    assert [(o.width, o.height) for o in outputs] == [(96, 64), (96, 64)]
+    assert seed == 5
+    spec = build_catalog().get("flux-vary")
+    assert spec.pricing.actual(spec.validate(options, image_count=1), outputs) == Decimal("0.05")
+
+
+async def test_a_vary_at_a_strength_fal_refuses_is_its_422(
+    fal_sim: FalSimulator, fal_gateway: FalClientGateway
+) -> None:
+    url = fal_sim.store_file(png(64, 64), "image/png", "in.png")
+    arguments = {"prompt": "a fox", "strength": 1.5, "image_url": url}
+    request_id = await fal_gateway.submit("fal-ai/flux/dev/image-to-image", arguments)
+    await follow(fal_gateway, fal_sim, "fal-ai/flux/dev/image-to-image", request_id)
+    with pytest.raises(BotError) as caught:
+        await fal_gateway.result("fal-ai/flux/dev/image-to-image", request_id)
+    assert caught.value.code is ErrorCode.PROVIDER_REJECTED
+
+
 async def test_the_pricing_api_serves_each_verb_models_price(fal_sim: FalSimulator) -> None:
     verbs = {
         "fal-ai/clarity-upscaler": (Decimal("0.03"), "megapixels"),
@@ -163,6 +191,7 @@ async def test_the_pricing_api_serves_each_verb_models_price(fal_sim: FalSimulat
         "fal-ai/flux-pro/kontext/multi": (Decimal("0.04"), "images"),
         "fal-ai/wan-25-preview/image-to-video": (Decimal("0.05"), "seconds"),
         "fal-ai/flux-pro/v1/fill": (Decimal("0.05"), "megapixels"),
+        "fal-ai/flux/dev/image-to-image": (Decimal("0.025"), "megapixels"),
     }
     got = await fetch_prices(
         key=SIM_KEY, endpoint_ids=list(verbs), api_url=fal_sim.api_url, within=5.0

@@ -47,7 +47,9 @@ class Cluster:
         self.factories: list[RecordingReplyFactory] = []
         self.clocks: list[FakeClock] = []
 
-    async def add(self, *, max_concurrency: int, webhook: bool = False) -> Engine:
+    async def add(
+        self, *, max_concurrency: int, webhook: bool = False, name: str | None = None
+    ) -> Engine:
         n = len(self.engines)
         if n == 0:
             store = self._first
@@ -55,7 +57,7 @@ class Cluster:
             store = await self._stack.enter_async_context(
                 await PostgresStore.open(self._first.dsn, max_size=4)
             )
-        store.serve_as(f"process-{n}", lease_seconds=15)
+        store.serve_as(name or f"process-{n}", lease_seconds=15)
         clock = FakeClock()
         engine = Engine(
             store=store,
@@ -216,6 +218,44 @@ def _taken(engine: Engine) -> int:
 async def _rebuilt(factory: RecordingReplyFactory, job_id: str) -> RecordingReply:
     await until(lambda: job_id in factory.replies)
     return factory.replies[job_id]
+
+
+async def test_a_process_restarted_under_its_old_name_picks_up_its_jobs_at_once(
+    cluster: Cluster,
+) -> None:
+    # FALBOT_INSTANCE names the process, and a deployment may give it the same name again
+    # after a restart: its old life's jobs are its to pick up (it does not renew their leases
+    # as though it were working on them, and nobody else would take them over).
+    first = await cluster.add(max_concurrency=3, name="falbot-0")
+    job = await ask(first, "ann", 1)
+    await submitted(first, job.id)
+    await first.stop()  # dies: no drain
+
+    again = await cluster.add(max_concurrency=3, name="falbot-0")
+    assert _taken(again) == 1  # as it starts, without waiting for the lease
+    cluster.fal.finish()
+    reply = await _rebuilt(cluster.factories[1], job.id)
+    await reply.wait(WAIT)
+    assert reply.delivery is not None, reply.error
+    assert cluster.fal.submit_calls == 1
+
+
+async def test_a_job_written_completed_holds_no_slot_even_when_freeing_it_failed(
+    cluster: Cluster,
+) -> None:
+    # As if fal were done with the job and its engine's free_slot had not reached the
+    # database (a moment without connections): the job's completion, written next (here by
+    # the test, as its owner), gives the slot up.
+    engine = await cluster.add(max_concurrency=1)
+    store = cluster.stores[0]
+    job = await ask(engine, "ann", 1)
+    await submitted(engine, job.id)
+    assert await store.slots_in_use() == 1
+
+    at_fal = await store.get_job(job.id)
+    assert at_fal is not None
+    await store.save_job(at_fal.moved_to(JobState.COMPLETED, at=START))
+    assert await store.slots_in_use() == 0
 
 
 async def test_a_job_caught_being_submitted_by_a_dead_engine_fails_with_its_credits_back(

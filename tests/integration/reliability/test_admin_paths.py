@@ -16,15 +16,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, get_args
 
-from adapters.discord.buttons import Action, ResultButton, custom_id
+from adapters.discord.buttons import Action, ImageMenu, ResultButton, custom_id
+from adapters.discord.quotes import QuoteButton
 from adapters.discord.settings import ResetButton, SettingMenu
 from adapters.discord.suggestion_button import SuggestionButton
 from adapters.slack.admin_commands import ADMIN_USAGE
 from adapters.slack.commands import COMMANDS, SUBCOMMANDS
-from adapters.slack.render import DELETE, EDIT, EDIT_MODAL, RERUN, RESULT_ACTIONS, UPSCALE
+from adapters.slack.render import EDIT_MODAL
+from adapters.slack.result_actions import DELETE, EDIT, REGION, RERUN, VERB_IDS
 from core.admin_commands import AdminCommand
 from core.jobs import Actor
 from core.ports import Store, UsageFilter
+from core.verbs import PUBLIC
 from tests.fakes.discord import Issued, Person, Recorded
 from tests.fakes.discord import payloads as p
 from tests.fakes.slack import Call
@@ -117,6 +120,12 @@ DISCORD_ADMIN: dict[tuple[str, ...], DiscordCase] = {
     ("usage",): DiscordCase(lambda e, _: [], _none, "Spend by everyone"),
     ("refund",): DiscordCase(
         lambda e, job_id: [p.option("job", p.STRING, job_id)], _none, "Refunded"
+    ),
+    ("confirm-above",): DiscordCase(
+        lambda e, _: [p.option("usd", p.STRING, "0.50")], _none, "Jobs estimated above $0.50"
+    ),
+    ("private",): DiscordCase(
+        lambda e, _: [p.option("mode", p.STRING, "allow")], _none, "Private mode is allowed"
     ),
 }
 
@@ -222,8 +231,10 @@ def test_discord_routes_clicks_only_to_the_result_buttons() -> None:
 async def test_discord_result_buttons_refuse_someone_elses_job(env: Env) -> None:
     bot = await env.start_bot()
     routed = list(bot.adapter.client._connection._view_store._dynamic_items.values())
-    # Imagine (a describe's) and the settings panel's menus: test_describe_settings_paths.py
-    others = {SuggestionButton, SettingMenu, ResetButton}
+    # Imagine (a describe's) and the settings panel's menus: test_describe_settings_paths.py;
+    # QuoteButton's case (only the requester answers a quote): discord/test_quotes.py;
+    # a grid's ImageMenu: its choices are the buttons below (discord/test_verbs.py).
+    others = {SuggestionButton, SettingMenu, ResetButton, QuoteButton, ImageMenu}
     assert set(routed) == {ResultButton, *others}, "a new DynamicItem needs its own case here"
     assert not bot.adapter.client.persistent_views, "a persistent view needs its own case here"
 
@@ -234,6 +245,8 @@ async def test_discord_result_buttons_refuse_someone_elses_job(env: Env) -> None
     assert actions == set(get_args(Action))
 
     for label, cid in buttons.items():
+        if cid.split(":")[1] in PUBLIC:
+            continue  # anyone's by design (tests/integration/discord/test_verbs.py)
         before, submits = await discord_state(env), len(env.sim.submits)
         refused = await answer(env, env.fake.click(env.bob, message, cid))
         assert NOT_THEIRS in private_text(refused), label  # not a modal, not a new job
@@ -244,7 +257,8 @@ async def test_discord_result_buttons_refuse_someone_elses_job(env: Env) -> None
     # The requester and an admin may: Rerun and Upscale start jobs, Edit opens the modal.
     rerun = await env.fake.send_interaction(env.fake.click(env.alice, message, buttons["Rerun"]))
     await env.final_edit(rerun)
-    upscale = await env.fake.send_interaction(env.fake.click(env.mod, message, buttons["Upscale"]))
+    upscale_id = buttons["Upscale (Subtle)"]
+    upscale = await env.fake.send_interaction(env.fake.click(env.mod, message, upscale_id))
     await env.final_edit(upscale)
     for person in (env.alice, env.mod):
         edit = await env.fake.send_interaction(env.fake.click(person, message, buttons["Edit"]))
@@ -348,6 +362,13 @@ SLACK_ADMIN: dict[tuple[str, ...], SlackCase] = {
     ("unban",): SlackCase(f"unban <@{OTHER}>", "Ban", "can use falbot here again"),
     ("usage",): SlackCase("usage 7", "usage", "Spend by everyone"),
     ("refund",): SlackCase("refund {job}", "Refund", "Refunded"),
+    ("confirm-above",): SlackCase(
+        "confirm-above 0.50", "SetConfirmAbove", "Jobs estimated above $0.50"
+    ),
+    ("private", "allow"): SlackCase("private allow", "SetPrivateMode", "Private mode is allowed"),
+    ("private", "forbid"): SlackCase(
+        "private forbid", "SetPrivateMode", "Private mode is forbidden"
+    ),
 }
 SLACK_JOBS = {"/imagine", "/video", "/edit", "/upscale", "/describe", "/blend"}
 SLACK_OWN = {"help", "models", "quota", "usage", "jobs", "settings"}  # `/falbot <name>`
@@ -450,9 +471,9 @@ async def test_slack_result_buttons_refuse_someone_elses_job(slack_stack: SlackS
     on_message = {
         e["action_id"] for b in message["blocks"] for e in b.get("elements", []) if "action_id" in e
     }
-    assert on_message == set(RESULT_ACTIONS), "a new button needs a case here"
+    assert on_message == {*VERB_IDS, RERUN, EDIT, REGION, DELETE}, "a new button needs a case"
 
-    for action_id in RESULT_ACTIONS:
+    for action_id in (RERUN, EDIT, REGION, DELETE):  # the verbs are anyone's (test_verbs.py)
         before, submits = await slack_state(stack), len(stack.sim.submits)
         answers = len(fake.calls_to("response_url"))
         await click(stack, message, action_id, OTHER)
@@ -465,7 +486,7 @@ async def test_slack_result_buttons_refuse_someone_elses_job(slack_stack: SlackS
     # The requester and an admin may.
     await click(stack, message, RERUN, ANN)
     await fake.wait_for("chat.update", is_done, count=2)
-    await click(stack, message, UPSCALE, BOSS)
+    await click(stack, message, "falbot_upscale", BOSS)
     await fake.wait_for("chat.update", is_done, count=3)
     for who, count in ((ANN, 1), (BOSS, 2)):
         await click(stack, message, EDIT, who)

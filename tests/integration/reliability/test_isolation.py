@@ -19,14 +19,17 @@ from core.admin_commands import (
     Ban,
     Refund,
     SetBudget,
+    SetConfirmAbove,
     SetNsfw,
+    SetPrivateMode,
     SetQuota,
     ShowQuota,
 )
-from core.commands import Cancel
+from core.commands import Cancel, Generate
+from core.confirmations import QuoteFirst
 from core.engine import Engine, EngineConfig
 from core.errors import BotError, ErrorCode
-from core.jobs import Actor, Job, JobState
+from core.jobs import Actor, Job, JobKind, JobState
 from core.model_table import build_catalog
 from core.ports import Store
 from core.quota import BucketLimits
@@ -190,6 +193,8 @@ COMMANDS: list[AdminCommand] = [
     Ban("bob", banned=True),
     Ban("bob", banned=False),
     Refund("deadbeef"),
+    SetConfirmAbove("0.50"),
+    SetPrivateMode(allowed=False),
 ]
 
 
@@ -213,4 +218,19 @@ async def test_every_admin_command_refuses_a_non_admin_and_changes_nothing(
 
 async def workspace_state(store: Store) -> tuple[object, ...]:
     policy, quotas = await store.policy("w1"), await store.quotas("w1", "alice", ())
-    return (policy, quotas, await store.is_banned("w1", "bob"))
+    rules = [await store.state_value(f"workspace:w1:{k}") for k in ("confirm_above", "private")]
+    return (policy, quotas, await store.is_banned("w1", "bob"), rules)
+
+
+async def test_the_price_threshold_and_private_rule_belong_to_one_workspace(
+    engine: Engine, admin: AdminService
+) -> None:
+    await admin.handle(SetConfirmAbove("0"), actor=ADMIN_1)
+    await admin.handle(SetPrivateMode(allowed=False), actor=ADMIN_1)
+    with pytest.raises(QuoteFirst):
+        await submit(engine, ALICE_1)
+    private = Generate(JobKind.IMAGE, "flux-schnell", {"prompt": "x"}, private=True)
+    with pytest.raises(BotError, match="Private mode is turned off"):
+        await engine.submit(private, RecordingReply(), actor=ALICE_1)
+    assert (await submit(engine, ALICE_2)).workspace_id == "w2"  # neither applies there
+    assert (await engine.submit(private, RecordingReply(), actor=ALICE_2)).private

@@ -37,6 +37,13 @@ ANN = "UANN"  # an ordinary member
 BOSS = "UBOSS"  # a Slack workspace admin (users.info is_admin)
 CONFIGURED = "UCFG"  # an admin by FALBOT_ADMIN_USER_IDS
 MAX_INPUT_BYTES = 1024 * 1024
+# The action ids under a result of one image: its verbs, then Rerun, Edit and Delete.
+ONE_IMAGE_ACTIONS = [
+    *("falbot_vary_subtle", "falbot_vary_strong", "falbot_upscale", "falbot_upscale_creative"),
+    *("falbot_zoom_2", "falbot_zoom_1.5", "falbot_pan_left", "falbot_pan_right"),
+    *("falbot_pan_up", "falbot_pan_down", "falbot_animate"),
+    *("falbot_rerun", "falbot_edit", "falbot_region", "falbot_delete"),
+]
 
 Mode = Literal["http", "socket"]
 
@@ -80,6 +87,8 @@ def settings_for(
         "FALBOT_MAX_INPUT_BYTES": MAX_INPUT_BYTES,
         "FALBOT_HTTP_HOST": "127.0.0.1",
         "FALBOT_HTTP_PORT": 0,
+        # Jobs start without a quote unless a test is about quotes (test_quotes.py).
+        "FALBOT_CONFIRM_ABOVE_USD": None,
     }
     if mode == "socket":
         values["SLACK_APP_TOKEN"] = APP_TOKEN

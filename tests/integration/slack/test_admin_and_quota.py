@@ -107,7 +107,7 @@ async def test_usage_error_on_a_bad_option(stack: SlackStack, fake: FakeSlack) -
     answer = await answer_to(stack, fake, "/imagine", "a fox --colour red", ANN)
     text = shown(answer)
     assert "I don't know the option `--colour`" in text
-    assert "(options: --aspect, --count, --model, --seed)" in text
+    assert "(options: --aspect, --count, --model, --private, --seed)" in text
     assert "Usage: `/imagine &lt;prompt&gt;" in text  # escaped for Slack, shown as <prompt>
     await stack.quiesce()
     assert not fake.calls_to("chat.postMessage")

@@ -73,21 +73,37 @@ async def test_rerun_after_a_restart(
     assert jobs[0].parent_job_id == jobs[1].id
 
 
-async def test_variations_after_a_restart(
+async def test_vary_strong_after_a_restart(
     restarted: tuple[SlackStack, dict[str, Any]], fake: FakeSlack, fal_sim: FalSimulator
 ) -> None:
     stack, result = restarted
-    buttons = [b["action_id"] for b in result["blocks"][-1]["elements"]]
-    assert "falbot_vary" in buttons
-    await click(stack, result, "falbot_vary")
+    await click(stack, result, "falbot_vary_strong")
     await fake.wait_for("chat.update", is_done, count=2)
     assert fake.calls_to("chat.postMessage")[1].params["thread_ts"] == result["ts"]
-    (_, first), (_, varied) = fal_sim.submits
-    assert varied["prompt"] == first["prompt"] == "a paper boat"
-    assert (first["num_images"], varied["num_images"]) == (1, 4)
-    assert varied["seed"] != 7  # four new images from a new seed
+    endpoint, varied = fal_sim.submits[1]
+    assert endpoint == "fal-ai/flux/dev/image-to-image"
+    assert varied["prompt"] == "a paper boat" and varied["strength"] == 0.9
+    assert varied["num_images"] == 4 and varied["seed"] != 7  # four new images, a new seed
     jobs = await stack.jobs_of(ANN)
     assert jobs[0].parent_job_id == jobs[1].id
+
+
+async def test_a_variations_button_from_before_the_vary_pair_varies_strongly(
+    restarted: tuple[SlackStack, dict[str, Any]], fake: FakeSlack, fal_sim: FalSimulator
+) -> None:
+    """Issue 12's Variations button (`falbot_vary`) on a result already posted."""
+    stack, result = restarted
+    old = {"type": "button", "text": {"type": "plain_text", "text": "Variations"}}
+    legacy = {
+        **old,
+        "action_id": "falbot_vary",
+        "value": result["blocks"][-2]["elements"][0]["value"],
+    }
+    result["blocks"][-1]["elements"].append(legacy)
+    await click(stack, result, "falbot_vary")
+    await fake.wait_for("chat.update", is_done, count=2)
+    endpoint, varied = fal_sim.submits[1]
+    assert endpoint == "fal-ai/flux/dev/image-to-image" and varied["strength"] == 0.9
 
 
 async def test_upscale_after_a_restart(

@@ -6,7 +6,7 @@ import json
 
 from adapters.fal.simulator import FalSimulator
 from tests.fakes.slack import Call, FakeSlack
-from tests.integration.slack.harness import ANN, CHANNEL, SlackStack
+from tests.integration.slack.harness import ANN, CHANNEL, ONE_IMAGE_ACTIONS, SlackStack
 
 STAGES = ("starting", "queued", "submitted", "running", "uploading")
 
@@ -68,14 +68,7 @@ async def imagine_flow(stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator
     assert f"seed {job.result.seed}" in final.params["text"]
     actions = [b for b in final.params["blocks"] if b["type"] == "actions"]
     buttons = [e["action_id"] for b in actions for e in b["elements"]]
-    assert buttons == [
-        "falbot_rerun",
-        "falbot_vary",
-        "falbot_upscale",
-        "falbot_edit",
-        "falbot_region",
-        "falbot_delete",
-    ]
+    assert buttons == ONE_IMAGE_ACTIONS
 
 
 async def test_imagine_over_http(stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator) -> None:

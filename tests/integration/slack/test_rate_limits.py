@@ -8,7 +8,7 @@ from pathlib import Path
 from adapters.fal.simulator import FalSimulator
 from tests.fakes.clock import FakeClock
 from tests.fakes.slack import Call, FakeSlack
-from tests.integration.slack.harness import CHANNEL, SlackStack
+from tests.integration.slack.harness import CHANNEL, ONE_IMAGE_ACTIONS, SlackStack
 
 
 def is_done(call: Call) -> bool:
@@ -58,14 +58,7 @@ async def test_final_result_is_posted_when_the_job_message_is_gone(
     final = await fake.wait_for("chat.postMessage", is_done)
     assert final.params["thread_ts"] == post.answer["ts"]
     actions = [b for b in final.params["blocks"] if b["type"] == "actions"]
-    assert [e["action_id"] for e in actions[0]["elements"]] == [
-        "falbot_rerun",
-        "falbot_vary",
-        "falbot_upscale",
-        "falbot_edit",
-        "falbot_region",
-        "falbot_delete",
-    ]
+    assert [e["action_id"] for b in actions for e in b["elements"]] == ONE_IMAGE_ACTIONS
     assert len(fake.calls_to("files.completeUploadExternal")) == 1
 
 

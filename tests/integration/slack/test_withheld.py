@@ -1,7 +1,7 @@
 """Slack has no spoilers: an output fal flags is shown only under `allow`, and nothing acts on it
 anywhere else. No buttons on a withheld output; Upscale, Edit, a mention in its thread or the
-Edit image shortcut on it are refused once the workspace withholds it. A grid's U1…/E1… buttons
-take the picked image only. Through slack-bolt against the fake Slack and the fal simulator."""
+Edit image shortcut on it are refused once the workspace withholds it. A grid's menus take the
+picked image only. Through slack-bolt against the fake Slack and the fal simulator."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ async def _imagine(stack: SlackStack, text: str) -> dict[str, Any]:
 
 def _buttons(message: dict[str, Any]) -> list[str]:
     return [
-        str(e.get("text", {}).get("text"))
+        str((e.get("text") or e.get("placeholder") or {}).get("text"))
         for b in message.get("blocks", [])
         if b.get("type") == "actions"
         for e in b["elements"]
@@ -80,14 +80,8 @@ async def test_buttons_on_a_flagged_output_are_refused_once_the_workspace_withho
 ) -> None:
     await stack.store.set_nsfw(TEAM, NsfwMode.ALLOW)
     result = await _imagine(stack, "an nsfw cat --model flux-dev")
-    assert _buttons(result) == [
-        "Rerun",
-        "Variations",
-        "Upscale",
-        "Edit",
-        "🖌️ Edit region",
-        "Delete",
-    ]
+    assert _buttons(result)[-4:] == ["Rerun", "Edit", "🖌️ Edit region", "Delete"]
+    assert "Vary (Subtle)" in _buttons(result)
     await stack.store.set_nsfw(TEAM, NsfwMode.WITHHOLD)
 
     await _click(stack, result, "falbot_upscale")
@@ -171,10 +165,8 @@ async def test_grid_buttons_act_on_the_picked_image_only_after_a_restart(
     stack: SlackStack, fake: FakeSlack, fal_sim: FalSimulator, db_path: Path
 ) -> None:
     result = await _imagine(stack, "three foxes --model flux-dev --count 3")
-    assert _buttons(result) == [
-        *("U1", "U2", "U3", "E1", "E2", "E3", "🖌️1", "🖌️2", "🖌️3"),
-        *("Rerun", "Variations", "Delete"),
-    ]
+    menus = [f"Image {n}: vary, zoom, pan…" for n in (1, 2, 3)]
+    assert _buttons(result) == [*menus, "Rerun", "Delete"]
     (grid,) = await stack.jobs_of(ANN)
     assert grid.result is not None
     urls = [o.url for o in grid.result.outputs]
@@ -186,15 +178,29 @@ async def test_grid_buttons_act_on_the_picked_image_only_after_a_restart(
         await stack.close()
 
 
+async def _choose(stack: SlackStack, result: dict[str, Any], menu: str, value: str) -> None:
+    await stack.interaction(
+        p.block_actions(
+            p.select_action(result, menu, value),
+            message=result,
+            team_id=TEAM,
+            user_id=ANN,
+            channel_id=CHANNEL,
+            response_url=stack.fake.response_url(),
+        )
+    )
+
+
 async def _work_on_the_grid(stack: SlackStack, result: dict[str, Any], urls: list[str]) -> None:
     fake, fal_sim = stack.fake, stack.sim
+    (grid,) = await stack.jobs_of(ANN)
 
-    await _click(stack, result, "falbot_upscale_2")
+    await _choose(stack, result, "falbot_pick_2", f"upscale:{grid.id}")
     await fake.wait_for("chat.update", is_done, count=2)
     assert fal_sim.submits[1][0] == "fal-ai/esrgan"
     assert fal_sim.submits[1][1]["image_url"] == urls[1]
 
-    await _click(stack, result, "falbot_edit_3")
+    await _choose(stack, result, "falbot_pick_3", f"edit:{grid.id}")
     await fake.wait_for("views.open")
     values = {
         "prompt": {"prompt_input": {"type": "plain_text_input", "value": "add snow"}},

@@ -20,7 +20,9 @@ from core.admin_commands import (
     Ban,
     Refund,
     SetBudget,
+    SetConfirmAbove,
     SetNsfw,
+    SetPrivateMode,
     SetQuota,
     ShowQuota,
 )
@@ -175,6 +177,7 @@ EXAMPLES = {
     "<model>": "veo3",
     "<withhold|spoiler|allow>": "spoiler",
     "<job id>": "`7f3a`",
+    "<usd|off>": "0.50",
 }
 
 
@@ -198,6 +201,9 @@ async def test_every_admin_command_in_the_usage_runs() -> None:
                 ("ban",): Ban("ANN", banned=True),
                 ("unban",): Ban("ANN", banned=False),
                 ("refund",): Refund("7f3a"),
+                ("confirm-above",): SetConfirmAbove("0.50"),
+                ("private", "allow"): SetPrivateMode(allowed=True),
+                ("private", "forbid"): SetPrivateMode(allowed=False),
             }[combo]
             assert service.calls == [expected]
 

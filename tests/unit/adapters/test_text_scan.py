@@ -26,7 +26,7 @@ from adapters.console.terminal import styled
 from adapters.discord import render as discord_render
 from adapters.fal import errors as fal_errors
 from adapters.slack import render as slack_render
-from core import refusals
+from core import privacy, refusals
 from core.admin import AdminService
 from core.admin_commands import (
     AdminCommand,
@@ -34,14 +34,18 @@ from core.admin_commands import (
     Ban,
     Refund,
     SetBudget,
+    SetConfirmAbove,
     SetNsfw,
+    SetPrivateMode,
     SetQuota,
     ShowQuota,
 )
+from core.commands import Generate
+from core.confirmations import PriceQuote, QuoteFirst
 from core.engine import Engine
 from core.errors import BotError, ErrorCode
 from core.help import render_help
-from core.jobs import Actor
+from core.jobs import Actor, JobKind
 from core.markup import CLOSE, OPEN
 from core.model_table import build_catalog
 from core.options import SHOWN
@@ -100,6 +104,21 @@ def errors() -> Iterator[BotError]:
         yield BotError(code, "It failed.", retry_after=250.0, request_id="req-7f3a")
         yield BotError(code, "It failed.", retry_after=3 * 86400 + 7200)
     yield from refusals_()
+    yield privacy.forbidden()
+    for balance in (Decimal(100), Decimal("12.5")):
+        quote = PriceQuote(
+            id="q" * 32,
+            platform="discord",
+            workspace_id="w1",
+            user_id="u1",
+            model="veo3",
+            estimate_usd=Decimal("3.2"),
+            credits=Decimal(320),
+            balance=balance,
+            created_at=NOW,
+            command=Generate(JobKind.VIDEO, "veo3", {"prompt": "waves"}),
+        )
+        yield QuoteFirst(quote)
     for status in FAL_STATUSES:
         for kind in (None, *sorted(FAL_CODES)):
             for retry in (None, 30.0):
@@ -195,6 +214,10 @@ async def admin_texts(engine: Engine, admin: AdminService, where: Platform) -> l
         AllowModel("flux-dev", allowed=True),
         AllowModel("flux-dev", allowed=False),
         SetNsfw("spoiler"),
+        SetConfirmAbove("0.50"),
+        SetConfirmAbove("off"),
+        SetPrivateMode(allowed=True),
+        SetPrivateMode(allowed=False),
         Refund(reply.delivery.job.id),
         Ban(where.user, banned=True),
         Ban(where.user, banned=False),

@@ -138,3 +138,35 @@ async def test_an_undeliverable_result_is_not_tried_again(
     assert await engine.drain(grace=5)  # the delivery step ended without another try
     assert reply.tries == 1
     assert store.jobs[job.id].state is JobState.COMPLETED  # the next start tries once more
+
+
+class StoreOutOnce(MemoryStore):
+    """Its database is out of reach the first time a job is written delivered."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    async def save_job(self, job: Job) -> None:
+        if job.state is JobState.DELIVERED and not self.failed:
+            self.failed = True
+            raise ConnectionError("the database is out of reach")
+        await super().save_job(job)
+
+
+async def test_a_delivery_the_store_fails_is_tried_again_while_the_process_lives(
+    fal: FakeFal, clock: FakeClock
+) -> None:
+    # Not left completed (paid for, undelivered) until a restart: a process on a shared line
+    # lives on and keeps holding the job, so nobody else would deliver it.
+    store = StoreOutOnce()
+    engine = Engine(store=store, fal=fal, clock=clock, catalog=build_catalog(), config=config())
+    engine.add_reply_factory(RecordingReplyFactory())
+    await engine.start()
+    try:
+        reply = RecordingReply()
+        job = await submit(engine, request(), reply)
+        await until(lambda: store.jobs[job.id].state is JobState.DELIVERED, timeout=10)
+        assert store.failed and reply.delivery is not None
+    finally:
+        await engine.stop()

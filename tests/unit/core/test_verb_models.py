@@ -75,6 +75,35 @@ def test_flux_fill_is_five_cents_per_megapixel_rounded_up() -> None:
     assert rule.actual(params, (image(1536, 1024),)) == D("0.10")  # 1.5 MP bills as two
 
 
+def test_flux_vary_is_two_and_a_half_cents_per_output_megapixel() -> None:
+    # fal's FLUX.1 [dev] pages: "$0.025 per megapixel", each image rounded up; image to image
+    # answers at the input's size, so a Vary of a 1024×1024 result costs 4 × $0.025.
+    options = {"prompt": "a fox", "strength": 0.6, "count": 4}
+    rule, params = priced("flux-vary", options, images=1)
+    assert rule.estimate(params) == D("0.10")
+    assert rule.actual(params, tuple(image(1024, 1024) for _ in range(4))) == D("0.10")
+    assert rule.actual(params, (image(1536, 1024),) * 4) == D("0.20")  # two MP each
+    assert rule.actual(params, (image(1024, 576),)) == D("0.025")  # one MP, rounded up
+    assert rule.actual(params, ()) == D(0)
+
+
+def test_flux_vary_sends_fals_fields_and_caps_the_strength() -> None:
+    spec = build_catalog().get("flux-vary")
+    params = spec.validate({"prompt": "a fox", "strength": 0.9, "seed": 3}, image_count=1)
+    assert spec.arguments(params, ["https://in"]) == {
+        "prompt": "a fox",
+        "strength": 0.9,
+        "num_images": 1,
+        "seed": 3,
+        "image_url": "https://in",
+    }
+    for strength in (0, 1.5):
+        with pytest.raises(BotError):
+            spec.validate({"prompt": "a fox", "strength": strength}, image_count=1)
+    with pytest.raises(BotError):
+        spec.validate({"prompt": "a fox"}, image_count=0)
+
+
 def test_blend_takes_two_to_five_images() -> None:
     spec = build_catalog().get("kontext-blend")
     for count in (2, 5):
@@ -165,6 +194,8 @@ def test_models_lists_the_verbs_models_with_their_prices() -> None:
         " · $0.05/s at 480p, $0.10/s at 720p, $0.15/s at 1080p",
         "`flux-fill` (fill): FLUX.1 [pro] Fill: repaint a masked region"
         " · $0.05 per output megapixel",
+        "`flux-vary` (vary): FLUX.1 [dev] image to image: variations of an image, subtle or"
+        " strong · $0.025 per output megapixel",
     ):
         assert line in text
 
@@ -176,6 +207,7 @@ def test_models_lists_the_verbs_models_with_their_prices() -> None:
         (JobKind.FILL, "flux-fill", JobKind.EDIT),
         (JobKind.BLEND, "kontext-blend", JobKind.EDIT),
         (JobKind.ANIMATE, "wan-2.5-animate", JobKind.VIDEO),
+        (JobKind.VARY, "flux-vary", JobKind.EDIT),
     ],
 )
 def test_each_verb_kind_has_its_model_and_the_plain_commands_refuse_it(
